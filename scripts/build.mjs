@@ -1,0 +1,43 @@
+// Builds the committed bundles in dist/ (or in the folder given as the first argument).
+// Deterministic: the same sources give the same bytes, which is what check-dist relies on.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { build } from 'esbuild';
+
+const outRoot = process.argv[2] ?? 'dist';
+
+/** entry source -> output file under dist/. An entry whose source does not exist yet is skipped. */
+export const entries = [
+  { src: 'src/cli/index.ts', out: 'cli/index.js' },
+  { src: 'src/action/index.ts', out: 'action/index.js' },
+  { src: 'src/lambdas/reconciler.ts', out: 'lambdas/reconciler/index.mjs', lambda: true },
+];
+
+const banner =
+  "import { createRequire as __tripodCreateRequire } from 'node:module';\nconst require = __tripodCreateRequire(import.meta.url);";
+
+rmSync(outRoot, { recursive: true, force: true });
+for (const e of entries) {
+  if (!existsSync(e.src)) continue;
+  const outfile = join(outRoot, e.out);
+  mkdirSync(dirname(outfile), { recursive: true });
+  await build({
+    entryPoints: [e.src],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    sourcemap: e.lambda ? 'linked' : false,
+    legalComments: 'none',
+    banner: { js: banner },
+    mainFields: ['module', 'main'],
+    logLevel: 'warning',
+    metafile: false,
+  });
+  if (e.lambda) {
+    const { writeZip } = await import('./zip.mjs');
+    writeZip(join(dirname(outfile), '..', 'reconciler.zip'), [{ name: 'index.mjs', path: outfile }]);
+  }
+}

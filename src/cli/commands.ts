@@ -1,0 +1,5 @@
+/** Every `tripod` command, in the order `tripod --help` lists them. Later layers add theirs here. */
+import type { Command } from './command.js';
+import { validateCommand } from './validate.js';
+
+export const commands: Command[] = [validateCommand];

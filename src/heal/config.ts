@@ -1,0 +1,56 @@
+/**
+ * What the reconciler needs to know about a cluster. The provisioner derives it from the spec and
+ * publishes it as JSON in SSM (`/tripod/<cluster>/config`); the Lambda and the simulator read it.
+ */
+import { resourceNames } from '../provision/names.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { deriveTopology } from '../spec/topology.js';
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './protocol.js';
+
+export interface ReconcilerConfig {
+  cluster: string;
+  region: string;
+  zones: string[];
+  /** M: the number of voting members the cluster should have. */
+  expectedMasters: number;
+  masterGroupName: string;
+  workerGroupName: string;
+  /** Filled by the provisioner once the target group exists (the simulator uses its own ids). */
+  apiTargetGroupArn: string;
+  serviceTargetGroupArns: string[];
+  etcdScheme: 'https' | 'http';
+  etcdClientPort: number;
+  etcdPeerPort: number;
+  /** A member unhealthy longer than this gets its instance replaced (debounced death, rule 7). */
+  memberUnhealthyMs: number;
+  /** A master still in Pending:Wait without a ready API after this long is abandoned. */
+  bootTimeoutMs: number;
+  /** A learner within this many raft entries of the leader is promoted. */
+  learnerMaxLag: number;
+  backupBucket?: string;
+}
+
+export function reconcilerConfigFromSpec(
+  spec: ClusterSpec,
+  arns: { apiTargetGroupArn: string; serviceTargetGroupArns: string[]; backupBucket?: string },
+): ReconcilerConfig {
+  const names = resourceNames(spec.name);
+  const topology = deriveTopology(spec);
+  return {
+    cluster: spec.name,
+    region: spec.region,
+    zones: [...spec.network.zones],
+    expectedMasters: topology.masters,
+    masterGroupName: names.masterGroup,
+    workerGroupName: names.workerGroup,
+    apiTargetGroupArn: arns.apiTargetGroupArn,
+    serviceTargetGroupArns: arns.serviceTargetGroupArns,
+    etcdScheme: 'https',
+    etcdClientPort: ETCD_CLIENT_PORT,
+    etcdPeerPort: ETCD_PEER_PORT,
+    memberUnhealthyMs: spec.reconciler.memberUnhealthySeconds * 1000,
+    bootTimeoutMs: Math.max(spec.reconciler.lifecycleHeartbeatSeconds, 900) * 1000,
+    learnerMaxLag: 100,
+    ...(arns.backupBucket ? { backupBucket: arns.backupBucket } : {}),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Observed state: one value holding everything one reconcile pass looked at. `decide` is a pure
+ * function of this value, the config and the time; the observer (observe.ts) fills it through ports.
+ */
+
+/** Auto Scaling lifecycle states (the ones tripod acts on, plus the rest so nothing is lost). */
+export type LifecycleState =
+  | 'Pending'
+  | 'Pending:Wait'
+  | 'Pending:Proceed'
+  | 'InService'
+  | 'Terminating'
+  | 'Terminating:Wait'
+  | 'Terminating:Proceed'
+  | 'Terminated'
+  | 'Detaching'
+  | 'Detached'
+  | 'EnteringStandby'
+  | 'Standby';
+
+export interface ObservedInstance {
+  instanceId: string;
+  zone: string;
+  /** Private IPv4; undefined while EC2 has not assigned it yet. */
+  privateIp: string | undefined;
+  lifecycleState: LifecycleState;
+  /** The group's health status of the instance. */
+  health: 'Healthy' | 'Unhealthy';
+  /** Epoch milliseconds. */
+  launchTime: number;
+  /** The node's own API server answers /readyz on its private address (probed directly, never through the NLB). */
+  apiReady: boolean;
+  /** The node reported that its bootstrap failed (it cannot come up). */
+  bootFailed: boolean;
+}
+
+export interface ObservedMemberStatus {
+  /** The member answered /v3/maintenance/status. */
+  reachable: boolean;
+  raftIndex?: number;
+  raftAppliedIndex?: number;
+  /** Alarm types raised on this member (NOSPACE, CORRUPT). */
+  alarms: string[];
+  error?: string;
+}
+
+export interface ObservedMember {
+  /** uint64 as a decimal string. */
+  id: string;
+  /** Empty until the member has started; tripod names members after their instance id. */
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+  status: ObservedMemberStatus;
+}
+
+export interface ObservedEtcd {
+  /** A member list could be read from some started voter. When false, `members` is empty and no membership change is possible. */
+  reachable: boolean;
+  leaderId: string | undefined;
+  /** The leader's raft index (learners are compared with it before promotion). */
+  leaderRaftIndex: number | undefined;
+  members: ObservedMember[];
+  error?: string;
+}
+
+export type TargetHealthState = 'initial' | 'healthy' | 'unhealthy' | 'unused' | 'draining' | 'unavailable';
+
+export interface ObservedTarget {
+  instanceId: string;
+  health: TargetHealthState;
+}
+
+/** Join parameters the reconciler publishes for a new master's bootstrap (SSM, see protocol.ts). */
+export interface JoinParameters {
+  /** The etcd member name: the instance id. */
+  name: string;
+  /** `name=peerURL,...` of every member after the add, the new one included. */
+  initialCluster: string;
+  /** `new` for the seed of a brand-new cluster, `existing` for every join. */
+  initialClusterState: 'new' | 'existing';
+  /** The member id etcd gave the learner (absent for the seed). */
+  memberId?: string;
+}
+
+/**
+ * What earlier passes remembered (published with the status document). It is what makes debouncing
+ * possible in a pure function: "unhealthy since" survives from one pass to the next.
+ */
+export interface ReconcilerMemory {
+  /** member id -> epoch ms when it was first seen unhealthy. */
+  unhealthySince: Record<string, number>;
+  /** The instance chosen to create a brand-new cluster, once chosen. */
+  seedInstanceId?: string;
+}
+
+export const emptyMemory = (): ReconcilerMemory => ({ unhealthySince: {} });
+
+export interface ObservedState {
+  cluster: string;
+  /** The master Auto Scaling group. */
+  group: { name: string; desired: number; instances: ObservedInstance[] };
+  etcd: ObservedEtcd;
+  /** Registrations in the API target group. */
+  targets: ObservedTarget[];
+  /** Join parameters already published, by instance id. */
+  joins: Record<string, JoinParameters>;
+  memory: ReconcilerMemory;
+}

@@ -1,0 +1,118 @@
+/**
+ * Ports: what the healing core needs from the world. The AWS and etcd adapters implement them for
+ * the Lambda; the simulator implements the same interfaces, so the reconciler runs unchanged in both.
+ */
+import type { LifecycleHook } from './actions.js';
+import type { LifecycleState, TargetHealthState } from './observed.js';
+
+export interface FleetInstance {
+  instanceId: string;
+  zone: string;
+  privateIp: string | undefined;
+  lifecycleState: LifecycleState;
+  health: 'Healthy' | 'Unhealthy';
+  launchTime: number;
+}
+
+/** The master Auto Scaling group (and the worker group for worker hooks). */
+export interface FleetPort {
+  describeGroup(groupName: string): Promise<{ name: string; desired: number; instances: FleetInstance[] }>;
+  completeLifecycleAction(
+    groupName: string,
+    instanceId: string,
+    hook: LifecycleHook,
+    result: 'CONTINUE' | 'ABANDON',
+  ): Promise<void>;
+  recordLifecycleHeartbeat(groupName: string, instanceId: string, hook: LifecycleHook): Promise<void>;
+  setInstanceUnhealthy(instanceId: string): Promise<void>;
+}
+
+export interface LoadBalancerPort {
+  describeTargets(targetGroupArn: string): Promise<Array<{ instanceId: string; health: TargetHealthState }>>;
+  registerTarget(targetGroupArn: string, instanceId: string): Promise<void>;
+  deregisterTarget(targetGroupArn: string, instanceId: string): Promise<void>;
+}
+
+/** SSM Parameter Store (String and SecureString). */
+export interface ParameterPort {
+  get(name: string): Promise<string | undefined>;
+  /** All parameters under a path prefix, name -> value. */
+  getByPath(path: string): Promise<Record<string, string>>;
+  put(name: string, value: string, options?: { secure?: boolean }): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
+/** One etcd member's view, from /v3/maintenance/status. */
+export interface EtcdMemberStatusReply {
+  memberId: string;
+  leaderId: string;
+  raftIndex: number;
+  raftAppliedIndex: number;
+  raftTerm: number;
+  isLearner: boolean;
+  dbSize: number;
+  version: string;
+}
+
+export interface EtcdMemberReply {
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+/** etcd errors the core reacts to, typed by gRPC code. */
+export type EtcdErrorKind = 'precondition' | 'not-found' | 'unavailable' | 'timeout' | 'other';
+
+export class EtcdError extends Error {
+  constructor(
+    readonly kind: EtcdErrorKind,
+    message: string,
+    readonly grpcCode?: number,
+  ) {
+    super(message);
+    this.name = 'EtcdError';
+  }
+}
+
+/**
+ * etcd's cluster and maintenance API, addressed by client endpoint (`https://10.0.1.5:2379`).
+ * Membership calls go to a started voter; move-leader goes to the current leader.
+ */
+export interface EtcdPort {
+  listMembers(endpoint: string): Promise<EtcdMemberReply[]>;
+  addLearner(
+    endpoint: string,
+    peerURL: string,
+  ): Promise<{ member: EtcdMemberReply; members: EtcdMemberReply[] }>;
+  promoteMember(endpoint: string, memberId: string): Promise<void>;
+  removeMember(endpoint: string, memberId: string): Promise<void>;
+  status(endpoint: string): Promise<EtcdMemberStatusReply>;
+  moveLeader(leaderEndpoint: string, targetMemberId: string): Promise<void>;
+  alarms(endpoint: string): Promise<Array<{ memberId: string; alarm: string }>>;
+}
+
+/** Probes a master's own API server (`https://<ip>:6443/readyz`), never through the load balancer. */
+export interface NodeProbePort {
+  apiReady(privateIp: string): Promise<boolean>;
+}
+
+/** Where snapshots go before membership changes (S3 in AWS). */
+export interface BackupPort {
+  snapshot(fromEndpoint: string, reason: string): Promise<{ key: string; bytes: number; sha256: string }>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface HealPorts {
+  fleet: FleetPort;
+  loadBalancer: LoadBalancerPort;
+  parameters: ParameterPort;
+  etcd: EtcdPort;
+  probe: NodeProbePort;
+  backup?: BackupPort;
+  clock: Clock;
+}

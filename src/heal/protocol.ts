@@ -1,0 +1,53 @@
+/**
+ * The contract between the reconciler and the nodes' bootstrap: SSM parameter names, etcd ports and
+ * the join handshake. One place, imported by the reconciler, the bootstrap renderer and the simulator.
+ *
+ * Join handshake (a master):
+ *  1. The instance boots in Pending:Wait and polls `joinParameter(cluster, instanceId)`.
+ *  2. The reconciler adds it as an etcd learner (or, for a brand-new cluster, picks it as the seed)
+ *     and only then publishes the JSON `JoinParameters` there.
+ *  3. The node starts etcd with `--initial-cluster-state existing` (or `new` for the seed), then the
+ *     control plane; when its own /readyz passes it sends a `tripod.node` "Node Ready" event.
+ *  4. The reconciler promotes the caught-up learner, registers the node in the API target group and
+ *     completes the lifecycle action CONTINUE.
+ */
+
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+export const API_SERVER_PORT = 6443;
+
+export const parameterRoot = (cluster: string) => `/tripod/${cluster}`;
+/** The cluster configuration the Lambda and the nodes read (JSON of ReconcilerConfig). */
+export const configParameter = (cluster: string) => `${parameterRoot(cluster)}/config`;
+/** The reconciler's published status document (JSON). */
+export const statusParameter = (cluster: string) => `${parameterRoot(cluster)}/status`;
+/** Join parameters for one instance (JSON of JoinParameters). */
+export const joinParameter = (cluster: string, instanceId: string) =>
+  `${parameterRoot(cluster)}/join/${instanceId}`;
+export const joinParameterPath = (cluster: string) => `${parameterRoot(cluster)}/join/`;
+/** CA material (SecureString), created once by the seed. */
+export const caParameter = (
+  cluster: string,
+  name: 'etcd-ca' | 'kubernetes-ca' | 'front-proxy-ca' | 'service-account',
+) => `${parameterRoot(cluster)}/pki/${name}`;
+/** The reconciler's etcd client certificate and key (SecureString). */
+export const reconcilerClientCertParameter = (cluster: string) =>
+  `${parameterRoot(cluster)}/pki/reconciler-client`;
+/** Worker bootstrap token (SecureString), kept fresh by the masters. */
+export const workerJoinParameter = (cluster: string) => `${parameterRoot(cluster)}/worker-join`;
+
+export const peerURL = (ip: string, scheme: 'https' | 'http' = 'https', port = ETCD_PEER_PORT) =>
+  `${scheme}://${ip}:${port}`;
+export const clientURL = (ip: string, scheme: 'https' | 'http' = 'https', port = ETCD_CLIENT_PORT) =>
+  `${scheme}://${ip}:${port}`;
+
+/** The custom EventBridge source and detail-type a node sends when its API server is ready. */
+export const NODE_EVENT_SOURCE = 'tripod.node';
+export const NODE_READY_DETAIL_TYPE = 'Node Ready';
+
+/** Tags on everything tripod owns. */
+export const CLUSTER_TAG = 'tripod:cluster';
+export const MANAGED_BY_TAG = 'tripod:managed-by';
+export const MANAGED_BY_VALUE = 'tripod';
+/** On the master group: which role a group plays. */
+export const ROLE_TAG = 'tripod:role';

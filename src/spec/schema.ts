@@ -1,0 +1,314 @@
+/**
+ * The cluster spec (`cluster.yaml`, `apiVersion: tripod/v1`, `kind: Cluster`): defined once, here.
+ * The JSON Schema in `schema/cluster.schema.json` and the README's spec reference are generated
+ * from this file (`npm run schema`), and a test fails when either is stale.
+ */
+import { z } from 'zod';
+
+export const API_VERSION = 'tripod/v1';
+export const KIND = 'Cluster';
+
+/** Cluster names become parts of AWS names: the longest is `<name>-svc-tg` style (32 chars max for ELBv2). */
+export const CLUSTER_NAME_MAX = 20;
+const clusterName = z
+  .string()
+  .min(1)
+  .max(CLUSTER_NAME_MAX, {
+    message: `must be at most ${CLUSTER_NAME_MAX} characters: load balancer and target group names (max 32) are built from it`,
+  })
+  .regex(/^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$/, {
+    message:
+      'must start with a lowercase letter and contain only lowercase letters, digits and hyphens, not ending in a hyphen (AWS load balancer naming)',
+  })
+  .refine((s) => !s.includes('--'), { message: 'must not contain two hyphens in a row' })
+  .meta({ description: 'Cluster name; prefixes every AWS resource and is the `tripod:cluster` tag value.' });
+
+const region = z
+  .string()
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { message: 'is not an AWS region name (like eu-west-1)' })
+  .meta({ description: 'AWS region, e.g. `eu-west-1`.' });
+
+const kubernetesVersion = z
+  .string()
+  .regex(/^1\.\d+\.\d+$/, { message: 'must be a full Kubernetes version like 1.32.4' })
+  .meta({ description: 'Kubernetes version installed on every node (kubeadm, kubelet, kubectl).' });
+
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, {
+    message: 'must be an IPv4 CIDR like 10.0.0.0/16',
+  })
+  .refine(
+    (s) => {
+      const [ip, bits] = s.split('/');
+      const n = Number(bits);
+      return ip!.split('.').every((o) => Number(o) <= 255) && n >= 16 && n <= 24;
+    },
+    {
+      message:
+        'must be a valid IPv4 CIDR with a prefix between /16 and /24 (AWS VPC limits, room for 2 subnets per zone)',
+    },
+  );
+
+const zoneName = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$/, {
+  message: 'is not an availability zone name (like eu-west-1a)',
+});
+
+const network = z
+  .strictObject({
+    zones: z.array(zoneName).min(1, { message: 'needs at least one zone' }).meta({
+      description:
+        'Availability zones to spread masters and workers over. Use 3 or more to survive a zone loss.',
+    }),
+    cidr: cidr.optional().meta({
+      description:
+        'Create a new VPC with this CIDR (a public and a private subnet per zone, a NAT gateway per zone).',
+    }),
+    vpcId: z
+      .string()
+      .regex(/^vpc-[0-9a-f]{8,17}$/, { message: 'must be a VPC id like vpc-0abc1234' })
+      .optional()
+      .meta({ description: 'Use this existing VPC instead of creating one (give `subnets` too).' }),
+    subnets: z
+      .record(
+        zoneName,
+        z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: 'must be a subnet id like subnet-0abc1234' }),
+      )
+      .optional()
+      .meta({ description: 'With `vpcId`: one existing subnet per zone, as `zone: subnet-id`.' }),
+  })
+  .meta({
+    description: 'Either `cidr` (tripod creates the network) or `vpcId` + `subnets` (bring your own).',
+  });
+
+const instanceType = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { message: 'is not an EC2 instance type (like m6i.large)' });
+
+const image = z.string().regex(/^(ami-[0-9a-f]{8,17}|resolve:ssm:\/.+)$/, {
+  message: 'must be an AMI id (ami-...) or an SSM parameter reference (resolve:ssm:/path)',
+});
+
+export const DEFAULT_IMAGE =
+  'resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
+
+const masters = z
+  .strictObject({
+    instanceType: instanceType
+      .default('m6i.large')
+      .meta({ description: 'EC2 instance type of the masters.' }),
+    image: image
+      .default(DEFAULT_IMAGE)
+      .meta({ description: 'AMI id or `resolve:ssm:` parameter (Ubuntu 24.04 by default).' }),
+    count: z
+      .union([z.literal('auto'), z.number().int().positive()])
+      .default('auto')
+      .meta({
+        description:
+          '`auto`: one per zone, plus one when the zone count is even, at least 3. Or an explicit odd number.',
+      }),
+    schedulable: z.boolean().default(false).meta({ description: 'Let ordinary pods run on the masters.' }),
+    volumeSize: z
+      .number()
+      .int()
+      .min(20)
+      .max(16384)
+      .default(50)
+      .meta({ description: 'Root volume size in GiB.' }),
+  })
+  .meta({
+    description: 'The control plane: each master runs an etcd member and the Kubernetes control plane.',
+  });
+
+const workers = z
+  .strictObject({
+    instanceType: instanceType
+      .default('m6i.large')
+      .meta({ description: 'EC2 instance type of the workers.' }),
+    image: image.default(DEFAULT_IMAGE).meta({ description: 'AMI id or `resolve:ssm:` parameter.' }),
+    min: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(3)
+      .meta({ description: 'Minimum size of the worker group.' }),
+    max: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(6)
+      .meta({ description: 'Maximum size of the worker group.' }),
+    desired: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .meta({ description: 'Desired size (defaults to `min`).' }),
+    volumeSize: z
+      .number()
+      .int()
+      .min(20)
+      .max(16384)
+      .default(100)
+      .meta({ description: 'Root volume size in GiB.' }),
+  })
+  .meta({ description: 'The worker group, spread over all zones.' });
+
+const hostedZoneId = z
+  .string()
+  .regex(/^Z[A-Z0-9]{1,31}$/, { message: 'must be a Route 53 hosted zone id like Z1234ABCD' });
+const dnsName = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+  message: 'is not a DNS name',
+});
+
+const apiEndpoint = z
+  .strictObject({
+    scheme: z
+      .enum(['internet-facing', 'internal'])
+      .default('internal')
+      .meta({ description: 'Scheme of the API network load balancer.' }),
+    dnsName: dnsName.optional().meta({ description: 'DNS name for the API (an alias record is created).' }),
+    hostedZoneId: hostedZoneId.optional().meta({ description: 'Route 53 hosted zone for `dnsName`.' }),
+  })
+  .meta({
+    description: 'The Kubernetes API endpoint: a network load balancer on TCP 6443 in front of the masters.',
+  });
+
+const servicePort = z.strictObject({
+  port: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .meta({ description: 'Listener port on the service load balancer.' }),
+  nodePort: z
+    .number()
+    .int()
+    .min(30000)
+    .max(32767)
+    .meta({ description: 'NodePort on the workers the traffic goes to (30000-32767).' }),
+  protocol: z.enum(['TCP', 'UDP', 'TCP_UDP']).default('TCP').meta({ description: 'Listener protocol.' }),
+});
+
+const serviceEndpoint = z
+  .strictObject({
+    scheme: z
+      .enum(['internet-facing', 'internal'])
+      .default('internet-facing')
+      .meta({ description: 'Scheme of the service network load balancer.' }),
+    ports: z
+      .array(servicePort)
+      .default([
+        { port: 80, nodePort: 30080, protocol: 'TCP' },
+        { port: 443, nodePort: 30443, protocol: 'TCP' },
+      ])
+      .meta({ description: 'Listeners of the service load balancer.' }),
+    dnsName: dnsName
+      .optional()
+      .meta({ description: 'DNS name for the services (an alias record is created).' }),
+    hostedZoneId: hostedZoneId.optional().meta({ description: 'Route 53 hosted zone for `dnsName`.' }),
+  })
+  .meta({ description: 'The service load balancer in front of the workers.' });
+
+const etcd = z
+  .strictObject({
+    backupIntervalMinutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(1440)
+      .default(15)
+      .meta({ description: 'Minutes between snapshots to S3.' }),
+    backupRetentionDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .default(30)
+      .meta({ description: 'Days daily snapshots are kept.' }),
+    autoRestore: z.boolean().default(false).meta({
+      description:
+        'Restore from the newest snapshot on its own when quorum is lost (off: a human runs `tripod restore`).',
+    }),
+  })
+  .meta({ description: 'etcd backups and disaster recovery.' });
+
+const reconciler = z
+  .strictObject({
+    memberUnhealthySeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(3600)
+      .default(120)
+      .meta({ description: 'How long an etcd member must stay unhealthy before its master is replaced.' }),
+    lifecycleHeartbeatSeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(7200)
+      .default(600)
+      .meta({ description: 'Heartbeat timeout of the master lifecycle hooks.' }),
+    functionArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9-_]+$/, {
+        message: 'is not a Lambda function ARN',
+      })
+      .optional()
+      .meta({ description: 'Use this reconciler function instead of the one tripod deploys.' }),
+  })
+  .meta({ description: 'The healing loop.' });
+
+const upgrade = z
+  .strictObject({
+    workerMinHealthyPercentage: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(90)
+      .meta({ description: 'Share of workers that stays in service while workers are replaced.' }),
+  })
+  .meta({ description: 'Rolling upgrades.' });
+
+const tags = z
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(128)
+      .refine((k) => !k.startsWith('aws:') && !k.startsWith('tripod:'), {
+        message: 'tag keys starting with aws: or tripod: are reserved',
+      }),
+    z.string().max(256),
+  )
+  .default({})
+  .meta({ description: 'Tags added to every resource tripod creates.' });
+
+export const clusterSpecSchema = z
+  .strictObject({
+    apiVersion: z
+      .literal(API_VERSION, { message: `must be ${API_VERSION}` })
+      .meta({ description: 'Spec version: `tripod/v1`.' }),
+    kind: z.literal(KIND, { message: `must be ${KIND}` }).meta({ description: 'Always `Cluster`.' }),
+    name: clusterName,
+    region,
+    kubernetesVersion,
+    network,
+    masters: masters.prefault({}),
+    workers: workers.prefault({}),
+    apiEndpoint: apiEndpoint.prefault({}),
+    serviceEndpoint: serviceEndpoint.prefault({}),
+    etcd: etcd.prefault({}),
+    reconciler: reconciler.prefault({}),
+    upgrade: upgrade.prefault({}),
+    tags,
+  })
+  .meta({ title: 'tripod cluster spec', description: 'A highly available Kubernetes cluster on AWS.' });
+
+export type ClusterSpecInput = z.input<typeof clusterSpecSchema>;
+/** A spec as parsed, with defaults filled (cross-field rules checked by `loadSpec`). */
+export type ClusterSpec = z.output<typeof clusterSpecSchema>;

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { loadSpecFile } from '../src/spec/file.js';
+import { formatProblem, parseSpec } from '../src/spec/load.js';
+
+const base = `apiVersion: tripod/v1
+kind: Cluster
+name: demo
+region: eu-west-1
+kubernetesVersion: 1.32.4
+network:
+  cidr: 10.40.0.0/16
+  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
+`;
+
+function problems(text: string) {
+  const r = parseSpec(text, 'cluster.yaml');
+  if (r.ok) throw new Error('expected problems');
+  return r.problems.map(formatProblem);
+}
+
+describe('spec loading', () => {
+  it('accepts a minimal spec and fills defaults', () => {
+    const r = parseSpec(base);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.spec.masters.count).toBe('auto');
+    expect(r.spec.masters.instanceType).toBe('m6i.large');
+    expect(r.spec.workers.min).toBe(3);
+    expect(r.spec.apiEndpoint.scheme).toBe('internal');
+    expect(r.spec.serviceEndpoint.ports.map((p) => p.port)).toEqual([80, 443]);
+    expect(r.spec.etcd.backupIntervalMinutes).toBe(15);
+  });
+
+  it('both examples validate', () => {
+    expect(loadSpecFile('examples/three-zones.yaml').ok).toBe(true);
+    expect(loadSpecFile('examples/four-zones.yaml').ok).toBe(true);
+  });
+
+  it('reports every mistake at once with line, column and field', () => {
+    const text = `apiVersion: tripod/v1
+kind: Cluster
+name: Bad_Name
+region: eu-west-1
+kubernetesVersion: 1.32
+netwrok: {}
+network:
+  vpcId: vpc-0a1b2c3d4e5f60718
+  zones: [eu-west-1a, eu-west-1a, eu-west-1d, us-east-1a]
+  subnets:
+    eu-west-1a: subnet-0aa11bb22cc33dd44
+masters:
+  count: 4
+  instnceType: m6i.large
+`;
+    const out = problems(text);
+    expect(out).toContain(
+      'cluster.yaml:3:7 name: must start with a lowercase letter and contain only lowercase letters, digits and hyphens, not ending in a hyphen (AWS load balancer naming)',
+    );
+    expect(out).toContain(
+      'cluster.yaml:5:20 kubernetesVersion: must be a string, got number 1.32 (quote it: YAML reads 1.32 as a number)',
+    );
+    expect(out).toContain('cluster.yaml:6:1 netwrok: unknown field "netwrok": did you mean "network"?');
+    expect(out).toContain('cluster.yaml:9:23 network.zones[1]: duplicate zone eu-west-1a (also at index 0)');
+    expect(
+      out.some((l) =>
+        l.startsWith('cluster.yaml:9:35 network.zones[2]: zone eu-west-1d does not exist in eu-west-1'),
+      ),
+    ).toBe(true);
+    expect(
+      out.some((l) =>
+        l.startsWith('cluster.yaml:9:47 network.zones[3]: zone us-east-1a is not in region eu-west-1'),
+      ),
+    ).toBe(true);
+    expect(out).toContain('cluster.yaml:10:3 network.subnets: missing subnet for zone eu-west-1d');
+    expect(out.some((l) => l.startsWith('cluster.yaml:13:10 masters.count: must be odd'))).toBe(true);
+    expect(out).toContain(
+      'cluster.yaml:14:3 masters.instnceType: unknown field "instnceType": did you mean "instanceType"?',
+    );
+    expect(out).toHaveLength(10);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const out = problems('apiVersion: tripod/v1\nkind: [Cluster,\nname: x\n');
+    expect(out[0]).toMatch(/^cluster\.yaml:\d+:\d+ \(yaml\): /);
+  });
+
+  it('rejects duplicate keys', () => {
+    expect(problems(`${base}name: again\n`)[0]).toMatch(
+      /^cluster\.yaml:9:1 \(yaml\): Map keys must be unique/,
+    );
+  });
+
+  it('names missing fields', () => {
+    const out = problems('apiVersion: tripod/v1\nkind: Cluster\n');
+    expect(out).toEqual(
+      expect.arrayContaining([
+        'cluster.yaml:1:1 name: is required',
+        'cluster.yaml:1:1 region: is required',
+        'cluster.yaml:1:1 network: is required',
+      ]),
+    );
+  });
+
+  it('checks cross-field rules', () => {
+    expect(problems(base.replace('  cidr: 10.40.0.0/16\n', ''))).toContain(
+      'cluster.yaml:7:3 network: give either cidr (tripod creates the VPC) or vpcId + subnets',
+    );
+    const w = problems(`${base}workers:\n  min: 5\n  max: 2\n  desired: 9\n`);
+    expect(w).toContain('cluster.yaml:10:8 workers.min: min (5) is greater than max (2)');
+    expect(w).toContain(
+      'cluster.yaml:12:12 workers.desired: desired (9) must be between min (5) and max (2)',
+    );
+    expect(problems(`${base}apiEndpoint:\n  dnsName: api.example.com\n`)).toContain(
+      'cluster.yaml:10:3 apiEndpoint.dnsName: a DNS name needs hostedZoneId, the Route 53 zone to create it in',
+    );
+    expect(
+      problems(
+        `${base}serviceEndpoint:\n  ports:\n    - {port: 80, nodePort: 30080}\n    - {port: 80, nodePort: 30081}\n`,
+      ),
+    ).toContain('cluster.yaml:12:14 serviceEndpoint.ports[1].port: port 80 is listed twice');
+  });
+
+  it('rejects names AWS would reject', () => {
+    expect(problems(base.replace('name: demo', 'name: a-very-long-cluster-name-indeed'))[0]).toMatch(
+      /name: must be at most 20 characters/,
+    );
+    expect(problems(base.replace('name: demo', 'name: demo-'))[0]).toMatch(
+      /name: must start with a lowercase letter/,
+    );
+    expect(problems(base.replace('name: demo', 'name: de--mo'))[0]).toMatch(/two hyphens/);
+  });
+
+  it('reports a missing file as a problem, not an exception', () => {
+    const r = loadSpecFile('does/not/exist.yaml');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(formatProblem(r.problems[0]!)).toBe('does/not/exist.yaml:1:1 (file): file not found');
+  });
+});
