@@ -93,6 +93,11 @@ export interface ReconcilerMemory {
   unhealthySince: Record<string, number>;
   /** The instance chosen to create a brand-new cluster, once chosen. */
   seedInstanceId?: string;
+  /**
+   * Set once etcd answered with a started voter. From then on an unreachable etcd means quorum is
+   * lost (never a brand-new cluster): tripod never seeds a second cluster over an existing one.
+   */
+  established?: boolean;
 }
 
 export const emptyMemory = (): ReconcilerMemory => ({ unhealthySince: {} });

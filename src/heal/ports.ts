@@ -52,6 +52,11 @@ export interface EtcdMemberStatusReply {
   isLearner: boolean;
   dbSize: number;
   version: string;
+  /**
+   * etcd's own `errors` (3.4: e.g. `alarm:NOSPACE `, `etcdserver: no leader`). An adapter that fills it
+   * lets the observer skip the alarms call while there is no alarm (M+1 etcd calls per pass).
+   */
+  errors?: string[];
 }
 
 export interface EtcdMemberReply {
@@ -101,6 +106,16 @@ export interface NodeProbePort {
 /** Where snapshots go before membership changes (S3 in AWS). */
 export interface BackupPort {
   snapshot(fromEndpoint: string, reason: string): Promise<{ key: string; bytes: number; sha256: string }>;
+}
+
+/**
+ * True when an error from `completeLifecycleAction` means the action was already completed (or timed
+ * out): Auto Scaling answers `ValidationError: No active Lifecycle Action found with instance ID ...`.
+ * The executor treats it as success (rule 8: complete a lifecycle action once).
+ */
+export function isNoActiveLifecycleAction(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /no active lifecycle action/i.test(msg);
 }
 
 export interface Clock {

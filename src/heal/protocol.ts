@@ -25,6 +25,13 @@ export const statusParameter = (cluster: string) => `${parameterRoot(cluster)}/s
 export const joinParameter = (cluster: string, instanceId: string) =>
   `${parameterRoot(cluster)}/join/${instanceId}`;
 export const joinParameterPath = (cluster: string) => `${parameterRoot(cluster)}/join/`;
+/**
+ * A master whose bootstrap failed writes a short reason here (String); the reconciler then completes
+ * its launching lifecycle action ABANDON instead of waiting for the boot timeout.
+ */
+export const bootFailureParameter = (cluster: string, instanceId: string) =>
+  `${parameterRoot(cluster)}/boot-failed/${instanceId}`;
+export const bootFailurePath = (cluster: string) => `${parameterRoot(cluster)}/boot-failed/`;
 /** CA material (SecureString), created once by the seed. */
 export const caParameter = (
   cluster: string,
