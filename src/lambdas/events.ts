@@ -1,0 +1,162 @@
+/**
+ * The EventBridge events the reconciler is triggered by, validated at run time. EventBridge delivers
+ * "best effort" (late, duplicated or lost), and anything can be pointed at the function, so every
+ * event is checked for its shape and source; whatever is not one of ours comes back as `ignored`
+ * with the reason, for the log.
+ */
+import type { EventBridgeEvent } from 'aws-lambda';
+import { z } from 'zod';
+import type { LifecycleHook } from '../heal/actions.js';
+import { NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE } from '../heal/protocol.js';
+
+export const LAUNCH_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
+export const TERMINATE_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
+export const STATE_CHANGE_DETAIL_TYPE = 'EC2 Instance State-change Notification';
+export const SCHEDULED_DETAIL_TYPE = 'Scheduled Event';
+
+/** `detail` of an Auto Scaling lifecycle action event (launching or terminating). */
+export interface LifecycleActionDetail {
+  LifecycleActionToken: string;
+  AutoScalingGroupName: string;
+  LifecycleHookName: string;
+  EC2InstanceId: string;
+  LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' | 'autoscaling:EC2_INSTANCE_TERMINATING';
+  NotificationMetadata?: string;
+  Origin?: string;
+  Destination?: string;
+}
+
+/** `detail` of an EC2 instance state-change notification. */
+export interface InstanceStateChangeDetail {
+  'instance-id': string;
+  state: 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+}
+
+/** `detail` of the event a node sends (source `tripod.node`) once its own API server is ready. */
+export interface NodeReadyDetail {
+  cluster: string;
+  instanceId: string;
+  role?: 'master' | 'worker';
+}
+
+export type LifecycleActionEvent = EventBridgeEvent<
+  typeof LAUNCH_LIFECYCLE_DETAIL_TYPE | typeof TERMINATE_LIFECYCLE_DETAIL_TYPE,
+  LifecycleActionDetail
+>;
+export type InstanceStateChangeEvent = EventBridgeEvent<
+  typeof STATE_CHANGE_DETAIL_TYPE,
+  InstanceStateChangeDetail
+>;
+export type NodeReadyEvent = EventBridgeEvent<typeof NODE_READY_DETAIL_TYPE, NodeReadyDetail>;
+export type ScheduledEvent = EventBridgeEvent<typeof SCHEDULED_DETAIL_TYPE, Record<string, unknown>>;
+
+export type Trigger =
+  | { kind: 'lifecycle'; hook: LifecycleHook; event: LifecycleActionEvent }
+  | { kind: 'state-change'; event: InstanceStateChangeEvent }
+  | { kind: 'node-ready'; event: NodeReadyEvent }
+  | { kind: 'schedule'; event: ScheduledEvent }
+  | { kind: 'ignored'; reason: string };
+
+const envelope = z.object({
+  version: z.string(),
+  id: z.string().min(1),
+  'detail-type': z.string(),
+  source: z.string(),
+  account: z.string(),
+  time: z.string(),
+  region: z.string(),
+  resources: z.array(z.string()),
+  detail: z.unknown(),
+});
+
+const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'an EC2 instance id (i-...)');
+
+const lifecycleDetail = z.object({
+  LifecycleActionToken: z.string().min(1),
+  AutoScalingGroupName: z.string().min(1),
+  LifecycleHookName: z.string().min(1),
+  EC2InstanceId: instanceId,
+  LifecycleTransition: z.enum(['autoscaling:EC2_INSTANCE_LAUNCHING', 'autoscaling:EC2_INSTANCE_TERMINATING']),
+  NotificationMetadata: z.string().optional(),
+  Origin: z.string().optional(),
+  Destination: z.string().optional(),
+});
+
+const stateChangeDetail = z.object({
+  'instance-id': instanceId,
+  state: z.enum(['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped']),
+});
+
+const nodeReadyDetail = z.object({
+  cluster: z.string().min(1),
+  instanceId,
+  role: z.enum(['master', 'worker']).optional(),
+});
+
+const scheduledDetail = z.record(z.string(), z.unknown());
+
+/** `field: problem` for each issue, e.g. `detail.EC2InstanceId: an EC2 instance id (i-...)`. */
+function describeIssues(error: z.ZodError, prefix: string): string {
+  return error.issues
+    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(event)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Validates an incoming event and says which trigger it is; never throws. */
+export function parseTrigger(input: unknown): Trigger {
+  const env = envelope.safeParse(input);
+  if (!env.success)
+    return { kind: 'ignored', reason: `not an EventBridge event: ${describeIssues(env.error, '')}` };
+  const e = env.data;
+  const detailType = e['detail-type'];
+  const withDetail = <D>(schema: z.ZodType<D>): { ok: true; detail: D } | { ok: false; reason: string } => {
+    const d = schema.safeParse(e.detail);
+    return d.success
+      ? { ok: true, detail: d.data }
+      : {
+          ok: false,
+          reason: `malformed "${detailType}" event ${e.id}: ${describeIssues(d.error, 'detail')}`,
+        };
+  };
+
+  if (
+    e.source === 'aws.autoscaling' &&
+    (detailType === LAUNCH_LIFECYCLE_DETAIL_TYPE || detailType === TERMINATE_LIFECYCLE_DETAIL_TYPE)
+  ) {
+    const d = withDetail(lifecycleDetail);
+    if (!d.ok) return { kind: 'ignored', reason: d.reason };
+    const hook: LifecycleHook = detailType === LAUNCH_LIFECYCLE_DETAIL_TYPE ? 'launching' : 'terminating';
+    const expected =
+      hook === 'launching' ? 'autoscaling:EC2_INSTANCE_LAUNCHING' : 'autoscaling:EC2_INSTANCE_TERMINATING';
+    if (d.detail.LifecycleTransition !== expected) {
+      return {
+        kind: 'ignored',
+        reason: `malformed "${detailType}" event ${e.id}: detail.LifecycleTransition is ${d.detail.LifecycleTransition}, expected ${expected}`,
+      };
+    }
+    return {
+      kind: 'lifecycle',
+      hook,
+      event: { ...e, 'detail-type': detailType, detail: d.detail } as LifecycleActionEvent,
+    };
+  }
+  if (e.source === 'aws.ec2' && detailType === STATE_CHANGE_DETAIL_TYPE) {
+    const d = withDetail(stateChangeDetail);
+    if (!d.ok) return { kind: 'ignored', reason: d.reason };
+    return { kind: 'state-change', event: { ...e, 'detail-type': detailType, detail: d.detail } };
+  }
+  if (e.source === NODE_EVENT_SOURCE && detailType === NODE_READY_DETAIL_TYPE) {
+    const d = withDetail(nodeReadyDetail);
+    if (!d.ok) return { kind: 'ignored', reason: d.reason };
+    return { kind: 'node-ready', event: { ...e, 'detail-type': detailType, detail: d.detail } };
+  }
+  if (e.source === 'aws.events' && detailType === SCHEDULED_DETAIL_TYPE) {
+    const d = withDetail(scheduledDetail);
+    if (!d.ok) return { kind: 'ignored', reason: d.reason };
+    return { kind: 'schedule', event: { ...e, 'detail-type': detailType, detail: d.detail } };
+  }
+  return {
+    kind: 'ignored',
+    reason: `not a tripod trigger: source "${e.source}", detail-type "${detailType}"`,
+  };
+}
