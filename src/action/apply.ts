@@ -1,0 +1,62 @@
+/** command: apply. Plans, refuses destructive changes unless allowed, applies with grouped progress, bounded by timeout-minutes. */
+import { ActionError } from './errors.js';
+import { setPlanOutputs } from './plan.js';
+import { planHeadline, planReport } from './plan-report.js';
+import { type CommandRun, groupedProgress } from './runner.js';
+import { withTimeout } from './timeout.js';
+
+export async function applyCommand(run: CommandRun): Promise<void> {
+  const { runner, engine, spec, inputs, context } = run;
+  runner.startGroup(`Plan for ${spec.name} in ${spec.region}`);
+  const plan = await engine.plan(spec);
+  runner.info(plan.text);
+  runner.endGroup();
+  runner.info(planHeadline(plan).replace(/\*\*/g, ''));
+
+  if (plan.destructive.length && !inputs.allowDestructive) {
+    await runner.summary(
+      planReport({ topology: run.topology, plan, specPath: inputs.spec, title: 'apply (refused)' }),
+    );
+    throw new ActionError(
+      `apply refused: ${plan.destructive.length} change(s) replace or delete resources and allow-destructive is false:\n` +
+        plan.destructive.map((d) => `  - ${d}`).join('\n') +
+        '\nNothing was changed. Review them, then set allow-destructive: true for this run.',
+    );
+  }
+
+  if (plan.hasChanges) {
+    const progress = groupedProgress(runner);
+    try {
+      await withTimeout(
+        'apply',
+        inputs.timeoutMinutes,
+        () => progress.last,
+        (signal) =>
+          engine.apply(spec, plan, {
+            allowDestructive: inputs.allowDestructive,
+            signal,
+            onProgress: progress.onProgress,
+          }),
+      );
+    } catch (e) {
+      progress.close();
+      if (e instanceof ActionError) throw e;
+      const at = progress.last ? ` (at ${progress.last})` : '';
+      throw new ActionError(`apply failed${at}: ${(e as Error).message}`, { cause: e });
+    }
+    progress.close();
+  }
+
+  const after = await engine.endpoints(spec);
+  await runner.summary(
+    planReport({
+      topology: run.topology,
+      plan,
+      specPath: inputs.spec,
+      sha: context.sha,
+      title: plan.hasChanges ? 'apply (done)' : 'apply',
+    }) + (after.api ? `\nKubernetes API: \`${after.api}:6443\`\n` : ''),
+  );
+  setPlanOutputs(run, plan, after);
+  runner.info(plan.hasChanges ? `Applied ${plan.changesCount} change(s).` : 'Nothing to apply.');
+}

@@ -1,0 +1,70 @@
+/**
+ * The seam between the action and tripod's core: what each command needs from the provisioner
+ * (plan, apply, destroy, endpoints) and from the reconciler's published state (status). main.ts
+ * builds the real one over AWS (engine-aws.ts); nothing else in src/action talks to AWS.
+ */
+import type { ClusterSpec } from '../spec/schema.js';
+
+/** A plan as the action shows and reports it. */
+export interface PlanView {
+  hasChanges: boolean;
+  changesCount: number;
+  /** Changes that replace or delete something (apply refuses them without allow-destructive). */
+  destructive: string[];
+  /** The plan as a diff (`+ create`, `~ update`, `- delete`), one line per change. */
+  diff: string;
+  /** Plain-text rendering for the log. */
+  text: string;
+  /** The JSON value for the plan-json output. */
+  json: unknown;
+}
+
+export interface Endpoints {
+  api: string | undefined;
+  service: string | undefined;
+}
+
+/** One line of apply/destroy progress: which step, and what happened. */
+export interface ProgressEvent {
+  /** A group heading (one per resource kind, e.g. "network", "masters"). */
+  group: string;
+  message: string;
+}
+
+export interface ApplyOptions {
+  allowDestructive: boolean;
+  signal: AbortSignal;
+  onProgress(e: ProgressEvent): void;
+}
+
+export interface ClusterStatus {
+  cluster: string;
+  region: string;
+  expectedMasters: number;
+  quorum: number;
+  /** Zone -> master instances there. */
+  mastersPerZone: Record<string, number>;
+  instances: Array<{ instanceId: string; zone: string; lifecycleState: string; health: string }>;
+  targets: Array<{ instanceId: string; health: string }>;
+  /** From the reconciler's status document; undefined when none was published yet. */
+  etcd:
+    | {
+        members: Array<{ id: string; name: string; isLearner: boolean; healthy: boolean; leader: boolean }>;
+        healthyVoters: number;
+      }
+    | undefined;
+  lastReconcile: { at: string; result: string; detail?: string } | undefined;
+  /** Present when the reconciler published nothing at /tripod/<cluster>/status. */
+  missingStatusDocument?: string;
+}
+
+export interface Engine {
+  plan(spec: ClusterSpec): Promise<PlanView>;
+  apply(spec: ClusterSpec, plan: PlanView, options: ApplyOptions): Promise<void>;
+  destroy(spec: ClusterSpec, options: Omit<ApplyOptions, 'allowDestructive'>): Promise<void>;
+  endpoints(spec: ClusterSpec): Promise<Endpoints>;
+  status(spec: ClusterSpec): Promise<ClusterStatus>;
+  /** Fails with a clear message when the default AWS credential chain finds nothing. */
+  checkCredentials(): Promise<void>;
+  close(): void;
+}

@@ -1,0 +1,78 @@
+/**
+ * The plan as Markdown, for the job summary and the pull-request comment: the topology (table and
+ * Mermaid diagram of zones, masters and load balancers), zone-loss survival, and the plan as a diff.
+ */
+
+import type { Topology } from '../spec/topology.js';
+import { topologyMarkdown, topologyMermaid } from '../spec/topology-render.js';
+import type { PlanView } from './engine.js';
+
+export interface PlanReportInput {
+  topology: Topology;
+  plan: PlanView;
+  /** e.g. "cluster.yaml". */
+  specPath: string;
+  /** The commit the plan was made for, if known. */
+  sha?: string | undefined;
+  /** Heading verb: "Plan" on pull requests and drift checks, "Apply" after apply. */
+  title?: string;
+}
+
+export function planHeadline(plan: PlanView): string {
+  if (!plan.hasChanges) return '**No changes.** AWS already matches the spec.';
+  const n = plan.changesCount;
+  const destructive = plan.destructive.length
+    ? ` **${plan.destructive.length} of them replace or delete resources** (apply needs \`allow-destructive: true\`).`
+    : '';
+  return `**${n} change${n === 1 ? '' : 's'}** to make AWS match the spec.${destructive}`;
+}
+
+/** Escapes text meant to sit inside a fenced block so it cannot close the fence. */
+const fenceSafe = (s: string) => s.replace(/```/g, '`\u200b``');
+
+export function planReport(r: PlanReportInput): string {
+  const t = r.topology;
+  const sha = r.sha ? ` at \`${r.sha.slice(0, 7)}\`` : '';
+  const out = [
+    `## tripod ${r.title ?? 'plan'}: \`${t.cluster}\` in ${t.region}`,
+    '',
+    `${planHeadline(r.plan)} (\`${r.specPath}\`${sha})`,
+    '',
+    '### Zone-loss survival',
+    '',
+    t.survivesAnyZoneLoss
+      ? `:white_check_mark: The cluster keeps etcd quorum (${t.quorum} of ${t.masters}) when any one of its ${t.zones.length} zones is lost.`
+      : `:warning: The cluster does **not** survive the loss of every zone: ${t.zones
+          .filter((z) => !z.survivesLoss)
+          .map(
+            (z) =>
+              `losing ${z.name} leaves ${z.mastersAfterLoss} of ${t.masters} masters (quorum ${t.quorum})`,
+          )
+          .join('; ')}.`,
+    '',
+    '### Topology',
+    '',
+    topologyMarkdown(t),
+    '',
+    '```mermaid',
+    topologyMermaid(t),
+    '```',
+    '',
+    '### Changes',
+    '',
+  ];
+  if (!r.plan.hasChanges) out.push('No changes.');
+  else {
+    out.push('```diff', fenceSafe(r.plan.diff.trimEnd()), '```');
+    if (r.plan.destructive.length) {
+      out.push(
+        '',
+        '> [!CAUTION]',
+        '> These changes replace or delete resources:',
+        ...r.plan.destructive.map((d) => `> - ${d}`),
+      );
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
