@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# tripod master functions (sourced after lib.sh). The join handshake is src/heal/protocol.ts:
+# wait for join parameters -> etcd member (etcd-member.sh) -> control plane -> /readyz -> ready event.
+
+: "${TRIPOD_SCRIPTS:=/opt/tripod}"
+: "${TRIPOD_ETCD_DATA:=$TRIPOD_ROOT/var/lib/etcd/tripod}"
+: "${TRIPOD_ETCD_BIN:=/usr/bin/etcd}"
+
+# wait_for_join_params: polls /tripod/<cluster>/join/<instance-id> with backoff (bounded by
+# TRIPOD_JOIN_TIMEOUT) and sets JOIN_NAME, JOIN_INITIAL_CLUSTER and JOIN_STATE.
+wait_for_join_params() {
+  local doc
+  log "waiting for join parameters at $TRIPOD_JOIN_PREFIX$INSTANCE_ID"
+  doc=$(retry_backoff "$TRIPOD_JOIN_TIMEOUT" ssm_get "$TRIPOD_JOIN_PREFIX$INSTANCE_ID") ||
+    die "no join parameters after ${TRIPOD_JOIN_TIMEOUT}s: the reconciler will abandon this instance"
+  JOIN_NAME=$(jq -er .name <<<"$doc") || die "join parameters without a name: $doc"
+  JOIN_INITIAL_CLUSTER=$(jq -er .initialCluster <<<"$doc") || die "join parameters without initialCluster"
+  JOIN_STATE=$(jq -er .initialClusterState <<<"$doc") || die "join parameters without initialClusterState"
+  case "$JOIN_STATE" in new | existing) ;; *) die "bad initialClusterState '$JOIN_STATE'" ;; esac
+  mkdir -p "$TRIPOD_STATE"
+  printf '%s\n' "$doc" >"$TRIPOD_STATE/join.json"
+  log "join parameters: member $JOIN_NAME, cluster state $JOIN_STATE, initial cluster $JOIN_INITIAL_CLUSTER"
+}
+
+# --- cluster CAs: SecureStrings created once by the seed -------------------------------------------
+# ca_files NAME -> "certificate-or-public-key private-key" under the kubeadm PKI directory.
+ca_files() {
+  case "$1" in
+    etcd-ca) echo "$TRIPOD_PKI/etcd/ca.crt $TRIPOD_PKI/etcd/ca.key" ;;
+    kubernetes-ca) echo "$TRIPOD_PKI/ca.crt $TRIPOD_PKI/ca.key" ;;
+    front-proxy-ca) echo "$TRIPOD_PKI/front-proxy-ca.crt $TRIPOD_PKI/front-proxy-ca.key" ;;
+    service-account) echo "$TRIPOD_PKI/sa.pub $TRIPOD_PKI/sa.key" ;;
+    *) die "unknown CA $1" ;;
+  esac
+}
+CA_NAMES=(etcd-ca kubernetes-ca front-proxy-ca service-account)
+
+generate_ca() {
+  local pub key
+  read -r pub key <<<"$(ca_files "$1")"
+  mkdir -p "$(dirname "$key")"
+  (
+    umask 077
+    if [ "$1" = service-account ]; then
+      openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key" 2>/dev/null
+      openssl pkey -in "$key" -pubout -out "$pub"
+    else
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout "$key" -out "$pub" -days 3650 -sha256 \
+        -subj "/CN=$1" -addext 'basicConstraints=critical,CA:TRUE' \
+        -addext 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign' 2>/dev/null
+    fi
+  )
+}
+
+# write_ca NAME PEM: splits "certificate + private key" PEM text into the CA's two files.
+write_ca() {
+  local pub key
+  read -r pub key <<<"$(ca_files "$1")"
+  mkdir -p "$(dirname "$key")"
+  awk -v pub="$pub" -v key="$key" '
+    /-----BEGIN .*PRIVATE KEY-----/ { out = key }
+    /-----BEGIN / && !/PRIVATE KEY/ { out = pub }
+    out != "" { print > out }
+    /-----END / { out = "" }' <<<"$2"
+  chmod 600 "$key"
+  if [ ! -s "$pub" ] || [ ! -s "$key" ]; then die "CA $1 from SSM is not a certificate and a key"; fi
+}
+
+ca_pem() {
+  local pub key
+  read -r pub key <<<"$(ca_files "$1")"
+  cat "$pub" "$key"
+}
+
+# ensure_cluster_cas (the seed): every CA that SSM lacks is created here and stored without
+# overwrite; if another writer won the race, its CA is the one used.
+ensure_cluster_cas() {
+  local name pem
+  for name in "${CA_NAMES[@]}"; do
+    if pem=$(ssm_get "$TRIPOD_PKI_PREFIX$name"); then
+      write_ca "$name" "$pem"
+      continue
+    fi
+    generate_ca "$name"
+    if ssm_put_secret "$TRIPOD_PKI_PREFIX$name" "$(ca_pem "$name")"; then
+      log "created CA $name and stored it in $TRIPOD_PKI_PREFIX$name"
+    else
+      pem=$(ssm_get "$TRIPOD_PKI_PREFIX$name") || die "could neither store nor read $TRIPOD_PKI_PREFIX$name"
+      write_ca "$name" "$pem"
+    fi
+  done
+}
+
+# fetch_cluster_cas (a joining master): the CAs the seed stored.
+fetch_cluster_cas() {
+  local name pem
+  for name in "${CA_NAMES[@]}"; do
+    pem=$(retry_backoff 300 ssm_get "$TRIPOD_PKI_PREFIX$name") || die "CA $TRIPOD_PKI_PREFIX$name is not in SSM"
+    write_ca "$name" "$pem"
+  done
+}
+
+# issue_client_cert CA_DIR OUT_BASE CN [O]: an EC client certificate signed by CA_DIR/ca.{crt,key}.
+issue_client_cert() {
+  local ca=$1 out=$2 subj="/CN=$3" ext
+  [ -n "${4:-}" ] && subj="/O=$4$subj"
+  [ -s "$out.crt" ] && [ -s "$out.key" ] && return 0
+  ext=$(mktemp)
+  printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' \
+    'extendedKeyUsage=clientAuth' >"$ext"
+  (
+    umask 077
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$out.key" \
+      -subj "$subj" -out "$out.csr" 2>/dev/null
+  )
+  openssl x509 -req -in "$out.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+    -days 3650 -sha256 -extfile "$ext" -out "$out.crt" 2>/dev/null || die "could not issue $out.crt"
+  rm -f "$ext" "$out.csr"
+}
+
+# publish_reconciler_cert (the seed): the reconciler's etcd client certificate, for the Lambda.
+publish_reconciler_cert() {
+  local base="$TRIPOD_STATE/reconciler-client" doc
+  mkdir -p "$TRIPOD_STATE"
+  issue_client_cert "$TRIPOD_PKI/etcd" "$base" tripod-reconciler
+  doc=$(jq -cn --rawfile ca "$TRIPOD_PKI/etcd/ca.crt" --rawfile cert "$base.crt" --rawfile key "$base.key" \
+    '{ca: $ca, cert: $cert, key: $key}')
+  if ssm_put_secret "$TRIPOD_RECONCILER_CERT_PARAM" "$doc"; then
+    log "published the reconciler's etcd client certificate at $TRIPOD_RECONCILER_CERT_PARAM"
+  else
+    log "the reconciler's etcd client certificate is already published"
+  fi
+  rm -f "$base.key"
+}
+
+# --- the etcd phase -------------------------------------------------------------------------------
+run_etcd_phase() {
+  log "etcd phase: member $JOIN_NAME ($JOIN_STATE)"
+  ETCD_NAME="$JOIN_NAME" ETCD_IP="$NODE_IP" ETCD_CLIENT_PORT="$TRIPOD_ETCD_CLIENT_PORT" \
+    ETCD_PEER_PORT="$TRIPOD_ETCD_PEER_PORT" ETCD_DATA_DIR="$TRIPOD_ETCD_DATA" ETCD_PKI_DIR="$TRIPOD_PKI/etcd" \
+    ETCD_INITIAL_CLUSTER="$JOIN_INITIAL_CLUSTER" ETCD_INITIAL_CLUSTER_STATE="$JOIN_STATE" \
+    ETCD_BIN="$TRIPOD_ETCD_BIN" ETCD_UNIT_DIR="$TRIPOD_SYSTEMD" \
+    bash "$TRIPOD_SCRIPTS/etcd-member.sh"
+  issue_client_cert "$TRIPOD_PKI/etcd" "$TRIPOD_PKI/apiserver-etcd-client" kube-apiserver-etcd-client
+}
+
+# peer_ips: the addresses of the other members in the join parameters' initial cluster.
+peer_ips() {
+  tr ',' '\n' <<<"$JOIN_INITIAL_CLUSTER" | grep -v "^$JOIN_NAME=" | sed -E 's#^[^=]*=[a-z]+://##; s#:[0-9]+$##'
+}
+
+# --- the control plane ------------------------------------------------------------------------------
+# write_init_config ENDPOINT: the seed's kubeadm configuration, external etcd = the local member.
+write_init_config() {
+  local api
+  api="kubeadm.k8s.io/$(kubeadm_api)"
+  mkdir -p "$TRIPOD_ETC"
+  {
+    printf 'apiVersion: %s\nkind: InitConfiguration\n' "$api"
+    printf 'localAPIEndpoint:\n  advertiseAddress: %s\n  bindPort: %s\n' "$NODE_IP" "$TRIPOD_API_PORT"
+    node_registration master
+    printf -- '---\napiVersion: %s\nkind: ClusterConfiguration\n' "$api"
+    printf 'clusterName: %s\nkubernetesVersion: v%s\ncontrolPlaneEndpoint: "%s:%s"\n' \
+      "$TRIPOD_CLUSTER" "$TRIPOD_K8S_VERSION" "$1" "$TRIPOD_API_PORT"
+    printf 'etcd:\n  external:\n    endpoints: ["https://%s:%s"]\n' "$NODE_IP" "$TRIPOD_ETCD_CLIENT_PORT"
+    printf '    caFile: /etc/kubernetes/pki/etcd/ca.crt\n'
+    printf '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt\n'
+    printf '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key\n'
+    printf 'apiServer:\n  certSANs: ["%s", "%s", "127.0.0.1", "localhost"]\n' "$1" "$NODE_IP"
+    printf 'controllerManager:\n  extraArgs:\n'
+    extra_args '    ' leader-elect=true
+    printf 'scheduler:\n  extraArgs:\n'
+    extra_args '    ' leader-elect=true
+  } >"$TRIPOD_ETC/kubeadm.yaml"
+}
+
+# A running API server of another master, reached on its own address (not the load balancer).
+discovery_master() {
+  local ip
+  for ip in $(peer_ips); do
+    if readyz "$ip"; then
+      echo "$ip"
+      return 0
+    fi
+  done
+  return 1
+}
+
+seed_control_plane() {
+  local endpoint=$1
+  pin_api_endpoint "$endpoint" "$NODE_IP"
+  write_init_config "$endpoint"
+  log "kubeadm init (external etcd: the local member)"
+  kubeadm init --config "$TRIPOD_ETC/kubeadm.yaml"
+}
+
+join_control_plane() {
+  local endpoint=$1 other doc
+  other=$(retry_backoff 600 discovery_master) || die "no other master's API server answers"
+  doc=$(retry_backoff 600 worker_join_doc) || die "no bootstrap token at $TRIPOD_WORKER_JOIN_PARAM"
+  # Until this node's own API server runs, its kubelet reaches the API through another master.
+  pin_api_endpoint "$endpoint" "$other"
+  write_join_config master "$other:$TRIPOD_API_PORT" "$(jq -r .token <<<"$doc")" "$(ca_cert_hash "$TRIPOD_PKI/ca.crt")"
+  log "kubeadm join --control-plane through $other (CAs from SSM, no certificate key)"
+  kubeadm join --config "$TRIPOD_ETC/kubeadm.yaml"
+}
+
+# send_ready_event ROLE: the tripod.node "Node Ready" event (the reconciler registers the node).
+send_ready_event() {
+  local detail entries
+  detail=$(jq -cn --arg c "$TRIPOD_CLUSTER" --arg i "$INSTANCE_ID" --arg ip "$NODE_IP" --arg z "$ZONE" \
+    --arg r "$1" '{cluster: $c, instanceId: $i, ip: $ip, zone: $z, role: $r}')
+  entries=$(jq -cn --arg s "$TRIPOD_EVENT_SOURCE" --arg t "$TRIPOD_EVENT_DETAIL_TYPE" --arg d "$detail" \
+    '[{Source: $s, DetailType: $t, Detail: $d}]')
+  aws events put-events --region "$TRIPOD_REGION" --entries "$entries" >/dev/null
+  log "sent $TRIPOD_EVENT_SOURCE \"$TRIPOD_EVENT_DETAIL_TYPE\" for $INSTANCE_ID"
+}
+
+# --- worker join token, kept fresh by every master ------------------------------------------------
+DRAINER_RBAC='apiVersion: v1
+kind: ServiceAccount
+metadata: {name: tripod-node-drainer, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: tripod-node-drainer}
+rules:
+- {apiGroups: [""], resources: [nodes], verbs: [get, list, patch, update]}
+- {apiGroups: [""], resources: [pods], verbs: [get, list]}
+- {apiGroups: [""], resources: [pods/eviction], verbs: [create]}
+- {apiGroups: [apps], resources: [daemonsets, statefulsets, replicasets], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: tripod-node-drainer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tripod-node-drainer}
+subjects:
+- {kind: ServiceAccount, name: tripod-node-drainer, namespace: kube-system}'
+
+# rotate_worker_token: when the published token expires within TRIPOD_TOKEN_RENEW_SECONDS, creates
+# a new bootstrap token (and a drain token for leaving workers) and publishes them.
+rotate_worker_token() {
+  local doc expires now kc="$TRIPOD_KUBE_ETC/admin.conf" token drain hash
+  now=$(date -u +%s)
+  if doc=$(worker_join_doc); then
+    expires=$(jq -r '.expires // 0' <<<"$doc")
+    if [ "$((expires - now))" -gt "$TRIPOD_TOKEN_RENEW_SECONDS" ]; then
+      log "worker join token valid for $((expires - now))s more"
+      return 0
+    fi
+  fi
+  kubectl --kubeconfig "$kc" apply -f - <<<"$DRAINER_RBAC" >/dev/null
+  token=$(kubeadm token create --kubeconfig "$kc" --ttl "${TRIPOD_TOKEN_TTL_SECONDS}s" \
+    --description 'tripod worker join')
+  drain=$(kubectl --kubeconfig "$kc" -n kube-system create token tripod-node-drainer \
+    --duration "${TRIPOD_TOKEN_TTL_SECONDS}s")
+  hash=$(ca_cert_hash "$TRIPOD_PKI/ca.crt")
+  doc=$(jq -cn --arg t "$token" --arg h "$hash" --arg d "$drain" --argjson e "$((now + TRIPOD_TOKEN_TTL_SECONDS))" \
+    '{token: $t, caCertHash: $h, drainToken: $d, expires: $e}')
+  ssm_put_secret "$TRIPOD_WORKER_JOIN_PARAM" "$doc" --overwrite
+  log "published a new worker join token (valid ${TRIPOD_TOKEN_TTL_SECONDS}s)"
+}
+
+# --- leaving ------------------------------------------------------------------------------------------
+# etcd_member_list IP: the member list (JSON) as the member at IP sees it.
+etcd_member_list() {
+  local pki="$TRIPOD_PKI"
+  curl -sf --max-time 5 --cacert "$pki/etcd/ca.crt" --cert "$pki/apiserver-etcd-client.crt" \
+    --key "$pki/apiserver-etcd-client.key" -X POST -d '{}' "https://$1:$TRIPOD_ETCD_CLIENT_PORT/v3/cluster/member/list"
+}
+
+# member_removed: true once a member that answers (this one first, then the others it last knew
+# of) no longer lists this node's member.
+member_removed() {
+  local ip list peers="$TRIPOD_STATE/etcd-peers"
+  for ip in "$NODE_IP" $(peer_ips) $(cat "$peers" 2>/dev/null); do
+    list=$(etcd_member_list "$ip") || continue
+    jq -r '.members[]?.clientURLs[]?' <<<"$list" | sed -E 's#^[a-z]+://##; s#:[0-9]+$##' | sort -u >"$peers"
+    jq -e --arg n "$JOIN_NAME" 'any(.members[]?; .name == $n)' >/dev/null <<<"$list" && return 1
+    return 0
+  done
+  return 1
+}
+
+# master_leave (Terminating:Wait): etcd stops only after the reconciler removed this member, so a
+# terminating master never takes a voter away from the quorum behind the reconciler's back.
+master_leave() {
+  local doc
+  doc=$(cat "$TRIPOD_STATE/join.json") || die "no join parameters recorded: this master never joined"
+  JOIN_NAME=$(jq -r .name <<<"$doc")
+  JOIN_INITIAL_CLUSTER=$(jq -r .initialCluster <<<"$doc")
+  log "leaving: waiting until the reconciler removed etcd member $JOIN_NAME"
+  if retry_backoff "$TRIPOD_LEAVE_TIMEOUT" member_removed; then
+    log "member $JOIN_NAME is removed: stopping kubelet and etcd"
+  else
+    log "member $JOIN_NAME still listed after ${TRIPOD_LEAVE_TIMEOUT}s: stopping kubelet only, etcd stays up"
+    systemctl stop kubelet
+    return 1
+  fi
+  systemctl stop kubelet
+  systemctl disable --now etcd.service
+}
+
+leave() { master_leave; }
+
+# master_boot: the whole master bootstrap.
+master_boot() {
+  local endpoint
+  node_identity
+  common_setup master
+  wait_for_join_params
+  if [ "$JOIN_STATE" = new ]; then ensure_cluster_cas; else fetch_cluster_cas; fi
+  run_etcd_phase
+  write_restart_dropins etcd
+  endpoint=$(retry_backoff 300 api_endpoint_name) || die "cannot find the API endpoint name"
+  if [ "$JOIN_STATE" = new ]; then seed_control_plane "$endpoint"; else join_control_plane "$endpoint"; fi
+  retry_backoff 900 readyz "$NODE_IP" || die "the local API server never became ready"
+  # From now on this master reaches the API on its own address, never through the load balancer.
+  pin_api_endpoint "$endpoint" "$NODE_IP"
+  if [ "$JOIN_STATE" = new ]; then
+    publish_reconciler_cert
+    rotate_worker_token
+  fi
+  write_timer tripod-rotate-token 'tripod: keep the worker join token fresh' 1h "$TRIPOD_BIN" rotate-token
+  install_watchdog containerd kubelet etcd
+  install_lifecycle_watcher
+  send_ready_event master
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# tripod worker functions (sourced after lib.sh).
+
+# worker_join: joins through the API DNS name (the load balancer) with the bootstrap token the
+# masters keep fresh in SSM, and the Kubernetes CA's hash.
+worker_join() {
+  local endpoint doc
+  endpoint=$(retry_backoff 300 api_endpoint_name) || die "cannot find the API endpoint name"
+  doc=$(retry_backoff "$TRIPOD_JOIN_TIMEOUT" worker_join_doc) || die "no bootstrap token at $TRIPOD_WORKER_JOIN_PARAM"
+  write_join_config worker "$endpoint:$TRIPOD_API_PORT" "$(jq -r .token <<<"$doc")" "$(jq -r .caCertHash <<<"$doc")"
+  log "kubeadm join through $endpoint:$TRIPOD_API_PORT (zone $ZONE)"
+  kubeadm join --config "$TRIPOD_ETC/kubeadm.yaml"
+  mkdir -p "$TRIPOD_STATE"
+  printf '%s\n' "$endpoint" >"$TRIPOD_STATE/api-endpoint"
+}
+
+node_name() {
+  hostname | tr '[:upper:]' '[:lower:]'
+}
+
+# worker_leave (Terminating:Wait): cordon and drain through the eviction API, which respects
+# PodDisruptionBudgets, then let Auto Scaling continue the termination.
+worker_leave() {
+  local doc endpoint node
+  endpoint=$(cat "$TRIPOD_STATE/api-endpoint" 2>/dev/null || api_endpoint_name) || die "no API endpoint"
+  doc=$(retry_backoff 120 worker_join_doc) || die "no drain token at $TRIPOD_WORKER_JOIN_PARAM"
+  node=$(node_name)
+  log "leaving: draining $node"
+  if kubectl --server "https://$endpoint:$TRIPOD_API_PORT" --certificate-authority "$TRIPOD_PKI/ca.crt" \
+    --token "$(jq -r .drainToken <<<"$doc")" drain "$node" --ignore-daemonsets --delete-emptydir-data \
+    --timeout "${TRIPOD_DRAIN_TIMEOUT}s"; then
+    log "drained $node"
+  else
+    log "drain of $node did not finish within ${TRIPOD_DRAIN_TIMEOUT}s"
+  fi
+  complete_lifecycle "$TRIPOD_TERMINATE_HOOK" CONTINUE
+}
+
+leave() { worker_leave; }
+
+worker_boot() {
+  node_identity
+  common_setup worker
+  worker_join
+  install_watchdog containerd kubelet
+  install_lifecycle_watcher
+  complete_lifecycle "$TRIPOD_LAUNCH_HOOK" CONTINUE
+}
