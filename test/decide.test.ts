@@ -1,0 +1,407 @@
+import { describe, expect, it } from 'vitest';
+import { type Action, isMembershipChange } from '../src/heal/actions.js';
+import { decide } from '../src/heal/decide.js';
+import {
+  deadStatus,
+  healthy,
+  inst,
+  ipOf,
+  member,
+  state,
+  T0,
+  testConfig,
+  unstartedLearner,
+  withState,
+} from './support/fake-ports.js';
+
+const NOW = T0 + 3_600_000;
+const cfg = testConfig();
+const kinds = (as: Action[]) => as.map((a) => a.kind);
+const changes = (as: Action[]) => as.filter(isMembershipChange);
+const only = <K extends Action['kind']>(as: Action[], kind: K) =>
+  as.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
+
+describe('decide: a converged cluster', () => {
+  it('does nothing and says it is converged', () => {
+    const d = decide(healthy(3), cfg, NOW);
+    expect(d.actions).toEqual([]);
+    expect(d.conditions).toMatchObject({
+      converged: true,
+      voters: 3,
+      healthyVoters: 3,
+      quorum: 2,
+      quorumMargin: 1,
+    });
+  });
+});
+
+describe('decide: the rules of etcd-membership.md', () => {
+  it('rule 1: quorum on the target membership: never removes a healthy voter when one is already down', () => {
+    const s = healthy(3);
+    s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait'); // i-1 healthy, leaving
+    s.etcd.members[2] = member(3, { status: deadStatus }); // i-3 down but its instance lives
+    s.etcd.leaderId = 'm2';
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(d.waits.join('\n')).toMatch(
+      /remove m1 \(i-1\): not safe yet \(would leave 1 healthy of 2 voters, quorum 2/,
+    );
+    expect(only(d.actions, 'heartbeat-lifecycle')).toMatchObject([
+      { instanceId: 'i-1', hook: 'terminating' },
+    ]);
+  });
+
+  it('rule 1: a learner, an unstarted member and a member with an alarm count as unhealthy', () => {
+    const s = healthy(3);
+    s.etcd.members[1] = member(2, { status: { alarms: ['NOSPACE'] } });
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminating:Wait');
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(d.conditions.healthyVoters).toBe(2);
+  });
+
+  it('rule 2: removes the dead before adding the new', () => {
+    const s = healthy(3);
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminated');
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    s.group.instances.push(
+      inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 60_000 }),
+    );
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);
+    // next pass: the dead one is gone, the new one is added
+    s.etcd.members.pop();
+    s.group.instances.splice(2, 1);
+    const d2 = decide(s, cfg, NOW + 1000);
+    expect(changes(d2.actions)).toMatchObject([
+      { kind: 'add-learner', instanceId: 'i-4', peerURL: `https://${ipOf(4)}:2380` },
+    ]);
+  });
+
+  it('rule 2: never adds while a voter is down, even with a live instance (strict reconfig)', () => {
+    const s = healthy(3);
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(d.waits.join('\n')).toMatch(/add i-4 as a learner: not safe yet \(1 voter\(s\) unhealthy/);
+  });
+
+  it('rule 3: one membership change at a time: at most one learner', () => {
+    const s = healthy(3, { memory: { unhealthySince: {}, established: true } });
+    s.etcd.members.push(unstartedLearner(4));
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    s.group.instances.push(inst(5, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    s.joins['i-4'] = { name: 'i-4', initialCluster: 'x', initialClusterState: 'existing', memberId: 'm4' };
+    const d = decide(s, testConfig({ expectedMasters: 5 }), NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(d.waits.join('\n')).toMatch(/add i-5 as a learner: not safe yet \(a learner already exists/);
+  });
+
+  it('rule 4: joins as a learner and is promoted only once caught up', () => {
+    const s = healthy(2);
+    s.group.instances.push(inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    expect(changes(decide(s, cfg, NOW).actions)).toMatchObject([{ kind: 'add-learner', instanceId: 'i-3' }]);
+    s.etcd.members.push(member(3, { isLearner: true, status: { raftIndex: 10 } }));
+    s.joins['i-3'] = { name: 'i-3', initialCluster: 'x', initialClusterState: 'existing', memberId: 'm3' };
+    const behind = decide(s, cfg, NOW);
+    expect(changes(behind.actions)).toEqual([]);
+    expect(behind.waits.join('\n')).toMatch(/learner m3 \(i-3\) to catch up \(990 entries behind\)/);
+    s.etcd.members[2] = member(3, { isLearner: true, status: { raftIndex: 950 } });
+    expect(changes(decide(s, cfg, NOW).actions)).toMatchObject([{ kind: 'promote-member', memberId: 'm3' }]);
+  });
+
+  it('rule 4: a learner is not put behind the API load balancer, nor a voter before its /readyz', () => {
+    const s = healthy(2);
+    s.group.instances.push(inst(3, { lifecycleState: 'Pending:Wait', apiReady: true, launchTime: NOW }));
+    s.etcd.members.push(member(3, { isLearner: true, status: { raftIndex: 0 } }));
+    s.joins['i-3'] = { name: 'i-3', initialCluster: 'x', initialClusterState: 'existing' };
+    expect(kinds(decide(s, cfg, NOW).actions)).not.toContain('register-target');
+    s.etcd.members[2] = member(3);
+    s.group.instances[2] = { ...s.group.instances[2]!, apiReady: false };
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).toEqual(['heartbeat-lifecycle']);
+    expect(d.waits).toContain('i-3: its API server /readyz');
+  });
+
+  it('rule 5: moves leadership off a leaving leader before removing it', () => {
+    const s = healthy(3);
+    s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
+    s.etcd.members[2] = member(3, { status: { raftIndex: 1001 } });
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).toEqual(['deregister-target', 'move-leader', 'remove-member']);
+    expect(d.actions[1]).toMatchObject({ fromMemberId: 'm1', toMemberId: 'm3' }); // the most up to date
+  });
+
+  it('rule 5: leadership never goes to a learner or another leaving voter', () => {
+    const s = healthy(3);
+    s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
+    s.group.instances[1] = withState(s.group.instances[1]!, 'Terminating:Wait');
+    s.etcd.members[2] = member(3, { isLearner: true });
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).not.toContain('move-leader');
+    expect(kinds(d.actions)).not.toContain('remove-member');
+    expect(d.waits.join('\n')).toMatch(/i-1 terminating: it leads etcd and no healthy voter can take over/);
+  });
+
+  it('rule 6: never removes the last member, never shrinks a 2-voter cluster', () => {
+    const one = healthy(1);
+    one.group.instances[0] = withState(one.group.instances[0]!, 'Terminating:Wait');
+    expect(changes(decide(one, cfg, NOW).actions)).toEqual([]);
+    const two = healthy(2);
+    two.group.instances[1] = withState(two.group.instances[1]!, 'Terminated');
+    const d = decide(two, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(d.waits.join('\n')).toMatch(/healthy but its instance i-2 is Terminated: left alone/);
+    two.etcd.members[1] = member(2, { status: deadStatus });
+    expect(decide(two, cfg, NOW).waits.join('\n')).toMatch(/quorum lost|never shrink a 2-voter cluster/);
+  });
+
+  it('rule 7: debounces death: an unreachable member with a live instance is only remembered at first', () => {
+    const s = healthy(3);
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    const d1 = decide(s, cfg, NOW);
+    expect(d1.actions).toEqual([]);
+    expect(d1.memory.unhealthySince).toEqual({ m3: NOW });
+    // still unhealthy, before the threshold: nothing; the first-seen time is kept
+    const d2 = decide({ ...s, memory: d1.memory }, cfg, NOW + 60_000);
+    expect(d2.actions).toEqual([]);
+    expect(d2.memory.unhealthySince).toEqual({ m3: NOW });
+    // past the threshold: the group replaces the instance
+    const d3 = decide({ ...s, memory: d1.memory }, cfg, NOW + 120_000);
+    expect(d3.actions).toMatchObject([{ kind: 'set-unhealthy', instanceId: 'i-3' }]);
+    // marked Unhealthy and still unhealthy: the member may go (dead before new)
+    s.group.instances[2] = { ...s.group.instances[2]!, health: 'Unhealthy' };
+    const d4 = decide({ ...s, memory: d1.memory }, cfg, NOW + 130_000);
+    expect(changes(d4.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);
+    // healthy again: forgotten
+    expect(decide({ ...healthy(3), memory: d1.memory }, cfg, NOW).memory.unhealthySince).toEqual({});
+  });
+
+  it('rule 8: a learner already added is not added twice; its join is (re)published', () => {
+    const s = healthy(2);
+    s.group.instances.push(inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    s.etcd.members.push(unstartedLearner(3));
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(only(d.actions, 'publish-join')).toMatchObject([
+      {
+        instanceId: 'i-3',
+        params: {
+          name: 'i-3',
+          initialClusterState: 'existing',
+          memberId: 'm3',
+          initialCluster: `i-1=https://${ipOf(1)}:2380,i-2=https://${ipOf(2)}:2380,i-3=https://${ipOf(3)}:2380`,
+        },
+      },
+    ]);
+  });
+
+  it('rule 9: removes a stray learner left by a failed join, then the next join can go ahead', () => {
+    const s = healthy(3);
+    s.etcd.members.push(unstartedLearner(9)); // its instance is long gone
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    const d = decide(s, testConfig({ expectedMasters: 5 }), NOW);
+    expect(changes(d.actions)).toMatchObject([
+      { kind: 'remove-member', memberId: 'm9', reason: /stray learner/ },
+    ]);
+  });
+
+  it('rule 10: a snapshot precedes each membership change when backups are configured', () => {
+    const s = healthy(3);
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminated');
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    const d = decide(s, testConfig({ backupBucket: 'b' }), NOW);
+    expect(kinds(d.actions)).toEqual(['snapshot', 'remove-member', 'deregister-target']);
+    expect(d.actions[0]).toMatchObject({ reason: 'before remove m3 (i-3)' });
+    expect(kinds(decide(s, cfg, NOW).actions)).not.toContain('snapshot');
+  });
+});
+
+describe('decide: priorities of issue 5', () => {
+  it('1: a terminating master: deregister, remove (leader moved), then complete once its member is gone', () => {
+    const s = healthy(3);
+    s.group.instances[1] = withState(s.group.instances[1]!, 'Terminating:Wait');
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminated');
+    const d = decide(s, cfg, NOW);
+    // the terminating one comes first, but removing it is unsafe with m3 dead: the dead one goes
+    expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);
+    const s2 = healthy(3);
+    s2.group.instances[1] = withState(s2.group.instances[1]!, 'Terminating:Wait');
+    expect(kinds(decide(s2, cfg, NOW).actions)).toEqual(['deregister-target', 'remove-member']);
+    s2.etcd.members.splice(1, 1);
+    s2.targets.splice(1, 1);
+    expect(decide(s2, cfg, NOW).actions).toMatchObject([
+      { kind: 'complete-lifecycle', instanceId: 'i-2', hook: 'terminating', result: 'CONTINUE' },
+    ]);
+  });
+
+  it('2 before 4: a member with no instance goes before a new master is added', () => {
+    const s = healthy(3);
+    s.group.instances.splice(2, 1);
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toMatchObject([
+      { kind: 'remove-member', memberId: 'm3', reason: /no instance/ },
+    ]);
+    expect(only(d.actions, 'heartbeat-lifecycle')).toMatchObject([{ instanceId: 'i-4', hook: 'launching' }]);
+  });
+
+  it('3: unnamed members with no instance are removed, voters before learners', () => {
+    const s = healthy(3, { memory: { unhealthySince: {}, established: true } });
+    s.etcd.members.push(unstartedLearner(8));
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm8', name: '' }]);
+  });
+
+  it('4: adds the earliest launched Pending:Wait master, one per pass', () => {
+    const s = healthy(1);
+    s.group.instances.push(inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 5 }));
+    s.group.instances.push(inst(2, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 9 }));
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toMatchObject([{ kind: 'add-learner', instanceId: 'i-2' }]);
+    expect(only(d.actions, 'heartbeat-lifecycle').map((a) => a.instanceId)).toEqual(['i-2', 'i-3']);
+  });
+
+  it('4: no more than M+1 members while replacing', () => {
+    const s = healthy(4);
+    s.group.instances.push(inst(5, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(d.waits.join('\n')).toMatch(/i-5: 4 members already/);
+  });
+
+  it('5: promotes a caught-up learner instead of adding another', () => {
+    const s = healthy(2);
+    s.etcd.members.push(member(3, { isLearner: true }));
+    s.group.instances.push(inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    s.joins['i-3'] = { name: 'i-3', initialCluster: 'x', initialClusterState: 'existing' };
+    expect(changes(decide(s, cfg, NOW).actions)).toMatchObject([{ kind: 'promote-member', memberId: 'm3' }]);
+  });
+
+  it('6: registers a ready voter and completes its launch CONTINUE; abandons a failed or timed-out one', () => {
+    const s = healthy(3);
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Pending:Wait');
+    s.targets.pop();
+    expect(decide(s, cfg, NOW).actions).toMatchObject([
+      { kind: 'register-target', instanceId: 'i-3' },
+      { kind: 'complete-lifecycle', instanceId: 'i-3', hook: 'launching', result: 'CONTINUE' },
+    ]);
+    const failed = healthy(2);
+    failed.group.instances.push(
+      inst(3, { lifecycleState: 'Pending:Wait', bootFailed: true, launchTime: NOW }),
+    );
+    expect(decide(failed, cfg, NOW).actions).toMatchObject([
+      { kind: 'complete-lifecycle', instanceId: 'i-3', result: 'ABANDON', reason: 'its bootstrap failed' },
+    ]);
+    const slow = healthy(2);
+    slow.group.instances.push(
+      inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 900_000 }),
+    );
+    slow.etcd.members.push(unstartedLearner(3));
+    expect(decide(slow, cfg, NOW).actions).toMatchObject([
+      {
+        kind: 'complete-lifecycle',
+        instanceId: 'i-3',
+        result: 'ABANDON',
+        reason: 'not ready 900 s after launch',
+      },
+    ]);
+  });
+
+  it('7: registers InService masters that are missing and deregisters what is not a running master', () => {
+    const s = healthy(3);
+    s.targets = [
+      { instanceId: 'i-1', health: 'healthy' },
+      { instanceId: 'i-2', health: 'healthy' },
+      { instanceId: 'i-99', health: 'unhealthy' },
+      { instanceId: 'i-98', health: 'draining' },
+    ];
+    expect(decide(s, cfg, NOW).actions).toEqual([
+      { kind: 'register-target', instanceId: 'i-3', reason: expect.any(String) },
+      { kind: 'deregister-target', instanceId: 'i-99', reason: 'not a master of the group' },
+    ]);
+  });
+
+  it('8: replaces a long-unhealthy member only when quorum is not at risk and nothing else is replaced', () => {
+    const s = healthy(3);
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    const memory = { unhealthySince: { m3: NOW - 200_000 }, established: true };
+    expect(decide({ ...s, memory }, cfg, NOW).actions).toMatchObject([
+      { kind: 'set-unhealthy', instanceId: 'i-3' },
+    ]);
+    // two of three down: quorum lost, do not make it worse
+    s.etcd.members[1] = member(2, { status: deadStatus });
+    const lost = decide(
+      { ...s, memory: { ...memory, unhealthySince: { m2: NOW - 200_000, m3: NOW - 200_000 } } },
+      cfg,
+      NOW,
+    );
+    expect(kinds(lost.actions)).not.toContain('set-unhealthy');
+    expect(lost.waits.join('\n')).toMatch(/quorum is lost/);
+  });
+
+  it('8: an InService master without any member is replaced after the threshold', () => {
+    const s = healthy(3);
+    s.etcd.members.pop();
+    const d1 = decide(s, cfg, NOW);
+    expect(d1.memory.unhealthySince).toEqual({ 'instance:i-3': NOW });
+    expect(decide({ ...s, memory: d1.memory }, cfg, NOW + 120_000).actions).toMatchObject([
+      { kind: 'set-unhealthy', instanceId: 'i-3', reason: /no etcd member/ },
+    ]);
+  });
+
+  it('9: a brand-new cluster: one seed (earliest launch, then id), remembered; the others wait', () => {
+    const s = state({
+      instances: [
+        inst(2, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 10 }),
+        inst(1, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 10 }),
+        inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 20 }),
+      ],
+      memory: { unhealthySince: {} },
+    });
+    const d = decide(s, cfg, NOW);
+    expect(only(d.actions, 'publish-join')).toEqual([
+      {
+        kind: 'publish-join',
+        instanceId: 'i-3',
+        params: { name: 'i-3', initialCluster: `i-3=https://${ipOf(3)}:2380`, initialClusterState: 'new' },
+        reason: expect.any(String),
+      },
+    ]);
+    expect(d.memory.seedInstanceId).toBe('i-3');
+    expect(d.waits).toContain("i-1 waits until the seed's member exists");
+    expect(only(d.actions, 'heartbeat-lifecycle')).toHaveLength(3);
+    // the remembered seed stays the seed even if an earlier instance shows up; it is not re-published
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', launchTime: NOW - 99 }));
+    s.joins['i-3'] = only(d.actions, 'publish-join')[0]!.params;
+    const d2 = decide({ ...s, memory: d.memory }, cfg, NOW);
+    expect(d2.memory.seedInstanceId).toBe('i-3');
+    expect(only(d2.actions, 'publish-join')).toEqual([]);
+  });
+
+  it('9: never seeds over an established cluster whose etcd is unreachable', () => {
+    const s = state({
+      instances: [inst(1, { lifecycleState: 'Pending:Wait', launchTime: NOW })],
+      memory: { unhealthySince: {}, established: true },
+    });
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).not.toContain('publish-join');
+    expect(d.waits.join('\n')).toMatch(/etcd unreachable: no membership change/);
+    const withInService = state({
+      instances: [inst(1), inst(2, { lifecycleState: 'Pending:Wait' })],
+      memory: { unhealthySince: {} },
+    });
+    expect(kinds(decide(withInService, cfg, NOW).actions)).not.toContain('publish-join');
+  });
+
+  it('every action carries a reason', () => {
+    const s = healthy(3);
+    s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    for (const a of decide(s, testConfig({ backupBucket: 'b' }), NOW).actions) expect(a.reason).not.toBe('');
+  });
+});
