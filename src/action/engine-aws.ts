@@ -1,0 +1,100 @@
+/**
+ * The Engine over AWS: the provisioner for plan/apply/destroy/endpoints, the healing core's AWS
+ * ports and the reconciler's status document (SSM) for status. Credentials come only from the SDK's
+ * default chain (or dummy ones against a local endpoint such as moto, see adapters/aws/clients.ts).
+ */
+import { createAwsClients } from '../adapters/aws/clients.js';
+import {
+  createFleetPort,
+  createLoadBalancerPort,
+  createParameterPort,
+  GroupNotFoundError,
+} from '../adapters/aws/heal-ports.js';
+import type { ReconcilerConfig } from '../heal/config.js';
+import { configParameter, statusParameter } from '../heal/protocol.js';
+import { resourceNames } from '../provision/names.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { deriveTopology, quorumOf } from '../spec/topology.js';
+import type { ClusterStatus, Engine } from './engine.js';
+import { ActionError } from './errors.js';
+import { readStatusDocument } from './status-document.js';
+
+export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process.env): Engine {
+  const clients = createAwsClients({
+    region,
+    ...(env.TRIPOD_AWS_MAX_ATTEMPTS ? { maxAttempts: Number(env.TRIPOD_AWS_MAX_ATTEMPTS) } : {}),
+  });
+  const parameters = createParameterPort(clients.ssm);
+  const fleet = createFleetPort(clients.autoScaling, clients.ec2, (_g, hook) => hook);
+  const loadBalancers = createLoadBalancerPort(clients.elbv2);
+
+  const notYet = (what: string) =>
+    new ActionError(`${what} needs the provisioner, which this build of tripod does not include yet`);
+
+  return {
+    async checkCredentials() {
+      // Resolves the default chain once, before any call: "no credentials" is reported as such.
+      await clients.ec2.config.credentials();
+    },
+    async plan() {
+      throw notYet('plan');
+    },
+    async apply() {
+      throw notYet('apply');
+    },
+    async destroy() {
+      throw notYet('destroy');
+    },
+    async endpoints(spec) {
+      return { api: spec.apiEndpoint.dnsName, service: spec.serviceEndpoint.dnsName };
+    },
+    async status(spec: ClusterSpec): Promise<ClusterStatus> {
+      const names = resourceNames(spec.name);
+      const topology = deriveTopology(spec);
+      let group: Awaited<ReturnType<typeof fleet.describeGroup>>;
+      try {
+        group = await fleet.describeGroup(names.masterGroup);
+      } catch (e) {
+        if (e instanceof GroupNotFoundError)
+          throw new ActionError(
+            `cluster ${spec.name} not found in ${spec.region}: there is no Auto Scaling group ${names.masterGroup}. Run command apply first.`,
+          );
+        throw e;
+      }
+      const configText = await parameters.get(configParameter(spec.name));
+      const config = configText ? (JSON.parse(configText) as Partial<ReconcilerConfig>) : undefined;
+      const targets = config?.apiTargetGroupArn
+        ? await loadBalancers.describeTargets(config.apiTargetGroupArn)
+        : [];
+      const doc = readStatusDocument(await parameters.get(statusParameter(spec.name)));
+      const mastersPerZone: Record<string, number> = Object.fromEntries(
+        spec.network.zones.map((z) => [z, 0]),
+      );
+      for (const i of group.instances) mastersPerZone[i.zone] = (mastersPerZone[i.zone] ?? 0) + 1;
+      return {
+        cluster: spec.name,
+        region: spec.region,
+        expectedMasters: topology.masters,
+        quorum: quorumOf(topology.masters),
+        mastersPerZone,
+        instances: group.instances.map((i) => ({
+          instanceId: i.instanceId,
+          zone: i.zone,
+          lifecycleState: i.lifecycleState,
+          health: i.health,
+        })),
+        targets: targets.map((t) => ({ instanceId: t.instanceId, health: t.health })),
+        etcd: doc?.etcd,
+        lastReconcile: doc?.lastReconcile,
+        ...(doc
+          ? {}
+          : {
+              missingStatusDocument: `the reconciler has published no status document at ${statusParameter(spec.name)} yet: etcd membership is unknown, counting healthy masters instead`,
+            }),
+      };
+    },
+    close() {
+      clients.destroy();
+    },
+  };
+}

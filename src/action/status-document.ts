@@ -1,0 +1,62 @@
+/**
+ * Reads the reconciler's status document (`/tripod/<cluster>/status`) into what `status` shows.
+ * Tolerant: a field it does not know is ignored, a missing one is "unknown"; it never shows secrets
+ * (only member ids, names, roles, health, and the last result).
+ */
+import type { ClusterStatus } from './engine.js';
+
+type Doc = Record<string, unknown>;
+const rec = (v: unknown): Doc | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Doc) : undefined;
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+
+export function readStatusDocument(
+  text: string | undefined,
+): Pick<ClusterStatus, 'etcd' | 'lastReconcile'> | undefined {
+  if (!text) return undefined;
+  let doc: Doc | undefined;
+  try {
+    doc = rec(JSON.parse(text));
+  } catch {
+    return {
+      etcd: undefined,
+      lastReconcile: { at: 'unknown', result: 'unreadable status document (not JSON)' },
+    };
+  }
+  if (!doc) return undefined;
+  const etcd = rec(doc.etcd) ?? doc;
+  const leaderId = str(etcd.leaderId);
+  const rawMembers = Array.isArray(etcd.members) ? etcd.members : undefined;
+  const members = rawMembers?.map((m) => {
+    const r = rec(m) ?? {};
+    const status = rec(r.status);
+    const healthy =
+      typeof r.healthy === 'boolean'
+        ? r.healthy
+        : status
+          ? status.reachable === true && !(Array.isArray(status.alarms) && status.alarms.length > 0)
+          : false;
+    const id = str(r.id) ?? '';
+    return {
+      id,
+      name: str(r.name) ?? '',
+      isLearner: r.isLearner === true,
+      healthy,
+      leader: r.leader === true || (leaderId !== undefined && id === leaderId),
+    };
+  });
+  const last = rec(doc.lastReconcile) ?? rec(doc.last) ?? doc;
+  const at = str(last.at) ?? str(last.time) ?? str(doc.updatedAt) ?? str(doc.at);
+  const result = str(last.result) ?? str(last.outcome) ?? str(doc.result);
+  const detail = str(last.detail) ?? str(last.reason) ?? str(last.error);
+  return {
+    etcd: members
+      ? { members, healthyVoters: members.filter((m) => m.healthy && !m.isLearner).length }
+      : undefined,
+    lastReconcile:
+      at || result
+        ? { at: at ?? 'unknown', result: result ?? 'unknown', ...(detail ? { detail } : {}) }
+        : undefined,
+  };
+}
