@@ -92,6 +92,8 @@ export function initialClusterAfterAdd(
 export class EtcdTestCluster {
   readonly members: EtcdTestMember[] = [];
   private nextIndex = 1;
+  /** Epoch ms when every member of the initial cluster served (set by startEtcdCluster). */
+  readyAt = 0;
   private stopped = false;
 
   constructor(
@@ -244,6 +246,16 @@ export class EtcdTestCluster {
     }
   }
 
+  /**
+   * Waits until etcd's strict reconfig check can pass: every voter connected to every other for
+   * 5 s (etcd's health interval) since the initial cluster served. Before that, MemberAdd fails
+   * with "unhealthy cluster" even when every member is up.
+   */
+  async waitReconfigurable(): Promise<void> {
+    const wait = this.readyAt + 5_500 - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+
   /** SIGKILLs the member's process (its data dir stays: `restart` brings it back). */
   async kill(member: EtcdTestMember | string): Promise<void> {
     const m = typeof member === 'string' ? this.member(member) : member;
@@ -379,6 +391,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions): Promise<Etc
     for (const m of members) cluster.startMember(m, { initialCluster, state: 'new' });
     await Promise.all(members.map((m) => cluster.waitServing(m)));
     await cluster.refreshIds();
+    cluster.readyAt = Date.now();
     return cluster;
   } catch (err) {
     await cluster.stop();
