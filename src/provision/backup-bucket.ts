@@ -1,0 +1,344 @@
+/**
+ * The etcd backup bucket: find / compare / apply.
+ *
+ * One bucket per cluster, `tripod-<cluster>-<account>-<region>-backups` (bucket names are global;
+ * the account and region make it unique and it still matches the setup template's
+ * `tripod-*-backups` pattern; at most 63 characters for a 20-character cluster name). It is:
+ *  - versioned (a deleted or overwritten snapshot stays recoverable until the lifecycle expires it),
+ *  - encrypted by default with KMS (SSE-KMS, bucket key on),
+ *  - closed to the public (all four public-access blocks),
+ *  - tagged `tripod:cluster`,
+ *  - under a lifecycle policy: incomplete multipart uploads are aborted after a day, noncurrent
+ *    versions expire after `NONCURRENT_DAYS`, expired delete markers are removed.
+ * The "all from 48 hours, then one a day for N days" retention cannot be said in an S3 lifecycle
+ * rule (it has no "one per day"); the reconciler applies it (heal/backup-policy.ts) by deleting
+ * snapshots, and this lifecycle then clears their noncurrent versions. No rule expires current
+ * objects: the newest snapshot must survive even if backups stop for longer than the retention.
+ */
+import {
+  type BucketLocationConstraint,
+  CreateBucketCommand,
+  GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetBucketTaggingCommand,
+  GetBucketVersioningCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+  type LifecycleRule,
+  PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
+  PutPublicAccessBlockCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+/** Days a deleted or replaced snapshot version stays recoverable. */
+export const NONCURRENT_DAYS = 7;
+export const CLUSTER_TAG = 'tripod:cluster';
+
+export function backupBucketName(cluster: string, accountId: string, region: string): string {
+  const name = `tripod-${cluster}-${accountId}-${region}-backups`;
+  if (name.length > 63) throw new Error(`backup bucket name ${name} is longer than S3's 63 characters`);
+  return name;
+}
+
+export interface BackupBucketDesired {
+  name: string;
+  region: string;
+  cluster: string;
+  /** KMS key for default encryption; undefined: the account's `aws/s3` key. */
+  kmsKeyId?: string;
+  tags: Record<string, string>;
+}
+
+export interface BackupBucketObserved {
+  name: string;
+  versioning: 'Enabled' | 'Suspended' | 'Off';
+  /** Default encryption: algorithm and key (undefined: none configured). */
+  encryption: { algorithm: string; kmsKeyId?: string } | undefined;
+  publicAccessBlocked: boolean;
+  lifecycle: LifecycleRule[];
+  tags: Record<string, string>;
+}
+
+export function desiredBackupBucket(input: {
+  cluster: string;
+  region: string;
+  accountId: string;
+  tags?: Record<string, string>;
+  kmsKeyId?: string;
+}): BackupBucketDesired {
+  return {
+    name: backupBucketName(input.cluster, input.accountId, input.region),
+    region: input.region,
+    cluster: input.cluster,
+    ...(input.kmsKeyId ? { kmsKeyId: input.kmsKeyId } : {}),
+    tags: { ...(input.tags ?? {}), [CLUSTER_TAG]: input.cluster },
+  };
+}
+
+/** The lifecycle rules tripod wants on the bucket (pure, compared by value). */
+export function backupLifecycleRules(): LifecycleRule[] {
+  return [
+    {
+      ID: 'tripod-abort-incomplete-uploads',
+      Status: 'Enabled',
+      Filter: { Prefix: '' },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+    },
+    {
+      ID: 'tripod-expire-noncurrent-versions',
+      Status: 'Enabled',
+      Filter: { Prefix: '' },
+      NoncurrentVersionExpiration: { NoncurrentDays: NONCURRENT_DAYS },
+      Expiration: { ExpiredObjectDeleteMarker: true },
+    },
+  ];
+}
+
+export type BackupBucketChange =
+  | { kind: 'create'; name: string }
+  | { kind: 'versioning'; from: string; to: 'Enabled' }
+  | { kind: 'encryption'; from: string; to: string }
+  | { kind: 'public-access-block'; from: boolean; to: true }
+  | { kind: 'lifecycle'; from: string[]; to: string[] }
+  | { kind: 'tags'; from: Record<string, string>; to: Record<string, string> };
+
+/** One line per change, for plans. */
+export function describeBackupBucketChange(c: BackupBucketChange, bucket: string): string {
+  switch (c.kind) {
+    case 'create':
+      return `create S3 bucket ${c.name} (versioned, SSE-KMS, private, lifecycle)`;
+    case 'versioning':
+      return `s3://${bucket}: versioning ${c.from} -> ${c.to}`;
+    case 'encryption':
+      return `s3://${bucket}: default encryption ${c.from} -> ${c.to}`;
+    case 'public-access-block':
+      return `s3://${bucket}: block all public access`;
+    case 'lifecycle':
+      return `s3://${bucket}: lifecycle rules [${c.from.join(', ')}] -> [${c.to.join(', ')}]`;
+    case 'tags':
+      return `s3://${bucket}: tags ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`;
+  }
+}
+
+const encryptionLabel = (e: { algorithm: string; kmsKeyId?: string } | undefined): string =>
+  e ? `${e.algorithm}${e.kmsKeyId ? ` (${e.kmsKeyId})` : ''}` : 'none';
+
+/** Canonical JSON of a rule, for comparing by value whatever order S3 returns the fields in. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The changes that turn `observed` into `desired` (pure; empty when nothing is to do). */
+export function compareBackupBucket(
+  desired: BackupBucketDesired,
+  observed: BackupBucketObserved | undefined,
+): BackupBucketChange[] {
+  const wantEncryption = {
+    algorithm: 'aws:kms',
+    ...(desired.kmsKeyId ? { kmsKeyId: desired.kmsKeyId } : {}),
+  };
+  const wantRules = backupLifecycleRules();
+  if (!observed) {
+    return [
+      { kind: 'create', name: desired.name },
+      { kind: 'versioning', from: 'Off', to: 'Enabled' },
+      { kind: 'encryption', from: 'none', to: encryptionLabel(wantEncryption) },
+      { kind: 'public-access-block', from: false, to: true },
+      { kind: 'lifecycle', from: [], to: wantRules.map((r) => r.ID ?? '') },
+      { kind: 'tags', from: {}, to: desired.tags },
+    ];
+  }
+  const changes: BackupBucketChange[] = [];
+  if (observed.versioning !== 'Enabled')
+    changes.push({ kind: 'versioning', from: observed.versioning, to: 'Enabled' });
+  const enc = observed.encryption;
+  if (enc?.algorithm !== 'aws:kms' || (desired.kmsKeyId !== undefined && enc.kmsKeyId !== desired.kmsKeyId)) {
+    changes.push({ kind: 'encryption', from: encryptionLabel(enc), to: encryptionLabel(wantEncryption) });
+  }
+  if (!observed.publicAccessBlocked) changes.push({ kind: 'public-access-block', from: false, to: true });
+  const have = new Map(observed.lifecycle.map((r) => [r.ID ?? '', canonical(r)]));
+  if (wantRules.some((r) => have.get(r.ID ?? '') !== canonical(r)) || have.size !== wantRules.length) {
+    changes.push({
+      kind: 'lifecycle',
+      from: observed.lifecycle.map((r) => r.ID ?? '(unnamed)'),
+      to: wantRules.map((r) => r.ID ?? ''),
+    });
+  }
+  const tagsDiffer =
+    Object.entries(desired.tags).some(([k, v]) => observed.tags[k] !== v) ||
+    Object.keys(observed.tags).some((k) => k.startsWith('tripod:') && !(k in desired.tags));
+  if (tagsDiffer) changes.push({ kind: 'tags', from: observed.tags, to: desired.tags });
+  return changes;
+}
+
+const errorName = (e: unknown): string => (e as { name?: string })?.name ?? '';
+const httpStatus = (e: unknown): number | undefined =>
+  (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+
+/** Reads what exists; undefined when the bucket does not exist. */
+export async function findBackupBucket(
+  s3: S3Client,
+  name: string,
+): Promise<BackupBucketObserved | undefined> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: name }));
+  } catch (e) {
+    if (errorName(e) === 'NotFound' || errorName(e) === 'NoSuchBucket' || httpStatus(e) === 404)
+      return undefined;
+    throw e;
+  }
+  const optional = async <T>(read: () => Promise<T>, missing: T, ...notFound: string[]): Promise<T> => {
+    try {
+      return await read();
+    } catch (e) {
+      if (notFound.includes(errorName(e))) return missing;
+      throw e;
+    }
+  };
+  const versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
+  const encryption = await optional(
+    async () => {
+      const r = await s3.send(new GetBucketEncryptionCommand({ Bucket: name }));
+      const d = r.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
+      return d?.SSEAlgorithm
+        ? { algorithm: d.SSEAlgorithm, ...(d.KMSMasterKeyID ? { kmsKeyId: d.KMSMasterKeyID } : {}) }
+        : undefined;
+    },
+    undefined,
+    'ServerSideEncryptionConfigurationNotFoundError',
+  );
+  const publicAccessBlocked = await optional(
+    async () => {
+      const r = await s3.send(new GetPublicAccessBlockCommand({ Bucket: name }));
+      const c = r.PublicAccessBlockConfiguration;
+      return !!(c?.BlockPublicAcls && c.BlockPublicPolicy && c.IgnorePublicAcls && c.RestrictPublicBuckets);
+    },
+    false,
+    'NoSuchPublicAccessBlockConfiguration',
+  );
+  const lifecycle = await optional(
+    async () => (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: name }))).Rules ?? [],
+    [] as LifecycleRule[],
+    'NoSuchLifecycleConfiguration',
+  );
+  const tags = await optional(
+    async () => {
+      const r = await s3.send(new GetBucketTaggingCommand({ Bucket: name }));
+      return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    },
+    {} as Record<string, string>,
+    'NoSuchTagSet',
+  );
+  return {
+    name,
+    versioning:
+      versioning.Status === 'Enabled' ? 'Enabled' : versioning.Status === 'Suspended' ? 'Suspended' : 'Off',
+    encryption,
+    publicAccessBlocked,
+    lifecycle,
+    tags,
+  };
+}
+
+/** Makes the changes (each call is idempotent: applying twice is harmless). */
+export async function applyBackupBucket(
+  s3: S3Client,
+  desired: BackupBucketDesired,
+  changes: readonly BackupBucketChange[],
+): Promise<void> {
+  const Bucket = desired.name;
+  for (const c of changes) {
+    switch (c.kind) {
+      case 'create':
+        try {
+          await s3.send(
+            new CreateBucketCommand({
+              Bucket,
+              ...(desired.region === 'us-east-1'
+                ? {}
+                : {
+                    CreateBucketConfiguration: {
+                      LocationConstraint: desired.region as BucketLocationConstraint,
+                    },
+                  }),
+            }),
+          );
+        } catch (e) {
+          if (errorName(e) !== 'BucketAlreadyOwnedByYou') throw e;
+        }
+        break;
+      case 'versioning':
+        await s3.send(
+          new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+        );
+        break;
+      case 'encryption':
+        await s3.send(
+          new PutBucketEncryptionCommand({
+            Bucket,
+            ServerSideEncryptionConfiguration: {
+              Rules: [
+                {
+                  ApplyServerSideEncryptionByDefault: {
+                    SSEAlgorithm: 'aws:kms',
+                    ...(desired.kmsKeyId ? { KMSMasterKeyID: desired.kmsKeyId } : {}),
+                  },
+                  BucketKeyEnabled: true,
+                },
+              ],
+            },
+          }),
+        );
+        break;
+      case 'public-access-block':
+        await s3.send(
+          new PutPublicAccessBlockCommand({
+            Bucket,
+            PublicAccessBlockConfiguration: {
+              BlockPublicAcls: true,
+              BlockPublicPolicy: true,
+              IgnorePublicAcls: true,
+              RestrictPublicBuckets: true,
+            },
+          }),
+        );
+        break;
+      case 'lifecycle':
+        await s3.send(
+          new PutBucketLifecycleConfigurationCommand({
+            Bucket,
+            LifecycleConfiguration: { Rules: backupLifecycleRules() },
+          }),
+        );
+        break;
+      case 'tags':
+        await s3.send(
+          new PutBucketTaggingCommand({
+            Bucket,
+            Tagging: { TagSet: Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value })) },
+          }),
+        );
+        break;
+    }
+  }
+}
+
+/** find, compare, apply: returns the changes made (empty when the bucket was already as desired). */
+export async function ensureBackupBucket(
+  s3: S3Client,
+  desired: BackupBucketDesired,
+): Promise<BackupBucketChange[]> {
+  const changes = compareBackupBucket(desired, await findBackupBucket(s3, desired.name));
+  await applyBackupBucket(s3, desired, changes);
+  return changes;
+}
