@@ -36,6 +36,9 @@ export interface InstanceStateChangeDetail {
 export interface NodeReadyDetail {
   cluster: string;
   instanceId: string;
+  /** The node's private IP and zone (informational: the reconciler reads both from EC2). */
+  ip?: string;
+  zone?: string;
   role?: 'master' | 'worker';
 }
 
@@ -90,6 +93,8 @@ const stateChangeDetail = z.object({
 const nodeReadyDetail = z.object({
   cluster: z.string().min(1),
   instanceId,
+  ip: z.string().optional(),
+  zone: z.string().optional(),
   role: z.enum(['master', 'worker']).optional(),
 });
 

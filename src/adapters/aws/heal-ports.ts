@@ -1,0 +1,307 @@
+/**
+ * The healing core's ports over AWS (the Lambda's side; the simulator implements the same ones):
+ * FleetPort (Auto Scaling + EC2), LoadBalancerPort (ELBv2), ParameterPort (SSM) and NodeProbePort
+ * (HTTPS to a master's own API server, never through the load balancer). Clients come from
+ * clients.ts (`instrument` for call counting and actionable errors).
+ */
+import { request } from 'node:https';
+import {
+  type AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingGroupsCommand,
+  RecordLifecycleActionHeartbeatCommand,
+  SetInstanceHealthCommand,
+  type TagDescription,
+} from '@aws-sdk/client-auto-scaling';
+import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetGroupAttributesCommand,
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DeleteParameterCommand,
+  GetParameterCommand,
+  GetParametersByPathCommand,
+  PutParameterCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { LifecycleHook } from '../../heal/actions.js';
+import type { LifecycleState, TargetHealthState } from '../../heal/observed.js';
+import {
+  type FleetInstance,
+  type FleetPort,
+  isNoActiveLifecycleAction,
+  type LoadBalancerPort,
+  type NodeProbePort,
+  type ParameterPort,
+} from '../../heal/ports.js';
+import { API_SERVER_PORT } from '../../heal/protocol.js';
+import { isNotFound } from './errors.js';
+
+export class GroupNotFoundError extends Error {
+  override name = 'GroupNotFoundError';
+}
+
+export interface GroupInfo {
+  name: string;
+  desired: number;
+  tags: Record<string, string>;
+  instances: FleetInstance[];
+}
+
+const tagsOf = (tags: TagDescription[] | undefined): Record<string, string> =>
+  Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+
+/** The group, its tags and its instances (private IP and launch time from EC2). Throws GroupNotFoundError. */
+export async function describeGroupWithTags(
+  autoScaling: AutoScalingClient,
+  ec2: EC2Client,
+  groupName: string,
+): Promise<GroupInfo> {
+  const out = await autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  const group = out.AutoScalingGroups?.[0];
+  if (!group) throw new GroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
+  const members = group.Instances ?? [];
+  const details = new Map<string, { ip: string | undefined; launch: number }>();
+  const ids = members.map((i) => i.InstanceId!).filter(Boolean);
+  if (ids.length > 0) {
+    let token: string | undefined;
+    do {
+      const r = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids, NextToken: token }));
+      for (const res of r.Reservations ?? []) {
+        for (const i of res.Instances ?? []) {
+          details.set(i.InstanceId!, { ip: i.PrivateIpAddress, launch: i.LaunchTime?.getTime() ?? 0 });
+        }
+      }
+      token = r.NextToken;
+    } while (token);
+  }
+  return {
+    name: groupName,
+    desired: group.DesiredCapacity ?? 0,
+    tags: tagsOf(group.Tags),
+    instances: members.map((i) => ({
+      instanceId: i.InstanceId!,
+      zone: i.AvailabilityZone ?? '',
+      privateIp: details.get(i.InstanceId!)?.ip,
+      lifecycleState: (i.LifecycleState ?? 'Pending') as LifecycleState,
+      health: i.HealthStatus === 'Unhealthy' ? 'Unhealthy' : 'Healthy',
+      launchTime: details.get(i.InstanceId!)?.launch ?? 0,
+    })),
+  };
+}
+
+/** One instance's tags and EC2 state, or undefined when EC2 no longer knows it. */
+export async function describeInstance(
+  ec2: EC2Client,
+  instanceId: string,
+): Promise<{ state: string; tags: Record<string, string> } | undefined> {
+  try {
+    const r = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const i = r.Reservations?.[0]?.Instances?.[0];
+    if (!i) return undefined;
+    return {
+      state: i.State?.Name ?? 'unknown',
+      tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+    };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+export function createFleetPort(
+  autoScaling: AutoScalingClient,
+  ec2: EC2Client,
+  /** The lifecycle hook name of a group (master and worker groups have their own hooks). */
+  hookName: (groupName: string, hook: LifecycleHook) => string,
+): FleetPort {
+  return {
+    async describeGroup(groupName) {
+      const g = await describeGroupWithTags(autoScaling, ec2, groupName);
+      return { name: g.name, desired: g.desired, instances: g.instances };
+    },
+    async completeLifecycleAction(groupName, instanceId, hook, result) {
+      try {
+        await autoScaling.send(
+          new CompleteLifecycleActionCommand({
+            AutoScalingGroupName: groupName,
+            LifecycleHookName: hookName(groupName, hook),
+            InstanceId: instanceId,
+            LifecycleActionResult: result,
+          }),
+        );
+      } catch (e) {
+        // Completed already (a duplicate event, an earlier pass) or timed out: nothing left to do.
+        if (!isNoActiveLifecycleAction(e)) throw e;
+      }
+    },
+    async recordLifecycleHeartbeat(groupName, instanceId, hook) {
+      try {
+        await autoScaling.send(
+          new RecordLifecycleActionHeartbeatCommand({
+            AutoScalingGroupName: groupName,
+            LifecycleHookName: hookName(groupName, hook),
+            InstanceId: instanceId,
+          }),
+        );
+      } catch (e) {
+        if (!isNoActiveLifecycleAction(e)) throw e;
+      }
+    },
+    async setInstanceUnhealthy(instanceId) {
+      await autoScaling.send(
+        new SetInstanceHealthCommand({
+          InstanceId: instanceId,
+          HealthStatus: 'Unhealthy',
+          ShouldRespectGracePeriod: false,
+        }),
+      );
+    },
+  };
+}
+
+export interface AwsLoadBalancerPort extends LoadBalancerPort {
+  /** `deregistration_delay.timeout_seconds` of a target group (AWS default 300). */
+  deregistrationDelaySeconds(targetGroupArn: string): Promise<number>;
+}
+
+export function createLoadBalancerPort(elbv2: ElasticLoadBalancingV2Client): AwsLoadBalancerPort {
+  return {
+    async describeTargets(targetGroupArn) {
+      const r = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+      return (r.TargetHealthDescriptions ?? [])
+        .filter((d) => d.Target?.Id)
+        .map((d) => ({
+          instanceId: d.Target!.Id!,
+          health: (d.TargetHealth?.State ?? 'initial') as TargetHealthState,
+        }));
+    },
+    async registerTarget(targetGroupArn, instanceId) {
+      await elbv2.send(
+        new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: instanceId }] }),
+      );
+    },
+    async deregisterTarget(targetGroupArn, instanceId) {
+      try {
+        await elbv2.send(
+          new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: instanceId }] }),
+        );
+      } catch (e) {
+        // Deregistering a target that is gone (its instance terminated) is what we wanted.
+        if (!/InvalidTarget/.test(String((e as { code?: string }).code ?? (e as Error).name))) throw e;
+      }
+    },
+    async deregistrationDelaySeconds(targetGroupArn) {
+      const r = await elbv2.send(
+        new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }),
+      );
+      const v = r.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value;
+      const n = v === undefined ? Number.NaN : Number(v);
+      return Number.isFinite(n) ? n : 300;
+    },
+  };
+}
+
+export function createParameterPort(ssm: SSMClient): ParameterPort {
+  return {
+    async get(name) {
+      try {
+        const r = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+        return r.Parameter?.Value;
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async getByPath(path) {
+      const out: Record<string, string> = {};
+      let token: string | undefined;
+      do {
+        const r = await ssm.send(
+          new GetParametersByPathCommand({
+            Path: path,
+            Recursive: true,
+            WithDecryption: true,
+            NextToken: token,
+          }),
+        );
+        for (const p of r.Parameters ?? []) if (p.Name && p.Value !== undefined) out[p.Name] = p.Value;
+        token = r.NextToken;
+      } while (token);
+      return out;
+    },
+    async put(name, value, options) {
+      await ssm.send(
+        new PutParameterCommand({
+          Name: name,
+          Value: value,
+          Type: options?.secure ? 'SecureString' : 'String',
+          Overwrite: true,
+          // Status documents and join parameters can exceed 4 KB once a cluster has history.
+          Tier: Buffer.byteLength(value) > 4096 ? 'Advanced' : 'Standard',
+        }),
+      );
+    },
+    async delete(name) {
+      try {
+        await ssm.send(new DeleteParameterCommand({ Name: name }));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    },
+  };
+}
+
+/** The PEM certificate blocks in a text (a bundle, or a JSON document that holds one). */
+export function pemCertificates(text: string): string[] {
+  const unescaped = text.includes('\\n') ? text.replace(/\\n/g, '\n') : text;
+  return unescaped.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** The PEM private key block in a text, if any. */
+export function pemPrivateKey(text: string): string | undefined {
+  const unescaped = text.includes('\\n') ? text.replace(/\\n/g, '\n') : text;
+  return unescaped.match(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/)?.[0];
+}
+
+/**
+ * Probes `https://<ip>:<port>/readyz` with the cluster's Kubernetes CA (unauthenticated: kubeadm lets
+ * anyone read /readyz). Ready means HTTP 200 within the timeout; anything else, including a TLS
+ * failure, is "not ready".
+ */
+export function createNodeProbePort(options: {
+  ca: string;
+  port?: number;
+  timeoutMs?: number;
+}): NodeProbePort {
+  const port = options.port ?? API_SERVER_PORT;
+  const timeout = options.timeoutMs ?? 2000;
+  return {
+    apiReady: (privateIp) =>
+      new Promise<boolean>((resolve) => {
+        const req = request(
+          {
+            host: privateIp,
+            port,
+            path: '/readyz',
+            method: 'GET',
+            ca: options.ca,
+            timeout,
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode === 200);
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', () => resolve(false));
+        req.end();
+      }),
+  };
+}

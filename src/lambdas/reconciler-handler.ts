@@ -1,0 +1,329 @@
+/**
+ * The reconciler function's handler, with its dependencies passed in (the entry point, reconciler.ts,
+ * wires the real ones; tests wire moto, aws-sdk-client-mock and real etcd).
+ *
+ * Every trigger is handled the same way: validate the event, find the cluster it concerns (the
+ * group's `tripod:cluster` tag, the instance's tag, the node's own event, or the function's
+ * environment for the schedule), load that cluster's ReconcilerConfig from SSM, then run one pass.
+ * A pass is level-triggered and idempotent: duplicated, late or lost events are harmless.
+ *  - a worker group lifecycle event: settle the worker hooks (worker-hooks.ts);
+ *  - anything else: one master reconcile pass (observe -> decide -> execute -> publish status), then
+ *    settle the worker hooks too, so the schedule catches any worker event that was lost.
+ */
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import {
+  createFleetPort,
+  createLoadBalancerPort,
+  createNodeProbePort,
+  createParameterPort,
+  describeGroupWithTags,
+  describeInstance,
+  GroupNotFoundError,
+  pemCertificates,
+  pemPrivateKey,
+} from '../adapters/aws/heal-ports.js';
+import type { EtcdTls } from '../adapters/etcd/client.js';
+import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
+import type { ReconcilerConfig } from '../heal/config.js';
+import type { ClusterConditions } from '../heal/decision.js';
+import type { EtcdPort, HealPorts } from '../heal/ports.js';
+import {
+  CLUSTER_TAG,
+  caParameter,
+  configParameter,
+  reconcilerClientCertParameter,
+} from '../heal/protocol.js';
+import { resourceNames } from '../provision/names.js';
+import { parseTrigger, type Trigger } from './events.js';
+import { settleWorkerHooks, type WorkerHookOutcome } from './worker-hooks.js';
+
+/** What a master pass reports back (the entry point adapts `reconcilePass`'s result to it). */
+export interface PassSummary {
+  conditions: ClusterConditions;
+  /** The actions the pass ran. */
+  actions: Action[];
+  waits: string[];
+}
+
+export type RunPass = (ports: HealPorts, config: ReconcilerConfig) => Promise<PassSummary>;
+
+/** The logging and metrics the handler needs (Powertools Logger and Metrics satisfy it). */
+export interface Telemetry {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+  /** Keys added to every following log line (cluster, instance). */
+  appendKeys(keys: Record<string, unknown>): void;
+  removeKeys(keys: string[]): void;
+  metric(name: string, unit: 'Count' | 'Milliseconds', value: number): void;
+  /** Flushes the metrics of this invocation (one EMF line), with the cluster as dimension. */
+  flushMetrics(cluster: string | undefined): void;
+}
+
+export interface ReconcilerDeps {
+  clients: {
+    autoScaling: AutoScalingClient;
+    ec2: EC2Client;
+    elbv2: ElasticLoadBalancingV2Client;
+    ssm: SSMClient;
+  };
+  /** The cluster this function reconciles (TRIPOD_CLUSTER); events about other clusters are ignored. */
+  cluster: string | undefined;
+  makeEtcd(tls: EtcdTls | undefined): EtcdPort & { close?(): void };
+  runPass: RunPass;
+  telemetry: Telemetry;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Port of the masters' API servers for the readiness probe (tests). */
+  apiServerPort?: number;
+  /** Poll interval while worker targets drain. */
+  drainPollMs?: number;
+}
+
+export interface LambdaContextLike {
+  getRemainingTimeInMillis?(): number;
+  awsRequestId?: string;
+}
+
+export type HandlerResult =
+  | { status: 'ignored'; reason: string }
+  | {
+      status: 'reconciled';
+      cluster: string;
+      trigger: Trigger['kind'];
+      actions: string[];
+      waits: string[];
+      workerHooks: WorkerHookOutcome[];
+    };
+
+const configSchema = z.looseObject({
+  cluster: z.string().min(1),
+  region: z.string().min(1),
+  zones: z.array(z.string()),
+  expectedMasters: z.number().int().positive(),
+  masterGroupName: z.string().min(1),
+  workerGroupName: z.string().min(1),
+  apiTargetGroupArn: z.string(),
+  serviceTargetGroupArns: z.array(z.string()),
+  etcdScheme: z.enum(['https', 'http']),
+  etcdClientPort: z.number().int(),
+  etcdPeerPort: z.number().int(),
+  memberUnhealthyMs: z.number(),
+  bootTimeoutMs: z.number(),
+  learnerMaxLag: z.number(),
+  backupBucket: z.string().optional(),
+});
+
+class Ignore extends Error {}
+
+export function createReconcilerHandler(deps: ReconcilerDeps) {
+  const { clients, telemetry: log } = deps;
+  const parameters = createParameterPort(clients.ssm);
+
+  /** The cluster and (for lifecycle events) the group an event concerns; throws Ignore. */
+  async function locate(
+    trigger: Exclude<Trigger, { kind: 'ignored' }>,
+  ): Promise<{ cluster: string; group?: string }> {
+    switch (trigger.kind) {
+      case 'lifecycle': {
+        const group = trigger.event.detail.AutoScalingGroupName;
+        try {
+          const g = await describeGroupWithTags(clients.autoScaling, clients.ec2, group);
+          const cluster = g.tags[CLUSTER_TAG];
+          if (!cluster) throw new Ignore(`group ${group} has no ${CLUSTER_TAG} tag: not a tripod group`);
+          return { cluster, group };
+        } catch (e) {
+          if (e instanceof GroupNotFoundError) throw new Ignore(e.message);
+          throw e;
+        }
+      }
+      case 'state-change': {
+        const id = trigger.event.detail['instance-id'];
+        const cluster = (await describeInstance(clients.ec2, id))?.tags[CLUSTER_TAG];
+        if (!cluster) throw new Ignore(`instance ${id} has no ${CLUSTER_TAG} tag (or EC2 does not know it)`);
+        return { cluster };
+      }
+      case 'node-ready':
+        return { cluster: trigger.event.detail.cluster };
+      case 'schedule':
+        if (!deps.cluster) throw new Ignore('a scheduled event, but TRIPOD_CLUSTER is not set');
+        return { cluster: deps.cluster };
+    }
+  }
+
+  async function loadConfig(cluster: string): Promise<ReconcilerConfig> {
+    const name = configParameter(cluster);
+    const text = await parameters.get(name);
+    if (text === undefined) throw new Ignore(`cluster ${cluster} has no configuration at ${name}`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${name}: not JSON (${(e as Error).message})`);
+    }
+    const parsed = configSchema.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
+      throw new Error(`${name}: not a reconciler configuration: ${issues}`);
+    }
+    if (parsed.data.cluster !== cluster) {
+      throw new Error(`${name}: holds the configuration of cluster ${parsed.data.cluster}, not ${cluster}`);
+    }
+    return parsed.data as ReconcilerConfig;
+  }
+
+  async function etcdTls(config: ReconcilerConfig): Promise<EtcdTls | undefined> {
+    if (config.etcdScheme === 'http') return undefined;
+    const doc = await parameters.get(reconcilerClientCertParameter(config.cluster));
+    if (!doc) return undefined; // Not published yet (no seed): the pass sees etcd as unreachable.
+    let fields: { ca?: string; cert?: string; key?: string } = {};
+    try {
+      fields = JSON.parse(doc);
+    } catch {
+      /* a PEM bundle instead of the JSON document */
+    }
+    const ca = pemCertificates(
+      fields.ca ?? (await parameters.get(caParameter(config.cluster, 'etcd-ca'))) ?? '',
+    );
+    const cert = pemCertificates(fields.cert ?? doc);
+    const key = pemPrivateKey(fields.key ?? doc);
+    if (ca.length === 0 || cert.length === 0 || !key) {
+      throw new Error(
+        `${reconcilerClientCertParameter(config.cluster)}: needs the etcd CA, a client certificate and its key (PEM)`,
+      );
+    }
+    return { ca: ca.join('\n'), cert: cert.join('\n'), key };
+  }
+
+  function hookName(config: ReconcilerConfig) {
+    const names = resourceNames(config.cluster);
+    return (group: string, hook: LifecycleHook) =>
+      group === config.workerGroupName
+        ? hook === 'launching'
+          ? names.workerLaunchingHook
+          : names.workerTerminatingHook
+        : hook === 'launching'
+          ? names.masterLaunchingHook
+          : names.masterTerminatingHook;
+  }
+
+  return async function handler(event: unknown, context?: LambdaContextLike): Promise<HandlerResult> {
+    const started = deps.now();
+    const trigger = parseTrigger(event);
+    let cluster: string | undefined;
+    const remainingMs = () => context?.getRemainingTimeInMillis?.() ?? 60_000;
+    try {
+      if (trigger.kind === 'ignored') throw new Ignore(trigger.reason);
+      const instanceId =
+        trigger.kind === 'lifecycle'
+          ? trigger.event.detail.EC2InstanceId
+          : trigger.kind === 'state-change'
+            ? trigger.event.detail['instance-id']
+            : trigger.kind === 'node-ready'
+              ? trigger.event.detail.instanceId
+              : undefined;
+      log.appendKeys({
+        trigger: trigger.kind,
+        eventId: trigger.event.id,
+        ...(instanceId ? { instanceId } : {}),
+      });
+      const where = await locate(trigger);
+      cluster = where.cluster;
+      if (deps.cluster && cluster !== deps.cluster) {
+        throw new Ignore(`the event concerns cluster ${cluster}; this function reconciles ${deps.cluster}`);
+      }
+      log.appendKeys({ cluster });
+      const config = await loadConfig(cluster);
+      if (where.group && where.group !== config.masterGroupName && where.group !== config.workerGroupName) {
+        throw new Ignore(`group ${where.group} is neither the master nor the worker group of ${cluster}`);
+      }
+
+      const fleet = createFleetPort(clients.autoScaling, clients.ec2, hookName(config));
+      const loadBalancer = createLoadBalancerPort(clients.elbv2);
+      const settleWorkers = () =>
+        settleWorkerHooks(
+          {
+            fleet,
+            loadBalancer,
+            instanceState: async (id) => (await describeInstance(clients.ec2, id))?.state,
+            now: deps.now,
+            sleep: deps.sleep,
+            remainingMs,
+            ...(deps.drainPollMs !== undefined ? { pollMs: deps.drainPollMs } : {}),
+          },
+          config.workerGroupName,
+          config.serviceTargetGroupArns,
+        );
+
+      let summary: PassSummary | undefined;
+      if (!(trigger.kind === 'lifecycle' && where.group === config.workerGroupName)) {
+        const tls = await etcdTls(config);
+        const etcd = deps.makeEtcd(tls);
+        const kubeCa = pemCertificates((await parameters.get(caParameter(cluster, 'kubernetes-ca'))) ?? '');
+        try {
+          summary = await deps.runPass(
+            {
+              fleet,
+              loadBalancer,
+              parameters,
+              etcd,
+              probe: createNodeProbePort({
+                ca: kubeCa.join('\n'),
+                ...(deps.apiServerPort ? { port: deps.apiServerPort } : {}),
+              }),
+              clock: { now: deps.now },
+            },
+            config,
+          );
+        } finally {
+          etcd.close?.();
+        }
+        for (const a of summary.actions) log.info(describeAction(a), { action: a.kind });
+        for (const w of summary.waits) log.info(`waiting: ${w}`);
+        log.metric('QuorumMargin', 'Count', summary.conditions.quorumMargin);
+        log.metric('HealthyVoters', 'Count', summary.conditions.healthyVoters);
+        log.metric('ActionsTaken', 'Count', summary.actions.length);
+        const byKind = new Map<string, number>();
+        for (const a of summary.actions) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
+        for (const [kind, n] of byKind) log.metric(`Action.${kind}`, 'Count', n);
+      }
+      const workerHooks = await settleWorkers();
+      for (const o of workerHooks) {
+        log.info(`worker ${o.hook} ${o.instanceId}: ${o.result} (${o.reason})`, {
+          workerInstanceId: o.instanceId,
+        });
+      }
+      log.metric('PassDuration', 'Milliseconds', deps.now() - started);
+      log.info('pass done', {
+        durationMs: deps.now() - started,
+        ...(summary
+          ? { quorumMargin: summary.conditions.quorumMargin, converged: summary.conditions.converged }
+          : {}),
+      });
+      return {
+        status: 'reconciled',
+        cluster,
+        trigger: trigger.kind,
+        actions: summary?.actions.map(describeAction) ?? [],
+        waits: summary?.waits ?? [],
+        workerHooks,
+      };
+    } catch (e) {
+      if (e instanceof Ignore) {
+        log.warn('event ignored', { reason: e.message });
+        return { status: 'ignored', reason: e.message };
+      }
+      log.error('pass failed', { error: (e as Error).message });
+      throw e;
+    } finally {
+      log.flushMetrics(cluster);
+      log.removeKeys(['trigger', 'eventId', 'instanceId', 'cluster']);
+    }
+  };
+}
