@@ -1,0 +1,252 @@
+/**
+ * End to end: the bundled action (`node <bundle>/action/index.js`) run as a GitHub runner runs it:
+ * INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_EVENT_PATH with a real-shaped
+ * pull_request payload; AWS is the shared moto server, GitHub's REST API a local stand-in.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { commentMarker } from '../src/action/comment.js';
+import { NO_CREDENTIALS } from '../src/action/errors.js';
+import { type FakeGitHubApi, startFakeGitHubApi } from './support/github-api.js';
+
+const TOKEN = 'ghs_e2eTestToken123';
+const REPO = 'acme/infra';
+let bundle: string;
+let work: string;
+let api: FakeGitHubApi;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'tripod-action-e2e-'));
+  bundle = join(work, 'dist');
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(process.execPath, ['scripts/build.mjs', bundle], { stdio: 'inherit' });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed: ${code}`))));
+  });
+  api = await startFakeGitHubApi({ token: TOKEN });
+});
+
+afterAll(async () => {
+  await api?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function specYaml(name: string, extra = ''): string {
+  return `apiVersion: tripod/v1
+kind: Cluster
+name: ${name}
+region: eu-west-1
+kubernetesVersion: 1.32.4
+network:
+  cidr: 10.40.0.0/16
+  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
+${extra}`;
+}
+
+/** A pull_request "synchronize" payload shaped like GitHub's (the fields tripod and common tools read). */
+function pullRequestEvent(number: number, headSha: string) {
+  return {
+    action: 'synchronize',
+    number,
+    pull_request: {
+      number,
+      state: 'open',
+      title: 'Grow the cluster',
+      head: { ref: 'grow', sha: headSha, repo: { full_name: REPO } },
+      base: { ref: 'main', sha: '0'.repeat(40), repo: { full_name: REPO } },
+      html_url: `https://github.com/${REPO}/pull/${number}`,
+      user: { login: 'octocat' },
+    },
+    repository: { full_name: REPO, name: 'infra', owner: { login: 'acme' } },
+    sender: { login: 'octocat' },
+  };
+}
+
+function pushEvent(sha: string) {
+  return {
+    ref: 'refs/heads/main',
+    after: sha,
+    repository: { full_name: REPO, name: 'infra', owner: { login: 'acme' } },
+    head_commit: { id: sha, message: 'apply' },
+  };
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+}
+
+/** GITHUB_OUTPUT's `name<<delimiter ... delimiter` blocks. */
+function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
+  for (const m of text.matchAll(re)) out[m[1]!] = m[3]!;
+  return out;
+}
+
+let seq = 0;
+async function runAction(opts: {
+  inputs: Record<string, string>;
+  spec?: string;
+  eventName?: string;
+  event?: unknown;
+  aws?: 'moto' | 'none';
+}): Promise<RunResult> {
+  const dir = mkdtempSync(join(work, `run-${seq++}-`));
+  if (opts.spec !== undefined) writeFileSync(join(dir, 'cluster.yaml'), opts.spec);
+  const eventPath = join(dir, 'event.json');
+  writeFileSync(eventPath, JSON.stringify(opts.event ?? {}));
+  const outputFile = join(dir, 'output');
+  const summaryFile = join(dir, 'summary.md');
+  writeFileSync(outputFile, '');
+  writeFileSync(summaryFile, '');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: dir,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_WORKSPACE: dir,
+    GITHUB_EVENT_NAME: opts.eventName ?? 'pull_request',
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_REPOSITORY: REPO,
+    GITHUB_API_URL: api.url,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_SHA: 'c0ffee0000000000000000000000000000000000',
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    RUNNER_TEMP: dir,
+    // Never reach for instance metadata or a developer's own AWS files.
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+    'INPUT_GITHUB-TOKEN': TOKEN,
+  };
+  if ((opts.aws ?? 'moto') === 'moto') {
+    env.AWS_ENDPOINT_URL = inject('motoEndpoint');
+    env.AWS_ACCESS_KEY_ID = 'testing';
+    env.AWS_SECRET_ACCESS_KEY = 'testing';
+    env.TRIPOD_AWS_MAX_ATTEMPTS = '1';
+  }
+  for (const [k, v] of Object.entries(opts.inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+
+  const child = spawn(process.execPath, [join(bundle, 'action', 'index.js')], { cwd: dir, env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return {
+    code,
+    stdout,
+    stderr,
+    outputs: parseOutputs(readFileSync(outputFile, 'utf8')),
+    summary: readFileSync(summaryFile, 'utf8'),
+  };
+}
+
+/** The ::error:: line's message, newlines decoded. */
+const failure = (r: RunResult) =>
+  (/^::error::(.*)$/m.exec(r.stdout)?.[1] ?? '')
+    .replace(/%0A/g, '\n')
+    .replace(/%0D/g, '\r')
+    .replace(/%25/g, '%');
+
+describe('the bundled action, run as a runner runs it', () => {
+  it('without AWS credentials says exactly that and how to fix it (OIDC)', async () => {
+    const r = await runAction({ inputs: { command: 'plan' }, spec: specYaml('e2e-nocreds'), aws: 'none' });
+    expect(r.code).toBe(1);
+    const msg = failure(r);
+    expect(msg.startsWith(`${NO_CREDENTIALS} tripod uses only the default AWS credential chain`)).toBe(true);
+    expect(msg).toContain('uses: aws-actions/configure-aws-credentials@v4');
+    expect(msg).toContain('aws-region: eu-west-1');
+    expect(msg).toContain('id-token: write');
+    expect(msg).toContain('This job has no OIDC token right now: its permissions lack `id-token: write`.');
+    expect(r.stdout).not.toContain('    at '); // no stack trace
+    expect(r.outputs['cluster-name']).toBe('e2e-nocreds');
+  });
+
+  it('destroy without confirmation is refused and changes nothing', async () => {
+    const r = await runAction({
+      inputs: { command: 'destroy' },
+      spec: specYaml('e2e-nodestroy'),
+      eventName: 'workflow_dispatch',
+    });
+    expect(r.code).toBe(1);
+    expect(failure(r)).toBe(
+      'destroy refused: set confirm-destroy to the cluster name "e2e-nodestroy" to delete it (it is empty). Nothing was changed.',
+    );
+    const wrong = await runAction({
+      inputs: { command: 'destroy', 'confirm-destroy': 'e2e-other' },
+      spec: specYaml('e2e-nodestroy'),
+      eventName: 'workflow_dispatch',
+    });
+    expect(failure(wrong)).toContain('(got "e2e-other")');
+  });
+
+  it('a bad spec is annotated at file:line:col, every problem at once', async () => {
+    const r = await runAction({
+      inputs: { command: 'plan' },
+      spec: specYaml('e2e-badspec', 'masters:\n  count: 4\nnetwrok: {}\n'),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/::error file=cluster.yaml,line=10,col=10::masters.count: must be odd/);
+    expect(r.stdout).toMatch(/::error file=cluster.yaml,line=11,col=1::netwrok: unknown field "netwrok"/);
+    expect(failure(r)).toContain('cluster.yaml is not a valid cluster spec (2 problems)');
+  });
+
+  it('bad inputs are named', async () => {
+    const r = await runAction({
+      inputs: { command: 'deploy', 'timeout-minutes': 'never' },
+      spec: specYaml('e2e-badinput'),
+    });
+    expect(r.code).toBe(1);
+    expect(failure(r)).toContain(
+      'command: must be one of plan, apply, status, upgrade, destroy (got "deploy")',
+    );
+    expect(failure(r)).toContain('timeout-minutes: must be a number of minutes');
+  });
+
+  it('a region input that contradicts the spec is an error, not an override', async () => {
+    const r = await runAction({ inputs: { 'aws-region': 'us-east-1' }, spec: specYaml('e2e-region') });
+    expect(r.code).toBe(1);
+    expect(failure(r)).toContain('aws-region is us-east-1 but cluster.yaml says region: eu-west-1');
+  });
+
+  it('status of a cluster that does not exist says so', async () => {
+    const r = await runAction({
+      inputs: { command: 'status' },
+      spec: specYaml('e2e-nocluster'),
+      eventName: 'schedule',
+    });
+    expect(r.code).toBe(1);
+    expect(failure(r)).toBe(
+      'cluster e2e-nocluster not found in eu-west-1: there is no Auto Scaling group e2e-nocluster-masters. Run command apply first.',
+    );
+  });
+
+  it('upgrade fails clearly as not yet implemented', async () => {
+    const r = await runAction({
+      inputs: { command: 'upgrade' },
+      spec: specYaml('e2e-upgrade'),
+      eventName: 'workflow_dispatch',
+    });
+    expect(r.code).toBe(1);
+    expect(failure(r)).toMatch(/^command upgrade is not yet implemented/);
+  });
+
+  it('the github token never appears in the log or the summary', async () => {
+    const r = await runAction({ inputs: { command: 'upgrade' }, spec: specYaml('e2e-secret') });
+    expect(r.stdout).toContain(`::add-mask::${TOKEN}`);
+    expect(r.stdout.replace(`::add-mask::${TOKEN}`, '')).not.toContain(TOKEN);
+    expect(r.summary).not.toContain(TOKEN);
+  });
+});
