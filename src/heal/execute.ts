@@ -1,0 +1,195 @@
+/**
+ * The executor: runs a pass's actions through the ports, in order. Before each membership change it
+ * re-reads the membership and re-checks quorum on the target membership (quorum.ts), and aborts the
+ * change when it is no longer safe. "Already done" is success: a removed member (404), an add of a
+ * peer URL that is already a member, a lifecycle action already completed. A learner not yet in sync
+ * turns into a wait. Every action gets a result: ok, skipped (with the reason) or failed (the error).
+ */
+import type { Action } from './actions.js';
+import type { ReconcilerConfig } from './config.js';
+import { candidateEndpoints, observeEtcd } from './observe.js';
+import type { ObservedEtcd, ObservedState } from './observed.js';
+import { EtcdError, type HealPorts, isNoActiveLifecycleAction } from './ports.js';
+import { joinParameter } from './protocol.js';
+import { checkChange, isHealthyVoter, type MembershipChange } from './quorum.js';
+import { joinParametersFor } from './roster.js';
+
+export type ActionResult =
+  | { action: Action; outcome: 'ok'; detail?: string }
+  | { action: Action; outcome: 'skipped'; reason: string }
+  | { action: Action; outcome: 'failed'; error: string };
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const isKind = (e: unknown, kind: EtcdError['kind']) => e instanceof EtcdError && e.kind === kind;
+
+/** Endpoints of started healthy voters, the leader first (membership calls must go to a voter). */
+function voterEndpoints(etcd: ObservedEtcd, exceptId?: string): string[] {
+  return etcd.members
+    .filter((m) => isHealthyVoter(m) && m.id !== exceptId)
+    .sort((a, b) => Number(b.id === etcd.leaderId) - Number(a.id === etcd.leaderId))
+    .map((m) => m.clientURLs[0]!);
+}
+
+export async function execute(
+  actions: readonly Action[],
+  ports: HealPorts,
+  config: ReconcilerConfig,
+  observed: ObservedState,
+): Promise<ActionResult[]> {
+  const results: ActionResult[] = [];
+  const endpoints = () => [
+    ...new Set([...voterEndpoints(observed.etcd), ...candidateEndpoints(observed.group.instances, config)]),
+  ];
+  let snapshotFailed: string | undefined;
+  const group = config.masterGroupName;
+
+  /** Runs `fn` against the first voter endpoint that answers (never `exceptId`, the member going away). */
+  const onVoter = async <T>(
+    etcd: ObservedEtcd,
+    exceptId: string | undefined,
+    fn: (ep: string) => Promise<T>,
+  ) => {
+    const eps = voterEndpoints(etcd, exceptId);
+    let last: unknown = new Error('no healthy voter to send the change to');
+    for (const ep of eps) {
+      try {
+        return await fn(ep);
+      } catch (e) {
+        if (!isKind(e, 'unavailable') && !isKind(e, 'timeout')) throw e;
+        last = e;
+      }
+    }
+    throw last;
+  };
+
+  const membershipChange = async (
+    a: Action & { kind: 'add-learner' | 'remove-member' | 'promote-member' },
+  ) => {
+    if (snapshotFailed !== undefined) return skip(a, `the snapshot before it failed (${snapshotFailed})`);
+    const fresh = await observeEtcd(ports.etcd, endpoints());
+    if (!fresh.reachable) return skip(a, `etcd unreachable on re-check (${fresh.error ?? 'no endpoint'})`);
+    const mc: MembershipChange =
+      a.kind === 'add-learner'
+        ? { kind: 'add-learner', peerURL: a.peerURL }
+        : a.kind === 'remove-member'
+          ? { kind: 'remove', memberId: a.memberId }
+          : { kind: 'promote', memberId: a.memberId };
+    const verdict = checkChange(fresh.members, mc);
+    if (!verdict.safe) return skip(a, `no longer safe: ${verdict.reason}`);
+    switch (a.kind) {
+      case 'remove-member': {
+        if (!fresh.members.some((m) => m.id === a.memberId)) return ok(a, 'already removed');
+        if (fresh.leaderId === a.memberId) return skip(a, 'it still leads etcd: move leadership first');
+        try {
+          await onVoter(fresh, a.memberId, (ep) => ports.etcd.removeMember(ep, a.memberId));
+          return ok(a);
+        } catch (e) {
+          if (isKind(e, 'not-found')) return ok(a, 'already removed');
+          throw e;
+        }
+      }
+      case 'add-learner': {
+        const existing = fresh.members.find((m) => m.peerURLs.includes(a.peerURL));
+        let memberId: string;
+        let members: ReadonlyArray<{ id: string; name: string; peerURLs: string[] }>;
+        if (existing) {
+          memberId = existing.id;
+          members = fresh.members;
+        } else {
+          const added = await onVoter(fresh, undefined, (ep) => ports.etcd.addLearner(ep, a.peerURL));
+          memberId = added.member.id;
+          members = added.members;
+        }
+        const params = joinParametersFor(a.instanceId, memberId, members);
+        await ports.parameters.put(joinParameter(config.cluster, a.instanceId), JSON.stringify(params));
+        return ok(a, `${existing ? 'already a member' : 'added'} as ${memberId}; join published`);
+      }
+      case 'promote-member': {
+        try {
+          await onVoter(fresh, undefined, (ep) => ports.etcd.promoteMember(ep, a.memberId));
+          return ok(a);
+        } catch (e) {
+          if (isKind(e, 'precondition')) return skip(a, `waiting: ${errorText(e)}`);
+          throw e;
+        }
+      }
+    }
+  };
+
+  const ok = (action: Action, detail?: string): ActionResult => ({
+    action,
+    outcome: 'ok',
+    ...(detail ? { detail } : {}),
+  });
+  const skip = (action: Action, reason: string): ActionResult => ({ action, outcome: 'skipped', reason });
+
+  const run = async (a: Action): Promise<ActionResult> => {
+    switch (a.kind) {
+      case 'snapshot': {
+        if (!ports.backup) return skip(a, 'no backup store configured');
+        try {
+          const snap = await ports.backup.snapshot(
+            voterEndpoints(observed.etcd)[0] ?? endpoints()[0]!,
+            a.reason,
+          );
+          snapshotFailed = undefined;
+          return ok(a, `${snap.key} (${snap.bytes} bytes)`);
+        } catch (e) {
+          snapshotFailed = errorText(e);
+          throw e;
+        }
+      }
+      case 'add-learner':
+      case 'remove-member':
+      case 'promote-member':
+        return membershipChange(a);
+      case 'move-leader': {
+        const leader = observed.etcd.members.find((m) => m.id === a.fromMemberId);
+        const url = leader?.clientURLs[0];
+        if (!url) return skip(a, 'the leader has no client URL');
+        try {
+          await ports.etcd.moveLeader(url, a.toMemberId);
+          return ok(a);
+        } catch (e) {
+          if (!isKind(e, 'precondition')) throw e;
+          // "not leader": leadership may have moved already.
+          const s = await ports.etcd.status(url).catch(() => undefined);
+          if (s && s.leaderId !== a.fromMemberId) return ok(a, `leadership already moved (to ${s.leaderId})`);
+          throw e;
+        }
+      }
+      case 'publish-join':
+        await ports.parameters.put(joinParameter(config.cluster, a.instanceId), JSON.stringify(a.params));
+        return ok(a);
+      case 'register-target':
+        await ports.loadBalancer.registerTarget(config.apiTargetGroupArn, a.instanceId);
+        return ok(a);
+      case 'deregister-target':
+        await ports.loadBalancer.deregisterTarget(config.apiTargetGroupArn, a.instanceId);
+        return ok(a);
+      case 'complete-lifecycle':
+        try {
+          await ports.fleet.completeLifecycleAction(group, a.instanceId, a.hook, a.result);
+          return ok(a);
+        } catch (e) {
+          if (isNoActiveLifecycleAction(e)) return ok(a, 'already completed');
+          throw e;
+        }
+      case 'heartbeat-lifecycle':
+        await ports.fleet.recordLifecycleHeartbeat(group, a.instanceId, a.hook);
+        return ok(a);
+      case 'set-unhealthy':
+        await ports.fleet.setInstanceUnhealthy(a.instanceId);
+        return ok(a);
+    }
+  };
+
+  for (const a of actions) {
+    try {
+      results.push(await run(a));
+    } catch (e) {
+      results.push({ action: a, outcome: 'failed', error: errorText(e) });
+    }
+  }
+  return results;
+}

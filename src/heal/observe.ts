@@ -1,0 +1,171 @@
+/**
+ * The observer: one ObservedState from the ports. etcd calls are bounded: the member list once (from
+ * the first started voter that answers), one status per member, and the alarm list only when a
+ * status reports an alarm (or the adapter does not report etcd's `errors`): M+1 calls per steady pass.
+ */
+import type { ReconcilerConfig } from './config.js';
+import {
+  emptyMemory,
+  type JoinParameters,
+  type ObservedEtcd,
+  type ObservedInstance,
+  type ObservedMember,
+  type ObservedState,
+  type ObservedTarget,
+} from './observed.js';
+import type { EtcdMemberStatusReply, EtcdPort, FleetInstance, HealPorts } from './ports.js';
+import { bootFailurePath, clientURL, joinParameterPath, statusParameter } from './protocol.js';
+import { parseStatus, type StatusDocument } from './status.js';
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Order in which masters' endpoints are tried for the member list: InService first, then the rest. */
+const ENDPOINT_ORDER: Record<string, number> = { InService: 0, 'Terminating:Wait': 1, 'Pending:Wait': 2 };
+
+export function candidateEndpoints(
+  instances: ReadonlyArray<Pick<FleetInstance, 'instanceId' | 'privateIp' | 'lifecycleState'>>,
+  config: Pick<ReconcilerConfig, 'etcdScheme' | 'etcdClientPort'>,
+): string[] {
+  return instances
+    .filter((i) => i.privateIp !== undefined && i.lifecycleState in ENDPOINT_ORDER)
+    .sort(
+      (a, b) =>
+        ENDPOINT_ORDER[a.lifecycleState]! - ENDPOINT_ORDER[b.lifecycleState]! ||
+        a.instanceId.localeCompare(b.instanceId),
+    )
+    .map((i) => clientURL(i.privateIp!, config.etcdScheme, config.etcdClientPort));
+}
+
+/** The member list (from the first endpoint that answers), each member's status, the leader, the alarms. */
+export async function observeEtcd(etcd: EtcdPort, endpoints: readonly string[]): Promise<ObservedEtcd> {
+  const failures: string[] = [];
+  let listed: { endpoint: string; members: Awaited<ReturnType<EtcdPort['listMembers']>> } | undefined;
+  for (const endpoint of endpoints) {
+    try {
+      listed = { endpoint, members: await etcd.listMembers(endpoint) };
+      break;
+    } catch (e) {
+      failures.push(`${endpoint}: ${errorText(e)}`);
+    }
+  }
+  if (!listed) {
+    return {
+      reachable: false,
+      leaderId: undefined,
+      leaderRaftIndex: undefined,
+      members: [],
+      error: failures.length ? failures.join('; ') : 'no master with an address to ask',
+    };
+  }
+  const statuses = await Promise.all(
+    listed.members.map(async (m): Promise<EtcdMemberStatusReply | string> => {
+      const url = m.clientURLs[0];
+      if (url === undefined) return 'not started';
+      try {
+        return await etcd.status(url);
+      } catch (e) {
+        return errorText(e);
+      }
+    }),
+  );
+  const replies = statuses.filter((s): s is EtcdMemberStatusReply => typeof s !== 'string');
+  // The leader most members agree on (a partitioned minority may still believe in an old one).
+  const votes = new Map<string, number>();
+  for (const r of replies)
+    if (r.leaderId && r.leaderId !== '0') votes.set(r.leaderId, (votes.get(r.leaderId) ?? 0) + 1);
+  const leaderId = [...votes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  const alarmsByMember = new Map<string, string[]>();
+  const mayHaveAlarms = replies.some((r) => r.errors === undefined || r.errors.some((e) => /alarm/i.test(e)));
+  let alarmError: string | undefined;
+  if (mayHaveAlarms) {
+    try {
+      for (const a of await etcd.alarms(listed.endpoint)) {
+        alarmsByMember.set(a.memberId, [...(alarmsByMember.get(a.memberId) ?? []), a.alarm]);
+      }
+    } catch (e) {
+      alarmError = `alarms: ${errorText(e)}`;
+    }
+  }
+  const members: ObservedMember[] = listed.members.map((m, k) => {
+    const s = statuses[k]!;
+    const alarms = alarmsByMember.get(m.id) ?? [];
+    return {
+      id: m.id,
+      name: m.name,
+      peerURLs: [...m.peerURLs],
+      clientURLs: [...m.clientURLs],
+      isLearner: m.isLearner,
+      status:
+        typeof s === 'string'
+          ? { reachable: false, alarms, error: s }
+          : { reachable: true, raftIndex: s.raftIndex, raftAppliedIndex: s.raftAppliedIndex, alarms },
+    };
+  });
+  const leader = leaderId === undefined ? undefined : members.find((m) => m.id === leaderId);
+  return {
+    reachable: true,
+    leaderId,
+    leaderRaftIndex: leader?.status.raftIndex,
+    members,
+    ...(alarmError ? { error: alarmError } : {}),
+  };
+}
+
+function parseJoins(cluster: string, byName: Record<string, string>): Record<string, JoinParameters> {
+  const prefix = joinParameterPath(cluster);
+  const joins: Record<string, JoinParameters> = {};
+  for (const [name, value] of Object.entries(byName)) {
+    try {
+      const p = JSON.parse(value) as JoinParameters;
+      if (typeof p?.name === 'string' && typeof p.initialCluster === 'string')
+        joins[name.slice(prefix.length)] = p;
+    } catch {
+      // A malformed join is as good as none: decide re-publishes it.
+    }
+  }
+  return joins;
+}
+
+export interface Observation {
+  observed: ObservedState;
+  /** The status document the previous pass published (undefined on the first pass or if unreadable). */
+  previous: StatusDocument | undefined;
+}
+
+export async function observe(ports: HealPorts, config: ReconcilerConfig): Promise<Observation> {
+  const [group, targets, statusText, joinValues, failures] = await Promise.all([
+    ports.fleet.describeGroup(config.masterGroupName),
+    config.apiTargetGroupArn
+      ? ports.loadBalancer.describeTargets(config.apiTargetGroupArn)
+      : Promise.resolve([] as ObservedTarget[]),
+    ports.parameters.get(statusParameter(config.cluster)),
+    ports.parameters.getByPath(joinParameterPath(config.cluster)),
+    ports.parameters.getByPath(bootFailurePath(config.cluster)),
+  ]);
+  const failedPrefix = bootFailurePath(config.cluster);
+  const bootFailed = new Set(Object.keys(failures).map((k) => k.slice(failedPrefix.length)));
+  const [etcd, instances] = await Promise.all([
+    observeEtcd(ports.etcd, candidateEndpoints(group.instances, config)),
+    Promise.all(
+      group.instances.map(async (i): Promise<ObservedInstance> => {
+        const probed =
+          i.privateIp !== undefined &&
+          (i.lifecycleState === 'InService' || i.lifecycleState === 'Pending:Wait');
+        const apiReady = probed ? await ports.probe.apiReady(i.privateIp!).catch(() => false) : false;
+        return { ...i, apiReady, bootFailed: bootFailed.has(i.instanceId) };
+      }),
+    ),
+  ]);
+  const previous = statusText === undefined ? undefined : parseStatus(statusText);
+  return {
+    observed: {
+      cluster: config.cluster,
+      group: { name: group.name, desired: group.desired, instances },
+      etcd,
+      targets: targets.map((t) => ({ instanceId: t.instanceId, health: t.health })),
+      joins: parseJoins(config.cluster, joinValues),
+      memory: previous?.memory ?? emptyMemory(),
+    },
+    previous,
+  };
+}
