@@ -1,0 +1,325 @@
+/**
+ * An Auto Scaling group, as AWS documents it: balances instances across the available zones,
+ * replaces impaired and Unhealthy instances (launching in healthy zones when a zone fails),
+ * rebalances when a zone recovers (launch first, terminate after, exceeding max by 10 % or 1),
+ * holds instances in Pending:Wait / Terminating:Wait for lifecycle hooks until completed or until
+ * the heartbeat timeout applies the default result (launch ABANDON terminates the instance), and
+ * registers InService instances in attached target groups.
+ */
+import type { LifecycleHook } from '../heal/actions.js';
+import type { LifecycleState } from '../heal/observed.js';
+import type { FleetInstance } from '../heal/ports.js';
+import { SimAwsError } from './api-errors.js';
+import type { Ec2, SimInstance } from './ec2.js';
+import type { TargetGroup } from './elb.js';
+import type { EventBus } from './eventbridge.js';
+import type { Kernel } from './kernel.js';
+import type { Zones } from './zones.js';
+
+export interface GroupOptions {
+  name: string;
+  desired: number;
+  min: number;
+  max: number;
+  /** Lifecycle hooks (both) with this heartbeat timeout; undefined = no hooks. */
+  hookHeartbeatMs: number | undefined;
+  launchDefaultResult: 'CONTINUE' | 'ABANDON';
+  terminateDefaultResult: 'CONTINUE' | 'ABANDON';
+  targetGroups: TargetGroup[];
+  /** How long EC2 status checks must fail before the group marks an instance Unhealthy. */
+  impairedGraceMs: number;
+  /** Period of the group's own activity loop. */
+  tickMs: number;
+}
+
+export interface GroupMember {
+  id: string;
+  zone: string;
+  lifecycle: LifecycleState;
+  health: 'Healthy' | 'Unhealthy';
+  launchTime: number;
+  hookDeadline?: number;
+  hookGlobalDeadline?: number;
+  /** Launched by an AZ rebalance. */
+  rebalance?: boolean;
+}
+
+export class AutoScalingGroup {
+  readonly members = new Map<string, GroupMember>();
+  readonly stats = { launched: 0, terminated: 0, hookTimeouts: 0, rebalances: 0 };
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly ec2: Ec2,
+    private readonly zones: Zones,
+    private readonly bus: EventBus,
+    readonly opts: GroupOptions,
+  ) {
+    const loop = () => {
+      this.tick();
+      this.k.after(this.opts.tickMs, loop);
+    };
+    this.k.after(0, loop);
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  describe(): { name: string; desired: number; instances: FleetInstance[] } {
+    const instances: FleetInstance[] = [];
+    for (const m of this.members.values()) {
+      const inst = this.ec2.get(m.id) as SimInstance;
+      instances.push({
+        instanceId: m.id,
+        zone: m.zone,
+        privateIp: inst.ip,
+        lifecycleState: m.lifecycle,
+        health: m.health,
+        launchTime: m.launchTime,
+      });
+    }
+    return { name: this.name, desired: this.opts.desired, instances };
+  }
+
+  completeLifecycleAction(instanceId: string, hook: LifecycleHook, result: 'CONTINUE' | 'ABANDON'): void {
+    const m = this.waiting(instanceId, hook);
+    this.k.log('asg', `lifecycle ${hook} ${instanceId} completed ${result}`);
+    this.finishHook(m, result);
+  }
+
+  recordHeartbeat(instanceId: string, hook: LifecycleHook): void {
+    const m = this.waiting(instanceId, hook);
+    const hb = this.opts.hookHeartbeatMs ?? 0;
+    m.hookDeadline = Math.min(this.k.now() + hb, m.hookGlobalDeadline ?? Number.POSITIVE_INFINITY);
+  }
+
+  setUnhealthy(instanceId: string): void {
+    const m = this.members.get(instanceId);
+    if (!m) {
+      throw new SimAwsError(
+        'ValidationError',
+        `Instance Id not found - No instance(s) found with ID ${instanceId}`,
+        400,
+        this.k.rng.hex(8),
+      );
+    }
+    if (m.health === 'Unhealthy') return;
+    m.health = 'Unhealthy';
+    this.k.log('asg', `${instanceId} set Unhealthy`);
+  }
+
+  private waiting(instanceId: string, hook: LifecycleHook): GroupMember {
+    const m = this.members.get(instanceId);
+    const state = hook === 'launching' ? 'Pending:Wait' : 'Terminating:Wait';
+    if (!m || m.lifecycle !== state) {
+      throw new SimAwsError(
+        'ValidationError',
+        `No active Lifecycle Action found with instance ID ${instanceId}`,
+        400,
+        this.k.rng.hex(8),
+      );
+    }
+    return m;
+  }
+
+  /** Instances counted against desired capacity. */
+  active(): GroupMember[] {
+    return [...this.members.values()].filter((m) => !m.lifecycle.startsWith('Terminat'));
+  }
+
+  /** Any lifecycle action waiting? */
+  pendingLifecycle(): GroupMember[] {
+    return [...this.members.values()].filter(
+      (m) => m.lifecycle === 'Pending:Wait' || m.lifecycle === 'Terminating:Wait',
+    );
+  }
+
+  /** Kill one instance by hand (`aws autoscaling terminate-instance-in-auto-scaling-group`). */
+  terminateInstance(instanceId: string, why: string): void {
+    const m = this.members.get(instanceId);
+    if (m && !m.lifecycle.startsWith('Terminat')) this.startTermination(m, why);
+  }
+
+  tick(): void {
+    const now = this.k.now();
+    // Lifecycle hook timeouts: the default result applies.
+    for (const m of this.members.values()) {
+      if (
+        (m.lifecycle === 'Pending:Wait' || m.lifecycle === 'Terminating:Wait') &&
+        m.hookDeadline !== undefined
+      ) {
+        if (now >= m.hookDeadline) {
+          this.stats.hookTimeouts++;
+          const result =
+            m.lifecycle === 'Pending:Wait' ? this.opts.launchDefaultResult : this.opts.terminateDefaultResult;
+          this.k.log(
+            'asg',
+            `lifecycle ${m.lifecycle === 'Pending:Wait' ? 'launching' : 'terminating'} ${m.id} timed out: default ${result}`,
+          );
+          this.finishHook(m, result);
+        }
+      }
+    }
+    // Health checks: EC2 status checks (terminated or impaired) and SetInstanceHealth.
+    for (const m of [...this.members.values()]) {
+      const inst = this.ec2.get(m.id) as SimInstance;
+      if (m.lifecycle === 'InService' || m.lifecycle === 'Pending:Wait' || m.lifecycle === 'Pending') {
+        if (this.ec2.impaired(inst, this.opts.impairedGraceMs) && m.health === 'Healthy') {
+          m.health = 'Unhealthy';
+          this.k.log('asg', `${m.id} (${m.zone}) failed EC2 status checks: Unhealthy`);
+        }
+        if (m.health === 'Unhealthy' && (m.lifecycle === 'InService' || inst.state === 'terminated')) {
+          this.startTermination(m, 'replacing Unhealthy instance');
+        }
+      }
+    }
+    const active = this.active();
+    const pending = active.filter((m) => m.lifecycle.startsWith('Pending'));
+    const available = this.zones.available();
+    // Capacity: launch replacements in the zones with the fewest instances among the healthy ones.
+    if (active.length < this.opts.desired && available.length > 0) {
+      for (let n = active.length; n < this.opts.desired; n++) {
+        this.launch(this.smallestZone(available), 'capacity', false);
+      }
+      return;
+    }
+    if (pending.length > 0) return;
+    // Too many (after a rebalance launch went InService): terminate in the zone with the most.
+    if (active.length > this.opts.desired) {
+      const victim = this.pickVictim(active);
+      if (victim)
+        this.startTermination(victim, 'AZ rebalance: terminating after its replacement is InService');
+      return;
+    }
+    // AZ rebalance: launch in the emptiest available zone first.
+    if (available.length > 1 && this.members.size === active.length) {
+      const counts = this.counts(active, available);
+      const min = Math.min(...counts.values());
+      const max = Math.max(...counts.values());
+      const limit = this.opts.max + Math.max(1, Math.floor(this.opts.max * 0.1));
+      if (max - min > 1 && active.length < limit) {
+        this.stats.rebalances++;
+        this.launch(this.smallestZone(available), 'AZ rebalance', true);
+      }
+    }
+  }
+
+  private counts(active: GroupMember[], zones: string[]): Map<string, number> {
+    const counts = new Map<string, number>(zones.map((z) => [z, 0]));
+    for (const m of active) if (counts.has(m.zone)) counts.set(m.zone, (counts.get(m.zone) as number) + 1);
+    return counts;
+  }
+
+  private smallestZone(available: string[]): string {
+    const counts = this.counts(this.active(), available);
+    const min = Math.min(...counts.values());
+    return this.k.rng.pick(available.filter((z) => counts.get(z) === min));
+  }
+
+  private pickVictim(active: GroupMember[]): GroupMember | undefined {
+    const counts = this.counts(active, [...new Set(active.map((m) => m.zone))]);
+    const max = Math.max(...counts.values());
+    const candidates = active.filter((m) => counts.get(m.zone) === max);
+    // Default termination policy: zone with the most instances, then the oldest launch.
+    candidates.sort((a, b) => a.launchTime - b.launchTime || (a.id < b.id ? -1 : 1));
+    return candidates[0];
+  }
+
+  private launch(zone: string, why: string, rebalance: boolean): void {
+    const inst = this.ec2.launch(zone, this.name);
+    this.stats.launched++;
+    const hb = this.opts.hookHeartbeatMs;
+    const now = this.k.now();
+    const m: GroupMember = {
+      id: inst.id,
+      zone,
+      lifecycle: hb === undefined ? 'Pending' : 'Pending:Wait',
+      health: 'Healthy',
+      launchTime: now,
+      ...(rebalance ? { rebalance } : {}),
+    };
+    this.members.set(inst.id, m);
+    this.k.log('asg', `launch ${inst.id} in ${zone} (${inst.ip}): ${why}`);
+    if (hb !== undefined) {
+      m.hookDeadline = now + hb;
+      m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
+      this.bus.emit({
+        source: 'aws.autoscaling',
+        detailType: 'EC2 Instance-launch Lifecycle Action',
+        instanceId: inst.id,
+      });
+    } else {
+      this.k.after(1_000, () => this.enterService(m));
+    }
+  }
+
+  private finishHook(m: GroupMember, result: 'CONTINUE' | 'ABANDON'): void {
+    m.hookDeadline = undefined;
+    if (m.lifecycle === 'Pending:Wait') {
+      if (result === 'ABANDON') {
+        m.lifecycle = 'Terminating';
+        this.bus.emit({
+          source: 'aws.autoscaling',
+          detailType: 'EC2 Instance Launch Unsuccessful',
+          instanceId: m.id,
+        });
+        this.k.after(2_000, () => this.terminated(m));
+        return;
+      }
+      m.lifecycle = 'Pending:Proceed';
+      this.k.after(1_000, () => this.enterService(m));
+      return;
+    }
+    if (m.lifecycle === 'Terminating:Wait') {
+      m.lifecycle = 'Terminating:Proceed';
+      this.k.after(2_000, () => this.terminated(m));
+    }
+  }
+
+  private enterService(m: GroupMember): void {
+    if (m.lifecycle !== 'Pending:Proceed' && m.lifecycle !== 'Pending') return;
+    m.lifecycle = 'InService';
+    this.k.log('asg', `${m.id} InService`);
+    for (const tg of this.opts.targetGroups) tg.register(m.id);
+    this.bus.emit({
+      source: 'aws.autoscaling',
+      detailType: 'EC2 Instance Launch Successful',
+      instanceId: m.id,
+    });
+  }
+
+  private startTermination(m: GroupMember, why: string): void {
+    const hb = this.opts.hookHeartbeatMs;
+    const now = this.k.now();
+    this.k.log('asg', `terminate ${m.id} (${m.zone}): ${why}`);
+    for (const tg of this.opts.targetGroups) tg.deregister(m.id);
+    if (hb === undefined) {
+      m.lifecycle = 'Terminating';
+      this.k.after(2_000, () => this.terminated(m));
+      return;
+    }
+    m.lifecycle = 'Terminating:Wait';
+    m.hookDeadline = now + hb;
+    m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
+    this.bus.emit({
+      source: 'aws.autoscaling',
+      detailType: 'EC2 Instance-terminate Lifecycle Action',
+      instanceId: m.id,
+    });
+  }
+
+  private terminated(m: GroupMember): void {
+    if (!this.members.has(m.id)) return;
+    m.lifecycle = 'Terminated';
+    this.members.delete(m.id);
+    this.stats.terminated++;
+    this.ec2.terminate(m.id);
+    this.k.log('asg', `${m.id} Terminated`);
+    this.bus.emit({
+      source: 'aws.autoscaling',
+      detailType: 'EC2 Instance Terminate Successful',
+      instanceId: m.id,
+    });
+  }
+}

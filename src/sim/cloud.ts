@@ -1,0 +1,271 @@
+/**
+ * The simulated cloud: zones, EC2, one master Auto Scaling group, the API target group, SSM,
+ * EventBridge, the etcd model and the nodes, wired together on one kernel. `ports()` gives the
+ * healing core the same interfaces the AWS and etcd adapters give it in the Lambda; every call
+ * takes a little virtual time and may be throttled or fail with a 5xx while that fault is active.
+ */
+import type { ReconcilerConfig } from '../heal/config.js';
+import type { HealPorts } from '../heal/ports.js';
+import { configParameter } from '../heal/protocol.js';
+import { resourceNames } from '../provision/names.js';
+import { ApiFaults, SimAwsError } from './api-errors.js';
+import { AutoScalingGroup } from './auto-scaling.js';
+import { Ec2 } from './ec2.js';
+import { TargetGroup } from './elb.js';
+import { EtcdModel } from './etcd-model.js';
+import { EventBus } from './eventbridge.js';
+import { Kernel } from './kernel.js';
+import { Nodes } from './node.js';
+import { ParameterStore } from './ssm.js';
+import { Zones } from './zones.js';
+
+export interface CloudOptions {
+  seed: number;
+  cluster?: string;
+  region?: string;
+  zones: string[];
+  masters: number;
+  /** Lifecycle hook heartbeat timeout (default 600 s, the spec's default). */
+  hookHeartbeatMs?: number;
+  /** Register InService instances in the API target group from the group itself (default: the reconciler does). */
+  attachTargetGroup?: boolean;
+  memberUnhealthyMs?: number;
+}
+
+/** A reconciler invocation's private state: the simulated Lambda can die between two calls. */
+export interface Invocation {
+  /** Mutating calls allowed before the process dies (undefined: it does not). */
+  crashAfter: number | undefined;
+  mutations: number;
+  dead: boolean;
+  onCrash: (before: string) => void;
+}
+
+const MUTATING = new Set([
+  'completeLifecycleAction',
+  'recordLifecycleHeartbeat',
+  'setInstanceUnhealthy',
+  'registerTarget',
+  'deregisterTarget',
+  'put',
+  'delete',
+  'addLearner',
+  'promoteMember',
+  'removeMember',
+  'moveLeader',
+  'snapshot',
+]);
+
+export class SimCloud {
+  readonly k: Kernel;
+  readonly zones: Zones;
+  readonly ec2: Ec2;
+  readonly ssm = new ParameterStore();
+  readonly bus: EventBus;
+  readonly apiFaults: ApiFaults;
+  readonly etcd: EtcdModel;
+  readonly nodes: Nodes;
+  readonly apiTargets: TargetGroup;
+  readonly group: AutoScalingGroup;
+  readonly config: ReconcilerConfig;
+  readonly stats = { calls: 0, failedCalls: 0 };
+
+  constructor(readonly opts: CloudOptions) {
+    const cluster = opts.cluster ?? 'sim';
+    const region = opts.region ?? 'eu-west-1';
+    const names = resourceNames(cluster);
+    this.k = new Kernel(opts.seed);
+    this.zones = new Zones(opts.zones);
+    this.ec2 = new Ec2(this.k, this.zones);
+    this.bus = new EventBus(this.k);
+    this.apiFaults = new ApiFaults(this.k.rng.fork('api-faults'));
+    this.etcd = new EtcdModel(this.k, {
+      reach: (a, b) => this.ec2.reach(a, b),
+      reconcilerReach: (ip) => this.ec2.reconcilerReach(ip),
+      hostAlive: (ip) => this.ec2.alive(this.ec2.byAddress(ip)),
+    });
+    this.nodes = new Nodes(this.k, this.ec2, this.ssm, this.bus, this.etcd, cluster);
+    this.etcd.onRemoved = (m) => this.nodes.memberRemoved(m.ip);
+    const tgArn = `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/${names.apiTargetGroup}/${this.k.rng.hex(16)}`;
+    this.apiTargets = new TargetGroup(
+      this.k,
+      tgArn,
+      (id) => this.nodes.apiReady(id),
+      (id) => this.ec2.get(id)?.state !== 'running',
+    );
+    const hb = opts.hookHeartbeatMs ?? 600_000;
+    this.config = {
+      cluster,
+      region,
+      zones: [...opts.zones],
+      expectedMasters: opts.masters,
+      masterGroupName: names.masterGroup,
+      workerGroupName: names.workerGroup,
+      apiTargetGroupArn: tgArn,
+      serviceTargetGroupArns: [],
+      etcdScheme: 'https',
+      etcdClientPort: 2379,
+      etcdPeerPort: 2380,
+      memberUnhealthyMs: opts.memberUnhealthyMs ?? 120_000,
+      bootTimeoutMs: Math.max(hb, 900_000),
+      learnerMaxLag: 100,
+    };
+    this.ssm.put(configParameter(cluster), JSON.stringify(this.config));
+    this.ec2.onRunning = (i) => this.nodes.boot(i);
+    this.ec2.onTerminated = (i) => this.nodes.gone(i);
+    this.group = new AutoScalingGroup(this.k, this.ec2, this.zones, this.bus, {
+      name: names.masterGroup,
+      desired: opts.masters,
+      min: opts.masters,
+      max: opts.masters,
+      hookHeartbeatMs: hb,
+      launchDefaultResult: 'ABANDON',
+      terminateDefaultResult: 'CONTINUE',
+      targetGroups: opts.attachTargetGroup ? [this.apiTargets] : [],
+      impairedGraceMs: 60_000,
+      tickMs: 10_000,
+    });
+  }
+
+  /** Anything changed the network or a process: etcd re-evaluates its leader and links. */
+  networkChanged(): void {
+    this.etcd.refresh();
+  }
+
+  /** The ports one reconciler invocation sees. */
+  ports(inv: Invocation): HealPorts {
+    const k = this.k;
+    const rng = k.rng;
+    const call = async <T>(service: string, op: string, fn: () => T): Promise<T> => {
+      await k.sleep(rng.int(5, 60));
+      if (inv.dead) return new Promise<T>(() => {});
+      if (MUTATING.has(op) && inv.crashAfter !== undefined && inv.mutations++ >= inv.crashAfter) {
+        inv.dead = true;
+        inv.onCrash(`${service}.${op}`);
+        return new Promise<T>(() => {});
+      }
+      this.stats.calls++;
+      try {
+        if (service !== 'etcd' && service !== 'probe') this.apiFaults.check(k.now(), service, op);
+        return fn();
+      } catch (e) {
+        this.stats.failedCalls++;
+        throw e;
+      }
+    };
+    const group = (name: string) => {
+      if (name === this.group.name) return this.group;
+      return undefined;
+    };
+    const noGroup = (name: string): never => {
+      throw new SimAwsError('ValidationError', `AutoScalingGroup name not found - ${name}`, 400, rng.hex(8));
+    };
+    const tg = (arn: string) => {
+      if (arn !== this.apiTargets.arn) {
+        throw new SimAwsError(
+          'TargetGroupNotFoundException',
+          `Target groups '${arn}' not found`,
+          400,
+          rng.hex(8),
+        );
+      }
+      return this.apiTargets;
+    };
+    const mutation = (text: string) => k.log('reconciler', text);
+    const etcd = this.etcd.port;
+    const etcdCall = <T>(op: string, describe: string | undefined, fn: () => Promise<T>) =>
+      call('etcd', op, () => fn()).then(
+        (v) => {
+          if (describe) mutation(`${describe}: ok`);
+          return v;
+        },
+        (e: unknown) => {
+          if (describe) mutation(`${describe}: ${(e as Error).message}`);
+          throw e;
+        },
+      );
+    return {
+      clock: k.clock,
+      fleet: {
+        describeGroup: (name) =>
+          call('autoscaling', 'describeGroup', () => {
+            const g = group(name);
+            return g ? g.describe() : { name, desired: 0, instances: [] };
+          }),
+        completeLifecycleAction: (name, id, hook, result) =>
+          call('autoscaling', 'completeLifecycleAction', () => {
+            const g = group(name) ?? noGroup(name);
+            mutation(`complete-lifecycle ${id} ${hook} ${result}`);
+            g.completeLifecycleAction(id, hook, result);
+          }),
+        recordLifecycleHeartbeat: (name, id, hook) =>
+          call('autoscaling', 'recordLifecycleHeartbeat', () => {
+            const g = group(name) ?? noGroup(name);
+            g.recordHeartbeat(id, hook);
+          }),
+        setInstanceUnhealthy: (id) =>
+          call('autoscaling', 'setInstanceUnhealthy', () => {
+            mutation(`set-unhealthy ${id}`);
+            this.group.setUnhealthy(id);
+          }),
+      },
+      loadBalancer: {
+        describeTargets: (arn) => call('elbv2', 'describeTargets', () => tg(arn).describe()),
+        registerTarget: (arn, id) =>
+          call('elbv2', 'registerTarget', () => {
+            const inst = this.ec2.get(id);
+            if (!inst || inst.state === 'terminated') {
+              throw new SimAwsError(
+                'InvalidTargetException',
+                `The following targets are not in a running state and cannot be registered: '${id}'`,
+                400,
+                rng.hex(8),
+              );
+            }
+            tg(arn).register(id);
+          }),
+        deregisterTarget: (arn, id) => call('elbv2', 'deregisterTarget', () => tg(arn).deregister(id)),
+      },
+      parameters: {
+        get: (name) => call('ssm', 'get', () => this.ssm.get(name)),
+        getByPath: (path) => call('ssm', 'getByPath', () => this.ssm.getByPath(path)),
+        put: (name, value, options) =>
+          call('ssm', 'put', () => {
+            if (name.includes('/join/'))
+              mutation(`publish ${name.slice(name.lastIndexOf('/') + 1)} ${value}`);
+            this.ssm.put(name, value, options?.secure ?? false);
+          }),
+        delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
+      },
+      etcd: {
+        listMembers: (ep) => etcdCall('listMembers', undefined, () => etcd.listMembers(ep)),
+        addLearner: (ep, peer) =>
+          etcdCall('addLearner', `etcd add-learner ${peer}`, () => etcd.addLearner(ep, peer)),
+        promoteMember: (ep, id) =>
+          etcdCall('promoteMember', `etcd promote ${id}`, () => etcd.promoteMember(ep, id)),
+        removeMember: (ep, id) =>
+          etcdCall('removeMember', `etcd remove ${id}`, () => etcd.removeMember(ep, id)),
+        status: (ep) => etcdCall('status', undefined, () => etcd.status(ep)),
+        moveLeader: (ep, id) =>
+          etcdCall('moveLeader', `etcd move-leader -> ${id}`, () => etcd.moveLeader(ep, id)),
+        alarms: (ep) => etcdCall('alarms', undefined, () => etcd.alarms(ep)),
+      },
+      probe: {
+        apiReady: (ip) =>
+          call('probe', 'apiReady', () => {
+            const inst = this.ec2.byAddress(ip);
+            return !!inst && this.ec2.reconcilerReach(ip) && this.nodes.apiReady(inst.id);
+          }),
+      },
+      backup: {
+        snapshot: (from, reason) =>
+          call('s3', 'snapshot', () => {
+            const ip = /\/\/([^:/]+)/.exec(from)?.[1] ?? from;
+            if (!this.ec2.reconcilerReach(ip)) throw new Error(`snapshot: dial tcp ${ip}:2379: i/o timeout`);
+            mutation(`snapshot: ${reason}`);
+            return { key: `${this.config.cluster}/${k.now()}.db`, bytes: 2_097_152, sha256: rng.hex(64) };
+          }),
+      },
+    };
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The reconciler Lambda in the simulator: invoked by EventBridge (lifecycle and node events, and a
+ * one-minute schedule), one invocation at a time (reserved concurrency 1: later triggers queue and
+ * coalesce). An invocation can crash between two calls; the next trigger starts a fresh one.
+ */
+import type { Invocation, SimCloud } from './cloud.js';
+import type { Reconciler } from './stub-reconciler.js';
+
+export const SCHEDULE_MS = 60_000;
+
+export class ReconcilerLambda {
+  private running = false;
+  private queued = false;
+  /** Probability that an invocation crashes (set by the reconciler-crash fault), until `crashUntil`. */
+  crashRate = 0;
+  crashUntil = 0;
+  /** The time the current invocation started (the invariants look at it). */
+  passStartedAt = 0;
+  readonly stats = { invocations: 0, crashes: 0, errors: 0 };
+  lastError: string | undefined;
+
+  constructor(
+    private readonly cloud: SimCloud,
+    private readonly reconcile: Reconciler,
+  ) {
+    const k = cloud.k;
+    const tick = () => {
+      this.trigger();
+      k.after(SCHEDULE_MS, tick);
+    };
+    k.after(SCHEDULE_MS, tick);
+    cloud.bus.onDeliver = () => this.trigger();
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  trigger(): void {
+    if (this.running) {
+      this.queued = true;
+      return;
+    }
+    this.start();
+  }
+
+  private start(): void {
+    const k = this.cloud.k;
+    this.running = true;
+    this.queued = false;
+    this.stats.invocations++;
+    this.passStartedAt = k.now();
+    const crashes = k.now() < this.crashUntil && k.rng.chance(this.crashRate);
+    const inv: Invocation = {
+      crashAfter: crashes ? k.rng.int(0, 3) : undefined,
+      mutations: 0,
+      dead: false,
+      onCrash: (before) => {
+        this.stats.crashes++;
+        k.log('lambda', `reconciler crashed before ${before}`);
+        k.abandon();
+        this.finish();
+      },
+    };
+    k.spawn(
+      () => this.reconcile(this.cloud.ports(inv), this.cloud.config),
+      (r) => {
+        if (inv.dead) return;
+        if (!r.ok) {
+          this.stats.errors++;
+          const msg = r.error instanceof Error ? `${r.error.name}: ${r.error.message}` : String(r.error);
+          this.lastError = msg;
+          k.log('lambda', `pass failed: ${msg}`);
+        }
+        this.finish();
+      },
+    );
+  }
+
+  private finish(): void {
+    this.running = false;
+    if (this.queued) {
+      // Lambda picks the queued event up shortly after.
+      this.cloud.k.after(100, () => this.trigger());
+      this.queued = false;
+    }
+  }
+}

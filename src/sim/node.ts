@@ -1,0 +1,157 @@
+/**
+ * A simulated master following the bootstrap protocol (src/heal/protocol.ts): after its boot it
+ * polls SSM for its join parameters, starts its etcd member with them, starts the API server once
+ * its member is a voter, and sends one `tripod.node` "Node Ready" event. A crashed etcd service is
+ * restarted by systemd (Restart=always) unless the fault says it cannot come back.
+ */
+import type { JoinParameters } from '../heal/observed.js';
+import {
+  bootFailureParameter,
+  joinParameter,
+  NODE_EVENT_SOURCE,
+  NODE_READY_DETAIL_TYPE,
+} from '../heal/protocol.js';
+import type { Ec2, SimInstance } from './ec2.js';
+import type { EtcdModel } from './etcd-model.js';
+import type { EventBus } from './eventbridge.js';
+import type { Kernel } from './kernel.js';
+import type { ParameterStore } from './ssm.js';
+
+export type NodePhase = 'booting' | 'waiting-join' | 'etcd' | 'ready' | 'failed' | 'gone';
+
+export interface SimNode {
+  instance: SimInstance;
+  phase: NodePhase;
+  apiUp: boolean;
+  readySent: boolean;
+  /** The etcd service cannot restart (a permanent fault: a broken disk, say). */
+  etcdBroken: boolean;
+  failure?: string;
+}
+
+const POLL_MS = 5_000;
+const SYSTEMD_RESTART_MS = 5_000;
+
+export class Nodes {
+  readonly nodes = new Map<string, SimNode>();
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly ec2: Ec2,
+    private readonly ssm: ParameterStore,
+    private readonly bus: EventBus,
+    private readonly etcd: EtcdModel,
+    private readonly cluster: string,
+  ) {}
+
+  /** EC2 says the instance runs: user data starts. */
+  boot(instance: SimInstance): void {
+    const node: SimNode = { instance, phase: 'booting', apiUp: false, readySent: false, etcdBroken: false };
+    this.nodes.set(instance.id, node);
+    this.k.after(this.k.rng.int(5_000, 20_000), () => {
+      if (node.phase !== 'booting') return;
+      node.phase = 'waiting-join';
+      this.loop(node);
+    });
+  }
+
+  gone(instance: SimInstance): void {
+    const node = this.nodes.get(instance.id);
+    if (node) node.phase = 'gone';
+    this.etcd.refresh();
+  }
+
+  private loop(node: SimNode): void {
+    if (node.phase === 'gone' || node.phase === 'failed') return;
+    if (this.ec2.alive(node.instance)) this.step(node);
+    if (node.phase === 'ready') return;
+    this.k.after(POLL_MS, () => this.loop(node));
+  }
+
+  private step(node: SimNode): void {
+    const ip = node.instance.ip;
+    if (node.phase === 'waiting-join') {
+      const raw = this.ssm.get(joinParameter(this.cluster, node.instance.id));
+      if (raw === undefined) return;
+      let params: JoinParameters;
+      try {
+        params = JSON.parse(raw) as JoinParameters;
+      } catch {
+        this.fail(node, `join parameters are not JSON: ${raw.slice(0, 40)}`);
+        return;
+      }
+      const err = this.etcd.startMember(ip, params);
+      if (err) {
+        this.fail(node, err);
+        return;
+      }
+      node.phase = 'etcd';
+      this.k.log('node', `${node.instance.id} started etcd (${params.initialClusterState})`);
+      return;
+    }
+    if (node.phase === 'etcd' && !node.apiUp) {
+      const m = this.etcd.memberByPeerIp(ip);
+      if (m && !m.isLearner && m.running && m.connectedSince !== undefined) {
+        node.apiUp = true;
+        // kubeadm brings up the control plane; /readyz passes after a while.
+        this.k.after(this.k.rng.int(10_000, 30_000), () => {
+          if (node.phase !== 'etcd') return;
+          node.phase = 'ready';
+          this.k.log('node', `${node.instance.id} API server ready`);
+          this.sendReady(node);
+        });
+      }
+    }
+  }
+
+  private sendReady(node: SimNode): void {
+    if (node.readySent) return;
+    node.readySent = true;
+    this.bus.emit({
+      source: NODE_EVENT_SOURCE,
+      detailType: NODE_READY_DETAIL_TYPE,
+      instanceId: node.instance.id,
+    });
+  }
+
+  private fail(node: SimNode, why: string): void {
+    node.phase = 'failed';
+    node.failure = why;
+    this.ssm.put(bootFailureParameter(this.cluster, node.instance.id), why);
+    this.k.log('node', `${node.instance.id} bootstrap failed: ${why}`);
+  }
+
+  /** The node's own /readyz (probed on its private address). */
+  apiReady(instanceId: string): boolean {
+    const node = this.nodes.get(instanceId);
+    if (node?.phase !== 'ready' || !this.ec2.alive(node.instance)) return false;
+    const m = this.etcd.memberByPeerIp(node.instance.ip);
+    return !!m && !m.isLearner && m.running && m.connectedSince !== undefined;
+  }
+
+  /** The etcd service crashes; systemd restarts it unless `permanent`. */
+  crashEtcd(instanceId: string, permanent: boolean): void {
+    const node = this.nodes.get(instanceId);
+    if (!node) return;
+    if (permanent) node.etcdBroken = true;
+    this.etcd.crash(node.instance.ip);
+    if (!permanent) this.k.after(SYSTEMD_RESTART_MS, () => this.restartEtcd(node));
+  }
+
+  /** The member was removed: etcd exits, systemd restarts it, and it fails for good. */
+  memberRemoved(ip: string): void {
+    const inst = this.ec2.byAddress(ip);
+    const node = inst ? this.nodes.get(inst.id) : undefined;
+    if (node && node.phase !== 'gone') this.k.log('node', `${node.instance.id} etcd exited: member removed`);
+  }
+
+  private restartEtcd(node: SimNode): void {
+    if (node.phase === 'gone' || node.etcdBroken) return;
+    if (!this.ec2.alive(node.instance)) {
+      this.k.after(SYSTEMD_RESTART_MS, () => this.restartEtcd(node));
+      return;
+    }
+    const err = this.etcd.restart(node.instance.ip);
+    if (err) this.k.log('node', `${node.instance.id} etcd restart failed: ${err}`);
+  }
+}

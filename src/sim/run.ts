@@ -1,0 +1,106 @@
+/**
+ * One simulation: a cloud built from a seed, the reconciler invoked as the Lambda would be, a
+ * random fault schedule, the invariants checked after every event, and convergence required
+ * within a bounded simulated time once the faults stop. The same seed gives the same timeline.
+ */
+import { autoMasterCount } from '../spec/topology.js';
+import { SimCloud } from './cloud.js';
+import { applyFault, endFaults, FAULT_KINDS, type FaultKind, generateSchedule } from './faults.js';
+import { InvariantChecker, type Violation } from './invariants.js';
+import { ReconcilerLambda } from './lambda.js';
+import { type Reconciler, stubReconciler } from './stub-reconciler.js';
+
+export interface SimulationOptions {
+  seed: number;
+  zones?: number;
+  masters?: number;
+  faults?: readonly FaultKind[];
+  reconciler?: Reconciler;
+  /** After the faults stop, the cluster must converge within this much simulated time. */
+  convergeWithinMs?: number;
+}
+
+export interface SimulationResult {
+  seed: number;
+  ok: boolean;
+  violations: Violation[];
+  /** Simulated ms from the end of the faults to convergence (undefined: did not converge). */
+  convergedAfterMs: number | undefined;
+  simulatedMs: number;
+  timeline: string;
+  stats: {
+    events: number;
+    invocations: number;
+    crashes: number;
+    launched: number;
+    elections: number;
+    faults: number;
+  };
+}
+
+export const zoneNames = (n: number, region = 'eu-west-1'): string[] =>
+  Array.from({ length: n }, (_, i) => `${region}${String.fromCharCode(97 + i)}`);
+
+export async function simulate(opts: SimulationOptions): Promise<SimulationResult> {
+  const zones = zoneNames(opts.zones ?? 3);
+  const masters = opts.masters ?? autoMasterCount(zones.length);
+  const cloud = new SimCloud({ seed: opts.seed, zones, masters });
+  const k = cloud.k;
+  const lambda = new ReconcilerLambda(cloud, opts.reconciler ?? stubReconciler());
+  const checker = new InvariantChecker(cloud);
+  const schedule = generateSchedule(k.rng.fork('faults'), opts.faults ?? FAULT_KINDS);
+  k.log(
+    'sim',
+    `seed ${opts.seed}: ${zones.length} zones, ${masters} masters, ${schedule.faults.length} faults until +${Math.round(schedule.end / 60_000)} min`,
+  );
+  for (const f of schedule.faults) k.at(k.clock.start + f.at, () => applyFault(cloud, lambda, f));
+  const faultsEnd = k.clock.start + schedule.end;
+  k.at(faultsEnd, () => endFaults(cloud));
+  let events = 0;
+  k.afterEvent = () => {
+    events++;
+    checker.check();
+  };
+  await k.runUntil(faultsEnd);
+  const limit = opts.convergeWithinMs ?? 60 * 60_000;
+  let convergedAt: number | undefined;
+  // Converged = the condition holds and stays true for a minute (through the next scheduled pass).
+  let since: number | undefined;
+  await k.runUntil(faultsEnd + limit, () => {
+    if (checker.violations.length > 0) return true;
+    if (checker.notConverged() === undefined) {
+      since ??= k.now();
+      if (k.now() - since >= 60_000) {
+        convergedAt = since;
+        return true;
+      }
+    } else since = undefined;
+    return false;
+  });
+  if (convergedAt === undefined && checker.violations.length === 0) {
+    checker.violations.push({
+      at: k.clock.elapsed(),
+      rule: 'converge',
+      detail: `not converged ${Math.round(limit / 60_000)} min after the faults stopped: ${checker.notConverged()}`,
+    });
+    k.log('VIOLATION', `converge: ${checker.notConverged()}`);
+  } else if (convergedAt !== undefined) {
+    k.log('sim', `converged ${((convergedAt - faultsEnd) / 1000).toFixed(1)} s after the faults stopped`);
+  }
+  return {
+    seed: opts.seed,
+    ok: checker.violations.length === 0,
+    violations: checker.violations,
+    convergedAfterMs: convergedAt === undefined ? undefined : convergedAt - faultsEnd,
+    simulatedMs: k.clock.elapsed(),
+    timeline: k.timelineText(),
+    stats: {
+      events,
+      invocations: lambda.stats.invocations,
+      crashes: lambda.stats.crashes,
+      launched: cloud.group.stats.launched,
+      elections: cloud.etcd.stats.elections,
+      faults: schedule.faults.length,
+    },
+  };
+}
