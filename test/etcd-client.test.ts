@@ -279,4 +279,17 @@ describe('etcd client over plain HTTP (tests only)', () => {
     await c.client.removeMember(ep, added.member.id);
     expect(await c.client.listMembers(ep)).toHaveLength(1);
   });
+
+  it('re-adds a peer URL removed within the same second (etcd would reuse the removed id)', async () => {
+    const ep = c.endpoint();
+    const m3 = await c.allocate('m3');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { member } = await c.client.addLearner(ep, m3.peerURL);
+      ids.push(member.id);
+      await c.client.removeMember(ep, member.id);
+    }
+    expect(new Set(ids).size).toBe(3);
+    expect(await c.client.listMembers(ep)).toHaveLength(1);
+  });
 });

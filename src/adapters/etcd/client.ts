@@ -86,11 +86,22 @@ export function createEtcdClient(options: EtcdClientOptions = {}): EtcdClient {
     const before = await listMembers(endpoint);
     const existing = find(before);
     if (existing) return { member: existing, members: before };
-    try {
-      const reply = await gateway.call<{ member?: WireMember; members?: WireMember[] }>(endpoint, PATHS.add, {
+    const add = () =>
+      gateway.call<{ member?: WireMember; members?: WireMember[] }>(endpoint, PATHS.add, {
         peerURLs: [peerURL],
         isLearner: true,
       });
+    try {
+      let reply: { member?: WireMember; members?: WireMember[] };
+      try {
+        reply = await add();
+      } catch (err) {
+        // etcd derives a new member's id from its peer URLs and the current second: re-adding a peer
+        // URL removed within the same second yields the removed id, refused as "member not found".
+        if (!(err instanceof EtcdError) || err.kind !== 'not-found') throw err;
+        await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
+        reply = await add();
+      }
       if (!reply.member) throw new EtcdError('other', `etcd ${endpoint}${PATHS.add}: reply without member`);
       return { member: toMember(reply.member), members: (reply.members ?? []).map(toMember) };
     } catch (err) {
