@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commentBody, commentMarker, GITHUB_COMMENT_LIMIT, trimMarkdown } from '../src/action/comment.js';
 import { isMissingCredentials, NO_CREDENTIALS, noCredentialsMessage } from '../src/action/errors.js';
 import { InputError, parseInputs } from '../src/action/inputs.js';
+import { readStatusDocument } from '../src/action/status-document.js';
 import { GitHubApiError, GitHubComments, nextPageUrl } from '../src/adapters/github/comments.js';
 import { type FakeGitHubApi, startFakeGitHubApi } from './support/github-api.js';
 
@@ -134,5 +135,44 @@ describe('GitHub comments adapter against the stand-in API', () => {
     );
     expect(nextPageUrl('<https://x/a?page=1>; rel="prev"')).toBeUndefined();
     expect(nextPageUrl(null)).toBeUndefined();
+  });
+});
+
+describe('reading the reconciler status document', () => {
+  it('reads the reconciler document: members, leader, learners, convergence, last action', () => {
+    const doc = {
+      version: 1,
+      cluster: 'c',
+      at: '2026-01-01T00:00:00.000Z',
+      conditions: { converged: false, healthyVoters: 2 },
+      members: [
+        { id: '1', name: 'i-a', healthy: true, leader: true },
+        { id: '2', name: 'i-b', healthy: true },
+        { id: '3', name: 'i-c', healthy: false, learner: true },
+      ],
+      waits: ['learner i-c catching up'],
+      lastActions: [{ at: '2026-01-01T00:00:00.000Z', action: 'add learner i-c', outcome: 'done' }],
+      memory: { unhealthySince: {} },
+    };
+    const r = readStatusDocument(JSON.stringify(doc))!;
+    expect(r.etcd!.healthyVoters).toBe(2);
+    expect(r.etcd!.members[0]).toEqual({
+      id: '1',
+      name: 'i-a',
+      isLearner: false,
+      healthy: true,
+      leader: true,
+    });
+    expect(r.etcd!.members[2]!.isLearner).toBe(true);
+    expect(r.lastReconcile).toEqual({
+      at: '2026-01-01T00:00:00.000Z',
+      result: 'not converged, waiting: learner i-c catching up',
+      detail: 'last action add learner i-c at 2026-01-01T00:00:00.000Z: done',
+    });
+  });
+
+  it('a missing document is undefined; a broken one says so', () => {
+    expect(readStatusDocument(undefined)).toBeUndefined();
+    expect(readStatusDocument('{oops')!.lastReconcile!.result).toMatch(/not JSON/);
   });
 });

@@ -4,6 +4,7 @@
  * default chain (or dummy ones against a local endpoint such as moto, see adapters/aws/clients.ts).
  */
 import { createAwsClients } from '../adapters/aws/clients.js';
+import { findLoadBalancers } from '../adapters/aws/elbv2.js';
 import {
   createFleetPort,
   createLoadBalancerPort,
@@ -46,7 +47,15 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
       throw notYet('destroy');
     },
     async endpoints(spec) {
-      return { api: spec.apiEndpoint.dnsName, service: spec.serviceEndpoint.dnsName };
+      // The spec's DNS names when it has them (what users connect to), else the load balancers' own.
+      const names = resourceNames(spec.name);
+      const needLookup = !spec.apiEndpoint.dnsName || !spec.serviceEndpoint.dnsName;
+      const lbs = needLookup ? await findLoadBalancers(clients, `${spec.name}-`) : [];
+      const dnsOf = (name: string) => lbs.find((l) => l.name === name)?.dnsName || undefined;
+      return {
+        api: spec.apiEndpoint.dnsName ?? dnsOf(names.apiLoadBalancer),
+        service: spec.serviceEndpoint.dnsName ?? dnsOf(names.serviceLoadBalancer),
+      };
     },
     async status(spec: ClusterSpec): Promise<ClusterStatus> {
       const names = resourceNames(spec.name);

@@ -41,15 +41,32 @@ export function readStatusDocument(
     return {
       id,
       name: str(r.name) ?? '',
-      isLearner: r.isLearner === true,
+      isLearner: r.isLearner === true || r.learner === true,
       healthy,
       leader: r.leader === true || (leaderId !== undefined && id === leaderId),
     };
   });
-  const last = rec(doc.lastReconcile) ?? rec(doc.last) ?? doc;
-  const at = str(last.at) ?? str(last.time) ?? str(doc.updatedAt) ?? str(doc.at);
-  const result = str(last.result) ?? str(last.outcome) ?? str(doc.result);
-  const detail = str(last.detail) ?? str(last.reason) ?? str(last.error);
+  // The reconciler's document (heal/status.ts): `at`, `conditions.converged`, `waits`, `lastActions`.
+  const conditions = rec(doc.conditions);
+  const waits = Array.isArray(doc.waits) ? doc.waits.map(str).filter(Boolean) : [];
+  const actions = Array.isArray(doc.lastActions) ? doc.lastActions.map(rec).filter(Boolean) : [];
+  const lastAction = actions.at(-1);
+  const last = rec(doc.lastReconcile) ?? doc;
+  const at = str(last.at) ?? str(last.time) ?? str(doc.updatedAt);
+  let result = str(last.result) ?? str(last.outcome);
+  if (!result && conditions) {
+    result =
+      conditions.converged === true
+        ? 'converged'
+        : waits.length
+          ? `not converged, waiting: ${waits.join('; ')}`
+          : 'not converged';
+  }
+  let detail = str(last.detail) ?? str(last.reason) ?? str(last.error);
+  if (!detail && lastAction) {
+    const d = str(lastAction.detail);
+    detail = `last action ${str(lastAction.action) ?? '?'} at ${str(lastAction.at) ?? '?'}: ${str(lastAction.outcome) ?? '?'}${d ? ` (${d})` : ''}`;
+  }
   return {
     etcd: members
       ? { members, healthyVoters: members.filter((m) => m.healthy && !m.isLearner).length }

@@ -72,7 +72,7 @@ export function assessStatus(s: ClusterStatus, t: Topology): StatusAssessment {
     warnings.push(
       `API target group: ${unhealthyTargets.map((x) => `${x.instanceId} ${x.health}`).join(', ')}`,
     );
-  if (s.lastReconcile && !/^(ok|success|succeeded|healthy|converged|noop)/i.test(s.lastReconcile.result))
+  if (s.lastReconcile && !/^(ok|success|succeeded|healthy|converged|noop)\b/i.test(s.lastReconcile.result))
     warnings.push(`last reconcile (${s.lastReconcile.at}): ${s.lastReconcile.result}`);
   return { problems, warnings, healthyVoters, zones };
 }
