@@ -6,6 +6,9 @@
 /** GitHub rejects issue comments longer than this. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
 
+/** GitHub shows at most 1 MiB of job summary per step. */
+export const JOB_SUMMARY_LIMIT = 1_000_000;
+
 /** The hidden marker that identifies the plan comment of one cluster. */
 export const commentMarker = (cluster: string) => `<!-- tripod-plan:${cluster} -->`;
 

@@ -1,6 +1,6 @@
 /** command: plan. Never changes anything. "No changes" is a success; on pull requests the plan is also ONE comment, edited in place. */
 import { GitHubComments } from '../adapters/github/comments.js';
-import { commentBody, commentMarker } from './comment.js';
+import { commentBody, commentMarker, JOB_SUMMARY_LIMIT, trimMarkdown } from './comment.js';
 import type { Endpoints, PlanView } from './engine.js';
 import { planHeadline, planReport } from './plan-report.js';
 import type { CommandRun } from './runner.js';
@@ -28,7 +28,13 @@ export async function planCommand(run: CommandRun): Promise<void> {
     specPath: inputs.spec,
     sha: context.headSha ?? context.sha,
   });
-  await runner.summary(report);
+  await runner.summary(
+    trimMarkdown(
+      report,
+      JOB_SUMMARY_LIMIT,
+      'The full plan is in the log of this step (group "Plan for ...").',
+    ),
+  );
   setPlanOutputs(run, plan, await engine.endpoints(spec));
 
   if (!inputs.commentOnPr) return;
