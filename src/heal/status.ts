@@ -61,7 +61,9 @@ export function buildStatus(
   for (const i of [...observed.group.instances].sort((a, b) => a.instanceId.localeCompare(b.instanceId))) {
     zones[i.zone] = [...(zones[i.zone] ?? []), `${i.instanceId}:${i.lifecycleState}`];
   }
-  const thisPass: StatusAction[] = results.map((r) => {
+  // Successful heartbeats would crowd out the history: only their failures are kept.
+  const notable = results.filter((r) => r.action.kind !== 'heartbeat-lifecycle' || r.outcome !== 'ok');
+  const thisPass: StatusAction[] = notable.map((r) => {
     const detail = detailOf(r);
     return { at, action: describeAction(r.action), outcome: r.outcome, ...(detail ? { detail } : {}) };
   });

@@ -1,0 +1,273 @@
+import { describe, expect, it } from 'vitest';
+import type { Action } from '../src/heal/actions.js';
+import { execute } from '../src/heal/execute.js';
+import { observe } from '../src/heal/observe.js';
+import type { JoinParameters } from '../src/heal/observed.js';
+import { bootFailureParameter, joinParameter, statusParameter } from '../src/heal/protocol.js';
+import { reconcilePass } from '../src/heal/reconcile.js';
+import { buildStatus, parseStatus, STATUS_MAX_CHARS, serializeStatus } from '../src/heal/status.js';
+import { type FakeBackup, type FakeWorld, fakeWorld, ipOf, testConfig } from './support/fake-ports.js';
+
+const cfg = testConfig();
+const idOf = (w: FakeWorld, name: string) => w.ports.etcd.members.find((m) => m.name === name)!.id;
+
+async function run(w: FakeWorld, actions: Action[], config = cfg) {
+  const { observed } = await observe(w.ports, config);
+  return execute(actions, w.ports, config, observed);
+}
+
+/** Kills master k: its etcd process and its instance. */
+function kill(w: FakeWorld, k: number) {
+  w.ports.etcd.members.find((m) => m.name === `i-${k}`)!.up = false;
+  w.ports.fleet.instances.find((i) => i.instanceId === `i-${k}`)!.lifecycleState = 'Terminated';
+}
+function launch(w: FakeWorld, k: number) {
+  w.ports.fleet.instances.push({
+    instanceId: `i-${k}`,
+    zone: 'eu-west-1c',
+    privateIp: ipOf(k),
+    lifecycleState: 'Pending:Wait',
+    health: 'Healthy',
+    launchTime: w.time.now,
+  });
+}
+
+describe('observe', () => {
+  it('needs M+1 etcd calls in a steady pass (list + one status per member), M+2 when status lacks errors', async () => {
+    const w = fakeWorld(5);
+    const { observed } = await observe(w.ports, testConfig({ expectedMasters: 5 }));
+    expect(observed.etcd.members).toHaveLength(5);
+    expect(w.ports.etcd.calls).toHaveLength(6);
+    w.ports.etcd.calls = [];
+    w.ports.etcd.reportErrors = false;
+    await observe(w.ports, cfg);
+    expect(w.ports.etcd.calls.filter((c) => c.startsWith('alarms'))).toHaveLength(1);
+  });
+
+  it('reads alarms when a member reports one, skips a dead endpoint, reads joins and boot failures', async () => {
+    const w = fakeWorld(3);
+    w.ports.etcd.members[0]!.up = false; // the first endpoint tried
+    w.ports.etcd.members[1]!.alarms = ['NOSPACE'];
+    await w.ports.parameters.put(bootFailureParameter(cfg.cluster, 'i-3'), 'kubeadm failed');
+    await w.ports.parameters.put(
+      joinParameter(cfg.cluster, 'i-3'),
+      '{"name":"i-3","initialCluster":"i-3=x","initialClusterState":"new"}',
+    );
+    await w.ports.parameters.put(joinParameter(cfg.cluster, 'i-4'), 'not json');
+    const { observed } = await observe(w.ports, cfg);
+    expect(observed.etcd.reachable).toBe(true);
+    expect(observed.etcd.members.map((m) => [m.name, m.status.reachable, m.status.alarms])).toEqual([
+      ['i-1', false, []],
+      ['i-2', true, ['NOSPACE']],
+      ['i-3', true, []],
+    ]);
+    expect(observed.group.instances.map((i) => i.bootFailed)).toEqual([false, false, true]);
+    expect(Object.keys(observed.joins)).toEqual(['i-3']);
+  });
+});
+
+describe('execute', () => {
+  it('treats an already removed member, an existing peer URL and a completed lifecycle action as done', async () => {
+    const w = fakeWorld(3);
+    launch(w, 4);
+    const learner = await w.ports.etcd.addLearner(`https://${ipOf(1)}:2379`, `https://${ipOf(4)}:2380`);
+    w.ports.etcd.calls = [];
+    const results = await run(w, [
+      { kind: 'remove-member', memberId: '424242', name: '', reason: 'gone' },
+      { kind: 'add-learner', instanceId: 'i-4', peerURL: `https://${ipOf(4)}:2380`, reason: 'new' },
+      {
+        kind: 'complete-lifecycle',
+        instanceId: 'i-2',
+        hook: 'launching',
+        result: 'CONTINUE',
+        reason: 'ready',
+      },
+    ]);
+    expect(results.map((r) => [r.outcome, r.outcome === 'ok' ? r.detail : ''])).toEqual([
+      ['ok', 'already removed'],
+      ['ok', `already a member as ${learner.member.id}; join published`],
+      ['ok', 'already completed'],
+    ]);
+    expect(w.ports.etcd.calls.filter((c) => c.startsWith('add') || c.startsWith('remove'))).toEqual([]);
+    const join = JSON.parse(
+      w.ports.parameters.values.get(joinParameter(cfg.cluster, 'i-4'))!,
+    ) as JoinParameters;
+    expect(join).toEqual({
+      name: 'i-4',
+      initialClusterState: 'existing',
+      memberId: learner.member.id,
+      initialCluster: [1, 2, 3, 4].map((k) => `i-${k}=https://${ipOf(k)}:2380`).join(','),
+    });
+  });
+
+  it('aborts a membership change that is no longer safe on the target membership', async () => {
+    const w = fakeWorld(3);
+    const { observed } = await observe(w.ports, cfg);
+    w.ports.etcd.members[2]!.up = false; // m3 fails after the observation
+    const results = await execute(
+      [{ kind: 'remove-member', memberId: idOf(w, 'i-2'), name: 'i-2', reason: 'terminating' }],
+      w.ports,
+      cfg,
+      observed,
+    );
+    expect(results[0]).toMatchObject({
+      outcome: 'skipped',
+      reason: /no longer safe: would leave 1 healthy of 2 voters/,
+    });
+    expect(w.ports.etcd.members).toHaveLength(3);
+  });
+
+  it('never removes the leader: move leadership first', async () => {
+    const w = fakeWorld(3);
+    const leader = w.ports.etcd.leaderId!;
+    const [bare] = await run(w, [{ kind: 'remove-member', memberId: leader, name: 'i-1', reason: 'x' }]);
+    expect(bare).toMatchObject({ outcome: 'skipped', reason: 'it still leads etcd: move leadership first' });
+    const results = await run(w, [
+      { kind: 'move-leader', fromMemberId: leader, toMemberId: idOf(w, 'i-2'), reason: 'leaving' },
+      { kind: 'remove-member', memberId: leader, name: 'i-1', reason: 'terminating' },
+    ]);
+    expect(results.map((r) => r.outcome)).toEqual(['ok', 'ok']);
+    expect(w.ports.etcd.leaderId).toBe(idOf(w, 'i-2'));
+    expect(w.ports.etcd.members.map((m) => m.name)).toEqual(['i-2', 'i-3']);
+  });
+
+  it('move-leader answered "not leader" after leadership moved is success', async () => {
+    const w = fakeWorld(3);
+    const { observed } = await observe(w.ports, cfg);
+    const old = w.ports.etcd.leaderId!;
+    w.ports.etcd.leaderId = idOf(w, 'i-3');
+    const [r] = await execute(
+      [{ kind: 'move-leader', fromMemberId: old, toMemberId: idOf(w, 'i-2'), reason: 'x' }],
+      w.ports,
+      cfg,
+      observed,
+    );
+    expect(r).toMatchObject({ outcome: 'ok', detail: /leadership already moved/ });
+  });
+
+  it('turns "learner not in sync" into a wait', async () => {
+    const w = fakeWorld(3);
+    launch(w, 4);
+    const { member } = await w.ports.etcd.addLearner(`https://${ipOf(1)}:2379`, `https://${ipOf(4)}:2380`);
+    w.ports.etcd.start(member.id, 'i-4');
+    w.ports.etcd.inSync.delete(member.id);
+    const [r] = await run(w, [
+      { kind: 'promote-member', memberId: member.id, name: 'i-4', reason: 'caught up' },
+    ]);
+    expect(r).toMatchObject({ outcome: 'skipped', reason: /waiting: .*in sync with leader/ });
+  });
+
+  it('a failed snapshot blocks the membership change after it; other actions still run', async () => {
+    const w = fakeWorld(3, { backup: true });
+    (w.ports.backup as FakeBackup).fail = true;
+    kill(w, 3);
+    const results = await run(w, [
+      { kind: 'snapshot', reason: 'before remove' },
+      { kind: 'remove-member', memberId: idOf(w, 'i-3'), name: 'i-3', reason: 'dead' },
+      { kind: 'deregister-target', instanceId: 'i-3', reason: 'gone' },
+    ]);
+    expect(results.map((r) => r.outcome)).toEqual(['failed', 'skipped', 'ok']);
+    expect(results[1]).toMatchObject({ reason: /snapshot before it failed \(S3 AccessDenied\)/ });
+  });
+});
+
+describe('reconcilePass over in-memory ports', () => {
+  it('replaces a killed master: remove the dead, add the new as learner, promote, register, complete', async () => {
+    const w = fakeWorld(3, { backup: true });
+    const config = testConfig({ backupBucket: 'b' });
+    kill(w, 3);
+    launch(w, 4);
+    const p1 = await reconcilePass(w.ports, config);
+    expect(
+      p1.results
+        .filter((r) => r.action.kind !== 'heartbeat-lifecycle')
+        .map((r) => [r.action.kind, r.outcome]),
+    ).toEqual([
+      ['snapshot', 'ok'],
+      ['remove-member', 'ok'],
+      ['deregister-target', 'ok'],
+    ]);
+    const p2 = await reconcilePass(w.ports, config);
+    expect(p2.decision.conditions.membershipChange).toBe('add i-4 as a learner');
+    const join = JSON.parse(
+      w.ports.parameters.values.get(joinParameter(cfg.cluster, 'i-4'))!,
+    ) as JoinParameters;
+    expect(join.initialCluster).toBe([1, 2, 4].map((k) => `i-${k}=https://${ipOf(k)}:2380`).join(','));
+    // The node bootstraps with its join parameters.
+    w.ports.etcd.start(join.memberId!, 'i-4');
+    const p3 = await reconcilePass(w.ports, config);
+    expect(p3.decision.conditions.membershipChange).toBe(`promote ${join.memberId} (i-4)`);
+    expect(w.ports.fleet.instances[3]!.lifecycleState).toBe('Pending:Wait');
+    w.ports.probe.ready.add(ipOf(4));
+    await reconcilePass(w.ports, config);
+    expect(w.ports.fleet.completed).toEqual([{ instanceId: 'i-4', hook: 'launching', result: 'CONTINUE' }]);
+    expect([...w.ports.loadBalancer.targets.keys()].sort()).toEqual(['i-1', 'i-2', 'i-4']);
+    const last = await reconcilePass(w.ports, config);
+    expect(last.decision.conditions.converged).toBe(true);
+    expect((w.ports.backup as FakeBackup).snapshots).toHaveLength(3);
+    // The status document says what happened, and why.
+    const status = parseStatus(w.ports.parameters.values.get(statusParameter(cfg.cluster))!)!;
+    expect(status.lastActions.map((a) => a.action).join('\n')).toMatch(
+      /remove-member \d+ \(i-3\): it has no instance|i-3 is Terminated/,
+    );
+    expect(status.conditions.quorumMargin).toBe(1);
+  });
+
+  it('remembers when a member turned unhealthy across passes (through the status parameter)', async () => {
+    const w = fakeWorld(3);
+    w.ports.etcd.members[2]!.up = false;
+    await reconcilePass(w.ports, cfg);
+    w.time.now += 60_000;
+    expect((await reconcilePass(w.ports, cfg)).decision.actions).toEqual([]);
+    w.time.now += 60_000;
+    const p = await reconcilePass(w.ports, cfg);
+    expect(p.decision.actions).toMatchObject([{ kind: 'set-unhealthy', instanceId: 'i-3' }]);
+    expect(w.ports.fleet.instances[2]!.health).toBe('Unhealthy');
+  });
+
+  it('creates a brand-new cluster from one seed', async () => {
+    const w = fakeWorld(0);
+    for (const k of [1, 2, 3]) launch(w, k);
+    const p = await reconcilePass(w.ports, cfg);
+    const seed = JSON.parse(
+      w.ports.parameters.values.get(joinParameter(cfg.cluster, 'i-1'))!,
+    ) as JoinParameters;
+    expect(seed).toEqual({
+      name: 'i-1',
+      initialCluster: `i-1=https://${ipOf(1)}:2380`,
+      initialClusterState: 'new',
+    });
+    expect(w.ports.parameters.values.has(joinParameter(cfg.cluster, 'i-2'))).toBe(false);
+    expect(p.decision.waits).toContain("i-2 waits until the seed's member exists");
+  });
+});
+
+describe('status document', () => {
+  it('stays under the SSM limit, dropping the oldest actions first, and keeps the memory', async () => {
+    const w = fakeWorld(5);
+    const { observed } = await observe(w.ports, cfg);
+    const many = Array.from({ length: 40 }, (_, k) => ({
+      action: {
+        kind: 'register-target' as const,
+        instanceId: `i-${k}`,
+        reason: 'x'.repeat(400),
+      },
+      outcome: 'ok' as const,
+    }));
+    const memory = { unhealthySince: { m9: 5 }, established: true };
+    const doc = buildStatus(
+      observed,
+      { actions: [], waits: ['w'], memory, conditions: {} as never },
+      many,
+      w.time.now,
+    );
+    const text = serializeStatus(doc);
+    expect(text.length).toBeLessThanOrEqual(STATUS_MAX_CHARS);
+    const back = parseStatus(text)!;
+    expect(back.memory).toEqual(memory);
+    expect(back.lastActions.length).toBeLessThan(10); // trimmed
+    expect(back.lastActions.at(-1)!.action).toMatch(/i-39/);
+    expect(parseStatus('{"version":2}')).toBeUndefined();
+    expect(parseStatus('nope')).toBeUndefined();
+  });
+});
