@@ -1,0 +1,285 @@
+import { randomBytes } from 'node:crypto';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { describeAction } from '../src/heal/actions.js';
+import type { ReconcilerConfig } from '../src/heal/config.js';
+import type { ClusterConditions } from '../src/heal/decision.js';
+import type { EtcdPort, HealPorts } from '../src/heal/ports.js';
+import { configParameter, statusParameter } from '../src/heal/protocol.js';
+import {
+  createReconcilerHandler,
+  type PassSummary,
+  type ReconcilerDeps,
+  type Telemetry,
+} from '../src/lambdas/reconciler-handler.js';
+import { createLambdaCloud, type LambdaCloud, registerTargets, targetsOf } from './support/lambda-cloud.js';
+import { lifecycleEvent, nodeReadyEvent, scheduledEvent, stateChangeEvent } from './support/lambda-events.js';
+
+const endpoint = inject('motoEndpoint');
+
+const conditions: ClusterConditions = {
+  etcdReachable: true,
+  voters: 3,
+  healthyVoters: 3,
+  learners: 0,
+  quorum: 2,
+  quorumMargin: 1,
+  leaderId: '1',
+  expectedMasters: 3,
+  runningMasters: 3,
+  registeredTargets: 3,
+  membershipChange: undefined,
+  converged: true,
+};
+
+/**
+ * A stand-in master pass that acts through the real ports (moto): it registers InService masters in
+ * the API target group and publishes a status document. Idempotent, like the real one.
+ */
+async function standInPass(ports: HealPorts, config: ReconcilerConfig): Promise<PassSummary> {
+  const group = await ports.fleet.describeGroup(config.masterGroupName);
+  const registered = new Set(
+    (await ports.loadBalancer.describeTargets(config.apiTargetGroupArn)).map((t) => t.instanceId),
+  );
+  const actions: PassSummary['actions'] = [];
+  for (const i of group.instances) {
+    if (i.lifecycleState === 'InService' && !registered.has(i.instanceId)) {
+      await ports.loadBalancer.registerTarget(config.apiTargetGroupArn, i.instanceId);
+      actions.push({
+        kind: 'register-target',
+        instanceId: i.instanceId,
+        reason: 'in service, not registered',
+      });
+    }
+  }
+  await ports.parameters.put(
+    statusParameter(config.cluster),
+    JSON.stringify({ lastActions: actions.map(describeAction) }),
+  );
+  return { conditions, actions, waits: [] };
+}
+
+function recordingTelemetry() {
+  const lines: Array<{ level: string; message: string; keys: Record<string, unknown> }> = [];
+  const metrics: Array<{ name: string; value: number }> = [];
+  const flushed: Array<string | undefined> = [];
+  let keys: Record<string, unknown> = {};
+  const line = (level: string) => (message: string, extra?: Record<string, unknown>) =>
+    lines.push({ level, message, keys: { ...keys, ...extra } });
+  const telemetry: Telemetry = {
+    info: line('info'),
+    warn: line('warn'),
+    error: line('error'),
+    appendKeys: (k) => {
+      keys = { ...keys, ...k };
+    },
+    removeKeys: (names) => {
+      keys = Object.fromEntries(Object.entries(keys).filter(([k]) => !names.includes(k)));
+    },
+    metric: (name, _unit, value) => metrics.push({ name, value }),
+    flushMetrics: (c) => flushed.push(c),
+  };
+  return { telemetry, lines, metrics, flushed };
+}
+
+const notHere = () => Promise.reject(new Error('etcd is not part of this test'));
+const noEtcd: EtcdPort = {
+  listMembers: notHere,
+  addLearner: notHere,
+  promoteMember: notHere,
+  removeMember: notHere,
+  status: notHere,
+  moveLeader: notHere,
+  alarms: notHere,
+};
+
+function setup(cloud: LambdaCloud, overrides: Partial<ReconcilerDeps> = {}) {
+  const rec = recordingTelemetry();
+  const passes: ReconcilerConfig[] = [];
+  const deps: ReconcilerDeps = {
+    clients: { autoScaling: cloud.autoScaling, ec2: cloud.aws.ec2, elbv2: cloud.elbv2, ssm: cloud.aws.ssm },
+    cluster: cloud.config.cluster,
+    makeEtcd: () => noEtcd,
+    runPass: async (ports, config) => {
+      passes.push(config);
+      return standInPass(ports, config);
+    },
+    telemetry: rec.telemetry,
+    now: Date.now,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    drainPollMs: 10,
+    ...overrides,
+  };
+  return { handler: createReconcilerHandler(deps), passes, ...rec };
+}
+
+const unique = (p: string) => `${p}${randomBytes(3).toString('hex')}`;
+
+describe('reconciler handler against moto', () => {
+  let cloud: LambdaCloud;
+  beforeAll(async () => {
+    cloud = await createLambdaCloud(endpoint, unique('lh'), 'eu-south-1');
+  });
+
+  it('a scheduled pass reconciles the cluster from the environment; the same event again changes nothing', async () => {
+    const { handler, passes, metrics, lines, flushed } = setup(cloud);
+    const event = scheduledEvent();
+    const first = await handler(event);
+    expect(first).toMatchObject({ status: 'reconciled', cluster: cloud.config.cluster, trigger: 'schedule' });
+    if (first.status !== 'reconciled') return;
+    expect(first.actions).toHaveLength(3);
+    expect(await targetsOf(cloud, cloud.config.apiTargetGroupArn)).toEqual([...cloud.masters].sort());
+    expect(passes[0]).toEqual(cloud.config);
+    const status = await cloud.aws.ssm.send(
+      new GetParameterCommand({ Name: statusParameter(cloud.config.cluster) }),
+    );
+    expect(JSON.parse(status.Parameter!.Value!).lastActions).toHaveLength(3);
+
+    const again = await handler(event);
+    expect(again).toMatchObject({ status: 'reconciled', actions: [], workerHooks: [] });
+    expect(await targetsOf(cloud, cloud.config.apiTargetGroupArn)).toEqual([...cloud.masters].sort());
+
+    // Every line of the pass names the cluster; metrics carry margin, voters, actions, duration.
+    const passLines = lines.filter((l) => l.level === 'info');
+    expect(passLines.length).toBeGreaterThan(0);
+    for (const l of passLines) expect(l.keys.cluster).toBe(cloud.config.cluster);
+    const names = metrics.map((m) => m.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'QuorumMargin',
+        'HealthyVoters',
+        'ActionsTaken',
+        'Action.register-target',
+        'PassDuration',
+      ]),
+    );
+    expect(metrics.find((m) => m.name === 'Action.register-target')?.value).toBe(3);
+    expect(flushed).toEqual([cloud.config.cluster, cloud.config.cluster]);
+  });
+
+  it('a master lifecycle event finds the cluster from the group tag and runs a master pass', async () => {
+    const { handler, passes, lines } = setup(cloud);
+    const r = await handler(lifecycleEvent('launching', cloud.config.masterGroupName, cloud.masters[0]!));
+    expect(r).toMatchObject({ status: 'reconciled', trigger: 'lifecycle' });
+    expect(passes).toHaveLength(1);
+    expect(lines.some((l) => l.keys.instanceId === cloud.masters[0])).toBe(true);
+  });
+
+  it('a state change and a node ready event run a pass; two events in a row change nothing the second time', async () => {
+    const { handler, passes } = setup(cloud);
+    const a = await handler(stateChangeEvent(cloud.masters[1]!, 'running'));
+    const b = await handler(nodeReadyEvent(cloud.config.cluster, cloud.masters[1]!));
+    expect(a).toMatchObject({ status: 'reconciled', trigger: 'state-change' });
+    expect(b).toMatchObject({ status: 'reconciled', trigger: 'node-ready', actions: [] });
+    expect(passes).toHaveLength(2);
+  });
+
+  it('worker launch: CONTINUE once the instance is running, exactly once across duplicate events', async () => {
+    const { handler, passes } = setup(cloud);
+    const id = cloud.workers[0]!;
+    cloud.pendingHooks.set(id, 'Pending:Wait');
+    const event = lifecycleEvent('launching', cloud.config.workerGroupName, id, 'tripod-worker-launching');
+    const first = await handler(event);
+    expect(first).toMatchObject({
+      status: 'reconciled',
+      workerHooks: [{ instanceId: id, hook: 'launching', result: 'continued' }],
+    });
+    expect(passes).toHaveLength(0); // worker events do not touch the control plane
+    const mine = cloud.completions.filter((c) => c.InstanceId === id);
+    expect(mine).toEqual([
+      {
+        AutoScalingGroupName: cloud.config.workerGroupName,
+        LifecycleHookName: 'tripod-worker-launching',
+        InstanceId: id,
+        LifecycleActionResult: 'CONTINUE',
+      },
+    ]);
+    const again = await handler(event);
+    expect(again).toMatchObject({ status: 'reconciled', workerHooks: [] });
+    expect(cloud.completions.filter((c) => c.InstanceId === id)).toHaveLength(1);
+  });
+
+  it('worker terminate: deregisters from the service target groups, then CONTINUE; a duplicate does nothing', async () => {
+    const { handler } = setup(cloud);
+    const [tg] = cloud.config.serviceTargetGroupArns;
+    const id = cloud.workers[1]!;
+    await registerTargets(cloud, tg!, cloud.workers);
+    cloud.pendingHooks.set(id, 'Terminating:Wait');
+    const event = lifecycleEvent(
+      'terminating',
+      cloud.config.workerGroupName,
+      id,
+      'tripod-worker-terminating',
+    );
+    const r = await handler(event, { getRemainingTimeInMillis: () => 60_000 });
+    expect(r).toMatchObject({ workerHooks: [{ instanceId: id, hook: 'terminating', result: 'continued' }] });
+    expect(await targetsOf(cloud, tg!)).toEqual([cloud.workers[0]]);
+    expect(cloud.completions.filter((c) => c.InstanceId === id)).toMatchObject([
+      { LifecycleHookName: 'tripod-worker-terminating', LifecycleActionResult: 'CONTINUE' },
+    ]);
+    const again = await handler(event, { getRemainingTimeInMillis: () => 60_000 });
+    expect(again).toMatchObject({ status: 'reconciled', workerHooks: [] });
+    expect(cloud.completions.filter((c) => c.InstanceId === id)).toHaveLength(1);
+  });
+
+  it('ignores foreign, malformed and other clusters’ events without touching anything', async () => {
+    const { handler, passes, lines } = setup(cloud);
+    const reasons: string[] = [];
+    const ignored = async (e: unknown) => {
+      const r = await handler(e);
+      expect(r.status).toBe('ignored');
+      if (r.status === 'ignored') reasons.push(r.reason);
+    };
+    await ignored({ ...scheduledEvent(), source: 'aws.s3', 'detail-type': 'Object Created' });
+    await ignored({ not: 'an event' });
+    await ignored(lifecycleEvent('launching', cloud.untaggedGroup, cloud.masters[0]!));
+    await ignored(lifecycleEvent('launching', 'no-such-group', cloud.masters[0]!));
+    await ignored(nodeReadyEvent('some-other-cluster', cloud.masters[0]!));
+    await ignored(stateChangeEvent('i-0000000000000000a', 'running'));
+    expect(passes).toHaveLength(0);
+    expect(reasons[2]).toMatch(/no tripod:cluster tag/);
+    expect(reasons[4]).toMatch(/this function reconciles/);
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(6);
+  });
+
+  it('ignores a cluster without configuration, and fails loudly on a broken one', async () => {
+    const other = unique('lx');
+    const { handler } = setup(cloud, { cluster: undefined });
+    const r = await handler(nodeReadyEvent(other, cloud.masters[0]!));
+    expect(r).toMatchObject({ status: 'ignored', reason: expect.stringMatching(/no configuration/) });
+    await cloud.aws.ssm.send(
+      new PutParameterCommand({
+        Name: configParameter(other),
+        Value: JSON.stringify({ cluster: other }),
+        Type: 'String',
+      }),
+    );
+    await expect(handler(nodeReadyEvent(other, cloud.masters[0]!))).rejects.toThrow(
+      /not a reconciler configuration: region/,
+    );
+  });
+});
+
+describe('worker terminate that outlasts the invocation', () => {
+  it('heartbeats the hook and leaves it pending for the next trigger', async () => {
+    const cloud = await createLambdaCloud(endpoint, unique('ld'), 'eu-south-2');
+    const { handler } = setup(cloud);
+    const [tg] = cloud.config.serviceTargetGroupArns;
+    const id = cloud.workers[0]!;
+    await registerTargets(cloud, tg!, [id]);
+    cloud.keepDraining.add(id);
+    cloud.pendingHooks.set(id, 'Terminating:Wait');
+    const r = await handler(
+      lifecycleEvent('terminating', cloud.config.workerGroupName, id, 'tripod-worker-terminating'),
+      {
+        getRemainingTimeInMillis: () => 3000,
+      },
+    );
+    expect(r).toMatchObject({ workerHooks: [{ instanceId: id, result: 'heartbeat' }] });
+    expect(cloud.heartbeats).toMatchObject([
+      { InstanceId: id, LifecycleHookName: 'tripod-worker-terminating' },
+    ]);
+    expect(cloud.completions).toHaveLength(0);
+    expect(cloud.pendingHooks.get(id)).toBe('Terminating:Wait');
+  });
+});
