@@ -188,19 +188,19 @@ describe('etcd client against a real 3-member TLS cluster', () => {
     try {
       const err = await etcdError(noCert.listMembers(c.endpoint()));
       expect(err.kind).not.toBe('timeout');
-      expect(err.message).toMatch(/certificate|alert|handshake|reset/i);
+      expect(err.message).toMatch(/refused the TLS handshake/);
 
       const foreignCa = await makeCa(dir, 'someone-else');
       const foreign = await readTls(foreignCa.cert, await issueClientCert(dir, dir, 'intruder'));
       const intruder = createEtcdClient({ tls: { ...foreign, ca: c.tls!.ca }, timeoutMs: 3000 });
       const err2 = await etcdError(intruder.listMembers(c.endpoint()));
-      expect(err2.message).toMatch(/certificate|alert|handshake|reset/i);
+      expect(err2.message).toMatch(/refused the TLS handshake/);
       intruder.close();
 
       // And the client refuses a server its CA did not sign.
       const wrongTrust = createEtcdClient({ tls: { ...c.tls!, ca: foreign.ca }, timeoutMs: 3000 });
       const err3 = await etcdError(wrongTrust.listMembers(c.endpoint()));
-      expect(err3.message).toMatch(/certificate/i);
+      expect(err3.message).toMatch(/certificate is not trusted/);
       wrongTrust.close();
     } finally {
       noCert.close();

@@ -70,6 +70,20 @@ export function transportError(where: string, err: unknown, timedOut: boolean, t
   const e = err as NodeJS.ErrnoException;
   const text = e?.message ?? String(err);
   if (e?.code && UNREACHABLE_CODES.has(e.code)) return new EtcdError('unavailable', `${where}: ${text}`);
+  // OpenSSL's alert text ("...:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:...") -> its reason.
+  const alert = /SSL routines:[^:]*:([^:]+)/.exec(text)?.[1];
+  if (alert) {
+    return new EtcdError(
+      'other',
+      `${where}: the member refused the TLS handshake (${alert}): is the client certificate signed by the cluster's etcd CA?`,
+    );
+  }
+  if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(e.code)) {
+    return new EtcdError(
+      'other',
+      `${where}: the member's certificate is not trusted (${e.code}: ${text}): is the CA the cluster's etcd CA?`,
+    );
+  }
   return new EtcdError('other', `${where}: ${text}`);
 }
 
