@@ -3,10 +3,28 @@
  * INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_EVENT_PATH with a real-shaped
  * pull_request payload; AWS is the shared moto server, GitHub's REST API a local stand-in.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateTargetGroupCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commentMarker } from '../src/action/comment.js';
 import { NO_CREDENTIALS } from '../src/action/errors.js';
@@ -79,6 +97,83 @@ interface RunResult {
   stderr: string;
   outputs: Record<string, string>;
   summary: string;
+}
+
+/**
+ * A cluster's master group as moto holds it after an apply: three subnets, a launch template, the
+ * group (moto starts every instance in the first subnet: no AZ spread), the API target group with the
+ * masters registered, the reconciler config, and the reconciler's status document.
+ */
+async function seedMasters(cluster: string, statusDoc: (instanceIds: string[]) => unknown) {
+  const endpoint = inject('motoEndpoint');
+  const opts = {
+    region: 'eu-west-1',
+    endpoint,
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  };
+  const ec2 = new EC2Client(opts);
+  const asg = new AutoScalingClient(opts);
+  const elb = new ElasticLoadBalancingV2Client(opts);
+  const ssm = new SSMClient(opts);
+  try {
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.77.0.0/16' }))).Vpc!.VpcId!;
+    const subnets: string[] = [];
+    for (const [i, z] of ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'].entries()) {
+      const sn = await ec2.send(
+        new CreateSubnetCommand({ VpcId: vpc, AvailabilityZone: z, CidrBlock: `10.77.${i}.0/24` }),
+      );
+      subnets.push(sn.Subnet!.SubnetId!);
+    }
+    const lt = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: `${cluster}-masters`,
+        LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't3.micro' },
+      }),
+    );
+    await asg.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: `${cluster}-masters`,
+        MinSize: 3,
+        MaxSize: 3,
+        DesiredCapacity: 3,
+        VPCZoneIdentifier: subnets.join(','),
+        LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '$Default' },
+      }),
+    );
+    const group = await asg.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [`${cluster}-masters`] }),
+    );
+    const ids = (group.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId!).sort();
+    const tg = await elb.send(
+      new CreateTargetGroupCommand({
+        Name: `${cluster}-api`,
+        Protocol: 'TCP',
+        Port: 6443,
+        VpcId: vpc,
+        TargetType: 'instance',
+      }),
+    );
+    const tgArn = tg.TargetGroups![0]!.TargetGroupArn!;
+    await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: ids.map((Id) => ({ Id })) }));
+    await ssm.send(
+      new PutParameterCommand({
+        Name: `/tripod/${cluster}/config`,
+        Type: 'String',
+        Value: JSON.stringify({ cluster, apiTargetGroupArn: tgArn }),
+      }),
+    );
+    await ssm.send(
+      new PutParameterCommand({
+        Name: `/tripod/${cluster}/status`,
+        Type: 'String',
+        Value: JSON.stringify(statusDoc(ids)),
+      }),
+    );
+    return ids;
+  } finally {
+    for (const c of [ec2, asg, elb, ssm]) c.destroy();
+  }
 }
 
 /** GITHUB_OUTPUT's `name<<delimiter ... delimiter` blocks. */
@@ -231,6 +326,42 @@ describe('the bundled action, run as a runner runs it', () => {
     expect(failure(r)).toBe(
       'cluster e2e-nocluster not found in eu-west-1: there is no Auto Scaling group e2e-nocluster-masters. Run command apply first.',
     );
+  });
+
+  it('status reports members, targets and the last reconcile, and fails when zone-loss survival is lost', async () => {
+    const cluster = 'e2e-status';
+    const ids = await seedMasters(cluster, (ids) => ({
+      version: 1,
+      cluster,
+      at: '2026-01-01T00:00:00.000Z',
+      conditions: { converged: true },
+      members: ids.map((id, i) => ({
+        id: String(1000 + i),
+        name: id,
+        healthy: true,
+        ...(i === 0 ? { leader: true } : {}),
+      })),
+      zones: {},
+      targets: [],
+      waits: [],
+      lastActions: [],
+      memory: { unhealthySince: {} },
+    }));
+    const r = await runAction({
+      inputs: { command: 'status' },
+      spec: specYaml(cluster),
+      eventName: 'schedule',
+    });
+    // moto starts every instance of a group in its first subnet: all three masters sit in eu-west-1a.
+    expect(failure(r)).toBe(
+      `${cluster}: zone-loss survival is LOST: losing eu-west-1a would leave 0 healthy voters, below quorum 2`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.summary).toContain(`## tripod status: \`${cluster}\` in eu-west-1`);
+    expect(r.summary).toContain('| eu-west-1a | 3 | 3 | **NO** |');
+    expect(r.summary).toContain(`| 1000 | ${ids[0]} | voter, leader | yes |`);
+    expect(r.summary).toContain(`| ${ids[1]} | eu-west-1a | InService | Healthy | healthy |`);
+    expect(r.summary).toContain('2026-01-01T00:00:00.000Z: **converged**');
   });
 
   it('upgrade fails clearly as not yet implemented', async () => {
