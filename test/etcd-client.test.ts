@@ -4,10 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient } from '../src/adapters/etcd/client.js';
+import { gatewayError } from '../src/adapters/etcd/gateway.js';
 import { EtcdError } from '../src/heal/ports.js';
 import { type EtcdTestCluster, startEtcdCluster } from './support/etcd-cluster.js';
 import { issueClientCert, makeCa, readTls } from './support/pki.js';
@@ -291,5 +293,51 @@ describe('etcd client over plain HTTP (tests only)', () => {
     }
     expect(new Set(ids).size).toBe(3);
     expect(await c.client.listMembers(ep)).toHaveLength(1);
+  });
+});
+
+describe('etcd gateway error mapping', () => {
+  it('types errors by gRPC code first, then by HTTP status', () => {
+    const cases: Array<[number, string, string, number | undefined]> = [
+      [412, '{"error":"x","message":"etcdserver: not leader","code":9}', 'precondition', 9],
+      [404, '{"error":"x","message":"etcdserver: member not found","code":5}', 'not-found', 5],
+      [503, '{"error":"x","message":"etcdserver: unhealthy cluster","code":14}', 'unavailable', 14],
+      [500, '{"error":"x","message":"deadline","code":4}', 'timeout', 4],
+      [503, 'upstream down', 'unavailable', undefined],
+      [504, '', 'timeout', undefined],
+      [400, '{"error":"bad","message":"bad request","code":3}', 'other', 3],
+    ];
+    for (const [status, body, kind, code] of cases) {
+      const err = gatewayError('etcd https://10.0.0.1:2379/v3/x', status, body);
+      expect(err.kind, body).toBe(kind);
+      expect(err.grpcCode, body).toBe(code);
+      expect(err.message).toMatch(/^etcd https:\/\/10\.0\.0\.1:2379\/v3\/x: /);
+    }
+  });
+
+  it('surfaces an error line in the middle of a snapshot stream', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"result":{"blob":"${Buffer.from('abc').toString('base64')}"}}\n`);
+      res.end('{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: server stopped"}}\n');
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    const client = createEtcdClient({ timeoutMs: 2000 });
+    const got: string[] = [];
+    try {
+      const err = await etcdError(
+        (async () => {
+          for await (const chunk of client.snapshot(`http://127.0.0.1:${port}`))
+            got.push(Buffer.from(chunk).toString());
+        })(),
+      );
+      expect(err.kind).toBe('unavailable');
+      expect(err.message).toMatch(/server stopped/);
+      expect(got).toEqual(['abc']);
+    } finally {
+      client.close();
+      server.close();
+    }
   });
 });
