@@ -52,69 +52,79 @@ export function parseFaults(list: string): FaultKind[] {
   return kinds as FaultKind[];
 }
 
-/** A schedule of 1-6 faults starting a few minutes in; `end` is when the last effect is over. */
+/**
+ * A schedule of 1-6 faults starting a few minutes in; `end` is when the last effect is over.
+ * Destructive faults (a kill, a zone outage, an etcd service that cannot restart, a partition
+ * longer than the reconciler's unhealthy threshold, after which it replaces the cut-off master)
+ * start at least HEAL_GAP_MS after the previous destructive one ended. With fewer than 3 zones
+ * there are no zone outages: losing the zone with most masters loses quorum, as the plan warns.
+ */
 export function generateSchedule(
   rng: Random,
   kinds: readonly FaultKind[],
+  zoneCount: number,
 ): { faults: ScheduledFault[]; end: number } {
   const faults: ScheduledFault[] = [];
-  const usable = kinds.filter((k) => k !== 'zone-recovery');
+  // With fewer than 3 zones a zone loss is not survivable (the topology says so): no zone outages.
+  const usable = kinds.filter((k) => k !== 'zone-recovery' && (k !== 'zone-outage' || zoneCount >= 3));
   let t = rng.int(2 * MIN, 8 * MIN);
+  // The first cluster forms in the first minutes: a destructive fault before that could leave it without quorum.
+  let nextDestructive = 10 * MIN;
   let end = t;
   if (usable.length === 0) return { faults, end };
   const count = rng.int(1, 6);
   for (let n = 0; n < count; n++) {
     const kind = rng.pick(usable);
     const f: ScheduledFault = { at: t, kind, pick: rng.nextU32() };
+    let destructive = false;
     switch (kind) {
       case 'kill':
-        t += HEAL_GAP_MS;
+        destructive = true;
         break;
-      case 'zone-outage': {
-        const recovers = kinds.includes('zone-recovery');
-        f.durationMs = recovers ? rng.int(2 * MIN, 20 * MIN) : undefined;
-        if (recovers) {
-          faults.push(f);
-          faults.push({ at: t + (f.durationMs as number), kind: 'zone-recovery', pick: f.pick });
-          t += (f.durationMs as number) + HEAL_GAP_MS;
-          end = Math.max(end, t - HEAL_GAP_MS);
-          continue;
-        }
-        // Without zone-recovery the zone stays down until the faults stop: nothing destructive after it.
-        faults.push(f);
-        n = count;
-        t += 10 * MIN;
-        end = Math.max(end, t);
-        continue;
-      }
+      case 'zone-outage':
+        destructive = true;
+        // Without zone-recovery the zone stays down until the faults stop.
+        f.durationMs = kinds.includes('zone-recovery') ? rng.int(2 * MIN, 20 * MIN) : 10 * MIN;
+        break;
       case 'etcd-crash':
         f.permanent = rng.chance(0.3);
-        t += f.permanent ? HEAL_GAP_MS : rng.int(MIN / 2, 3 * MIN);
+        destructive = f.permanent;
         break;
       case 'partition':
-        f.durationMs = rng.int(MIN / 2, 10 * MIN);
-        t += rng.int(MIN / 2, 3 * MIN);
+        destructive = rng.chance(0.5);
+        f.durationMs = destructive ? rng.int(3 * MIN, 10 * MIN) : rng.int(10_000, 90_000);
         break;
       case 'event-loss':
       case 'event-dup':
         f.durationMs = rng.int(5 * MIN, 20 * MIN);
         f.rate = 0.3 + 0.7 * rng.next();
-        t += rng.int(MIN / 2, 3 * MIN);
         break;
       case 'throttle':
         f.durationMs = rng.int(MIN, 5 * MIN);
         f.rate = 0.2 + 0.6 * rng.next();
-        t += rng.int(MIN / 2, 3 * MIN);
         break;
       case 'reconciler-crash':
         f.durationMs = rng.int(3 * MIN, 15 * MIN);
         f.rate = 0.3 + 0.5 * rng.next();
-        t += rng.int(MIN / 2, 3 * MIN);
         break;
     }
-    end = Math.max(end, f.at + (f.durationMs ?? 0));
+    if (destructive) {
+      f.at = Math.max(t, nextDestructive);
+      nextDestructive = f.at + (f.durationMs ?? 0) + HEAL_GAP_MS;
+    }
     faults.push(f);
+    if (kind === 'zone-outage') {
+      if (kinds.includes('zone-recovery')) {
+        faults.push({ at: f.at + (f.durationMs as number), kind: 'zone-recovery', pick: f.pick });
+      } else {
+        end = Math.max(end, f.at + (f.durationMs as number));
+        break;
+      }
+    }
+    end = Math.max(end, f.at + (f.durationMs ?? 0));
+    t = f.at + rng.int(MIN / 2, 4 * MIN);
   }
+  faults.sort((a, b) => a.at - b.at);
   return { faults, end };
 }
 

@@ -3,12 +3,14 @@
  * random fault schedule, the invariants checked after every event, and convergence required
  * within a bounded simulated time once the faults stop. The same seed gives the same timeline.
  */
+
+import { reconcilePass } from '../heal/reconcile.js';
 import { autoMasterCount } from '../spec/topology.js';
 import { SimCloud } from './cloud.js';
 import { applyFault, endFaults, FAULT_KINDS, type FaultKind, generateSchedule } from './faults.js';
 import { InvariantChecker, type Violation } from './invariants.js';
 import { ReconcilerLambda } from './lambda.js';
-import { type Reconciler, stubReconciler } from './stub-reconciler.js';
+import type { Reconciler } from './stub-reconciler.js';
 
 export interface SimulationOptions {
   seed: number;
@@ -46,9 +48,9 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   const masters = opts.masters ?? autoMasterCount(zones.length);
   const cloud = new SimCloud({ seed: opts.seed, zones, masters });
   const k = cloud.k;
-  const lambda = new ReconcilerLambda(cloud, opts.reconciler ?? stubReconciler());
+  const lambda = new ReconcilerLambda(cloud, opts.reconciler ?? reconcilePass);
   const checker = new InvariantChecker(cloud);
-  const schedule = generateSchedule(k.rng.fork('faults'), opts.faults ?? FAULT_KINDS);
+  const schedule = generateSchedule(k.rng.fork('faults'), opts.faults ?? FAULT_KINDS, zones.length);
   k.log(
     'sim',
     `seed ${opts.seed}: ${zones.length} zones, ${masters} masters, ${schedule.faults.length} faults until +${Math.round(schedule.end / 60_000)} min`,
