@@ -333,8 +333,10 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
 
   // 8. A running master whose member stays unhealthy: let the group replace it, when quorum is not at risk.
   if (etcd.reachable && established) {
+    // A replacement in progress: an instance marked Unhealthy or leaving, or a learner joining. A new
+    // master still waiting to be added is not one: it waits for this very member to go (rule 2).
     const replacing = instances.some(
-      (i) => i.health === 'Unhealthy' || !(i.lifecycleState === 'InService' || isGone(i)),
+      (i) => i.health === 'Unhealthy' || i.lifecycleState === 'Terminating:Wait',
     );
     const quorumHeld = healthyVoters.length >= quorumOf(voters.length);
     for (const inst of instances.filter((i) => i.lifecycleState === 'InService' && i.health === 'Healthy')) {
