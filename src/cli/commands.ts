@@ -1,5 +1,6 @@
 /** Every `tripod` command, in the order `tripod --help` lists them. Later layers add theirs here. */
 import type { Command } from './command.js';
+import { simulateCommand } from './simulate.js';
 import { validateCommand } from './validate.js';
 
-export const commands: Command[] = [validateCommand];
+export const commands: Command[] = [validateCommand, simulateCommand];

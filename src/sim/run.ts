@@ -106,3 +106,39 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     },
   };
 }
+
+export interface SeedsSummary {
+  seeds: number;
+  failed: SimulationResult[];
+  /** Wall-clock milliseconds. */
+  elapsedMs: number;
+  /** Simulated ms from the end of the faults to convergence: median and worst. */
+  convergeMedianMs: number;
+  convergeMaxMs: number;
+}
+
+/** Run `count` seeds from `from`; `onProgress` after each one. */
+export async function simulateSeeds(
+  base: Omit<SimulationOptions, 'seed'>,
+  from: number,
+  count: number,
+  onProgress?: (done: number, failed: number, r: SimulationResult) => void,
+): Promise<SeedsSummary> {
+  const t0 = performance.now();
+  const failed: SimulationResult[] = [];
+  const converge: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = await simulate({ ...base, seed: from + i });
+    if (!r.ok) failed.push(r);
+    if (r.convergedAfterMs !== undefined) converge.push(r.convergedAfterMs);
+    onProgress?.(i + 1, failed.length, r);
+  }
+  converge.sort((a, b) => a - b);
+  return {
+    seeds: count,
+    failed,
+    elapsedMs: performance.now() - t0,
+    convergeMedianMs: converge[Math.floor(converge.length / 2)] ?? 0,
+    convergeMaxMs: converge[converge.length - 1] ?? 0,
+  };
+}
