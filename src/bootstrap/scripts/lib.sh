@@ -140,6 +140,7 @@ write_restart_dropins() {
 write_timer() {
   local name=$1 desc=$2 every=$3
   shift 3
+  mkdir -p "$TRIPOD_SYSTEMD"
   printf '%s\n' '[Unit]' "Description=$desc" '[Service]' 'Type=oneshot' "ExecStart=$*" \
     >"$TRIPOD_SYSTEMD/$name.service"
   printf '%s\n' '[Unit]' "Description=$desc (timer)" '[Timer]' "OnBootSec=$every" "OnUnitActiveSec=$every" \
@@ -150,6 +151,7 @@ write_timer() {
 
 # install_watchdog UNIT...: every 30 s checks the units; see watchdog_check.
 install_watchdog() {
+  mkdir -p "$TRIPOD_ETC"
   printf '%s\n' "$@" >"$TRIPOD_ETC/watched-units"
   write_timer tripod-watchdog 'tripod: report the instance unhealthy when its services cannot come back' 30s \
     "$TRIPOD_BIN" watchdog
@@ -290,6 +292,7 @@ watch_lifecycle() {
 }
 
 install_lifecycle_watcher() {
+  mkdir -p "$TRIPOD_SYSTEMD"
   printf '%s\n' '[Unit]' 'Description=tripod: leave the cluster cleanly when Auto Scaling terminates this instance' \
     'After=network-online.target' '[Service]' "ExecStart=$TRIPOD_BIN watch-lifecycle" 'Restart=on-failure' 'RestartSec=10' \
     '[Install]' 'WantedBy=multi-user.target' >"$TRIPOD_SYSTEMD/tripod-lifecycle.service"

@@ -1,0 +1,913 @@
+// Generated from src/bootstrap/scripts/*.sh by `npm run bootstrap-scripts` (src/bootstrap/generate-scripts.ts).
+// Do not edit: edit the scripts and run the generator.
+export const BOOTSTRAP_SCRIPTS: Readonly<Record<string, string>> = {
+  'etcd-member.sh': `#!/usr/bin/env bash
+# tripod: the etcd phase of a master's bootstrap.
+#
+# Issues this member's own server and peer certificates for its address (signed by the cluster's
+# etcd CA in ETCD_PKI_DIR, unless they already exist), then runs one etcd member with TLS on both
+# the client and the peer side (client-cert-auth everywhere):
+#   - ETCD_EXEC=1: exec etcd in the foreground (tests, the simulator's sandbox);
+#   - otherwise:   write a systemd unit with Restart=always and start it (a real node).
+#
+# Inputs (environment):
+#   ETCD_NAME                  member name (tripod uses the instance id)               required
+#   ETCD_IP                    address to listen on and advertise                       required
+#   ETCD_CLIENT_PORT           client port                                              2379
+#   ETCD_PEER_PORT             peer port                                                2380
+#   ETCD_DATA_DIR              data directory                                           /var/lib/etcd
+#   ETCD_PKI_DIR               holds ca.crt + ca.key; gets server.* and peer.*          /etc/kubernetes/pki/etcd
+#   ETCD_INITIAL_CLUSTER       name=peerURL,...                                         this member alone
+#   ETCD_INITIAL_CLUSTER_STATE new (the seed) | existing (a join)                       new
+#   ETCD_INITIAL_CLUSTER_TOKEN must be the same on every member                         tripod-etcd
+#   ETCD_SCHEME                https | http (http only for tests: no TLS at all)        https
+#   ETCD_HEARTBEAT_INTERVAL    milliseconds                                             100
+#   ETCD_ELECTION_TIMEOUT      milliseconds                                             1000
+#   ETCD_BIN                   the etcd binary                                          etcd
+#   ETCD_EXEC                  1 = exec in the foreground                               0
+#   ETCD_UNIT_DIR              where the systemd unit goes                              /etc/systemd/system
+#   ETCD_CERT_DAYS             validity of the issued certificates                      3650
+# Extra arguments are passed to etcd unchanged.
+set -euo pipefail
+
+log() { printf '[etcd-member] %s\\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+: "\${ETCD_NAME:?ETCD_NAME is required (the member name)}"
+: "\${ETCD_IP:?ETCD_IP is required (the address to listen on and advertise)}"
+ETCD_CLIENT_PORT="\${ETCD_CLIENT_PORT:-2379}"
+ETCD_PEER_PORT="\${ETCD_PEER_PORT:-2380}"
+ETCD_DATA_DIR="\${ETCD_DATA_DIR:-/var/lib/etcd}"
+ETCD_PKI_DIR="\${ETCD_PKI_DIR:-/etc/kubernetes/pki/etcd}"
+ETCD_SCHEME="\${ETCD_SCHEME:-https}"
+ETCD_INITIAL_CLUSTER_STATE="\${ETCD_INITIAL_CLUSTER_STATE:-new}"
+ETCD_INITIAL_CLUSTER_TOKEN="\${ETCD_INITIAL_CLUSTER_TOKEN:-tripod-etcd}"
+ETCD_HEARTBEAT_INTERVAL="\${ETCD_HEARTBEAT_INTERVAL:-100}"
+ETCD_ELECTION_TIMEOUT="\${ETCD_ELECTION_TIMEOUT:-1000}"
+ETCD_BIN="\${ETCD_BIN:-etcd}"
+ETCD_EXEC="\${ETCD_EXEC:-0}"
+ETCD_UNIT_DIR="\${ETCD_UNIT_DIR:-/etc/systemd/system}"
+ETCD_CERT_DAYS="\${ETCD_CERT_DAYS:-3650}"
+
+case "$ETCD_SCHEME" in
+  https | http) ;;
+  *) die "ETCD_SCHEME must be https or http, got '$ETCD_SCHEME'" ;;
+esac
+case "$ETCD_INITIAL_CLUSTER_STATE" in
+  new | existing) ;;
+  *) die "ETCD_INITIAL_CLUSTER_STATE must be new or existing, got '$ETCD_INITIAL_CLUSTER_STATE'" ;;
+esac
+for port in "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$ETCD_HEARTBEAT_INTERVAL" "$ETCD_ELECTION_TIMEOUT"; do
+  case "$port" in
+    '' | *[!0-9]*) die "ports and intervals must be numbers, got '$port'" ;;
+  esac
+done
+
+CLIENT_URL="\${ETCD_SCHEME}://\${ETCD_IP}:\${ETCD_CLIENT_PORT}"
+PEER_URL="\${ETCD_SCHEME}://\${ETCD_IP}:\${ETCD_PEER_PORT}"
+ETCD_INITIAL_CLUSTER="\${ETCD_INITIAL_CLUSTER:-\${ETCD_NAME}=\${PEER_URL}}"
+
+case ",\${ETCD_INITIAL_CLUSTER}," in
+  *",\${ETCD_NAME}=\${PEER_URL},"*) ;;
+  *) die "ETCD_INITIAL_CLUSTER '\${ETCD_INITIAL_CLUSTER}' does not contain this member (\${ETCD_NAME}=\${PEER_URL})" ;;
+esac
+
+# Issues "$1".crt/"$1".key in ETCD_PKI_DIR for this member's address, for both server and client use
+# (etcd's gateway and its peers dial with these certificates too). Kept if it already exists.
+issue_cert() {
+  local base="$ETCD_PKI_DIR/$1" ext
+  if [ -s "$base.crt" ] && [ -s "$base.key" ]; then
+    log "keeping existing $base.crt"
+    return 0
+  fi
+  if [ ! -s "$ETCD_PKI_DIR/ca.crt" ] || [ ! -s "$ETCD_PKI_DIR/ca.key" ]; then
+    die "the etcd CA (ca.crt and ca.key) is missing in $ETCD_PKI_DIR"
+  fi
+  ext="$(mktemp)"
+  printf '%s\\n' \\
+    "basicConstraints=critical,CA:FALSE" \\
+    "keyUsage=critical,digitalSignature,keyEncipherment" \\
+    "extendedKeyUsage=serverAuth,clientAuth" \\
+    "subjectAltName=IP:\${ETCD_IP},IP:127.0.0.1,DNS:localhost,DNS:\${ETCD_NAME}" >"$ext"
+  (
+    umask 077
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \\
+      -keyout "$base.key.tmp" -subj "/CN=\${ETCD_NAME}" -out "$base.csr" 2>/dev/null
+  )
+  openssl x509 -req -in "$base.csr" -CA "$ETCD_PKI_DIR/ca.crt" -CAkey "$ETCD_PKI_DIR/ca.key" \\
+    -set_serial "0x$(openssl rand -hex 16)" -days "$ETCD_CERT_DAYS" -sha256 -extfile "$ext" \\
+    -out "$base.crt.tmp" 2>/dev/null || die "could not issue $base.crt"
+  rm -f "$ext" "$base.csr"
+  mv "$base.key.tmp" "$base.key"
+  mv "$base.crt.tmp" "$base.crt"
+  log "issued $base.crt for \${ETCD_IP}"
+}
+
+mkdir -p "$ETCD_DATA_DIR"
+chmod 700 "$ETCD_DATA_DIR"
+
+args=(
+  "--name=\${ETCD_NAME}"
+  "--data-dir=\${ETCD_DATA_DIR}"
+  "--listen-client-urls=\${CLIENT_URL}"
+  "--advertise-client-urls=\${CLIENT_URL}"
+  "--listen-peer-urls=\${PEER_URL}"
+  "--initial-advertise-peer-urls=\${PEER_URL}"
+  "--initial-cluster=\${ETCD_INITIAL_CLUSTER}"
+  "--initial-cluster-state=\${ETCD_INITIAL_CLUSTER_STATE}"
+  "--initial-cluster-token=\${ETCD_INITIAL_CLUSTER_TOKEN}"
+  "--heartbeat-interval=\${ETCD_HEARTBEAT_INTERVAL}"
+  "--election-timeout=\${ETCD_ELECTION_TIMEOUT}"
+  "--strict-reconfig-check=true"
+)
+
+if [ "$ETCD_SCHEME" = https ]; then
+  mkdir -p "$ETCD_PKI_DIR"
+  issue_cert server
+  issue_cert peer
+  args+=(
+    "--cert-file=\${ETCD_PKI_DIR}/server.crt"
+    "--key-file=\${ETCD_PKI_DIR}/server.key"
+    "--client-cert-auth=true"
+    "--trusted-ca-file=\${ETCD_PKI_DIR}/ca.crt"
+    "--peer-cert-file=\${ETCD_PKI_DIR}/peer.crt"
+    "--peer-key-file=\${ETCD_PKI_DIR}/peer.key"
+    "--peer-client-cert-auth=true"
+    "--peer-trusted-ca-file=\${ETCD_PKI_DIR}/ca.crt"
+  )
+fi
+args+=("$@")
+
+log "member \${ETCD_NAME}: client \${CLIENT_URL}, peer \${PEER_URL}, cluster state \${ETCD_INITIAL_CLUSTER_STATE}"
+
+if [ "$ETCD_EXEC" = 1 ]; then
+  # etcd reads ETCD_* variables as flags and refuses to start when one repeats a flag: every input
+  # is in args now, so none of them may reach etcd's environment.
+  etcd_bin="$ETCD_BIN"
+  while IFS= read -r var; do
+    case "$var" in ETCD_*) unset "$var" ;; esac
+  done < <(compgen -e)
+  exec "$etcd_bin" "\${args[@]}"
+fi
+
+# A real node: a systemd service that comes back by itself when etcd crashes.
+bin_path="$(command -v "$ETCD_BIN")" || die "etcd binary '$ETCD_BIN' not found"
+unit="$ETCD_UNIT_DIR/etcd.service"
+mkdir -p "$ETCD_UNIT_DIR"
+{
+  printf '%s\\n' \\
+    "# Written by tripod's etcd-member.sh" \\
+    "[Unit]" \\
+    "Description=etcd member \${ETCD_NAME} (tripod)" \\
+    "After=network-online.target" \\
+    "Wants=network-online.target" \\
+    "" \\
+    "[Service]" \\
+    "Type=notify" \\
+    "ExecStart=\${bin_path} \${args[*]}" \\
+    "Restart=always" \\
+    "RestartSec=5" \\
+    "LimitNOFILE=65536" \\
+    "TimeoutStartSec=0" \\
+    "" \\
+    "[Install]" \\
+    "WantedBy=multi-user.target"
+} >"$unit.tmp"
+mv "$unit.tmp" "$unit"
+log "wrote $unit"
+systemctl daemon-reload
+systemctl enable etcd.service
+systemctl restart etcd.service
+log "etcd.service started"
+`,
+  'lib.sh': `#!/usr/bin/env bash
+# tripod node library: functions shared by masters and workers. Sourced, never run.
+# Configuration comes from /etc/tripod/node.env (rendered by src/bootstrap/render.ts); every
+# secret (CAs, tokens) comes from SSM SecureString at boot, never from user data.
+# Paths are overridable so the bats tests can run every function in a temp dir.
+
+: "\${TRIPOD_ROOT:=}"                                # prefix for every file path (tests)
+: "\${TRIPOD_ETC:=$TRIPOD_ROOT/etc/tripod}"
+: "\${TRIPOD_STATE:=$TRIPOD_ROOT/var/lib/tripod}"
+: "\${TRIPOD_PKI:=$TRIPOD_ROOT/etc/kubernetes/pki}"
+: "\${TRIPOD_KUBE_ETC:=$TRIPOD_ROOT/etc/kubernetes}"
+: "\${TRIPOD_SYSTEMD:=$TRIPOD_ROOT/etc/systemd/system}"
+: "\${TRIPOD_HOSTS:=$TRIPOD_ROOT/etc/hosts}"
+: "\${TRIPOD_IMDS:=http://169.254.169.254}"
+: "\${TRIPOD_BIN:=/opt/tripod/tripod-node}"
+: "\${TRIPOD_SLEEP:=sleep}"                          # tests make waiting instant
+
+log() { printf '[tripod %s] %s\\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# retry_backoff MAX_SECONDS CMD...: runs CMD until it succeeds, sleeping 2, 4, 8 ... 30 s between
+# attempts; fails once MAX_SECONDS of waiting have passed.
+retry_backoff() {
+  local max=$1 waited=0 delay=2
+  shift
+  until "$@"; do
+    if [ "$waited" -ge "$max" ]; then
+      log "gave up after \${waited}s: $*"
+      return 1
+    fi
+    "$TRIPOD_SLEEP" "$delay"
+    waited=$((waited + delay))
+    delay=$((delay * 2))
+    [ "$delay" -le 30 ] || delay=30
+  done
+}
+
+# --- instance metadata (IMDSv2) ---------------------------------------------------------------
+imds() {
+  local token
+  token=$(curl -sf -X PUT "$TRIPOD_IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300') ||
+    return 1
+  curl -sf -H "X-aws-ec2-metadata-token: $token" "$TRIPOD_IMDS/latest/meta-data/$1"
+}
+
+# Sets INSTANCE_ID, NODE_IP and ZONE (each overridable from the environment).
+node_identity() {
+  INSTANCE_ID=\${INSTANCE_ID:-$(retry_backoff 60 imds instance-id)} || die "no instance id from IMDS"
+  NODE_IP=\${NODE_IP:-$(retry_backoff 60 imds local-ipv4)} || die "no private IP from IMDS"
+  ZONE=\${ZONE:-$(retry_backoff 60 imds placement/availability-zone)} || die "no zone from IMDS"
+  export INSTANCE_ID NODE_IP ZONE
+  log "instance $INSTANCE_ID, address $NODE_IP, zone $ZONE"
+}
+
+# --- SSM parameters ---------------------------------------------------------------------------
+ssm_get() {
+  aws ssm get-parameter --region "$TRIPOD_REGION" --name "$1" --with-decryption \\
+    --query Parameter.Value --output text 2>/dev/null
+}
+
+# ssm_put_secret NAME VALUE [--overwrite]: a SecureString; without --overwrite it fails when the
+# parameter exists (how the seed creates the CAs exactly once).
+ssm_put_secret() {
+  aws ssm put-parameter --region "$TRIPOD_REGION" --name "$1" --type SecureString \\
+    --tier Intelligent-Tiering --value "$2" \${3:+"$3"} >/dev/null
+}
+
+# --- every node: kernel, container runtime, Kubernetes packages -----------------------------------
+setup_kernel() {
+  mkdir -p "$TRIPOD_ROOT/etc/modules-load.d" "$TRIPOD_ROOT/etc/sysctl.d"
+  printf '%s\\n' overlay br_netfilter >"$TRIPOD_ROOT/etc/modules-load.d/tripod-k8s.conf"
+  modprobe overlay
+  modprobe br_netfilter
+  printf '%s\\n' 'net.bridge.bridge-nf-call-iptables = 1' 'net.bridge.bridge-nf-call-ip6tables = 1' \\
+    'net.ipv4.ip_forward = 1' >"$TRIPOD_ROOT/etc/sysctl.d/99-tripod-k8s.conf"
+  sysctl --system >/dev/null
+}
+
+# Keeps packaged services from starting during apt-get install (the etcd package would start a
+# default member); removed again at the end of install_packages.
+hold_service_starts() {
+  printf '#!/bin/sh\\nexit 101\\n' >"$TRIPOD_ROOT/usr/sbin/policy-rc.d"
+  chmod 755 "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
+}
+
+# install_packages ROLE: containerd, etcd (masters), and kubelet/kubeadm/kubectl pinned to
+# TRIPOD_K8S_VERSION from the Kubernetes package repository of its minor version.
+install_packages() {
+  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin extra=()
+  local k8s_minor=\${TRIPOD_K8S_VERSION%.*}
+  repo="$TRIPOD_K8S_APT_REPO/core:/stable:/v\${k8s_minor}/deb/"
+  export DEBIAN_FRONTEND=noninteractive
+  mkdir -p "$TRIPOD_ROOT/etc/apt/keyrings" "$TRIPOD_ROOT/etc/apt/sources.list.d" "$TRIPOD_ROOT/usr/sbin"
+  hold_service_starts
+  retry_backoff 300 apt-get update -q
+  retry_backoff 300 apt-get install -y -q apt-transport-https ca-certificates curl gpg jq containerd
+  command -v aws >/dev/null || retry_backoff 300 snap install aws-cli --classic
+  curl -fsSL "\${repo}Release.key" | gpg --batch --yes --dearmor -o "$keyring"
+  printf 'deb [signed-by=%s] %s /\\n' "/etc/apt/keyrings/kubernetes.gpg" "$repo" \\
+    >"$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
+  retry_backoff 300 apt-get update -q
+  pin=$(apt_package_version kubeadm "$TRIPOD_K8S_VERSION") || die "kubeadm $TRIPOD_K8S_VERSION is not in $repo"
+  [ "$role" = master ] && extra=(etcd-server)
+  retry_backoff 300 apt-get install -y -q --allow-downgrades "kubelet=$pin" "kubeadm=$pin" "kubectl=$pin" "\${extra[@]}"
+  apt-mark hold kubelet kubeadm kubectl >/dev/null
+  rm -f "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
+  [ "$role" = master ] && { systemctl disable --now etcd.service 2>/dev/null || true; }
+  configure_containerd
+}
+
+# apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1).
+apt_package_version() {
+  apt-cache madison "$1" | awk -v v="$2" '{ gsub(/ /, "", $3); if (index($3, v "-") == 1) { print $3; exit } }' |
+    grep .
+}
+
+configure_containerd() {
+  mkdir -p "$TRIPOD_ROOT/etc/containerd"
+  containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' \\
+    >"$TRIPOD_ROOT/etc/containerd/config.toml"
+  systemctl restart containerd
+}
+
+# --- reliable services: Restart=always, and a watchdog that gives up on a broken node -------------
+# write_restart_dropins UNIT...: a drop-in so a crashed service comes back by itself.
+write_restart_dropins() {
+  local unit
+  for unit in "$@"; do
+    mkdir -p "$TRIPOD_SYSTEMD/$unit.service.d"
+    printf '%s\\n' '# tripod: a crashed service comes back by itself' '[Unit]' 'StartLimitIntervalSec=0' \\
+      '[Service]' 'Restart=always' 'RestartSec=5' >"$TRIPOD_SYSTEMD/$unit.service.d/10-tripod-restart.conf"
+  done
+  systemctl daemon-reload
+}
+
+# write_timer NAME DESCRIPTION INTERVAL COMMAND...: a oneshot service run by a systemd timer.
+write_timer() {
+  local name=$1 desc=$2 every=$3
+  shift 3
+  mkdir -p "$TRIPOD_SYSTEMD"
+  printf '%s\\n' '[Unit]' "Description=$desc" '[Service]' 'Type=oneshot' "ExecStart=$*" \\
+    >"$TRIPOD_SYSTEMD/$name.service"
+  printf '%s\\n' '[Unit]' "Description=$desc (timer)" '[Timer]' "OnBootSec=$every" "OnUnitActiveSec=$every" \\
+    '[Install]' 'WantedBy=timers.target' >"$TRIPOD_SYSTEMD/$name.timer"
+  systemctl daemon-reload
+  systemctl enable --now "$name.timer"
+}
+
+# install_watchdog UNIT...: every 30 s checks the units; see watchdog_check.
+install_watchdog() {
+  mkdir -p "$TRIPOD_ETC"
+  printf '%s\\n' "$@" >"$TRIPOD_ETC/watched-units"
+  write_timer tripod-watchdog 'tripod: report the instance unhealthy when its services cannot come back' 30s \\
+    "$TRIPOD_BIN" watchdog
+}
+
+# watchdog_check: a unit that is not active is restarted; after TRIPOD_WATCHDOG_FAILURES failed
+# checks in a row the instance is reported Unhealthy, so its Auto Scaling group replaces it.
+watchdog_check() {
+  local unit bad=0 count_file="$TRIPOD_STATE/watchdog-failures" count
+  mkdir -p "$TRIPOD_STATE"
+  while IFS= read -r unit; do
+    [ -n "$unit" ] || continue
+    if ! systemctl is-active --quiet "$unit"; then
+      log "watchdog: $unit is not active; restarting it"
+      systemctl restart "$unit" || true
+      bad=1
+    fi
+  done <"$TRIPOD_ETC/watched-units"
+  if [ "$bad" = 0 ]; then
+    echo 0 >"$count_file"
+    return 0
+  fi
+  count=$(($(cat "$count_file" 2>/dev/null || echo 0) + 1))
+  echo "$count" >"$count_file"
+  if [ "$count" -ge "\${TRIPOD_WATCHDOG_FAILURES:-6}" ]; then
+    log "watchdog: services still down after $count checks: reporting $INSTANCE_ID Unhealthy"
+    aws autoscaling set-instance-health --region "$TRIPOD_REGION" --instance-id "$INSTANCE_ID" \\
+      --health-status Unhealthy --no-should-respect-grace-period
+  fi
+}
+
+# --- Kubernetes ---------------------------------------------------------------------------------
+# The API endpoint name every node uses: the spec's DNS name, or the API load balancer's DNS name.
+api_endpoint_name() {
+  if [ -n "\${TRIPOD_API_DNS:-}" ]; then
+    echo "$TRIPOD_API_DNS"
+    return 0
+  fi
+  local name
+  name=$(aws elbv2 describe-load-balancers --region "$TRIPOD_REGION" --names "$TRIPOD_API_LB_NAME" \\
+    --query 'LoadBalancers[0].DNSName' --output text) && [ -n "$name" ] && [ "$name" != None ] ||
+    return 1
+  echo "$name"
+}
+
+# pin_api_endpoint NAME IP: resolve the API name to IP on this node (/etc/hosts). Masters point it
+# at themselves: through the load balancer a target reaching itself times out (NLB hairpinning).
+pin_api_endpoint() {
+  local tmp
+  tmp=$(mktemp)
+  { grep -v "# tripod-api$" "$TRIPOD_HOSTS" 2>/dev/null || true; } >"$tmp"
+  printf '%s %s # tripod-api\\n' "$2" "$1" >>"$tmp"
+  cat "$tmp" >"$TRIPOD_HOSTS"
+  rm -f "$tmp"
+}
+
+# kubeadm's v1beta4 (Kubernetes 1.31+) writes extra arguments as a list, v1beta3 as a map.
+kubeadm_api() {
+  local minor=\${TRIPOD_K8S_VERSION#1.}
+  minor=\${minor%%.*}
+  if [ "$minor" -ge 31 ]; then echo v1beta4; else echo v1beta3; fi
+}
+
+# extra_args INDENT NAME=VALUE...
+extra_args() {
+  local indent=$1 kv
+  shift
+  for kv in "$@"; do
+    if [ "$(kubeadm_api)" = v1beta4 ]; then
+      printf '%s- name: %s\\n%s  value: "%s"\\n' "$indent" "\${kv%%=*}" "$indent" "\${kv#*=}"
+    else
+      printf '%s%s: "%s"\\n' "$indent" "\${kv%%=*}" "\${kv#*=}"
+    fi
+  done
+}
+
+node_registration() {
+  printf 'nodeRegistration:\\n  kubeletExtraArgs:\\n'
+  extra_args '    ' "node-labels=topology.kubernetes.io/zone=$ZONE" "node-ip=$NODE_IP"
+  [ "$1" = master ] && [ "\${TRIPOD_SCHEDULABLE:-false}" = true ] && printf '  taints: []\\n'
+  return 0
+}
+
+# write_join_config ROLE DISCOVERY_ENDPOINT TOKEN CA_HASH
+write_join_config() {
+  mkdir -p "$TRIPOD_ETC"
+  {
+    printf 'apiVersion: kubeadm.k8s.io/%s\\nkind: JoinConfiguration\\n' "$(kubeadm_api)"
+    printf 'discovery:\\n  bootstrapToken:\\n    apiServerEndpoint: "%s"\\n    token: "%s"\\n' "$2" "$3"
+    printf '    caCertHashes: ["%s"]\\n' "$4"
+    node_registration "$1"
+    [ "$1" = master ] &&
+      printf 'controlPlane:\\n  localAPIEndpoint:\\n    advertiseAddress: %s\\n    bindPort: %s\\n' \\
+        "$NODE_IP" "$TRIPOD_API_PORT"
+    return 0
+  } >"$TRIPOD_ETC/kubeadm.yaml"
+}
+
+readyz() {
+  curl -skf --max-time 5 "https://$1:$TRIPOD_API_PORT/readyz" >/dev/null
+}
+
+worker_join_doc() {
+  local doc
+  doc=$(ssm_get "$TRIPOD_WORKER_JOIN_PARAM") && jq -e '.token and .caCertHash' >/dev/null <<<"$doc" && echo "$doc"
+}
+
+# The sha256 of a CA's public key, as kubeadm's --discovery-token-ca-cert-hash wants it.
+ca_cert_hash() {
+  echo "sha256:$(openssl x509 -pubkey -noout -in "$1" | openssl pkey -pubin -outform der 2>/dev/null |
+    openssl dgst -sha256 -hex | sed 's/^.* //')"
+}
+
+# complete_lifecycle HOOK RESULT: finish this instance's lifecycle action (ignored when none waits).
+complete_lifecycle() {
+  aws autoscaling complete-lifecycle-action --region "$TRIPOD_REGION" --auto-scaling-group-name "$TRIPOD_GROUP" \\
+    --lifecycle-hook-name "$1" --instance-id "$INSTANCE_ID" --lifecycle-action-result "$2" ||
+    log "no $1 lifecycle action to complete"
+}
+
+# The target lifecycle state Auto Scaling gives this instance (InService, Terminated, ...).
+lifecycle_state() {
+  imds autoscaling/target-lifecycle-state
+}
+
+# watch_lifecycle: runs \`leave\` once the instance is set to terminate (Terminating:Wait).
+watch_lifecycle() {
+  local state
+  while :; do
+    state=$(lifecycle_state || true)
+    if [ "$state" = Terminated ]; then
+      log "lifecycle: this instance is terminating"
+      leave
+      return 0
+    fi
+    "$TRIPOD_SLEEP" "\${TRIPOD_LIFECYCLE_POLL:-5}"
+  done
+}
+
+install_lifecycle_watcher() {
+  mkdir -p "$TRIPOD_SYSTEMD"
+  printf '%s\\n' '[Unit]' 'Description=tripod: leave the cluster cleanly when Auto Scaling terminates this instance' \\
+    'After=network-online.target' '[Service]' "ExecStart=$TRIPOD_BIN watch-lifecycle" 'Restart=on-failure' 'RestartSec=10' \\
+    '[Install]' 'WantedBy=multi-user.target' >"$TRIPOD_SYSTEMD/tripod-lifecycle.service"
+  systemctl daemon-reload
+  systemctl enable --now tripod-lifecycle.service
+}
+
+# common_setup ROLE: what every node runs before it joins.
+common_setup() {
+  setup_kernel
+  install_packages "$1"
+  write_restart_dropins containerd kubelet
+  systemctl enable --now containerd kubelet
+}
+`,
+  'master.sh': `#!/usr/bin/env bash
+# tripod master functions (sourced after lib.sh). The join handshake is src/heal/protocol.ts:
+# wait for join parameters -> etcd member (etcd-member.sh) -> control plane -> /readyz -> ready event.
+
+: "\${TRIPOD_SCRIPTS:=/opt/tripod}"
+: "\${TRIPOD_ETCD_DATA:=$TRIPOD_ROOT/var/lib/etcd/tripod}"
+: "\${TRIPOD_ETCD_BIN:=/usr/bin/etcd}"
+
+# wait_for_join_params: polls /tripod/<cluster>/join/<instance-id> with backoff (bounded by
+# TRIPOD_JOIN_TIMEOUT) and sets JOIN_NAME, JOIN_INITIAL_CLUSTER and JOIN_STATE.
+wait_for_join_params() {
+  local doc
+  log "waiting for join parameters at $TRIPOD_JOIN_PREFIX$INSTANCE_ID"
+  doc=$(retry_backoff "$TRIPOD_JOIN_TIMEOUT" ssm_get "$TRIPOD_JOIN_PREFIX$INSTANCE_ID") ||
+    die "no join parameters after \${TRIPOD_JOIN_TIMEOUT}s: the reconciler will abandon this instance"
+  JOIN_NAME=$(jq -er .name <<<"$doc") || die "join parameters without a name: $doc"
+  JOIN_INITIAL_CLUSTER=$(jq -er .initialCluster <<<"$doc") || die "join parameters without initialCluster"
+  JOIN_STATE=$(jq -er .initialClusterState <<<"$doc") || die "join parameters without initialClusterState"
+  case "$JOIN_STATE" in new | existing) ;; *) die "bad initialClusterState '$JOIN_STATE'" ;; esac
+  mkdir -p "$TRIPOD_STATE"
+  printf '%s\\n' "$doc" >"$TRIPOD_STATE/join.json"
+  log "join parameters: member $JOIN_NAME, cluster state $JOIN_STATE, initial cluster $JOIN_INITIAL_CLUSTER"
+}
+
+# --- cluster CAs: SecureStrings created once by the seed -------------------------------------------
+# ca_files NAME -> "certificate-or-public-key private-key" under the kubeadm PKI directory.
+ca_files() {
+  case "$1" in
+    etcd-ca) echo "$TRIPOD_PKI/etcd/ca.crt $TRIPOD_PKI/etcd/ca.key" ;;
+    kubernetes-ca) echo "$TRIPOD_PKI/ca.crt $TRIPOD_PKI/ca.key" ;;
+    front-proxy-ca) echo "$TRIPOD_PKI/front-proxy-ca.crt $TRIPOD_PKI/front-proxy-ca.key" ;;
+    service-account) echo "$TRIPOD_PKI/sa.pub $TRIPOD_PKI/sa.key" ;;
+    *) die "unknown CA $1" ;;
+  esac
+}
+CA_NAMES=(etcd-ca kubernetes-ca front-proxy-ca service-account)
+
+generate_ca() {
+  local pub key
+  read -r pub key <<<"$(ca_files "$1")"
+  mkdir -p "$(dirname "$key")"
+  (
+    umask 077
+    if [ "$1" = service-account ]; then
+      openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key" 2>/dev/null
+      openssl pkey -in "$key" -pubout -out "$pub"
+    else
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout "$key" -out "$pub" -days 3650 -sha256 \\
+        -subj "/CN=$1" -addext 'basicConstraints=critical,CA:TRUE' \\
+        -addext 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign' 2>/dev/null
+    fi
+  )
+}
+
+# write_ca NAME PEM: splits "certificate + private key" PEM text into the CA's two files.
+write_ca() {
+  local pub key
+  read -r pub key <<<"$(ca_files "$1")"
+  mkdir -p "$(dirname "$key")"
+  awk -v pub="$pub" -v key="$key" '
+    /-----BEGIN .*PRIVATE KEY-----/ { out = key }
+    /-----BEGIN / && !/PRIVATE KEY/ { out = pub }
+    out != "" { print > out }
+    /-----END / { out = "" }' <<<"$2"
+  chmod 600 "$key"
+  if [ ! -s "$pub" ] || [ ! -s "$key" ]; then die "CA $1 from SSM is not a certificate and a key"; fi
+}
+
+ca_pem() {
+  local pub key
+  read -r pub key <<<"$(ca_files "$1")"
+  cat "$pub" "$key"
+}
+
+# ensure_cluster_cas (the seed): every CA that SSM lacks is created here and stored without
+# overwrite; if another writer won the race, its CA is the one used.
+ensure_cluster_cas() {
+  local name pem
+  for name in "\${CA_NAMES[@]}"; do
+    if pem=$(ssm_get "$TRIPOD_PKI_PREFIX$name"); then
+      write_ca "$name" "$pem"
+      continue
+    fi
+    generate_ca "$name"
+    if ssm_put_secret "$TRIPOD_PKI_PREFIX$name" "$(ca_pem "$name")"; then
+      log "created CA $name and stored it in $TRIPOD_PKI_PREFIX$name"
+    else
+      pem=$(ssm_get "$TRIPOD_PKI_PREFIX$name") || die "could neither store nor read $TRIPOD_PKI_PREFIX$name"
+      write_ca "$name" "$pem"
+    fi
+  done
+}
+
+# fetch_cluster_cas (a joining master): the CAs the seed stored.
+fetch_cluster_cas() {
+  local name pem
+  for name in "\${CA_NAMES[@]}"; do
+    pem=$(retry_backoff 300 ssm_get "$TRIPOD_PKI_PREFIX$name") || die "CA $TRIPOD_PKI_PREFIX$name is not in SSM"
+    write_ca "$name" "$pem"
+  done
+}
+
+# issue_client_cert CA_DIR OUT_BASE CN [O]: an EC client certificate signed by CA_DIR/ca.{crt,key}.
+issue_client_cert() {
+  local ca=$1 out=$2 subj="/CN=$3" ext
+  [ -n "\${4:-}" ] && subj="/O=$4$subj"
+  [ -s "$out.crt" ] && [ -s "$out.key" ] && return 0
+  ext=$(mktemp)
+  printf '%s\\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' \\
+    'extendedKeyUsage=clientAuth' >"$ext"
+  (
+    umask 077
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$out.key" \\
+      -subj "$subj" -out "$out.csr" 2>/dev/null
+  )
+  openssl x509 -req -in "$out.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -set_serial "0x$(openssl rand -hex 16)" \\
+    -days 3650 -sha256 -extfile "$ext" -out "$out.crt" 2>/dev/null || die "could not issue $out.crt"
+  rm -f "$ext" "$out.csr"
+}
+
+# publish_reconciler_cert (the seed): the reconciler's etcd client certificate, for the Lambda.
+publish_reconciler_cert() {
+  local base="$TRIPOD_STATE/reconciler-client" doc
+  mkdir -p "$TRIPOD_STATE"
+  issue_client_cert "$TRIPOD_PKI/etcd" "$base" tripod-reconciler
+  doc=$(jq -cn --rawfile ca "$TRIPOD_PKI/etcd/ca.crt" --rawfile cert "$base.crt" --rawfile key "$base.key" \\
+    '{ca: $ca, cert: $cert, key: $key}')
+  if ssm_put_secret "$TRIPOD_RECONCILER_CERT_PARAM" "$doc"; then
+    log "published the reconciler's etcd client certificate at $TRIPOD_RECONCILER_CERT_PARAM"
+  else
+    log "the reconciler's etcd client certificate is already published"
+  fi
+  rm -f "$base.key"
+}
+
+# --- the etcd phase -------------------------------------------------------------------------------
+run_etcd_phase() {
+  log "etcd phase: member $JOIN_NAME ($JOIN_STATE)"
+  ETCD_NAME="$JOIN_NAME" ETCD_IP="$NODE_IP" ETCD_CLIENT_PORT="$TRIPOD_ETCD_CLIENT_PORT" \\
+    ETCD_PEER_PORT="$TRIPOD_ETCD_PEER_PORT" ETCD_DATA_DIR="$TRIPOD_ETCD_DATA" ETCD_PKI_DIR="$TRIPOD_PKI/etcd" \\
+    ETCD_INITIAL_CLUSTER="$JOIN_INITIAL_CLUSTER" ETCD_INITIAL_CLUSTER_STATE="$JOIN_STATE" \\
+    ETCD_BIN="$TRIPOD_ETCD_BIN" ETCD_UNIT_DIR="$TRIPOD_SYSTEMD" \\
+    bash "$TRIPOD_SCRIPTS/etcd-member.sh"
+  issue_client_cert "$TRIPOD_PKI/etcd" "$TRIPOD_PKI/apiserver-etcd-client" kube-apiserver-etcd-client
+}
+
+# peer_ips: the addresses of the other members in the join parameters' initial cluster.
+peer_ips() {
+  tr ',' '\\n' <<<"$JOIN_INITIAL_CLUSTER" | grep -v "^$JOIN_NAME=" | sed -E 's#^[^=]*=[a-z]+://##; s#:[0-9]+$##'
+}
+
+# --- the control plane ------------------------------------------------------------------------------
+# write_init_config ENDPOINT: the seed's kubeadm configuration, external etcd = the local member.
+write_init_config() {
+  local api
+  api="kubeadm.k8s.io/$(kubeadm_api)"
+  mkdir -p "$TRIPOD_ETC"
+  {
+    printf 'apiVersion: %s\\nkind: InitConfiguration\\n' "$api"
+    printf 'localAPIEndpoint:\\n  advertiseAddress: %s\\n  bindPort: %s\\n' "$NODE_IP" "$TRIPOD_API_PORT"
+    node_registration master
+    printf -- '---\\napiVersion: %s\\nkind: ClusterConfiguration\\n' "$api"
+    printf 'clusterName: %s\\nkubernetesVersion: v%s\\ncontrolPlaneEndpoint: "%s:%s"\\n' \\
+      "$TRIPOD_CLUSTER" "$TRIPOD_K8S_VERSION" "$1" "$TRIPOD_API_PORT"
+    printf 'etcd:\\n  external:\\n    endpoints: ["https://%s:%s"]\\n' "$NODE_IP" "$TRIPOD_ETCD_CLIENT_PORT"
+    printf '    caFile: /etc/kubernetes/pki/etcd/ca.crt\\n'
+    printf '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt\\n'
+    printf '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key\\n'
+    printf 'apiServer:\\n  certSANs: ["%s", "%s", "127.0.0.1", "localhost"]\\n' "$1" "$NODE_IP"
+    printf 'controllerManager:\\n  extraArgs:\\n'
+    extra_args '    ' leader-elect=true
+    printf 'scheduler:\\n  extraArgs:\\n'
+    extra_args '    ' leader-elect=true
+  } >"$TRIPOD_ETC/kubeadm.yaml"
+}
+
+# A running API server of another master, reached on its own address (not the load balancer).
+discovery_master() {
+  local ip
+  for ip in $(peer_ips); do
+    if readyz "$ip"; then
+      echo "$ip"
+      return 0
+    fi
+  done
+  return 1
+}
+
+seed_control_plane() {
+  local endpoint=$1
+  pin_api_endpoint "$endpoint" "$NODE_IP"
+  write_init_config "$endpoint"
+  log "kubeadm init (external etcd: the local member)"
+  kubeadm init --config "$TRIPOD_ETC/kubeadm.yaml"
+}
+
+join_control_plane() {
+  local endpoint=$1 other doc
+  other=$(retry_backoff 600 discovery_master) || die "no other master's API server answers"
+  doc=$(retry_backoff 600 worker_join_doc) || die "no bootstrap token at $TRIPOD_WORKER_JOIN_PARAM"
+  # Until this node's own API server runs, its kubelet reaches the API through another master.
+  pin_api_endpoint "$endpoint" "$other"
+  write_join_config master "$other:$TRIPOD_API_PORT" "$(jq -r .token <<<"$doc")" "$(ca_cert_hash "$TRIPOD_PKI/ca.crt")"
+  log "kubeadm join --control-plane through $other (CAs from SSM, no certificate key)"
+  kubeadm join --config "$TRIPOD_ETC/kubeadm.yaml"
+}
+
+# send_ready_event ROLE: the tripod.node "Node Ready" event (the reconciler registers the node).
+send_ready_event() {
+  local detail entries
+  detail=$(jq -cn --arg c "$TRIPOD_CLUSTER" --arg i "$INSTANCE_ID" --arg ip "$NODE_IP" --arg z "$ZONE" \\
+    --arg r "$1" '{cluster: $c, instanceId: $i, ip: $ip, zone: $z, role: $r}')
+  entries=$(jq -cn --arg s "$TRIPOD_EVENT_SOURCE" --arg t "$TRIPOD_EVENT_DETAIL_TYPE" --arg d "$detail" \\
+    '[{Source: $s, DetailType: $t, Detail: $d}]')
+  aws events put-events --region "$TRIPOD_REGION" --entries "$entries" >/dev/null
+  log "sent $TRIPOD_EVENT_SOURCE \\"$TRIPOD_EVENT_DETAIL_TYPE\\" for $INSTANCE_ID"
+}
+
+# --- worker join token, kept fresh by every master ------------------------------------------------
+DRAINER_RBAC='apiVersion: v1
+kind: ServiceAccount
+metadata: {name: tripod-node-drainer, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: tripod-node-drainer}
+rules:
+- {apiGroups: [""], resources: [nodes], verbs: [get, list, patch, update]}
+- {apiGroups: [""], resources: [pods], verbs: [get, list]}
+- {apiGroups: [""], resources: [pods/eviction], verbs: [create]}
+- {apiGroups: [apps], resources: [daemonsets, statefulsets, replicasets], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: tripod-node-drainer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tripod-node-drainer}
+subjects:
+- {kind: ServiceAccount, name: tripod-node-drainer, namespace: kube-system}'
+
+# rotate_worker_token: when the published token expires within TRIPOD_TOKEN_RENEW_SECONDS, creates
+# a new bootstrap token (and a drain token for leaving workers) and publishes them.
+rotate_worker_token() {
+  local doc expires now kc="$TRIPOD_KUBE_ETC/admin.conf" token drain hash
+  now=$(date -u +%s)
+  if doc=$(worker_join_doc); then
+    expires=$(jq -r '.expires // 0' <<<"$doc")
+    if [ "$((expires - now))" -gt "$TRIPOD_TOKEN_RENEW_SECONDS" ]; then
+      log "worker join token valid for $((expires - now))s more"
+      return 0
+    fi
+  fi
+  kubectl --kubeconfig "$kc" apply -f - <<<"$DRAINER_RBAC" >/dev/null
+  token=$(kubeadm token create --kubeconfig "$kc" --ttl "\${TRIPOD_TOKEN_TTL_SECONDS}s" \\
+    --description 'tripod worker join')
+  drain=$(kubectl --kubeconfig "$kc" -n kube-system create token tripod-node-drainer \\
+    --duration "\${TRIPOD_TOKEN_TTL_SECONDS}s")
+  hash=$(ca_cert_hash "$TRIPOD_PKI/ca.crt")
+  doc=$(jq -cn --arg t "$token" --arg h "$hash" --arg d "$drain" --argjson e "$((now + TRIPOD_TOKEN_TTL_SECONDS))" \\
+    '{token: $t, caCertHash: $h, drainToken: $d, expires: $e}')
+  ssm_put_secret "$TRIPOD_WORKER_JOIN_PARAM" "$doc" --overwrite
+  log "published a new worker join token (valid \${TRIPOD_TOKEN_TTL_SECONDS}s)"
+}
+
+# --- leaving ------------------------------------------------------------------------------------------
+# etcd_member_list IP: the member list (JSON) as the member at IP sees it.
+etcd_member_list() {
+  local pki="$TRIPOD_PKI"
+  curl -sf --max-time 5 --cacert "$pki/etcd/ca.crt" --cert "$pki/apiserver-etcd-client.crt" \\
+    --key "$pki/apiserver-etcd-client.key" -X POST -d '{}' "https://$1:$TRIPOD_ETCD_CLIENT_PORT/v3/cluster/member/list"
+}
+
+# member_removed: true once a member that answers (this one first, then the others it last knew
+# of) no longer lists this node's member.
+member_removed() {
+  local ip list peers="$TRIPOD_STATE/etcd-peers"
+  for ip in "$NODE_IP" $(peer_ips) $(cat "$peers" 2>/dev/null); do
+    list=$(etcd_member_list "$ip") || continue
+    jq -r '.members[]?.clientURLs[]?' <<<"$list" | sed -E 's#^[a-z]+://##; s#:[0-9]+$##' | sort -u >"$peers"
+    jq -e --arg n "$JOIN_NAME" 'any(.members[]?; .name == $n)' >/dev/null <<<"$list" && return 1
+    return 0
+  done
+  return 1
+}
+
+# master_leave (Terminating:Wait): etcd stops only after the reconciler removed this member, so a
+# terminating master never takes a voter away from the quorum behind the reconciler's back.
+master_leave() {
+  local doc
+  doc=$(cat "$TRIPOD_STATE/join.json") || die "no join parameters recorded: this master never joined"
+  JOIN_NAME=$(jq -r .name <<<"$doc")
+  JOIN_INITIAL_CLUSTER=$(jq -r .initialCluster <<<"$doc")
+  log "leaving: waiting until the reconciler removed etcd member $JOIN_NAME"
+  if retry_backoff "$TRIPOD_LEAVE_TIMEOUT" member_removed; then
+    log "member $JOIN_NAME is removed: stopping kubelet and etcd"
+  else
+    log "member $JOIN_NAME still listed after \${TRIPOD_LEAVE_TIMEOUT}s: stopping kubelet only, etcd stays up"
+    systemctl stop kubelet
+    return 1
+  fi
+  systemctl stop kubelet
+  systemctl disable --now etcd.service
+}
+
+leave() { master_leave; }
+
+# master_boot: the whole master bootstrap.
+master_boot() {
+  local endpoint
+  node_identity
+  common_setup master
+  wait_for_join_params
+  if [ "$JOIN_STATE" = new ]; then ensure_cluster_cas; else fetch_cluster_cas; fi
+  run_etcd_phase
+  write_restart_dropins etcd
+  endpoint=$(retry_backoff 300 api_endpoint_name) || die "cannot find the API endpoint name"
+  if [ "$JOIN_STATE" = new ]; then seed_control_plane "$endpoint"; else join_control_plane "$endpoint"; fi
+  retry_backoff 900 readyz "$NODE_IP" || die "the local API server never became ready"
+  # From now on this master reaches the API on its own address, never through the load balancer.
+  pin_api_endpoint "$endpoint" "$NODE_IP"
+  if [ "$JOIN_STATE" = new ]; then
+    publish_reconciler_cert
+    rotate_worker_token
+  fi
+  write_timer tripod-rotate-token 'tripod: keep the worker join token fresh' 1h "$TRIPOD_BIN" rotate-token
+  install_watchdog containerd kubelet etcd
+  install_lifecycle_watcher
+  send_ready_event master
+}
+`,
+  'tripod-node.sh': `#!/usr/bin/env bash
+# tripod-node: the entry point on a node (installed as /opt/tripod/tripod-node by the user data).
+#   tripod-node boot              bootstrap this node (cloud-init runs it once)
+#   tripod-node watchdog          restart dead services; report the instance Unhealthy if they stay dead
+#   tripod-node rotate-token      (masters) keep the worker join token in SSM fresh
+#   tripod-node watch-lifecycle   wait for Terminating:Wait, then leave cleanly
+#   tripod-node leave             leave now (masters: after the etcd member is removed; workers: drain)
+set -euo pipefail
+
+here=$(dirname "$(readlink -f "$0")")
+# shellcheck source=/dev/null
+. "\${TRIPOD_ENV_FILE:-/etc/tripod/node.env}"
+: "\${TRIPOD_ROLE:?TRIPOD_ROLE is not set: is /etc/tripod/node.env there?}"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# shellcheck source=master.sh disable=SC1091
+if [ "$TRIPOD_ROLE" = master ]; then . "$here/master.sh"; else . "$here/worker.sh"; fi
+
+case "\${1:-}" in
+  boot) "\${TRIPOD_ROLE}_boot" ;;
+  watchdog)
+    node_identity
+    watchdog_check
+    ;;
+  rotate-token) rotate_worker_token ;;
+  watch-lifecycle)
+    node_identity
+    watch_lifecycle
+    ;;
+  leave)
+    node_identity
+    leave
+    ;;
+  *)
+    echo "usage: tripod-node boot|watchdog|rotate-token|watch-lifecycle|leave" >&2
+    exit 2
+    ;;
+esac
+`,
+  'worker.sh': `#!/usr/bin/env bash
+# tripod worker functions (sourced after lib.sh).
+
+# worker_join: joins through the API DNS name (the load balancer) with the bootstrap token the
+# masters keep fresh in SSM, and the Kubernetes CA's hash.
+worker_join() {
+  local endpoint doc
+  endpoint=$(retry_backoff 300 api_endpoint_name) || die "cannot find the API endpoint name"
+  doc=$(retry_backoff "$TRIPOD_JOIN_TIMEOUT" worker_join_doc) || die "no bootstrap token at $TRIPOD_WORKER_JOIN_PARAM"
+  write_join_config worker "$endpoint:$TRIPOD_API_PORT" "$(jq -r .token <<<"$doc")" "$(jq -r .caCertHash <<<"$doc")"
+  log "kubeadm join through $endpoint:$TRIPOD_API_PORT (zone $ZONE)"
+  kubeadm join --config "$TRIPOD_ETC/kubeadm.yaml"
+  mkdir -p "$TRIPOD_STATE"
+  printf '%s\\n' "$endpoint" >"$TRIPOD_STATE/api-endpoint"
+}
+
+node_name() {
+  hostname | tr '[:upper:]' '[:lower:]'
+}
+
+# worker_leave (Terminating:Wait): cordon and drain through the eviction API, which respects
+# PodDisruptionBudgets, then let Auto Scaling continue the termination.
+worker_leave() {
+  local doc endpoint node
+  endpoint=$(cat "$TRIPOD_STATE/api-endpoint" 2>/dev/null || api_endpoint_name) || die "no API endpoint"
+  doc=$(retry_backoff 120 worker_join_doc) || die "no drain token at $TRIPOD_WORKER_JOIN_PARAM"
+  node=$(node_name)
+  log "leaving: draining $node"
+  if kubectl --server "https://$endpoint:$TRIPOD_API_PORT" --certificate-authority "$TRIPOD_PKI/ca.crt" \\
+    --token "$(jq -r .drainToken <<<"$doc")" drain "$node" --ignore-daemonsets --delete-emptydir-data \\
+    --timeout "\${TRIPOD_DRAIN_TIMEOUT}s"; then
+    log "drained $node"
+  else
+    log "drain of $node did not finish within \${TRIPOD_DRAIN_TIMEOUT}s"
+  fi
+  complete_lifecycle "$TRIPOD_TERMINATE_HOOK" CONTINUE
+}
+
+leave() { worker_leave; }
+
+worker_boot() {
+  node_identity
+  common_setup worker
+  worker_join
+  install_watchdog containerd kubelet
+  install_lifecycle_watcher
+  complete_lifecycle "$TRIPOD_LAUNCH_HOOK" CONTINUE
+}
+`,
+};

@@ -1,0 +1,80 @@
+# Shared set-up for the bootstrap bats tests: the node's commands (apt-get, systemctl, kubeadm, aws,
+# curl, ...) are stand-ins on PATH that append "command args" to $CALLS. SSM is a directory of files
+# (put without --overwrite fails when the parameter exists, as in AWS); curl answers from response
+# queues in $RESP (one line per call, the last line repeats).
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SCRIPTS="${BOOTSTRAP_SCRIPTS_DIR:-$HERE/../../src/bootstrap/scripts}"
+
+stub() { # stub NAME BODY: a stand-in that records its call, then runs BODY
+  # shellcheck disable=SC2016 # $* and $CALLS expand in the stand-in, not here
+  printf '#!/usr/bin/env bash\nprintf "%%s\\n" "%s $*" >>"$CALLS"\n%s\n' "$1" "${2:-exit 0}" >"$STUBS/$1"
+  chmod +x "$STUBS/$1"
+}
+
+respond() { # respond QUEUE LINE...: what the next calls answer
+  printf '%s\n' "${@:2}" >"$RESP/$1"
+}
+
+ssm_set() { # ssm_set NAME VALUE [POLLS_BEFORE_IT_APPEARS]
+  local key
+  key=$(tr / _ <<<"$1")
+  printf '%s' "$2" >"$SSM/$key"
+  [ -z "${3:-}" ] || echo "$3" >"$SSM/$key.after"
+}
+
+ssm_value() { cat "$SSM/$(tr / _ <<<"$1")"; }
+
+calls() { cat "$CALLS"; }
+
+# no_call PATTERN: fails when a recorded call matches PATTERN (grep -E). (`! cmd` never fails a bats test.)
+no_call() {
+  if grep -qE -- "$1" "$CALLS"; then
+    echo "unexpected call: $(grep -E -- "$1" "$CALLS" | head -1)"
+    return 1
+  fi
+}
+
+# refute CMD...: fails when CMD succeeds.
+refute() {
+  if "$@"; then return 1; fi
+}
+
+# line_of PATTERN: the line number of the first call matching PATTERN (grep -E), or 0.
+line_of() { grep -nE -m1 -- "$1" "$CALLS" | cut -d: -f1 || echo 0; }
+
+setup_node() {
+  export TRIPOD_ROOT="$BATS_TEST_TMPDIR/root" STUBS="$BATS_TEST_TMPDIR/bin" CALLS="$BATS_TEST_TMPDIR/calls"
+  export SSM="$BATS_TEST_TMPDIR/ssm" RESP="$BATS_TEST_TMPDIR/resp"
+  mkdir -p "$TRIPOD_ROOT/etc" "$STUBS" "$SSM" "$RESP"
+  : >"$CALLS"
+  export PATH="$STUBS:$PATH" TRIPOD_SLEEP=true TRIPOD_SCRIPTS="$SCRIPTS" TRIPOD_ETCD_BIN=/usr/bin/etcd
+  export TRIPOD_CLUSTER=t1 TRIPOD_REGION=eu-west-1 TRIPOD_ROLE=master TRIPOD_K8S_VERSION=1.32.4
+  export TRIPOD_K8S_APT_REPO=https://repo.invalid TRIPOD_API_DNS=api.t1.example.com TRIPOD_API_LB_NAME=t1-api
+  export TRIPOD_API_PORT=6443 TRIPOD_ETCD_CLIENT_PORT=2379 TRIPOD_ETCD_PEER_PORT=2380
+  export TRIPOD_JOIN_PREFIX=/tripod/t1/join/ TRIPOD_PKI_PREFIX=/tripod/t1/pki/
+  export TRIPOD_RECONCILER_CERT_PARAM=/tripod/t1/pki/reconciler-client TRIPOD_WORKER_JOIN_PARAM=/tripod/t1/worker-join
+  export TRIPOD_EVENT_SOURCE=tripod.node TRIPOD_EVENT_DETAIL_TYPE='Node Ready' TRIPOD_GROUP=t1-masters
+  export TRIPOD_LAUNCH_HOOK=tripod-master-launching TRIPOD_TERMINATE_HOOK=tripod-master-terminating
+  export TRIPOD_SCHEDULABLE=false TRIPOD_JOIN_TIMEOUT=60 TRIPOD_LEAVE_TIMEOUT=60 TRIPOD_DRAIN_TIMEOUT=120
+  export TRIPOD_TOKEN_TTL_SECONDS=86400 TRIPOD_TOKEN_RENEW_SECONDS=43200 TRIPOD_WATCHDOG_FAILURES=3
+  for cmd in apt-get apt-mark gpg modprobe sysctl systemctl kubectl snap; do stub "$cmd"; done
+  stub apt-cache 'echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages"'
+  stub containerd 'echo "            SystemdCgroup = false"'
+  stub kubeadm 'case "$*" in "token create"*) echo abcdef.0123456789abcdef ;; esac'
+  stub aws "$(cat "$HERE/stubs/aws.bash")"
+  stub curl "$(cat "$HERE/stubs/curl.bash")"
+  respond instance-id i-0abc
+  respond local-ipv4 10.0.1.5
+  respond zone eu-west-1a
+  respond readyz ok
+  # shellcheck source=/dev/null
+  . "$SCRIPTS/lib.sh"
+}
+
+# A fresh CA in a temp dir: make_ca DIR
+make_ca() {
+  mkdir -p "$1"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -out "$1/ca.crt" -days 1 -subj /CN=test-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,digitalSignature 2>/dev/null
+}

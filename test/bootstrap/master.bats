@@ -1,0 +1,230 @@
+#!/usr/bin/env bats
+# The master bootstrap's functions, with stand-ins for everything that cannot run here.
+
+load helpers
+
+setup() {
+  setup_node
+  # shellcheck source=/dev/null
+  . "$SCRIPTS/master.sh"
+  node_identity 2>/dev/null
+}
+
+join_doc() { # join_doc STATE INITIAL_CLUSTER
+  printf '{"name":"i-0abc","initialCluster":"%s","initialClusterState":"%s"}' "$2" "$1"
+}
+
+@test "a master waits for its join parameters, then runs the etcd phase with the published initial cluster" {
+  ic='i-0old1=https://10.0.2.5:2380,i-0old2=https://10.0.3.5:2380,i-0abc=https://10.0.1.5:2380'
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc existing "$ic")" 3
+  make_ca "$TRIPOD_PKI/etcd"
+  wait_for_join_params 2>/dev/null
+  [ "$(cat "$SSM/_tripod_t1_join_i-0abc.polls")" = 4 ]
+  [ "$JOIN_STATE" = existing ]
+  run_etcd_phase 2>/dev/null
+  unit="$TRIPOD_ROOT/etc/systemd/system/etcd.service"
+  grep -q -- "--initial-cluster=$ic " "$unit"
+  grep -q -- '--initial-cluster-state=existing' "$unit"
+  grep -q -- '--name=i-0abc' "$unit"
+  grep -q -- '--listen-client-urls=https://10.0.1.5:2379' "$unit"
+  grep -q -- '--client-cert-auth=true' "$unit"
+  grep -q '^Restart=always' "$unit"
+  calls | grep -qx 'systemctl restart etcd.service'
+  # the API server's etcd client certificate comes from the same CA
+  openssl verify -CAfile "$TRIPOD_PKI/etcd/ca.crt" "$TRIPOD_PKI/apiserver-etcd-client.crt"
+}
+
+@test "a master gives up (and runs no etcd) when its join parameters never come" {
+  TRIPOD_JOIN_TIMEOUT=20
+  run wait_for_join_params
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no join parameters after 20s"* ]]
+  no_call 'systemctl'
+}
+
+@test "the seed creates the CAs once, without overwriting, and a later master fetches the same CAs" {
+  ensure_cluster_cas 2>/dev/null
+  [ "$(calls | grep -c 'ssm put-parameter')" = 4 ]
+  no_call 'ssm put-parameter.*--overwrite'
+  calls | grep 'ssm put-parameter' | grep -q -- '--type SecureString'
+  grep -q 'BEGIN CERTIFICATE' <<<"$(ssm_value /tripod/t1/pki/kubernetes-ca)"
+  grep -q 'PRIVATE KEY' <<<"$(ssm_value /tripod/t1/pki/etcd-ca)"
+  seed_ca=$(openssl x509 -noout -fingerprint -in "$TRIPOD_PKI/ca.crt")
+  rm -rf "$TRIPOD_PKI"
+  fetch_cluster_cas 2>/dev/null
+  [ "$(openssl x509 -noout -fingerprint -in "$TRIPOD_PKI/ca.crt")" = "$seed_ca" ]
+  for f in ca.key etcd/ca.crt etcd/ca.key front-proxy-ca.crt front-proxy-ca.key sa.key sa.pub; do
+    [ -s "$TRIPOD_PKI/$f" ]
+  done
+  [ "$(stat -c %a "$TRIPOD_PKI/ca.key")" = 600 ]
+}
+
+@test "a second seed run keeps the CAs already in SSM" {
+  ensure_cluster_cas 2>/dev/null
+  first=$(ssm_value /tripod/t1/pki/etcd-ca)
+  rm -rf "$TRIPOD_PKI"
+  : >"$CALLS"
+  ensure_cluster_cas 2>/dev/null
+  no_call 'ssm put-parameter'
+  [ "$(ssm_value /tripod/t1/pki/etcd-ca)" = "$first" ]
+  [ "$(cat "$TRIPOD_PKI/etcd/ca.crt" "$TRIPOD_PKI/etcd/ca.key")" = "$first" ]
+}
+
+@test "the seed runs kubeadm init with external etcd (the local member) and reaches the API on its own address" {
+  seed_control_plane api.t1.example.com 2>/dev/null
+  calls | grep -qx "kubeadm init --config $TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  cfg="$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  grep -q 'kind: InitConfiguration' "$cfg"
+  grep -q 'external:' "$cfg"
+  grep -q 'endpoints: \["https://10.0.1.5:2379"\]' "$cfg"
+  grep -q 'certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt' "$cfg"
+  grep -q 'controlPlaneEndpoint: "api.t1.example.com:6443"' "$cfg"
+  grep -q 'kubernetesVersion: v1.32.4' "$cfg"
+  [ "$(grep -c 'name: leader-elect' "$cfg")" = 2 ]
+  grep -q 'value: "topology.kubernetes.io/zone=eu-west-1a"' "$cfg"
+  refute grep -q 'local:' "$cfg"
+  grep -qx '10.0.1.5 api.t1.example.com # tripod-api' "$TRIPOD_ROOT/etc/hosts"
+}
+
+@test "a later master runs kubeadm join --control-plane through another master's address, without a certificate key" {
+  JOIN_NAME=i-0abc JOIN_INITIAL_CLUSTER='i-0a=https://10.0.2.5:2380,i-0b=https://10.0.3.5:2380,i-0abc=https://10.0.1.5:2380'
+  respond readyz-10.0.2.5 fail
+  respond readyz-10.0.3.5 ok
+  ssm_set /tripod/t1/worker-join '{"token":"abcdef.0123456789abcdef","caCertHash":"sha256:00","expires":1}'
+  make_ca "$TRIPOD_PKI"
+  join_control_plane api.t1.example.com 2>/dev/null
+  calls | grep -qx "kubeadm join --config $TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  no_call '--certificate-key'
+  cfg="$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  grep -q 'apiServerEndpoint: "10.0.3.5:6443"' "$cfg"
+  grep -q 'token: "abcdef.0123456789abcdef"' "$cfg"
+  grep -q "caCertHashes: \[\"$(ca_cert_hash "$TRIPOD_PKI/ca.crt")\"\]" "$cfg"
+  grep -q 'advertiseAddress: 10.0.1.5' "$cfg"
+  grep -q '^controlPlane:' "$cfg"
+  grep -qx '10.0.3.5 api.t1.example.com # tripod-api' "$TRIPOD_ROOT/etc/hosts"
+}
+
+@test "the ready event is sent only after the local /readyz passes, and the API name then points at this master" {
+  make_ca "$TRIPOD_PKI/etcd"
+  ic='i-0abc=https://10.0.1.5:2380'
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new "$ic")" 1
+  respond readyz fail fail fail ok
+  master_boot 2>/dev/null
+  ok=$(line_of '^readyz -> ok')
+  event=$(line_of '^aws events put-events')
+  [ "$ok" -gt 0 ]
+  [ "$event" -gt "$ok" ]
+  [ "$(calls | grep -c '^readyz -> fail')" = 3 ]
+  [ "$(line_of '^kubeadm init')" -lt "$ok" ]
+  calls | grep '^aws events put-events' | grep -q '"Source":"tripod.node","DetailType":"Node Ready"'
+  calls | grep '^aws events put-events' | grep -q '\\"instanceId\\":\\"i-0abc\\"'
+  grep -qx '10.0.1.5 api.t1.example.com # tripod-api' "$TRIPOD_ROOT/etc/hosts"
+  # the seed published the reconciler's client certificate and the first worker token
+  jq -e '.cert and .key and .ca' <<<"$(ssm_value /tripod/t1/pki/reconciler-client)"
+  jq -e '.token == "abcdef.0123456789abcdef" and (.caCertHash | startswith("sha256:"))' \
+    <<<"$(ssm_value /tripod/t1/worker-join)"
+  # the services come back by themselves
+  for u in containerd kubelet etcd; do
+    grep -q '^Restart=always' "$TRIPOD_ROOT/etc/systemd/system/$u.service.d/10-tripod-restart.conf"
+  done
+  calls | grep -qx 'systemctl enable --now tripod-watchdog.timer'
+  calls | grep -qx 'systemctl enable --now tripod-rotate-token.timer'
+  calls | grep -qx 'systemctl enable --now tripod-lifecycle.service'
+}
+
+@test "no ready event when the local API server never becomes ready" {
+  make_ca "$TRIPOD_PKI/etcd"
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  respond readyz fail
+  run master_boot
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"never became ready"* ]]
+  no_call 'events put-events'
+}
+
+@test "the pinned Kubernetes version reaches apt, from the repository of its minor version" {
+  install_packages master 2>/dev/null
+  calls | grep -q 'apt-get install -y -q --allow-downgrades kubelet=1.32.4-1.1 kubeadm=1.32.4-1.1 kubectl=1.32.4-1.1 etcd-server'
+  grep -q 'https://repo.invalid/core:/stable:/v1.32/deb/ /' "$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
+  calls | grep -qx 'apt-mark hold kubelet kubeadm kubectl'
+  grep -q 'SystemdCgroup = true' "$TRIPOD_ROOT/etc/containerd/config.toml"
+  # packaged services were kept from starting during the install, and the packaged etcd stays off
+  [ ! -e "$TRIPOD_ROOT/usr/sbin/policy-rc.d" ]
+  calls | grep -qx 'systemctl disable --now etcd.service'
+}
+
+@test "a version the repository lacks stops the bootstrap with a clear error" {
+  TRIPOD_K8S_VERSION=1.32.9
+  run install_packages master
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"kubeadm 1.32.9 is not in https://repo.invalid/core:/stable:/v1.32/deb/"* ]]
+}
+
+@test "a terminating master stops etcd only after the reconciler removed its member" {
+  mkdir -p "$TRIPOD_ROOT/var/lib/tripod"
+  join_doc existing 'i-0a=https://10.0.2.5:2380,i-0abc=https://10.0.1.5:2380' >"$TRIPOD_ROOT/var/lib/tripod/join.json"
+  with='{"members":[{"ID":"1","name":"i-0a","clientURLs":["https://10.0.2.5:2379"]},{"ID":"2","name":"i-0abc","clientURLs":["https://10.0.1.5:2379"]}]}'
+  without='{"members":[{"ID":"1","name":"i-0a","clientURLs":["https://10.0.2.5:2379"]}]}'
+  respond members-10.0.1.5 "$with" "$with" fail
+  respond members-10.0.2.5 "$without"
+  master_leave 2>/dev/null
+  removed=$(line_of "^members-10.0.2.5 -> ")
+  stop=$(line_of '^systemctl disable --now etcd.service')
+  [ "$removed" -gt 0 ]
+  [ "$stop" -gt "$removed" ]
+  [ "$(calls | grep -c '^members-10.0.1.5 -> {')" = 2 ]
+}
+
+@test "a terminating master whose member is never removed keeps etcd running" {
+  mkdir -p "$TRIPOD_ROOT/var/lib/tripod"
+  join_doc existing 'i-0abc=https://10.0.1.5:2380' >"$TRIPOD_ROOT/var/lib/tripod/join.json"
+  respond members-10.0.1.5 '{"members":[{"ID":"2","name":"i-0abc","clientURLs":["https://10.0.1.5:2379"]}]}'
+  TRIPOD_LEAVE_TIMEOUT=30
+  run master_leave
+  [ "$status" -ne 0 ]
+  no_call 'etcd.service'
+}
+
+@test "the worker token is rotated before it expires, and left alone while fresh" {
+  make_ca "$TRIPOD_PKI"
+  ssm_set /tripod/t1/worker-join "{\"token\":\"old\",\"caCertHash\":\"sha256:00\",\"expires\":$(($(date +%s) + 50000))}"
+  rotate_worker_token 2>/dev/null
+  no_call 'token create'
+  ssm_set /tripod/t1/worker-join "{\"token\":\"old\",\"caCertHash\":\"sha256:00\",\"expires\":$(($(date +%s) + 3600))}"
+  rotate_worker_token 2>/dev/null
+  calls | grep -q 'kubeadm token create --kubeconfig .*/admin.conf --ttl 86400s'
+  calls | grep -q 'kubectl .* create token tripod-node-drainer'
+  jq -e '.token == "abcdef.0123456789abcdef" and .expires > now + 80000' <<<"$(ssm_value /tripod/t1/worker-join)"
+}
+
+@test "the watchdog restarts dead services and reports the instance Unhealthy when they stay dead" {
+  install_watchdog containerd kubelet etcd 2>/dev/null
+  stub systemctl 'case "$*" in "is-active --quiet kubelet") exit 3 ;; esac'
+  watchdog_check 2>/dev/null
+  watchdog_check 2>/dev/null
+  no_call 'set-instance-health'
+  calls | grep -qx 'systemctl restart kubelet'
+  watchdog_check 2>/dev/null
+  calls | grep -q 'aws autoscaling set-instance-health --region eu-west-1 --instance-id i-0abc --health-status Unhealthy'
+}
+
+@test "a service that comes back resets the watchdog" {
+  install_watchdog kubelet 2>/dev/null
+  stub systemctl 'case "$*" in "is-active --quiet kubelet") exit 3 ;; esac'
+  watchdog_check 2>/dev/null
+  watchdog_check 2>/dev/null
+  stub systemctl
+  watchdog_check 2>/dev/null
+  stub systemctl 'case "$*" in "is-active --quiet kubelet") exit 3 ;; esac'
+  watchdog_check 2>/dev/null
+  watchdog_check 2>/dev/null
+  no_call 'set-instance-health'
+}
+
+@test "the lifecycle watcher leaves once Auto Scaling targets Terminated" {
+  respond lifecycle InService InService Terminated
+  leave() { echo LEAVE >>"$CALLS"; }
+  watch_lifecycle 2>/dev/null
+  [ "$(calls | grep -c '^lifecycle -> InService')" = 2 ]
+  [ "$(line_of '^LEAVE')" -gt "$(line_of '^lifecycle -> Terminated')" ]
+}

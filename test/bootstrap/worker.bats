@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# The worker bootstrap's functions, with stand-ins for everything that cannot run here.
+
+load helpers
+
+setup() {
+  setup_node
+  export TRIPOD_ROLE=worker TRIPOD_GROUP=t1-workers
+  export TRIPOD_LAUNCH_HOOK=tripod-worker-launching TRIPOD_TERMINATE_HOOK=tripod-worker-terminating
+  # shellcheck source=/dev/null
+  . "$SCRIPTS/worker.sh"
+  node_identity 2>/dev/null
+  ssm_set /tripod/t1/worker-join '{"token":"abcdef.0123456789abcdef","caCertHash":"sha256:1234","drainToken":"drain-jwt","expires":1}'
+}
+
+@test "a worker joins through the API DNS name with the bootstrap token and CA hash from SSM, labelled with its zone" {
+  worker_boot 2>/dev/null
+  calls | grep -qx "kubeadm join --config $TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  cfg="$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  grep -q 'apiServerEndpoint: "api.t1.example.com:6443"' "$cfg"
+  grep -q 'token: "abcdef.0123456789abcdef"' "$cfg"
+  grep -q 'caCertHashes: \["sha256:1234"\]' "$cfg"
+  grep -q 'value: "topology.kubernetes.io/zone=eu-west-1a"' "$cfg"
+  refute grep -q '^controlPlane:' "$cfg"
+  # a worker installs no etcd and does not touch /etc/hosts: it goes through the load balancer
+  no_call 'etcd-server'
+  [ ! -e "$TRIPOD_ROOT/etc/hosts" ]
+  calls | grep -q 'apt-get install -y -q --allow-downgrades kubelet=1.32.4-1.1 kubeadm=1.32.4-1.1 kubectl=1.32.4-1.1$'
+  [ "$(line_of 'complete-lifecycle-action.*tripod-worker-launching.*CONTINUE')" -gt "$(line_of '^kubeadm join')" ]
+}
+
+@test "without a DNS name in the spec, a worker uses the API load balancer's DNS name" {
+  TRIPOD_API_DNS=''
+  worker_join 2>/dev/null
+  calls | grep -q 'aws elbv2 describe-load-balancers --region eu-west-1 --names t1-api'
+  grep -q 'apiServerEndpoint: "internal-t1-api-123.elb.eu-west-1.amazonaws.com:6443"' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+}
+
+@test "a worker waits for the masters' bootstrap token" {
+  ssm_set /tripod/t1/worker-join '{"token":"abcdef.0123456789abcdef","caCertHash":"sha256:1234"}' 3
+  worker_join 2>/dev/null
+  [ "$(cat "$SSM/_tripod_t1_worker-join.polls")" = 4 ]
+  [ "$(line_of '^kubeadm join')" -gt 0 ]
+}
+
+@test "a leaving worker is cordoned and drained (evictions respect PodDisruptionBudgets) before Auto Scaling continues" {
+  make_ca "$TRIPOD_PKI"
+  worker_leave 2>/dev/null
+  drain=$(line_of '^kubectl .* drain ')
+  done=$(line_of 'complete-lifecycle-action .*--lifecycle-hook-name tripod-worker-terminating .*--lifecycle-action-result CONTINUE')
+  [ "$drain" -gt 0 ]
+  [ "$done" -gt "$drain" ]
+  calls | grep '^kubectl' | grep -q -- "--token drain-jwt drain $(hostname | tr '[:upper:]' '[:lower:]') --ignore-daemonsets --delete-emptydir-data --timeout 120s"
+  calls | grep '^kubectl' | grep -q -- '--server https://api.t1.example.com:6443'
+  no_call 'disable-eviction|--force'
+}
