@@ -21,7 +21,24 @@ export function resourceNames(cluster: string) {
     loadBalancerSecurityGroup: `${cluster}-lb`,
     reconcilerSecurityGroup: `${cluster}-reconciler`,
     reconcilerFunction: `${cluster}-reconciler`,
-    eventRule: (what: string) => `${cluster}-${what}`,
+    eventRule: (what: EventRuleName) => `${cluster}-${what}`,
+    /** Names of VPC resources (the Name tag). */
+    vpc: `${cluster}`,
+    subnet: (tier: 'public' | 'private', zone: string) => `${cluster}-${tier}-${zone}`,
+    natGateway: (zone: string) => `${cluster}-nat-${zone}`,
+    routeTable: (tier: 'public' | 'private', zone?: string) =>
+      zone ? `${cluster}-${tier}-${zone}` : `${cluster}-${tier}`,
   };
 }
 export type ResourceNames = ReturnType<typeof resourceNames>;
+
+/** The EventBridge rules tripod creates for a cluster (its name is `<cluster>-<rule>`). */
+export const EVENT_RULES = ['lifecycle', 'instance-state', 'node-ready', 'schedule'] as const;
+export type EventRuleName = (typeof EVENT_RULES)[number];
+
+/** On EC2 network resources: which desired resource this is (`subnet/private/eu-west-1a`). */
+export const RESOURCE_TAG = 'tripod:resource';
+
+/** Made once per account by infra/tripod-setup.yaml (RoleNamePrefix `tripod`). */
+export const DEFAULT_NODE_INSTANCE_PROFILE = 'tripod-node';
+export const DEFAULT_RECONCILER_ROLE = 'tripod-reconciler';

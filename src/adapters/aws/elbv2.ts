@@ -19,6 +19,7 @@ import {
   paginateDescribeListeners,
   paginateDescribeLoadBalancers,
   paginateDescribeTargetGroups,
+  SetSubnetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from './clients.js';
 import { collect, fromAwsTags, type Tags, toAwsTags, waitFor } from './tags.js';
@@ -274,4 +275,8 @@ export async function modifyListener(
 
 export async function deleteListener(aws: AwsClients, arn: string) {
   await aws.elbv2.send(new DeleteListenerCommand({ ListenerArn: arn }));
+}
+
+export async function setSubnets(aws: AwsClients, loadBalancerArn: string, subnetIds: string[]) {
+  await aws.elbv2.send(new SetSubnetsCommand({ LoadBalancerArn: loadBalancerArn, Subnets: subnetIds }));
 }

@@ -1,0 +1,55 @@
+/**
+ * The Kubernetes API endpoint: a network load balancer (scheme from the spec, cross-zone on, so a
+ * zone with no healthy master still answers), a TCP 6443 listener and the masters' target group,
+ * health-checked over HTTPS on /readyz (the API server's own readiness, not just an open port).
+ */
+import { API_SERVER_PORT } from '../heal/protocol.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import type { DesiredListener, DesiredLoadBalancer, DesiredTargetGroup } from './load-balancer.js';
+import { resourceNames } from './names.js';
+import { type Desired, ownerTags } from './resource.js';
+
+export const CROSS_ZONE = 'load_balancing.cross_zone.enabled';
+
+export function desiredApiLoadBalancer(
+  spec: ClusterSpec,
+  subnets: string[],
+): Array<Desired<DesiredLoadBalancer | DesiredTargetGroup | DesiredListener>> {
+  const names = resourceNames(spec.name);
+  const tags = ownerTags(spec);
+  return [
+    {
+      key: 'lb/api',
+      kind: 'load-balancer',
+      title: `API load balancer ${names.apiLoadBalancer} (${spec.apiEndpoint.scheme})`,
+      value: {
+        name: names.apiLoadBalancer,
+        scheme: spec.apiEndpoint.scheme,
+        subnets,
+        securityGroups: ['sg/lb'],
+        attributes: { [CROSS_ZONE]: 'true' },
+        tags,
+        replaceIsDestructive:
+          'replacing the API load balancer changes the API endpoint every node and kubeconfig uses',
+      },
+    },
+    {
+      key: 'tg/api',
+      kind: 'target-group',
+      title: `API target group ${names.apiTargetGroup} (TCP ${API_SERVER_PORT}, HTTPS /readyz)`,
+      value: {
+        name: names.apiTargetGroup,
+        protocol: 'TCP',
+        port: API_SERVER_PORT,
+        healthCheck: { protocol: 'HTTPS', path: '/readyz', port: 'traffic-port' },
+        tags,
+      },
+    },
+    {
+      key: `listener/api-${API_SERVER_PORT}`,
+      kind: 'listener',
+      title: `API listener TCP ${API_SERVER_PORT}`,
+      value: { loadBalancer: 'lb/api', port: API_SERVER_PORT, protocol: 'TCP', targetGroup: 'tg/api', tags },
+    },
+  ];
+}

@@ -1,0 +1,311 @@
+/**
+ * spec -> the desired resources of a cluster, as plain values keyed by stable keys
+ * (`subnet/private/eu-west-1a`, `tg/svc-443`, ...). Pure: no AWS calls. References between resources
+ * are keys; their ids are resolved when planning (from what exists) and applying (from what was made).
+ */
+import { renderUserData } from '../bootstrap/render.js';
+import { reconcilerConfigFromSpec } from '../heal/config.js';
+import { configParameter, NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE } from '../heal/protocol.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { deriveTopology, type Topology } from '../spec/topology.js';
+import { desiredApiLoadBalancer } from './api-load-balancer.js';
+import type { DesiredRule as DesiredEventRule } from './event-rules.js';
+import type { DesiredLaunchTemplate } from './launch-templates.js';
+import { desiredMasterGroup } from './master-group.js';
+import {
+  DEFAULT_NODE_INSTANCE_PROFILE,
+  DEFAULT_RECONCILER_ROLE,
+  RESOURCE_TAG,
+  resourceNames,
+} from './names.js';
+import { zoneSubnetCidrs } from './network.js';
+import type { DesiredParameter } from './parameters.js';
+import type { DesiredFunction } from './reconciler-function.js';
+import { placeholderBundle } from './reconciler-function.js';
+import { type Desired, ownerTags, type ReconcilerBundle, type Refs } from './resource.js';
+import type { DesiredRule, DesiredRules, DesiredSecurityGroup } from './security-groups.js';
+import { desiredServiceLoadBalancer } from './service-load-balancer.js';
+import { desiredWorkerGroup } from './worker-group.js';
+
+export interface DesiredOptions {
+  /** Instance profile of every node (default `tripod-node`, made by infra/tripod-setup.yaml). */
+  nodeInstanceProfile?: string;
+  /** The reconciler's code; a placeholder handler when absent. */
+  reconcilerBundle?: ReconcilerBundle;
+  /** The reconciler's execution role (default: role `tripod-reconciler` in the cluster's account). */
+  reconcilerRoleArn?: string;
+}
+
+export interface DesiredCluster {
+  topology: Topology;
+  /** Existing network from the spec (vpcId + subnets): keys -> ids, no resources. */
+  existingNetwork: { vpcId: string; subnets: Record<string, string> } | undefined;
+  resources: Desired[];
+}
+
+/** The key of the node subnet in a zone. */
+export const nodeSubnetKey = (spec: ClusterSpec, zone: string) =>
+  spec.network.cidr ? `subnet/private/${zone}` : `subnet/existing/${zone}`;
+
+export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}): DesiredCluster {
+  const topology = deriveTopology(spec);
+  const names = resourceNames(spec.name);
+  const tags = ownerTags(spec);
+  const zones = spec.network.zones;
+  const out: Desired[] = [];
+  const add = <D>(key: string, kind: string, title: string, value: D) =>
+    out.push({ key, kind, title, value });
+  const withKey = (key: string, name: string) => ({ ...tags, [RESOURCE_TAG]: key, Name: name });
+
+  // ---- network (only when tripod makes it) ----
+  if (spec.network.cidr) {
+    const cidrs = zoneSubnetCidrs(spec.network.cidr, zones);
+    add('vpc', 'vpc', `VPC ${spec.network.cidr}`, {
+      cidr: spec.network.cidr,
+      tags: withKey('vpc', names.vpc),
+    });
+    add('igw', 'internet-gateway', 'internet gateway', { tags: withKey('igw', names.vpc) });
+    for (const zone of zones) {
+      const c = cidrs.get(zone)!;
+      for (const tier of ['public', 'private'] as const) {
+        const key = `subnet/${tier}/${zone}`;
+        add(key, 'subnet', `${tier} subnet ${zone} ${c[tier]}`, {
+          zone,
+          cidr: c[tier],
+          public: tier === 'public',
+          tags: withKey(key, names.subnet(tier, zone)),
+        });
+      }
+    }
+    for (const zone of zones) {
+      add(`nat/${zone}`, 'nat-gateway', `NAT gateway ${zone}`, {
+        zone,
+        subnet: `subnet/public/${zone}`,
+        tags: withKey(`nat/${zone}`, names.natGateway(zone)),
+      });
+    }
+    add('rtb/public', 'route-table', 'public route table (-> internet gateway)', {
+      defaultRoute: { gateway: 'igw' },
+      subnets: zones.map((z) => `subnet/public/${z}`),
+      tags: withKey('rtb/public', names.routeTable('public')),
+    });
+    for (const zone of zones) {
+      add(`rtb/private/${zone}`, 'route-table', `private route table ${zone} (-> NAT ${zone})`, {
+        defaultRoute: { natGateway: `nat/${zone}` },
+        subnets: [`subnet/private/${zone}`],
+        tags: withKey(`rtb/private/${zone}`, names.routeTable('private', zone)),
+      });
+    }
+  }
+
+  const nodeSubnets = zones.map((z) => nodeSubnetKey(spec, z));
+  const lbSubnets = (scheme: 'internal' | 'internet-facing') =>
+    spec.network.cidr && scheme === 'internet-facing' ? zones.map((z) => `subnet/public/${z}`) : nodeSubnets;
+
+  // ---- security groups ----
+  const groups: Array<[DesiredSecurityGroup['role'], string, string]> = [
+    ['lb', names.loadBalancerSecurityGroup, 'tripod load balancers'],
+    ['masters', names.masterSecurityGroup, 'tripod masters (API server, etcd)'],
+    ['workers', names.workerSecurityGroup, 'tripod workers'],
+    ['reconciler', names.reconcilerSecurityGroup, 'tripod reconciler (etcd client)'],
+  ];
+  for (const [role, name, description] of groups) {
+    add(`sg/${role}`, 'security-group', `security group ${name}`, {
+      role,
+      name,
+      description: `${description} of cluster ${spec.name}`,
+      tags: { ...tags, Name: name },
+    });
+  }
+  const rules = securityRules(spec);
+  for (const [role] of groups) {
+    add(`sg-rules/${role}`, 'security-group-rules', `ingress rules of ${role}`, {
+      group: `sg/${role}`,
+      rules: rules[role],
+    } satisfies DesiredRules);
+  }
+
+  // ---- launch templates ----
+  const profile = options.nodeInstanceProfile ?? DEFAULT_NODE_INSTANCE_PROFILE;
+  for (const role of ['masters', 'workers'] as const) {
+    const pool = role === 'masters' ? spec.masters : spec.workers;
+    const name = role === 'masters' ? names.masterLaunchTemplate : names.workerLaunchTemplate;
+    add(`lt/${role}`, 'launch-template', `launch template ${name}`, {
+      name,
+      image: pool.image,
+      instanceType: pool.instanceType,
+      instanceProfile: profile,
+      securityGroups: [`sg/${role}`],
+      userData: renderUserData(spec, role === 'masters' ? 'master' : 'worker'),
+      volumeSize: pool.volumeSize,
+      instanceTags: { ...tags, Name: name, 'tripod:role': role },
+      tags,
+    } satisfies DesiredLaunchTemplate);
+  }
+
+  // ---- load balancers ----
+  out.push(...desiredApiLoadBalancer(spec, lbSubnets(spec.apiEndpoint.scheme)));
+  out.push(...desiredServiceLoadBalancer(spec, lbSubnets(spec.serviceEndpoint.scheme)));
+
+  // ---- groups ----
+  add(
+    'asg/masters',
+    'auto-scaling-group',
+    `master group ${names.masterGroup} (${topology.masters})`,
+    desiredMasterGroup(spec, topology, nodeSubnets),
+  );
+  add(
+    'asg/workers',
+    'auto-scaling-group',
+    `worker group ${names.workerGroup}`,
+    desiredWorkerGroup(spec, nodeSubnets),
+  );
+
+  // ---- DNS ----
+  for (const [key, ep, lb] of [
+    ['dns/api', spec.apiEndpoint, 'lb/api'],
+    ['dns/svc', spec.serviceEndpoint, 'lb/svc'],
+  ] as const) {
+    if (ep.dnsName && ep.hostedZoneId) {
+      add(key, 'dns-record', `alias record ${ep.dnsName}`, {
+        hostedZoneId: ep.hostedZoneId,
+        name: ep.dnsName,
+        loadBalancer: lb,
+      });
+    }
+  }
+
+  // ---- configuration ----
+  const svcTgs = spec.serviceEndpoint.ports.map((p) => `tg/svc-${p.port}`);
+  add('param/config', 'parameter', `parameter ${configParameter(spec.name)}`, {
+    name: configParameter(spec.name),
+    render: (refs: Refs) =>
+      JSON.stringify(
+        reconcilerConfigFromSpec(spec, {
+          apiTargetGroupArn: refs.get('tg/api', 'arn'),
+          serviceTargetGroupArns: svcTgs.map((t) => refs.get(t, 'arn')),
+        }),
+      ),
+    tags,
+  } satisfies DesiredParameter);
+
+  // ---- reconciler function and events ----
+  const target = spec.reconciler.functionArn
+    ? { arn: spec.reconciler.functionArn }
+    : { key: 'fn/reconciler' };
+  if (!spec.reconciler.functionArn) {
+    add('fn/reconciler', 'function', `reconciler function ${names.reconcilerFunction}`, {
+      name: names.reconcilerFunction,
+      bundle: options.reconcilerBundle ?? placeholderBundle(),
+      role: options.reconcilerRoleArn
+        ? { arn: options.reconcilerRoleArn }
+        : { name: DEFAULT_RECONCILER_ROLE },
+      subnets: nodeSubnets,
+      securityGroups: ['sg/reconciler'],
+      environment: { TRIPOD_CLUSTER: spec.name, TRIPOD_CONFIG_PARAMETER: configParameter(spec.name) },
+      timeoutSeconds: 60,
+      memoryMb: 256,
+      tags,
+    } satisfies DesiredFunction);
+  }
+  const rule = (
+    what: Parameters<typeof names.eventRule>[0],
+    description: string,
+    body: Partial<DesiredEventRule>,
+  ) =>
+    add(`rule/${what}`, 'event-rule', `event rule ${names.eventRule(what)}`, {
+      name: names.eventRule(what),
+      description: `${description} (tripod cluster ${spec.name})`,
+      target,
+      tags,
+      ...body,
+    } satisfies DesiredEventRule);
+  rule('lifecycle', 'lifecycle actions of the master and worker groups', {
+    eventPattern: {
+      source: ['aws.autoscaling'],
+      'detail-type': [
+        'EC2 Instance-launch Lifecycle Action',
+        'EC2 Instance-terminate Lifecycle Action',
+        'EC2 Instance Launch Successful',
+        'EC2 Instance Launch Unsuccessful',
+        'EC2 Instance Terminate Successful',
+        'EC2 Instance Terminate Unsuccessful',
+      ],
+      detail: { AutoScalingGroupName: [names.masterGroup, names.workerGroup] },
+    },
+  });
+  rule('instance-state', 'EC2 instance state changes', {
+    eventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
+  });
+  rule('node-ready', 'nodes reporting a ready API server', {
+    eventPattern: {
+      source: [NODE_EVENT_SOURCE],
+      'detail-type': [NODE_READY_DETAIL_TYPE],
+      detail: { cluster: [spec.name] },
+    },
+  });
+  rule('schedule', 'periodic reconcile (events are best effort)', { schedule: 'rate(1 minute)' });
+
+  return {
+    topology,
+    existingNetwork:
+      spec.network.vpcId && spec.network.subnets
+        ? { vpcId: spec.network.vpcId, subnets: { ...spec.network.subnets } }
+        : undefined,
+    resources: out,
+  };
+}
+
+/**
+ * Ingress of each group. etcd (2379-2380) only between masters, plus the reconciler on the client
+ * port; the API (6443) from the load balancers, workers and masters; the kubelet (10250) from the
+ * masters; the VXLAN overlay (UDP 8472) between all nodes; each service nodePort from the load balancers.
+ */
+function securityRules(spec: ClusterSpec): Record<DesiredSecurityGroup['role'], DesiredRule[]> {
+  const tcp = (from: number, to: number, source: string, description: string): DesiredRule => ({
+    protocol: 'tcp',
+    from,
+    to,
+    source: source.includes('/') && !source.startsWith('sg/') ? { cidr: source } : { group: source },
+    description,
+  });
+  const udp = (port: number, source: string, description: string): DesiredRule => ({
+    ...tcp(port, port, source, description),
+    protocol: 'udp',
+  });
+  const nodePorts = (source: string) =>
+    spec.serviceEndpoint.ports.flatMap((p) => {
+      const d = `service port ${p.port}`;
+      if (p.protocol === 'UDP') return [udp(p.nodePort, source, d)];
+      if (p.protocol === 'TCP_UDP')
+        return [tcp(p.nodePort, p.nodePort, source, d), udp(p.nodePort, source, d)];
+      return [tcp(p.nodePort, p.nodePort, source, d)];
+    });
+  const listenerRules = spec.serviceEndpoint.ports.flatMap((p) => {
+    const d = `service listener ${p.port}`;
+    if (p.protocol === 'UDP') return [udp(p.port, '0.0.0.0/0', d)];
+    if (p.protocol === 'TCP_UDP') return [tcp(p.port, p.port, '0.0.0.0/0', d), udp(p.port, '0.0.0.0/0', d)];
+    return [tcp(p.port, p.port, '0.0.0.0/0', d)];
+  });
+  return {
+    lb: [tcp(6443, 6443, '0.0.0.0/0', 'Kubernetes API'), ...listenerRules],
+    masters: [
+      tcp(6443, 6443, 'sg/lb', 'API from the load balancer'),
+      tcp(6443, 6443, 'sg/workers', 'API from workers'),
+      tcp(6443, 6443, 'sg/masters', 'API from masters'),
+      tcp(2379, 2380, 'sg/masters', 'etcd between masters'),
+      tcp(2379, 2379, 'sg/reconciler', 'etcd client: reconciler'),
+      tcp(10250, 10250, 'sg/masters', 'kubelet'),
+      udp(8472, 'sg/masters', 'overlay'),
+      udp(8472, 'sg/workers', 'overlay'),
+      ...(spec.masters.schedulable ? nodePorts('sg/lb') : []),
+    ],
+    workers: [
+      tcp(10250, 10250, 'sg/masters', 'kubelet'),
+      udp(8472, 'sg/masters', 'overlay'),
+      udp(8472, 'sg/workers', 'overlay'),
+      ...nodePorts('sg/lb'),
+    ],
+    reconciler: [],
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The reconciler's Lambda function, when tripod deploys it (no `reconciler.functionArn` in the spec).
+ * Code is compared by hash: a new upload happens only when the bundle changed. The function runs in
+ * the cluster's private subnets with the reconciler security group, so it can reach etcd on 2379.
+ * Until the Lambda work supplies its bundle, a placeholder handler is deployed.
+ */
+
+import {
+  codeSha256,
+  createFunction,
+  deleteFunction,
+  type FunctionConfig,
+  getFunction,
+  type LambdaFunction,
+  updateFunctionCode,
+  updateFunctionConfig,
+} from '../adapters/aws/lambda.js';
+import type { Tags } from '../adapters/aws/tags.js';
+import { resourceNames } from './names.js';
+import {
+  diff,
+  type FieldChange,
+  isOwned,
+  type ReconcilerBundle,
+  type Refs,
+  type ResourceKind,
+  UNKNOWN,
+} from './resource.js';
+import { zipSync } from './zip.js';
+
+export interface DesiredFunction {
+  name: string;
+  bundle: ReconcilerBundle;
+  /** The execution role: explicit, or `role/<name>` in the account the cluster's ARNs name. */
+  role: { arn: string } | { name: string };
+  subnets: string[];
+  securityGroups: string[];
+  environment: Record<string, string>;
+  timeoutSeconds: number;
+  memoryMb: number;
+  tags: Tags;
+}
+
+/** `arn:<partition>:iam::<account>:role/<name>`, with partition and account from any ARN already known. */
+export function roleArn(d: DesiredFunction, refs: Refs): string {
+  if ('arn' in d.role) return d.role.arn;
+  const known = refs.get('tg/api', 'arn');
+  const m = /^arn:([^:]+):[^:]+:[^:]*:(\d{12}):/.exec(known);
+  return m ? `arn:${m[1]}:iam::${m[2]}:role/${d.role.name}` : UNKNOWN;
+}
+
+function configOf(d: DesiredFunction, refs: Refs): FunctionConfig {
+  return {
+    roleArn: roleArn(d, refs),
+    handler: d.bundle.handler,
+    runtime: d.bundle.runtime,
+    timeoutSeconds: d.timeoutSeconds,
+    memoryMb: d.memoryMb,
+    environment: d.environment,
+    subnetIds: d.subnets.map((s) => refs.get(s)).sort(),
+    securityGroupIds: d.securityGroups.map((s) => refs.get(s)).sort(),
+  };
+}
+
+function configChanges(want: FunctionConfig, have: FunctionConfig): FieldChange[] {
+  return [
+    ...diff('role', have.roleArn, want.roleArn),
+    ...diff('handler', have.handler, want.handler),
+    ...diff('runtime', have.runtime, want.runtime),
+    ...diff('timeout', have.timeoutSeconds, want.timeoutSeconds),
+    ...diff('memory', have.memoryMb, want.memoryMb),
+    ...diff('environment', have.environment, want.environment),
+    ...diff('subnets', have.subnetIds, want.subnetIds),
+    ...diff('securityGroups', have.securityGroupIds, want.securityGroupIds),
+  ];
+}
+
+export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunction> = {
+  kind: 'function',
+  group: 'reconciler',
+  async find(ctx) {
+    const name = resourceNames(ctx.cluster).reconcilerFunction;
+    const fn = await getFunction(ctx.aws, name);
+    if (!fn) return [];
+    return [
+      {
+        key: 'fn/reconciler',
+        kind: 'function',
+        title: `reconciler function ${name}`,
+        id: fn.arn,
+        owned: isOwned(fn.tags, ctx.cluster),
+        attrs: { id: fn.arn, arn: fn.arn },
+        actual: fn,
+      },
+    ];
+  },
+  compare(d, f, refs) {
+    return {
+      changes: [
+        ...diff('codeSha256', f.actual.codeSha256, codeSha256(d.bundle.zip)),
+        ...configChanges(configOf(d, refs), f.actual.config),
+      ],
+    };
+  },
+  async create(ctx, d) {
+    const config = configOf(d.value, ctx.refs);
+    const arn = await createFunction(ctx.aws, {
+      name: d.value.name,
+      zip: d.value.bundle.zip,
+      config,
+      tags: d.value.tags,
+    });
+    return {
+      key: d.key,
+      kind: 'function',
+      title: d.title,
+      id: arn,
+      owned: true,
+      attrs: { id: arn, arn },
+      actual: {
+        name: d.value.name,
+        arn,
+        codeSha256: codeSha256(d.value.bundle.zip),
+        config,
+        tags: d.value.tags,
+      },
+    };
+  },
+  async update(ctx, d, f) {
+    const config = configOf(d.value, ctx.refs);
+    if (configChanges(config, f.actual.config).length)
+      await updateFunctionConfig(ctx.aws, d.value.name, config);
+    if (f.actual.codeSha256 !== codeSha256(d.value.bundle.zip)) {
+      await updateFunctionCode(ctx.aws, d.value.name, d.value.bundle.zip);
+    }
+    return undefined;
+  },
+  async delete(ctx, f) {
+    await deleteFunction(ctx.aws, f.actual.name);
+  },
+};
+
+/** Deployed until the Lambda work supplies the real reconciler bundle. */
+export function placeholderBundle(): ReconcilerBundle {
+  const code = [
+    '// tripod placeholder reconciler: the real bundle replaces this on the next apply.',
+    'export const handler = async (event) => {',
+    "  console.log(JSON.stringify({ msg: 'tripod placeholder reconciler', detailType: event?.['detail-type'] }));",
+    '  return { placeholder: true };',
+    '};',
+    '',
+  ].join('\n');
+  return { zip: zipSync({ 'index.mjs': code }), handler: 'index.handler', runtime: 'nodejs20.x' };
+}

@@ -1,0 +1,58 @@
+/**
+ * The service endpoint: a network load balancer with one listener per spec port, each forwarding to
+ * a target group on the port's nodePort, in front of the workers (and the masters when schedulable).
+ */
+import type { ClusterSpec } from '../spec/schema.js';
+import { CROSS_ZONE } from './api-load-balancer.js';
+import type { DesiredListener, DesiredLoadBalancer, DesiredTargetGroup } from './load-balancer.js';
+import { resourceNames } from './names.js';
+import { type Desired, ownerTags } from './resource.js';
+
+export function desiredServiceLoadBalancer(
+  spec: ClusterSpec,
+  subnets: string[],
+): Array<Desired<DesiredLoadBalancer | DesiredTargetGroup | DesiredListener>> {
+  const names = resourceNames(spec.name);
+  const tags = ownerTags(spec);
+  return [
+    {
+      key: 'lb/svc',
+      kind: 'load-balancer',
+      title: `service load balancer ${names.serviceLoadBalancer} (${spec.serviceEndpoint.scheme})`,
+      value: {
+        name: names.serviceLoadBalancer,
+        scheme: spec.serviceEndpoint.scheme,
+        subnets,
+        securityGroups: ['sg/lb'],
+        attributes: { [CROSS_ZONE]: 'true' },
+        tags,
+      },
+    },
+    ...spec.serviceEndpoint.ports.flatMap((p) => [
+      {
+        key: `tg/svc-${p.port}`,
+        kind: 'target-group',
+        title: `service target group ${names.serviceTargetGroup(p.port)} (${p.protocol} ${p.nodePort})`,
+        value: {
+          name: names.serviceTargetGroup(p.port),
+          protocol: p.protocol,
+          port: p.nodePort,
+          healthCheck: { protocol: 'TCP', port: 'traffic-port' },
+          tags,
+        } satisfies DesiredTargetGroup,
+      },
+      {
+        key: `listener/svc-${p.port}`,
+        kind: 'listener',
+        title: `service listener ${p.protocol} ${p.port} -> ${p.nodePort}`,
+        value: {
+          loadBalancer: 'lb/svc',
+          port: p.port,
+          protocol: p.protocol,
+          targetGroup: `tg/svc-${p.port}`,
+          tags,
+        } satisfies DesiredListener,
+      },
+    ]),
+  ];
+}
