@@ -27,7 +27,8 @@ for (const e of entries) {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    // The reconciler runs on Lambda's nodejs22.x (arm64); the CLI and the Action on Node 20+.
+    target: e.lambda ? 'node22' : 'node20',
     minify: true,
     sourcemap: e.lambda ? 'linked' : false,
     legalComments: 'none',

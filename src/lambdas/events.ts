@@ -5,7 +5,7 @@
  * with the reason, for the log.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { LifecycleHook } from '../heal/actions.js';
 import { NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE } from '../heal/protocol.js';
 
@@ -60,9 +60,11 @@ export type Trigger =
   | { kind: 'schedule'; event: ScheduledEvent }
   | { kind: 'ignored'; reason: string };
 
+const nonEmpty = z.string().check(z.minLength(1));
+
 const envelope = z.object({
   version: z.string(),
-  id: z.string().min(1),
+  id: nonEmpty,
   'detail-type': z.string(),
   source: z.string(),
   account: z.string(),
@@ -72,17 +74,17 @@ const envelope = z.object({
   detail: z.unknown(),
 });
 
-const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'an EC2 instance id (i-...)');
+const instanceId = z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/, 'an EC2 instance id (i-...)'));
 
 const lifecycleDetail = z.object({
-  LifecycleActionToken: z.string().min(1),
-  AutoScalingGroupName: z.string().min(1),
-  LifecycleHookName: z.string().min(1),
+  LifecycleActionToken: nonEmpty,
+  AutoScalingGroupName: nonEmpty,
+  LifecycleHookName: nonEmpty,
   EC2InstanceId: instanceId,
   LifecycleTransition: z.enum(['autoscaling:EC2_INSTANCE_LAUNCHING', 'autoscaling:EC2_INSTANCE_TERMINATING']),
-  NotificationMetadata: z.string().optional(),
-  Origin: z.string().optional(),
-  Destination: z.string().optional(),
+  NotificationMetadata: z.optional(z.string()),
+  Origin: z.optional(z.string()),
+  Destination: z.optional(z.string()),
 });
 
 const stateChangeDetail = z.object({
@@ -91,17 +93,17 @@ const stateChangeDetail = z.object({
 });
 
 const nodeReadyDetail = z.object({
-  cluster: z.string().min(1),
+  cluster: nonEmpty,
   instanceId,
-  ip: z.string().optional(),
-  zone: z.string().optional(),
-  role: z.enum(['master', 'worker']).optional(),
+  ip: z.optional(z.string()),
+  zone: z.optional(z.string()),
+  role: z.optional(z.enum(['master', 'worker'])),
 });
 
 const scheduledDetail = z.record(z.string(), z.unknown());
 
 /** `field: problem` for each issue, e.g. `detail.EC2InstanceId: an EC2 instance id (i-...)`. */
-function describeIssues(error: z.ZodError, prefix: string): string {
+function describeIssues(error: z.core.$ZodError, prefix: string): string {
   return error.issues
     .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(event)'}: ${i.message}`)
     .join('; ');
@@ -114,7 +116,9 @@ export function parseTrigger(input: unknown): Trigger {
     return { kind: 'ignored', reason: `not an EventBridge event: ${describeIssues(env.error, '')}` };
   const e = env.data;
   const detailType = e['detail-type'];
-  const withDetail = <D>(schema: z.ZodType<D>): { ok: true; detail: D } | { ok: false; reason: string } => {
+  const withDetail = <D>(
+    schema: z.ZodMiniType<D>,
+  ): { ok: true; detail: D } | { ok: false; reason: string } => {
     const d = schema.safeParse(e.detail);
     return d.success
       ? { ok: true, detail: d.data }

@@ -14,7 +14,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   createFleetPort,
   createLoadBalancerPort,
@@ -47,6 +47,8 @@ export interface PassSummary {
   /** The actions the pass ran. */
   actions: Action[];
   waits: string[];
+  /** Actions that failed or were skipped, and a status document that could not be published. */
+  problems?: string[];
 }
 
 export type RunPass = (ports: HealPorts, config: ReconcilerConfig) => Promise<PassSummary>;
@@ -100,22 +102,24 @@ export type HandlerResult =
       workerHooks: WorkerHookOutcome[];
     };
 
+const nonEmpty = z.string().check(z.minLength(1));
+
 const configSchema = z.looseObject({
-  cluster: z.string().min(1),
-  region: z.string().min(1),
+  cluster: nonEmpty,
+  region: nonEmpty,
   zones: z.array(z.string()),
-  expectedMasters: z.number().int().positive(),
-  masterGroupName: z.string().min(1),
-  workerGroupName: z.string().min(1),
+  expectedMasters: z.int().check(z.positive()),
+  masterGroupName: nonEmpty,
+  workerGroupName: nonEmpty,
   apiTargetGroupArn: z.string(),
   serviceTargetGroupArns: z.array(z.string()),
   etcdScheme: z.enum(['https', 'http']),
-  etcdClientPort: z.number().int(),
-  etcdPeerPort: z.number().int(),
+  etcdClientPort: z.int(),
+  etcdPeerPort: z.int(),
   memberUnhealthyMs: z.number(),
   bootTimeoutMs: z.number(),
   learnerMaxLag: z.number(),
-  backupBucket: z.string().optional(),
+  backupBucket: z.optional(z.string()),
 });
 
 class Ignore extends Error {}
@@ -286,6 +290,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
         }
         for (const a of summary.actions) log.info(describeAction(a), { action: a.kind });
         for (const w of summary.waits) log.info(`waiting: ${w}`);
+        for (const p of summary.problems ?? []) log.warn(p);
         log.metric('QuorumMargin', 'Count', summary.conditions.quorumMargin);
         log.metric('HealthyVoters', 'Count', summary.conditions.healthyVoters);
         log.metric('ActionsTaken', 'Count', summary.actions.length);

@@ -1,0 +1,104 @@
+/**
+ * The reconciler Lambda's entry point (bundled to dist/lambdas/reconciler/index.mjs): wires the real
+ * dependencies - SDK clients for the four services it calls, the etcd JSON-gateway client, one
+ * `reconcilePass` - and Powertools Logger (structured JSON) and Metrics (EMF) into the handler.
+ *
+ * Environment: TRIPOD_CLUSTER (the cluster this function reconciles), AWS_REGION (set by Lambda),
+ * AWS_ENDPOINT_URL (an emulator, tests only), TRIPOD_AWS_MAX_ATTEMPTS (default 3).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { ApiCallCounter, instrument, localCredentials, resolveEndpoint } from '../adapters/aws/clients.js';
+import { createEtcdClient } from '../adapters/etcd/client.js';
+import { describeAction } from '../heal/actions.js';
+import { reconcilePass } from '../heal/reconcile.js';
+import {
+  createReconcilerHandler,
+  type LambdaContextLike,
+  type PassSummary,
+  type RunPass,
+  type Telemetry,
+} from './reconciler-handler.js';
+
+export const SERVICE_NAME = 'tripod-reconciler';
+export const METRICS_NAMESPACE = 'tripod';
+
+/** reconcilePass, reported as the handler wants it: the actions that ran, what failed, what waits. */
+export const runReconcilePass: RunPass = async (ports, config) => {
+  const r = await reconcilePass(ports, config);
+  const problems = r.results
+    .filter((x) => x.outcome !== 'ok')
+    .map((x) =>
+      x.outcome === 'failed'
+        ? `failed: ${describeAction(x.action)}: ${x.error}`
+        : `skipped: ${describeAction(x.action)}: ${x.reason}`,
+    );
+  if (r.statusError) problems.push(`status not published: ${r.statusError}`);
+  const summary: PassSummary = {
+    conditions: r.decision.conditions,
+    actions: r.results.filter((x) => x.outcome === 'ok').map((x) => x.action),
+    waits: r.decision.waits,
+    problems,
+  };
+  return summary;
+};
+
+export function powertoolsTelemetry(logger: Logger, metrics: Metrics): Telemetry {
+  return {
+    info: (m, extra) => logger.info(m, extra ?? {}),
+    warn: (m, extra) => logger.warn(m, extra ?? {}),
+    error: (m, extra) => logger.error(m, extra ?? {}),
+    appendKeys: (keys) => logger.appendKeys(keys),
+    removeKeys: (keys) => logger.removeKeys(keys),
+    metric: (name, unit, value) =>
+      metrics.addMetric(name, unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds, value),
+    flushMetrics: (cluster) => {
+      if (!metrics.hasStoredMetrics()) return;
+      if (cluster) metrics.addDimension('cluster', cluster);
+      metrics.publishStoredMetrics();
+    },
+  };
+}
+
+export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const endpoint = resolveEndpoint(env.AWS_ENDPOINT_URL);
+  const credentials = localCredentials(endpoint);
+  const base = {
+    region,
+    maxAttempts: Number(env.TRIPOD_AWS_MAX_ATTEMPTS ?? 3),
+    retryMode: 'adaptive',
+    ...(endpoint ? { endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
+  const counter = new ApiCallCounter();
+  const clients = {
+    autoScaling: instrument(new AutoScalingClient(base), counter),
+    ec2: instrument(new EC2Client(base), counter),
+    elbv2: instrument(new ElasticLoadBalancingV2Client(base), counter),
+    ssm: instrument(new SSMClient(base), counter),
+  };
+  const logger = new Logger({ serviceName: SERVICE_NAME });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const handle = createReconcilerHandler({
+    clients,
+    cluster: env.TRIPOD_CLUSTER || undefined,
+    makeEtcd: (tls) => createEtcdClient({ ...(tls ? { tls } : {}), timeoutMs: 3000 }),
+    runPass: runReconcilePass,
+    telemetry: powertoolsTelemetry(logger, metrics),
+    now: Date.now,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  });
+  return async (event: unknown, context?: LambdaContextLike) => {
+    counter.reset();
+    const result = await handle(event, context);
+    if (result.status === 'reconciled') logger.debug('api calls', { calls: counter.snapshot() });
+    return result;
+  };
+}
+
+export const handler = createLambdaHandler();
