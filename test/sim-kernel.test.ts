@@ -54,7 +54,7 @@ describe('EventQueue', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), (times) => {
         const q = new EventQueue<number>();
-        times.forEach((t, i) => q.push(t, i));
+        for (const [i, t] of times.entries()) q.push(t, i);
         const out: Array<[number, number]> = [];
         for (let e = q.pop(); e; e = q.pop()) out.push([e.at, e.value]);
         const expected = times
