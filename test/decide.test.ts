@@ -197,6 +197,18 @@ describe('decide: the rules of etcd-membership.md', () => {
     ]);
   });
 
+  it('rule 8: a reused IP: the old member holding the peer URL goes first, the new instance never takes it over', () => {
+    const s = healthy(3);
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminated');
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    s.group.instances.push(
+      inst(4, { lifecycleState: 'Pending:Wait', privateIp: ipOf(3), apiReady: false, launchTime: NOW }),
+    );
+    const d = decide(s, testConfig({ memberUnhealthyMs: 1 }), NOW);
+    expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);
+    expect(d.waits.join('\n')).toMatch(/i-4: its peer URL is still held by member m3 \(i-3\)/);
+  });
+
   it('rule 9: removes a stray learner left by a failed join, then the next join can go ahead', () => {
     const s = healthy(3);
     s.etcd.members.push(unstartedLearner(9)); // its instance is long gone

@@ -218,8 +218,12 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
       const m = roster.memberOf(inst);
       if (!m) {
         const url = instancePeerURL(inst, config);
+        const holder = url === undefined ? undefined : members.find((x) => x.peerURLs.includes(url));
         if (url === undefined) {
           waits.push(`${id} to get a private IP`);
+        } else if (holder) {
+          // The IP was reused: the member of a gone instance still holds the peer URL.
+          waits.push(`${id}: its peer URL is still held by member ${label(holder)}, which must go first`);
         } else if (size >= config.expectedMasters + 1) {
           waits.push(
             `${id}: ${size} members already (at most ${config.expectedMasters + 1} while replacing)`,

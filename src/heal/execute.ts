@@ -90,6 +90,9 @@ export async function execute(
       }
       case 'add-learner': {
         const existing = fresh.members.find((m) => m.peerURLs.includes(a.peerURL));
+        if (existing && existing.name !== '' && existing.name !== a.instanceId) {
+          return skip(a, `peer URL held by member ${existing.id} (${existing.name}): the IP was reused`);
+        }
         let memberId: string;
         let members: ReadonlyArray<{ id: string; name: string; peerURLs: string[] }>;
         if (existing) {
