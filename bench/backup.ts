@@ -108,6 +108,9 @@ async function run(targetMb: number, motoEndpoint: string) {
     );
     console.log(`fill etcd (${PARALLEL} parallel puts):         ${secs(fillMs)}`);
     console.log(
+      `etcd snapshot stream alone (no upload):        ${secs(streamMs)}  ${rate(streamed, streamMs)}`,
+    );
+    console.log(
       `snapshot etcd -> S3 (stream, multipart, KMS):   ${secs(snapMs)}  ${rate(written.bytes, snapMs)}  (${(written.bytes / MB).toFixed(1)} MB)`,
     );
     console.log(
