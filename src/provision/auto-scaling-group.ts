@@ -134,6 +134,8 @@ export const autoScalingGroupKind: ResourceKind<DesiredGroup, ActualGroup> = {
       tags: v.tags,
       hooks: v.hooks ?? [],
     });
+    // Also put explicitly: some endpoints (moto) drop the hooks given at creation.
+    for (const h of v.hooks ?? []) await putHook(ctx.aws, v.name, h);
     const [g] = await describeGroups(ctx.aws, [v.name]);
     return {
       key: d.key,

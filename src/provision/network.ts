@@ -53,6 +53,9 @@ import {
 
 const clusterFilter = (ctx: Context) => [tagFilter(CLUSTER_TAG, ctx.cluster)];
 const keyOf = (tags: Tags) => tags[RESOURCE_TAG] ?? '';
+/** Filters again on the cluster tag: some endpoints (moto's DescribeNatGateways) ignore tag filters. */
+const ofCluster = <T extends { tags: Tags }>(ctx: Context, items: T[]) =>
+  items.filter((i) => i.tags[CLUSTER_TAG] === ctx.cluster);
 
 // ---------- CIDR arithmetic ----------
 
@@ -96,7 +99,7 @@ export const vpcKind: ResourceKind<DesiredVpc, Vpc> = {
   kind: 'vpc',
   group: 'network',
   async find(ctx) {
-    const vpcs = await findVpcs(ctx.aws, clusterFilter(ctx));
+    const vpcs = ofCluster(ctx, await findVpcs(ctx.aws, clusterFilter(ctx)));
     return vpcs.map((v) => ({
       key: keyOf(v.tags) || 'vpc',
       kind: 'vpc',
@@ -160,7 +163,7 @@ export const internetGatewayKind: ResourceKind<DesiredInternetGateway, InternetG
   kind: 'internet-gateway',
   group: 'network',
   async find(ctx) {
-    const igws = await findInternetGateways(ctx.aws, clusterFilter(ctx));
+    const igws = ofCluster(ctx, await findInternetGateways(ctx.aws, clusterFilter(ctx)));
     return igws.map((g) => ({
       key: keyOf(g.tags) || 'igw',
       kind: 'internet-gateway',
@@ -212,7 +215,7 @@ export const subnetKind: ResourceKind<DesiredSubnet, Subnet> = {
   kind: 'subnet',
   group: 'network',
   async find(ctx) {
-    const subnets = await findSubnets(ctx.aws, { filters: clusterFilter(ctx) });
+    const subnets = ofCluster(ctx, await findSubnets(ctx.aws, { filters: clusterFilter(ctx) }));
     return subnets.map((s) => ({
       key: keyOf(s.tags) || `subnet/${s.id}`,
       kind: 'subnet',
@@ -277,7 +280,7 @@ export const natGatewayKind: ResourceKind<DesiredNatGateway, NatGateway> = {
   kind: 'nat-gateway',
   group: 'network',
   async find(ctx) {
-    const nats = await findNatGateways(ctx.aws, clusterFilter(ctx));
+    const nats = ofCluster(ctx, await findNatGateways(ctx.aws, clusterFilter(ctx)));
     return nats.map((n) => ({
       key: keyOf(n.tags) || `nat/${n.id}`,
       kind: 'nat-gateway',
@@ -369,7 +372,7 @@ export const routeTableKind: ResourceKind<DesiredRouteTable, RouteTable> = {
   kind: 'route-table',
   group: 'network',
   async find(ctx) {
-    const tables = await findRouteTables(ctx.aws, clusterFilter(ctx));
+    const tables = ofCluster(ctx, await findRouteTables(ctx.aws, clusterFilter(ctx)));
     return tables.map((t) => ({
       key: keyOf(t.tags) || `rtb/${t.id}`,
       kind: 'route-table',

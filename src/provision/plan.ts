@@ -1,0 +1,301 @@
+/**
+ * Plan: what apply would do, as a plain value. Reads every kind's existing resources (in parallel,
+ * batched by tag or name so the cost does not grow with the number of instances), compares them
+ * with the desired resources, and lists creates, updates (field by field), replacements and deletes
+ * in the order apply runs them: creates/updates/replacements in dependency order, then deletes in
+ * reverse. Destructive changes are flagged; resources that exist but lack tripod's tags are
+ * conflicts (tripod will not touch them).
+ */
+import type { AwsClients } from '../adapters/aws/clients.js';
+import { findSecurityGroups, findSubnets, findVpcs } from '../adapters/aws/ec2.js';
+import { CLUSTER_TAG } from '../heal/protocol.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { autoScalingGroupKind } from './auto-scaling-group.js';
+import { type DesiredCluster, type DesiredOptions, desiredCluster } from './desired.js';
+import { dnsKind } from './dns.js';
+import { eventRuleKind } from './event-rules.js';
+import { launchTemplateKind } from './launch-templates.js';
+import { listenerKind, loadBalancerKind, targetGroupKind } from './load-balancer.js';
+import { internetGatewayKind, natGatewayKind, routeTableKind, subnetKind, vpcKind } from './network.js';
+import { parameterKind } from './parameters.js';
+import { reconcilerFunctionKind } from './reconciler-function.js';
+import {
+  type Context,
+  DEFAULT_TIMEOUTS,
+  type Desired,
+  type FieldChange,
+  type Found,
+  Refs,
+  type ResourceKind,
+  type Timeouts,
+} from './resource.js';
+import { securityGroupKind, securityGroupRulesKind } from './security-groups.js';
+
+/** Every kind, in dependency order (deletes run in reverse). */
+export const KINDS: ReadonlyArray<ResourceKind<never, never>> = [
+  vpcKind,
+  internetGatewayKind,
+  subnetKind,
+  natGatewayKind,
+  routeTableKind,
+  securityGroupKind,
+  securityGroupRulesKind,
+  launchTemplateKind,
+  loadBalancerKind,
+  targetGroupKind,
+  listenerKind,
+  autoScalingGroupKind,
+  dnsKind,
+  parameterKind,
+  reconcilerFunctionKind,
+  eventRuleKind,
+] as unknown as ReadonlyArray<ResourceKind<never, never>>;
+
+export type ChangeAction = 'create' | 'update' | 'replace' | 'delete';
+
+export interface PlannedChange {
+  action: ChangeAction;
+  key: string;
+  kind: string;
+  /** Progress/report heading: network, security groups, instances, ... */
+  group: string;
+  title: string;
+  /** The existing resource's id (updates, replacements, deletes). */
+  id?: string;
+  changes: FieldChange[];
+  /** Why a replacement is needed. */
+  reason?: string;
+  /** Why this change is refused without allowDestructive. */
+  destructive?: string;
+}
+
+export interface Plan {
+  cluster: string;
+  region: string;
+  mode: 'apply' | 'destroy';
+  changes: PlannedChange[];
+  summary: Record<ChangeAction, number>;
+  hasChanges: boolean;
+  /** Human reasons for every destructive change (empty: nothing destructive). */
+  destructive: string[];
+  /** Resources in the way that tripod does not own: apply refuses until they are dealt with. */
+  conflicts: string[];
+  /** Topology warnings (no HA, zone loss not survivable). */
+  warnings: string[];
+}
+
+export interface PlanOptions extends DesiredOptions {
+  /** Plan the removal of everything (tripod destroy). */
+  destroy?: boolean;
+  timeouts?: Partial<Timeouts>;
+}
+
+/** A plan and what apply needs to carry it out. */
+export interface PlanState {
+  plan: Plan;
+  desired: DesiredCluster | undefined;
+  found: Map<string, Found>;
+  context: Context;
+}
+
+const kindOf = (name: string) => {
+  const k = KINDS.find((x) => x.kind === name);
+  if (!k) throw new Error(`internal: no resource kind ${name}`);
+  return k as unknown as ResourceKind;
+};
+
+export function makeContext(
+  aws: AwsClients,
+  spec: ClusterSpec,
+  desired: Desired[],
+  timeouts: Partial<Timeouts> = {},
+): Context {
+  const cache = new Map<string, Promise<unknown>>();
+  return {
+    aws,
+    cluster: spec.name,
+    spec,
+    refs: new Refs(),
+    desired,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...timeouts },
+    once<T>(key: string, load: () => Promise<T>) {
+      if (!cache.has(key)) cache.set(key, load());
+      return cache.get(key) as Promise<T>;
+    },
+    progress() {},
+  };
+}
+
+export async function planCluster(
+  aws: AwsClients,
+  spec: ClusterSpec,
+  options: PlanOptions = {},
+): Promise<PlanState> {
+  const desired = options.destroy ? undefined : desiredCluster(spec, options);
+  const wanted = desired?.resources ?? [];
+  const ctx = makeContext(aws, spec, wanted, options.timeouts);
+  const conflicts: string[] = [];
+
+  const existing = desired?.existingNetwork;
+  const [foundPerKind, networkProblems] = await Promise.all([
+    Promise.all(KINDS.map((k) => (k as unknown as ResourceKind).find(ctx))),
+    existing && !options.destroy ? checkExistingNetwork(aws, spec, existing) : Promise.resolve([]),
+  ]);
+  conflicts.push(...networkProblems);
+  if (existing) {
+    ctx.refs.set('vpc', { id: existing.vpcId });
+    for (const [zone, id] of Object.entries(existing.subnets))
+      ctx.refs.set(`subnet/existing/${zone}`, { id });
+  }
+
+  const found = new Map<string, Found>();
+  for (const f of foundPerKind.flat()) {
+    if (found.has(f.key) && found.get(f.key)!.owned) {
+      conflicts.push(`${f.title} (${f.id}) duplicates ${found.get(f.key)!.id}: remove one of them`);
+      continue;
+    }
+    found.set(f.key, f);
+    if (f.owned) ctx.refs.set(f.key, f.attrs);
+  }
+
+  const forward: PlannedChange[] = [];
+  for (const kind of KINDS as unknown as ResourceKind[]) {
+    for (const d of wanted.filter((w) => w.kind === kind.kind)) {
+      const f = found.get(d.key);
+      const base = { key: d.key, kind: d.kind, group: kind.group, title: d.title };
+      if (!f) {
+        forward.push({ ...base, action: 'create', changes: [] });
+        ctx.refs.forget(d.key);
+        continue;
+      }
+      if (!f.owned) {
+        conflicts.push(
+          `${f.title} (${f.id}) already exists without the tags ${CLUSTER_TAG}=${spec.name} and tripod:managed-by=tripod: tripod will not touch it; delete or rename it`,
+        );
+        continue;
+      }
+      const c = kind.compare(d.value, f, ctx.refs);
+      if (c.replace) {
+        forward.push({
+          ...base,
+          action: 'replace',
+          id: f.id,
+          changes: c.changes,
+          reason: c.replace,
+          ...(c.destructive || d.key === 'asg/masters'
+            ? {
+                destructive:
+                  c.destructive ?? 'replaces the master group: every master and etcd member is replaced',
+              }
+            : {}),
+        });
+        ctx.refs.forget(d.key);
+      } else if (c.changes.length) {
+        forward.push({
+          ...base,
+          action: 'update',
+          id: f.id,
+          changes: c.changes,
+          ...(c.destructive ? { destructive: c.destructive } : {}),
+        });
+      }
+    }
+  }
+
+  const wantedKeys = new Set(wanted.map((w) => w.key));
+  const deletes: PlannedChange[] = [];
+  for (const kind of [...(KINDS as unknown as ResourceKind[])].reverse()) {
+    for (const f of found.values()) {
+      if (f.kind !== kind.kind || !f.owned || wantedKeys.has(f.key)) continue;
+      deletes.push({
+        action: 'delete',
+        key: f.key,
+        kind: f.kind,
+        group: kind.group,
+        title: f.title,
+        id: f.id,
+        changes: [],
+        ...(!options.destroy && f.key === 'asg/masters'
+          ? { destructive: 'deletes the master group: every master and the etcd data go' }
+          : {}),
+      });
+    }
+  }
+
+  const changes = [...forward, ...deletes];
+  if (!options.destroy && [...found.values()].every((f) => !f.owned)) {
+    const rename = await renamedFrom(aws, spec);
+    if (rename) {
+      const first = changes[0];
+      if (first) first.destructive = rename;
+    }
+  }
+  const summary = { create: 0, update: 0, replace: 0, delete: 0 };
+  for (const c of changes) summary[c.action]++;
+  const plan: Plan = {
+    cluster: spec.name,
+    region: spec.region,
+    mode: options.destroy ? 'destroy' : 'apply',
+    changes,
+    summary,
+    hasChanges: changes.length > 0,
+    destructive: changes.filter((c) => c.destructive).map((c) => `${c.title}: ${c.destructive}`),
+    conflicts,
+    warnings: desired?.topology.warnings ?? [],
+  };
+  return { plan, desired, found, context: ctx };
+}
+
+/** The spec's own VPC and subnets must exist, and each subnet must be in its zone and that VPC. */
+async function checkExistingNetwork(
+  aws: AwsClients,
+  spec: ClusterSpec,
+  net: { vpcId: string; subnets: Record<string, string> },
+): Promise<string[]> {
+  const ids = Object.values(net.subnets);
+  let subnets: Awaited<ReturnType<typeof findSubnets>>;
+  try {
+    subnets = await findSubnets(aws, { ids });
+  } catch (e) {
+    return [`network.subnets: ${(e as Error).message}`];
+  }
+  const problems: string[] = [];
+  for (const [zone, id] of Object.entries(net.subnets)) {
+    const s = subnets.find((x) => x.id === id);
+    if (!s) problems.push(`network.subnets.${zone}: subnet ${id} does not exist in ${spec.region}`);
+    else if (s.zone !== zone)
+      problems.push(`network.subnets.${zone}: subnet ${id} is in ${s.zone}, not ${zone}`);
+    else if (s.vpcId !== net.vpcId)
+      problems.push(`network.subnets.${zone}: subnet ${id} is in ${s.vpcId}, not ${net.vpcId}`);
+  }
+  return problems;
+}
+
+/**
+ * A brand-new cluster name whose network another tripod cluster already uses (same VPC, or a tripod
+ * VPC with the same CIDR) is most likely a renamed cluster: applying would build a second cluster
+ * next to the old one. Costs one call, and only when nothing of the cluster exists yet.
+ */
+async function renamedFrom(aws: AwsClients, spec: ClusterSpec): Promise<string | undefined> {
+  const others = (tags: Record<string, string>) => {
+    const c = tags[CLUSTER_TAG];
+    return c && c !== spec.name ? c : undefined;
+  };
+  if (spec.network.vpcId) {
+    const groups = await findSecurityGroups(aws, [
+      { Name: 'vpc-id', Values: [spec.network.vpcId] },
+      { Name: 'tag-key', Values: [CLUSTER_TAG] },
+    ]);
+    const other = groups.map((g) => others(g.tags)).find(Boolean);
+    return other
+      ? `VPC ${spec.network.vpcId} already holds tripod cluster "${other}": renaming a cluster creates a second one and leaves the old running (rename back, or destroy "${other}" first)`
+      : undefined;
+  }
+  const vpcs = await findVpcs(aws, [{ Name: 'tag-key', Values: [CLUSTER_TAG] }]);
+  const same = vpcs.find((v) => v.cidr === spec.network.cidr && others(v.tags));
+  return same
+    ? `tripod cluster "${others(same.tags)}" already uses CIDR ${spec.network.cidr} in ${spec.region}: if this is a rename, applying creates a second cluster and leaves the old running (rename back, or destroy "${others(same.tags)}" first)`
+    : undefined;
+}
+
+export { kindOf };
