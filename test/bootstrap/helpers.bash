@@ -44,6 +44,7 @@ refute() {
 line_of() { grep -nE -m1 -- "$1" "$CALLS" | cut -d: -f1 || echo 0; }
 
 setup_node() {
+  set -o pipefail # as tripod-node runs them (set -euo pipefail)
   export TRIPOD_ROOT="$BATS_TEST_TMPDIR/root" STUBS="$BATS_TEST_TMPDIR/bin" CALLS="$BATS_TEST_TMPDIR/calls"
   export SSM="$BATS_TEST_TMPDIR/ssm" RESP="$BATS_TEST_TMPDIR/resp"
   mkdir -p "$TRIPOD_ROOT/etc" "$STUBS" "$SSM" "$RESP"
@@ -58,7 +59,8 @@ setup_node() {
   export TRIPOD_LAUNCH_HOOK=tripod-master-launching TRIPOD_TERMINATE_HOOK=tripod-master-terminating
   export TRIPOD_SCHEDULABLE=false TRIPOD_JOIN_TIMEOUT=60 TRIPOD_LEAVE_TIMEOUT=60 TRIPOD_DRAIN_TIMEOUT=120
   export TRIPOD_TOKEN_TTL_SECONDS=86400 TRIPOD_TOKEN_RENEW_SECONDS=43200 TRIPOD_WATCHDOG_FAILURES=3
-  for cmd in apt-get apt-mark gpg modprobe sysctl systemctl kubectl snap; do stub "$cmd"; done
+  for cmd in apt-get apt-mark modprobe sysctl systemctl kubectl snap; do stub "$cmd"; done
+  stub gpg "cat >/dev/null" # reads the key from stdin, as gpg --dearmor does
   stub apt-cache 'echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages"'
   stub containerd 'echo "            SystemdCgroup = false"'
   stub kubeadm 'case "$*" in "token create"*) echo abcdef.0123456789abcdef ;; esac'

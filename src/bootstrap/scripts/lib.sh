@@ -113,7 +113,8 @@ install_packages() {
 
 # apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1).
 apt_package_version() {
-  apt-cache madison "$1" | awk -v v="$2" '{ gsub(/ /, "", $3); if (index($3, v "-") == 1) { print $3; exit } }' |
+  # awk reads to the end: exiting early would kill apt-cache with SIGPIPE (a failure under pipefail)
+  apt-cache madison "$1" | awk -F'|' -v v="$2" '{ gsub(/ /, "", $2) } !found && index($2, v "-") == 1 { print $2; found = 1 }' |
     grep .
 }
 

@@ -5,6 +5,7 @@
 #   tripod-node rotate-token      (masters) keep the worker join token in SSM fresh
 #   tripod-node watch-lifecycle   wait for Terminating:Wait, then leave cleanly
 #   tripod-node leave             leave now (masters: after the etcd member is removed; workers: drain)
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 here=$(dirname "$(readlink -f "$0")")
