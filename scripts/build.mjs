@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
+import { lambdaBundleOptions } from './lambda-bundle.mjs';
 
 const outRoot = process.argv[2] ?? 'dist';
 
@@ -36,6 +37,7 @@ for (const e of entries) {
     mainFields: ['module', 'main'],
     logLevel: 'warning',
     metafile: false,
+    ...(e.lambda ? lambdaBundleOptions() : {}),
   });
   if (e.lambda) {
     const { writeZip } = await import('./zip.mjs');

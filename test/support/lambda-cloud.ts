@@ -52,18 +52,23 @@ export interface LambdaCloud {
   untaggedGroup: string;
 }
 
+/**
+ * `octet`: the VPC is 127.<octet>.0.0/16 (moto accepts it), so the instances' private addresses are
+ * loopback addresses: whatever the reconciler dials (etcd, /readyz) stays on this machine.
+ */
 export async function createLambdaCloud(
   endpoint: string,
   cluster: string,
   region: string,
+  octet = 100 + Math.floor(Math.random() * 100),
 ): Promise<LambdaCloud> {
   const aws = createAwsClients({ region, endpoint, maxAttempts: 1, credentials: creds });
   const names = resourceNames(cluster);
   const zone = `${region}a`;
-  const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.42.0.0/16' }));
+  const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: `127.${octet}.0.0/16` }));
   const vpcId = vpc.Vpc!.VpcId!;
   const subnet = await aws.ec2.send(
-    new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.42.1.0/24', AvailabilityZone: zone }),
+    new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `127.${octet}.1.0/24`, AvailabilityZone: zone }),
   );
   const subnetId = subnet.Subnet!.SubnetId!;
   const tags = [{ Key: CLUSTER_TAG, Value: cluster, PropagateAtLaunch: true }];

@@ -1,0 +1,48 @@
+// esbuild options for the reconciler Lambda bundle (used by build.mjs and bench/lambda.ts).
+// Two size measures on top of esbuild's tree shaking (1.5 MB -> see bench/lambda.ts):
+//  - pureSdkSchemas: the SDK clients' schema modules write keys as `{ [_xN]: _y }` with the key in a
+//    module constant; esbuild cannot prove a computed key pure, so it keeps every schema of the
+//    service (EC2: 540 KB). Inlining the constant keys lets it drop the unused ones. Same values.
+//    It also drops the registration of the service's modeled errors (SSM: 140 classes, ~40 KB): an
+//    unregistered error still arrives as the service's base exception with the AWS error code as its
+//    `name` and AWS's message, which is all tripod reads (errors.ts).
+//  - the default credential chain is replaced with environment credentials (src/lambdas/env-credentials.ts).
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const pureSdkSchemas = {
+  name: 'pure-sdk-schemas',
+  setup(build) {
+    build.onLoad(
+      { filter: /@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_\d+\.js$/ },
+      (args) => {
+        const text = readFileSync(args.path, 'utf8');
+        const consts = new Map(
+          [...text.matchAll(/^const (_\w+) = ("[^"\n]*");$/gm)].map((m) => [m[1], m[2]]),
+        );
+        const contents = text
+          .replace(/\[(_\w+)\]:/g, (all, name) => (consts.has(name) ? `${consts.get(name)}:` : all))
+          .replace(/^n0_registry\.registerError\(\w+\$, \w+\);$/gm, '');
+        return { contents, loader: 'js' };
+      },
+    );
+  },
+};
+
+/** Options for the optimized bundle (root: the repository). */
+export function lambdaBundleOptions(root = '.') {
+  return {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    // Lambda nodejs22.x (arm64: the bundle is plain JavaScript, no native modules).
+    target: 'node22',
+    minify: true,
+    legalComments: 'none',
+    mainFields: ['module', 'main'],
+    plugins: [pureSdkSchemas],
+    // Loaded lazily (dynamic import) only for event-stream operations, which the reconciler never calls.
+    external: ['@smithy/core/event-streams'],
+    alias: { '@aws-sdk/credential-provider-node': resolve(root, 'src/lambdas/env-credentials.ts') },
+  };
+}
