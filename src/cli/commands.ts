@@ -1,8 +1,19 @@
 /** Every `tripod` command, in the order `tripod --help` lists them. Later layers add theirs here. */
+import { applyCommand } from './apply.js';
 import { backupsCommand } from './backups.js';
 import type { Command } from './command.js';
+import { destroyCommand } from './destroy.js';
+import { planCommand } from './plan.js';
 import { restoreCommand } from './restore.js';
 import { simulateCommand } from './simulate.js';
 import { validateCommand } from './validate.js';
 
-export const commands: Command[] = [validateCommand, simulateCommand, backupsCommand, restoreCommand];
+export const commands: Command[] = [
+  validateCommand,
+  planCommand,
+  applyCommand,
+  destroyCommand,
+  simulateCommand,
+  backupsCommand,
+  restoreCommand,
+];

@@ -34,6 +34,8 @@ export interface DesiredOptions {
   reconcilerBundle?: ReconcilerBundle;
   /** The reconciler's execution role (default: role `tripod-reconciler` in the cluster's account). */
   reconcilerRoleArn?: string;
+  /** The etcd backup bucket recorded in the cluster configuration (made outside the provisioner). */
+  backupBucket?: string;
 }
 
 export interface DesiredCluster {
@@ -184,6 +186,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
         reconcilerConfigFromSpec(spec, {
           apiTargetGroupArn: refs.get('tg/api', 'arn'),
           serviceTargetGroupArns: svcTgs.map((t) => refs.get(t, 'arn')),
+          ...(options.backupBucket ? { backupBucket: options.backupBucket } : {}),
         }),
       ),
     tags,

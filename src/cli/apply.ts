@@ -1,0 +1,64 @@
+/** `tripod apply`: plan, then make the changes, printing progress as it goes. */
+import { applyPlan, checkApplicable } from '../provision/apply.js';
+import { planCluster } from '../provision/plan.js';
+import { renderPlan } from '../provision/plan-render.js';
+import { asUserErrors, awsOptions, awsOptionsHelp, openSession } from './aws-options.js';
+import { type Command, choice } from './command.js';
+
+export const applyCommand: Command = {
+  name: 'apply',
+  summary: 'create or update the cluster in AWS to match the spec',
+  help: `Usage: tripod apply [-f cluster.yaml] [--region R] [--endpoint-url URL] [--format text|markdown|json] [--allow-destructive]
+
+Plans (see tripod plan), prints the plan, then applies it in dependency order, waiting for NAT
+gateways and load balancers to be ready. Apply is idempotent: run it again after an interruption
+and it finishes the job. Destructive changes (deleting or replacing the master group, shrinking
+the masters, dropping zones that hold more masters than the cluster can lose, a renamed cluster)
+are refused unless --allow-destructive is given.
+
+Options:
+${awsOptionsHelp}
+      --allow-destructive  apply destructive changes too
+
+Exit codes: 0 applied (or nothing to do), 1 refused or failed, 2 usage error.`,
+  options: { ...awsOptions, 'allow-destructive': { type: 'boolean', default: false } },
+  async run(values, _positionals, io) {
+    const format = choice(values.format, ['text', 'markdown', 'json'] as const, 'format');
+    const allowDestructive = values['allow-destructive'] === true;
+    const { spec, aws, desiredOptions } = openSession(values);
+    try {
+      return await asUserErrors(async () => {
+        const state = await planCluster(aws, spec, desiredOptions);
+        if (format !== 'json') io.out(renderPlan(state.plan, format));
+        if (!state.plan.hasChanges) {
+          if (format === 'json') io.out(JSON.stringify({ plan: state.plan, applied: 0 }, null, 2));
+          return 0;
+        }
+        checkApplicable(state.plan, allowDestructive);
+        if (format !== 'json') io.out('');
+        const started = Date.now();
+        const result = await applyPlan(state, {
+          allowDestructive,
+          onProgress: (e) =>
+            format === 'json' ? io.err(`[${e.group}] ${e.message}`) : io.out(`[${e.group}] ${e.message}`),
+        });
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        if (format === 'json')
+          io.out(
+            JSON.stringify(
+              { plan: state.plan, applied: result.applied.length, seconds: Number(seconds) },
+              null,
+              2,
+            ),
+          );
+        else
+          io.out(
+            `\nApplied ${result.applied.length} change(s) in ${seconds} s (${aws.counter.total} AWS API calls).`,
+          );
+        return 0;
+      });
+    } finally {
+      aws.destroy();
+    }
+  },
+};

@@ -1,0 +1,75 @@
+/** What `tripod plan`, `apply` and `destroy` share: the spec, AWS options, and AWS errors as user errors. */
+import { readFileSync } from 'node:fs';
+import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
+import { AwsApiError } from '../adapters/aws/errors.js';
+import { ProvisionError } from '../provision/apply.js';
+import type { DesiredOptions } from '../provision/desired.js';
+import { loadSpecFile } from '../spec/file.js';
+import { formatProblem } from '../spec/load.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { type Options, UsageError, UserError } from './command.js';
+
+export const awsOptions: Options = {
+  file: { type: 'string', short: 'f', default: 'cluster.yaml' },
+  region: { type: 'string' },
+  'endpoint-url': { type: 'string' },
+  format: { type: 'string', default: 'text' },
+  'reconciler-zip': { type: 'string' },
+};
+
+export const awsOptionsHelp = `  -f, --file PATH          the spec (default: cluster.yaml)
+      --region REGION      AWS region (must match the spec's region; default: the spec's)
+      --endpoint-url URL   AWS endpoint, e.g. a local moto server (default: AWS, or AWS_ENDPOINT_URL)
+      --format FORMAT      text (default), markdown or json
+      --reconciler-zip P   the reconciler's Lambda package (default: a placeholder handler)
+  -h, --help               this help
+
+Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO,
+an instance role). TRIPOD_AWS_MAX_ATTEMPTS sets the attempts per call (adaptive retry, default 5).`;
+
+export interface Session {
+  spec: ClusterSpec;
+  aws: AwsClients;
+  desiredOptions: DesiredOptions;
+}
+
+export function openSession(values: Record<string, unknown>): Session {
+  const file = String(values.file ?? 'cluster.yaml');
+  const loaded = loadSpecFile(file);
+  if (!loaded.ok) throw new UserError(loaded.problems.map(formatProblem).join('\n'));
+  const spec = loaded.spec;
+  if (typeof values.region === 'string' && values.region !== spec.region) {
+    throw new UsageError(
+      `--region ${values.region} disagrees with ${file} (region: ${spec.region}); its zones belong to ${spec.region}`,
+    );
+  }
+  const attempts = Number(process.env.TRIPOD_AWS_MAX_ATTEMPTS ?? '');
+  const aws = createAwsClients({
+    region: spec.region,
+    ...(typeof values['endpoint-url'] === 'string' ? { endpoint: values['endpoint-url'] } : {}),
+    ...(Number.isInteger(attempts) && attempts > 0 ? { maxAttempts: attempts } : {}),
+  });
+  const desiredOptions: DesiredOptions = {};
+  if (typeof values['reconciler-zip'] === 'string') {
+    try {
+      desiredOptions.reconcilerBundle = {
+        zip: new Uint8Array(readFileSync(values['reconciler-zip'])),
+        handler: 'index.handler',
+        runtime: 'nodejs20.x',
+      };
+    } catch (e) {
+      throw new UserError(`--reconciler-zip ${values['reconciler-zip']}: ${(e as Error).message}`);
+    }
+  }
+  return { spec, aws, desiredOptions };
+}
+
+/** AWS and provisioning failures are the user's to fix: message only, exit 1. */
+export async function asUserErrors<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof AwsApiError || e instanceof ProvisionError) throw new UserError(e.message);
+    throw e;
+  }
+}

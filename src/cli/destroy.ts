@@ -1,0 +1,74 @@
+/** `tripod destroy`: remove everything carrying the cluster's tags, after confirming the cluster name. */
+import { createInterface } from 'node:readline/promises';
+import { destroy } from '../provision/apply.js';
+import { planCluster } from '../provision/plan.js';
+import { renderPlan } from '../provision/plan-render.js';
+import { asUserErrors, awsOptions, awsOptionsHelp, openSession } from './aws-options.js';
+import { type Command, choice, UsageError, UserError } from './command.js';
+
+async function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim();
+  } finally {
+    rl.close();
+  }
+}
+
+export const destroyCommand: Command = {
+  name: 'destroy',
+  summary: 'delete every AWS resource of the cluster (asks for its name)',
+  help: `Usage: tripod destroy [-f cluster.yaml] [--region R] [--endpoint-url URL] (--confirm NAME | --yes)
+
+Deletes everything that carries the cluster's tags (tripod:cluster=<name>, tripod:managed-by=tripod),
+in reverse dependency order: event rules, the reconciler, parameters, DNS records, the groups and
+their instances, load balancers, launch templates, security groups, and the network tripod made.
+A VPC or subnets you brought (network.vpcId) are left alone. etcd backups in S3 are kept.
+
+Asks for the cluster name on a terminal; otherwise pass --confirm NAME (or --yes).
+
+Options:
+${awsOptionsHelp}
+      --confirm NAME       the cluster's name, as confirmation
+      --yes                skip the confirmation
+
+Exit codes: 0 destroyed (or nothing left), 1 failed or not confirmed, 2 usage error.`,
+  options: { ...awsOptions, confirm: { type: 'string' }, yes: { type: 'boolean', default: false } },
+  async run(values, _positionals, io) {
+    const format = choice(values.format, ['text', 'markdown', 'json'] as const, 'format');
+    const { spec, aws } = openSession(values);
+    try {
+      return await asUserErrors(async () => {
+        const preview = await planCluster(aws, spec, { destroy: true });
+        io.out(renderPlan(preview.plan, format));
+        if (!preview.plan.hasChanges) return 0;
+        let confirmed = values.yes === true;
+        if (!confirmed && typeof values.confirm === 'string') {
+          if (values.confirm !== spec.name) {
+            throw new UserError(
+              `--confirm ${values.confirm} does not match the cluster name ${spec.name}: nothing was deleted`,
+            );
+          }
+          confirmed = true;
+        }
+        if (!confirmed) {
+          if (!process.stdin.isTTY) {
+            throw new UsageError(
+              `destroy deletes cluster ${spec.name}: pass --confirm ${spec.name} (or --yes)`,
+            );
+          }
+          const answer = await ask(`Type the cluster name (${spec.name}) to destroy it: `);
+          if (answer !== spec.name) throw new UserError('the name does not match: nothing was deleted');
+        }
+        const started = Date.now();
+        const result = await destroy(aws, spec, { onProgress: (e) => io.out(`[${e.group}] ${e.message}`) });
+        io.out(
+          `\nDestroyed cluster ${spec.name}: ${result.applied.length} resource(s) deleted in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+        );
+        return 0;
+      });
+    } finally {
+      aws.destroy();
+    }
+  },
+};

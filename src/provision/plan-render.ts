@@ -1,0 +1,117 @@
+/** A plan as text (terminal, `+ ~ -/+ -` like terraform), Markdown (GitHub comments) and JSON. */
+import type { ChangeAction, Plan, PlannedChange } from './plan.js';
+
+const SYMBOL: Record<ChangeAction, string> = { create: '+', update: '~', replace: '-/+', delete: '-' };
+
+const show = (v: unknown): string => {
+  if (v === undefined) return '(none)';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+};
+
+export function summaryLine(plan: Plan): string {
+  if (!plan.hasChanges) {
+    return plan.mode === 'destroy'
+      ? `No changes: cluster ${plan.cluster} has nothing left in ${plan.region}.`
+      : `No changes: cluster ${plan.cluster} in ${plan.region} matches the spec.`;
+  }
+  const s = plan.summary;
+  return `Plan for cluster ${plan.cluster} (${plan.region}): ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete.`;
+}
+
+/** One line per change, then its field changes indented. */
+export function changeLines(c: PlannedChange): string[] {
+  const head = `${SYMBOL[c.action].padStart(3)} ${c.title}${c.id ? ` (${c.id})` : ''}${c.reason ? `: ${c.reason}` : ''}`;
+  const fields = c.changes.map((f) => `        ${f.field}: ${show(f.before)} -> ${show(f.after)}`);
+  const warn = c.destructive ? [`        !! destructive: ${c.destructive}`] : [];
+  return [head, ...fields, ...warn];
+}
+
+function grouped(plan: Plan): Array<[string, PlannedChange[]]> {
+  const out: Array<[string, PlannedChange[]]> = [];
+  for (const c of plan.changes) {
+    const last = out.at(-1);
+    if (last && last[0] === c.group) last[1].push(c);
+    else out.push([c.group, [c]]);
+  }
+  return out;
+}
+
+export function renderPlanText(plan: Plan): string {
+  const lines: string[] = [summaryLine(plan)];
+  for (const [group, changes] of grouped(plan)) {
+    lines.push('', `${group}:`);
+    for (const c of changes) lines.push(...changeLines(c));
+  }
+  if (plan.destructive.length) {
+    lines.push('', 'Destructive changes (apply refuses them without --allow-destructive):');
+    lines.push(...plan.destructive.map((d) => `  - ${d}`));
+  }
+  if (plan.conflicts.length) {
+    lines.push('', 'Conflicts (apply refuses until they are resolved):');
+    lines.push(...plan.conflicts.map((d) => `  - ${d}`));
+  }
+  if (plan.warnings.length) {
+    lines.push('', 'Warnings:');
+    lines.push(...plan.warnings.map((w) => `  - ${w}`));
+  }
+  return lines.join('\n');
+}
+
+const mdEscape = (s: string) => s.replace(/\|/g, '\\|');
+
+export function renderPlanMarkdown(plan: Plan): string {
+  const s = plan.summary;
+  const lines: string[] = [`### tripod plan: \`${plan.cluster}\` (${plan.region})`, ''];
+  if (!plan.hasChanges) lines.push(`**${summaryLine(plan)}**`);
+  else {
+    lines.push(
+      '| create | update | replace | delete |',
+      '|---|---|---|---|',
+      `| ${s.create} | ${s.update} | ${s.replace} | ${s.delete} |`,
+    );
+  }
+  if (plan.destructive.length) {
+    lines.push(
+      '',
+      '> [!CAUTION]',
+      '> **Destructive changes**: apply refuses them without `allow-destructive`.',
+    );
+    lines.push(...plan.destructive.map((d) => `> - ${mdEscape(d)}`));
+  }
+  if (plan.conflicts.length) {
+    lines.push('', '> [!WARNING]', '> **Conflicts**: apply refuses until they are resolved.');
+    lines.push(...plan.conflicts.map((d) => `> - ${mdEscape(d)}`));
+  }
+  if (plan.warnings.length) {
+    lines.push('', '> [!WARNING]');
+    lines.push(...plan.warnings.map((w) => `> ${mdEscape(w)}`));
+  }
+  if (plan.hasChanges) {
+    lines.push('', '<details open><summary>Changes</summary>', '', '```diff');
+    for (const [group, changes] of grouped(plan)) {
+      lines.push(`# ${group}`);
+      for (const c of changes) {
+        // diff highlighting keys on the first column: + green, - red, ! orange
+        const sym = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : '!';
+        lines.push(
+          ...changeLines(c).map((l, i) =>
+            i === 0 ? `${sym}${l.slice(1)}` : `${sym === '!' ? '!' : ' '}${l.slice(1)}`,
+          ),
+        );
+      }
+    }
+    lines.push('```', '', '</details>');
+  }
+  return lines.join('\n');
+}
+
+export function renderPlanJson(plan: Plan): string {
+  return JSON.stringify(plan, null, 2);
+}
+
+export function renderPlan(plan: Plan, format: 'text' | 'markdown' | 'json'): string {
+  if (format === 'json') return renderPlanJson(plan);
+  if (format === 'markdown') return renderPlanMarkdown(plan);
+  return renderPlanText(plan);
+}
