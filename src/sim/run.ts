@@ -37,6 +37,8 @@ export interface SimulationResult {
     launched: number;
     elections: number;
     faults: number;
+    /** Port calls the reconciler made (AWS, etcd, probes). */
+    calls: number;
   };
 }
 
@@ -103,6 +105,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       launched: cloud.group.stats.launched,
       elections: cloud.etcd.stats.elections,
       faults: schedule.faults.length,
+      calls: cloud.stats.calls,
     },
   };
 }
