@@ -3,6 +3,7 @@
 # (put without --overwrite fails when the parameter exists, as in AWS); curl answers from response
 # queues in $RESP (one line per call, the last line repeats).
 
+# shellcheck disable=SC2016 # stand-in bodies are single-quoted: they expand when the stand-in runs
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPTS="${BOOTSTRAP_SCRIPTS_DIR:-$HERE/../../src/bootstrap/scripts}"
 
@@ -63,7 +64,14 @@ setup_node() {
   stub gpg "cat >/dev/null" # reads the key from stdin, as gpg --dearmor does
   stub apt-cache 'echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages"'
   stub containerd 'echo "            SystemdCgroup = false"'
-  stub kubeadm 'case "$*" in "token create"*) echo abcdef.0123456789abcdef ;; esac'
+  # kubeadm init/join write the API server manifest with the cluster configuration's etcd endpoint
+  stub kubeadm 'case "$*" in
+    "token create"*) echo abcdef.0123456789abcdef ;;
+    init* | join*)
+      mkdir -p "$TRIPOD_ROOT/etc/kubernetes/manifests"
+      printf "    - --etcd-servers=https://10.0.9.9:2379\n    - --secure-port=6443\n" >"$TRIPOD_ROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+      ;;
+  esac'
   stub aws "$(cat "$HERE/stubs/aws.bash")"
   stub curl "$(cat "$HERE/stubs/curl.bash")"
   respond instance-id i-0abc

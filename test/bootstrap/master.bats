@@ -102,6 +102,9 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
   grep -q 'advertiseAddress: 10.0.1.5' "$cfg"
   grep -q '^controlPlane:' "$cfg"
   grep -qx '10.0.3.5 api.t1.example.com # tripod-api' "$TRIPOD_ROOT/etc/hosts"
+  # its API server talks to its own etcd member, not to the one in the cluster configuration
+  grep -qx -- '    - --etcd-servers=https://10.0.1.5:2379' "$TRIPOD_ROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+  grep -qx -- '    - --secure-port=6443' "$TRIPOD_ROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
 }
 
 @test "the ready event is sent only after the local /readyz passes, and the API name then points at this master" {
@@ -172,6 +175,7 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
   stop=$(line_of '^systemctl disable --now etcd.service')
   [ "$removed" -gt 0 ]
   [ "$stop" -gt "$removed" ]
+  [ "$(line_of '^systemctl disable --now tripod-watchdog.timer')" -lt "$stop" ]
   [ "$(calls | grep -c '^members-10.0.1.5 -> {')" = 2 ]
 }
 

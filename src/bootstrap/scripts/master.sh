@@ -203,6 +203,15 @@ join_control_plane() {
   write_join_config master "$other:$TRIPOD_API_PORT" "$(jq -r .token <<<"$doc")" "$(ca_cert_hash "$TRIPOD_PKI/ca.crt")"
   log "kubeadm join --control-plane through $other (CAs from SSM, no certificate key)"
   kubeadm join --config "$TRIPOD_ETC/kubeadm.yaml"
+  use_local_etcd
+}
+
+# kubeadm takes the API server's etcd endpoints from the cluster configuration, which names the
+# seed's member: every master's API server talks to its own member instead.
+use_local_etcd() {
+  local manifest="$TRIPOD_KUBE_ETC/manifests/kube-apiserver.yaml"
+  [ -f "$manifest" ] || die "kubeadm wrote no $manifest"
+  sed -i -E "s#--etcd-servers=[^[:space:]\"]*#--etcd-servers=https://$NODE_IP:$TRIPOD_ETCD_CLIENT_PORT#" "$manifest"
 }
 
 # send_ready_event ROLE: the tripod.node "Node Ready" event (the reconciler registers the node).
@@ -289,6 +298,8 @@ master_leave() {
   doc=$(cat "$TRIPOD_STATE/join.json") || die "no join parameters recorded: this master never joined"
   JOIN_NAME=$(jq -r .name <<<"$doc")
   JOIN_INITIAL_CLUSTER=$(jq -r .initialCluster <<<"$doc")
+  # the watchdog must not bring back what leaving stops
+  systemctl disable --now tripod-watchdog.timer || true
   log "leaving: waiting until the reconciler removed etcd member $JOIN_NAME"
   if retry_backoff "$TRIPOD_LEAVE_TIMEOUT" member_removed; then
     log "member $JOIN_NAME is removed: stopping kubelet and etcd"

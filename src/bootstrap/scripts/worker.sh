@@ -25,6 +25,7 @@ worker_leave() {
   endpoint=$(cat "$TRIPOD_STATE/api-endpoint" 2>/dev/null || api_endpoint_name) || die "no API endpoint"
   doc=$(retry_backoff 120 worker_join_doc) || die "no drain token at $TRIPOD_WORKER_JOIN_PARAM"
   node=$(node_name)
+  systemctl disable --now tripod-watchdog.timer || true
   log "leaving: draining $node"
   if kubectl --server "https://$endpoint:$TRIPOD_API_PORT" --certificate-authority "$TRIPOD_PKI/ca.crt" \
     --token "$(jq -r .drainToken <<<"$doc")" drain "$node" --ignore-daemonsets --delete-emptydir-data \
