@@ -250,6 +250,9 @@ function apply(w: World, a: Action) {
     case 'publish-join':
       w.joins[a.instanceId] = a.params;
       break;
+    case 'delete-join':
+      delete w.joins[a.instanceId];
+      break;
     case 'register-target':
       w.targets.add(a.instanceId);
       break;

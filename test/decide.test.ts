@@ -410,6 +410,18 @@ describe('decide: priorities of issue 5', () => {
     expect(kinds(decide(withInService, cfg, NOW).actions)).not.toContain('publish-join');
   });
 
+  it('forgets the join parameters of instances that are gone, a few per pass', () => {
+    const join = { name: 'x', initialCluster: 'x', initialClusterState: 'existing' as const };
+    const s = healthy(3);
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    s.group.instances.push(inst(5, { lifecycleState: 'Terminated' }));
+    for (const id of ['i-1', 'i-4', 'i-5', ...Array.from({ length: 9 }, (_, k) => `i-9${k}`)])
+      s.joins[id] = join;
+    const deletes = only(decide(s, testConfig({ expectedMasters: 5 }), NOW).actions, 'delete-join');
+    expect(deletes.map((a) => a.instanceId)).toEqual(['i-5', 'i-90', 'i-91', 'i-92', 'i-93']);
+    expect(deletes[0]!.reason).toBe('the instance is Terminated');
+  });
+
   it('every action carries a reason', () => {
     const s = healthy(3);
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');

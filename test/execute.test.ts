@@ -100,6 +100,15 @@ describe('execute', () => {
     });
   });
 
+  it('delete-join removes the join and boot-failure parameters of a gone instance', async () => {
+    const w = fakeWorld(3);
+    await w.ports.parameters.put(joinParameter(cfg.cluster, 'i-9'), '{}');
+    await w.ports.parameters.put(bootFailureParameter(cfg.cluster, 'i-9'), 'failed');
+    const [r] = await run(w, [{ kind: 'delete-join', instanceId: 'i-9', reason: 'gone' }]);
+    expect(r!.outcome).toBe('ok');
+    expect([...w.ports.parameters.values.keys()].filter((k) => k.includes('i-9'))).toEqual([]);
+  });
+
   it('aborts a membership change that is no longer safe on the target membership', async () => {
     const w = fakeWorld(3);
     const { observed } = await observe(w.ports, cfg);

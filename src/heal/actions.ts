@@ -34,6 +34,8 @@ export type Action =
   | { kind: 'heartbeat-lifecycle'; instanceId: string; hook: LifecycleHook; reason: string }
   /** Tell the group to replace an instance whose member stayed unhealthy past the threshold. */
   | { kind: 'set-unhealthy'; instanceId: string; reason: string }
+  /** Delete the join (and boot-failure) parameters of an instance that is gone. */
+  | { kind: 'delete-join'; instanceId: string; reason: string }
   /** Snapshot etcd to the backup store before a membership change (rule 10). */
   | { kind: 'snapshot'; reason: string };
 
@@ -55,6 +57,7 @@ export function describeAction(a: Action): string {
     case 'register-target':
     case 'deregister-target':
     case 'set-unhealthy':
+    case 'delete-join':
       return `${a.kind} ${a.instanceId}: ${a.reason}`;
     case 'remove-member':
     case 'promote-member':

@@ -17,6 +17,8 @@ import type { ObservedInstance, ObservedMember, ObservedState, ReconcilerMemory 
 import { checkChange, isHealthyVoter, isStarted, type MembershipChange, quorumOf } from './quorum.js';
 import { buildRoster, instancePeerURL, isGone, isRunning, joinParametersFor } from './roster.js';
 
+const MAX_JOIN_DELETES_PER_PASS = 5;
+
 /** Memory key for an InService master that has no etcd member at all. */
 export const memberlessKey = (instanceId: string) => `instance:${instanceId}`;
 
@@ -361,6 +363,20 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
         break; // one replacement at a time
       }
     }
+  }
+
+  // Join parameters of instances that are gone (a few per pass: SSM calls stay bounded).
+  const gone = Object.keys(observed.joins)
+    .filter((id) => isGone(instanceById.get(id)))
+    .sort()
+    .slice(0, MAX_JOIN_DELETES_PER_PASS);
+  for (const instanceId of gone) {
+    const i = instanceById.get(instanceId);
+    actions.push({
+      kind: 'delete-join',
+      instanceId,
+      reason: i ? `the instance is ${i.lifecycleState}` : 'the instance left the group',
+    });
   }
 
   for (const [instanceId, { hook, reason }] of [...heartbeat].sort((a, b) => a[0].localeCompare(b[0]))) {

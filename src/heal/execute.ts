@@ -10,7 +10,7 @@ import type { ReconcilerConfig } from './config.js';
 import { candidateEndpoints, observeEtcd } from './observe.js';
 import type { ObservedEtcd, ObservedState } from './observed.js';
 import { EtcdError, type HealPorts, isNoActiveLifecycleAction } from './ports.js';
-import { joinParameter } from './protocol.js';
+import { bootFailureParameter, joinParameter } from './protocol.js';
 import { checkChange, isHealthyVoter, type MembershipChange } from './quorum.js';
 import { joinParametersFor } from './roster.js';
 
@@ -163,6 +163,10 @@ export async function execute(
       }
       case 'publish-join':
         await ports.parameters.put(joinParameter(config.cluster, a.instanceId), JSON.stringify(a.params));
+        return ok(a);
+      case 'delete-join':
+        await ports.parameters.delete(joinParameter(config.cluster, a.instanceId));
+        await ports.parameters.delete(bootFailureParameter(config.cluster, a.instanceId));
         return ok(a);
       case 'register-target':
         await ports.loadBalancer.registerTarget(config.apiTargetGroupArn, a.instanceId);
