@@ -67,13 +67,13 @@ async function realWorld(size: number): Promise<RealWorld> {
   mkdirSync(caDir);
   const ca = await makeCa(caDir);
   const tls = await readTls(ca.cert, await issueClientCert(caDir, caDir, 'tripod-reconciler'));
-  const client = createEtcdClient({ tls, timeoutMs: 2000 });
+  const client = createEtcdClient({ tls, timeoutMs: 1000 });
   const options = {
     scheme: 'https' as const,
     heartbeatMs: 50,
     electionMs: 500,
     namePrefix: 'i-',
-    timeoutMs: 2000,
+    timeoutMs: 1000,
     readyTimeoutS: 30,
   };
   const cluster = new EtcdTestCluster(
@@ -245,6 +245,37 @@ describe('reconcilePass against real etcd', () => {
     ]);
     await w.cluster.kill(leader);
     expect((await w.ports.etcd.listMembers(other.clientURL)).map((m) => m.name)).not.toContain(leader.name);
+  });
+
+  it('3 members: an unreachable member is debounced, not removed while its instance lives, then replaced', async () => {
+    const w = await realWorld(3);
+    w.config = { ...w.config, memberUnhealthyMs: 1500 };
+    await w.cluster.waitReconfigurable();
+    // A short partition that heals before the threshold: nothing happens, nothing is remembered.
+    w.cluster.pause('i-3');
+    const during = await pass(w);
+    expect(during.decision.actions).toEqual([]);
+    expect(Object.keys(during.decision.memory.unhealthySince)).toHaveLength(1);
+    w.cluster.resume('i-3');
+    await sleep(300);
+    const healed = await pass(w);
+    expect(healed.decision.memory.unhealthySince).toEqual({});
+    // A lasting one: past the threshold the group is told to replace the instance, and only then
+    // does its member go (the instance is marked Unhealthy, then terminates through its hook).
+    w.cluster.pause('i-3');
+    await pass(w);
+    await sleep(1600);
+    const replace = await pass(w);
+    expect(replace.results.map((r) => [r.action.kind, r.outcome])).toEqual([['set-unhealthy', 'ok']]);
+    expect(w.changes).toEqual([]);
+    w.ports.fleet.instances.find((i) => i.instanceId === 'i-3')!.lifecycleState = 'Terminating:Wait';
+    launch(w, 4);
+    await converge(w);
+    expect(w.changes).toEqual(['remove-member i-3', 'add-learner i-4', 'promote-member i-4']);
+    expect(w.ports.fleet.completed).toEqual([
+      { instanceId: 'i-3', hook: 'terminating', result: 'CONTINUE' },
+      { instanceId: 'i-4', hook: 'launching', result: 'CONTINUE' },
+    ]);
   });
 
   it('5 members: two losses keep quorum; both are removed one per pass, then replaced', async () => {
