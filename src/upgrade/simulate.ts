@@ -1,0 +1,273 @@
+/**
+ * A rolling upgrade in the simulator: a cluster formed by the real reconciler, the provisioner's
+ * apply (a new launch template version), then `runUpgrade` driving the simulated instance refresh,
+ * with faults injected mid-upgrade. The simulator's invariants are checked after every event; the
+ * upgrade must complete (or end paused, safely) and the cluster converge on the new version.
+ */
+import { reconcilePass } from '../heal/reconcile.js';
+import { SimCloud } from '../sim/cloud.js';
+import { SimInstanceRefresh } from '../sim/instance-refresh.js';
+import { InvariantChecker, type Violation } from '../sim/invariants.js';
+import { ReconcilerLambda } from '../sim/lambda.js';
+import { zoneNames } from '../sim/run.js';
+import { autoMasterCount } from '../spec/topology.js';
+import type { UpgradeRequest } from './plan.js';
+import { runUpgrade, type UpgradeOutcome } from './run.js';
+
+export type UpgradeFault =
+  /** The zone of the first replacement fails for 10 min. */
+  | 'zone-outage'
+  /** The first new master is killed as soon as it runs. */
+  | 'kill-new'
+  /** EventBridge loses most events for 20 min. */
+  | 'event-loss'
+  /** The run is cut off mid-upgrade and run again. */
+  | 'cut-off'
+  /** etcd crashes (and systemd restarts it) on an old master mid-upgrade. */
+  | 'etcd-crash'
+  /** `abort` is run mid-upgrade (the upgrade rolls back). */
+  | 'abort';
+
+export interface UpgradeSimOptions {
+  seed: number;
+  zones?: number;
+  masters?: number;
+  faults?: readonly UpgradeFault[];
+  /** When the faults hit, after the upgrade starts (default 4 min). */
+  faultAfterMs?: number;
+  timeoutMs?: number;
+  /** Seconds of warmup after InService (default 0). */
+  warmupSeconds?: number;
+}
+
+export interface UpgradeSimResult {
+  seed: number;
+  ok: boolean;
+  problems: string[];
+  violations: Violation[];
+  outcomes: UpgradeOutcome[];
+  lines: string[];
+  timeline: string;
+  /** Simulated ms from the first run's start to the last run's end. */
+  upgradeMs: number;
+  /** Per new master: launch -> its API server ready (boot, join, promotion, control plane). */
+  bootMs: number[];
+  /** (upgradeMs - sum of boots) / masters: time tripod and Auto Scaling add per master. */
+  overheadPerMasterMs: number;
+  stats: { launched: number; refreshes: number; cancels: number; elections: number; leaderMoves: number };
+}
+
+const MIN = 60_000;
+
+export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeSimResult> {
+  const zones = zoneNames(opts.zones ?? 3);
+  const masters = opts.masters ?? autoMasterCount(zones.length);
+  const cloud = new SimCloud({ seed: opts.seed, zones, masters, cluster: 'upg' });
+  const k = cloud.k;
+  const lambda = new ReconcilerLambda(cloud, reconcilePass);
+  const checker = new InvariantChecker(cloud);
+  const refresh = new SimInstanceRefresh(cloud);
+  refresh.kubernetesVersionTag = '1.31.4';
+  k.afterEvent = () => checker.check();
+  const problems: string[] = [];
+  const faults = opts.faults ?? [];
+
+  const convergedFor = async (limitMs: number): Promise<boolean> => {
+    let since: number | undefined;
+    let ok = false;
+    await k.runUntil(k.now() + limitMs, () => {
+      if (checker.violations.length > 0) return true;
+      if (checker.notConverged() === undefined) {
+        since ??= k.now();
+        if (k.now() - since >= MIN) {
+          ok = true;
+          return true;
+        }
+      } else since = undefined;
+      return false;
+    });
+    return ok;
+  };
+
+  const result = (extra: Partial<UpgradeSimResult>): UpgradeSimResult => ({
+    seed: opts.seed,
+    ok: problems.length === 0 && checker.violations.length === 0,
+    problems,
+    violations: checker.violations,
+    outcomes: [],
+    lines: [],
+    timeline: k.timelineText(),
+    upgradeMs: 0,
+    bootMs: [],
+    overheadPerMasterMs: 0,
+    stats: { launched: 0, refreshes: 0, cancels: 0, elections: 0, leaderMoves: 0 },
+    ...extra,
+  });
+
+  if (!(await convergedFor(30 * MIN))) {
+    problems.push(`the cluster did not form: ${checker.notConverged()}`);
+    return result({});
+  }
+  // The provisioner's apply: Kubernetes 1.32.0 in a new launch template version.
+  refresh.setLaunchTemplateVersion('2');
+  const req: UpgradeRequest = {
+    cluster: cloud.config.cluster,
+    masterGroup: cloud.config.masterGroupName,
+    workerGroup: cloud.config.workerGroupName,
+    expectedMasters: masters,
+    zones,
+    kubernetesVersion: '1.32.0',
+    workerMinHealthyPercentage: 90,
+    abort: false,
+    instanceWarmupSeconds: opts.warmupSeconds ?? 0,
+  };
+  const port = refresh.port();
+  const lines: string[] = [];
+  const outcomes: UpgradeOutcome[] = [];
+  let running = 0;
+  let controller = new AbortController();
+  const launch = (r: UpgradeRequest) => {
+    running++;
+    controller = new AbortController();
+    k.spawn(
+      () =>
+        runUpgrade(port, r, {
+          timeoutMs: opts.timeoutMs ?? 120 * MIN,
+          pollMs: 10_000,
+          signal: controller.signal,
+          onProgress: (line) => {
+            lines.push(line);
+            k.log('upgrade', line);
+          },
+        }),
+      (res) => {
+        running--;
+        if (res.ok) {
+          outcomes.push(res.value);
+          k.log('upgrade', `run ended: ${res.value.result}: ${res.value.message}`);
+        } else {
+          problems.push(`the upgrade run threw: ${(res.error as Error).message}`);
+          k.log('upgrade', `run threw: ${(res.error as Error).message}`);
+        }
+      },
+    );
+  };
+  const start = k.now();
+  const initial = new Set(cloud.group.members.keys());
+  launch(req);
+
+  const at = start + (opts.faultAfterMs ?? 4 * MIN);
+  const firstNew = () => [...cloud.group.members.values()].find((m) => !initial.has(m.id));
+  for (const f of faults) {
+    switch (f) {
+      case 'zone-outage':
+        k.at(at, () => {
+          const zone = firstNew()?.zone ?? zones[0]!;
+          k.log('fault', `zone outage ${zone} for 10 min`);
+          cloud.zones.fail(zone, k.now());
+          cloud.networkChanged();
+          k.after(10 * MIN, () => {
+            k.log('fault', `zone ${zone} recovers`);
+            cloud.zones.recover(zone);
+            cloud.networkChanged();
+          });
+        });
+        break;
+      case 'kill-new': {
+        const poll = () => {
+          const m = firstNew();
+          const inst = m ? cloud.ec2.get(m.id) : undefined;
+          if (inst?.state === 'running') {
+            k.log('fault', `kill the new master ${inst.id} (${inst.zone})`);
+            cloud.ec2.terminate(inst.id);
+            cloud.networkChanged();
+          } else k.after(5_000, poll);
+        };
+        k.at(start + 30_000, poll);
+        break;
+      }
+      case 'event-loss':
+        k.at(start, () => {
+          k.log('fault', 'EventBridge loses 70% of events for 20 min');
+          cloud.bus.degrade({ until: k.now() + 20 * MIN, loss: 0.7 });
+        });
+        break;
+      case 'etcd-crash':
+        k.at(at, () => {
+          const old = [...cloud.group.members.values()].find(
+            (m) => initial.has(m.id) && m.lifecycle === 'InService',
+          );
+          if (!old) return;
+          k.log('fault', `etcd crashes on ${old.id} (systemd restarts it)`);
+          cloud.nodes.crashEtcd(old.id, false);
+        });
+        break;
+      case 'cut-off':
+        k.at(at, () => {
+          k.log('fault', 'the upgrade run is cut off; it is run again 2 min later');
+          controller.abort();
+          k.after(2 * MIN, () => launch(req));
+        });
+        break;
+      case 'abort':
+        k.at(at, () => {
+          k.log('fault', 'the upgrade run is cut off and run again with abort: true');
+          controller.abort();
+          k.after(30_000, () => launch({ ...req, abort: true }));
+        });
+        break;
+    }
+  }
+
+  const limit = (opts.timeoutMs ?? 120 * MIN) + 30 * MIN;
+  const settledAt = () => running === 0 && outcomes.length > 0 && outcomes.at(-1)?.result !== 'interrupted';
+  await k.runUntil(start + limit, () => checker.violations.length > 0 || settledAt());
+  const end = k.now();
+  const last = outcomes.at(-1);
+  const aborting = faults.includes('abort');
+  const want = aborting ? 'aborted' : 'completed';
+  if (!last) problems.push('the upgrade never finished');
+  else if (last.result !== want && !(last.paused && last.result === 'timed-out'))
+    problems.push(`the upgrade ended ${last.result}, want ${want}: ${last.message}`);
+  if (checker.violations.length === 0 && !(await convergedFor(30 * MIN)))
+    problems.push(`not converged after the upgrade: ${checker.notConverged()}`);
+  const wantVersion = aborting ? '1' : '2';
+  const wrong = refresh
+    .groupView()
+    .instances.filter((i) => i.lifecycleState === 'InService' && i.version !== wantVersion);
+  if (last?.result === want && wrong.length > 0)
+    problems.push(
+      `${wrong.length} master(s) not on version ${wantVersion}: ${wrong.map((i) => i.instanceId).join(', ')}`,
+    );
+
+  // Boot times of the new masters: launch -> API server ready.
+  const launchedAt = new Map<string, number>();
+  const bootMs: number[] = [];
+  for (const e of k.timeline) {
+    const l = /^launch (i-[0-9a-f]+) /.exec(e.text);
+    if (e.source === 'asg' && l && !initial.has(l[1]!)) launchedAt.set(l[1]!, e.at);
+    const r = /^(i-[0-9a-f]+) API server ready/.exec(e.text);
+    if (e.source === 'node' && r && launchedAt.has(r[1]!) && e.at <= end - k.clock.start)
+      bootMs.push(e.at - (launchedAt.get(r[1]!) as number));
+  }
+  const upgradeMs = end - start;
+  const replaced = Math.max(1, Math.min(masters, bootMs.length));
+  const bootTotal = bootMs.slice(0, replaced).reduce((a, b) => a + b, 0);
+  return result({
+    ok: problems.length === 0 && checker.violations.length === 0,
+    outcomes,
+    lines,
+    timeline: k.timelineText(),
+    upgradeMs,
+    bootMs,
+    overheadPerMasterMs: (upgradeMs - bootTotal) / replaced,
+    stats: {
+      launched: cloud.group.stats.launched,
+      refreshes: refresh.stats.started,
+      cancels: refresh.stats.cancelled,
+      elections: cloud.etcd.stats.elections,
+      leaderMoves: k.timeline.filter((e) => e.text.startsWith('etcd move-leader') && e.text.endsWith(': ok'))
+        .length,
+    },
+  });
+}
