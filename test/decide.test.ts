@@ -422,6 +422,16 @@ describe('decide: priorities of issue 5', () => {
     expect(deletes[0]!.reason).toBe('the instance is Terminated');
   });
 
+  it('no membership change while etcd has no leader', () => {
+    const s = healthy(3);
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminated');
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    s.etcd.leaderId = undefined;
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(d.waits).toContain('remove m3 (i-3): etcd has no leader (election in progress?)');
+  });
+
   it('every action carries a reason', () => {
     const s = healthy(3);
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');

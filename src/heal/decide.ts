@@ -63,6 +63,10 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
       waits.push(`${what}: etcd is unreachable`);
       return false;
     }
+    if (etcd.leaderId === undefined) {
+      waits.push(`${what}: etcd has no leader (election in progress?)`);
+      return false;
+    }
     const verdict = checkChange(members, mc);
     if (!verdict.safe) {
       waits.push(`${what}: not safe yet (${verdict.reason})`);
