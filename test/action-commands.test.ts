@@ -51,6 +51,7 @@ const plan = (over: Partial<PlanView> = {}): PlanView => ({
   hasChanges: true,
   changesCount: 2,
   destructive: [],
+  conflicts: [],
   diff: '+ vpc unit-demo (10.40.0.0/16)\n+ autoscaling group unit-demo-masters',
   text: 'create vpc\ncreate group',
   json: { changes: 2 },
@@ -161,6 +162,22 @@ describe('apply', () => {
     expect(applied).toBe(false);
     await applyCommand(commandRun(e, { command: 'apply', 'allow-destructive': 'true' }));
     expect(applied).toBe(true);
+  });
+
+  it('refuses a plan with conflicts before touching anything', async () => {
+    let applied = false;
+    const e = engine({
+      plan: async () => plan({ conflicts: ['vpc unit-demo (vpc-1) already exists without the tags'] }),
+      apply: async () => {
+        applied = true;
+      },
+    });
+    await expect(
+      applyCommand(commandRun(e, { command: 'apply', 'allow-destructive': 'true' })),
+    ).rejects.toThrow(
+      /apply refused: 1 resource\(s\) in the way[\s\S]*vpc unit-demo \(vpc-1\) already exists/,
+    );
+    expect(applied).toBe(false);
   });
 
   it('fails with the reason and the step it was at', async () => {

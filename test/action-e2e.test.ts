@@ -24,6 +24,7 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commentMarker } from '../src/action/comment.js';
@@ -44,6 +45,30 @@ beforeAll(async () => {
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed: ${code}`))));
   });
   api = await startFakeGitHubApi({ token: TOKEN });
+  // infra/tripod-setup.yaml makes this role once per account; moto's Lambda needs it to exist.
+  const iam = new IAMClient({
+    region: 'us-east-1',
+    endpoint: inject('motoEndpoint'),
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+  try {
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'tripod-reconciler',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+      }),
+    );
+  } catch (e) {
+    if ((e as Error).name !== 'EntityAlreadyExistsException') throw e;
+  } finally {
+    iam.destroy();
+  }
 });
 
 afterAll(async () => {
@@ -379,5 +404,84 @@ describe('the bundled action, run as a runner runs it', () => {
     expect(r.stdout).toContain(`::add-mask::${TOKEN}`);
     expect(r.stdout.replace(`::add-mask::${TOKEN}`, '')).not.toContain(TOKEN);
     expect(r.summary).not.toContain(TOKEN);
+  });
+});
+
+describe('plan on a pull request, apply on main', () => {
+  const cluster = 'e2e-flow';
+  const spec = specYaml(cluster);
+
+  it('plan on a pull request: summary, outputs, ONE comment created then edited in place', async () => {
+    const first = await runAction({
+      inputs: { command: 'plan' },
+      spec,
+      eventName: 'pull_request',
+      event: pullRequestEvent(17, 'a'.repeat(40)),
+    });
+    expect(failure(first)).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.outputs['cluster-name']).toBe(cluster);
+    expect(first.outputs['has-changes']).toBe('true');
+    const count = Number(first.outputs['changes-count']);
+    expect(count).toBeGreaterThan(10);
+    expect(JSON.parse(first.outputs['plan-json']!)).toBeTypeOf('object');
+    expect(first.summary).toContain(`## tripod plan: \`${cluster}\` in eu-west-1`);
+    expect(first.summary).toContain(`**${count} changes** to make AWS match the spec.`);
+    expect(first.summary).toContain('| eu-west-1b | 1 | 2 | yes |');
+    expect(first.summary).toContain('```mermaid\nflowchart TB');
+    expect(first.summary).toContain('keeps etcd quorum (2 of 3) when any one of its 3 zones is lost');
+    expect(first.summary).toMatch(/```diff\n# network\n\+ VPC .*\n\+ /);
+    expect(first.summary).toContain('at `aaaaaaa`');
+
+    const marker = commentMarker(cluster);
+    const ours = () => api.comments.filter((c) => c.issue === 17 && c.body.includes(marker));
+    expect(ours()).toHaveLength(1);
+    expect(ours()[0]!.body.startsWith(marker)).toBe(true);
+    expect(ours()[0]!.body).toContain(`**${count} changes**`);
+    expect(ours()[0]!.body).not.toContain(TOKEN);
+    const writes = () => api.calls.filter((c) => c.method !== 'GET' && c.path.includes('/comments'));
+    expect(writes().map((c) => c.method)).toEqual(['POST']);
+
+    const second = await runAction({
+      inputs: { command: 'plan' },
+      spec,
+      eventName: 'pull_request',
+      event: pullRequestEvent(17, 'b'.repeat(40)),
+    });
+    expect(second.code).toBe(0);
+    expect(ours()).toHaveLength(1);
+    expect(ours()[0]!.body).toContain('at `bbbbbbb`');
+    expect(writes().map((c) => c.method)).toEqual(['POST', 'PATCH']);
+    expect(writes()[1]!.path).toBe(`/repos/${REPO}/issues/comments/${ours()[0]!.id}`);
+  });
+
+  it('apply on a push to main, then plan shows no changes (and comments nothing off a pull request)', async () => {
+    const apply = await runAction({
+      inputs: { command: 'apply', 'timeout-minutes': '10' },
+      spec,
+      eventName: 'push',
+      event: pushEvent('c'.repeat(40)),
+    });
+    expect(failure(apply)).toBe('');
+    expect(apply.code).toBe(0);
+    expect(apply.stdout).toMatch(/^::group::/m);
+    expect(apply.stdout).toMatch(/^::endgroup::/m);
+    expect(apply.outputs['has-changes']).toBe('true');
+    expect(apply.outputs['api-endpoint']).toMatch(/\S/);
+    expect(apply.summary).toContain(`## tripod apply (done): \`${cluster}\``);
+
+    const callsBefore = api.calls.length;
+    const plan = await runAction({
+      inputs: { command: 'plan' },
+      spec,
+      eventName: 'push',
+      event: pushEvent('c'.repeat(40)),
+    });
+    expect(failure(plan)).toBe('');
+    expect(plan.code).toBe(0);
+    expect(plan.outputs['has-changes']).toBe('false');
+    expect(plan.outputs['changes-count']).toBe('0');
+    expect(plan.summary).toContain('**No changes.** AWS already matches the spec.');
+    expect(api.calls.length).toBe(callsBefore);
   });
 });

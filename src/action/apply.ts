@@ -13,6 +13,16 @@ export async function applyCommand(run: CommandRun): Promise<void> {
   runner.endGroup();
   runner.info(planHeadline(plan).replace(/\*\*/g, ''));
 
+  if (plan.conflicts.length) {
+    await runner.summary(
+      planReport({ topology: run.topology, plan, specPath: inputs.spec, title: 'apply (refused)' }),
+    );
+    throw new ActionError(
+      `apply refused: ${plan.conflicts.length} resource(s) in the way that tripod does not own:\n` +
+        plan.conflicts.map((c) => `  - ${c}`).join('\n') +
+        '\nNothing was changed.',
+    );
+  }
   if (plan.destructive.length && !inputs.allowDestructive) {
     await runner.summary(
       planReport({ topology: run.topology, plan, specPath: inputs.spec, title: 'apply (refused)' }),

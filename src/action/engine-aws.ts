@@ -3,6 +3,7 @@
  * ports and the reconciler's status document (SSM) for status. Credentials come only from the SDK's
  * default chain (or dummy ones against a local endpoint such as moto, see adapters/aws/clients.ts).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createAwsClients } from '../adapters/aws/clients.js';
 import { findLoadBalancers } from '../adapters/aws/elbv2.js';
 import {
@@ -13,10 +14,14 @@ import {
 } from '../adapters/aws/heal-ports.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import { configParameter, statusParameter } from '../heal/protocol.js';
+import { applyPlan, destroy } from '../provision/apply.js';
+import type { DesiredOptions } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
+import { type Plan, type PlanState, planCluster } from '../provision/plan.js';
+import { changeLines, renderPlanText } from '../provision/plan-render.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, quorumOf } from '../spec/topology.js';
-import type { ClusterStatus, Engine } from './engine.js';
+import type { ClusterStatus, Engine, PlanView } from './engine.js';
 import { ActionError } from './errors.js';
 import { readStatusDocument } from './status-document.js';
 
@@ -29,22 +34,32 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
   const fleet = createFleetPort(clients.autoScaling, clients.ec2, (_g, hook) => hook);
   const loadBalancers = createLoadBalancerPort(clients.elbv2);
 
-  const notYet = (what: string) =>
-    new ActionError(`${what} needs the provisioner, which this build of tripod does not include yet`);
+  const desiredOptions = reconcilerOptions();
+  // What plan showed is exactly what apply carries out: the view keeps its plan state.
+  const states = new WeakMap<PlanView, PlanState>();
 
   return {
     async checkCredentials() {
       // Resolves the default chain once, before any call: "no credentials" is reported as such.
       await clients.ec2.config.credentials();
     },
-    async plan() {
-      throw notYet('plan');
+    async plan(spec) {
+      const state = await planCluster(clients, spec, desiredOptions);
+      const view = planView(state.plan);
+      states.set(view, state);
+      return view;
     },
-    async apply() {
-      throw notYet('apply');
+    async apply(_spec, plan, options) {
+      const state = states.get(plan);
+      if (!state) throw new Error('internal: apply was given a plan this engine did not make');
+      await applyPlan(state, {
+        allowDestructive: options.allowDestructive,
+        onProgress: options.onProgress,
+        signal: options.signal,
+      });
     },
-    async destroy() {
-      throw notYet('destroy');
+    async destroy(spec, options) {
+      await destroy(clients, spec, { onProgress: options.onProgress, signal: options.signal });
     },
     async endpoints(spec) {
       // The spec's DNS names when it has them (what users connect to), else the load balancers' own.
@@ -104,6 +119,50 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
     },
     close() {
       clients.destroy();
+    },
+  };
+}
+
+/** The plan as the action shows it: a diff (+ create, - delete, ! update or replace) grouped by step. */
+export function planView(plan: Plan): PlanView {
+  const lines: string[] = [];
+  let group: string | undefined;
+  for (const c of plan.changes) {
+    if (c.group !== group) {
+      lines.push(`# ${c.group}`);
+      group = c.group;
+    }
+    const sym = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : '!';
+    // changeLines pads its symbol to 3 columns (`  +`, `-/+`); diff colouring keys on column 1.
+    lines.push(
+      ...changeLines(c).map((l, i) =>
+        i === 0 ? `${sym}${l.slice(3)}` : `${sym === '!' ? '!' : ' '}${l.slice(1)}`,
+      ),
+    );
+  }
+  return {
+    hasChanges: plan.hasChanges,
+    changesCount: plan.changes.length,
+    destructive: plan.destructive,
+    conflicts: plan.conflicts,
+    diff: lines.join('\n'),
+    text: renderPlanText(plan),
+    json: plan,
+  };
+}
+
+/**
+ * The reconciler's Lambda package: the bundle next to this one (dist/lambdas/reconciler.zip, built
+ * with the action), else the provisioner's placeholder handler.
+ */
+function reconcilerOptions(): DesiredOptions {
+  const zip = new URL('../lambdas/reconciler.zip', import.meta.url);
+  if (zip.protocol !== 'file:' || !existsSync(zip)) return {};
+  return {
+    reconcilerBundle: {
+      zip: new Uint8Array(readFileSync(zip)),
+      handler: 'index.handler',
+      runtime: 'nodejs20.x',
     },
   };
 }

@@ -11,6 +11,8 @@ export interface PlanView {
   changesCount: number;
   /** Changes that replace or delete something (apply refuses them without allow-destructive). */
   destructive: string[];
+  /** Resources in the way that tripod does not own: apply refuses until they are dealt with. */
+  conflicts: string[];
   /** The plan as a diff (`+ create`, `~ update`, `- delete`), one line per change. */
   diff: string;
   /** Plain-text rendering for the log. */

@@ -73,6 +73,14 @@ export function planReport(r: PlanReportInput): string {
       );
     }
   }
+  if (r.plan.conflicts.length) {
+    out.push(
+      '',
+      '> [!WARNING]',
+      '> Resources in the way that tripod does not own (apply refuses until they are dealt with):',
+      ...r.plan.conflicts.map((c) => `> - ${c}`),
+    );
+  }
   out.push('');
   return out.join('\n');
 }
