@@ -252,13 +252,9 @@ async function checkExistingNetwork(
   spec: ClusterSpec,
   net: { vpcId: string; subnets: Record<string, string> },
 ): Promise<string[]> {
-  const ids = Object.values(net.subnets);
-  let subnets: Awaited<ReturnType<typeof findSubnets>>;
-  try {
-    subnets = await findSubnets(aws, { ids });
-  } catch (e) {
-    return [`network.subnets: ${(e as Error).message}`];
-  }
+  // A filter (not SubnetIds) so that missing subnets are simply absent instead of failing the call.
+  const ids = [...new Set(Object.values(net.subnets))];
+  const subnets = await findSubnets(aws, { filters: [{ Name: 'subnet-id', Values: ids }] });
   const problems: string[] = [];
   for (const [zone, id] of Object.entries(net.subnets)) {
     const s = subnets.find((x) => x.id === id);

@@ -55,9 +55,9 @@ import { collect, fromAwsTags, type Tags, toAwsTags, waitFor } from './tags.js';
 
 export const tagFilter = (key: string, value: string): Filter => ({ Name: `tag:${key}`, Values: [value] });
 
-const spec = (type: TagSpecification['ResourceType'], tags: Tags): TagSpecification[] => [
-  { ResourceType: type, Tags: toAwsTags(tags) },
-];
+/** Tags at creation (AWS refuses an empty tag specification). */
+const spec = (type: TagSpecification['ResourceType'], tags: Tags): TagSpecification[] =>
+  Object.keys(tags).length ? [{ ResourceType: type, Tags: toAwsTags(tags) }] : [];
 
 // ---------- VPC ----------
 
