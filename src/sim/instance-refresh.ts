@@ -57,6 +57,8 @@ export class SimInstanceRefresh {
   launchTemplateVersion = '1';
   /** The template resolves its image from an SSM parameter (AWS then refuses a rollback). */
   imageFromSsm = false;
+  /** The group runs its template's `$Default` version, as tripod's do (AWS then refuses a rollback). */
+  usesDefaultVersion = true;
   /** The master group's `tripod:kubernetes-version` tag. */
   kubernetesVersionTag: string | undefined;
   readonly versions = new Map<string, string>();
@@ -129,7 +131,7 @@ export class SimInstanceRefresh {
       id,
       status: 'Pending',
       desiredVersion: version,
-      previousVersion: this.launchTemplateVersion,
+      previousVersion: this.mostCommonVersion(live, version),
       preferences,
       startTime: this.k.now(),
       originalDesired: this.group.opts.desired,
@@ -157,10 +159,12 @@ export class SimInstanceRefresh {
     const r = this.active();
     if (!r || (r.status !== 'InProgress' && r.status !== 'Pending'))
       throw this.error('ActiveInstanceRefreshNotFound', 'No in progress or pending Instance Refresh found');
-    if (this.imageFromSsm) {
+    if (this.imageFromSsm || this.usesDefaultVersion) {
       throw this.error(
         'ValidationError',
-        'Rollback is not supported: the launch template uses a Systems Manager parameter instead of an AMI ID',
+        this.imageFromSsm
+          ? 'Rollback is not supported: the launch template uses a Systems Manager parameter instead of an AMI ID'
+          : 'Rollback is not supported: the Auto Scaling group uses the launch template $Default version',
       );
     }
     r.status = 'RollbackInProgress';
@@ -280,6 +284,18 @@ export class SimInstanceRefresh {
       this.group.terminateInstance(victim.id, `instance refresh ${r.id}: replacing`);
     }
     this.checkpoint(r);
+  }
+
+  private mostCommonVersion(live: GroupMember[], except: string): string {
+    const counts = new Map<string, number>();
+    for (const m of live) {
+      const v = this.versions.get(m.id) ?? '';
+      if (v !== except) counts.set(v, (counts.get(v) ?? 0) + 1);
+    }
+    return (
+      [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ??
+      this.launchTemplateVersion
+    );
   }
 
   private emptiestZone(live: GroupMember[], zones: string[]): string | undefined {
