@@ -232,3 +232,21 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
   [ "$(calls | grep -c '^lifecycle -> InService')" = 2 ]
   [ "$(line_of '^LEAVE')" -gt "$(line_of '^lifecycle -> Terminated')" ]
 }
+
+@test "kubeadm's configuration format follows the Kubernetes version (v1beta4 from 1.31, v1beta3 before)" {
+  write_init_config api.t1.example.com
+  grep -q 'apiVersion: kubeadm.k8s.io/v1beta4' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  grep -q -- '- name: leader-elect' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  TRIPOD_K8S_VERSION=1.30.6 write_init_config api.t1.example.com
+  grep -q 'apiVersion: kubeadm.k8s.io/v1beta3' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  grep -q '^    leader-elect: "true"' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  grep -q '^    node-labels: "topology.kubernetes.io/zone=eu-west-1a"' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  grep -q 'kubernetesVersion: v1.30.6' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+}
+
+@test "schedulable masters drop the control-plane taint" {
+  write_init_config api.t1.example.com
+  refute grep -q 'taints:' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  TRIPOD_SCHEDULABLE=true write_init_config api.t1.example.com
+  grep -q '^  taints: \[\]' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+}

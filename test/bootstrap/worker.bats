@@ -54,3 +54,14 @@ setup() {
   calls | grep '^kubectl' | grep -q -- '--server https://api.t1.example.com:6443'
   no_call 'disable-eviction|--force'
 }
+
+@test "tripod-node dispatches to the role's functions (a worker's leave drains)" {
+  make_ca "$TRIPOD_PKI"
+  env_file="$BATS_TEST_TMPDIR/node.env"
+  for v in "${!TRIPOD_@}"; do printf "%s='%s'\n" "$v" "${!v}"; done >"$env_file"
+  TRIPOD_ENV_FILE="$env_file" run "$SCRIPTS/tripod-node.sh" leave
+  [ "$status" -eq 0 ]
+  [ "$(line_of '^kubectl .* drain ')" -gt 0 ]
+  TRIPOD_ENV_FILE="$env_file" run "$SCRIPTS/tripod-node.sh" bogus
+  [ "$status" -eq 2 ]
+}
