@@ -51,7 +51,8 @@ export async function applyCommand(run: CommandRun): Promise<void> {
     } catch (e) {
       progress.close();
       if (e instanceof ActionError) throw e;
-      const at = progress.last ? ` (at ${progress.last})` : '';
+      // The provisioner's own errors already name the step; others get the last step seen.
+      const at = progress.last && (e as Error).name !== 'ProvisionError' ? ` (at ${progress.last})` : '';
       throw new ActionError(`apply failed${at}: ${(e as Error).message}`, { cause: e });
     }
     progress.close();

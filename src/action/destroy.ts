@@ -23,7 +23,7 @@ export async function destroyCommand(run: CommandRun): Promise<void> {
   } catch (e) {
     progress.close();
     if (e instanceof ActionError) throw e;
-    const at = progress.last ? ` (at ${progress.last})` : '';
+    const at = progress.last && (e as Error).name !== 'ProvisionError' ? ` (at ${progress.last})` : '';
     throw new ActionError(`destroy failed${at}: ${(e as Error).message}`, { cause: e });
   }
   progress.close();

@@ -42,7 +42,7 @@ export function planReport(r: PlanReportInput): string {
     '',
     t.survivesAnyZoneLoss
       ? `:white_check_mark: The cluster keeps etcd quorum (${t.quorum} of ${t.masters}) when any one of its ${t.zones.length} zones is lost.`
-      : `:warning: The cluster does **not** survive the loss of every zone: ${t.zones
+      : `:warning: The cluster does **not** survive every zone loss: ${t.zones
           .filter((z) => !z.survivesLoss)
           .map(
             (z) =>
