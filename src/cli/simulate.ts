@@ -1,6 +1,9 @@
 /** `tripod simulate`: seeded fault testing of the reconciler in the deterministic cloud simulator. */
+import { fork } from 'node:child_process';
+import os from 'node:os';
 import { FAULT_KINDS, type FaultKind, parseFaults } from '../sim/faults.js';
-import { type SimulationResult, simulate, simulateSeeds } from '../sim/run.js';
+import type { Violation } from '../sim/invariants.js';
+import { type SimulationOptions, simulate } from '../sim/run.js';
 import { autoMasterCount } from '../spec/topology.js';
 import { type Command, choice, UsageError, UserError } from './command.js';
 
@@ -13,13 +16,69 @@ const int = (value: unknown, flag: string, min: number, max: number): number | u
   return Number(s);
 };
 
-function describeFailure(r: SimulationResult): string {
+/** What one seed's run reports back (from this process or a worker). */
+interface SeedOutcome {
+  seed: number;
+  ok: boolean;
+  violations: Violation[];
+  convergedAfterMs: number | undefined;
+  /** Only for failing seeds. */
+  timeline?: string;
+}
+
+async function runOne(base: Omit<SimulationOptions, 'seed'>, seed: number): Promise<SeedOutcome> {
+  const r = await simulate({ ...base, seed });
+  return {
+    seed,
+    ok: r.ok,
+    violations: r.violations,
+    convergedAfterMs: r.convergedAfterMs,
+    ...(r.ok ? {} : { timeline: r.timeline }),
+  };
+}
+
+/**
+ * Seeds from..from+count-1 over `jobs` processes (this CLI, forked with `--shard i/n`): each seed is
+ * deterministic on its own, so sharding changes nothing but the wall time.
+ */
+async function runSeeds(
+  base: Omit<SimulationOptions, 'seed'>,
+  argv: string[],
+  from: number,
+  count: number,
+  jobs: number,
+  onOutcome: (o: SeedOutcome) => void,
+): Promise<void> {
+  if (jobs <= 1) {
+    for (let s = from; s < from + count; s++) onOutcome(await runOne(base, s));
+    return;
+  }
+  const entry = process.argv[1];
+  if (!entry) throw new UserError('cannot find the tripod entry point to start workers: use --jobs 1');
+  await Promise.all(
+    Array.from({ length: jobs }, (_, shard) => {
+      return new Promise<void>((resolve, reject) => {
+        const child = fork(entry, ['simulate', ...argv, '--shard', `${shard}/${jobs}`], {
+          execArgv: process.execArgv,
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        });
+        child.on('message', (m) => onOutcome(m as SeedOutcome));
+        child.on('error', reject);
+        child.on('exit', (code) =>
+          code === 0 ? resolve() : reject(new Error(`simulation worker ${shard} exited with code ${code}`)),
+        );
+      });
+    }),
+  );
+}
+
+function describeFailure(r: SeedOutcome): string {
   return [
     `seed ${r.seed} FAILED:`,
     ...r.violations.map((v) => `  ${v.rule}: ${v.detail}`),
     '',
     'Timeline:',
-    r.timeline,
+    r.timeline ?? '(no timeline)',
     '',
     `Replay: tripod simulate --seed ${r.seed} --timeline`,
   ].join('\n');
@@ -48,6 +107,7 @@ Options:
       --faults LIST    comma-separated, from: ${FAULT_KINDS.join(',')}
                        (default: all; "none" for no faults)
       --etcd BACKEND   model (default): the fast etcd model. real: not available yet
+      --jobs N         worker processes (default: 2, or 1 on a single-CPU machine)
   -h, --help           this help
 
 Exit codes: 0 every seed passed, 1 a seed violated an invariant, 2 usage error.`,
@@ -60,6 +120,9 @@ Exit codes: 0 every seed passed, 1 a seed violated an invariant, 2 usage error.`
     masters: { type: 'string' },
     faults: { type: 'string' },
     etcd: { type: 'string', default: 'model' },
+    jobs: { type: 'string' },
+    /** Internal: this process is worker i of n (started by --jobs). */
+    shard: { type: 'string' },
   },
   async run(values, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -104,32 +167,66 @@ Exit codes: 0 every seed passed, 1 a seed violated an invariant, 2 usage error.`
     if (values.timeline) throw new UsageError('--timeline needs --seed S');
     const count = int(values.seeds, 'seeds', 1, 10_000_000) ?? 100;
     const from = int(values.from, 'from', 0, 2 ** 32 - 1) ?? 1;
+    if (values.shard !== undefined) {
+      const m = /^(\d+)\/(\d+)$/.exec(String(values.shard));
+      if (!m || !process.send) throw new UsageError('--shard is internal (used by --jobs)');
+      const [i, n] = [Number(m[1]), Number(m[2])];
+      for (let s = from + i; s < from + count; s += n) process.send(await runOne(base, s));
+      return 0;
+    }
+    const jobs = Math.min(int(values.jobs, 'jobs', 1, 64) ?? Math.min(2, os.availableParallelism()), count);
+    const argv = [
+      '--seeds',
+      String(count),
+      '--from',
+      String(from),
+      '--zones',
+      String(zones),
+      '--masters',
+      String(masters),
+      '--faults',
+      faults.join(',') || 'none',
+    ];
     io.err(
-      `simulating seeds ${from}..${from + count - 1}: ${zones} zones, ${masters} masters, faults ${faults.join(',') || 'none'}, etcd ${etcd}`,
+      `simulating seeds ${from}..${from + count - 1}: ${zones} zones, ${masters} masters, faults ${faults.join(',') || 'none'}, etcd ${etcd}, ${jobs} job${jobs === 1 ? '' : 's'}`,
     );
     const tty = process.stderr.isTTY === true;
-    let lastLine = performance.now();
-    const summary = await simulateSeeds(base, from, count, (done, failed, r) => {
-      if (!r.ok)
-        io.err(`\nseed ${r.seed} FAILED: ${r.violations.map((v) => `${v.rule}: ${v.detail}`).join('; ')}`);
+    const t0 = performance.now();
+    let lastLine = t0;
+    let done = 0;
+    const failed: SeedOutcome[] = [];
+    const converge: number[] = [];
+    await runSeeds(base, argv, from, count, jobs, (o) => {
+      done++;
+      if (o.convergedAfterMs !== undefined) converge.push(o.convergedAfterMs);
+      if (!o.ok) {
+        failed.push(o);
+        io.err(
+          `${tty ? '\n' : ''}seed ${o.seed} FAILED: ${o.violations.map((v) => `${v.rule}: ${v.detail}`).join('; ')}`,
+        );
+      }
       const now = performance.now();
       if (done === count || now - lastLine > (tty ? 200 : 5_000)) {
         lastLine = now;
-        const line = `  ${done}/${count} seeds, ${failed} failed`;
+        const line = `  ${done}/${count} seeds, ${failed.length} failed`;
         if (tty) process.stderr.write(`\r${line}`);
         else io.err(line);
       }
     });
     if (tty) process.stderr.write('\n');
-    const perMin = (summary.seeds / summary.elapsedMs) * 60_000;
+    const elapsedMs = performance.now() - t0;
+    converge.sort((a, b) => a - b);
+    const median = converge[Math.floor(converge.length / 2)] ?? 0;
+    const worst = converge[converge.length - 1] ?? 0;
     io.out(
-      `${summary.seeds} seeds, ${summary.failed.length} failed, ${(summary.elapsedMs / 1000).toFixed(1)} s (${Math.round(perMin)} seeds/min); ` +
-        `convergence after the faults stop: median ${(summary.convergeMedianMs / 1000).toFixed(0)} s, worst ${(summary.convergeMaxMs / 1000).toFixed(0)} s (simulated)`,
+      `${count} seeds, ${failed.length} failed, ${(elapsedMs / 1000).toFixed(1)} s (${Math.round((count / elapsedMs) * 60_000)} seeds/min, ${jobs} job${jobs === 1 ? '' : 's'}); ` +
+        `convergence after the faults stop: median ${(median / 1000).toFixed(0)} s, worst ${(worst / 1000).toFixed(0)} s (simulated)`,
     );
-    const first = summary.failed[0];
+    failed.sort((a, b) => a.seed - b.seed);
+    const first = failed[0];
     if (first) {
       io.err(describeFailure(first));
-      io.err(`failing seeds: ${summary.failed.map((r) => r.seed).join(' ')}`);
+      io.err(`failing seeds: ${failed.map((r) => r.seed).join(' ')}`);
       return 1;
     }
     return 0;
