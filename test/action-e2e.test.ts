@@ -484,4 +484,31 @@ describe('plan on a pull request, apply on main', () => {
     expect(plan.summary).toContain('**No changes.** AWS already matches the spec.');
     expect(api.calls.length).toBe(callsBefore);
   });
+
+  it('destroy with the cluster name typed again deletes everything; a plan then creates it all again', async () => {
+    const r = await runAction({
+      inputs: { command: 'destroy', 'confirm-destroy': cluster, 'timeout-minutes': '10' },
+      spec,
+      eventName: 'workflow_dispatch',
+    });
+    expect(failure(r)).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^::group::instances$/m);
+    expect(r.summary).toContain(`## tripod destroy: \`${cluster}\` in eu-west-1`);
+    const plan = await runAction({ inputs: { command: 'plan' }, spec, eventName: 'schedule' });
+    expect(plan.outputs['has-changes']).toBe('true');
+  });
+
+  it('apply bounded by timeout-minutes fails naming the step it was at', async () => {
+    const r = await runAction({
+      inputs: { command: 'apply', 'timeout-minutes': '0.001' },
+      spec: specYaml('e2e-timeout'),
+      eventName: 'push',
+      event: pushEvent('d'.repeat(40)),
+    });
+    expect(r.code).toBe(1);
+    expect(failure(r)).toMatch(
+      /^apply did not finish within timeout-minutes \(0\.001\); it was at: network: (creat|wait)\w* .+\. Nothing is rolled back: run it again to continue, or raise timeout-minutes\.$/,
+    );
+  });
 });
