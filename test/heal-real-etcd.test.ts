@@ -61,7 +61,7 @@ function memberAt(cluster: EtcdTestCluster, k: number): EtcdTestMember {
   return m;
 }
 
-async function realWorld(size: number): Promise<RealWorld> {
+async function realWorld(size: number, expected = size): Promise<RealWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'tripod-heal-'));
   const caDir = join(dir, 'ca');
   mkdirSync(caDir);
@@ -93,7 +93,7 @@ async function realWorld(size: number): Promise<RealWorld> {
   cluster.readyAt = Date.now();
 
   const fleet = new FakeFleet();
-  fleet.desired = size;
+  fleet.desired = expected;
   fleet.instances = members.map((m) => ({
     instanceId: m.name,
     zone: `eu-west-1${'abc'[Number(m.name.slice(2)) % 3]}`,
@@ -121,7 +121,7 @@ async function realWorld(size: number): Promise<RealWorld> {
       probe,
       clock: { now: () => Date.now() },
     },
-    config: testConfig({ expectedMasters: size, memberUnhealthyMs: 60_000 }),
+    config: testConfig({ expectedMasters: expected, memberUnhealthyMs: 60_000 }),
     changes: [],
     passes: [],
   };
@@ -190,6 +190,33 @@ const membershipKinds = (p: PassResult) =>
   p.decision.actions.filter((a) => ['add-learner', 'remove-member', 'promote-member'].includes(a.kind));
 
 describe('reconcilePass against real etcd', () => {
+  it('a brand-new cluster: one seed starts it with state new, the others join one by one as learners', async () => {
+    const w = await realWorld(0, 3);
+    for (const k of [1, 2, 3]) launch(w, k);
+    const first = await pass(w);
+    expect(first.decision.memory.seedInstanceId).toBe('i-1');
+    expect(first.decision.waits).toContain("i-2 waits until the seed's member exists");
+    await converge(w, 60);
+    expect(w.changes).toEqual([
+      'add-learner i-2',
+      'promote-member i-2',
+      'add-learner i-3',
+      'promote-member i-3',
+    ]);
+    const members = await w.ports.etcd.listMembers(w.cluster.member('i-1').clientURL);
+    expect(members.map((m) => [m.name, m.isLearner]).sort()).toEqual([
+      ['i-1', false],
+      ['i-2', false],
+      ['i-3', false],
+    ]);
+    expect(w.ports.fleet.completed.map((c) => `${c.instanceId} ${c.result}`)).toEqual([
+      'i-1 CONTINUE',
+      'i-2 CONTINUE',
+      'i-3 CONTINUE',
+    ]);
+    expect(w.passes.at(-1)!.status.memory.established).toBe(true);
+  });
+
   it('3 members: a killed master is removed before its replacement joins as a learner, starts and is promoted', async () => {
     const w = await realWorld(3);
     await w.cluster.waitReconfigurable();
