@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
-import { lambdaBundleOptions } from './lambda-bundle.mjs';
+import { lambdaBundleOptions, lambdaZipFiles } from './lambda-bundle.mjs';
 
 const outRoot = process.argv[2] ?? 'dist';
 
@@ -12,6 +12,13 @@ export const entries = [
   { src: 'src/cli/index.ts', out: 'cli/index.js' },
   { src: 'src/action/index.ts', out: 'action/index.js' },
   { src: 'src/lambdas/reconciler.ts', out: 'lambdas/reconciler/index.mjs', lambda: true },
+  // Loaded by index.mjs on its first etcd snapshot only (keeps S3 out of the cold start).
+  {
+    src: 'src/lambdas/snapshot.ts',
+    out: 'lambdas/reconciler/snapshot.mjs',
+    lambda: true,
+    eventStreams: true,
+  },
 ];
 
 const banner =
@@ -37,10 +44,10 @@ for (const e of entries) {
     mainFields: ['module', 'main'],
     logLevel: 'warning',
     metafile: false,
-    ...(e.lambda ? lambdaBundleOptions() : {}),
+    ...(e.lambda ? lambdaBundleOptions('.', { eventStreams: e.eventStreams }) : {}),
   });
-  if (e.lambda) {
-    const { writeZip } = await import('./zip.mjs');
-    writeZip(join(dirname(outfile), '..', 'reconciler.zip'), [{ name: 'index.mjs', path: outfile }]);
-  }
+}
+if (existsSync(join(outRoot, 'lambdas/reconciler'))) {
+  const { writeZip } = await import('./zip.mjs');
+  writeZip(join(outRoot, 'lambdas/reconciler.zip'), lambdaZipFiles(join(outRoot, 'lambdas/reconciler')));
 }

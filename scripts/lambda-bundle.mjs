@@ -7,8 +7,8 @@
 //    unregistered error still arrives as the service's base exception with the AWS error code as its
 //    `name` and AWS's message, which is all tripod reads (errors.ts).
 //  - the default credential chain is replaced with environment credentials (src/lambdas/env-credentials.ts).
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 
 export const pureSdkSchemas = {
   name: 'pure-sdk-schemas',
@@ -30,7 +30,7 @@ export const pureSdkSchemas = {
 };
 
 /** Options for the optimized bundle (root: the repository). */
-export function lambdaBundleOptions(root = '.') {
+export function lambdaBundleOptions(root = '.', { eventStreams = false } = {}) {
   return {
     bundle: true,
     platform: 'node',
@@ -41,8 +41,19 @@ export function lambdaBundleOptions(root = '.') {
     legalComments: 'none',
     mainFields: ['module', 'main'],
     plugins: [pureSdkSchemas],
-    // Loaded lazily (dynamic import) only for event-stream operations, which the reconciler never calls.
-    external: ['@smithy/core/event-streams'],
+    // Event streams are loaded lazily (a dynamic import) only for event-stream operations, which the
+    // reconciler never calls (S3's client imports them statically: the snapshot module keeps them).
+    // `bowser` is the SDK's browser user-agent parser (a dynamic import never taken on Node).
+    external: eventStreams ? ['bowser'] : ['@smithy/core/event-streams', 'bowser'],
     alias: { '@aws-sdk/credential-provider-node': resolve(root, 'src/lambdas/env-credentials.ts') },
   };
+}
+
+/** The files of a built Lambda folder that go into its zip (code only, sorted: a reproducible zip). */
+export function lambdaZipFiles(dir) {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.mjs'))
+    .sort()
+    .map((f) => ({ name: relative(dir, join(dir, f)).split('\\').join('/'), path: join(dir, f) }));
 }

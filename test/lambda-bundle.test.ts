@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
@@ -88,10 +88,28 @@ describe('the reconciler bundle', () => {
     cloud = await createLambdaCloud(endpoint, `lb${randomBytes(3).toString('hex')}`, region);
   });
 
-  it('is one self-contained ESM file with a linked source map, zipped', () => {
+  it('is a self-contained ESM index plus the lazily loaded snapshot module, with linked source maps, zipped', () => {
     expect(statSync(bundle).size).toBeGreaterThan(10_000);
     expect(statSync(`${bundle}.map`).size).toBeGreaterThan(0);
-    expect(statSync(join(out, 'dist/lambdas/reconciler.zip')).size).toBeGreaterThan(0);
+    const zip = readFileSync(join(out, 'dist/lambdas/reconciler.zip')).toString('latin1');
+    expect(zip).toContain('index.mjs');
+    expect(zip).toContain('snapshot.mjs');
+    expect(zip).not.toContain('.map');
+    // The S3 client is not part of the cold start.
+    expect(readFileSync(bundle, 'utf8')).not.toContain('CreateMultipartUpload');
+    expect(readFileSync(join(out, 'dist/lambdas/reconciler/snapshot.mjs'), 'utf8')).toContain(
+      'CreateMultipartUpload',
+    );
+  });
+
+  it('loads the snapshot module from next to index.mjs', async () => {
+    const probe = join(out, 'probe.mjs');
+    writeFileSync(
+      probe,
+      `const m = await import(${JSON.stringify(resolve(out, 'dist/lambdas/reconciler/snapshot.mjs'))});\nprocess.stdout.write(typeof m.createSnapshotter);`,
+    );
+    const r = spawnSync(process.execPath, [probe], { encoding: 'utf8' });
+    expect(r.stdout).toBe('function');
   });
 
   it('runs a real pass against moto, logs JSON with the cluster, publishes EMF metrics; the same event twice changes nothing', async () => {

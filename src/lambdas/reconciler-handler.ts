@@ -30,7 +30,7 @@ import type { EtcdTls } from '../adapters/etcd/client.js';
 import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import type { ClusterConditions } from '../heal/decision.js';
-import type { EtcdPort, HealPorts } from '../heal/ports.js';
+import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
 import {
   CLUSTER_TAG,
   caParameter,
@@ -76,6 +76,8 @@ export interface ReconcilerDeps {
   /** The cluster this function reconciles (TRIPOD_CLUSTER); events about other clusters are ignored. */
   cluster: string | undefined;
   makeEtcd(tls: EtcdTls | undefined): EtcdPort & { close?(): void };
+  /** The snapshot store for a cluster with `backupBucket` (rule 10: snapshot before a membership change). */
+  makeBackup?(config: ReconcilerConfig, tls: EtcdTls | undefined): BackupPort & { close?(): void };
   runPass: RunPass;
   telemetry: Telemetry;
   now(): number;
@@ -269,6 +271,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       if (!(trigger.kind === 'lifecycle' && where.group === config.workerGroupName)) {
         const tls = await etcdTls(config);
         const etcd = deps.makeEtcd(tls);
+        const backup = config.backupBucket ? deps.makeBackup?.(config, tls) : undefined;
         const kubeCa = pemCertificates((await parameters.get(caParameter(cluster, 'kubernetes-ca'))) ?? '');
         try {
           summary = await deps.runPass(
@@ -282,11 +285,13 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
                 ...(deps.apiServerPort ? { port: deps.apiServerPort } : {}),
               }),
               clock: { now: deps.now },
+              ...(backup ? { backup } : {}),
             },
             config,
           );
         } finally {
           etcd.close?.();
+          backup?.close?.();
         }
         for (const a of summary.actions) log.info(describeAction(a), { action: a.kind });
         for (const w of summary.waits) log.info(`waiting: ${w}`);

@@ -15,6 +15,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { ApiCallCounter, instrument, localCredentials, resolveEndpoint } from '../adapters/aws/clients.js';
 import { createEtcdClient } from '../adapters/etcd/client.js';
 import { describeAction } from '../heal/actions.js';
+import type { BackupPort } from '../heal/ports.js';
 import { reconcilePass } from '../heal/reconcile.js';
 import {
   createReconcilerHandler,
@@ -25,6 +26,9 @@ import {
 } from './reconciler-handler.js';
 
 export const SERVICE_NAME = 'tripod-reconciler';
+
+/** Bundled: the separate snapshot.mjs next to index.mjs (a variable, so esbuild leaves it out); from source: snapshot.ts. */
+const SNAPSHOT_MODULE = import.meta.url.endsWith('.mjs') ? './snapshot.mjs' : './snapshot.js';
 export const METRICS_NAMESPACE = 'tripod';
 
 /** reconcilePass, reported as the handler wants it: the actions that ran, what failed, what waits. */
@@ -88,6 +92,19 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
     clients,
     cluster: env.TRIPOD_CLUSTER || undefined,
     makeEtcd: (tls) => createEtcdClient({ ...(tls ? { tls } : {}), timeoutMs: 3000 }),
+    // The S3 client and the snapshot code are a separate file of the bundle (snapshot.ts), loaded
+    // on the first snapshot (before a membership change): most invocations never need them.
+    makeBackup: (config, tls) => {
+      let store: (BackupPort & { close(): void }) | undefined;
+      return {
+        async snapshot(from, reason) {
+          const { createSnapshotter } = (await import(SNAPSHOT_MODULE)) as typeof import('./snapshot.js');
+          store ??= createSnapshotter(base, counter, { ...config, backupBucket: config.backupBucket! }, tls);
+          return store.snapshot(from, reason);
+        },
+        close: () => store?.close(),
+      };
+    },
     runPass: runReconcilePass,
     telemetry: powertoolsTelemetry(logger, metrics),
     now: Date.now,
