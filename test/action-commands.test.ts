@@ -71,6 +71,7 @@ function engine(over: Partial<Engine> = {}): Engine {
       throw new Error('not used');
     },
     checkCredentials: async () => {},
+    apiCalls: () => 0,
     close: () => {},
     ...over,
   };

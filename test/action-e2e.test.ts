@@ -482,6 +482,7 @@ describe('plan on a pull request, apply on main', () => {
     expect(plan.outputs['has-changes']).toBe('false');
     expect(plan.outputs['changes-count']).toBe('0');
     expect(plan.summary).toContain('**No changes.** AWS already matches the spec.');
+    expect(plan.stdout).toMatch(/^AWS API calls: \d+$/m);
     expect(api.calls.length).toBe(callsBefore);
   });
 

@@ -76,3 +76,12 @@ describe('example workflows', () => {
     });
   }
 });
+
+describe('README', () => {
+  it('documents every input and output of action.yml', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## GitHub Action'));
+    for (const name of [...Object.keys(action.inputs), ...Object.keys(action.outputs)])
+      expect(section, name).toContain(`| \`${name}\` |`);
+  });
+});

@@ -117,6 +117,9 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
             }),
       };
     },
+    apiCalls() {
+      return clients.counter.total;
+    },
     close() {
       clients.destroy();
     },

@@ -68,5 +68,7 @@ export interface Engine {
   status(spec: ClusterSpec): Promise<ClusterStatus>;
   /** Fails with a clear message when the default AWS credential chain finds nothing. */
   checkCredentials(): Promise<void>;
+  /** AWS API calls made so far (for the log: what a plan or apply cost). */
+  apiCalls(): number;
   close(): void;
 }

@@ -87,6 +87,7 @@ export async function run(makeEngine: EngineFactory, env: NodeJS.ProcessEnv = pr
       );
     }
   } finally {
+    if (engine) core.info(`AWS API calls: ${engine.apiCalls()}`);
     engine?.close();
   }
 }
