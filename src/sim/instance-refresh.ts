@@ -240,8 +240,9 @@ export class SimInstanceRefresh {
     const minHealthy = Math.ceil((desired * r.preferences.minHealthyPercentage) / 100);
     const maxHealthy = Math.floor((desired * r.preferences.maxHealthyPercentage) / 100);
     if (maxHealthy > desired) {
-      // Launch before terminating.
-      if (!r.raised) {
+      // Launch before terminating. More instances than desired (a surge in, or one a cancelled
+      // refresh or the group's own healing left): terminate an outdated one first, launch nothing.
+      if (!r.raised && live.length <= desired) {
         if (healthy.length < minHealthy || live.length < desired) return; // not healthy enough to start a step
         // Launch into the zone of the instance it will replace (AWS keeps the zones balanced).
         const next = this.pickOutdated(outdated, live);
@@ -261,7 +262,7 @@ export class SimInstanceRefresh {
       const fresh = live.filter(
         (m) => this.versions.get(m.id) === r.desiredVersion && m.lifecycle === 'InService',
       );
-      if (live.length <= desired || !fresh.every(warm)) return;
+      if (live.length <= desired || !fresh.every(warm)) return; // the surge failed: the group relaunches it
       if (healthy.length - 1 < minHealthy) return;
       const victim = this.pickOutdated(outdated, live);
       r.raised = false;

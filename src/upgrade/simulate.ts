@@ -55,6 +55,9 @@ export interface UpgradeSimResult {
   /** (upgradeMs - sum of boots) / masters: time tripod and Auto Scaling add per master. */
   overheadPerMasterMs: number;
   stats: { launched: number; refreshes: number; cancels: number; elections: number; leaderMoves: number };
+  /** Most etcd voters / running masters (in zones that are up) seen at once during the upgrade (surge of one: M+1). */
+  maxVoters: number;
+  maxLive: number;
 }
 
 const MIN = 60_000;
@@ -64,11 +67,22 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
   const masters = opts.masters ?? autoMasterCount(zones.length);
   const cloud = new SimCloud({ seed: opts.seed, zones, masters, cluster: 'upg' });
   const k = cloud.k;
-  const lambda = new ReconcilerLambda(cloud, reconcilePass);
+  new ReconcilerLambda(cloud, reconcilePass);
   const checker = new InvariantChecker(cloud);
   const refresh = new SimInstanceRefresh(cloud);
   refresh.kubernetesVersionTag = '1.31.4';
-  k.afterEvent = () => checker.check();
+  let maxVoters = 0;
+  let maxLive = 0;
+  let upgrading = false;
+  k.afterEvent = () => {
+    checker.check();
+    if (!upgrading) return;
+    maxVoters = Math.max(maxVoters, cloud.etcd.voters().length);
+    maxLive = Math.max(
+      maxLive,
+      cloud.group.active().filter((m) => cloud.ec2.alive(cloud.ec2.get(m.id))).length,
+    );
+  };
   const problems: string[] = [];
   const faults = opts.faults ?? [];
 
@@ -101,6 +115,8 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
     bootMs: [],
     overheadPerMasterMs: 0,
     stats: { launched: 0, refreshes: 0, cancels: 0, elections: 0, leaderMoves: 0 },
+    maxVoters,
+    maxLive,
     ...extra,
   });
 
@@ -152,6 +168,7 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
       },
     );
   };
+  upgrading = true;
   const start = k.now();
   const initial = new Set(cloud.group.members.keys());
   launch(req);
