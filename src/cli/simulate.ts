@@ -54,7 +54,9 @@ async function runSeeds(
     return;
   }
   const entry = process.argv[1];
-  if (!entry) throw new UserError('cannot find the tripod entry point to start workers: use --jobs 1');
+  if (!entry || !/(?:tripod(?:\.js)?|index\.[jt]s)$/.test(entry)) {
+    throw new UserError('cannot find the tripod entry point to start workers: use --jobs 1');
+  }
   await Promise.all(
     Array.from({ length: jobs }, (_, shard) => {
       return new Promise<void>((resolve, reject) => {
@@ -174,7 +176,10 @@ Exit codes: 0 every seed passed, 1 a seed violated an invariant, 2 usage error.`
       for (let s = from + i; s < from + count; s += n) process.send(await runOne(base, s));
       return 0;
     }
-    const jobs = Math.min(int(values.jobs, 'jobs', 1, 64) ?? Math.min(2, os.availableParallelism()), count);
+    // Workers re-run this CLI: only when this process is the tripod CLI (not a test calling main()).
+    const isCli = /(?:bin[\\/]tripod(?:\.js)?|cli[\\/]index\.[jt]s)$/.test(process.argv[1] ?? '');
+    const defaultJobs = isCli ? Math.min(2, os.availableParallelism()) : 1;
+    const jobs = Math.min(int(values.jobs, 'jobs', 1, 64) ?? defaultJobs, count);
     const argv = [
       '--seeds',
       String(count),
