@@ -128,6 +128,19 @@ describe('decide: properties over generated observed states', () => {
         const d = decide(s, config, NOW);
         const changes = d.actions.filter(isMembershipChange);
         expect(changes.length).toBeLessThanOrEqual(1);
+        // Abandoning or replacing an instance takes its member down: never one quorum still needs.
+        if (s.etcd.reachable) {
+          const vs = s.etcd.members.filter((m) => !m.isLearner);
+          const hs = vs.filter(countsHealthy);
+          for (const a of d.actions) {
+            const takesDown =
+              (a.kind === 'complete-lifecycle' && a.result === 'ABANDON') || a.kind === 'set-unhealthy';
+            const m = takesDown ? s.etcd.members.find((x) => x.name === a.instanceId) : undefined;
+            if (m && countsHealthy(m)) {
+              expect(hs.length - 1).toBeGreaterThanOrEqual(Math.floor((vs.length - 1) / 2) + 1);
+            }
+          }
+        }
         const c = changes[0];
         if (!c) return;
         expect(s.etcd.reachable).toBe(true);

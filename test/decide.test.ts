@@ -324,6 +324,20 @@ describe('decide: priorities of issue 5', () => {
     ]);
   });
 
+  it('6: never abandons a master whose member is a voter quorum still needs', () => {
+    const s = healthy(3);
+    s.group.instances[2] = {
+      ...withState(s.group.instances[2]!, 'Pending:Wait'),
+      apiReady: false,
+      launchTime: NOW - 900_000,
+    };
+    s.etcd.members[1] = member(2, { status: deadStatus });
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).not.toContain('complete-lifecycle');
+    expect(d.waits.join('\n')).toMatch(/i-3: not abandoned, its member m3 \(i-3\) votes and quorum needs it/);
+    expect(only(d.actions, 'heartbeat-lifecycle')).toMatchObject([{ instanceId: 'i-3', hook: 'launching' }]);
+  });
+
   it('7: registers InService masters that are missing and deregisters what is not a running master', () => {
     const s = healthy(3);
     s.targets = [

@@ -181,6 +181,16 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
     const m = etcd.reachable ? roster.memberOf(inst) : undefined;
     const ready = m !== undefined && isHealthyVoter(m) && inst.apiReady;
     if (!ready && (inst.bootFailed || now - inst.launchTime >= config.bootTimeoutMs)) {
+      // Abandoning terminates the instance: never when its member is a voter quorum still needs.
+      if (m !== undefined && isHealthyVoter(m)) {
+        const verdict = checkChange(members, { kind: 'remove', memberId: m.id });
+        if (!verdict.safe) {
+          waits.push(
+            `${id}: not abandoned, its member ${label(m)} votes and quorum needs it (${verdict.reason})`,
+          );
+          continue;
+        }
+      }
       settled.add(id);
       actions.push({
         kind: 'complete-lifecycle',
