@@ -292,4 +292,34 @@ describe('snapshots in S3', () => {
     expect((await backup.list()).length).toBe(keys.length - deleted.length);
     expect(await backup.prune(3)).toEqual([]);
   });
+
+  it('scheduled pass: snapshots only when due, ignores an unfinished one, prunes, says when the next is due', async () => {
+    const bucket = await freshBucket('sched');
+    const MIN = 60_000;
+    let t = Date.UTC(2026, 6, 1, 0, 0, 0);
+    const src = sourceOf(etcdLike(5000));
+    const backup = createS3Backup({ s3, bucket, cluster: 'sched', source: src, now: () => t });
+    const schedule = { intervalMinutes: 15, retentionDays: 30 };
+
+    const first = await backup.scheduled('https://127.0.0.6:2379', schedule);
+    expect(first.taken?.time).toBe(t);
+    expect(first.nextInMs).toBe(15 * MIN);
+
+    t += 10 * MIN;
+    // A snapshot whose manifest never got written (the writer died) does not count as a backup.
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: snapshotKey('sched', t, 7), Body: etcdLike(10) }),
+    );
+    const early = await backup.scheduled('https://127.0.0.6:2379', schedule);
+    expect(early.taken).toBeUndefined();
+    expect(early.nextInMs).toBe(5 * MIN);
+    expect(src.calls).toBe(1);
+    expect((await backup.latest())?.time).toBe(first.taken?.time);
+
+    t += 5 * MIN;
+    const due = await backup.scheduled('https://127.0.0.6:2379', schedule);
+    expect(due.taken?.time).toBe(t);
+    expect(src.calls).toBe(2);
+    expect(due.pruned).toEqual([]);
+  });
 });

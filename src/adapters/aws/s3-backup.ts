@@ -29,9 +29,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
+  isBackupDue,
   manifestKey,
+  newestSnapshot,
+  nextBackupInMs,
   parseSnapshotKey,
   type SnapshotInfo,
+  type SnapshotRef,
   snapshotKey,
   snapshotPrefix,
   snapshotsToDelete,
@@ -131,6 +135,16 @@ export interface S3Backup extends BackupPort {
   download(key: string, path: string): Promise<SnapshotManifest>;
   /** Applies the retention policy; returns the snapshot keys deleted. */
   prune(retentionDays: number): Promise<string[]>;
+  /** The newest completed snapshot (one listing, no manifest reads): what "is a backup due" needs. */
+  latest(): Promise<SnapshotRef | undefined>;
+  /**
+   * The scheduled pass: a snapshot when one is due (`isBackupDue`), then retention. A failed
+   * snapshot throws (BackupError) before anything is pruned.
+   */
+  scheduled(
+    fromEndpoint: string,
+    schedule: { intervalMinutes: number; retentionDays: number },
+  ): Promise<{ taken: SnapshotWritten | undefined; pruned: string[]; nextInMs: number }>;
 }
 
 /**
@@ -214,7 +228,7 @@ export function createS3Backup(options: S3BackupOptions): S3Backup {
     return out;
   }
 
-  return {
+  const self: S3Backup = {
     async snapshot(fromEndpoint, reason) {
       const source = options.source;
       if (!source) throw new BackupError('no snapshot source configured: cannot take a snapshot');
@@ -315,10 +329,16 @@ export function createS3Backup(options: S3BackupOptions): S3Backup {
         return ref && ref.cluster === cluster ? [{ ...ref, size: o.size }] : [];
       });
       const infos: SnapshotInfo[] = [];
-      for (const s of snaps) {
-        const m = manifests.has(manifestKey(s.key)) ? await manifest(s.key) : undefined;
-        infos.push({ key: s.key, time: s.time, revision: s.revision, size: s.size, sha256: m?.sha256 });
-      }
+      // Manifests are read 8 at a time: a month of snapshots is a few hundred small objects.
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < snaps.length; i = next++) {
+          const s = snaps[i]!;
+          const m = manifests.has(manifestKey(s.key)) ? await manifest(s.key) : undefined;
+          infos.push({ key: s.key, time: s.time, revision: s.revision, size: s.size, sha256: m?.sha256 });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(8, snaps.length) }, worker));
       return infos.sort((a, b) => a.time - b.time || a.revision - b.revision);
     },
 
@@ -405,5 +425,34 @@ export function createS3Backup(options: S3BackupOptions): S3Backup {
       }
       return doomed;
     },
+
+    async latest() {
+      const objects = await listObjects();
+      const keys = new Set(objects.map((o) => o.key));
+      // Completed snapshots only (their manifest is in the same listing): a snapshot cut off before
+      // its manifest does not defer the next one.
+      const snaps = objects.flatMap((o) => {
+        const ref = parseSnapshotKey(o.key);
+        return ref && ref.cluster === cluster && keys.has(manifestKey(o.key))
+          ? [{ key: ref.key, time: ref.time, revision: ref.revision }]
+          : [];
+      });
+      return newestSnapshot(snaps);
+    },
+
+    async scheduled(fromEndpoint, schedule) {
+      const last = await self.latest();
+      let taken: SnapshotWritten | undefined;
+      if (isBackupDue(last?.time, now(), schedule.intervalMinutes)) {
+        taken = await self.snapshot(fromEndpoint, 'scheduled');
+      }
+      const pruned = await self.prune(schedule.retentionDays);
+      return {
+        taken,
+        pruned,
+        nextInMs: nextBackupInMs(taken?.time ?? last?.time, now(), schedule.intervalMinutes),
+      };
+    },
   };
+  return self;
 }
