@@ -255,6 +255,21 @@ describe('snapshots in S3', () => {
     expect(truncated.message).toMatch(/it is 200000 bytes, the manifest says 300032 \(truncated\?\)/);
     expect(existsSync(path)).toBe(false);
 
+    // Metadata and manifest disagree (one of them was tampered with): refused before downloading.
+    t += 60_000;
+    const third = await backup.snapshot('https://127.0.0.4:2379', 'scheduled');
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: third.key,
+        Body: bytes,
+        Metadata: { sha256: 'f'.repeat(64) },
+      }),
+    );
+    await expect(backup.download(third.key, path)).rejects.toThrow(
+      /the SHA-256 in its metadata \(f{64}\) differs from its manifest \([0-9a-f]{64}\); refusing to use it/,
+    );
+
     const orphan = snapshotKey('bad', t + 60_000, 99);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: orphan, Body: bytes }));
     await expect(backup.download(orphan, path)).rejects.toThrow(/has no manifest: it was never completed/);
