@@ -1,0 +1,225 @@
+/**
+ * infra/tripod-setup.yaml: cfn-lint passes, and each role allows exactly what its code calls.
+ *  - The calls are read from the code as it ships: each entry point is bundled (tree-shaken, the SDK
+ *    left external) and every `new XxxCommand(` that survives is mapped to its IAM action.
+ *  - The reconciler role allows every call of the Lambda bundle and nothing else; the deploy role
+ *    every call of the GitHub Action; the node role every `aws <service> <command>` of the node scripts.
+ *  - No action anywhere is a wildcard.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { build } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse, type Tags } from 'yaml';
+
+const TEMPLATE = 'infra/tripod-setup.yaml';
+
+/** CloudFormation's short-form intrinsic functions, so the template parses as data. */
+const cfnTags: Tags = ['Ref', 'Sub', 'GetAtt', 'Equals', 'If', 'Not', 'Join', 'Select', 'Split'].flatMap(
+  (fn) => {
+    const key = fn === 'Ref' ? 'Ref' : `Fn::${fn}`;
+    return (['scalar', 'seq', 'map'] as const).map((collection) => ({
+      tag: `!${fn}`,
+      collection: collection === 'scalar' ? undefined : collection,
+      resolve: (value: unknown) => ({
+        [key]:
+          typeof value === 'object' && value && 'toJSON' in value
+            ? (value as { toJSON(): unknown }).toJSON()
+            : value,
+      }),
+    })) as Tags;
+  },
+);
+
+interface Statement {
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+}
+
+function roleActions(template: Record<string, any>, logicalId: string): string[] {
+  const role = template.Resources[logicalId];
+  expect(role?.Type, `${logicalId} in ${TEMPLATE}`).toBe('AWS::IAM::Role');
+  const out: string[] = [];
+  for (const p of role.Properties.Policies ?? []) {
+    for (const s of p.PolicyDocument.Statement as Statement[]) {
+      if (s.Effect !== 'Allow') continue;
+      out.push(...(Array.isArray(s.Action) ? s.Action : s.Action ? [s.Action] : []));
+    }
+  }
+  return out;
+}
+
+const SDK_PREFIX: Record<string, string> = {
+  '@aws-sdk/client-auto-scaling': 'autoscaling',
+  '@aws-sdk/client-ec2': 'ec2',
+  '@aws-sdk/client-elastic-load-balancing-v2': 'elasticloadbalancing',
+  '@aws-sdk/client-eventbridge': 'events',
+  '@aws-sdk/client-lambda': 'lambda',
+  '@aws-sdk/client-route-53': 'route53',
+  '@aws-sdk/client-s3': 's3',
+  '@aws-sdk/client-ssm': 'ssm',
+  '@aws-sdk/client-iam': 'iam',
+};
+
+/** SDK operations whose IAM action has another name, or needs more than one action. */
+const IAM_ACTIONS: Record<string, string[]> = {
+  's3:ListObjectsV2': ['s3:ListBucket'],
+  's3:HeadObject': ['s3:GetObject'],
+  's3:HeadBucket': ['s3:ListBucket'],
+  's3:DeleteObjects': ['s3:DeleteObject'],
+  's3:CopyObject': ['s3:GetObject', 's3:PutObject'],
+  's3:CreateMultipartUpload': ['s3:PutObject'],
+  's3:UploadPart': ['s3:PutObject'],
+  's3:CompleteMultipartUpload': ['s3:PutObject'],
+  // lib-storage's Upload: PutObject or a multipart upload, aborted on failure.
+  's3:Upload': ['s3:PutObject', 's3:AbortMultipartUpload'],
+};
+
+/** IAM actions of the SDK calls that survive tree shaking in the bundle of `entries`. */
+async function sdkActions(entries: string[]): Promise<Set<string>> {
+  const actions = new Set<string>();
+  for (const entry of entries.filter((e) => existsSync(e))) {
+    const r = await build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      write: false,
+      minify: false,
+      treeShaking: true,
+      outfile: 'out.mjs',
+      external: ['@aws-sdk/*', '@smithy/*'],
+      logLevel: 'silent',
+    });
+    const code = r.outputFiles.find((f) => f.path.endsWith('.mjs'))!.text;
+    const local = new Map<string, string>(); // local name -> `prefix:Operation`
+    for (const m of code.matchAll(/import\s*\{([^}]*)\}\s*from\s*"(@aws-sdk\/[^"]+)"/g)) {
+      const pkg = m[2]!;
+      const prefix = pkg === '@aws-sdk/lib-storage' ? 's3' : SDK_PREFIX[pkg];
+      if (!prefix) continue;
+      for (const spec of m[1]!
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const [imported, alias] = spec.split(/\s+as\s+/);
+        const op = imported!.endsWith('Command')
+          ? imported!.slice(0, -'Command'.length)
+          : imported === 'Upload'
+            ? 'Upload'
+            : undefined;
+        if (op) local.set((alias ?? imported)!, `${prefix}:${op}`);
+      }
+    }
+    for (const m of code.matchAll(/new\s+(\w+)\s*\(/g)) {
+      const call = local.get(m[1]!);
+      if (call) for (const a of IAM_ACTIONS[call] ?? [call]) actions.add(a);
+    }
+  }
+  return actions;
+}
+
+const CLI_SERVICE: Record<string, string> = {
+  ssm: 'ssm',
+  autoscaling: 'autoscaling',
+  elbv2: 'elasticloadbalancing',
+  events: 'events',
+  ec2: 'ec2',
+};
+
+/** IAM actions of the `aws <service> <command>` calls in the node scripts. */
+function nodeScriptActions(): Set<string> {
+  const dir = 'src/bootstrap/scripts';
+  const out = new Set<string>();
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.sh'))) {
+    for (const m of readFileSync(`${dir}/${f}`, 'utf8').matchAll(
+      /\baws\s+([a-z0-9]+)\s+([a-z][a-z0-9-]+)/g,
+    )) {
+      const service = CLI_SERVICE[m[1]!];
+      if (!service)
+        throw new Error(
+          `${dir}/${f}: aws ${m[1]} ${m[2]}: map the CLI service "${m[1]}" to its IAM prefix here`,
+        );
+      const op = m[2]!
+        .split('-')
+        .map((w) => w[0]!.toUpperCase() + w.slice(1))
+        .join('');
+      out.add(`${service}:${op}`);
+    }
+  }
+  return out;
+}
+
+/** Fails with the whole list in the message (readable in CI), passes when it is empty. */
+function expectNone(list: string[], what: string) {
+  if (list.length > 0) throw new Error(`${what}: ${list.join(', ')}`);
+}
+
+describe(TEMPLATE, () => {
+  let template: Record<string, any>;
+  beforeAll(() => {
+    template = parse(readFileSync(TEMPLATE, 'utf8'), { customTags: cfnTags }) as Record<string, any>;
+  });
+
+  it('passes cfn-lint', () => {
+    const r = spawnSync('.venv/bin/cfn-lint', ['infra/*.yaml'], { encoding: 'utf8', shell: false });
+    const fallback = r.error
+      ? spawnSync(
+          '.venv/bin/cfn-lint',
+          readdirSync('infra')
+            .filter((f) => f.endsWith('.yaml'))
+            .map((f) => `infra/${f}`),
+          { encoding: 'utf8' },
+        )
+      : r;
+    expect(fallback.error, 'cfn-lint is not installed: run `bash scripts/setup.sh`').toBeUndefined();
+    expect(`${fallback.stdout}${fallback.stderr}`).toBe('');
+    expect(fallback.status).toBe(0);
+  });
+
+  it('allows no wildcard action and no NotAction', () => {
+    for (const [id, r] of Object.entries<any>(template.Resources)) {
+      if (r.Type !== 'AWS::IAM::Role') continue;
+      for (const p of r.Properties.Policies ?? []) {
+        for (const s of p.PolicyDocument.Statement as Statement[]) {
+          expect(s.NotAction, `${id}/${p.PolicyName}`).toBeUndefined();
+        }
+      }
+      for (const a of roleActions(template, id))
+        expect(a, `${id}: ${a}`).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
+    }
+  });
+
+  it('the reconciler role allows every call of the Lambda and nothing more', async () => {
+    const used = await sdkActions(['src/lambdas/reconciler.ts', 'src/lambdas/snapshot.ts']);
+    expect(used.size).toBeGreaterThan(5);
+    const allowed = new Set(roleActions(template, 'ReconcilerRole'));
+    expectNone([...used].filter((a) => !allowed.has(a)).sort(), 'called by the Lambda but not allowed');
+    expectNone([...allowed].filter((a) => !used.has(a)).sort(), 'allowed but never called by the Lambda');
+  });
+
+  it('the deploy role allows every call of the GitHub Action', async () => {
+    const used = await sdkActions(['src/action/index.ts']);
+    expect(used.size).toBeGreaterThan(5);
+    const allowed = new Set(roleActions(template, 'DeployRole'));
+    expectNone([...used].filter((a) => !allowed.has(a)).sort(), 'called by the Action but not allowed');
+  });
+
+  it('the node role allows every AWS call of the node scripts', () => {
+    const used = nodeScriptActions();
+    const allowed = new Set(roleActions(template, 'NodeRole'));
+    expectNone([...used].filter((a) => !allowed.has(a)).sort(), 'called by the node scripts but not allowed');
+  });
+
+  it('the deploy role can only be assumed from the given repository through GitHub OIDC', () => {
+    const trust = template.Resources.DeployRole.Properties.AssumeRolePolicyDocument.Statement[0];
+    expect(trust.Action).toBe('sts:AssumeRoleWithWebIdentity');
+    expect(trust.Condition.StringEquals['token.actions.githubusercontent.com:aud']).toBe('sts.amazonaws.com');
+    expect(trust.Condition.StringLike['token.actions.githubusercontent.com:sub']).toEqual({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+      'Fn::Sub': 'repo:${GitHubRepository}:${GitHubRef}',
+    });
+  });
+});
