@@ -195,7 +195,6 @@ export class SimCloud {
         completeLifecycleAction: (name, id, hook, result) =>
           call('autoscaling', 'completeLifecycleAction', () => {
             const g = group(name) ?? noGroup(name);
-            mutation(`complete-lifecycle ${id} ${hook} ${result}`);
             g.completeLifecycleAction(id, hook, result);
           }),
         recordLifecycleHeartbeat: (name, id, hook) =>
@@ -205,7 +204,6 @@ export class SimCloud {
           }),
         setInstanceUnhealthy: (id) =>
           call('autoscaling', 'setInstanceUnhealthy', () => {
-            mutation(`set-unhealthy ${id}`);
             this.group.setUnhealthy(id);
           }),
       },
@@ -231,8 +229,6 @@ export class SimCloud {
         getByPath: (path) => call('ssm', 'getByPath', () => this.ssm.getByPath(path)),
         put: (name, value, options) =>
           call('ssm', 'put', () => {
-            if (name.includes('/join/'))
-              mutation(`publish ${name.slice(name.lastIndexOf('/') + 1)} ${value}`);
             this.ssm.put(name, value, options?.secure ?? false);
           }),
         delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
@@ -262,7 +258,6 @@ export class SimCloud {
           call('s3', 'snapshot', () => {
             const ip = /\/\/([^:/]+)/.exec(from)?.[1] ?? from;
             if (!this.ec2.reconcilerReach(ip)) throw new Error(`snapshot: dial tcp ${ip}:2379: i/o timeout`);
-            mutation(`snapshot: ${reason}`);
             return { key: `${this.config.cluster}/${k.now()}.db`, bytes: 2_097_152, sha256: rng.hex(64) };
           }),
       },

@@ -3,6 +3,7 @@
  * one-minute schedule), one invocation at a time (reserved concurrency 1: later triggers queue and
  * coalesce). An invocation can crash between two calls; the next trigger starts a fresh one.
  */
+import { type Action, describeAction } from '../heal/actions.js';
 import type { Invocation, SimCloud } from './cloud.js';
 import type { Reconciler } from './stub-reconciler.js';
 
@@ -66,6 +67,7 @@ export class ReconcilerLambda {
       () => this.reconcile(this.cloud.ports(inv), this.cloud.config),
       (r) => {
         if (inv.dead) return;
+        if (r.ok) this.logDecisions(r.value);
         if (!r.ok) {
           this.stats.errors++;
           const msg = r.error instanceof Error ? `${r.error.name}: ${r.error.message}` : String(r.error);
@@ -75,6 +77,17 @@ export class ReconcilerLambda {
         this.finish();
       },
     );
+  }
+
+  /** What the pass decided and why, with each action's outcome (from reconcilePass's result). */
+  private logDecisions(value: unknown): void {
+    const results = (value as { results?: unknown } | undefined)?.results;
+    if (!Array.isArray(results)) return;
+    for (const r of results as Array<{ action: Action; outcome: string; reason?: string; error?: string }>) {
+      if (!r?.action || r.action.kind === 'heartbeat-lifecycle') continue;
+      const outcome = r.outcome === 'ok' ? 'ok' : `${r.outcome}: ${r.reason ?? r.error ?? ''}`;
+      this.cloud.k.log('decided', `${describeAction(r.action)} -> ${outcome}`);
+    }
   }
 
   private finish(): void {
