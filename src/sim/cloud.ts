@@ -254,7 +254,7 @@ export class SimCloud {
           }),
       },
       backup: {
-        snapshot: (from, reason) =>
+        snapshot: (from, _reason) =>
           call('s3', 'snapshot', () => {
             const ip = /\/\/([^:/]+)/.exec(from)?.[1] ?? from;
             if (!this.ec2.reconcilerReach(ip)) throw new Error(`snapshot: dial tcp ${ip}:2379: i/o timeout`);
