@@ -14,6 +14,7 @@ import {
   type LambdaFunction,
   updateFunctionCode,
   updateFunctionConfig,
+  waitFunctionUpdated,
 } from '../adapters/aws/lambda.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { resourceNames } from './names.js';

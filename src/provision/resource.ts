@@ -91,7 +91,8 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   natGatewayMs: 10 * 60_000,
   loadBalancerMs: 10 * 60_000,
   groupDeleteMs: 15 * 60_000,
-  dependencyMs: 10 * 60_000,
+  // Lambda's VPC network interfaces can take this long to go after the function is deleted.
+  dependencyMs: 30 * 60_000,
 };
 
 /** What the reconciler function is built from, when tripod deploys it (the Lambda work supplies it). */

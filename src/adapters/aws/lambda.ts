@@ -8,12 +8,13 @@ import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
   GetFunctionCommand,
+  GetFunctionConfigurationCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import type { AwsClients } from './clients.js';
 import { isNotFound } from './errors.js';
-import type { Tags } from './tags.js';
+import { type Tags, waitFor } from './tags.js';
 
 /** The configuration fields tripod owns. */
 export interface FunctionConfig {
@@ -97,6 +98,21 @@ export async function updateFunctionCode(aws: AwsClients, name: string, zip: Uin
 export async function updateFunctionConfig(aws: AwsClients, name: string, config: FunctionConfig) {
   await aws.lambda.send(
     new UpdateFunctionConfigurationCommand({ FunctionName: name, ...configInput(config) }),
+  );
+}
+
+/** Lambda refuses a second update while one is in progress (ResourceConflictException): wait it out. */
+export async function waitFunctionUpdated(aws: AwsClients, name: string, timeoutMs: number) {
+  await waitFor(
+    `function ${name} to finish updating`,
+    async () => {
+      const r = await aws.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+      if (r.LastUpdateStatus === 'Failed') {
+        throw new Error(`updating function ${name} failed: ${r.LastUpdateStatusReason ?? 'no reason given'}`);
+      }
+      return r.LastUpdateStatus === 'InProgress' || r.State === 'Pending' ? undefined : true;
+    },
+    { timeoutMs, intervalMs: 1000 },
   );
 }
 

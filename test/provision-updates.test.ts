@@ -1,0 +1,86 @@
+/**
+ * Against moto: resources in the way without tripod's tags are conflicts (never touched), a new
+ * reconciler bundle is uploaded only when its hash changes, and a renamed cluster is flagged.
+ */
+import { CreateTargetGroupCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { AwsClients } from '../src/adapters/aws/clients.js';
+import { findVpcs, tagFilter } from '../src/adapters/aws/ec2.js';
+import { getFunction } from '../src/adapters/aws/lambda.js';
+import { CLUSTER_TAG } from '../src/heal/protocol.js';
+import { applyPlan, destroy } from '../src/provision/apply.js';
+import { planCluster } from '../src/provision/plan.js';
+import { zipSync } from '../src/provision/zip.js';
+import { changed, clients, ensureReconcilerRole, exampleSpec } from './provision-support.js';
+
+const endpoint = inject('motoEndpoint');
+const REGION = 'sa-east-1';
+const spec = exampleSpec('examples/three-zones.yaml', [
+  ['name: demo-eu', 'name: pt-upd'],
+  ['region: eu-west-1', `region: ${REGION}`],
+  ['cidr: 10.40.0.0/16', 'cidr: 10.42.0.0/16'],
+  [/eu-west-1([abc])/g, `${REGION}$1`],
+]);
+const bundle = (text: string) => ({
+  zip: zipSync({ 'index.mjs': `export const handler = async () => '${text}';\n` }),
+  handler: 'index.handler',
+  runtime: 'nodejs20.x',
+});
+
+let aws: AwsClients;
+beforeAll(async () => {
+  await ensureReconcilerRole(endpoint);
+  aws = clients(endpoint, REGION);
+  await applyPlan(await planCluster(aws, spec, { reconcilerBundle: bundle('v1') }));
+});
+afterAll(async () => {
+  await destroy(aws, spec);
+  aws.destroy();
+});
+
+describe('updates and conflicts', () => {
+  it('uploads the reconciler code only when its hash changes', async () => {
+    expect((await planCluster(aws, spec, { reconcilerBundle: bundle('v1') })).plan.changes).toEqual([]);
+    const before = (await getFunction(aws, 'pt-upd-reconciler'))!.codeSha256;
+    const state = await planCluster(aws, spec, { reconcilerBundle: bundle('v2') });
+    expect(state.plan.changes.map((c) => [c.action, c.key, c.changes.map((f) => f.field)])).toEqual([
+      ['update', 'fn/reconciler', ['codeSha256']],
+    ]);
+    await applyPlan(state);
+    expect((await getFunction(aws, 'pt-upd-reconciler'))!.codeSha256).not.toBe(before);
+    expect((await planCluster(aws, spec, { reconcilerBundle: bundle('v2') })).plan.changes).toEqual([]);
+  });
+
+  it('a target group with our name but without our tags is a conflict: apply refuses and leaves it', async () => {
+    const vpc = (await findVpcs(aws, [tagFilter(CLUSTER_TAG, spec.name)]))[0]!;
+    await aws.elbv2.send(
+      new CreateTargetGroupCommand({ Name: 'pt-upd-svc-8080', Protocol: 'TCP', Port: 30880, VpcId: vpc.id }),
+    );
+    const next = changed(spec, (s) => {
+      s.serviceEndpoint.ports.push({ port: 8080, nodePort: 30880, protocol: 'TCP' });
+    });
+    const state = await planCluster(aws, next, { reconcilerBundle: bundle('v2') });
+    expect(state.plan.conflicts).toEqual([
+      expect.stringMatching(
+        /^target group pt-upd-svc-8080 \(arn:.*\) already exists without the tags tripod:cluster=pt-upd/,
+      ),
+    ]);
+    await expect(applyPlan(state)).rejects.toThrow(/cannot apply: 1 conflict/);
+    // and destroy leaves it alone too
+    const gone = await planCluster(aws, spec, { destroy: true });
+    expect(gone.plan.changes.map((c) => c.key)).not.toContain('tg/svc-8080');
+  });
+
+  it('a new cluster name over a CIDR another tripod cluster uses is flagged as a rename', async () => {
+    const renamed = changed(spec, (s) => {
+      s.name = 'pt-upd2';
+    });
+    const { plan } = await planCluster(aws, renamed);
+    expect(plan.destructive).toEqual([
+      expect.stringMatching(
+        /tripod cluster "pt-upd" already uses CIDR 10.42.0.0\/16 in sa-east-1: if this is a rename/,
+      ),
+    ]);
+    await expect(applyPlan(await planCluster(aws, renamed))).rejects.toThrow(/refusing destructive/);
+  });
+});
