@@ -2,6 +2,7 @@
  * Seeded fault testing of the real reconciler (src/heal reconcilePass, unchanged) in the simulator:
  * determinism, a fixed set of seeds over every fault, and proof that the invariants can fail.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Action } from '../src/heal/actions.js';
 import { decide } from '../src/heal/decide.js';
@@ -58,6 +59,25 @@ describe('simulate', () => {
     expect(
       failed.map((r) => `seed ${r.seed}: ${r.violations.map((v) => `${v.rule}: ${v.detail}`).join('; ')}`),
     ).toEqual([]);
+  });
+});
+
+describe('random cluster shapes and fault mixes', () => {
+  it('hold every invariant (zones 1-6, 3-9 masters, any subset of faults)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom(undefined, 3, 5, 7, 9),
+        fc.subarray([...FAULT_KINDS]),
+        async (seed, zones, masters, faults) => {
+          const r = await simulate({ seed, zones, masters, faults });
+          if (!r.ok)
+            throw new Error(`seed ${seed}: ${r.violations.map((v) => `${v.rule}: ${v.detail}`).join('; ')}`);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
 
