@@ -129,10 +129,13 @@ export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunctio
   },
   async update(ctx, d, f) {
     const config = configOf(d.value, ctx.refs);
-    if (configChanges(config, f.actual.config).length)
+    if (configChanges(config, f.actual.config).length) {
       await updateFunctionConfig(ctx.aws, d.value.name, config);
+      await waitFunctionUpdated(ctx.aws, d.value.name, ctx.timeouts.loadBalancerMs);
+    }
     if (f.actual.codeSha256 !== codeSha256(d.value.bundle.zip)) {
       await updateFunctionCode(ctx.aws, d.value.name, d.value.bundle.zip);
+      await waitFunctionUpdated(ctx.aws, d.value.name, ctx.timeouts.loadBalancerMs);
     }
     return undefined;
   },
