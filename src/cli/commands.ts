@@ -6,12 +6,14 @@ import { destroyCommand } from './destroy.js';
 import { planCommand } from './plan.js';
 import { restoreCommand } from './restore.js';
 import { simulateCommand } from './simulate.js';
+import { upgradeCommand } from './upgrade.js';
 import { validateCommand } from './validate.js';
 
 export const commands: Command[] = [
   validateCommand,
   planCommand,
   applyCommand,
+  upgradeCommand,
   destroyCommand,
   simulateCommand,
   backupsCommand,

@@ -104,7 +104,11 @@ export async function runUpgrade(
         const a = role === 'masters' ? first.masters : first.workers;
         const b = role === 'masters' ? last.masters : last.workers;
         if (!a || !b) continue;
-        const before = new Set(a.instances.map((i) => i.instanceId));
+        // New: live at the end and not already InService at the first look (a replacement that was
+        // still launching when a resumed run started counts as new).
+        const before = new Set(
+          a.instances.filter((i) => i.lifecycleState === 'InService').map((i) => i.instanceId),
+        );
         const after = new Set(liveInstances(b).map((i) => i.instanceId));
         replacements.push(
           ...pairReplacements(

@@ -1,0 +1,125 @@
+/**
+ * `tripod upgrade`: rolls the masters (one at a time, a new one joins before an old one leaves),
+ * then the workers, onto the launch templates apply wrote; resumes an upgrade in progress; `--abort`
+ * rolls it back. `--simulate` runs the same upgrade in the deterministic simulator instead of AWS.
+ */
+import { createAwsClients } from '../adapters/aws/clients.js';
+import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
+import { loadSpecFile } from '../spec/file.js';
+import { formatProblem } from '../spec/load.js';
+import { upgradeRequestFromSpec } from '../upgrade/request.js';
+import { runUpgrade, UpgradeError, type UpgradeOutcome } from '../upgrade/run.js';
+import { simulateUpgrade, type UpgradeFault } from '../upgrade/simulate.js';
+import { type Command, type Io, UsageError, UserError } from './command.js';
+
+const SIM_FAULTS: readonly UpgradeFault[] = [
+  'zone-outage',
+  'kill-new',
+  'event-loss',
+  'cut-off',
+  'etcd-crash',
+  'abort',
+];
+
+const positiveInt = (v: unknown, flag: string, max: number): number => {
+  const s = String(v);
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max)
+    throw new UsageError(`--${flag} must be a whole number from 1 to ${max} (got ${JSON.stringify(s)})`);
+  return Number(s);
+};
+
+export function reportOutcome(o: UpgradeOutcome, io: Io): number {
+  if (o.replacements.length > 0) io.out(`\nReplaced instances:\n${o.table}`);
+  const ok = o.result === 'completed' || o.result === 'aborted' || o.result === 'nothing-to-do';
+  if (ok) {
+    io.out(`upgrade ${o.result} in ${Math.round(o.elapsedMs / 1000)} s: ${o.message}`);
+    return 0;
+  }
+  throw new UserError(`upgrade ${o.result}${o.paused ? ' while paused' : ''}: ${o.message}`);
+}
+
+export const upgradeCommand: Command = {
+  name: 'upgrade',
+  summary: 'replace masters (one at a time, surge first), then workers, with the new launch templates',
+  help: `Usage: tripod upgrade [-f cluster.yaml] [--abort] [--timeout-minutes N]
+       tripod upgrade --simulate [--seed S] [--masters M] [--zones Z] [--faults a,b]
+
+Run apply first: it writes the new launch template versions (Kubernetes version, image or instance
+type). upgrade then checks the cluster (every etcd member a healthy voter, no lifecycle action
+pending, zone-loss survival, no skipped Kubernetes minor version) and replaces the masters with an
+Auto Scaling instance refresh (min healthy 100 %: a new master joins before an old one leaves), then
+the workers in batches (upgrade.workerMinHealthyPercentage). It pauses while the etcd quorum margin
+is 0 and resumes when the cluster is healthy. Running it again resumes an upgrade in progress.
+
+Options:
+  -f, --file PATH          the spec (default: cluster.yaml)
+      --abort              cancel the upgrade in progress and roll back to the previous launch templates
+      --timeout-minutes N  give up after N minutes (default 60); nothing is rolled back
+      --simulate           run the upgrade in the simulator (real reconciler, simulated AWS and etcd)
+      --seed S             simulator seed (default 1)
+      --masters M          simulator masters (default: from --zones)
+      --zones Z            simulator zones (default 3)
+      --faults LIST        simulator faults mid-upgrade: ${SIM_FAULTS.join(', ')}
+  -h, --help               this help
+
+Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed out; 2 usage error.`,
+  options: {
+    file: { type: 'string', short: 'f', default: 'cluster.yaml' },
+    abort: { type: 'boolean', default: false },
+    'timeout-minutes': { type: 'string', default: '60' },
+    simulate: { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+    masters: { type: 'string' },
+    zones: { type: 'string', default: '3' },
+    faults: { type: 'string', default: '' },
+  },
+  async run(values, _positionals, io) {
+    const timeoutMinutes = positiveInt(values['timeout-minutes'], 'timeout-minutes', 24 * 60);
+    if (values.simulate) {
+      const faults = String(values.faults)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const f of faults)
+        if (!(SIM_FAULTS as readonly string[]).includes(f))
+          throw new UsageError(`--faults: unknown fault "${f}" (known: ${SIM_FAULTS.join(', ')})`);
+      const r = await simulateUpgrade({
+        seed: positiveInt(values.seed, 'seed', 2 ** 31),
+        zones: positiveInt(values.zones, 'zones', 6),
+        ...(values.masters !== undefined ? { masters: positiveInt(values.masters, 'masters', 9) } : {}),
+        faults: faults as UpgradeFault[],
+        timeoutMs: timeoutMinutes * 60_000,
+      });
+      for (const l of r.lines) io.out(l);
+      const last = r.outcomes.at(-1);
+      if (last?.replacements.length) io.out(`\nReplaced instances:\n${last.table}`);
+      io.out(
+        `\nsimulated: ${(r.upgradeMs / 60_000).toFixed(1)} min, boot per master ${(r.bootMs.reduce((a, b) => a + b, 0) / Math.max(1, r.bootMs.length) / 1000).toFixed(1)} s, tripod + Auto Scaling overhead per master ${(r.overheadPerMasterMs / 1000).toFixed(1)} s`,
+      );
+      if (!r.ok)
+        throw new UserError(
+          `simulated upgrade failed: ${[...r.problems, ...r.violations.map((v) => `${v.rule}: ${v.detail}`)].join('; ')}`,
+        );
+      return 0;
+    }
+    const file = String(values.file);
+    const loaded = loadSpecFile(file);
+    if (!loaded.ok) throw new UserError(loaded.problems.map(formatProblem).join('\n'));
+    const spec = loaded.spec;
+    const aws = createAwsClients({ region: spec.region });
+    try {
+      const outcome = await runUpgrade(
+        createUpgradePort(aws),
+        upgradeRequestFromSpec(spec, { abort: values.abort === true }),
+        { timeoutMs: timeoutMinutes * 60_000, onProgress: (l) => io.out(l) },
+      );
+      return reportOutcome(outcome, io);
+    } catch (e) {
+      if (e instanceof UpgradeError || (e as Error).name === 'AwsApiError')
+        throw new UserError((e as Error).message);
+      throw e;
+    } finally {
+      aws.destroy();
+    }
+  },
+};
