@@ -436,6 +436,28 @@ describe('decide: priorities of issue 5', () => {
     expect(deletes[0]!.reason).toBe('the instance is Terminated');
   });
 
+  it('while a restore is recorded: no membership change, no replacement, the old masters are let go', () => {
+    const s = healthy(3, { memory: { unhealthySince: { m3: NOW - 600_000 }, established: true } });
+    s.restore = { requestedAt: '2026-01-01T00:00:00.000Z', seedInstanceId: 'i-1' };
+    s.group.instances[1] = withState(s.group.instances[1]!, 'Terminating:Wait');
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    s.etcd.members.push(unstartedLearner(9));
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(kinds(d.actions)).not.toContain('set-unhealthy');
+    expect(d.actions).toContainEqual(
+      expect.objectContaining({
+        kind: 'complete-lifecycle',
+        instanceId: 'i-2',
+        hook: 'terminating',
+        result: 'CONTINUE',
+      }),
+    );
+    expect(d.waits.join('\n')).toMatch(
+      /remove m9 \(unnamed\): a restore is in progress \(requested 2026-01-01/,
+    );
+  });
+
   it('no membership change while etcd has no leader', () => {
     const s = healthy(3);
     s.group.instances[2] = withState(s.group.instances[2]!, 'Terminated');

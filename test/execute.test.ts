@@ -5,6 +5,7 @@ import { observe } from '../src/heal/observe.js';
 import type { JoinParameters } from '../src/heal/observed.js';
 import { bootFailureParameter, joinParameter, statusParameter } from '../src/heal/protocol.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
+import { restoreParameter } from '../src/heal/restore.js';
 import { buildStatus, parseStatus, STATUS_MAX_CHARS, serializeStatus } from '../src/heal/status.js';
 import { type FakeBackup, type FakeWorld, fakeWorld, ipOf, testConfig } from './support/fake-ports.js';
 
@@ -63,6 +64,19 @@ describe('observe', () => {
     ]);
     expect(observed.group.instances.map((i) => i.bootFailed)).toEqual([false, false, true]);
     expect(Object.keys(observed.joins)).toEqual(['i-3']);
+    expect(observed.restore).toBeUndefined();
+    await w.ports.parameters.put(
+      restoreParameter(cfg.cluster),
+      '{"requestedAt":"2026-01-01T00:00:00Z","seedInstanceId":"i-1"}',
+    );
+    expect((await observe(w.ports, cfg)).observed.restore).toEqual({
+      requestedAt: '2026-01-01T00:00:00Z',
+      seedInstanceId: 'i-1',
+    });
+    await w.ports.parameters.put(restoreParameter(cfg.cluster), 'garbage');
+    expect((await observe(w.ports, cfg)).observed.restore).toEqual({
+      requestedAt: 'unknown (unreadable record)',
+    });
   });
 });
 
@@ -232,6 +246,31 @@ describe('reconcilePass over in-memory ports', () => {
     const p = await reconcilePass(w.ports, cfg);
     expect(p.decision.actions).toMatchObject([{ kind: 'set-unhealthy', instanceId: 'i-3' }]);
     expect(w.ports.fleet.instances[2]!.health).toBe('Unhealthy');
+  });
+
+  it('with quorum lost it changes no membership, says why, and still publishes its status', async () => {
+    const w = fakeWorld(3);
+    w.ports.etcd.members[1]!.up = false;
+    w.ports.etcd.members[2]!.up = false;
+    const p = await reconcilePass(w.ports, cfg);
+    expect(p.observed.etcd.reachable).toBe(false);
+    expect(p.decision.actions).toEqual([]);
+    expect(p.decision.waits.join('\n')).toMatch(
+      /etcd unreachable .*: no membership change \(quorum lost\?\)/,
+    );
+    expect(
+      parseStatus(w.ports.parameters.values.get(statusParameter(cfg.cluster))!)!.conditions.etcdReachable,
+    ).toBe(false);
+  });
+
+  it('a status that cannot be published is reported, not thrown', async () => {
+    const w = fakeWorld(3);
+    w.ports.parameters.put = async () => {
+      throw new Error('ThrottlingException: Rate exceeded');
+    };
+    const p = await reconcilePass(w.ports, cfg);
+    expect(p.statusError).toBe('ThrottlingException: Rate exceeded');
+    expect(p.decision.conditions.converged).toBe(true);
   });
 
   it('creates a brand-new cluster from one seed', async () => {

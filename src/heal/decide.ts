@@ -59,6 +59,10 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
       waits.push(`${what}: after this pass's membership change (${change})`);
       return false;
     }
+    if (observed.restore) {
+      waits.push(`${what}: a restore is in progress (requested ${observed.restore.requestedAt})`);
+      return false;
+    }
     if (!etcd.reachable) {
       waits.push(`${what}: etcd is unreachable`);
       return false;
@@ -87,6 +91,17 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
   for (const inst of instances.filter((i) => i.lifecycleState === 'Terminating:Wait')) {
     const id = inst.instanceId;
     deregister(id, 'the instance is terminating');
+    if (observed.restore) {
+      settled.add(id);
+      actions.push({
+        kind: 'complete-lifecycle',
+        instanceId: id,
+        hook: 'terminating',
+        result: 'CONTINUE',
+        reason: 'a restore replaces the old cluster: its members are let go',
+      });
+      continue;
+    }
     if (!etcd.reachable) {
       if (!memory.established) {
         settled.add(id);
@@ -352,7 +367,7 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
   }
 
   // 8. A running master whose member stays unhealthy: let the group replace it, when quorum is not at risk.
-  if (etcd.reachable && established) {
+  if (etcd.reachable && established && !observed.restore) {
     // A replacement in progress: an instance marked Unhealthy or leaving, or a learner joining. A new
     // master still waiting to be added is not one: it waits for this very member to go (rule 2).
     const replacing = instances.some(

@@ -15,6 +15,7 @@ import {
 } from './observed.js';
 import type { EtcdMemberStatusReply, EtcdPort, FleetInstance, HealPorts } from './ports.js';
 import { bootFailurePath, clientURL, joinParameterPath, statusParameter } from './protocol.js';
+import { type RestoreRecord, restoreParameter } from './restore.js';
 import { parseStatus, type StatusDocument } from './status.js';
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -126,6 +127,19 @@ function parseJoins(cluster: string, byName: Record<string, string>): Record<str
   return joins;
 }
 
+/** What decide needs from the restore record; an unreadable record still stops membership changes. */
+function parseRestore(text: string): NonNullable<ObservedState['restore']> {
+  try {
+    const r = JSON.parse(text) as Partial<RestoreRecord>;
+    return {
+      requestedAt: typeof r.requestedAt === 'string' ? r.requestedAt : 'unknown',
+      ...(typeof r.seedInstanceId === 'string' ? { seedInstanceId: r.seedInstanceId } : {}),
+    };
+  } catch {
+    return { requestedAt: 'unknown (unreadable record)' };
+  }
+}
+
 export interface Observation {
   observed: ObservedState;
   /** The status document the previous pass published (undefined on the first pass or if unreadable). */
@@ -133,7 +147,7 @@ export interface Observation {
 }
 
 export async function observe(ports: HealPorts, config: ReconcilerConfig): Promise<Observation> {
-  const [group, targets, statusText, joinValues, failures] = await Promise.all([
+  const [group, targets, statusText, joinValues, failures, restoreText] = await Promise.all([
     ports.fleet.describeGroup(config.masterGroupName),
     config.apiTargetGroupArn
       ? ports.loadBalancer.describeTargets(config.apiTargetGroupArn)
@@ -141,6 +155,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
     ports.parameters.get(statusParameter(config.cluster)),
     ports.parameters.getByPath(joinParameterPath(config.cluster)),
     ports.parameters.getByPath(bootFailurePath(config.cluster)),
+    ports.parameters.get(restoreParameter(config.cluster)),
   ]);
   const failedPrefix = bootFailurePath(config.cluster);
   const bootFailed = new Set(Object.keys(failures).map((k) => k.slice(failedPrefix.length)));
@@ -165,6 +180,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
       targets: targets.map((t) => ({ instanceId: t.instanceId, health: t.health })),
       joins: parseJoins(config.cluster, joinValues),
       memory: previous?.memory ?? emptyMemory(),
+      ...(restoreText === undefined ? {} : { restore: parseRestore(restoreText) }),
     },
     previous,
   };

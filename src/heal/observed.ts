@@ -112,4 +112,9 @@ export interface ObservedState {
   /** Join parameters already published, by instance id. */
   joins: Record<string, JoinParameters>;
   memory: ReconcilerMemory;
+  /**
+   * A disaster-recovery restore recorded by `tripod restore` (restore.ts, `restoreParameter`): while
+   * it exists no membership change is made and the old members' instances are let go.
+   */
+  restore?: { requestedAt: string; seedInstanceId?: string };
 }
