@@ -28,7 +28,7 @@ export async function ensureReconcilerRole(endpoint: string): Promise<void> {
       }),
     );
   } catch (e) {
-    if ((e as Error).name !== 'EntityAlreadyExists') throw e;
+    if (!/EntityAlreadyExists/.test((e as Error).name)) throw e;
   } finally {
     iam.destroy();
   }
