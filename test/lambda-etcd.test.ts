@@ -1,0 +1,173 @@
+/**
+ * The reconciler handler with everything real but the cloud: moto for AWS (its master instances get
+ * loopback addresses 127.x.1.k), a real 3-member TLS etcd cluster listening on exactly those
+ * addresses (2379/2380, members named after the instances, as the bootstrap names them), the
+ * reconciler's client certificate read from SSM, the real etcd client and the real reconcilePass.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TerminateInstanceInAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createEtcdClient } from '../src/adapters/etcd/client.js';
+import { reconcilerClientCertParameter, statusParameter } from '../src/heal/protocol.js';
+import { runReconcilePass } from '../src/lambdas/reconciler.js';
+import { createReconcilerHandler, type Telemetry } from '../src/lambdas/reconciler-handler.js';
+import { EtcdTestCluster, type EtcdTestMember } from './support/etcd-cluster.js';
+import { createLambdaCloud, type LambdaCloud } from './support/lambda-cloud.js';
+import { scheduledEvent, stateChangeEvent } from './support/lambda-events.js';
+import { issueClientCert, makeCa, readTls } from './support/pki.js';
+
+const endpoint = inject('motoEndpoint');
+const pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
+
+function telemetry() {
+  const metrics = new Map<string, number>();
+  const t: Telemetry = {
+    info: () => {},
+    warn: () => {},
+    error: () => {},
+    appendKeys: () => {},
+    removeKeys: () => {},
+    metric: (name, _unit, value) => metrics.set(name, value),
+    flushMetrics: () => {},
+  };
+  return { t, metrics };
+}
+
+describe('reconciler handler against moto and real etcd', () => {
+  let cloud: LambdaCloud;
+  let cluster: EtcdTestCluster;
+  const ips = new Map<string, string>();
+
+  beforeAll(async () => {
+    const octet = 100 + Math.floor(Math.random() * 150);
+    cloud = await createLambdaCloud(endpoint, `le${octet}`, 'ca-west-1', octet);
+    cloud.config.etcdScheme = 'https';
+    await cloud.aws.ssm.send(
+      new PutParameterCommand({
+        Name: `/tripod/${cloud.config.cluster}/config`,
+        Value: JSON.stringify(cloud.config),
+        Type: 'String',
+        Overwrite: true,
+      }),
+    );
+    const d = await cloud.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: cloud.masters }));
+    for (const r of d.Reservations ?? [])
+      for (const i of r.Instances ?? []) ips.set(i.InstanceId!, i.PrivateIpAddress!);
+    for (const ip of ips.values()) expect(ip).toMatch(/^127\./); // nothing leaves the machine
+
+    const dir = await mkdtemp(join(tmpdir(), 'tripod-lambda-etcd-'));
+    const caDir = join(dir, 'ca');
+    mkdirSync(caDir);
+    const ca = await makeCa(caDir);
+    const tls = await readTls(ca.cert, await issueClientCert(caDir, caDir, 'tripod-reconciler'));
+    // What the seed publishes for the Lambda (master.sh publish_reconciler_cert).
+    await cloud.aws.ssm.send(
+      new PutParameterCommand({
+        Name: reconcilerClientCertParameter(cloud.config.cluster),
+        Value: JSON.stringify({ ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key) }),
+        Type: 'SecureString',
+      }),
+    );
+    const client = createEtcdClient({ tls, timeoutMs: 1000 });
+    cluster = new EtcdTestCluster(dir, 'https', `127.${octet}.1.`, caDir, tls, client, {
+      scheme: 'https',
+      heartbeatMs: 50,
+      electionMs: 500,
+      namePrefix: 'i-',
+      timeoutMs: 1000,
+      readyTimeoutS: 30,
+    });
+    const members: EtcdTestMember[] = [...ips].map(([name, ip]) => {
+      const base = join(dir, name);
+      const pkiDir = join(base, 'pki');
+      mkdirSync(pkiDir, { recursive: true });
+      copyFileSync(join(caDir, 'ca.crt'), join(pkiDir, 'ca.crt'));
+      copyFileSync(join(caDir, 'ca.key'), join(pkiDir, 'ca.key'));
+      const m: EtcdTestMember = {
+        name,
+        ip,
+        clientPort: 2379,
+        peerPort: 2380,
+        clientURL: `https://${ip}:2379`,
+        peerURL: `https://${ip}:2380`,
+        dataDir: join(base, 'data'),
+        pkiDir,
+        logFile: join(base, 'etcd.log'),
+        process: undefined,
+        initialCluster: '',
+        state: 'new',
+      };
+      cluster.members.push(m);
+      return m;
+    });
+    const initialCluster = members.map((m) => `${m.name}=${m.peerURL}`).join(',');
+    for (const m of members) cluster.startMember(m, { initialCluster, state: 'new' });
+    await Promise.all(members.map((m) => cluster.waitServing(m)));
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const handlerWith = () => {
+    const { t, metrics } = telemetry();
+    const handler = createReconcilerHandler({
+      clients: { autoScaling: cloud.autoScaling, ec2: cloud.aws.ec2, elbv2: cloud.elbv2, ssm: cloud.aws.ssm },
+      cluster: cloud.config.cluster,
+      makeEtcd: (tls) => createEtcdClient({ ...(tls ? { tls } : {}), timeoutMs: 1500 }),
+      runPass: runReconcilePass,
+      telemetry: t,
+      now: Date.now,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      drainPollMs: 10,
+    });
+    return { handler, metrics };
+  };
+
+  it('reads etcd over mTLS with the certificate from SSM and publishes the cluster status', async () => {
+    const { handler, metrics } = handlerWith();
+    const r = await handler(scheduledEvent());
+    expect(r).toMatchObject({ status: 'reconciled', cluster: cloud.config.cluster });
+    expect(metrics.get('HealthyVoters')).toBe(3);
+    expect(metrics.get('QuorumMargin')).toBe(1);
+    const status = await cloud.aws.ssm.send(
+      new GetParameterCommand({ Name: statusParameter(cloud.config.cluster) }),
+    );
+    const doc = status.Parameter!.Value!;
+    for (const id of cloud.masters) expect(doc).toContain(id);
+  });
+
+  it('a terminated master: its member is removed once; the same event again changes nothing', async () => {
+    const victim = cloud.masters[2]!;
+    await cluster.kill(victim);
+    await cloud.aws.autoScaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: victim,
+        ShouldDecrementDesiredCapacity: false,
+      }),
+    );
+    const event = stateChangeEvent(victim, 'terminated');
+    const { handler, metrics } = handlerWith();
+    const actions: string[] = [];
+    // The pass may first move leadership off the victim, then remove it: one change per pass.
+    for (let k = 0; k < 5 && !actions.some((a) => a.startsWith('remove-member')); k++) {
+      const r = await handler(event);
+      expect(r.status).toBe('reconciled');
+      if (r.status === 'reconciled') actions.push(...r.actions);
+    }
+    expect(actions.filter((a) => a.startsWith('remove-member'))).toHaveLength(1);
+    const members = await cluster.client.listMembers(`https://${ips.get(cloud.masters[0]!)}:2379`);
+    expect(members.map((m) => m.name).sort()).toEqual(cloud.masters.slice(0, 2).sort());
+
+    const again = await handler(event);
+    expect(again.status).toBe('reconciled');
+    if (again.status === 'reconciled') {
+      expect(again.actions.filter((a) => /member|learner|leader/.test(a))).toEqual([]);
+    }
+    expect(metrics.get('HealthyVoters')).toBe(2);
+  });
+});
