@@ -17,16 +17,19 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ApiCallCounter, instrument } from '../src/adapters/aws/clients.js';
+import { ApiCallCounter, createAwsClients, instrument } from '../src/adapters/aws/clients.js';
 import { BackupError, createS3Backup, type SnapshotSource } from '../src/adapters/aws/s3-backup.js';
 import { manifestKey, parseSnapshotKey, snapshotKey } from '../src/heal/backup-policy.js';
 import {
+  backupBucketDesired,
+  backupBucketKind,
   backupBucketName,
   compareBackupBucket,
   desiredBackupBucket,
   ensureBackupBucket,
   findBackupBucket,
 } from '../src/provision/backup-bucket.js';
+import type { Context } from '../src/provision/resource.js';
 
 const REGION = 'eu-north-1';
 let s3: S3Client;
@@ -128,6 +131,39 @@ describe('backup bucket resource', () => {
       tags: { 'tripod:cluster': 'x' },
     });
     expect(changes.map((c) => c.kind)).toEqual(['versioning', 'encryption', 'lifecycle']);
+  });
+});
+
+describe('backup bucket as a provisioner resource kind', () => {
+  it('finds, creates, compares clean, and keeps the bucket on delete', async () => {
+    const cluster = `k${unique}`.slice(0, 20);
+    const value = desiredBackupBucket({
+      cluster,
+      region: REGION,
+      accountId: '123456789012',
+      tags: { 'tripod:managed-by': 'tripod' },
+    });
+    const desired = backupBucketDesired(value);
+    const progress: string[] = [];
+    const ctx = {
+      aws: createAwsClients({ region: REGION, endpoint: inject('motoEndpoint'), maxAttempts: 1 }),
+      cluster,
+      desired: [desired],
+      progress: (m: string) => progress.push(m),
+    } as unknown as Context;
+    try {
+      expect(await backupBucketKind.find(ctx)).toEqual([]);
+      const created = await backupBucketKind.create(ctx, desired);
+      expect(created.owned).toBe(true);
+      const [found] = await backupBucketKind.find(ctx);
+      expect(found?.id).toBe(value.name);
+      expect(backupBucketKind.compare(value, found!, undefined as never).changes).toEqual([]);
+      await backupBucketKind.delete(ctx, found!);
+      expect(progress.join('\n')).toMatch(/keeping backup bucket .*: it holds the cluster's etcd snapshots/);
+      expect(await findBackupBucket(s3, value.name)).toBeDefined();
+    } finally {
+      ctx.aws.destroy();
+    }
   });
 });
 

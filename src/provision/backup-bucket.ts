@@ -32,10 +32,12 @@ import {
   PutPublicAccessBlockCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { errorCode } from '../adapters/aws/errors.js';
+import { CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE } from '../heal/protocol.js';
+import type { Desired, FieldChange, Found, ResourceKind } from './resource.js';
 
 /** Days a deleted or replaced snapshot version stays recoverable. */
 export const NONCURRENT_DAYS = 7;
-export const CLUSTER_TAG = 'tripod:cluster';
 
 export function backupBucketName(cluster: string, accountId: string, region: string): string {
   const name = `tripod-${cluster}-${accountId}-${region}-backups`;
@@ -181,8 +183,10 @@ export function compareBackupBucket(
   return changes;
 }
 
-const errorName = (e: unknown): string => (e as { name?: string })?.name ?? '';
+/** The AWS error code, from a plain SDK error or the instrumented clients' AwsApiError. */
+const errorName = (e: unknown): string => errorCode(e);
 const httpStatus = (e: unknown): number | undefined =>
+  (e as { httpStatus?: number })?.httpStatus ??
   (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 
 /** Reads what exists; undefined when the bucket does not exist. */
@@ -342,3 +346,63 @@ export async function ensureBackupBucket(
   await applyBackupBucket(s3, desired, changes);
   return changes;
 }
+
+/** The key of the backup bucket in plans. */
+export const BACKUP_BUCKET_KEY = 'backup-bucket';
+
+const toFieldChanges = (changes: readonly BackupBucketChange[]): FieldChange[] =>
+  changes.map((c) =>
+    c.kind === 'create'
+      ? { field: 'bucket', before: undefined, after: c.name }
+      : { field: c.kind, before: c.from, after: c.to },
+  );
+
+const foundOf = (observed: BackupBucketObserved, cluster: string): Found<BackupBucketObserved> => ({
+  key: BACKUP_BUCKET_KEY,
+  kind: 'backup-bucket',
+  title: `backup bucket ${observed.name}`,
+  id: observed.name,
+  owned: observed.tags[CLUSTER_TAG] === cluster && observed.tags[MANAGED_BY_TAG] === MANAGED_BY_VALUE,
+  attrs: { id: observed.name, name: observed.name },
+  actual: observed,
+});
+
+/** The desired resource for the provisioner's list (tags: the owner tags of the spec). */
+export function backupBucketDesired(value: BackupBucketDesired): Desired<BackupBucketDesired> {
+  return { key: BACKUP_BUCKET_KEY, kind: 'backup-bucket', title: `backup bucket ${value.name}`, value };
+}
+
+/**
+ * The bucket as a provisioner resource kind. `delete` keeps the bucket: it holds the only copy of the
+ * cluster's etcd data once the cluster is gone, so destroy reports it and leaves it to a human.
+ */
+export const backupBucketKind: ResourceKind<BackupBucketDesired, BackupBucketObserved> = {
+  kind: 'backup-bucket',
+  group: 'backups',
+  async find(ctx) {
+    const wanted = ctx.desired.find((d) => d.kind === 'backup-bucket')?.value as
+      | BackupBucketDesired
+      | undefined;
+    if (!wanted) return [];
+    const observed = await findBackupBucket(ctx.aws.s3, wanted.name);
+    return observed ? [foundOf(observed, ctx.cluster)] : [];
+  },
+  compare(desired, found) {
+    return { changes: toFieldChanges(compareBackupBucket(desired, found.actual)) };
+  },
+  async create(ctx, d) {
+    await applyBackupBucket(ctx.aws.s3, d.value, compareBackupBucket(d.value, undefined));
+    const observed = await findBackupBucket(ctx.aws.s3, d.value.name);
+    if (!observed) throw new Error(`backup bucket ${d.value.name} was created but cannot be read back`);
+    return foundOf(observed, ctx.cluster);
+  },
+  async update(ctx, d, f) {
+    await applyBackupBucket(ctx.aws.s3, d.value, compareBackupBucket(d.value, f.actual));
+    return undefined;
+  },
+  async delete(ctx, f) {
+    ctx.progress(
+      `keeping backup bucket ${f.id}: it holds the cluster's etcd snapshots. Delete it yourself once you no longer need them.`,
+    );
+  },
+};

@@ -43,6 +43,7 @@ import {
 import type { BackupPort } from '../../heal/ports.js';
 import { createEtcdClient, type EtcdClientOptions } from '../etcd/client.js';
 import { Gateway } from '../etcd/gateway.js';
+import { errorCode } from './errors.js';
 
 /** etcd appends the SHA-256 of the database to every snapshot it streams. */
 export const ETCD_HASH_TRAILER_BYTES = 32;
@@ -202,9 +203,10 @@ export function createS3Backup(options: S3BackupOptions): S3Backup {
       const text = (await r.Body?.transformToString()) ?? '';
       return JSON.parse(text) as SnapshotManifest;
     } catch (e) {
-      const name = (e as { name?: string }).name ?? '';
-      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return undefined;
+      const status =
+        (e as { httpStatus?: number }).httpStatus ??
+        (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || /^(NoSuchKey|NotFound)$/.test(errorCode(e))) return undefined;
       if (e instanceof SyntaxError)
         throw new BackupError(`${where(manifestKey(key))} is not valid JSON: ${e.message}`);
       throw e;
