@@ -6,10 +6,11 @@ import { CreateTargetGroupCommand } from '@aws-sdk/client-elastic-load-balancing
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { findVpcs, tagFilter } from '../src/adapters/aws/ec2.js';
-import { getFunction } from '../src/adapters/aws/lambda.js';
+import { createFunction, getFunction } from '../src/adapters/aws/lambda.js';
 import { CLUSTER_TAG } from '../src/heal/protocol.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
+import { explainRole, placeholderBundle } from '../src/provision/reconciler-function.js';
 import { zipSync } from '../src/provision/zip.js';
 import { changed, clients, ensureReconcilerRole, exampleSpec } from './provision-support.js';
 
@@ -82,5 +83,28 @@ describe('updates and conflicts', () => {
       ),
     ]);
     await expect(applyPlan(await planCluster(aws, renamed))).rejects.toThrow(/refusing destructive/);
+  });
+
+  it('a missing reconciler role is explained: deploy infra/tripod-setup.yaml or name a function', async () => {
+    const b = placeholderBundle();
+    const role = 'arn:aws:iam::123456789012:role/pt-upd-no-such-role';
+    const e = await createFunction(aws, {
+      name: 'pt-upd-no-role',
+      zip: b.zip,
+      config: {
+        roleArn: role,
+        handler: b.handler,
+        runtime: b.runtime,
+        timeoutSeconds: 3,
+        memoryMb: 128,
+        environment: {},
+        subnetIds: [],
+        securityGroupIds: [],
+      },
+      tags: {},
+    }).catch((x) => explainRole(x, role));
+    expect((e as Error).message).toMatch(
+      /execution role arn:aws:iam::123456789012:role\/pt-upd-no-such-role does not exist or Lambda cannot assume it: deploy infra\/tripod-setup.yaml/,
+    );
   });
 });

@@ -110,7 +110,7 @@ export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunctio
       zip: d.value.bundle.zip,
       config,
       tags: d.value.tags,
-    });
+    }).catch((e) => Promise.reject(explainRole(e, config.roleArn)));
     return {
       key: d.key,
       kind: 'function',
@@ -143,6 +143,16 @@ export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunctio
     await deleteFunction(ctx.aws, f.actual.name);
   },
 };
+
+/** Lambda's answer when the execution role is missing is cryptic: say what to do. */
+export function explainRole(e: unknown, role: string): unknown {
+  const text = `${(e as { code?: string }).code ?? ''} ${(e as Error).message ?? ''}`;
+  if (!/InvalidParameterValue/.test(text) || !/role/i.test(text)) return e;
+  return new Error(
+    `the reconciler's execution role ${role} does not exist or Lambda cannot assume it: deploy infra/tripod-setup.yaml once per account (it creates the tripod-reconciler role), or set reconciler.functionArn to a function you run (${(e as Error).message})`,
+    { cause: e },
+  );
+}
 
 /** Deployed until the Lambda work supplies the real reconciler bundle. */
 export function placeholderBundle(): ReconcilerBundle {
