@@ -4,7 +4,6 @@ import { applyCommand } from '../src/action/apply.js';
 import type { RunContext } from '../src/action/context.js';
 import { destroyCommand } from '../src/action/destroy.js';
 import type { ClusterStatus, Engine, PlanView } from '../src/action/engine.js';
-import { ActionError } from '../src/action/errors.js';
 import { parseInputs } from '../src/action/inputs.js';
 import { planCommand } from '../src/action/plan.js';
 import type { CommandRun, Runner } from '../src/action/runner.js';
@@ -13,6 +12,7 @@ import { withTimeout } from '../src/action/timeout.js';
 import { upgradeCommand } from '../src/action/upgrade.js';
 import { parseSpec } from '../src/spec/load.js';
 import { deriveTopology } from '../src/spec/topology.js';
+import type { UpgradeOutcome } from '../src/upgrade/run.js';
 
 const specText = `apiVersion: tripod/v1
 kind: Cluster
@@ -58,6 +58,16 @@ const plan = (over: Partial<PlanView> = {}): PlanView => ({
   ...over,
 });
 
+const upgradeOutcome = (over: Partial<UpgradeOutcome> = {}): UpgradeOutcome => ({
+  result: 'completed',
+  message: 'masters and workers run Kubernetes 1.32.4',
+  paused: false,
+  replacements: [],
+  table: '',
+  elapsedMs: 90_000,
+  ...over,
+});
+
 function engine(over: Partial<Engine> = {}): Engine {
   return {
     plan: async () => plan(),
@@ -71,6 +81,7 @@ function engine(over: Partial<Engine> = {}): Engine {
       throw new Error('not used');
     },
     checkCredentials: async () => {},
+    upgrade: async () => upgradeOutcome(),
     apiCalls: () => 0,
     close: () => {},
     ...over,
@@ -234,10 +245,43 @@ describe('destroy and upgrade', () => {
     expect(destroyed).toBe(true);
   });
 
-  it('upgrade says it is not yet implemented', async () => {
-    await expect(upgradeCommand(commandRun(engine(), { command: 'upgrade' }))).rejects.toThrow(ActionError);
-    await expect(upgradeCommand(commandRun(engine(), { command: 'upgrade' }))).rejects.toThrow(
-      /not yet implemented/,
+  it('upgrade applies first, then rolls the instances and reports the outcome', async () => {
+    const order: string[] = [];
+    const rec = recorder();
+    const e = engine({
+      apply: async () => {
+        order.push('apply');
+      },
+      upgrade: async (_s, o) => {
+        order.push('upgrade');
+        o.onProgress('0:05 masters: i-new1 joined');
+        return upgradeOutcome({ replacements: [{} as never], table: '| old | new |' });
+      },
+    });
+    await upgradeCommand(commandRun(e, { command: 'upgrade' }, rec));
+    expect(order).toEqual(['apply', 'upgrade']);
+    expect(rec.log).toContain('0:05 masters: i-new1 joined');
+    expect(rec.summary()).toContain('## tripod upgrade: `unit-demo` to Kubernetes 1.32.4');
+    expect(rec.summary()).toContain(':white_check_mark: **completed** after 90 s');
+    expect(rec.summary()).toContain('| old | new |');
+  });
+
+  it('a refused or timed-out upgrade fails with its reason', async () => {
+    const refused = engine({
+      upgrade: async () =>
+        upgradeOutcome({
+          result: 'refused',
+          message: 'upgrade refused, nothing was changed:\n  - no status',
+        }),
+    });
+    await expect(upgradeCommand(commandRun(refused, { command: 'upgrade' }))).rejects.toThrow(
+      'upgrade refused: upgrade refused, nothing was changed:\n  - no status',
+    );
+    const late = engine({
+      upgrade: async () => upgradeOutcome({ result: 'timed-out', message: 'at masters' }),
+    });
+    await expect(upgradeCommand(commandRun(late, { command: 'upgrade' }))).rejects.toThrow(
+      'upgrade timed-out: at masters Run upgrade again to resume where it stopped.',
     );
   });
 });

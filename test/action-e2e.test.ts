@@ -389,18 +389,23 @@ describe('the bundled action, run as a runner runs it', () => {
     expect(r.summary).toContain('2026-01-01T00:00:00.000Z: **converged**');
   });
 
-  it('upgrade fails clearly as not yet implemented', async () => {
+  it('upgrade applies the spec, then fails with the reason when the instance refresh API is missing', async () => {
     const r = await runAction({
-      inputs: { command: 'upgrade' },
+      inputs: { command: 'upgrade', 'timeout-minutes': '5' },
       spec: specYaml('e2e-upgrade'),
       eventName: 'workflow_dispatch',
     });
     expect(r.code).toBe(1);
-    expect(failure(r)).toMatch(/^command upgrade is not yet implemented/);
+    expect(r.stdout).toMatch(/^::group::network$/m);
+    expect(r.stdout).toMatch(/^::group::Upgrade e2e-upgrade to Kubernetes 1\.32\.4$/m);
+    // moto has no instance refresh (aws-behaviour.md): the action says so instead of a parse error.
+    expect(failure(r)).toBe(
+      'upgrade failed: the endpoint does not implement autoscaling:DescribeInstanceRefreshes (it answered HTTP 500 with an HTML page); an emulator such as moto lacks this call',
+    );
   });
 
   it('the github token never appears in the log or the summary', async () => {
-    const r = await runAction({ inputs: { command: 'upgrade' }, spec: specYaml('e2e-secret') });
+    const r = await runAction({ inputs: { command: 'destroy' }, spec: specYaml('e2e-secret') });
     expect(r.stdout).toContain(`::add-mask::${TOKEN}`);
     expect(r.stdout.replace(`::add-mask::${TOKEN}`, '')).not.toContain(TOKEN);
     expect(r.summary).not.toContain(TOKEN);

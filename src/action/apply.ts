@@ -1,12 +1,17 @@
 /** command: apply. Plans, refuses destructive changes unless allowed, applies with grouped progress, bounded by timeout-minutes. */
+import type { PlanView } from './engine.js';
 import { ActionError } from './errors.js';
 import { setPlanOutputs } from './plan.js';
 import { planHeadline, planReport } from './plan-report.js';
 import { type CommandRun, groupedProgress } from './runner.js';
 import { withTimeout } from './timeout.js';
 
-export async function applyCommand(run: CommandRun): Promise<void> {
-  const { runner, engine, spec, inputs, context } = run;
+/**
+ * Plans and applies (shared by apply and upgrade), within `minutes`. Refuses conflicts, and
+ * destructive changes unless allow-destructive, before touching anything.
+ */
+export async function applySpec(run: CommandRun, minutes: number): Promise<PlanView> {
+  const { runner, engine, spec, inputs } = run;
   runner.startGroup(`Plan for ${spec.name} in ${spec.region}`);
   const plan = await engine.plan(spec);
   runner.info(plan.text);
@@ -39,7 +44,7 @@ export async function applyCommand(run: CommandRun): Promise<void> {
     try {
       await withTimeout(
         'apply',
-        inputs.timeoutMinutes,
+        minutes,
         () => progress.last,
         (signal) =>
           engine.apply(spec, plan, {
@@ -57,7 +62,12 @@ export async function applyCommand(run: CommandRun): Promise<void> {
     }
     progress.close();
   }
+  return plan;
+}
 
+export async function applyCommand(run: CommandRun): Promise<void> {
+  const { runner, engine, spec, inputs, context } = run;
+  const plan = await applySpec(run, inputs.timeoutMinutes);
   const after = await engine.endpoints(spec);
   await runner.summary(
     planReport({

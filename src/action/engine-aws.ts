@@ -12,8 +12,10 @@ import {
   createParameterPort,
   GroupNotFoundError,
 } from '../adapters/aws/heal-ports.js';
+import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import { configParameter, statusParameter } from '../heal/protocol.js';
+import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import { applyPlan, destroy } from '../provision/apply.js';
 import type { DesiredOptions } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
@@ -21,6 +23,8 @@ import { type Plan, type PlanState, planCluster } from '../provision/plan.js';
 import { changeLines, renderPlanText } from '../provision/plan-render.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, quorumOf } from '../spec/topology.js';
+import { upgradeRequestFromSpec } from '../upgrade/request.js';
+import { runUpgrade } from '../upgrade/run.js';
 import type { ClusterStatus, Engine, PlanView } from './engine.js';
 import { ActionError } from './errors.js';
 import { readStatusDocument } from './status-document.js';
@@ -60,6 +64,13 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
     },
     async destroy(spec, options) {
       await destroy(clients, spec, { onProgress: options.onProgress, signal: options.signal });
+    },
+    async upgrade(spec, options) {
+      return runUpgrade(createUpgradePort(clients), upgradeRequestFromSpec(spec, { abort: false }), {
+        timeoutMs: options.timeoutMs,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      });
     },
     async endpoints(spec) {
       // The spec's DNS names when it has them (what users connect to), else the load balancers' own.
@@ -159,13 +170,13 @@ export function planView(plan: Plan): PlanView {
  * with the action), else the provisioner's placeholder handler.
  */
 function reconcilerOptions(): DesiredOptions {
-  const zip = new URL('../lambdas/reconciler.zip', import.meta.url);
+  const zip = new URL(RECONCILER_PACKAGE.zipPathFromAction, import.meta.url);
   if (zip.protocol !== 'file:' || !existsSync(zip)) return {};
   return {
     reconcilerBundle: {
       zip: new Uint8Array(readFileSync(zip)),
-      handler: 'index.handler',
-      runtime: 'nodejs20.x',
+      handler: RECONCILER_PACKAGE.handler,
+      runtime: RECONCILER_PACKAGE.runtime,
     },
   };
 }

@@ -4,6 +4,7 @@
  * builds the real one over AWS (engine-aws.ts); nothing else in src/action talks to AWS.
  */
 import type { ClusterSpec } from '../spec/schema.js';
+import type { UpgradeOutcome } from '../upgrade/run.js';
 
 /** A plan as the action shows and reports it. */
 export interface PlanView {
@@ -60,10 +61,19 @@ export interface ClusterStatus {
   missingStatusDocument?: string;
 }
 
+export interface UpgradeOptions {
+  /** The upgrade's own bound: it stops between two looks, leaving the rest for a re-run. */
+  timeoutMs: number;
+  signal: AbortSignal;
+  onProgress(line: string): void;
+}
+
 export interface Engine {
   plan(spec: ClusterSpec): Promise<PlanView>;
   apply(spec: ClusterSpec, plan: PlanView, options: ApplyOptions): Promise<void>;
   destroy(spec: ClusterSpec, options: Omit<ApplyOptions, 'allowDestructive'>): Promise<void>;
+  /** Rolls masters (one at a time) then workers onto the launch templates apply wrote. */
+  upgrade(spec: ClusterSpec, options: UpgradeOptions): Promise<UpgradeOutcome>;
   endpoints(spec: ClusterSpec): Promise<Endpoints>;
   status(spec: ClusterSpec): Promise<ClusterStatus>;
   /** Fails with a clear message when the default AWS credential chain finds nothing. */

@@ -1,10 +1,72 @@
-/** command: upgrade. The rolling-upgrade engine does not exist yet: fail clearly, change nothing. */
+/**
+ * command: upgrade. Applies the spec (new launch template versions: Kubernetes version, image,
+ * instance type), then rolls the masters one at a time (a new one joins before an old one leaves)
+ * and the workers onto them. Resumable: running it again continues an upgrade in progress. The
+ * whole step is bounded by timeout-minutes.
+ */
+import { applySpec } from './apply.js';
 import { ActionError } from './errors.js';
 import type { CommandRun } from './runner.js';
+import { withTimeout } from './timeout.js';
 
 export async function upgradeCommand(run: CommandRun): Promise<void> {
-  throw new ActionError(
-    `command upgrade is not yet implemented in this version of tripod: nothing was changed on ${run.spec.name}. ` +
-      'Rolling upgrades (one master at a time, leader moved away first) are tracked as their own issue.',
+  const { runner, engine, spec, inputs } = run;
+  const deadline = Date.now() + inputs.timeoutMinutes * 60_000;
+  const plan = await applySpec(run, inputs.timeoutMinutes);
+  if (plan.hasChanges) runner.info(`Applied ${plan.changesCount} change(s); now replacing instances.`);
+
+  const minutesLeft = Math.max(0.001, (deadline - Date.now()) / 60_000);
+  let last = '';
+  runner.startGroup(`Upgrade ${spec.name} to Kubernetes ${spec.kubernetesVersion}`);
+  let outcome: Awaited<ReturnType<typeof engine.upgrade>>;
+  try {
+    outcome = await withTimeout(
+      'upgrade',
+      // A little later than the upgrade's own bound, so its cleaner "timed-out" outcome wins.
+      minutesLeft + 0.5,
+      () => last,
+      (signal) =>
+        engine.upgrade(spec, {
+          timeoutMs: minutesLeft * 60_000,
+          signal,
+          onProgress: (line) => {
+            last = line;
+            runner.info(line);
+          },
+        }),
+    );
+  } catch (e) {
+    if (e instanceof ActionError) throw e;
+    throw new ActionError(`upgrade failed${last ? ` (at ${last})` : ''}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  } finally {
+    runner.endGroup();
+  }
+
+  const ok =
+    outcome.result === 'completed' || outcome.result === 'nothing-to-do' || outcome.result === 'aborted';
+  await runner.summary(
+    [
+      `## tripod upgrade: \`${spec.name}\` to Kubernetes ${spec.kubernetesVersion}`,
+      '',
+      `${ok ? ':white_check_mark:' : ':x:'} **${outcome.result}**${outcome.paused ? ' (paused)' : ''} after ${Math.round(outcome.elapsedMs / 1000)} s`,
+      '',
+      '```',
+      outcome.message,
+      '```',
+      ...(outcome.replacements.length ? ['', '### Replaced instances', '', outcome.table] : []),
+      '',
+    ].join('\n'),
   );
+  if (!ok) {
+    const again =
+      outcome.result === 'timed-out' || outcome.result === 'interrupted'
+        ? ' Run upgrade again to resume where it stopped.'
+        : '';
+    throw new ActionError(
+      `upgrade ${outcome.result}${outcome.paused ? ' while paused' : ''}: ${outcome.message}${again}`,
+    );
+  }
+  runner.info(`upgrade ${outcome.result}: ${outcome.message}`);
 }
