@@ -361,7 +361,10 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
   for (const t of [...observed.targets].sort((a, b) => a.instanceId.localeCompare(b.instanceId))) {
     const inst = instanceById.get(t.instanceId);
     const keep =
-      inst !== undefined && (inst.lifecycleState === 'InService' || inst.lifecycleState === 'Pending:Wait');
+      inst !== undefined &&
+      (inst.lifecycleState === 'InService' ||
+        inst.lifecycleState === 'Pending:Wait' ||
+        inst.lifecycleState === 'Pending:Proceed');
     if (!keep)
       deregister(t.instanceId, inst ? `the instance is ${inst.lifecycleState}` : 'not a master of the group');
   }

@@ -143,6 +143,7 @@ export function createEtcdClient(options: EtcdClientOptions = {}): EtcdClient {
       raftTerm?: string;
       raftAppliedIndex?: string;
       isLearner?: boolean;
+      errors?: string[];
     }>(endpoint, PATHS.status);
     return {
       memberId: r.header?.member_id ?? '0',
@@ -153,6 +154,8 @@ export function createEtcdClient(options: EtcdClientOptions = {}): EtcdClient {
       isLearner: r.isLearner === true,
       dbSize: count(r.dbSize),
       version: r.version ?? '',
+      // etcd 3.4 lists raised alarms here ("alarm:NOSPACE "); the gateway omits an empty list.
+      errors: r.errors ?? [],
     };
   }
 
