@@ -5,7 +5,7 @@
  */
 import { renderUserData } from '../bootstrap/render.js';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
-import { configParameter, NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE } from '../heal/protocol.js';
+import { configParameter, NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE, ROLE_TAG } from '../heal/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
 import { desiredApiLoadBalancer } from './api-load-balancer.js';
@@ -140,7 +140,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
       securityGroups: [`sg/${role}`],
       userData: renderUserData(spec, role === 'masters' ? 'master' : 'worker'),
       volumeSize: pool.volumeSize,
-      instanceTags: { ...tags, Name: name, 'tripod:role': role },
+      instanceTags: { ...tags, Name: name, [ROLE_TAG]: role },
       tags,
     } satisfies DesiredLaunchTemplate);
   }

@@ -15,7 +15,7 @@ import {
   tagResources,
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { CLUSTER_TAG } from '../heal/protocol.js';
+import { CLUSTER_TAG, ROLE_TAG } from '../heal/protocol.js';
 import { retryDependency } from './network.js';
 import {
   type Context,
@@ -55,7 +55,7 @@ export interface DesiredRules {
 const loadGroups = (ctx: Context) =>
   ctx.once('ec2:security-groups', () => findSecurityGroups(ctx.aws, [tagFilter(CLUSTER_TAG, ctx.cluster)]));
 
-const roleOf = (g: SecurityGroup) => g.tags['tripod:role'] ?? g.name.slice(g.name.lastIndexOf('-') + 1);
+const roleOf = (g: SecurityGroup) => g.tags[ROLE_TAG] ?? g.name.slice(g.name.lastIndexOf('-') + 1);
 
 export const securityGroupKind: ResourceKind<DesiredSecurityGroup, SecurityGroup> = {
   kind: 'security-group',
@@ -89,7 +89,7 @@ export const securityGroupKind: ResourceKind<DesiredSecurityGroup, SecurityGroup
       name: d.value.name,
       vpcId: ctx.refs.need('vpc'),
       description: d.value.description,
-      tags: { ...d.value.tags, 'tripod:role': d.value.role },
+      tags: { ...d.value.tags, [ROLE_TAG]: d.value.role },
     });
     return {
       key: d.key,
