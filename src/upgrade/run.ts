@@ -49,19 +49,23 @@ export interface RunOptions {
 }
 
 export async function observeUpgrade(port: UpgradePort, req: UpgradeRequest): Promise<UpgradeObserved> {
-  const [masters, workers, masterRefreshes, status, record] = await Promise.all([
-    port.describeGroup(req.masterGroup),
-    port.describeGroup(req.workerGroup),
+  // Refreshes before groups: a refresh seen Successful is never paired with an older group listing
+  // (that would start a needless second refresh).
+  const [masterRefreshes, workerRefreshes, status, record] = await Promise.all([
     port.describeRefreshes(req.masterGroup),
+    port.describeRefreshes(req.workerGroup).catch(() => []),
     port.readStatus(req.cluster),
     port.readRecord(req.cluster),
+  ]);
+  const [masters, workers] = await Promise.all([
+    port.describeGroup(req.masterGroup),
+    port.describeGroup(req.workerGroup),
   ]);
   if (!masters) {
     throw new UpgradeError(
       `cluster ${req.cluster}: there is no Auto Scaling group ${req.masterGroup}. Run apply first.`,
     );
   }
-  const workerRefreshes = workers ? await port.describeRefreshes(req.workerGroup) : [];
   const running =
     record.kubernetesVersion === undefined
       ? await port.runningKubernetesVersion(req.cluster, req.masterGroup)
