@@ -5,6 +5,7 @@ import type { Command } from './command.js';
 import { destroyCommand } from './destroy.js';
 import { planCommand } from './plan.js';
 import { restoreCommand } from './restore.js';
+import { sandboxCommand } from './sandbox.js';
 import { simulateCommand } from './simulate.js';
 import { upgradeCommand } from './upgrade.js';
 import { validateCommand } from './validate.js';
@@ -16,6 +17,7 @@ export const commands: Command[] = [
   upgradeCommand,
   destroyCommand,
   simulateCommand,
+  sandboxCommand,
   backupsCommand,
   restoreCommand,
 ];

@@ -13,9 +13,10 @@ import { AutoScalingGroup } from './auto-scaling.js';
 import { Ec2 } from './ec2.js';
 import { TargetGroup } from './elb.js';
 import { EtcdModel } from './etcd-model.js';
+import { type Placement, RealEtcd, type RealEtcdOptions } from './etcd-real.js';
 import { EventBus } from './eventbridge.js';
 import { Kernel } from './kernel.js';
-import { Nodes } from './node.js';
+import { modelNodeEtcd, Nodes, realNodeEtcd } from './node.js';
 import { ParameterStore } from './ssm.js';
 import { Zones } from './zones.js';
 
@@ -30,6 +31,11 @@ export interface CloudOptions {
   /** Register InService instances in the API target group from the group itself (default: the reconciler does). */
   attachTargetGroup?: boolean;
   memberUnhealthyMs?: number;
+  /**
+   * Masters run REAL etcd processes (etcd-real.ts) instead of the model: the reconciler's etcd port
+   * talks to them. The kernel must then run in real time (`Kernel.runRealtime`).
+   */
+  realEtcd?: Omit<RealEtcdOptions, 'placement' | 'log' | 'clientPort' | 'peerPort'>;
 }
 
 /** A reconciler invocation's private state: the simulated Lambda can die between two calls. */
@@ -64,6 +70,8 @@ export class SimCloud {
   readonly bus: EventBus;
   readonly apiFaults: ApiFaults;
   readonly etcd: EtcdModel;
+  /** The real etcd back end, when the cloud runs one (otherwise the model answers). */
+  readonly real: RealEtcd | undefined;
   readonly nodes: Nodes;
   readonly apiTargets: TargetGroup;
   readonly group: AutoScalingGroup;
@@ -84,7 +92,17 @@ export class SimCloud {
       reconcilerReach: (ip) => this.ec2.reconcilerReach(ip),
       hostAlive: (ip) => this.ec2.alive(this.ec2.byAddress(ip)),
     });
-    this.nodes = new Nodes(this.k, this.ec2, this.ssm, this.bus, this.etcd, cluster);
+    this.real = opts.realEtcd
+      ? new RealEtcd({
+          ...opts.realEtcd,
+          clientPort: 2379,
+          peerPort: 2380,
+          placement: (ip) => this.placement(ip),
+          log: (text) => this.k.log('etcd', text),
+        })
+      : undefined;
+    const nodeEtcd = this.real ? realNodeEtcd(this.real) : modelNodeEtcd(this.etcd);
+    this.nodes = new Nodes(this.k, this.ec2, this.ssm, this.bus, nodeEtcd, cluster);
     this.etcd.onRemoved = (m) => this.nodes.memberRemoved(m.ip);
     const tgArn = `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/${names.apiTargetGroup}/${this.k.rng.hex(16)}`;
     this.apiTargets = new TargetGroup(
@@ -111,7 +129,10 @@ export class SimCloud {
       learnerMaxLag: 100,
     };
     this.ssm.put(configParameter(cluster), JSON.stringify(this.config));
-    this.ec2.onRunning = (i) => this.nodes.boot(i);
+    // Only masters run the bootstrap's etcd phase (a worker group, if any, just runs instances).
+    this.ec2.onRunning = (i) => {
+      if (i.groupName === names.masterGroup) this.nodes.boot(i);
+    };
     this.ec2.onTerminated = (i) => this.nodes.gone(i);
     this.group = new AutoScalingGroup(this.k, this.ec2, this.zones, this.bus, {
       name: names.masterGroup,
@@ -130,6 +151,16 @@ export class SimCloud {
   /** Anything changed the network or a process: etcd re-evaluates its leader and links. */
   networkChanged(): void {
     this.etcd.refresh();
+    this.real?.applyPlacement();
+  }
+
+  /** Where an instance is, for the real etcd back end's processes. */
+  placement(ip: string): Placement {
+    const inst = this.ec2.byAddress(ip);
+    if (!inst || inst.state === 'terminated') return 'gone';
+    if (!this.zones.isUp(inst.zone)) return 'down';
+    if (this.zones.isPartitioned(inst.zone)) return 'frozen';
+    return 'up';
   }
 
   /** The ports one reconciler invocation sees. */
@@ -172,7 +203,7 @@ export class SimCloud {
       return this.apiTargets;
     };
     const mutation = (text: string) => k.log('reconciler', text);
-    const etcd = this.etcd.port;
+    const etcd = this.real?.port ?? this.etcd.port;
     const etcdCall = <T>(op: string, describe: string | undefined, fn: () => Promise<T>) =>
       call('etcd', op, () => fn()).then(
         (v) => {

@@ -22,6 +22,8 @@ export class Kernel {
   private asyncTasks = 0;
   /** Called after every event (the invariant checker). */
   afterEvent: (() => void) | undefined;
+  /** Called with every timeline entry as it is logged (the sandbox's live output). */
+  onLog: ((e: TimelineEntry) => void) | undefined;
 
   constructor(
     readonly seed: number,
@@ -72,7 +74,37 @@ export class Kernel {
   }
 
   log(source: string, text: string): void {
-    this.timeline.push({ at: this.clock.elapsed(), source, text });
+    const e = { at: this.clock.elapsed(), source, text };
+    this.timeline.push(e);
+    this.onLog?.(e);
+  }
+
+  /**
+   * Real-time mode (real etcd processes): virtual time follows the wall clock `speed` times faster,
+   * so real etcd has real time to elect and catch up while the simulated delays (boots, polls, the
+   * one-minute schedule, hook timeouts) are compressed. Events run once their virtual time has come;
+   * async tasks (reconciler passes) do real I/O meanwhile. Not deterministic, by nature.
+   * Returns true when `stop()` answered true, false when virtual time `t` was reached.
+   */
+  async runRealtime(t: number, speed: number, stop?: () => boolean): Promise<boolean> {
+    const wall0 = performance.now();
+    const v0 = this.clock.now();
+    for (;;) {
+      const vnow = Math.min(t, v0 + Math.round((performance.now() - wall0) * speed));
+      for (;;) {
+        const next = this.queue.peek();
+        if (!next || next.at > vnow) break;
+        this.queue.pop();
+        this.clock.advanceTo(Math.max(this.clock.now(), next.at));
+        next.value();
+        this.afterEvent?.();
+        if (stop?.()) return true;
+      }
+      if (this.clock.now() < vnow) this.clock.advanceTo(vnow);
+      if (stop?.()) return true;
+      if (vnow >= t) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Process events up to and including time `t`, or until `stop()` answers true after an event. */

@@ -13,6 +13,7 @@ import {
 } from '../heal/protocol.js';
 import type { Ec2, SimInstance } from './ec2.js';
 import type { EtcdModel } from './etcd-model.js';
+import type { RealEtcd } from './etcd-real.js';
 import type { EventBus } from './eventbridge.js';
 import type { Kernel } from './kernel.js';
 import type { ParameterStore } from './ssm.js';
@@ -29,6 +30,42 @@ export interface SimNode {
   failure?: string;
 }
 
+/** What a node needs from its etcd member: the model's, or a real etcd process (etcd-real.ts). */
+export interface NodeEtcd {
+  /** Starts the member with its join parameters; returns an error text when etcd would exit. */
+  startMember(ip: string, params: JoinParameters): string | undefined;
+  /** The member on `ip` is a started, connected voter: the API server can come up. */
+  servingVoter(ip: string): boolean;
+  crash(ip: string, permanent: boolean): void;
+  /** systemd restarts the service; an error text when it cannot come back. */
+  restart(ip: string): string | undefined;
+  /** An instance is gone or a zone changed: processes follow. */
+  placementChanged(): void;
+}
+
+export function modelNodeEtcd(etcd: EtcdModel): NodeEtcd {
+  return {
+    startMember: (ip, params) => etcd.startMember(ip, params),
+    servingVoter: (ip) => {
+      const m = etcd.memberByPeerIp(ip);
+      return !!m && !m.isLearner && m.running && m.connectedSince !== undefined;
+    },
+    crash: (ip) => etcd.crash(ip),
+    restart: (ip) => etcd.restart(ip),
+    placementChanged: () => etcd.refresh(),
+  };
+}
+
+export function realNodeEtcd(real: RealEtcd): NodeEtcd {
+  return {
+    startMember: (ip, params) => real.start(ip, params.name, params),
+    servingVoter: (ip) => real.servingVoter(ip),
+    crash: (ip, permanent) => real.crash(ip, permanent),
+    restart: (ip) => real.restart(ip),
+    placementChanged: () => real.applyPlacement(),
+  };
+}
+
 const POLL_MS = 5_000;
 const SYSTEMD_RESTART_MS = 5_000;
 
@@ -40,7 +77,7 @@ export class Nodes {
     private readonly ec2: Ec2,
     private readonly ssm: ParameterStore,
     private readonly bus: EventBus,
-    private readonly etcd: EtcdModel,
+    private readonly etcd: NodeEtcd,
     private readonly cluster: string,
   ) {}
 
@@ -58,7 +95,7 @@ export class Nodes {
   gone(instance: SimInstance): void {
     const node = this.nodes.get(instance.id);
     if (node) node.phase = 'gone';
-    this.etcd.refresh();
+    this.etcd.placementChanged();
   }
 
   private loop(node: SimNode): void {
@@ -90,8 +127,7 @@ export class Nodes {
       return;
     }
     if (node.phase === 'etcd' && !node.apiUp) {
-      const m = this.etcd.memberByPeerIp(ip);
-      if (m && !m.isLearner && m.running && m.connectedSince !== undefined) {
+      if (this.etcd.servingVoter(ip)) {
         node.apiUp = true;
         // kubeadm brings up the control plane; /readyz passes after a while.
         this.k.after(this.k.rng.int(10_000, 30_000), () => {
@@ -125,8 +161,7 @@ export class Nodes {
   apiReady(instanceId: string): boolean {
     const node = this.nodes.get(instanceId);
     if (node?.phase !== 'ready' || !this.ec2.alive(node.instance)) return false;
-    const m = this.etcd.memberByPeerIp(node.instance.ip);
-    return !!m && !m.isLearner && m.running && m.connectedSince !== undefined;
+    return this.etcd.servingVoter(node.instance.ip);
   }
 
   /** The etcd service crashes; systemd restarts it unless `permanent`. */
@@ -134,7 +169,7 @@ export class Nodes {
     const node = this.nodes.get(instanceId);
     if (!node) return;
     if (permanent) node.etcdBroken = true;
-    this.etcd.crash(node.instance.ip);
+    this.etcd.crash(node.instance.ip, permanent);
     if (!permanent) this.k.after(SYSTEMD_RESTART_MS, () => this.restartEtcd(node));
   }
 

@@ -1,0 +1,433 @@
+/**
+ * The simulator's real etcd back end: every simulated master's etcd member is a REAL etcd process
+ * (Debian's etcd-server), started by the product's own src/bootstrap/scripts/etcd-member.sh in the
+ * foreground (ETCD_EXEC=1) with mutual TLS, bound to a loopback address given to that instance.
+ *
+ * The simulated cloud keeps its 10.x private addresses (the reconciler sees those: endpoints, peer
+ * URLs, join parameters); this back end maps each one to a 127.a.b.n address and translates every
+ * URL on the way in and out, so the reconciler runs unchanged against real etcd.
+ *
+ * Faults on processes: an instance killed or an etcd crash is SIGKILL; a zone outage kills every
+ * process in the zone (restarted on their data dirs when the zone comes back, as after a reboot);
+ * a partition freezes the zone's processes (SIGSTOP/SIGCONT). That is an approximation: loopback
+ * cannot be partitioned without network namespaces, so a frozen member does not answer anyone, not
+ * even the members of its own zone.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createEtcdClient, type EtcdClient, type EtcdTls } from '../adapters/etcd/client.js';
+import { Gateway } from '../adapters/etcd/gateway.js';
+import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
+import type { JoinParameters } from '../heal/observed.js';
+import type { EtcdMemberReply, EtcdMemberStatusReply, EtcdPort } from '../heal/ports.js';
+
+/** Where a simulated instance is, as far as its process goes. */
+export type Placement = 'up' | 'down' | 'frozen' | 'gone';
+
+export interface RealEtcdOptions {
+  /** Working directory (data dirs, certificates, logs). */
+  dir: string;
+  /** Holds the cluster's etcd CA (ca.crt, ca.key): each member issues its own certificates from it. */
+  caDir: string;
+  /** The reconciler's client certificate, key and the CA (PEM). */
+  tls: EtcdTls;
+  clientPort: number;
+  peerPort: number;
+  /** etcd --heartbeat-interval / --election-timeout in ms (default 50 / 500). */
+  heartbeatMs?: number;
+  electionMs?: number;
+  /** The reconciler's per-call deadline (default 1500 ms: a frozen member must not stall a pass). */
+  timeoutMs?: number;
+  etcdBin?: string;
+  /** Where each simulated instance is (its zone up, down, partitioned; terminated). */
+  placement: (simIp: string) => Placement;
+  log: (text: string) => void;
+}
+
+export interface RealMember {
+  simIp: string;
+  loopIp: string;
+  name: string;
+  dataDir: string;
+  pkiDir: string;
+  logFile: string;
+  params: JoinParameters | undefined;
+  process: ChildProcess | undefined;
+  /** The etcd service cannot start again (a permanent crash). */
+  broken: boolean;
+  frozen: boolean;
+  /** Killed by a zone outage: started again when the zone comes back. */
+  downKilled: boolean;
+  gone: boolean;
+  pid?: number;
+}
+
+/** The real cluster as the last poll saw it (addresses translated back to the simulated ones). */
+export interface RealView {
+  at: number;
+  members: EtcdMemberReply[];
+  leaderId: string;
+  /** status by simulated IP, for members that answered. */
+  status: Map<string, EtcdMemberStatusReply>;
+}
+
+const live = new Set<ChildProcess>();
+let exitHook = false;
+/** Every etcd process this module started, SIGKILLed (also on process exit). */
+export function killAllEtcd(): void {
+  for (const c of live) {
+    try {
+      c.kill('SIGCONT');
+      c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+const URL_HOST = /^(\w+:\/\/)([^:/]+)(.*)$/;
+
+export class RealEtcd {
+  readonly members = new Map<string, RealMember>();
+  private readonly bySim = new Map<string, string>();
+  private readonly byLoop = new Map<string, string>();
+  private readonly prefix: string;
+  private next = 1;
+  private readonly client: EtcdClient;
+  private readonly pollClient: EtcdClient;
+  private readonly kv: Gateway;
+  private readonly script: string;
+  view: RealView = { at: 0, members: [], leaderId: '0', status: new Map() };
+  readonly stats = { started: 0, killed: 0, polls: 0 };
+  private stopped = false;
+
+  constructor(readonly opts: RealEtcdOptions) {
+    const a = 1 + Math.floor(Math.random() * 254);
+    const b = Math.floor(Math.random() * 256);
+    this.prefix = `127.${a}.${b}.`;
+    this.client = createEtcdClient({ tls: opts.tls, timeoutMs: opts.timeoutMs ?? 1500 });
+    this.pollClient = createEtcdClient({ tls: opts.tls, timeoutMs: 400 });
+    this.kv = new Gateway({ tls: opts.tls, timeoutMs: 2000 });
+    mkdirSync(opts.dir, { recursive: true });
+    this.script = join(opts.dir, 'etcd-member.sh');
+    writeFileSync(this.script, BOOTSTRAP_SCRIPTS['etcd-member.sh'] as string, { mode: 0o755 });
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', killAllEtcd);
+    }
+  }
+
+  /** The loopback address standing in for simulated private IP `simIp` (allocated on first use). */
+  loopbackOf(simIp: string): string {
+    let ip = this.bySim.get(simIp);
+    if (!ip) {
+      if (this.next > 254) throw new Error('real etcd: more than 254 instances in one run');
+      ip = `${this.prefix}${this.next++}`;
+      this.bySim.set(simIp, ip);
+      this.byLoop.set(ip, simIp);
+    }
+    return ip;
+  }
+
+  private toLoop = (url: string): string => {
+    const m = URL_HOST.exec(url);
+    return m ? `${m[1]}${this.loopbackOf(m[2] as string)}${m[3]}` : url;
+  };
+
+  private toSim = (url: string): string => {
+    const m = URL_HOST.exec(url);
+    const sim = m ? this.byLoop.get(m[2] as string) : undefined;
+    return m && sim ? `${m[1]}${sim}${m[3]}` : url;
+  };
+
+  private simMember = (m: EtcdMemberReply): EtcdMemberReply => ({
+    ...m,
+    peerURLs: m.peerURLs.map(this.toSim),
+    clientURLs: m.clientURLs.map(this.toSim),
+  });
+
+  /** EtcdPort over the real cluster (mTLS, etcd's JSON gateway), in the simulated addresses. */
+  readonly port: EtcdPort = {
+    listMembers: async (ep) => (await this.client.listMembers(this.toLoop(ep))).map(this.simMember),
+    addLearner: async (ep, peer) => {
+      const r = await this.client.addLearner(this.toLoop(ep), this.toLoop(peer));
+      return { member: this.simMember(r.member), members: r.members.map(this.simMember) };
+    },
+    promoteMember: (ep, id) => this.client.promoteMember(this.toLoop(ep), id),
+    removeMember: (ep, id) => this.client.removeMember(this.toLoop(ep), id),
+    status: (ep) => this.client.status(this.toLoop(ep)),
+    moveLeader: (ep, id) => this.client.moveLeader(this.toLoop(ep), id),
+    alarms: (ep) => this.client.alarms(this.toLoop(ep)),
+  };
+
+  /** A client on the loopback endpoints (the sandbox writes and reads its keys with it). */
+  endpointsServing(): string[] {
+    return [...this.members.values()]
+      .filter((m) => m.process && !m.frozen)
+      .map((m) => `https://${m.loopIp}:${this.opts.clientPort}`);
+  }
+
+  /** Writes a key through any serving member (the sandbox's data-survives check). */
+  async put(key: string, value: string): Promise<void> {
+    const b64 = (x: string) => Buffer.from(x).toString('base64');
+    await this.anyServing((ep) => this.kv.call(ep, '/v3/kv/put', { key: b64(key), value: b64(value) }));
+  }
+
+  /** Reads a key with a linearizable read (needs quorum); undefined when it does not exist. */
+  async get(key: string): Promise<string | undefined> {
+    const r = await this.anyServing((ep) =>
+      this.kv.call<{ kvs?: Array<{ value?: string }> }>(ep, '/v3/kv/range', {
+        key: Buffer.from(key).toString('base64'),
+      }),
+    );
+    const v = r.kvs?.[0]?.value;
+    return v === undefined ? undefined : Buffer.from(v, 'base64').toString();
+  }
+
+  private async anyServing<T>(fn: (endpoint: string) => Promise<T>): Promise<T> {
+    let last: unknown = new Error('no etcd member serves');
+    for (const ep of this.endpointsServing()) {
+      try {
+        return await fn(ep);
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  /** The node starts its etcd member with the join parameters it read (the bootstrap's etcd phase). */
+  start(simIp: string, name: string, params: JoinParameters): string | undefined {
+    let m = this.members.get(simIp);
+    if (m?.broken) return 'etcd.service cannot start (the service is broken)';
+    if (m?.process) return undefined;
+    if (!m) {
+      const loopIp = this.loopbackOf(simIp);
+      const base = join(this.opts.dir, name);
+      const pkiDir = join(base, 'pki');
+      mkdirSync(pkiDir, { recursive: true });
+      copyFileSync(join(this.opts.caDir, 'ca.crt'), join(pkiDir, 'ca.crt'));
+      copyFileSync(join(this.opts.caDir, 'ca.key'), join(pkiDir, 'ca.key'));
+      m = {
+        simIp,
+        loopIp,
+        name,
+        dataDir: join(base, 'data'),
+        pkiDir,
+        logFile: join(base, 'etcd.log'),
+        params,
+        process: undefined,
+        broken: false,
+        frozen: false,
+        downKilled: false,
+        gone: false,
+      };
+      this.members.set(simIp, m);
+    }
+    m.params = params;
+    this.spawnMember(m);
+    return undefined;
+  }
+
+  private spawnMember(m: RealMember): void {
+    if (this.stopped || !m.params) return;
+    const initialCluster = m.params.initialCluster
+      .split(',')
+      .map((entry) => {
+        const i = entry.indexOf('=');
+        return i < 0 ? entry : `${entry.slice(0, i)}=${this.toLoop(entry.slice(i + 1))}`;
+      })
+      .join(',');
+    const log = openSync(m.logFile, 'a');
+    const child = spawn('bash', [this.script], {
+      stdio: ['ignore', log, log],
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? this.opts.dir,
+        ETCD_NAME: m.name,
+        ETCD_IP: m.loopIp,
+        ETCD_CLIENT_PORT: String(this.opts.clientPort),
+        ETCD_PEER_PORT: String(this.opts.peerPort),
+        ETCD_DATA_DIR: m.dataDir,
+        ETCD_PKI_DIR: m.pkiDir,
+        ETCD_INITIAL_CLUSTER: initialCluster,
+        ETCD_INITIAL_CLUSTER_STATE: m.params.initialClusterState,
+        ETCD_SCHEME: 'https',
+        ETCD_HEARTBEAT_INTERVAL: String(this.opts.heartbeatMs ?? 50),
+        ETCD_ELECTION_TIMEOUT: String(this.opts.electionMs ?? 500),
+        ETCD_BIN: this.opts.etcdBin ?? 'etcd',
+        ETCD_EXEC: '1',
+      },
+    });
+    closeSync(log);
+    live.add(child);
+    m.process = child;
+    m.pid = child.pid;
+    m.frozen = false;
+    this.stats.started++;
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      if (m.process !== child) return;
+      m.process = undefined;
+      if (!this.stopped && signal !== 'SIGKILL') {
+        this.opts.log(
+          `etcd process of ${m.name} exited (${signal ?? `code ${code}`}): ${this.lastLogLine(m)}`,
+        );
+      }
+    });
+  }
+
+  lastLogLine(m: RealMember): string {
+    if (!existsSync(m.logFile)) return '(no log)';
+    const lines = readFileSync(m.logFile, 'utf8').trimEnd().split('\n');
+    const last = lines.at(-1) ?? '';
+    const msg = /"msg":"([^"]*)"/.exec(last)?.[1];
+    return (msg ?? last).slice(0, 160);
+  }
+
+  /** SIGKILL (a killed instance, a crashed service). */
+  kill(simIp: string): void {
+    const m = this.members.get(simIp);
+    const child = m?.process;
+    if (!m || !child) return;
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    m.frozen = false;
+    this.stats.killed++;
+  }
+
+  /** The etcd service crashes; a permanent crash cannot be restarted (a broken disk, say). */
+  crash(simIp: string, permanent: boolean): void {
+    const m = this.members.get(simIp);
+    if (!m) return;
+    if (permanent) m.broken = true;
+    this.kill(simIp);
+  }
+
+  /** systemd restarts the service on its data dir. */
+  restart(simIp: string): string | undefined {
+    const m = this.members.get(simIp);
+    if (!m) return 'etcd.service was never started';
+    if (m.broken) return 'etcd.service cannot start (the service is broken)';
+    if (!m.process) this.spawnMember(m);
+    return undefined;
+  }
+
+  running(simIp: string): boolean {
+    const m = this.members.get(simIp);
+    return !!m?.process && !m.frozen;
+  }
+
+  /** Brings every process in line with where its instance is (after a fault or a recovery). */
+  applyPlacement(): void {
+    for (const m of this.members.values()) {
+      if (m.gone) continue;
+      const p = this.opts.placement(m.simIp);
+      if (p === 'gone') {
+        m.gone = true;
+        this.kill(m.simIp);
+      } else if (p === 'down') {
+        if (m.process) {
+          m.downKilled = true;
+          this.kill(m.simIp);
+        }
+      } else if (p === 'frozen') {
+        if (m.process && !m.frozen) {
+          m.process.kill('SIGSTOP');
+          m.frozen = true;
+        }
+      } else {
+        if (m.process && m.frozen) {
+          m.process.kill('SIGCONT');
+          m.frozen = false;
+        }
+        if (!m.process && m.downKilled && !m.broken) {
+          m.downKilled = false;
+          this.opts.log(`etcd on ${m.name} starts again on its data dir (its zone is back)`);
+          this.spawnMember(m);
+        }
+      }
+    }
+  }
+
+  /** Member list (from any serving member) and every serving member's status. */
+  async poll(): Promise<RealView> {
+    this.stats.polls++;
+    const serving = [...this.members.values()].filter((m) => m.process && !m.frozen);
+    const statuses = await Promise.all(
+      serving.map((m) =>
+        this.pollClient.status(`https://${m.loopIp}:${this.opts.clientPort}`).then(
+          (s) => [m.simIp, s] as const,
+          () => undefined,
+        ),
+      ),
+    );
+    const status = new Map<string, EtcdMemberStatusReply>();
+    for (const s of statuses) if (s) status.set(s[0], s[1]);
+    let members: EtcdMemberReply[] = this.view.members;
+    let leaderId = '0';
+    for (const [simIp, s] of status) {
+      if (s.leaderId === '0') continue;
+      const m = this.members.get(simIp) as RealMember;
+      try {
+        members = (await this.pollClient.listMembers(`https://${m.loopIp}:${this.opts.clientPort}`)).map(
+          this.simMember,
+        );
+        leaderId = s.leaderId;
+        break;
+      } catch {
+        /* the next one */
+      }
+    }
+    if (leaderId === '0') members = this.view.members;
+    this.view = { at: Date.now(), members, leaderId, status };
+    return this.view;
+  }
+
+  /** The member on `simIp` is a voter that serves with a leader (its API server can come up). */
+  servingVoter(simIp: string): boolean {
+    if (!this.running(simIp)) return false;
+    const s = this.view.status.get(simIp);
+    if (!s || s.leaderId === '0' || s.isLearner) return false;
+    return this.view.members.some((m) => !m.isLearner && m.peerURLs.some((u) => u.includes(`//${simIp}:`)));
+  }
+
+  /** Processes still alive (for the sandbox's final check). */
+  livePids(): number[] {
+    return [...live].map((c) => c.pid).filter((p): p is number => p !== undefined);
+  }
+
+  /** Kills every process, waits for them, removes the working dir unless `keep`. */
+  async stop(keep = false): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const exits = [...this.members.values()]
+      .map((m) => m.process)
+      .filter((c): c is ChildProcess => !!c)
+      .map(
+        (c) =>
+          new Promise<void>((r) => (c.exitCode !== null || c.signalCode ? r() : c.once('exit', () => r()))),
+      );
+    for (const m of this.members.values()) {
+      if (m.process) {
+        m.process.kill('SIGCONT');
+        m.process.kill('SIGKILL');
+      }
+    }
+    await Promise.all(exits);
+    this.client.close();
+    this.pollClient.close();
+    this.kv.close();
+    if (!keep) await rm(this.opts.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,522 @@
+/**
+ * The sandbox: the project's main job on one machine. The example cluster is "provisioned" into the
+ * simulated cloud from the provisioner's plan (desired resources against an empty world), its
+ * masters run REAL etcd processes (etcd-real.ts) started by the bootstrap's etcd-member.sh through
+ * the join handshake, the real reconciler (reconcilePass, the Lambda's code) heals, and the
+ * article's failure scenarios are played one after another with a live timeline.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EtcdMemberReply } from '../heal/ports.js';
+import { reconcilePass } from '../heal/reconcile.js';
+import { desiredCluster } from '../provision/desired.js';
+import { resourceNames } from '../provision/names.js';
+import { KINDS, type Plan, type PlannedChange } from '../provision/plan.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { deriveTopology, quorumOf } from '../spec/topology.js';
+import { AutoScalingGroup } from './auto-scaling.js';
+import { SimCloud } from './cloud.js';
+import { killAllEtcd, type RealEtcd } from './etcd-real.js';
+import type { TimelineEntry } from './kernel.js';
+import { ReconcilerLambda } from './lambda.js';
+import { makeClusterPki } from './pki.js';
+
+export const SCENARIOS = [
+  'lose-master',
+  'lose-etcd',
+  'lose-worker',
+  'lose-zone',
+  'partition',
+  'zone-back',
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const SCENARIO_TITLES: Record<ScenarioName, string> = {
+  'lose-master': 'lose a master (its instance is killed)',
+  'lose-etcd': 'lose an etcd service (crashes for good: systemd cannot restart it)',
+  'lose-worker': 'lose a worker (its instance is killed)',
+  'lose-zone': 'lose a whole zone',
+  partition: 'partition a zone from the others (shorter than the debounce)',
+  'zone-back': 'the lost zone comes back (AZ rebalance)',
+};
+
+/** Virtual time runs this many times faster than the wall clock (boots, polls, schedules, debounce). */
+export const DEFAULT_SPEED = 20;
+/** A partition shorter than the reconciler's unhealthy threshold: nothing must be replaced. */
+const PARTITION_MS = 60_000;
+const SCENARIO_TIMEOUT_REAL_MS = 75_000;
+
+export interface SandboxOptions {
+  spec: ClusterSpec;
+  seed: number;
+  scenarios: readonly ScenarioName[];
+  keep?: boolean;
+  speed?: number;
+  etcdBin?: string;
+  /** Live output, one line at a time. */
+  out: (line: string) => void;
+  /** The plan, once computed (before anything runs). */
+  onPlan?: (plan: Plan) => void;
+}
+
+export interface ScenarioResult {
+  name: ScenarioName;
+  title: string;
+  healed: boolean;
+  /** Why not healed (the last unmet condition). */
+  notHealed?: string;
+  simulatedMs: number;
+  realMs: number;
+  /** Wall time the reconciler's passes took during the scenario (its own part). */
+  reconcilerMs: number;
+  passes: number;
+  /** Lowest (healthy voters - quorum) seen by the poller during the scenario. */
+  minQuorumMargin: number;
+  /** Every key written before the scenarios read back after this one. */
+  dataOk: boolean;
+}
+
+export interface SandboxResult {
+  ok: boolean;
+  boot: { healed: boolean; simulatedMs: number; realMs: number; notHealed?: string };
+  scenarios: ScenarioResult[];
+  keysWritten: number;
+  keysOk: boolean;
+  violations: string[];
+  /** etcd processes still alive after the cleanup (must be empty). */
+  leftoverPids: number[];
+  dir: string;
+  timeline: TimelineEntry[];
+  plan: Plan;
+}
+
+/** The provisioner's plan of the spec's desired resources against an empty world: everything is created. */
+export function planFromNothing(spec: ClusterSpec): {
+  plan: Plan;
+  desired: ReturnType<typeof desiredCluster>;
+} {
+  const desired = desiredCluster(spec);
+  const changes: PlannedChange[] = [];
+  for (const kind of KINDS) {
+    for (const d of desired.resources.filter((r) => r.kind === kind.kind)) {
+      changes.push({
+        action: 'create',
+        key: d.key,
+        kind: d.kind,
+        group: kind.group,
+        title: d.title,
+        changes: [],
+      });
+    }
+  }
+  const plan: Plan = {
+    cluster: spec.name,
+    region: spec.region,
+    mode: 'apply',
+    changes,
+    summary: { create: changes.length, update: 0, replace: 0, delete: 0 },
+    hasChanges: changes.length > 0,
+    destructive: [],
+    conflicts: [],
+    warnings: desired.topology.warnings ?? [],
+  };
+  return { plan, desired };
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Why the cluster is not healed yet (undefined: healed), from the cloud and the real cluster's last poll. */
+export function realNotConverged(cloud: SimCloud, real: RealEtcd, since: number): string | undefined {
+  const v = real.view;
+  if (v.at < since) return 'waiting for a fresh look at etcd';
+  if (v.leaderId === '0') return 'etcd has no leader';
+  const M = cloud.config.expectedMasters;
+  const ipOf = (m: EtcdMemberReply) => /\/\/([^:/]+)/.exec(m.peerURLs[0] ?? '')?.[1] ?? '';
+  const voters = v.members.filter((m) => !m.isLearner);
+  if (v.members.length !== voters.length) return 'a learner is not promoted yet';
+  if (voters.length !== M) return `${voters.length} etcd voters, want ${M}`;
+  const silent = voters.filter((m) => !v.status.has(ipOf(m)));
+  if (silent.length > 0) return `${silent.length} of ${M} voters do not answer`;
+  const group = cloud.group.describe();
+  const inService = group.instances.filter((i) => i.lifecycleState === 'InService' && i.health === 'Healthy');
+  if (group.instances.length !== M || inService.length !== M)
+    return `${inService.length} of ${group.instances.length} masters InService and Healthy, want ${M}`;
+  const pending = cloud.group.pendingLifecycle();
+  if (pending.length > 0) return `lifecycle action pending for ${pending.map((p) => p.id).join(', ')}`;
+  const ips = new Set(inService.map((i) => i.privateIp));
+  const stray = voters.find((m) => !ips.has(ipOf(m)));
+  if (stray) return `voter ${stray.id} is not on an InService master`;
+  const registered = new Set(cloud.apiTargets.registered());
+  for (const i of inService)
+    if (!registered.has(i.instanceId)) return `${i.instanceId} is not registered yet`;
+  for (const id of registered)
+    if (!inService.some((i) => i.instanceId === id)) return `${id} is still registered`;
+  const up = cloud.zones.available();
+  const perZone = up.map((z) => inService.filter((i) => i.zone === z).length);
+  if (Math.max(...perZone) - Math.min(...perZone) > 1)
+    return `masters not spread over the zones (${perZone.join('/')})`;
+  return undefined;
+}
+
+interface Scenario {
+  /** Injects the failure; returns what failed, for the timeline. */
+  inject(): string;
+  /** Extra condition besides the cluster being converged. */
+  extra?: () => string | undefined;
+}
+
+export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
+  const out = opts.out;
+  const speed = opts.speed ?? DEFAULT_SPEED;
+  const { spec } = opts;
+  const topology = deriveTopology(spec);
+  const names = resourceNames(spec.name);
+  const { plan, desired } = planFromNothing(spec);
+  opts.onPlan?.(plan);
+  const dir = await mkdtemp(join(tmpdir(), 'tripod-sandbox-'));
+  const pki = await makeClusterPki(join(dir, 'pki'));
+
+  const masterGroup = desired.resources.find((r) => r.key === 'asg/masters')?.value as
+    | { hooks?: Array<{ heartbeatTimeout: number }> }
+    | undefined;
+  const workerGroup = desired.resources.find((r) => r.key === 'asg/workers')?.value as
+    | { min: number; max: number; desired?: number }
+    | undefined;
+  const hookS = masterGroup?.hooks?.[0]?.heartbeatTimeout ?? 600;
+
+  const cloud = new SimCloud({
+    seed: opts.seed,
+    cluster: spec.name,
+    region: spec.region,
+    zones: [...spec.network.zones],
+    masters: topology.masters,
+    hookHeartbeatMs: hookS * 1000,
+    realEtcd: { dir: join(dir, 'etcd'), caDir: pki.caDir, tls: pki.tls, etcdBin: opts.etcdBin },
+  });
+  const k = cloud.k;
+  const real = cloud.real as RealEtcd;
+  const workers = new AutoScalingGroup(k, cloud.ec2, cloud.zones, cloud.bus, {
+    name: names.workerGroup,
+    desired: workerGroup?.desired ?? workerGroup?.min ?? 3,
+    min: workerGroup?.min ?? 3,
+    max: workerGroup?.max ?? 9,
+    hookHeartbeatMs: undefined,
+    launchDefaultResult: 'CONTINUE',
+    terminateDefaultResult: 'CONTINUE',
+    targetGroups: [],
+    impairedGraceMs: 60_000,
+    tickMs: 10_000,
+  });
+
+  // ---- live timeline ----
+  const wall0 = performance.now();
+  const stamp = (at: number) => {
+    const real = ((performance.now() - wall0) / 1000).toFixed(1).padStart(6);
+    const sim = `${Math.floor(at / 60_000)}:${String(Math.floor((at % 60_000) / 1000)).padStart(2, '0')}`;
+    return `${real}s  sim ${sim.padStart(6)}`;
+  };
+  const SHOWN = new Set(['fault', 'asg', 'decided', 'node', 'etcd', 'lambda', 'sandbox']);
+  k.onLog = (e) => {
+    if (!SHOWN.has(e.source)) return;
+    if (e.source === 'decided' && / -> ok$/.test(e.text) === false && /heartbeat/.test(e.text)) return;
+    out(`${stamp(e.at)}  ${e.source.padEnd(8)} ${e.text}`);
+  };
+  const say = (text: string) => k.log('sandbox', text);
+
+  // ---- the reconciler, timed ----
+  let reconcilerMs = 0;
+  let passes = 0;
+  const lambda = new ReconcilerLambda(cloud, async (ports, config) => {
+    const t0 = performance.now();
+    try {
+      return await reconcilePass(ports, config);
+    } finally {
+      reconcilerMs += performance.now() - t0;
+      passes++;
+    }
+  });
+
+  // ---- the poller: the invariants on the real cluster ----
+  const violations: string[] = [];
+  let minMargin = Number.POSITIVE_INFINITY;
+  let polling = true;
+  let lastMarginNote = '';
+  const poller = (async () => {
+    while (polling) {
+      const v = await real.poll().catch(() => undefined);
+      if (v) {
+        const learners = v.members.filter((m) => m.isLearner);
+        if (learners.length > 1) violations.push(`${learners.length} learners at once`);
+        const voters = v.members.filter((m) => !m.isLearner);
+        const healthy = voters.filter((m) =>
+          v.status.has(/\/\/([^:/]+)/.exec(m.peerURLs[0] ?? '')?.[1] ?? ''),
+        );
+        if (voters.length > 0 && v.leaderId !== '0') {
+          const margin = healthy.length - quorumOf(voters.length);
+          minMargin = Math.min(minMargin, margin);
+          const note = `quorum margin ${margin} (${healthy.length} of ${voters.length} voters healthy, quorum ${quorumOf(voters.length)}${learners.length ? ', 1 learner' : ''})`;
+          if (note !== lastMarginNote) {
+            lastMarginNote = note;
+            k.log('sandbox', note);
+          }
+        } else if (lastMarginNote !== 'no leader') {
+          lastMarginNote = 'no leader';
+          if (voters.length > 0) k.log('sandbox', 'etcd has no leader');
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+
+  const cleanup = async () => {
+    polling = false;
+    await poller;
+    await real.stop(opts.keep);
+  };
+
+  const scenarios: ScenarioResult[] = [];
+  const keys = new Map<string, string>();
+  let boot: SandboxResult['boot'] = { healed: false, simulatedMs: 0, realMs: 0 };
+  try {
+    say(
+      `provisioned ${plan.summary.create} resources into the simulator; master group ${names.masterGroup} (${topology.masters}, lifecycle hooks ${hookS} s), worker group ${names.workerGroup} (${workers.opts.desired}), API target group, parameter ${`/tripod/${spec.name}/config`}`,
+    );
+    say(`masters boot; the reconciler seeds etcd, then adds each other master as a learner and promotes it`);
+    // ---- boot ----
+    const b = await until(() => realNotConverged(cloud, real, 0) ?? workersShort(workers), 90_000);
+    boot = {
+      healed: b.healed,
+      simulatedMs: b.simAt,
+      realMs: b.realMs,
+      ...(b.why ? { notHealed: b.why } : {}),
+    };
+    if (!b.healed) {
+      say(`the cluster did not form: ${b.why}`);
+      return await finish();
+    }
+    say(
+      `cluster formed: ${topology.masters} voters, every master registered (${secs(b.simAt)} simulated, ${secs(b.realMs)} real)`,
+    );
+    for (let i = 1; i <= 5; i++) {
+      const key = `/sandbox/key-${i}`;
+      const value = `written before the faults #${i} (seed ${opts.seed})`;
+      await real.put(key, value);
+      keys.set(key, value);
+    }
+    say(`wrote ${keys.size} keys into etcd; each scenario must leave them readable`);
+
+    let downZone: string | undefined;
+    const liveMasters = () => [...cloud.group.members.values()].filter((m) => m.lifecycle === 'InService');
+    const pickZone = (most: boolean) => {
+      const up = cloud.zones.available();
+      const count = (z: string) => liveMasters().filter((m) => m.zone === z).length;
+      return [...up].sort(
+        (a, b) => (most ? count(b) - count(a) : count(a) - count(b)) || a.localeCompare(b),
+      )[0] as string;
+    };
+    const defs: Record<ScenarioName, Scenario> = {
+      'lose-master': {
+        inject() {
+          const m = k.rng.pick(liveMasters());
+          cloud.ec2.terminate(m.id);
+          cloud.networkChanged();
+          this.extra = () => (cloud.group.members.has(m.id) ? `${m.id} still in the group` : undefined);
+          return `instance ${m.id} (${m.zone}) killed: its etcd process gets SIGKILL`;
+        },
+      },
+      'lose-etcd': {
+        inject() {
+          const m = k.rng.pick(liveMasters());
+          cloud.nodes.crashEtcd(m.id, true);
+          this.extra = () => (cloud.group.members.has(m.id) ? `${m.id} still in the group` : undefined);
+          return `etcd on ${m.id} (${m.zone}) crashes (SIGKILL) and cannot restart; the instance runs on`;
+        },
+      },
+      'lose-worker': {
+        inject() {
+          const w = k.rng.pick([...workers.members.values()].filter((m) => m.lifecycle === 'InService'));
+          cloud.ec2.terminate(w.id);
+          this.extra = () =>
+            workers.members.has(w.id) ? `worker ${w.id} still in its group` : workersShort(workers);
+          return `worker ${w.id} (${w.zone}) killed: the worker group replaces it, etcd is not involved`;
+        },
+      },
+      'lose-zone': {
+        inject() {
+          const z = pickZone(true);
+          downZone = z;
+          cloud.zones.fail(z, k.now());
+          cloud.networkChanged();
+          return `zone ${z} goes dark: every instance in it stops answering, its etcd processes get SIGKILL`;
+        },
+      },
+      partition: {
+        inject() {
+          const z = pickZone(false);
+          cloud.zones.partition(z);
+          cloud.networkChanged();
+          let healed = false;
+          k.after(PARTITION_MS, () => {
+            cloud.zones.heal(z);
+            cloud.networkChanged();
+            healed = true;
+            k.log('fault', `partition of ${z} healed: its etcd processes get SIGCONT`);
+          });
+          const before = liveMasters().map((m) => m.id);
+          this.extra = () => {
+            if (!healed) return 'partition still on';
+            const now = liveMasters().map((m) => m.id);
+            return before.every((id) => now.includes(id)) ? undefined : 'a master was replaced';
+          };
+          return `zone ${z} partitioned for ${PARTITION_MS / 1000} s (simulated): its etcd processes get SIGSTOP (loopback cannot be partitioned without network namespaces, so they are frozen instead; the reconciler must wait, not replace)`;
+        },
+      },
+      'zone-back': {
+        inject() {
+          const z = downZone ?? cloud.zones.names.find((n) => !cloud.zones.isUp(n));
+          if (!z) {
+            const lone = pickZone(true);
+            cloud.zones.fail(lone, k.now());
+            cloud.networkChanged();
+            downZone = lone;
+            return `no zone was down: ${lone} goes dark first`;
+          }
+          cloud.zones.recover(z);
+          cloud.networkChanged();
+          downZone = undefined;
+          this.extra = () => {
+            const per = cloud.zones.names.map((n) => liveMasters().filter((m) => m.zone === n).length);
+            return Math.min(...per) === 0 ? `a zone has no master yet (${per.join('/')})` : undefined;
+          };
+          return `zone ${z} comes back: the group rebalances (launches there first, then terminates the extra master)`;
+        },
+      },
+    };
+
+    for (const name of opts.scenarios) {
+      const sc = defs[name];
+      out('');
+      say(`== scenario ${name}: ${SCENARIO_TITLES[name]}`);
+      minMargin = Number.POSITIVE_INFINITY;
+      const passesBefore = passes;
+      const recBefore = reconcilerMs;
+      const sim0 = k.clock.elapsed();
+      k.log('fault', sc.inject());
+      const startedAt = Date.now();
+      // zone-back when no zone was down first takes the zone down: let it heal, then bring it back.
+      const r = await until(
+        () => realNotConverged(cloud, real, startedAt + 300) ?? sc.extra?.() ?? workersShort(workers),
+        SCENARIO_TIMEOUT_REAL_MS,
+      );
+      let dataOk = true;
+      const missing: string[] = [];
+      for (const [key, value] of keys) {
+        const got = await real.get(key).catch(() => undefined);
+        if (got !== value) {
+          dataOk = false;
+          missing.push(key);
+        }
+      }
+      const res: ScenarioResult = {
+        name,
+        title: SCENARIO_TITLES[name],
+        healed: r.healed,
+        ...(r.healed ? {} : { notHealed: r.why }),
+        simulatedMs: r.simAt - sim0,
+        realMs: r.realMs,
+        reconcilerMs: reconcilerMs - recBefore,
+        passes: passes - passesBefore,
+        minQuorumMargin: Number.isFinite(minMargin) ? minMargin : 0,
+        dataOk,
+      };
+      scenarios.push(res);
+      say(
+        r.healed
+          ? `healed in ${secs(res.simulatedMs)} simulated, ${secs(res.realMs)} real (the reconciler's own time ${secs(res.reconcilerMs)} over ${res.passes} passes); lowest quorum margin ${res.minQuorumMargin}; ${dataOk ? `all ${keys.size} keys read back` : `keys NOT readable: ${missing.join(', ')}`}`
+          : `NOT healed after ${secs(res.realMs)} real: ${r.why}`,
+      );
+      if (!r.healed) break;
+    }
+    return await finish();
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+
+  async function finish(): Promise<SandboxResult> {
+    let keysOk = true;
+    for (const [key, value] of keys) {
+      const got = await real.get(key).catch(() => undefined);
+      if (got !== value) keysOk = false;
+    }
+    lambda.crashRate = 0;
+    await cleanup();
+    // Give the kernel a moment to reap the children, then look for survivors.
+    await new Promise((r) => setTimeout(r, 50));
+    const leftoverPids = real.livePids().filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (leftoverPids.length > 0) killAllEtcd();
+    const ok =
+      boot.healed &&
+      scenarios.length === opts.scenarios.length &&
+      scenarios.every((s) => s.healed && s.dataOk) &&
+      keysOk &&
+      violations.length === 0 &&
+      leftoverPids.length === 0;
+    return {
+      ok,
+      boot,
+      scenarios,
+      keysWritten: keys.size,
+      keysOk,
+      violations,
+      leftoverPids,
+      dir,
+      timeline: k.timeline,
+      plan,
+    };
+  }
+
+  /** Runs the simulation in real time until `why()` stays undefined for 1 s (real), or the timeout. */
+  async function until(
+    why: () => string | undefined,
+    timeoutRealMs: number,
+  ): Promise<{ healed: boolean; realMs: number; simAt: number; why?: string }> {
+    const t0 = performance.now();
+    let okSince: number | undefined;
+    let okSinceSim = 0;
+    let last: string | undefined;
+    const stop = () => {
+      last = why();
+      const now = performance.now();
+      if (last !== undefined) okSince = undefined;
+      else if (okSince === undefined) {
+        okSince = now;
+        okSinceSim = k.clock.elapsed();
+      }
+      return (okSince !== undefined && now - okSince >= 1000) || now - t0 > timeoutRealMs;
+    };
+    await k.runRealtime(Number.MAX_SAFE_INTEGER, speed, stop);
+    const healed = last === undefined;
+    return {
+      healed,
+      realMs: (okSince ?? performance.now()) - t0,
+      simAt: healed ? okSinceSim : k.clock.elapsed(),
+      ...(healed ? {} : { why: last }),
+    };
+  }
+}
+
+function workersShort(workers: AutoScalingGroup): string | undefined {
+  const inService = [...workers.members.values()].filter((m) => m.lifecycle === 'InService').length;
+  return inService >= workers.opts.desired
+    ? undefined
+    : `${inService} of ${workers.opts.desired} workers InService`;
+}
