@@ -72,17 +72,22 @@ describe('updates and conflicts', () => {
     expect(gone.plan.changes.map((c) => c.key)).not.toContain('tg/svc-8080');
   });
 
-  it('a new cluster name over a CIDR another tripod cluster uses is flagged as a rename', async () => {
+  it('a rename is destructive when the previous name is known; a shared CIDR alone is only a warning', async () => {
     const renamed = changed(spec, (s) => {
       s.name = 'pt-upd2';
     });
-    const { plan } = await planCluster(aws, renamed);
-    expect(plan.destructive).toEqual([
+    const guess = await planCluster(aws, renamed);
+    expect(guess.plan.destructive).toEqual([]);
+    expect(guess.plan.warnings).toContainEqual(
       expect.stringMatching(
-        /tripod cluster "pt-upd" already uses CIDR 10.42.0.0\/16 in sa-east-1: if this is a rename/,
+        /tripod cluster "pt-upd" already uses CIDR 10.42.0.0\/16 in sa-east-1: if pt-upd2 is "pt-upd" renamed/,
       ),
+    );
+    const known = await planCluster(aws, renamed, { previousName: 'pt-upd' });
+    expect(known.plan.destructive).toEqual([
+      expect.stringMatching(/renames the cluster from "pt-upd" to "pt-upd2"/),
     ]);
-    await expect(applyPlan(await planCluster(aws, renamed))).rejects.toThrow(/refusing destructive/);
+    await expect(applyPlan(known)).rejects.toThrow(/refusing destructive/);
   });
 
   it('a missing reconciler role is explained: deploy infra/tripod-setup.yaml or name a function', async () => {

@@ -13,7 +13,8 @@ export const applyCommand: Command = {
 Plans (see tripod plan), prints the plan, then applies it in dependency order, waiting for NAT
 gateways and load balancers to be ready. Apply is idempotent: run it again after an interruption
 and it finishes the job. Destructive changes (deleting or replacing the master group, shrinking
-the masters, dropping zones that hold more masters than the cluster can lose, a renamed cluster)
+the masters, dropping zones that hold more masters than the cluster can lose, renaming the
+cluster when --previous-name says it had another name)
 are refused unless --allow-destructive is given.
 
 Options:

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
 import { ProvisionError } from '../provision/apply.js';
-import type { DesiredOptions } from '../provision/desired.js';
+import type { PlanOptions } from '../provision/plan.js';
 import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import type { ClusterSpec } from '../spec/schema.js';
@@ -15,6 +15,7 @@ export const awsOptions: Options = {
   'endpoint-url': { type: 'string' },
   format: { type: 'string', default: 'text' },
   'reconciler-zip': { type: 'string' },
+  'previous-name': { type: 'string' },
 };
 
 export const awsOptionsHelp = `  -f, --file PATH          the spec (default: cluster.yaml)
@@ -22,6 +23,7 @@ export const awsOptionsHelp = `  -f, --file PATH          the spec (default: clu
       --endpoint-url URL   AWS endpoint, e.g. a local moto server (default: AWS, or AWS_ENDPOINT_URL)
       --format FORMAT      text (default), markdown or json
       --reconciler-zip P   the reconciler's Lambda package (default: a placeholder handler)
+      --previous-name N    the cluster's name before this change: a different name is a rename (destructive)
   -h, --help               this help
 
 Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO,
@@ -30,7 +32,7 @@ an instance role). TRIPOD_AWS_MAX_ATTEMPTS sets the attempts per call (adaptive 
 export interface Session {
   spec: ClusterSpec;
   aws: AwsClients;
-  desiredOptions: DesiredOptions;
+  desiredOptions: PlanOptions;
 }
 
 export function openSession(values: Record<string, unknown>): Session {
@@ -49,7 +51,8 @@ export function openSession(values: Record<string, unknown>): Session {
     ...(typeof values['endpoint-url'] === 'string' ? { endpoint: values['endpoint-url'] } : {}),
     ...(Number.isInteger(attempts) && attempts > 0 ? { maxAttempts: attempts } : {}),
   });
-  const desiredOptions: DesiredOptions = {};
+  const desiredOptions: PlanOptions = {};
+  if (typeof values['previous-name'] === 'string') desiredOptions.previousName = values['previous-name'];
   if (typeof values['reconciler-zip'] === 'string') {
     try {
       desiredOptions.reconcilerBundle = {

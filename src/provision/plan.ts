@@ -87,6 +87,8 @@ export interface Plan {
 export interface PlanOptions extends DesiredOptions {
   /** Plan the removal of everything (tripod destroy). */
   destroy?: boolean;
+  /** The cluster's name before this change (e.g. the spec on the base branch): a different name is a rename. */
+  previousName?: string;
   timeouts?: Partial<Timeouts>;
 }
 
@@ -223,12 +225,13 @@ export async function planCluster(
   }
 
   const changes = [...forward, ...deletes];
+  const warnings = [...(desired?.topology.warnings ?? [])];
+  if (!options.destroy && options.previousName && options.previousName !== spec.name && changes[0]) {
+    changes[0].destructive = `renames the cluster from "${options.previousName}" to "${spec.name}": tripod would build a second cluster and leave "${options.previousName}" running (keep the name, or destroy "${options.previousName}" first)`;
+  }
   if (!options.destroy && [...found.values()].every((f) => !f.owned)) {
-    const rename = await renamedFrom(aws, spec);
-    if (rename) {
-      const first = changes[0];
-      if (first) first.destructive = rename;
-    }
+    const neighbour = await sameNetworkAs(aws, spec);
+    if (neighbour) warnings.push(neighbour);
   }
   const summary = { create: 0, update: 0, replace: 0, delete: 0 };
   for (const c of changes) summary[c.action]++;
@@ -241,7 +244,7 @@ export async function planCluster(
     hasChanges: changes.length > 0,
     destructive: changes.filter((c) => c.destructive).map((c) => `${c.title}: ${c.destructive}`),
     conflicts,
-    warnings: desired?.topology.warnings ?? [],
+    warnings,
   };
   return { plan, desired, found, context: ctx };
 }
@@ -268,11 +271,12 @@ async function checkExistingNetwork(
 }
 
 /**
- * A brand-new cluster name whose network another tripod cluster already uses (same VPC, or a tripod
- * VPC with the same CIDR) is most likely a renamed cluster: applying would build a second cluster
- * next to the old one. Costs one call, and only when nothing of the cluster exists yet.
+ * A new cluster whose network another tripod cluster already uses (its VPC, or a tripod VPC with the
+ * same CIDR in the region) may be a renamed cluster. AWS alone cannot tell a rename from a second
+ * cluster, so this is a warning; a known previous name (`previousName`, e.g. the spec on the base
+ * branch) makes it a destructive change. Costs one call, and only when nothing of the cluster exists.
  */
-async function renamedFrom(aws: AwsClients, spec: ClusterSpec): Promise<string | undefined> {
+async function sameNetworkAs(aws: AwsClients, spec: ClusterSpec): Promise<string | undefined> {
   const others = (tags: Record<string, string>) => {
     const c = tags[CLUSTER_TAG];
     return c && c !== spec.name ? c : undefined;
@@ -284,13 +288,13 @@ async function renamedFrom(aws: AwsClients, spec: ClusterSpec): Promise<string |
     ]);
     const other = groups.map((g) => others(g.tags)).find(Boolean);
     return other
-      ? `VPC ${spec.network.vpcId} already holds tripod cluster "${other}": renaming a cluster creates a second one and leaves the old running (rename back, or destroy "${other}" first)`
+      ? `VPC ${spec.network.vpcId} already holds tripod cluster "${other}": if ${spec.name} is "${other}" renamed, applying builds a second cluster and leaves "${other}" running`
       : undefined;
   }
   const vpcs = await findVpcs(aws, [{ Name: 'tag-key', Values: [CLUSTER_TAG] }]);
   const same = vpcs.find((v) => v.cidr === spec.network.cidr && others(v.tags));
   return same
-    ? `tripod cluster "${others(same.tags)}" already uses CIDR ${spec.network.cidr} in ${spec.region}: if this is a rename, applying creates a second cluster and leaves the old running (rename back, or destroy "${others(same.tags)}" first)`
+    ? `tripod cluster "${others(same.tags)}" already uses CIDR ${spec.network.cidr} in ${spec.region}: if ${spec.name} is "${others(same.tags)}" renamed, applying builds a second cluster and leaves "${others(same.tags)}" running`
     : undefined;
 }
 
