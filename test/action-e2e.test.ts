@@ -298,6 +298,7 @@ describe('the bundled action, run as a runner runs it', () => {
     expect(msg).toContain('id-token: write');
     expect(msg).toContain('This job has no OIDC token right now: its permissions lack `id-token: write`.');
     expect(r.stdout).not.toContain('    at '); // no stack trace
+    expect(r.summary).toContain(`## tripod plan failed\n\n\`\`\`text\n${NO_CREDENTIALS}`);
     expect(r.outputs['cluster-name']).toBe('e2e-nocreds');
   });
 

@@ -43,9 +43,11 @@ export type EngineFactory = (region: string) => Engine;
 export async function run(makeEngine: EngineFactory, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let engine: Engine | undefined;
   let region = env.AWS_REGION ?? '';
+  let command = '';
   try {
     const context = readRunContext(env);
     const inputs = parseInputs((name) => core.getInput(name), context.eventName);
+    command = inputs.command;
     if (inputs.githubToken) core.setSecret(inputs.githubToken);
 
     const loaded = loadSpecFile(inputs.spec);
@@ -77,14 +79,22 @@ export async function run(makeEngine: EngineFactory, env: NodeJS.ProcessEnv = pr
       runner: coreRunner,
     });
   } catch (e) {
-    if (isMissingCredentials(e)) core.setFailed(noCredentialsMessage(region || 'eu-west-1', env));
-    else if (e instanceof ActionError || e instanceof InputError) core.setFailed(e.message);
-    else if ((e as { name?: string }).name === 'AwsApiError') core.setFailed((e as Error).message);
+    let message: string;
+    if (isMissingCredentials(e)) message = noCredentialsMessage(region || 'eu-west-1', env);
+    else if (e instanceof ActionError || e instanceof InputError) message = e.message;
+    else if ((e as { name?: string }).name === 'AwsApiError') message = (e as Error).message;
     else {
       core.debug((e as Error).stack ?? String(e));
-      core.setFailed(
-        `tripod failed unexpectedly: ${(e as Error).message ?? e} (this is a bug; please report it)`,
+      message = `tripod failed unexpectedly: ${(e as Error).message ?? e} (this is a bug; please report it)`;
+    }
+    core.setFailed(message);
+    // The reason goes into the job summary too: that is where people look first.
+    try {
+      await coreRunner.summary(
+        `## tripod ${command || 'action'} failed\n\n\`\`\`text\n${message.replace(/```/g, "'''")}\n\`\`\`\n`,
       );
+    } catch {
+      /* no GITHUB_STEP_SUMMARY: the log has it */
     }
   } finally {
     if (engine) core.info(`AWS API calls: ${engine.apiCalls()}`);
