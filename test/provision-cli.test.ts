@@ -60,7 +60,7 @@ describe('tripod plan / apply / destroy', () => {
   });
 
   it('a killed apply is finished by the next apply; then plan says no changes and exits 0', async () => {
-    // A real kill (SIGKILL) of the CLI process once it is part-way through the security groups.
+    // A real kill (SIGKILL) of the CLI process once it is part-way through the network.
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', resolve('src/cli/index.ts'), 'apply', '-f', file, '--endpoint-url', endpoint],
@@ -70,7 +70,7 @@ describe('tripod plan / apply / destroy', () => {
     const killed = await new Promise<boolean>((res) => {
       child.stdout.on('data', (d) => {
         seen += d;
-        if (seen.includes('created security group') && child.exitCode === null) {
+        if (seen.includes('created internet gateway') && child.exitCode === null) {
           child.kill('SIGKILL');
         }
       });
