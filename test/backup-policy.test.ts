@@ -84,6 +84,13 @@ describe('retention', () => {
     expect(snapshotsToDelete(s, T0, 30)).toEqual([s[5]!.key, s[3]!.key]);
   });
 
+  it('keeps all of the last 48 h even with a retention of 1 day', () => {
+    const day1: SnapshotRef = { key: snapshotKey('c', T0 - 30 * HOUR, 2), time: T0 - 30 * HOUR, revision: 2 };
+    const now: SnapshotRef = { key: snapshotKey('c', T0, 3), time: T0, revision: 3 };
+    const day3: SnapshotRef = { key: snapshotKey('c', T0 - 50 * HOUR, 1), time: T0 - 50 * HOUR, revision: 1 };
+    expect(snapshotsToDelete([day1, now, day3], T0, 1)).toEqual([day3.key]);
+  });
+
   it('always keeps the newest snapshot, however old', () => {
     const old: SnapshotRef = { key: snapshotKey('c', T0 - 400 * DAY, 1), time: T0 - 400 * DAY, revision: 1 };
     const older: SnapshotRef = {
@@ -111,14 +118,16 @@ describe('retention', () => {
     );
   });
 
-  it('keeps everything younger than 48 h and nothing older than the retention but the newest (property)', () => {
+  // A retention of 1 day does not cut into the 48 hours kept in full: the longer of the two wins.
+  it('keeps everything younger than 48 h and nothing older than max(48 h, retention) but the newest (property)', () => {
     fc.assert(
       fc.property(snapshotSet(T0), fc.integer({ min: 1, max: 60 }), (snaps, days) => {
         const doomed = new Set(snapshotsToDelete(snaps, T0, days));
         const newest = newestSnapshot(snaps);
         for (const s of snaps) {
           if (T0 - s.time < KEEP_ALL_MS) expect(doomed.has(s.key)).toBe(false);
-          if (T0 - s.time >= days * DAY && s !== newest) expect(doomed.has(s.key)).toBe(true);
+          const horizon = Math.max(KEEP_ALL_MS, days * DAY);
+          if (T0 - s.time >= horizon && s !== newest) expect(doomed.has(s.key)).toBe(true);
         }
       }),
     );
