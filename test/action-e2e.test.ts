@@ -24,11 +24,11 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commentMarker } from '../src/action/comment.js';
 import { NO_CREDENTIALS } from '../src/action/errors.js';
+import { ensureReconcilerRole } from './provision-support.js';
 import { type FakeGitHubApi, startFakeGitHubApi } from './support/github-api.js';
 
 const TOKEN = 'ghs_e2eTestToken123';
@@ -45,30 +45,7 @@ beforeAll(async () => {
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed: ${code}`))));
   });
   api = await startFakeGitHubApi({ token: TOKEN });
-  // infra/tripod-setup.yaml makes this role once per account; moto's Lambda needs it to exist.
-  const iam = new IAMClient({
-    region: 'us-east-1',
-    endpoint: inject('motoEndpoint'),
-    maxAttempts: 1,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
-  try {
-    await iam.send(
-      new CreateRoleCommand({
-        RoleName: 'tripod-reconciler',
-        AssumeRolePolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-          ],
-        }),
-      }),
-    );
-  } catch (e) {
-    if ((e as Error).name !== 'EntityAlreadyExistsException') throw e;
-  } finally {
-    iam.destroy();
-  }
+  await ensureReconcilerRole(inject('motoEndpoint'));
 });
 
 afterAll(async () => {
