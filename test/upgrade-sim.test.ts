@@ -3,7 +3,12 @@
  * simulator's invariants after every event. 3 and 5 masters, with and without faults mid-upgrade.
  */
 import { describe, expect, it } from 'vitest';
-import { simulateUpgrade, type UpgradeFault, type UpgradeSimResult } from '../src/upgrade/simulate.js';
+import {
+  simulateUpgrade,
+  simulateUpgradeSeeds,
+  type UpgradeFault,
+  type UpgradeSimResult,
+} from '../src/upgrade/simulate.js';
 
 const explain = (r: UpgradeSimResult) =>
   `seed ${r.seed}: ${[...r.problems, ...r.violations.map((v) => `${v.rule}: ${v.detail}`)].join('; ')}\n${r.lines.join('\n')}`;
@@ -106,4 +111,17 @@ it('a cut-off run leaves the refresh running and the re-run resumes it (no secon
   expect(r.outcomes.map((o) => o.result)).toEqual(['interrupted', 'completed']);
   expect(r.lines.filter((l) => l.includes('preflight ok: version step'))).toHaveLength(1);
   expect(r.stats.refreshes).toBe(1);
+});
+
+describe('many seeds, each with its own mix of faults', () => {
+  it.each([
+    { zones: 3, masters: 3 },
+    { zones: 4, masters: 5 },
+  ])(
+    '$masters masters in $zones zones: 30 seeds keep every invariant and finish',
+    async ({ zones, masters }) => {
+      const { failed } = await simulateUpgradeSeeds({ zones, masters }, 1000, 30);
+      expect(failed.map((r) => `seed ${r.seed} [${r.faults}]: ${explain(r).split('\n')[0]}`)).toEqual([]);
+    },
+  );
 });

@@ -9,7 +9,7 @@ import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
 import { runUpgrade, UpgradeError, type UpgradeOutcome } from '../upgrade/run.js';
-import { simulateUpgrade, type UpgradeFault } from '../upgrade/simulate.js';
+import { simulateUpgrade, simulateUpgradeSeeds, type UpgradeFault } from '../upgrade/simulate.js';
 import { type Command, type Io, UsageError, UserError } from './command.js';
 
 const SIM_FAULTS: readonly UpgradeFault[] = [
@@ -42,7 +42,7 @@ export const upgradeCommand: Command = {
   name: 'upgrade',
   summary: 'replace masters (one at a time, surge first), then workers, with the new launch templates',
   help: `Usage: tripod upgrade [-f cluster.yaml] [--abort] [--timeout-minutes N]
-       tripod upgrade --simulate [--seed S] [--masters M] [--zones Z] [--faults a,b]
+       tripod upgrade --simulate [--seed S] [--masters M] [--zones Z] [--faults a,b] [--seeds N]
 
 Run apply first: it writes the new launch template versions (Kubernetes version, image or instance
 type). upgrade then checks the cluster (every etcd member a healthy voter, no lifecycle action
@@ -60,6 +60,7 @@ Options:
       --masters M          simulator masters (default: from --zones)
       --zones Z            simulator zones (default 3)
       --faults LIST        simulator faults mid-upgrade: ${SIM_FAULTS.join(', ')}
+      --seeds N            run N seeds from --seed, each with its own mix of those faults
   -h, --help               this help
 
 Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed out; 2 usage error.`,
@@ -72,6 +73,7 @@ Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed ou
     masters: { type: 'string' },
     zones: { type: 'string', default: '3' },
     faults: { type: 'string', default: '' },
+    seeds: { type: 'string' },
   },
   async run(values, _positionals, io) {
     const timeoutMinutes = positiveInt(values['timeout-minutes'], 'timeout-minutes', 24 * 60);
@@ -83,6 +85,29 @@ Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed ou
       for (const f of faults)
         if (!(SIM_FAULTS as readonly string[]).includes(f))
           throw new UsageError(`--faults: unknown fault "${f}" (known: ${SIM_FAULTS.join(', ')})`);
+      if (values.seeds !== undefined) {
+        const count = positiveInt(values.seeds, 'seeds', 100_000);
+        const from = positiveInt(values.seed, 'seed', 2 ** 31);
+        const { failed, upgradeMs } = await simulateUpgradeSeeds(
+          {
+            zones: positiveInt(values.zones, 'zones', 6),
+            ...(values.masters !== undefined ? { masters: positiveInt(values.masters, 'masters', 9) } : {}),
+            timeoutMs: timeoutMinutes * 60_000,
+          },
+          from,
+          count,
+        );
+        const mean = upgradeMs.reduce((a, b) => a + b, 0) / Math.max(1, upgradeMs.length);
+        io.out(
+          `${count} seeds from ${from}: ${count - failed.length} passed, ${failed.length} failed; mean simulated upgrade ${(mean / 60_000).toFixed(1)} min`,
+        );
+        for (const f of failed)
+          io.err(
+            `seed ${f.seed} [${f.faults.join(',')}]: ${[...f.problems, ...f.violations.map((v) => `${v.rule}: ${v.detail}`)].join('; ')}\n  replay: tripod upgrade --simulate --seed ${f.seed} --faults ${f.faults.join(',')}`,
+          );
+        if (failed.length > 0) throw new UserError(`${failed.length} of ${count} simulated upgrades failed`);
+        return 0;
+      }
       const r = await simulateUpgrade({
         seed: positiveInt(values.seed, 'seed', 2 ** 31),
         zones: positiveInt(values.zones, 'zones', 6),

@@ -220,6 +220,7 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
         });
         break;
       case 'cut-off':
+        if (faults.includes('abort')) break; // the abort cuts the run off itself
         k.at(at, () => {
           k.log('fault', 'the upgrade run is cut off; it is run again 2 min later');
           controller.abort();
@@ -241,10 +242,14 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
   await k.runUntil(start + limit, () => checker.violations.length > 0 || settledAt());
   const end = k.now();
   const last = outcomes.at(-1);
-  const aborting = faults.includes('abort');
+  // An abort that comes after the upgrade completed finds nothing to abort (and changes nothing).
+  const abortedLate = faults.includes('abort') && outcomes[0]?.result === 'completed';
+  const aborting = faults.includes('abort') && !abortedLate;
   const want = aborting ? 'aborted' : 'completed';
   if (!last) problems.push('the upgrade never finished');
-  else if (last.result !== want && !(last.paused && last.result === 'timed-out'))
+  else if (abortedLate && last.result === 'nothing-to-do') {
+    // the abort came after the upgrade completed: nothing to abort
+  } else if (last.result !== want && !(last.paused && last.result === 'timed-out'))
     problems.push(`the upgrade ended ${last.result}, want ${want}: ${last.message}`);
   if (checker.violations.length === 0 && !(await convergedFor(30 * MIN)))
     problems.push(`not converged after the upgrade: ${checker.notConverged()}`);
@@ -252,7 +257,7 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
   const wrong = refresh
     .groupView()
     .instances.filter((i) => i.lifecycleState === 'InService' && i.version !== wantVersion);
-  if (last?.result === want && wrong.length > 0)
+  if ((last?.result === want || abortedLate) && wrong.length > 0)
     problems.push(
       `${wrong.length} master(s) not on version ${wantVersion}: ${wrong.map((i) => i.instanceId).join(', ')}`,
     );
@@ -287,4 +292,43 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
         .length,
     },
   });
+}
+
+export const UPGRADE_FAULTS: readonly UpgradeFault[] = [
+  'zone-outage',
+  'kill-new',
+  'event-loss',
+  'cut-off',
+  'etcd-crash',
+  'abort',
+];
+
+/** A seed's own mix of faults (each in about a third of the seeds) and when they hit. */
+export function seededFaults(seed: number): { faults: UpgradeFault[]; faultAfterMs: number } {
+  const h = Math.imul(seed, 2654435761) >>> 0;
+  return {
+    faults: UPGRADE_FAULTS.filter((_, i) => (h >>> (i * 3)) % 3 === 0),
+    faultAfterMs: 30_000 + ((seed * 7919) % 8) * MIN,
+  };
+}
+
+/** Seeds `from`..`from+count-1`, each with its own faults; the failing ones. */
+export async function simulateUpgradeSeeds(
+  base: Omit<UpgradeSimOptions, 'seed' | 'faults' | 'faultAfterMs'>,
+  from: number,
+  count: number,
+  onProgress?: (done: number, failed: number) => void,
+): Promise<{ failed: Array<UpgradeSimResult & { faults: UpgradeFault[] }>; upgradeMs: number[] }> {
+  const failed: Array<UpgradeSimResult & { faults: UpgradeFault[] }> = [];
+  const upgradeMs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const seed = from + i;
+    const f = seededFaults(seed);
+    const r = await simulateUpgrade({ ...base, seed, ...f });
+    const masters = base.masters ?? autoMasterCount(base.zones ?? 3);
+    if (!r.ok || r.maxVoters > masters + 1) failed.push({ ...r, faults: f.faults });
+    else upgradeMs.push(r.upgradeMs);
+    onProgress?.(i + 1, failed.length);
+  }
+  return { failed, upgradeMs };
 }
