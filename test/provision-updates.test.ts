@@ -25,7 +25,7 @@ const spec = exampleSpec('examples/three-zones.yaml', [
 const bundle = (text: string) => ({
   zip: zipSync({ 'index.mjs': `export const handler = async () => '${text}';\n` }),
   handler: 'index.handler',
-  runtime: 'nodejs20.x',
+  runtime: 'nodejs22.x',
 });
 
 let aws: AwsClients;
@@ -40,6 +40,14 @@ afterAll(async () => {
 });
 
 describe('updates and conflicts', () => {
+  it('deploys the reconciler as the single writer: arm64, reserved concurrency 1, nodejs22.x', async () => {
+    const fn = (await getFunction(aws, 'pt-upd-reconciler'))!;
+    expect(fn.config.architecture).toBe('arm64');
+    expect(fn.config.reservedConcurrency).toBe(1);
+    expect(fn.config.runtime).toBe('nodejs22.x');
+    expect(fn.config.timeoutSeconds).toBe(120);
+  });
+
   it('uploads the reconciler code only when its hash changes', async () => {
     expect((await planCluster(aws, spec, { reconcilerBundle: bundle('v1') })).plan.changes).toEqual([]);
     const before = (await getFunction(aws, 'pt-upd-reconciler'))!.codeSha256;
@@ -105,6 +113,8 @@ describe('updates and conflicts', () => {
         environment: {},
         subnetIds: [],
         securityGroupIds: [],
+        architecture: 'arm64',
+        reservedConcurrency: 1,
       },
       tags: {},
     }).catch((x) => explainRole(x, role));

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
+import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import { ProvisionError } from '../provision/apply.js';
 import type { PlanOptions } from '../provision/plan.js';
 import { loadSpecFile } from '../spec/file.js';
@@ -57,8 +58,8 @@ export function openSession(values: Record<string, unknown>): Session {
     try {
       desiredOptions.reconcilerBundle = {
         zip: new Uint8Array(readFileSync(values['reconciler-zip'])),
-        handler: 'index.handler',
-        runtime: 'nodejs20.x',
+        handler: RECONCILER_PACKAGE.handler,
+        runtime: RECONCILER_PACKAGE.runtime,
       };
     } catch (e) {
       throw new UserError(`--reconciler-zip ${values['reconciler-zip']}: ${(e as Error).message}`);

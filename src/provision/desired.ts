@@ -6,6 +6,7 @@
 import { renderUserData } from '../bootstrap/render.js';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
 import { configParameter, NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE, ROLE_TAG } from '../heal/protocol.js';
+import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
 import { desiredApiLoadBalancer } from './api-load-balancer.js';
@@ -206,8 +207,10 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
       subnets: nodeSubnets,
       securityGroups: ['sg/reconciler'],
       environment: { TRIPOD_CLUSTER: spec.name, TRIPOD_CONFIG_PARAMETER: configParameter(spec.name) },
-      timeoutSeconds: 60,
-      memoryMb: 256,
+      timeoutSeconds: RECONCILER_PACKAGE.timeoutSeconds,
+      memoryMb: RECONCILER_PACKAGE.memoryMb,
+      architecture: RECONCILER_PACKAGE.architectures[0],
+      reservedConcurrency: RECONCILER_PACKAGE.reservedConcurrency,
       tags,
     } satisfies DesiredFunction);
   }

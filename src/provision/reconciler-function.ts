@@ -12,11 +12,13 @@ import {
   type FunctionConfig,
   getFunction,
   type LambdaFunction,
+  setReservedConcurrency,
   updateFunctionCode,
   updateFunctionConfig,
   waitFunctionUpdated,
 } from '../adapters/aws/lambda.js';
 import type { Tags } from '../adapters/aws/tags.js';
+import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import { resourceNames } from './names.js';
 import {
   diff,
@@ -39,6 +41,8 @@ export interface DesiredFunction {
   environment: Record<string, string>;
   timeoutSeconds: number;
   memoryMb: number;
+  architecture: string;
+  reservedConcurrency: number;
   tags: Tags;
 }
 
@@ -60,6 +64,8 @@ function configOf(d: DesiredFunction, refs: Refs): FunctionConfig {
     environment: d.environment,
     subnetIds: d.subnets.map((s) => refs.get(s)).sort(),
     securityGroupIds: d.securityGroups.map((s) => refs.get(s)).sort(),
+    architecture: d.architecture,
+    reservedConcurrency: d.reservedConcurrency,
   };
 }
 
@@ -74,6 +80,14 @@ function configChanges(want: FunctionConfig, have: FunctionConfig): FieldChange[
     ...diff('subnets', have.subnetIds, want.subnetIds),
     ...diff('securityGroups', have.securityGroupIds, want.securityGroupIds),
   ];
+}
+
+function codeChanges(want: FunctionConfig, have: FunctionConfig): FieldChange[] {
+  return diff('architecture', have.architecture, want.architecture);
+}
+
+function concurrencyChanges(want: FunctionConfig, have: FunctionConfig): FieldChange[] {
+  return diff('reservedConcurrency', have.reservedConcurrency, want.reservedConcurrency);
 }
 
 export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunction> = {
@@ -100,6 +114,8 @@ export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunctio
       changes: [
         ...diff('codeSha256', f.actual.codeSha256, codeSha256(d.bundle.zip)),
         ...configChanges(configOf(d, refs), f.actual.config),
+        ...codeChanges(configOf(d, refs), f.actual.config),
+        ...concurrencyChanges(configOf(d, refs), f.actual.config),
       ],
     };
   },
@@ -133,9 +149,15 @@ export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunctio
       await updateFunctionConfig(ctx.aws, d.value.name, config);
       await waitFunctionUpdated(ctx.aws, d.value.name, ctx.timeouts.loadBalancerMs);
     }
-    if (f.actual.codeSha256 !== codeSha256(d.value.bundle.zip)) {
-      await updateFunctionCode(ctx.aws, d.value.name, d.value.bundle.zip);
+    if (
+      f.actual.codeSha256 !== codeSha256(d.value.bundle.zip) ||
+      codeChanges(config, f.actual.config).length
+    ) {
+      await updateFunctionCode(ctx.aws, d.value.name, d.value.bundle.zip, config.architecture);
       await waitFunctionUpdated(ctx.aws, d.value.name, ctx.timeouts.loadBalancerMs);
+    }
+    if (concurrencyChanges(config, f.actual.config).length) {
+      await setReservedConcurrency(ctx.aws, d.value.name, config.reservedConcurrency);
     }
     return undefined;
   },
@@ -164,5 +186,9 @@ export function placeholderBundle(): ReconcilerBundle {
     '};',
     '',
   ].join('\n');
-  return { zip: zipSync({ 'index.mjs': code }), handler: 'index.handler', runtime: 'nodejs20.x' };
+  return {
+    zip: zipSync({ 'index.mjs': code }),
+    handler: RECONCILER_PACKAGE.handler,
+    runtime: RECONCILER_PACKAGE.runtime,
+  };
 }

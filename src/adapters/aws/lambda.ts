@@ -7,8 +7,10 @@ import {
   AddPermissionCommand,
   CreateFunctionCommand,
   DeleteFunctionCommand,
+  DeleteFunctionConcurrencyCommand,
   GetFunctionCommand,
   GetFunctionConfigurationCommand,
+  PutFunctionConcurrencyCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -26,6 +28,10 @@ export interface FunctionConfig {
   environment: Record<string, string>;
   subnetIds: string[];
   securityGroupIds: string[];
+  /** `arm64` or `x86_64` (changed through UpdateFunctionCode, not the configuration call). */
+  architecture: string;
+  /** Reserved concurrency; undefined when unreserved. */
+  reservedConcurrency: number | undefined;
 }
 
 export interface LambdaFunction {
@@ -57,6 +63,8 @@ export async function getFunction(aws: AwsClients, name: string): Promise<Lambda
         environment: { ...(c.Environment?.Variables ?? {}) },
         subnetIds: [...(c.VpcConfig?.SubnetIds ?? [])].sort(),
         securityGroupIds: [...(c.VpcConfig?.SecurityGroupIds ?? [])].sort(),
+        architecture: c.Architectures?.[0] ?? 'x86_64',
+        reservedConcurrency: r.Concurrency?.ReservedConcurrentExecutions,
       },
       tags: { ...(r.Tags ?? {}) },
     };
@@ -85,14 +93,38 @@ export async function createFunction(
       FunctionName: input.name,
       Code: { ZipFile: input.zip },
       ...configInput(input.config),
+      Architectures: [input.config.architecture as never],
       Tags: input.tags,
     }),
   );
+  await setReservedConcurrency(aws, input.name, input.config.reservedConcurrency);
   return r.FunctionArn!;
 }
 
-export async function updateFunctionCode(aws: AwsClients, name: string, zip: Uint8Array) {
-  await aws.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: zip }));
+/** Reserved concurrency 1 is what makes the reconciler the single writer of etcd membership. */
+export async function setReservedConcurrency(aws: AwsClients, name: string, reserved: number | undefined) {
+  if (reserved === undefined) {
+    await aws.lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: name }));
+    return;
+  }
+  await aws.lambda.send(
+    new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: reserved }),
+  );
+}
+
+export async function updateFunctionCode(
+  aws: AwsClients,
+  name: string,
+  zip: Uint8Array,
+  architecture: string,
+) {
+  await aws.lambda.send(
+    new UpdateFunctionCodeCommand({
+      FunctionName: name,
+      ZipFile: zip,
+      Architectures: [architecture as never],
+    }),
+  );
 }
 
 export async function updateFunctionConfig(aws: AwsClients, name: string, config: FunctionConfig) {
