@@ -5,7 +5,7 @@
  * the join handshake, the real reconciler (reconcilePass, the Lambda's code) heals, and the
  * article's failure scenarios are played one after another with a live timeline.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EtcdMemberReply } from '../heal/ports.js';
@@ -273,6 +273,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     polling = false;
     await poller;
     await real.stop(opts.keep);
+    if (!opts.keep) await rm(dir, { recursive: true, force: true });
   };
 
   const scenarios: ScenarioResult[] = [];
