@@ -29,6 +29,7 @@ describe('action.yml', () => {
     expect(action.runs).toEqual({ using: 'node24', main: 'dist/action/index.js' });
     expect(Object.keys(action.inputs).sort()).toEqual(
       [
+        'abort',
         'allow-destructive',
         'aws-region',
         'command',

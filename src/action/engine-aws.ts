@@ -66,11 +66,15 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
       await destroy(clients, spec, { onProgress: options.onProgress, signal: options.signal });
     },
     async upgrade(spec, options) {
-      return runUpgrade(createUpgradePort(clients), upgradeRequestFromSpec(spec, { abort: false }), {
-        timeoutMs: options.timeoutMs,
-        signal: options.signal,
-        onProgress: options.onProgress,
-      });
+      return runUpgrade(
+        createUpgradePort(clients),
+        upgradeRequestFromSpec(spec, { abort: options.abort === true }),
+        {
+          timeoutMs: options.timeoutMs,
+          signal: options.signal,
+          onProgress: options.onProgress,
+        },
+      );
     },
     async endpoints(spec) {
       // The spec's DNS names when it has them (what users connect to), else the load balancers' own.

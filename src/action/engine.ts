@@ -64,6 +64,8 @@ export interface ClusterStatus {
 export interface UpgradeOptions {
   /** The upgrade's own bound: it stops between two looks, leaving the rest for a re-run. */
   timeoutMs: number;
+  /** Roll the upgrade in progress back instead (the `abort` input). */
+  abort?: boolean;
   signal: AbortSignal;
   onProgress(line: string): void;
 }

@@ -18,6 +18,8 @@ export interface ActionInputs {
   githubToken: string;
   timeoutMinutes: number;
   confirmDestroy: string;
+  /** command upgrade: roll the upgrade in progress back. */
+  abort: boolean;
 }
 
 export class InputError extends Error {
@@ -64,6 +66,9 @@ export function parseInputs(read: (name: string) => string, eventName: string): 
 
   const onPr = PULL_REQUEST_EVENTS.includes(eventName);
   const allowDestructive = bool('allow-destructive', false);
+  const abort = bool('abort', false);
+  if (abort && command !== undefined && command !== 'upgrade')
+    problems.push(`abort: only used with command upgrade (command is ${rawCommand})`);
   const commentOnPr = bool('comment-on-pr', onPr, { auto: onPr });
 
   const rawTimeout = get('timeout-minutes');
@@ -94,5 +99,6 @@ export function parseInputs(read: (name: string) => string, eventName: string): 
     githubToken: get('github-token'),
     timeoutMinutes,
     confirmDestroy,
+    abort,
   };
 }

@@ -12,12 +12,17 @@ import { withTimeout } from './timeout.js';
 export async function upgradeCommand(run: CommandRun): Promise<void> {
   const { runner, engine, spec, inputs } = run;
   const deadline = Date.now() + inputs.timeoutMinutes * 60_000;
-  const plan = await applySpec(run, inputs.timeoutMinutes);
-  if (plan.hasChanges) runner.info(`Applied ${plan.changesCount} change(s); now replacing instances.`);
+  // abort goes back to the recorded launch template versions: nothing is applied first.
+  const plan = inputs.abort ? undefined : await applySpec(run, inputs.timeoutMinutes);
+  if (plan?.hasChanges) runner.info(`Applied ${plan.changesCount} change(s); now replacing instances.`);
 
   const minutesLeft = Math.max(0.001, (deadline - Date.now()) / 60_000);
   let last = '';
-  runner.startGroup(`Upgrade ${spec.name} to Kubernetes ${spec.kubernetesVersion}`);
+  runner.startGroup(
+    inputs.abort
+      ? `Abort the upgrade of ${spec.name}`
+      : `Upgrade ${spec.name} to Kubernetes ${spec.kubernetesVersion}`,
+  );
   let outcome: Awaited<ReturnType<typeof engine.upgrade>>;
   try {
     outcome = await withTimeout(
@@ -28,6 +33,7 @@ export async function upgradeCommand(run: CommandRun): Promise<void> {
       (signal) =>
         engine.upgrade(spec, {
           timeoutMs: minutesLeft * 60_000,
+          abort: inputs.abort,
           signal,
           onProgress: (line) => {
             last = line;
