@@ -376,4 +376,32 @@ describe('runUpgrade over a fake port', () => {
     expect(o.message).toMatch(/paused before the next masters refresh: quorum margin 0.*re-run to resume/);
     expect(f.calls.filter((c) => c.startsWith('start'))).toEqual([]);
   });
+
+  it('a refresh started by someone else between look and call is watched, not an error', async () => {
+    const f = fakePort({
+      masters: group('m', ['1', '1', '1'], '2'),
+      workers: group('w', ['4'], '5'),
+      status: status(),
+    });
+    const start = f.port.startRefresh;
+    let first = true;
+    f.port.startRefresh = async (...a) => {
+      if (first) {
+        first = false;
+        await start(...a); // the other run's refresh
+        throw Object.assign(new Error('An Instance Refresh is already in progress'), {
+          name: 'InstanceRefreshInProgress',
+        });
+      }
+      return start(...a);
+    };
+    const lines: string[] = [];
+    const o = await runUpgrade(f.port, req, {
+      timeoutMs: 3_600_000,
+      pollMs: 1000,
+      onProgress: (l) => lines.push(l),
+    });
+    expect(o.result).toBe('completed');
+    expect(lines.join('\n')).toMatch(/masters: a refresh is already in progress .*; watching it/);
+  });
 });

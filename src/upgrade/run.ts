@@ -82,6 +82,18 @@ export async function observeUpgrade(port: UpgradePort, req: UpgradeRequest): Pr
   };
 }
 
+const errorText = (e: unknown) => `${(e as Error)?.name ?? ''} ${(e as Error)?.message ?? String(e)}`;
+
+/** StartInstanceRefresh while one runs: `InstanceRefreshInProgress`. */
+export const isRefreshInProgress = (e: unknown): boolean =>
+  /InstanceRefreshInProgress|already in progress/i.test(errorText(e));
+
+/** Cancelling a refresh that already ended (`ActiveInstanceRefreshNotFound`) is what we wanted. */
+function ignoreNoActiveRefresh(e: unknown): void {
+  if (!/ActiveInstanceRefreshNotFound|No in progress or pending Instance Refresh/i.test(errorText(e)))
+    throw e;
+}
+
 /** Something the user can fix (no stack trace). */
 export class UpgradeError extends Error {
   override name = 'UpgradeError';
@@ -183,7 +195,15 @@ export async function runUpgrade(
         continue;
       }
       case 'start-refresh': {
-        const id = await port.startRefresh(step.group, step.version, step.preferences);
+        let id: string;
+        try {
+          id = await port.startRefresh(step.group, step.version, step.preferences);
+        } catch (e) {
+          // Another run (or a person) started one between our look and our call: watch that one.
+          if (!isRefreshInProgress(e)) throw e;
+          say(`${step.role}: a refresh is already in progress (${(e as Error).message}); watching it`);
+          break;
+        }
         say(
           `${step.role}: instance refresh ${id} started (min healthy ${step.preferences.minHealthyPercentage}%, max ${step.preferences.maxHealthyPercentage}%): ${step.why}`,
         );
@@ -196,11 +216,11 @@ export async function runUpgrade(
           say(`${step.why}: rollback started`);
         } catch (e) {
           say(`${step.why}: rollback refused (${(e as Error).message}); cancelling, then refreshing back`);
-          await port.cancelRefresh(step.group);
+          await port.cancelRefresh(step.group).catch(ignoreNoActiveRefresh);
         }
         break;
       case 'pause':
-        if (step.cancel) await port.cancelRefresh(step.group);
+        if (step.cancel) await port.cancelRefresh(step.group).catch(ignoreNoActiveRefresh);
         if (why !== lastWhy) say(`${why}; ${marginText(o.status)}`);
         lastWhy = why;
         break;
