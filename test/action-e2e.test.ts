@@ -64,11 +64,11 @@ function specYaml(name: string, extra = ''): string {
   return `apiVersion: tripod/v1
 kind: Cluster
 name: ${name}
-region: eu-south-2
+region: il-central-1
 kubernetesVersion: 1.32.4
 network:
   cidr: ${cidrOf(name)}
-  zones: [eu-south-2a, eu-south-2b, eu-south-2c]
+  zones: [il-central-1a, il-central-1b, il-central-1c]
 ${extra}`;
 }
 
@@ -116,7 +116,7 @@ interface RunResult {
 async function seedMasters(cluster: string, statusDoc: (instanceIds: string[]) => unknown) {
   const endpoint = inject('motoEndpoint');
   const opts = {
-    region: 'eu-south-2',
+    region: 'il-central-1',
     endpoint,
     maxAttempts: 1,
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
@@ -128,7 +128,7 @@ async function seedMasters(cluster: string, statusDoc: (instanceIds: string[]) =
   try {
     const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.77.0.0/16' }))).Vpc!.VpcId!;
     const subnets: string[] = [];
-    for (const [i, z] of ['eu-south-2a', 'eu-south-2b', 'eu-south-2c'].entries()) {
+    for (const [i, z] of ['il-central-1a', 'il-central-1b', 'il-central-1c'].entries()) {
       const sn = await ec2.send(
         new CreateSubnetCommand({ VpcId: vpc, AvailabilityZone: z, CidrBlock: `10.77.${i}.0/24` }),
       );
@@ -271,7 +271,7 @@ describe('the bundled action, run as a runner runs it', () => {
     const msg = failure(r);
     expect(msg.startsWith(`${NO_CREDENTIALS} tripod uses only the default AWS credential chain`)).toBe(true);
     expect(msg).toContain('uses: aws-actions/configure-aws-credentials@v4');
-    expect(msg).toContain('aws-region: eu-south-2');
+    expect(msg).toContain('aws-region: il-central-1');
     expect(msg).toContain('id-token: write');
     expect(msg).toContain('This job has no OIDC token right now: its permissions lack `id-token: write`.');
     expect(r.stdout).not.toContain('    at '); // no stack trace
@@ -323,7 +323,7 @@ describe('the bundled action, run as a runner runs it', () => {
   it('a region input that contradicts the spec is an error, not an override', async () => {
     const r = await runAction({ inputs: { 'aws-region': 'us-east-1' }, spec: specYaml('e2e-region') });
     expect(r.code).toBe(1);
-    expect(failure(r)).toContain('aws-region is us-east-1 but cluster.yaml says region: eu-south-2');
+    expect(failure(r)).toContain('aws-region is us-east-1 but cluster.yaml says region: il-central-1');
   });
 
   it('status of a cluster that does not exist says so', async () => {
@@ -334,7 +334,7 @@ describe('the bundled action, run as a runner runs it', () => {
     });
     expect(r.code).toBe(1);
     expect(failure(r)).toBe(
-      'cluster e2e-nocluster not found in eu-south-2: there is no Auto Scaling group e2e-nocluster-masters. Run command apply first.',
+      'cluster e2e-nocluster not found in il-central-1: there is no Auto Scaling group e2e-nocluster-masters. Run command apply first.',
     );
   });
 
@@ -362,15 +362,15 @@ describe('the bundled action, run as a runner runs it', () => {
       spec: specYaml(cluster),
       eventName: 'schedule',
     });
-    // moto starts every instance of a group in its first subnet: all three masters sit in eu-south-2a.
+    // moto starts every instance of a group in its first subnet: all three masters sit in il-central-1a.
     expect(failure(r)).toBe(
-      `${cluster}: zone-loss survival is LOST: losing eu-south-2a would leave 0 healthy voters, below quorum 2`,
+      `${cluster}: zone-loss survival is LOST: losing il-central-1a would leave 0 healthy voters, below quorum 2`,
     );
     expect(r.code).toBe(1);
-    expect(r.summary).toContain(`## tripod status: \`${cluster}\` in eu-south-2`);
-    expect(r.summary).toContain('| eu-south-2a | 3 | 3 | **NO** |');
+    expect(r.summary).toContain(`## tripod status: \`${cluster}\` in il-central-1`);
+    expect(r.summary).toContain('| il-central-1a | 3 | 3 | **NO** |');
     expect(r.summary).toContain(`| 1000 | ${ids[0]} | voter, leader | yes |`);
-    expect(r.summary).toContain(`| ${ids[1]} | eu-south-2a | InService | Healthy | healthy |`);
+    expect(r.summary).toContain(`| ${ids[1]} | il-central-1a | InService | Healthy | healthy |`);
     expect(r.summary).toContain('2026-01-01T00:00:00.000Z: **converged**');
   });
 
@@ -415,9 +415,9 @@ describe('plan on a pull request, apply on main', () => {
     const count = Number(first.outputs['changes-count']);
     expect(count).toBeGreaterThan(10);
     expect(JSON.parse(first.outputs['plan-json']!)).toBeTypeOf('object');
-    expect(first.summary).toContain(`## tripod plan: \`${cluster}\` in eu-south-2`);
+    expect(first.summary).toContain(`## tripod plan: \`${cluster}\` in il-central-1`);
     expect(first.summary).toContain(`**${count} changes** to make AWS match the spec.`);
-    expect(first.summary).toContain('| eu-south-2b | 1 | 2 | yes |');
+    expect(first.summary).toContain('| il-central-1b | 1 | 2 | yes |');
     expect(first.summary).toContain('```mermaid\nflowchart TB');
     expect(first.summary).toContain('keeps etcd quorum (2 of 3) when any one of its 3 zones is lost');
     expect(first.summary).toMatch(/```diff\n# network\n\+ VPC .*\n\+ /);
@@ -485,7 +485,7 @@ describe('plan on a pull request, apply on main', () => {
     expect(failure(r)).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^::group::instances$/m);
-    expect(r.summary).toContain(`## tripod destroy: \`${cluster}\` in eu-south-2`);
+    expect(r.summary).toContain(`## tripod destroy: \`${cluster}\` in il-central-1`);
     const plan = await runAction({ inputs: { command: 'plan' }, spec, eventName: 'schedule' });
     expect(plan.outputs['has-changes']).toBe('true');
   });
