@@ -443,6 +443,17 @@ describe('plan on a pull request, apply on main', () => {
     expect(ours()[0]!.body).toContain('at `bbbbbbb`');
     expect(writes().map((c) => c.method)).toEqual(['POST', 'PATCH']);
     expect(writes()[1]!.path).toBe(`/repos/${REPO}/issues/comments/${ours()[0]!.id}`);
+
+    const callsBefore = api.calls.length;
+    const optedOut = await runAction({
+      inputs: { command: 'plan', 'comment-on-pr': 'false' },
+      spec,
+      eventName: 'pull_request',
+      event: pullRequestEvent(17, 'e'.repeat(40)),
+    });
+    expect(optedOut.code).toBe(0);
+    expect(api.calls.length).toBe(callsBefore);
+    expect(ours()[0]!.body).toContain('at `bbbbbbb`');
   });
 
   it('apply on a push to main, then plan shows no changes (and comments nothing off a pull request)', async () => {
