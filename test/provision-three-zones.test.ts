@@ -14,6 +14,7 @@ import { getParameter } from '../src/adapters/aws/ssm.js';
 import type { ReconcilerConfig } from '../src/heal/config.js';
 import { CLUSTER_TAG, configParameter } from '../src/heal/protocol.js';
 import { applyPlan, destroy, ProvisionError } from '../src/provision/apply.js';
+import { findBackupBucket } from '../src/provision/backup-bucket.js';
 import { planCluster } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
@@ -66,6 +67,7 @@ describe('three zones, own VPC', () => {
       'asg/masters',
       'asg/workers',
       'param/config',
+      'backup-bucket',
       'fn/reconciler',
       'rule/lifecycle',
       'rule/instance-state',
@@ -133,6 +135,11 @@ describe('three zones, own VPC', () => {
     expect(config.apiTargetGroupArn).toBe(masters.TargetGroupARNs![0]);
     expect(config.serviceTargetGroupArns).toHaveLength(2);
     expect(config.expectedMasters).toBe(3);
+    // the backup bucket: named after the account (moto's 123456789012), made versioned, recorded
+    expect(config.backupBucket).toBe('tripod-pt-three-123456789012-eu-west-3-backups');
+    const bucket = await findBackupBucket(aws.s3, config.backupBucket!);
+    expect(bucket?.versioning).toBe('Enabled');
+    expect(bucket?.tags).toMatchObject({ 'tripod:cluster': 'pt-three', 'tripod:managed-by': 'tripod' });
 
     const rules = await listRules(aws, 'pt-three-');
     expect(rules.map((r) => r.name).sort()).toEqual([
@@ -221,7 +228,7 @@ describe('three zones, own VPC', () => {
   it('destroy removes everything carrying the cluster tags', async () => {
     const progress: string[] = [];
     await destroy(aws, spec, { onProgress: (e) => progress.push(e.message) });
-    expect(progress.at(-1)).toMatch(/deleted VPC/);
+    expect(progress.filter((p) => p.startsWith('deleted')).at(-1)).toMatch(/deleted VPC/);
     const after = await planCluster(aws, spec, { destroy: true });
     expect(after.plan.changes).toEqual([]);
     const vpcs = await aws.ec2.send(
@@ -236,5 +243,10 @@ describe('three zones, own VPC', () => {
     expect(groups.AutoScalingGroups).toEqual([]);
     expect(await getParameter(aws, configParameter(spec.name))).toBeUndefined();
     expect(await listRules(aws, 'pt-three-')).toEqual([]);
+    // the backup bucket holds the only copy of the etcd data once the cluster is gone: kept
+    expect(progress.join('\n')).toMatch(
+      /keeping backup bucket tripod-pt-three-123456789012-eu-west-3-backups/,
+    );
+    expect(await findBackupBucket(aws.s3, 'tripod-pt-three-123456789012-eu-west-3-backups')).toBeDefined();
   });
 });

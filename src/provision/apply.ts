@@ -130,6 +130,8 @@ export async function destroy(
     ...(options.timeouts ? { timeouts: options.timeouts } : {}),
   });
   const result = await applyPlan(state, { ...options, allowDestructive: true });
+  for (const w of state.plan.warnings.filter((x) => x.startsWith('keeping backup bucket')))
+    options.onProgress?.({ group: 'backups', message: w });
   const released = await releaseFreeElasticIps(state.context);
   if (released)
     options.onProgress?.({ group: 'network', message: `released ${released} unused Elastic IP(s)` });

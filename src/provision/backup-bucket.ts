@@ -23,7 +23,6 @@ import {
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
-  HeadBucketCommand,
   type LifecycleRule,
   PutBucketEncryptionCommand,
   PutBucketLifecycleConfigurationCommand,
@@ -189,13 +188,17 @@ const httpStatus = (e: unknown): number | undefined =>
   (e as { httpStatus?: number })?.httpStatus ??
   (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 
-/** Reads what exists; undefined when the bucket does not exist. */
+/**
+ * Reads what exists; undefined when the bucket does not exist. Five calls: GetBucketVersioning doubles
+ * as the existence probe (NoSuchBucket / 404), then the other four settings are read in parallel.
+ */
 export async function findBackupBucket(
   s3: S3Client,
   name: string,
 ): Promise<BackupBucketObserved | undefined> {
+  let versioning: { Status?: string };
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: name }));
+    versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
   } catch (e) {
     if (errorName(e) === 'NotFound' || errorName(e) === 'NoSuchBucket' || httpStatus(e) === 404)
       return undefined;
@@ -209,40 +212,41 @@ export async function findBackupBucket(
       throw e;
     }
   };
-  const versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
-  const encryption = await optional(
-    async () => {
-      const r = await s3.send(new GetBucketEncryptionCommand({ Bucket: name }));
-      const d = r.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
-      return d?.SSEAlgorithm
-        ? { algorithm: d.SSEAlgorithm, ...(d.KMSMasterKeyID ? { kmsKeyId: d.KMSMasterKeyID } : {}) }
-        : undefined;
-    },
-    undefined,
-    'ServerSideEncryptionConfigurationNotFoundError',
-  );
-  const publicAccessBlocked = await optional(
-    async () => {
-      const r = await s3.send(new GetPublicAccessBlockCommand({ Bucket: name }));
-      const c = r.PublicAccessBlockConfiguration;
-      return !!(c?.BlockPublicAcls && c.BlockPublicPolicy && c.IgnorePublicAcls && c.RestrictPublicBuckets);
-    },
-    false,
-    'NoSuchPublicAccessBlockConfiguration',
-  );
-  const lifecycle = await optional(
-    async () => (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: name }))).Rules ?? [],
-    [] as LifecycleRule[],
-    'NoSuchLifecycleConfiguration',
-  );
-  const tags = await optional(
-    async () => {
-      const r = await s3.send(new GetBucketTaggingCommand({ Bucket: name }));
-      return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-    },
-    {} as Record<string, string>,
-    'NoSuchTagSet',
-  );
+  const [encryption, publicAccessBlocked, lifecycle, tags] = await Promise.all([
+    optional(
+      async () => {
+        const r = await s3.send(new GetBucketEncryptionCommand({ Bucket: name }));
+        const d = r.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
+        return d?.SSEAlgorithm
+          ? { algorithm: d.SSEAlgorithm, ...(d.KMSMasterKeyID ? { kmsKeyId: d.KMSMasterKeyID } : {}) }
+          : undefined;
+      },
+      undefined,
+      'ServerSideEncryptionConfigurationNotFoundError',
+    ),
+    optional(
+      async () => {
+        const r = await s3.send(new GetPublicAccessBlockCommand({ Bucket: name }));
+        const c = r.PublicAccessBlockConfiguration;
+        return !!(c?.BlockPublicAcls && c.BlockPublicPolicy && c.IgnorePublicAcls && c.RestrictPublicBuckets);
+      },
+      false,
+      'NoSuchPublicAccessBlockConfiguration',
+    ),
+    optional(
+      async () => (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: name }))).Rules ?? [],
+      [] as LifecycleRule[],
+      'NoSuchLifecycleConfiguration',
+    ),
+    optional(
+      async () => {
+        const r = await s3.send(new GetBucketTaggingCommand({ Bucket: name }));
+        return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+      },
+      {} as Record<string, string>,
+      'NoSuchTagSet',
+    ),
+  ]);
   return {
     name,
     versioning:

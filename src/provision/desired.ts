@@ -10,6 +10,7 @@ import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
 import { desiredApiLoadBalancer } from './api-load-balancer.js';
+import { backupBucketDesired, desiredBackupBucket } from './backup-bucket.js';
 import type { DesiredRule as DesiredEventRule } from './event-rules.js';
 import type { DesiredLaunchTemplate } from './launch-templates.js';
 import { desiredMasterGroup } from './master-group.js';
@@ -35,7 +36,13 @@ export interface DesiredOptions {
   reconcilerBundle?: ReconcilerBundle;
   /** The reconciler's execution role (default: role `tripod-reconciler` in the cluster's account). */
   reconcilerRoleArn?: string;
-  /** The etcd backup bucket recorded in the cluster configuration (made outside the provisioner). */
+  /**
+   * The account the cluster lives in: names the backup bucket (`tripod-<cluster>-<account>-<region>-backups`),
+   * which the provisioner then manages and records in the cluster configuration. The plan reads it
+   * with sts:GetCallerIdentity when absent.
+   */
+  accountId?: string;
+  /** A backup bucket made outside the provisioner: recorded in the configuration, not managed. */
   backupBucket?: string;
 }
 
@@ -178,6 +185,15 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
     }
   }
 
+  // ---- etcd backups ----
+  const bucket = options.backupBucket
+    ? undefined
+    : options.accountId
+      ? desiredBackupBucket({ cluster: spec.name, region: spec.region, accountId: options.accountId, tags })
+      : undefined;
+  if (bucket) out.push(backupBucketDesired(bucket));
+  const backupBucket = options.backupBucket ?? bucket?.name;
+
   // ---- configuration ----
   const svcTgs = spec.serviceEndpoint.ports.map((p) => `tg/svc-${p.port}`);
   add('param/config', 'parameter', `parameter ${configParameter(spec.name)}`, {
@@ -187,7 +203,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
         reconcilerConfigFromSpec(spec, {
           apiTargetGroupArn: refs.get('tg/api', 'arn'),
           serviceTargetGroupArns: svcTgs.map((t) => refs.get(t, 'arn')),
-          ...(options.backupBucket ? { backupBucket: options.backupBucket } : {}),
+          ...(backupBucket ? { backupBucket } : {}),
         }),
       ),
     tags,

@@ -8,9 +8,11 @@
  */
 import type { AwsClients } from '../adapters/aws/clients.js';
 import { findSecurityGroups, findSubnets, findVpcs } from '../adapters/aws/ec2.js';
+import { callerAccountId } from '../adapters/aws/sts.js';
 import { CLUSTER_TAG } from '../heal/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { autoScalingGroupKind } from './auto-scaling-group.js';
+import { backupBucketKind, backupBucketName, findBackupBucket } from './backup-bucket.js';
 import { type DesiredCluster, type DesiredOptions, desiredCluster } from './desired.js';
 import { dnsKind } from './dns.js';
 import { eventRuleKind } from './event-rules.js';
@@ -46,6 +48,7 @@ export const KINDS: ReadonlyArray<ResourceKind<never, never>> = [
   listenerKind,
   autoScalingGroupKind,
   dnsKind,
+  backupBucketKind,
   parameterKind,
   reconcilerFunctionKind,
   eventRuleKind,
@@ -133,7 +136,13 @@ export async function planCluster(
   spec: ClusterSpec,
   options: PlanOptions = {},
 ): Promise<PlanState> {
-  const desired = options.destroy ? undefined : desiredCluster(spec, options);
+  const accountId =
+    options.destroy || options.backupBucket
+      ? options.accountId
+      : (options.accountId ?? (await callerAccountId(aws)));
+  const desired = options.destroy
+    ? undefined
+    : desiredCluster(spec, { ...options, ...(accountId ? { accountId } : {}) });
   const wanted = desired?.resources ?? [];
   const ctx = makeContext(aws, spec, wanted, options.timeouts);
   const conflicts: string[] = [];
@@ -233,6 +242,10 @@ export async function planCluster(
     const neighbour = await sameNetworkAs(aws, spec);
     if (neighbour) warnings.push(neighbour);
   }
+  if (options.destroy) {
+    const kept = await keptBackupBucket(aws, spec, accountId);
+    if (kept) warnings.push(kept);
+  }
   const summary = { create: 0, update: 0, replace: 0, delete: 0 };
   for (const c of changes) summary[c.action]++;
   const plan: Plan = {
@@ -247,6 +260,22 @@ export async function planCluster(
     warnings,
   };
   return { plan, desired, found, context: ctx };
+}
+
+/**
+ * Destroy keeps the cluster's backup bucket (it holds the only copy of the etcd data once the cluster
+ * is gone): a note naming it when it exists and is the cluster's. Costs sts:GetCallerIdentity and the
+ * bucket's reads.
+ */
+async function keptBackupBucket(
+  aws: AwsClients,
+  spec: ClusterSpec,
+  accountId: string | undefined,
+): Promise<string | undefined> {
+  const name = backupBucketName(spec.name, accountId ?? (await callerAccountId(aws)), spec.region);
+  const bucket = await findBackupBucket(aws.s3, name);
+  if (!bucket || bucket.tags[CLUSTER_TAG] !== spec.name) return undefined;
+  return `keeping backup bucket ${name}: it holds the cluster's etcd snapshots. Delete it yourself once you no longer need them.`;
 }
 
 /** The spec's own VPC and subnets must exist, and each subnet must be in its zone and that VPC. */

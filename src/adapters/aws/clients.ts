@@ -15,6 +15,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
 import { toAwsApiError } from './errors.js';
 
 export interface AwsCredentials {
@@ -87,6 +88,7 @@ export const IAM_PREFIX: Record<string, string> = {
   EventBridgeClient: 'events',
   LambdaClient: 'lambda',
   S3Client: 's3',
+  STSClient: 'sts',
 };
 
 interface MiddlewareClient {
@@ -153,6 +155,7 @@ export interface AwsClients {
   readonly eventBridge: EventBridgeClient;
   readonly lambda: LambdaClient;
   readonly s3: S3Client;
+  readonly sts: STSClient;
   /** Closes every client created so far (sockets). */
   destroy(): void;
 }
@@ -189,6 +192,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
   const lambda = lazy(() => new LambdaClient(base));
   // Emulators serve buckets by path, not by virtual host.
   const s3 = lazy(() => new S3Client({ ...base, forcePathStyle: endpoint !== undefined }));
+  const sts = lazy(() => new STSClient(base));
   return {
     region: options.region,
     endpoint,
@@ -216,6 +220,9 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     },
     get s3() {
       return s3();
+    },
+    get sts() {
+      return sts();
     },
     destroy() {
       for (const c of made) c.destroy();
