@@ -8,19 +8,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EtcdMemberReply } from '../heal/ports.js';
 import { reconcilePass } from '../heal/reconcile.js';
 import { desiredCluster } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
 import { KINDS, type Plan, type PlannedChange } from '../provision/plan.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology, quorumOf } from '../spec/topology.js';
+import { deriveTopology } from '../spec/topology.js';
 import { AutoScalingGroup } from './auto-scaling.js';
 import { SimCloud } from './cloud.js';
 import { killAllEtcd, type RealEtcd } from './etcd-real.js';
 import type { TimelineEntry } from './kernel.js';
 import { ReconcilerLambda } from './lambda.js';
 import { makeClusterPki } from './pki.js';
+import { RealWatch, realNotConverged } from './real-invariants.js';
 
 export const SCENARIOS = [
   'lose-master',
@@ -126,39 +126,6 @@ export function planFromNothing(spec: ClusterSpec): {
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Why the cluster is not healed yet (undefined: healed), from the cloud and the real cluster's last poll. */
-export function realNotConverged(cloud: SimCloud, real: RealEtcd, since: number): string | undefined {
-  const v = real.view;
-  if (v.at < since) return 'waiting for a fresh look at etcd';
-  if (v.leaderId === '0') return 'etcd has no leader';
-  const M = cloud.config.expectedMasters;
-  const ipOf = (m: EtcdMemberReply) => /\/\/([^:/]+)/.exec(m.peerURLs[0] ?? '')?.[1] ?? '';
-  const voters = v.members.filter((m) => !m.isLearner);
-  if (v.members.length !== voters.length) return 'a learner is not promoted yet';
-  if (voters.length !== M) return `${voters.length} etcd voters, want ${M}`;
-  const silent = voters.filter((m) => !v.status.has(ipOf(m)));
-  if (silent.length > 0) return `${silent.length} of ${M} voters do not answer`;
-  const group = cloud.group.describe();
-  const inService = group.instances.filter((i) => i.lifecycleState === 'InService' && i.health === 'Healthy');
-  if (group.instances.length !== M || inService.length !== M)
-    return `${inService.length} of ${group.instances.length} masters InService and Healthy, want ${M}`;
-  const pending = cloud.group.pendingLifecycle();
-  if (pending.length > 0) return `lifecycle action pending for ${pending.map((p) => p.id).join(', ')}`;
-  const ips = new Set(inService.map((i) => i.privateIp));
-  const stray = voters.find((m) => !ips.has(ipOf(m)));
-  if (stray) return `voter ${stray.id} is not on an InService master`;
-  const registered = new Set(cloud.apiTargets.registered());
-  for (const i of inService)
-    if (!registered.has(i.instanceId)) return `${i.instanceId} is not registered yet`;
-  for (const id of registered)
-    if (!inService.some((i) => i.instanceId === id)) return `${id} is still registered`;
-  const up = cloud.zones.available();
-  const perZone = up.map((z) => inService.filter((i) => i.zone === z).length);
-  if (Math.max(...perZone) - Math.min(...perZone) > 1)
-    return `masters not spread over the zones (${perZone.join('/')})`;
-  return undefined;
-}
-
 interface Scenario {
   /** Injects the failure; returns what failed, for the timeline. */
   inject(): string;
@@ -237,41 +204,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     }
   });
 
-  // ---- the poller: the invariants on the real cluster ----
-  const violations: string[] = [];
-  let minMargin = Number.POSITIVE_INFINITY;
-  let polling = true;
-  let lastMarginNote = '';
-  const poller = (async () => {
-    while (polling) {
-      const v = await real.poll().catch(() => undefined);
-      if (v) {
-        const learners = v.members.filter((m) => m.isLearner);
-        if (learners.length > 1) violations.push(`${learners.length} learners at once`);
-        const voters = v.members.filter((m) => !m.isLearner);
-        const healthy = voters.filter((m) =>
-          v.status.has(/\/\/([^:/]+)/.exec(m.peerURLs[0] ?? '')?.[1] ?? ''),
-        );
-        if (voters.length > 0 && v.leaderId !== '0') {
-          const margin = healthy.length - quorumOf(voters.length);
-          minMargin = Math.min(minMargin, margin);
-          const note = `quorum margin ${margin} (${healthy.length} of ${voters.length} voters healthy, quorum ${quorumOf(voters.length)}${learners.length ? ', 1 learner' : ''})`;
-          if (note !== lastMarginNote) {
-            lastMarginNote = note;
-            k.log('sandbox', note);
-          }
-        } else if (lastMarginNote !== 'no leader') {
-          lastMarginNote = 'no leader';
-          if (voters.length > 0) k.log('sandbox', 'etcd has no leader');
-        }
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
+  // ---- the watch: the invariants on the real cluster, polled ----
+  const watch = new RealWatch(real, (text) => k.log('sandbox', text));
+  watch.start();
 
   const cleanup = async () => {
-    polling = false;
-    await poller;
+    await watch.stop();
     await real.stop(opts.keep);
     if (!opts.keep) await rm(dir, { recursive: true, force: true });
   };
@@ -399,7 +337,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       const sc = defs[name];
       out('');
       say(`== scenario ${name}: ${SCENARIO_TITLES[name]}`);
-      minMargin = Number.POSITIVE_INFINITY;
+      watch.resetMargin();
       const passesBefore = passes;
       const recBefore = reconcilerMs;
       const sim0 = k.clock.elapsed();
@@ -428,7 +366,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
         realMs: r.realMs,
         reconcilerMs: reconcilerMs - recBefore,
         passes: passes - passesBefore,
-        minQuorumMargin: Number.isFinite(minMargin) ? minMargin : 0,
+        minQuorumMargin: watch.minMargin(),
         dataOk,
       };
       scenarios.push(res);
@@ -469,7 +407,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       scenarios.length === opts.scenarios.length &&
       scenarios.every((s) => s.healed && s.dataOk) &&
       keysOk &&
-      violations.length === 0 &&
+      watch.violations.length === 0 &&
       leftoverPids.length === 0;
     return {
       ok,
@@ -477,7 +415,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       scenarios,
       keysWritten: keys.size,
       keysOk,
-      violations,
+      violations: watch.violations,
       leftoverPids,
       dir,
       timeline: k.timeline,
