@@ -212,6 +212,9 @@ describe('plan rendering', () => {
     expect(m).toContain('> [!CAUTION]');
     expect(m).toContain('```diff');
     expect(m).toContain('| 0 | 1 | 0 | 0 |');
+    // the diff mark replaces the symbol's padding: one mark in column 1, never "+ +" or "! ~"
+    expect(m).toContain('! master group demo-masters (demo-masters)\n!       desired: 5 -> 3');
+    expect(m).not.toMatch(/^[+!-] {2}[+~-]/m);
   });
   it('no changes says so', () => {
     const none = {

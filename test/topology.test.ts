@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 import { autoMasterCount, deriveTopology, placeMasters, quorumOf } from '../src/spec/topology.js';
+import { topologyMarkdown } from '../src/spec/topology-render.js';
 
 function specWith(zones: string[], count: 'auto' | number = 'auto'): ClusterSpec {
   const r = parseSpec(
@@ -40,6 +41,17 @@ describe('topology', () => {
       /NOT survivable: losing us-east-1a leaves 1 of 3 masters, below the quorum of 2/,
     );
     expect(t.warnings.join()).toMatch(/at least 3 zones/);
+  });
+
+  it('Markdown puts every warning in ONE alert block (GitHub shows a second [!WARNING] as text)', () => {
+    const md = topologyMarkdown(deriveTopology(specWith(['us-east-1a', 'us-east-1b'])));
+    expect(md.match(/\[!WARNING\]/g)).toHaveLength(1);
+    expect(md).toMatch(
+      /> \[!WARNING\]\n> This cluster does \*\*not\*\* survive a zone loss\.\n>\n> A zone loss is NOT survivable/,
+    );
+    expect(
+      topologyMarkdown(deriveTopology(specWith(['us-east-1a', 'us-east-1b', 'us-east-1c']))),
+    ).not.toMatch(/WARNING/);
   });
 
   it('1 zone with 1 master warns that there is no high availability', () => {

@@ -20,7 +20,7 @@ import { applyPlan, destroy } from '../provision/apply.js';
 import type { DesiredOptions } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
 import { type Plan, type PlanState, planCluster } from '../provision/plan.js';
-import { changeLines, renderPlanText } from '../provision/plan-render.js';
+import { planDiffLines, renderPlanText } from '../provision/plan-render.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, quorumOf } from '../spec/topology.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
@@ -143,27 +143,12 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
 
 /** The plan as the action shows it: a diff (+ create, - delete, ! update or replace) grouped by step. */
 export function planView(plan: Plan): PlanView {
-  const lines: string[] = [];
-  let group: string | undefined;
-  for (const c of plan.changes) {
-    if (c.group !== group) {
-      lines.push(`# ${c.group}`);
-      group = c.group;
-    }
-    const sym = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : '!';
-    // changeLines pads its symbol to 3 columns (`  +`, `-/+`); diff colouring keys on column 1.
-    lines.push(
-      ...changeLines(c).map((l, i) =>
-        i === 0 ? `${sym}${l.slice(3)}` : `${sym === '!' ? '!' : ' '}${l.slice(1)}`,
-      ),
-    );
-  }
   return {
     hasChanges: plan.hasChanges,
     changesCount: plan.changes.length,
     destructive: plan.destructive,
     conflicts: plan.conflicts,
-    diff: lines.join('\n'),
+    diff: planDiffLines(plan).join('\n'),
     text: renderPlanText(plan),
     json: plan,
   };

@@ -27,6 +27,27 @@ export function changeLines(c: PlannedChange): string[] {
   return [head, ...fields, ...warn];
 }
 
+/**
+ * The plan as a diff, grouped by step: `+` create, `-` delete, `!` update or replace in the first
+ * column (GitHub's diff highlighting keys on it), the details indented below.
+ */
+export function planDiffLines(plan: Plan): string[] {
+  const lines: string[] = [];
+  for (const [group, changes] of grouped(plan)) {
+    lines.push(`# ${group}`);
+    for (const c of changes) {
+      const sym = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : '!';
+      // changeLines pads its symbol to 3 columns (`  +`, `-/+`): replace the padding by the diff mark.
+      lines.push(
+        ...changeLines(c).map((l, i) =>
+          i === 0 ? `${sym}${l.slice(3)}` : `${sym === '!' ? '!' : ' '}${l.slice(1)}`,
+        ),
+      );
+    }
+  }
+  return lines;
+}
+
 function grouped(plan: Plan): Array<[string, PlannedChange[]]> {
   const out: Array<[string, PlannedChange[]]> = [];
   for (const c of plan.changes) {
@@ -89,18 +110,7 @@ export function renderPlanMarkdown(plan: Plan): string {
   }
   if (plan.hasChanges) {
     lines.push('', '<details open><summary>Changes</summary>', '', '```diff');
-    for (const [group, changes] of grouped(plan)) {
-      lines.push(`# ${group}`);
-      for (const c of changes) {
-        // diff highlighting keys on the first column: + green, - red, ! orange
-        const sym = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : '!';
-        lines.push(
-          ...changeLines(c).map((l, i) =>
-            i === 0 ? `${sym}${l.slice(1)}` : `${sym === '!' ? '!' : ' '}${l.slice(1)}`,
-          ),
-        );
-      }
-    }
+    lines.push(...planDiffLines(plan));
     lines.push('```', '', '</details>');
   }
   return lines.join('\n');

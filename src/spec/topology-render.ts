@@ -54,11 +54,23 @@ export function topologyMarkdown(t: Topology): string {
     '|---|---|---|---|',
     ...rows,
     '',
-    t.survivesAnyZoneLoss
-      ? 'Survives the loss of any one zone.'
-      : '> [!WARNING]\n> This cluster does **not** survive a zone loss.',
-    ...t.warnings.map((w) => `> [!WARNING]\n> ${w}`),
-  ].join('\n');
+    ...(t.survivesAnyZoneLoss ? ['Survives the loss of any one zone.'] : []),
+    // One alert block with a paragraph per warning: GitHub merges consecutive quotes and would
+    // show a second [!WARNING] as plain text.
+    ...(t.warnings.length || !t.survivesAnyZoneLoss
+      ? [
+          '> [!WARNING]',
+          ...[
+            ...(t.survivesAnyZoneLoss ? [] : ['This cluster does **not** survive a zone loss.']),
+            ...t.warnings,
+          ]
+            .map((w) => `> ${w}`)
+            .flatMap((line, i) => (i === 0 ? [line] : ['>', line])),
+        ]
+      : []),
+  ]
+    .join('\n')
+    .trimEnd();
 }
 
 export function topologyMermaid(t: Topology): string {
