@@ -95,6 +95,11 @@ export function killAllEtcd(): void {
   }
 }
 
+/** Pids of the etcd processes this module started that have not exited yet. */
+export function liveEtcdPids(): number[] {
+  return [...live].map((c) => c.pid).filter((p): p is number => p !== undefined);
+}
+
 const URL_HOST = /^(\w+:\/\/)([^:/]+)(.*)$/;
 
 export class RealEtcd {
@@ -404,7 +409,7 @@ export class RealEtcd {
 
   /** Processes still alive (for the sandbox's final check). */
   livePids(): number[] {
-    return [...live].map((c) => c.pid).filter((p): p is number => p !== undefined);
+    return liveEtcdPids();
   }
 
   /** Kills every process, waits for them, removes the working dir unless `keep`. */
