@@ -125,3 +125,37 @@ describe('many seeds, each with its own mix of faults', () => {
     },
   );
 });
+
+describe('workers after the masters', () => {
+  it.each([
+    { workers: 6, pct: 75 },
+    { workers: 4, pct: 90 },
+    { workers: 10, pct: 60 },
+  ])(
+    '$workers workers at min healthy $pct%: in batches that keep the share in service',
+    async ({ workers, pct }) => {
+      for (let seed = 1; seed <= 3; seed++) {
+        const r = await simulateUpgrade({
+          seed: seed * 31 + workers,
+          masters: 3,
+          zones: 3,
+          workers,
+          workerMinHealthyPercentage: pct,
+        });
+        expectSafe(r, 3);
+        expect(r.outcomes.at(-1)?.result).toBe('completed');
+        expect(r.workersAtEnd).toEqual({ total: workers, upgraded: workers });
+        // At least one at a time (as AWS does), otherwise never below the minimum healthy share.
+        const floor = Math.min(workers - 1, Math.ceil((workers * pct) / 100));
+        expect(r.minWorkersInService).toBeGreaterThanOrEqual(floor);
+        expect(r.minWorkersInService).toBeLessThan(workers);
+        // Masters first: the worker refresh starts after the last old master is gone.
+        const lastMaster = r.lines.findLastIndex((l) => /masters: i-\S+ \(\S+, v1\) is gone/.test(l));
+        const firstWorker = r.lines.findIndex((l) => /workers: instance refresh \S+ started/.test(l));
+        expect(lastMaster).toBeGreaterThan(0);
+        expect(firstWorker).toBeGreaterThan(lastMaster);
+        expect(r.outcomes.at(-1)?.replacements.filter((x) => x.role === 'workers')).toHaveLength(workers);
+      }
+    },
+  );
+});

@@ -27,7 +27,7 @@ import type {
 import { upgradeParameter } from '../upgrade/model.js';
 import type { UpgradePort } from '../upgrade/ports.js';
 import { SimAwsError } from './api-errors.js';
-import type { GroupMember } from './auto-scaling.js';
+import type { AutoScalingGroup, GroupMember } from './auto-scaling.js';
 import type { SimCloud } from './cloud.js';
 
 interface SimRefresh {
@@ -67,18 +67,23 @@ export class SimInstanceRefresh {
   private readonly inServiceSince = new Map<string, number>();
   private seq = 0;
 
+  /** The group it refreshes: the master group unless told otherwise (a worker group). */
+  readonly group: AutoScalingGroup;
+
   constructor(
     private readonly cloud: SimCloud,
     private readonly tickMs = 5_000,
+    group?: AutoScalingGroup,
   ) {
     const ec2 = cloud.ec2;
-    const group = cloud.group;
-    for (const m of group.members.values()) this.versions.set(m.id, this.launchTemplateVersion);
-    // The hook: every launch of the master group records the version it is launched from.
+    this.group = group ?? cloud.group;
+    const name = this.group.name;
+    for (const m of this.group.members.values()) this.versions.set(m.id, this.launchTemplateVersion);
+    // The hook: every launch of the group records the version it is launched from.
     const launch = ec2.launch.bind(ec2);
     ec2.launch = (zone, groupName) => {
       const inst = launch(zone, groupName);
-      if (groupName === group.name) this.versions.set(inst.id, this.launchVersion());
+      if (groupName === name) this.versions.set(inst.id, this.launchVersion());
       return inst;
     };
     const loop = () => {
@@ -90,10 +95,6 @@ export class SimInstanceRefresh {
 
   private get k() {
     return this.cloud.k;
-  }
-
-  private get group() {
-    return this.cloud.group;
   }
 
   active(): SimRefresh | undefined {
@@ -340,51 +341,51 @@ export class SimInstanceRefresh {
     };
   }
 
-  /** The upgrade's port over the simulated cloud; every call takes a little virtual time. */
+  /** The upgrade's port over this group alone. */
   port(): UpgradePort {
-    const cloud = this.cloud;
-    const k = cloud.k;
-    const call = async <T>(fn: () => T): Promise<T> => {
-      await k.sleep(20);
-      return fn();
-    };
-    const mine = (name: string) => {
-      if (name !== this.group.name)
-        throw this.error('ValidationError', `AutoScalingGroup name not found - ${name}`);
-    };
-    return {
-      describeGroup: (name) => call(() => (name === this.group.name ? this.groupView() : undefined)),
-      describeRefreshes: (name) => call(() => (name === this.group.name ? this.describe() : [])),
-      startRefresh: (name, version, prefs) =>
-        call(() => {
-          mine(name);
-          return this.start(version, prefs);
-        }),
-      cancelRefresh: (name) =>
-        call(() => {
-          mine(name);
-          this.cancel();
-        }),
-      rollbackRefresh: (name) =>
-        call(() => {
-          mine(name);
-          this.rollback();
-        }),
-      readStatus: (cluster) =>
-        call(() => {
-          const text = cloud.ssm.get(statusParameter(cluster));
-          return text === undefined ? undefined : parseStatus(text);
-        }),
-      readRecord: (cluster) =>
-        call(() => {
-          const text = cloud.ssm.get(upgradeParameter(cluster));
-          return text === undefined ? {} : (JSON.parse(text) as UpgradeRecord);
-        }),
-      writeRecord: (cluster, record) =>
-        call(() => cloud.ssm.put(upgradeParameter(cluster), JSON.stringify(record))),
-      runningKubernetesVersion: () => call(() => this.kubernetesVersionTag),
-      now: () => k.now(),
-      sleep: (ms) => k.sleep(ms),
-    };
+    return simUpgradePort(this.cloud, [this]);
   }
+}
+
+/** The upgrade's port over the simulated cloud and its refreshable groups; every call takes a little virtual time. */
+export function simUpgradePort(cloud: SimCloud, refreshes: readonly SimInstanceRefresh[]): UpgradePort {
+  const k = cloud.k;
+  const call = async <T>(fn: () => T): Promise<T> => {
+    await k.sleep(20);
+    return fn();
+  };
+  const of = (name: string) => refreshes.find((r) => r.group.name === name);
+  const mine = (name: string): SimInstanceRefresh => {
+    const r = of(name);
+    if (!r)
+      throw new SimAwsError(
+        'ValidationError',
+        `AutoScalingGroup name not found - ${name}`,
+        400,
+        k.rng.hex(8),
+      );
+    return r;
+  };
+  return {
+    describeGroup: (name) => call(() => of(name)?.groupView()),
+    describeRefreshes: (name) => call(() => of(name)?.describe() ?? []),
+    startRefresh: (name, version, prefs) => call(() => mine(name).start(version, prefs)),
+    cancelRefresh: (name) => call(() => mine(name).cancel()),
+    rollbackRefresh: (name) => call(() => mine(name).rollback()),
+    readStatus: (cluster) =>
+      call(() => {
+        const text = cloud.ssm.get(statusParameter(cluster));
+        return text === undefined ? undefined : parseStatus(text);
+      }),
+    readRecord: (cluster) =>
+      call(() => {
+        const text = cloud.ssm.get(upgradeParameter(cluster));
+        return text === undefined ? {} : (JSON.parse(text) as UpgradeRecord);
+      }),
+    writeRecord: (cluster, record) =>
+      call(() => cloud.ssm.put(upgradeParameter(cluster), JSON.stringify(record))),
+    runningKubernetesVersion: (_cluster, masterGroup) => call(() => of(masterGroup)?.kubernetesVersionTag),
+    now: () => k.now(),
+    sleep: (ms) => k.sleep(ms),
+  };
 }

@@ -5,8 +5,9 @@
  * upgrade must complete (or end paused, safely) and the cluster converge on the new version.
  */
 import { reconcilePass } from '../heal/reconcile.js';
+import { AutoScalingGroup } from '../sim/auto-scaling.js';
 import { SimCloud } from '../sim/cloud.js';
-import { SimInstanceRefresh } from '../sim/instance-refresh.js';
+import { SimInstanceRefresh, simUpgradePort } from '../sim/instance-refresh.js';
 import { InvariantChecker, type Violation } from '../sim/invariants.js';
 import { ReconcilerLambda } from '../sim/lambda.js';
 import { zoneNames } from '../sim/run.js';
@@ -38,6 +39,10 @@ export interface UpgradeSimOptions {
   timeoutMs?: number;
   /** Seconds of warmup after InService (default 0). */
   warmupSeconds?: number;
+  /** A worker group of this size (no hooks), replaced after the masters (default: none). */
+  workers?: number;
+  /** spec.upgrade.workerMinHealthyPercentage (default 90). */
+  workerMinHealthyPercentage?: number;
 }
 
 export interface UpgradeSimResult {
@@ -58,6 +63,10 @@ export interface UpgradeSimResult {
   /** Most etcd voters / running masters (in zones that are up) seen at once during the upgrade (surge of one: M+1). */
   maxVoters: number;
   maxLive: number;
+  /** Fewest InService, Healthy workers seen once the worker refresh started (undefined: no workers). */
+  minWorkersInService: number | undefined;
+  /** Workers at the end, and how many of them run version 2. */
+  workersAtEnd: { total: number; upgraded: number } | undefined;
 }
 
 const MIN = 60_000;
@@ -70,6 +79,23 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
   new ReconcilerLambda(cloud, reconcilePass);
   const checker = new InvariantChecker(cloud);
   const refresh = new SimInstanceRefresh(cloud);
+  const workerGroup =
+    opts.workers === undefined
+      ? undefined
+      : new AutoScalingGroup(k, cloud.ec2, cloud.zones, cloud.bus, {
+          name: cloud.config.workerGroupName,
+          desired: opts.workers,
+          min: opts.workers,
+          max: opts.workers * 2,
+          hookHeartbeatMs: undefined,
+          launchDefaultResult: 'CONTINUE',
+          terminateDefaultResult: 'CONTINUE',
+          targetGroups: [],
+          impairedGraceMs: 60_000,
+          tickMs: 10_000,
+        });
+  const workerRefresh = workerGroup ? new SimInstanceRefresh(cloud, 5_000, workerGroup) : undefined;
+  let minWorkers: number | undefined;
   refresh.kubernetesVersionTag = '1.31.4';
   let maxVoters = 0;
   let maxLive = 0;
@@ -78,6 +104,12 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
     checker.check();
     if (!upgrading) return;
     maxVoters = Math.max(maxVoters, cloud.etcd.voters().length);
+    if (workerGroup && workerRefresh && workerRefresh.refreshes.length > 0) {
+      const n = workerGroup
+        .active()
+        .filter((m) => m.lifecycle === 'InService' && m.health === 'Healthy').length;
+      minWorkers = Math.min(minWorkers ?? n, n);
+    }
     maxLive = Math.max(
       maxLive,
       cloud.group.active().filter((m) => cloud.ec2.alive(cloud.ec2.get(m.id))).length,
@@ -116,6 +148,13 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
     overheadPerMasterMs: 0,
     stats: { launched: 0, refreshes: 0, cancels: 0, elections: 0, leaderMoves: 0 },
     maxVoters,
+    minWorkersInService: minWorkers,
+    workersAtEnd: workerRefresh
+      ? {
+          total: workerRefresh.groupView().instances.length,
+          upgraded: workerRefresh.groupView().instances.filter((i) => i.version === '2').length,
+        }
+      : undefined,
     maxLive,
     ...extra,
   });
@@ -126,6 +165,7 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
   }
   // The provisioner's apply: Kubernetes 1.32.0 in a new launch template version.
   refresh.setLaunchTemplateVersion('2');
+  workerRefresh?.setLaunchTemplateVersion('2');
   const req: UpgradeRequest = {
     cluster: cloud.config.cluster,
     masterGroup: cloud.config.masterGroupName,
@@ -133,11 +173,11 @@ export async function simulateUpgrade(opts: UpgradeSimOptions): Promise<UpgradeS
     expectedMasters: masters,
     zones,
     kubernetesVersion: '1.32.0',
-    workerMinHealthyPercentage: 90,
+    workerMinHealthyPercentage: opts.workerMinHealthyPercentage ?? 90,
     abort: false,
     instanceWarmupSeconds: opts.warmupSeconds ?? 0,
   };
-  const port = refresh.port();
+  const port = simUpgradePort(cloud, workerRefresh ? [refresh, workerRefresh] : [refresh]);
   const lines: string[] = [];
   const outcomes: UpgradeOutcome[] = [];
   let running = 0;
