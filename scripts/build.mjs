@@ -1,6 +1,6 @@
 // Builds the committed bundles in dist/ (or in the folder given as the first argument).
 // Deterministic: the same sources give the same bytes, which is what check-dist relies on.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { lambdaBundleOptions, lambdaZipFiles } from './lambda-bundle.mjs';
@@ -39,6 +39,8 @@ for (const e of entries) {
     target: e.lambda ? 'node22' : 'node20',
     minify: true,
     sourcemap: e.lambda ? 'linked' : false,
+    // Maps to file:line without carrying every source a second time (dist/ is committed).
+    sourcesContent: false,
     legalComments: 'none',
     banner: { js: banner },
     mainFields: ['module', 'main'],
@@ -48,6 +50,11 @@ for (const e of entries) {
   });
 }
 if (existsSync(join(outRoot, 'lambdas/reconciler'))) {
-  const { writeZip } = await import('./zip.mjs');
-  writeZip(join(outRoot, 'lambdas/reconciler.zip'), lambdaZipFiles(join(outRoot, 'lambdas/reconciler')));
+  // The same zip writer the provisioner uses (one concept, one place), loaded through tsx.
+  const { tsImport } = await import('tsx/esm/api');
+  const { zipSync } = await tsImport('../src/provision/zip.ts', import.meta.url);
+  const files = Object.fromEntries(
+    lambdaZipFiles(join(outRoot, 'lambdas/reconciler')).map((f) => [f.name, readFileSync(f.path)]),
+  );
+  writeFileSync(join(outRoot, 'lambdas/reconciler.zip'), zipSync(files, { deflate: true }));
 }

@@ -1,10 +1,11 @@
 // Fails when dist/ differs from a fresh build of the sources.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const fresh = mkdtempSync(join(tmpdir(), 'tripod-dist-'));
+// A sibling of dist/ (same depth), so source-map paths come out the same.
+const fresh = '.check-dist';
+rmSync(fresh, { recursive: true, force: true });
 try {
   execFileSync(process.execPath, ['scripts/build.mjs', fresh], { stdio: 'inherit' });
   const list = (root) => {

@@ -1,7 +1,13 @@
-/** A minimal zip writer (stored, uncompressed entries), for small Lambda packages. Deterministic: fixed timestamps. */
-import { crc32 } from 'node:zlib';
+/**
+ * A minimal zip writer for Lambda packages (the provisioner's placeholder and the build's
+ * dist/lambdas/reconciler.zip). Deterministic: fixed timestamps, sorted entries.
+ */
+import { crc32, deflateRawSync } from 'node:zlib';
 
-export function zipSync(files: Record<string, string | Uint8Array>): Uint8Array {
+export function zipSync(
+  files: Record<string, string | Uint8Array>,
+  options: { deflate?: boolean } = {},
+): Uint8Array {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -10,15 +16,17 @@ export function zipSync(files: Record<string, string | Uint8Array>): Uint8Array 
     const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
     const nameBytes = Buffer.from(name, 'utf8');
     const crc = crc32(data) >>> 0;
+    const packed = options.deflate ? deflateRawSync(data, { level: 9 }) : data;
+    const method = options.deflate ? 8 : 0;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4); // version needed
     local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(0, 8); // stored
+    local.writeUInt16LE(method, 8); // 0 stored, 8 deflate
     local.writeUInt16LE(0, 10); // time
     local.writeUInt16LE(0x21, 12); // date: 1980-01-01
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(packed.length, 18);
     local.writeUInt32LE(data.length, 22);
     local.writeUInt16LE(nameBytes.length, 26);
     local.writeUInt16LE(0, 28);
@@ -27,18 +35,18 @@ export function zipSync(files: Record<string, string | Uint8Array>): Uint8Array 
     central.writeUInt16LE(0x0314, 4); // made by: unix, 2.0
     central.writeUInt16LE(20, 6);
     central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(0, 10);
+    central.writeUInt16LE(method, 10);
     central.writeUInt16LE(0, 12);
     central.writeUInt16LE(0x21, 14);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(packed.length, 20);
     central.writeUInt32LE(data.length, 24);
     central.writeUInt16LE(nameBytes.length, 28);
     central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // -rw-r--r--
     central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, data);
+    locals.push(local, nameBytes, packed);
     centrals.push(central, nameBytes);
-    offset += local.length + nameBytes.length + data.length;
+    offset += local.length + nameBytes.length + packed.length;
   }
   const cd = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
