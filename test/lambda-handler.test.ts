@@ -10,6 +10,7 @@ import {
   createReconcilerHandler,
   type PassSummary,
   type ReconcilerDeps,
+  type ScheduledBackupPort,
   type Telemetry,
 } from '../src/lambdas/reconciler-handler.js';
 import { createLambdaCloud, type LambdaCloud, registerTargets, targetsOf } from './support/lambda-cloud.js';
@@ -281,5 +282,134 @@ describe('worker terminate that outlasts the invocation', () => {
     ]);
     expect(cloud.completions).toHaveLength(0);
     expect(cloud.pendingHooks.get(id)).toBe('Terminating:Wait');
+  });
+});
+
+describe('scheduled backups', () => {
+  let cloud: LambdaCloud;
+  const bucket = 'tripod-lb-123456789012-eu-south-1-backups';
+  beforeAll(async () => {
+    cloud = await createLambdaCloud(endpoint, unique('lb'), 'eu-south-1');
+    cloud.config = {
+      ...cloud.config,
+      backupBucket: bucket,
+      backupIntervalMinutes: 20,
+      backupRetentionDays: 7,
+    };
+    await cloud.aws.ssm.send(
+      new PutParameterCommand({
+        Name: configParameter(cloud.config.cluster),
+        Value: JSON.stringify(cloud.config),
+        Type: 'String',
+        Overwrite: true,
+      }),
+    );
+  });
+
+  /** A backup store that records its calls and answers with `answer`. */
+  function fakeStore(answer: () => ReturnType<ScheduledBackupPort['scheduled']>) {
+    const calls: Array<{ from: string; schedule: unknown; config: string | undefined }> = [];
+    let closed = 0;
+    const makeScheduledBackup: ReconcilerDeps['makeScheduledBackup'] = (config) => ({
+      scheduled: (from, schedule) => {
+        calls.push({ from, schedule, config: config.backupBucket });
+        return answer();
+      },
+      close: () => {
+        closed++;
+      },
+    });
+    return { makeScheduledBackup, calls, closed: () => closed };
+  }
+  const withVoter: ReconcilerDeps['runPass'] = async (ports, config) => ({
+    ...(await standInPass(ports, config)),
+    snapshotFrom: 'https://127.0.0.1:2379',
+  });
+  const lastStatusAction = async () => {
+    const status = await cloud.aws.ssm.send(
+      new GetParameterCommand({ Name: statusParameter(cloud.config.cluster) }),
+    );
+    return JSON.parse(status.Parameter!.Value!).lastActions.at(-1);
+  };
+
+  it('on the schedule, after the pass: the snapshot from a healthy voter with the configured interval and retention, metrics and a status line', async () => {
+    const store = fakeStore(async () => ({
+      taken: { key: 'snapshots/x.db', bytes: 1234 },
+      pruned: ['a', 'b'],
+      nextInMs: 1_200_000,
+    }));
+    const { handler, metrics } = setup(cloud, {
+      runPass: withVoter,
+      makeScheduledBackup: store.makeScheduledBackup,
+    });
+    const r = await handler(scheduledEvent());
+    expect(r).toMatchObject({
+      status: 'reconciled',
+      backup: { outcome: 'taken', key: 'snapshots/x.db', bytes: 1234, pruned: 2 },
+    });
+    expect(store.calls).toEqual([
+      { from: 'https://127.0.0.1:2379', schedule: { intervalMinutes: 20, retentionDays: 7 }, config: bucket },
+    ]);
+    expect(store.closed()).toBe(1);
+    const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+    expect(m).toMatchObject({ BackupFailed: 0, BackupTaken: 1, BackupsPruned: 2 });
+    expect(await lastStatusAction()).toMatchObject({
+      action: 'scheduled backup',
+      outcome: 'ok',
+      detail: 'snapshots/x.db (1234 bytes), 2 pruned',
+    });
+  });
+
+  it('a failed backup is a BackupFailed metric, an error line and a failed line in the status; the pass still succeeds', async () => {
+    const store = fakeStore(async () => {
+      throw new Error('AccessDenied: s3:PutObject');
+    });
+    const { handler, metrics, lines } = setup(cloud, {
+      runPass: withVoter,
+      makeScheduledBackup: store.makeScheduledBackup,
+    });
+    const r = await handler(scheduledEvent());
+    expect(r).toMatchObject({
+      status: 'reconciled',
+      backup: { outcome: 'failed', error: 'AccessDenied: s3:PutObject' },
+    });
+    expect(metrics.find((x) => x.name === 'BackupFailed')?.value).toBe(1);
+    expect(
+      lines.some((l) => l.level === 'error' && /scheduled backup failed: AccessDenied/.test(l.message)),
+    ).toBe(true);
+    expect(await lastStatusAction()).toMatchObject({
+      action: 'scheduled backup',
+      outcome: 'failed',
+      detail: 'AccessDenied: s3:PutObject',
+    });
+  });
+
+  it('no healthy voter to snapshot from is a failure too, not a silent skip', async () => {
+    const store = fakeStore(async () => ({ taken: undefined, pruned: [], nextInMs: 0 }));
+    const { handler, metrics } = setup(cloud, { makeScheduledBackup: store.makeScheduledBackup });
+    const r = await handler(scheduledEvent());
+    expect(r).toMatchObject({
+      backup: { outcome: 'failed', error: expect.stringMatching(/no healthy etcd voter/) },
+    });
+    expect(store.calls).toEqual([]);
+    expect(metrics.find((x) => x.name === 'BackupFailed')?.value).toBe(1);
+    expect((await lastStatusAction()).outcome).toBe('failed');
+  });
+
+  it('not due: metrics only (no status line); other triggers take no scheduled backup', async () => {
+    const store = fakeStore(async () => ({ taken: undefined, pruned: [], nextInMs: 600_000 }));
+    const { handler, metrics } = setup(cloud, {
+      runPass: withVoter,
+      makeScheduledBackup: store.makeScheduledBackup,
+    });
+    expect(await handler(scheduledEvent())).toMatchObject({
+      backup: { outcome: 'not-due', nextInMs: 600_000 },
+    });
+    expect(metrics.find((x) => x.name === 'BackupTaken')?.value).toBe(0);
+    expect((await lastStatusAction())?.action).not.toBe('scheduled backup');
+    const other = await handler(nodeReadyEvent(cloud.config.cluster, cloud.masters[0]!));
+    expect(other).toMatchObject({ status: 'reconciled' });
+    expect(other).not.toHaveProperty('backup');
+    expect(store.calls).toHaveLength(1);
   });
 });

@@ -27,7 +27,22 @@ export interface ReconcilerConfig {
   bootTimeoutMs: number;
   /** A learner within this many raft entries of the leader is promoted. */
   learnerMaxLag: number;
+  /** The etcd snapshot bucket (the provisioner's backup bucket); no scheduled backups without it. */
   backupBucket?: string;
+  /** Minutes between scheduled snapshots (spec `etcd.backupIntervalMinutes`; default 15). */
+  backupIntervalMinutes?: number;
+  /** Days daily snapshots are kept (spec `etcd.backupRetentionDays`; default 30). */
+  backupRetentionDays?: number;
+}
+
+export const DEFAULT_BACKUP_SCHEDULE = { intervalMinutes: 15, retentionDays: 30 } as const;
+
+/** The scheduled-backup settings of a configuration (defaults for one written before they existed). */
+export function backupSchedule(config: ReconcilerConfig): { intervalMinutes: number; retentionDays: number } {
+  return {
+    intervalMinutes: config.backupIntervalMinutes ?? DEFAULT_BACKUP_SCHEDULE.intervalMinutes,
+    retentionDays: config.backupRetentionDays ?? DEFAULT_BACKUP_SCHEDULE.retentionDays,
+  };
 }
 
 export function reconcilerConfigFromSpec(
@@ -51,6 +66,12 @@ export function reconcilerConfigFromSpec(
     memberUnhealthyMs: spec.reconciler.memberUnhealthySeconds * 1000,
     bootTimeoutMs: Math.max(spec.reconciler.lifecycleHeartbeatSeconds, 900) * 1000,
     learnerMaxLag: 100,
-    ...(arns.backupBucket ? { backupBucket: arns.backupBucket } : {}),
+    ...(arns.backupBucket
+      ? {
+          backupBucket: arns.backupBucket,
+          backupIntervalMinutes: spec.etcd.backupIntervalMinutes,
+          backupRetentionDays: spec.etcd.backupRetentionDays,
+        }
+      : {}),
   };
 }

@@ -28,7 +28,7 @@ import {
 } from '../adapters/aws/heal-ports.js';
 import type { EtcdTls } from '../adapters/etcd/client.js';
 import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
-import type { ReconcilerConfig } from '../heal/config.js';
+import { backupSchedule, type ReconcilerConfig } from '../heal/config.js';
 import type { ClusterConditions } from '../heal/decision.js';
 import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
 import {
@@ -36,7 +36,9 @@ import {
   caParameter,
   configParameter,
   reconcilerClientCertParameter,
+  statusParameter,
 } from '../heal/protocol.js';
+import { type StatusDocument, serializeStatus } from '../heal/status.js';
 import { resourceNames } from '../provision/names.js';
 import { parseTrigger, type Trigger } from './events.js';
 import { settleWorkerHooks, type WorkerHookOutcome } from './worker-hooks.js';
@@ -49,7 +51,23 @@ export interface PassSummary {
   waits: string[];
   /** Actions that failed or were skipped, and a status document that could not be published. */
   problems?: string[];
+  /** A healthy voter's client URL to take a scheduled snapshot from (none: etcd has no healthy voter). */
+  snapshotFrom?: string;
 }
+
+/** The scheduled backup pass (S3Backup.scheduled): a snapshot when one is due, then retention. */
+export interface ScheduledBackupPort {
+  scheduled(
+    fromEndpoint: string,
+    schedule: { intervalMinutes: number; retentionDays: number },
+  ): Promise<{ taken: { key: string; bytes: number } | undefined; pruned: string[]; nextInMs: number }>;
+}
+
+/** What the scheduled backup did on this invocation (undefined when the trigger was not the schedule). */
+export type BackupOutcome =
+  | { outcome: 'taken'; key: string; bytes: number; pruned: number; nextInMs: number }
+  | { outcome: 'not-due'; pruned: number; nextInMs: number }
+  | { outcome: 'failed'; error: string };
 
 export type RunPass = (ports: HealPorts, config: ReconcilerConfig) => Promise<PassSummary>;
 
@@ -78,6 +96,11 @@ export interface ReconcilerDeps {
   makeEtcd(tls: EtcdTls | undefined): EtcdPort & { close?(): void };
   /** The snapshot store for a cluster with `backupBucket` (rule 10: snapshot before a membership change). */
   makeBackup?(config: ReconcilerConfig, tls: EtcdTls | undefined): BackupPort & { close?(): void };
+  /** The scheduled backups of a cluster with `backupBucket` (run on the schedule trigger, after the pass). */
+  makeScheduledBackup?(
+    config: ReconcilerConfig,
+    tls: EtcdTls | undefined,
+  ): ScheduledBackupPort & { close?(): void };
   runPass: RunPass;
   telemetry: Telemetry;
   now(): number;
@@ -102,6 +125,7 @@ export type HandlerResult =
       actions: string[];
       waits: string[];
       workerHooks: WorkerHookOutcome[];
+      backup?: BackupOutcome;
     };
 
 const nonEmpty = z.string().check(z.minLength(1));
@@ -122,6 +146,8 @@ const configSchema = z.looseObject({
   bootTimeoutMs: z.number(),
   learnerMaxLag: z.number(),
   backupBucket: z.optional(z.string()),
+  backupIntervalMinutes: z.optional(z.number().check(z.positive())),
+  backupRetentionDays: z.optional(z.int().check(z.positive())),
 });
 
 class Ignore extends Error {}
@@ -219,6 +245,82 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
           : names.masterTerminatingHook;
   }
 
+  /**
+   * The scheduled backup: S3Backup.scheduled from a healthy voter. Whatever happens is a metric
+   * (BackupFailed 0/1, BackupTaken, BackupsPruned) and a log line; a snapshot taken or failed is also a
+   * line in the status document's last actions (never a silent skip). A failure does not fail the
+   * pass: healing went on, and the next scheduled event tries again.
+   */
+  async function scheduledBackup(
+    config: ReconcilerConfig,
+    tls: EtcdTls | undefined,
+    summary: PassSummary,
+  ): Promise<BackupOutcome> {
+    const started = deps.now();
+    let outcome: BackupOutcome;
+    const store = deps.makeScheduledBackup!(config, tls);
+    try {
+      if (!summary.snapshotFrom) throw new Error('no healthy etcd voter to take the snapshot from');
+      const r = await store.scheduled(summary.snapshotFrom, backupSchedule(config));
+      outcome = r.taken
+        ? { outcome: 'taken', ...r.taken, pruned: r.pruned.length, nextInMs: r.nextInMs }
+        : { outcome: 'not-due', pruned: r.pruned.length, nextInMs: r.nextInMs };
+    } catch (e) {
+      outcome = { outcome: 'failed', error: e instanceof Error ? e.message : String(e) };
+    } finally {
+      store.close?.();
+    }
+    log.metric('BackupFailed', 'Count', outcome.outcome === 'failed' ? 1 : 0);
+    if (outcome.outcome === 'failed') {
+      log.error(`scheduled backup failed: ${outcome.error}`, { bucket: config.backupBucket });
+    } else {
+      log.metric('BackupTaken', 'Count', outcome.outcome === 'taken' ? 1 : 0);
+      log.metric('BackupsPruned', 'Count', outcome.pruned);
+      if (outcome.outcome === 'taken') {
+        log.metric('BackupDuration', 'Milliseconds', deps.now() - started);
+        log.info(`scheduled backup: ${outcome.key} (${outcome.bytes} bytes)`, {
+          bucket: config.backupBucket,
+        });
+      } else {
+        log.info(`scheduled backup not due for ${Math.round(outcome.nextInMs / 1000)} s`);
+      }
+    }
+    if (outcome.outcome !== 'not-due') {
+      const problem = await recordInStatus(config.cluster, outcome);
+      if (problem) log.warn(`status not updated with the backup: ${problem}`);
+    }
+    return outcome;
+  }
+
+  /** Appends the backup to the status document the pass just published; an error message when it cannot. */
+  async function recordInStatus(cluster: string, outcome: BackupOutcome): Promise<string | undefined> {
+    const name = statusParameter(cluster);
+    try {
+      const text = await parameters.get(name);
+      const doc = (text ? JSON.parse(text) : {}) as Partial<StatusDocument>;
+      const line: StatusDocument['lastActions'][number] = {
+        at: new Date(deps.now()).toISOString(),
+        action: 'scheduled backup',
+        outcome: outcome.outcome === 'failed' ? 'failed' : 'ok',
+        detail:
+          outcome.outcome === 'failed'
+            ? outcome.error
+            : outcome.outcome === 'taken'
+              ? `${outcome.key} (${outcome.bytes} bytes), ${outcome.pruned} pruned`
+              : `${outcome.pruned} pruned`,
+      };
+      const next = {
+        ...doc,
+        lastActions: [...(Array.isArray(doc.lastActions) ? doc.lastActions : []), line],
+        waits: Array.isArray(doc.waits) ? doc.waits : [],
+      } as StatusDocument;
+      await parameters.put(name, serializeStatus(next));
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
   return async function handler(event: unknown, context?: LambdaContextLike): Promise<HandlerResult> {
     const started = deps.now();
     const trigger = parseTrigger(event);
@@ -268,8 +370,9 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
         );
 
       let summary: PassSummary | undefined;
+      let tls: EtcdTls | undefined;
       if (!(trigger.kind === 'lifecycle' && where.group === config.workerGroupName)) {
-        const tls = await etcdTls(config);
+        tls = await etcdTls(config);
         const etcd = deps.makeEtcd(tls);
         const backup = config.backupBucket ? deps.makeBackup?.(config, tls) : undefined;
         const kubeCa = pemCertificates((await parameters.get(caParameter(cluster, 'kubernetes-ca'))) ?? '');
@@ -309,6 +412,10 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
           workerInstanceId: o.instanceId,
         });
       }
+      const backup =
+        trigger.kind === 'schedule' && summary && config.backupBucket && deps.makeScheduledBackup
+          ? await scheduledBackup(config, tls, summary)
+          : undefined;
       log.metric('PassDuration', 'Milliseconds', deps.now() - started);
       log.info('pass done', {
         durationMs: deps.now() - started,
@@ -323,6 +430,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
         actions: summary?.actions.map(describeAction) ?? [],
         waits: summary?.waits ?? [],
         workerHooks,
+        ...(backup ? { backup } : {}),
       };
     } catch (e) {
       if (e instanceof Ignore) {

@@ -16,12 +16,14 @@ import { ApiCallCounter, instrument, localCredentials, resolveEndpoint } from '.
 import { createEtcdClient } from '../adapters/etcd/client.js';
 import { describeAction } from '../heal/actions.js';
 import type { BackupPort } from '../heal/ports.js';
+import { isHealthyVoter } from '../heal/quorum.js';
 import { reconcilePass } from '../heal/reconcile.js';
 import {
   createReconcilerHandler,
   type LambdaContextLike,
   type PassSummary,
   type RunPass,
+  type ScheduledBackupPort,
   type Telemetry,
 } from './reconciler-handler.js';
 
@@ -42,7 +44,13 @@ export const runReconcilePass: RunPass = async (ports, config) => {
         : `skipped: ${describeAction(x.action)}: ${x.reason}`,
     );
   if (r.statusError) problems.push(`status not published: ${r.statusError}`);
+  // Scheduled snapshots come from a healthy follower when there is one (the leader is busiest).
+  const voters = r.observed.etcd.members
+    .filter((m) => isHealthyVoter(m) && m.clientURLs[0])
+    .sort((a, b) => Number(a.id === r.observed.etcd.leaderId) - Number(b.id === r.observed.etcd.leaderId));
+  const snapshotFrom = voters[0]?.clientURLs[0];
   const summary: PassSummary = {
+    ...(snapshotFrom ? { snapshotFrom } : {}),
     conditions: r.decision.conditions,
     actions: r.results.filter((x) => x.outcome === 'ok').map((x) => x.action),
     waits: r.decision.waits,
@@ -101,6 +109,17 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
           const { createSnapshotter } = (await import(SNAPSHOT_MODULE)) as typeof import('./snapshot.js');
           store ??= createSnapshotter(base, counter, { ...config, backupBucket: config.backupBucket! }, tls);
           return store.snapshot(from, reason);
+        },
+        close: () => store?.close(),
+      };
+    },
+    makeScheduledBackup: (config, tls) => {
+      let store: (ScheduledBackupPort & { close(): void }) | undefined;
+      return {
+        async scheduled(from, schedule) {
+          const { createSnapshotter } = (await import(SNAPSHOT_MODULE)) as typeof import('./snapshot.js');
+          store ??= createSnapshotter(base, counter, { ...config, backupBucket: config.backupBucket! }, tls);
+          return store.scheduled(from, schedule);
         },
         close: () => store?.close(),
       };
