@@ -60,6 +60,10 @@ export interface SandboxOptions {
   onPlan?: (plan: Plan) => void;
 }
 
+export interface SandboxEvent extends TimelineEntry {
+  realMs: number;
+}
+
 export interface ScenarioResult {
   name: ScenarioName;
   title: string;
@@ -87,7 +91,8 @@ export interface SandboxResult {
   /** etcd processes still alive after the cleanup (must be empty). */
   leftoverPids: number[];
   dir: string;
-  timeline: TimelineEntry[];
+  /** Every timeline entry with the wall time (ms since the start) it was logged at. */
+  timeline: SandboxEvent[];
   plan: Plan;
 }
 
@@ -184,7 +189,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     return `${real}s  sim ${sim.padStart(6)}`;
   };
   const SHOWN = new Set(['fault', 'asg', 'decided', 'node', 'etcd', 'lambda', 'sandbox']);
+  const events: SandboxEvent[] = [];
   k.onLog = (e) => {
+    events.push({ ...e, realMs: Math.round(performance.now() - wall0) });
     if (!SHOWN.has(e.source)) return;
     if (e.source === 'decided' && / -> ok$/.test(e.text) === false && /heartbeat/.test(e.text)) return;
     out(`${stamp(e.at)}  ${e.source.padEnd(8)} ${e.text}`);
@@ -418,7 +425,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       violations: watch.violations,
       leftoverPids,
       dir,
-      timeline: k.timeline,
+      timeline: events,
       plan,
     };
   }
