@@ -51,8 +51,16 @@ export interface RunOptions {
 export async function observeUpgrade(port: UpgradePort, req: UpgradeRequest): Promise<UpgradeObserved> {
   // Refreshes before groups: a refresh seen Successful is never paired with an older group listing
   // (that would start a needless second refresh).
+  const noCluster = () =>
+    new UpgradeError(
+      `cluster ${req.cluster}: there is no Auto Scaling group ${req.masterGroup}. Run apply first.`,
+    );
   const [masterRefreshes, workerRefreshes, status, record] = await Promise.all([
-    port.describeRefreshes(req.masterGroup),
+    port.describeRefreshes(req.masterGroup).catch(async (e: unknown) => {
+      // A missing group is the clearer message (AWS may answer either way for a group that is not there).
+      const group = await port.describeGroup(req.masterGroup).catch(() => null);
+      throw group === undefined ? noCluster() : e;
+    }),
     port.describeRefreshes(req.workerGroup).catch(() => []),
     port.readStatus(req.cluster),
     port.readRecord(req.cluster),
@@ -61,11 +69,7 @@ export async function observeUpgrade(port: UpgradePort, req: UpgradeRequest): Pr
     port.describeGroup(req.masterGroup),
     port.describeGroup(req.workerGroup),
   ]);
-  if (!masters) {
-    throw new UpgradeError(
-      `cluster ${req.cluster}: there is no Auto Scaling group ${req.masterGroup}. Run apply first.`,
-    );
-  }
+  if (!masters) throw noCluster();
   const running =
     record.kubernetesVersion === undefined
       ? await port.runningKubernetesVersion(req.cluster, req.masterGroup)
