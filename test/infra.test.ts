@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, type Tags } from 'yaml';
+import { type NodeRole, ROLE_SCRIPTS } from '../src/bootstrap/render.js';
 
 const TEMPLATE = 'infra/tripod-setup.yaml';
 
@@ -61,6 +62,7 @@ const SDK_PREFIX: Record<string, string> = {
   '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-ssm': 'ssm',
   '@aws-sdk/client-iam': 'iam',
+  '@aws-sdk/client-sts': 'sts',
 };
 
 /** SDK operations whose IAM action has another name, or needs more than one action. */
@@ -69,12 +71,22 @@ const IAM_ACTIONS: Record<string, string[]> = {
   's3:HeadObject': ['s3:GetObject'],
   's3:HeadBucket': ['s3:ListBucket'],
   's3:DeleteObjects': ['s3:DeleteObject'],
-  's3:CopyObject': ['s3:GetObject', 's3:PutObject'],
-  's3:CreateMultipartUpload': ['s3:PutObject'],
+  // Objects are SSE-KMS encrypted: reading needs kms:Decrypt, writing (multipart) a data key and Decrypt.
+  's3:GetObject': ['s3:GetObject', 'kms:Decrypt'],
+  's3:CopyObject': ['s3:GetObject', 's3:PutObject', 'kms:Decrypt', 'kms:GenerateDataKey'],
+  's3:PutObject': ['s3:PutObject', 'kms:GenerateDataKey'],
+  's3:CreateMultipartUpload': ['s3:PutObject', 'kms:GenerateDataKey', 'kms:Decrypt'],
   's3:UploadPart': ['s3:PutObject'],
   's3:CompleteMultipartUpload': ['s3:PutObject'],
   // lib-storage's Upload: PutObject or a multipart upload, aborted on failure.
-  's3:Upload': ['s3:PutObject', 's3:AbortMultipartUpload'],
+  's3:Upload': ['s3:PutObject', 's3:AbortMultipartUpload', 'kms:GenerateDataKey', 'kms:Decrypt'],
+  // Bucket settings: the IAM action names differ from the API's.
+  's3:GetBucketEncryption': ['s3:GetEncryptionConfiguration'],
+  's3:PutBucketEncryption': ['s3:PutEncryptionConfiguration'],
+  's3:GetPublicAccessBlock': ['s3:GetBucketPublicAccessBlock'],
+  's3:PutPublicAccessBlock': ['s3:PutBucketPublicAccessBlock'],
+  's3:GetBucketLifecycleConfiguration': ['s3:GetLifecycleConfiguration'],
+  's3:PutBucketLifecycleConfiguration': ['s3:PutLifecycleConfiguration'],
 };
 
 /** IAM actions of the SDK calls that survive tree shaking in the bundle of `entries`. */
@@ -128,12 +140,12 @@ const CLI_SERVICE: Record<string, string> = {
   ec2: 'ec2',
 };
 
-/** IAM actions of the `aws <service> <command>` calls in the node scripts. */
-function nodeScriptActions(): Set<string> {
+/** IAM actions of the `aws <service> <command>` calls in the node scripts of a role. */
+function nodeScriptActions(role: NodeRole): Set<string> {
   const dir = 'src/bootstrap/scripts';
   const out = new Set<string>();
   if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.sh'))) {
+  for (const f of ROLE_SCRIPTS[role]) {
     for (const m of readFileSync(`${dir}/${f}`, 'utf8').matchAll(
       /\baws\s+([a-z0-9]+)\s+([a-z][a-z0-9-]+)/g,
     )) {
@@ -207,10 +219,50 @@ describe(TEMPLATE, () => {
     expectNone([...used].filter((a) => !allowed.has(a)).sort(), 'called by the Action but not allowed');
   });
 
-  it('the node role allows every AWS call of the node scripts', () => {
-    const used = nodeScriptActions();
+  it('the node (master) role allows every AWS call of the master scripts', () => {
+    const used = nodeScriptActions('master');
+    expect(used.size).toBeGreaterThan(3);
     const allowed = new Set(roleActions(template, 'NodeRole'));
-    expectNone([...used].filter((a) => !allowed.has(a)).sort(), 'called by the node scripts but not allowed');
+    expectNone(
+      [...used].filter((a) => !allowed.has(a)).sort(),
+      'called by the master scripts but not allowed',
+    );
+  });
+
+  it('the worker role allows every AWS call of the worker scripts and nothing more', () => {
+    const used = nodeScriptActions('worker');
+    expect(used.size).toBeGreaterThan(3);
+    const allowed = new Set(roleActions(template, 'WorkerRole'));
+    expectNone(
+      [...used].filter((a) => !allowed.has(a)).sort(),
+      'called by the worker scripts but not allowed',
+    );
+    expectNone(
+      [...allowed].filter((a) => !used.has(a)).sort(),
+      'allowed but never called by the worker scripts',
+    );
+  });
+
+  it('workers read only the join document: never the CA keys under pki/ or any other parameter', () => {
+    const statements = template.Resources.WorkerRole.Properties.Policies.flatMap(
+      (p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement,
+    );
+    const ssm = statements.filter((s: Statement) =>
+      [s.Action].flat().some((a) => typeof a === 'string' && a.startsWith('ssm:')),
+    );
+    const resources = (s: Statement) =>
+      [s.Resource].flat().map((r) => (typeof r === 'string' ? r : (r as { 'Fn::Sub': string })['Fn::Sub']));
+    const reads = ssm.filter((s: Statement) => [s.Action].flat().some((a) => /^ssm:Get/.test(a as string)));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
+    const prefix = 'arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/tripod/${ClusterNamePattern}/';
+    expect(reads.flatMap(resources)).toEqual([`${prefix}worker-join`]);
+    for (const s of ssm) for (const r of resources(s)) expect(r).not.toMatch(/pki/);
+    const writes = ssm.filter((s: Statement) => [s.Action].flat().includes('ssm:PutParameter'));
+    expect(writes.flatMap(resources)).toEqual([`${prefix}worker-drained/*`]);
+    const profile = template.Resources.WorkerInstanceProfile.Properties;
+    expect(profile.Roles).toEqual([{ Ref: 'WorkerRole' }]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+    expect(profile.InstanceProfileName).toEqual({ 'Fn::Sub': '${RoleNamePrefix}-worker' });
   });
 
   it('the deploy role can only be assumed from the given repository through GitHub OIDC', () => {

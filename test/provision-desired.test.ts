@@ -3,10 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ActualGroup, DesiredGroup } from '../src/provision/auto-scaling-group.js';
 import { desiredCluster } from '../src/provision/desired.js';
+import type { DesiredLaunchTemplate } from '../src/provision/launch-templates.js';
 import { masterGroupGuard } from '../src/provision/master-group.js';
 import { splitCidr, zoneSubnetCidrs } from '../src/provision/network.js';
 import type { Plan } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';
+import { Refs } from '../src/provision/resource.js';
 import type { DesiredRules } from '../src/provision/security-groups.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 import { deriveTopology } from '../src/spec/topology.js';
@@ -121,8 +123,39 @@ describe('desired resources', () => {
     );
   });
 
+  it('masters launch with the tripod-node profile, workers with tripod-worker (no CA keys); both overridable', () => {
+    const lt = (options: Parameters<typeof desiredCluster>[1] = {}) => {
+      const r = new Map(desiredCluster(three, options).resources.map((x) => [x.key, x.value]));
+      return [r.get('lt/masters'), r.get('lt/workers')].map(
+        (v) => (v as DesiredLaunchTemplate).instanceProfile,
+      );
+    };
+    expect(lt()).toEqual(['tripod-node', 'tripod-worker']);
+    expect(lt({ nodeInstanceProfile: 'm', workerInstanceProfile: 'w' })).toEqual(['m', 'w']);
+  });
+
+  it('the backup bucket: named with the account, recorded in the config; none without an account id', () => {
+    const withAccount = desiredCluster(three, { accountId: '123456789012' }).resources;
+    const bucket = withAccount.find((r) => r.kind === 'backup-bucket');
+    expect(bucket?.value).toMatchObject({ name: 'tripod-demo-eu-123456789012-eu-west-1-backups' });
+    expect(desiredCluster(three).resources.some((r) => r.kind === 'backup-bucket')).toBe(false);
+    const config = (rs: typeof withAccount) => {
+      const p = rs.find((r) => r.key === 'param/config')!.value as { render(refs: Refs): string };
+      return JSON.parse(p.render(new Refs()));
+    };
+    expect(config(withAccount)).toMatchObject({
+      backupBucket: 'tripod-demo-eu-123456789012-eu-west-1-backups',
+      backupIntervalMinutes: three.etcd.backupIntervalMinutes,
+      backupRetentionDays: three.etcd.backupRetentionDays,
+    });
+    // a bucket made elsewhere is recorded, not managed
+    const external = desiredCluster(three, { accountId: '123456789012', backupBucket: 'mine' }).resources;
+    expect(external.some((r) => r.kind === 'backup-bucket')).toBe(false);
+    expect(config(external).backupBucket).toBe('mine');
+  });
+
   it('everything taggable carries the cluster, managed-by and spec tags', () => {
-    for (const r of desiredCluster(three).resources) {
+    for (const r of desiredCluster(three, { accountId: '123456789012' }).resources) {
       const tags = (r.value as { tags?: Record<string, string> }).tags;
       if (!tags) continue;
       expect(tags).toMatchObject({

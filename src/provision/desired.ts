@@ -17,6 +17,7 @@ import { desiredMasterGroup } from './master-group.js';
 import {
   DEFAULT_NODE_INSTANCE_PROFILE,
   DEFAULT_RECONCILER_ROLE,
+  DEFAULT_WORKER_INSTANCE_PROFILE,
   RESOURCE_TAG,
   resourceNames,
 } from './names.js';
@@ -30,8 +31,10 @@ import { desiredServiceLoadBalancer } from './service-load-balancer.js';
 import { desiredWorkerGroup } from './worker-group.js';
 
 export interface DesiredOptions {
-  /** Instance profile of every node (default `tripod-node`, made by infra/tripod-setup.yaml). */
+  /** Instance profile of the masters (default `tripod-node`, made by infra/tripod-setup.yaml). */
   nodeInstanceProfile?: string;
+  /** Instance profile of the workers (default `tripod-worker`: no access to the CA keys). */
+  workerInstanceProfile?: string;
   /** The reconciler's code; a placeholder handler when absent. */
   reconcilerBundle?: ReconcilerBundle;
   /** The reconciler's execution role (default: role `tripod-reconciler` in the cluster's account). */
@@ -136,7 +139,10 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   }
 
   // ---- launch templates ----
-  const profile = options.nodeInstanceProfile ?? DEFAULT_NODE_INSTANCE_PROFILE;
+  const profiles = {
+    masters: options.nodeInstanceProfile ?? DEFAULT_NODE_INSTANCE_PROFILE,
+    workers: options.workerInstanceProfile ?? DEFAULT_WORKER_INSTANCE_PROFILE,
+  };
   for (const role of ['masters', 'workers'] as const) {
     const pool = role === 'masters' ? spec.masters : spec.workers;
     const name = role === 'masters' ? names.masterLaunchTemplate : names.workerLaunchTemplate;
@@ -144,7 +150,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
       name,
       image: pool.image,
       instanceType: pool.instanceType,
-      instanceProfile: profile,
+      instanceProfile: profiles[role],
       securityGroups: [`sg/${role}`],
       userData: renderUserData(spec, role === 'masters' ? 'master' : 'worker'),
       volumeSize: pool.volumeSize,

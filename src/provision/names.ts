@@ -39,6 +39,8 @@ export type EventRuleName = (typeof EVENT_RULES)[number];
 /** On EC2 network resources: which desired resource this is (`subnet/private/eu-west-1a`). */
 export const RESOURCE_TAG = 'tripod:resource';
 
-/** Made once per account by infra/tripod-setup.yaml (RoleNamePrefix `tripod`). */
+/** Made once per account by infra/tripod-setup.yaml (RoleNamePrefix `tripod`): the masters' instance profile. */
 export const DEFAULT_NODE_INSTANCE_PROFILE = 'tripod-node';
+/** The workers' instance profile: reads the join document only, never the CA keys (tripod-setup.yaml). */
+export const DEFAULT_WORKER_INSTANCE_PROFILE = 'tripod-worker';
 export const DEFAULT_RECONCILER_ROLE = 'tripod-reconciler';
