@@ -131,6 +131,18 @@ describe('instance refresh calls (aws-sdk-client-mock)', () => {
     });
   });
 
+  it('pin names the target version even on the group own template', async () => {
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves(group('$Default'));
+    ec2Mock.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ DefaultVersionNumber: 2 }] });
+    ec2Mock.on(DescribeInstancesCommand).resolves({});
+    asMock.on(StartInstanceRefreshCommand).resolves({ InstanceRefreshId: 'r-3' });
+    const port = createUpgradePort(aws());
+    await port.startRefresh('demo-masters', '2', masterRefreshPreferences(3), { pin: true });
+    expect(asMock.commandCalls(StartInstanceRefreshCommand)[0]!.args[0].input.DesiredConfiguration).toEqual({
+      LaunchTemplate: { LaunchTemplateId: 'lt-1', Version: '2' },
+    });
+  });
+
   it('describes refreshes newest first, with status, progress and desired version', async () => {
     asMock.on(DescribeInstanceRefreshesCommand).resolves({
       InstanceRefreshes: [

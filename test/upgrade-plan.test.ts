@@ -221,6 +221,17 @@ describe('nextStep', () => {
     expect(JSON.stringify(s)).toMatch(/r-1 failed: instances failed to launch/);
   });
 
+  it('names the version when a refresh on the group template skipped outdated instances', () => {
+    const unpinned: RefreshView = { id: 'r-9', status: 'Successful', startTime: NOW - 60_000 };
+    const s = nextStep(observed({ record: inProgress, masterRefresh: unpinned }), req);
+    expect(s).toMatchObject({ kind: 'start-refresh', group: 'm', version: '2', pin: true });
+    expect(JSON.stringify(s)).toMatch(/refresh r-9 skipped them: naming version 2/);
+    // A refresh that named its version is not a reason to pin.
+    expect(
+      nextStep(observed({ record: inProgress, masterRefresh: refresh('Cancelled') }), req),
+    ).not.toHaveProperty('pin');
+  });
+
   it('refuses a different version while an upgrade is in progress', () => {
     const s = nextStep(observed({ record: inProgress }), { ...req, kubernetesVersion: '1.32.2' });
     expect(JSON.stringify(s)).toMatch(/in progress and the spec now says 1\.32\.2/);

@@ -46,6 +46,8 @@ export type UpgradeStep =
       role: 'masters' | 'workers';
       version: string;
       preferences: RefreshPreferences;
+      /** Name the version in the refresh's desired configuration (see UpgradePort.startRefresh). */
+      pin?: true;
       why: string;
     }
   | { kind: 'pause'; group: string; why: string; cancel: boolean }
@@ -248,6 +250,9 @@ function rollStep(
     role === 'masters'
       ? masterRefreshPreferences(g.desired, req.instanceWarmupSeconds)
       : workerRefreshPreferences(req.workerMinHealthyPercentage, req.instanceWarmupSeconds);
+  // A refresh on the group's own template ($Default) succeeded and instances are still outdated: AWS's
+  // skip matching took them for up to date. Name the version this time.
+  const pin = r?.status === 'Successful' && r.desiredVersion === undefined;
   const resumed =
     r !== undefined &&
     (r.status === 'Cancelled' || r.status === 'RollbackSuccessful') &&
@@ -258,7 +263,8 @@ function rollStep(
     role,
     version,
     preferences,
-    why: `${stale} of ${g.desired} ${role} not on launch template version ${version}${resumed ? ` (resuming after refresh ${r.id} ${r.status})` : ''}`,
+    ...(pin ? { pin: true as const } : {}),
+    why: `${stale} of ${g.desired} ${role} not on launch template version ${version}${resumed ? ` (resuming after refresh ${r.id} ${r.status})` : ''}${pin ? ` (refresh ${r?.id} skipped them: naming version ${version})` : ''}`,
   };
 }
 

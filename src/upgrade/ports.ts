@@ -11,8 +11,17 @@ export interface UpgradePort {
   describeGroup(name: string): Promise<GroupView | undefined>;
   /** The group's refreshes, newest first. */
   describeRefreshes(group: string): Promise<RefreshView[]>;
-  /** Starts a refresh to `version` of the group's launch template; returns its id. */
-  startRefresh(group: string, version: string, preferences: RefreshPreferences): Promise<string>;
+  /**
+   * Starts a refresh to `version` of the group's launch template; returns its id. `pin`: name the
+   * version in the refresh's desired configuration even when it is the group's own (AWS then pins
+   * the group to it when the refresh succeeds).
+   */
+  startRefresh(
+    group: string,
+    version: string,
+    preferences: RefreshPreferences,
+    options?: { pin?: boolean },
+  ): Promise<string>;
   cancelRefresh(group: string): Promise<void>;
   /** Rolls an in-progress refresh back (AWS refuses when the template resolves its image from SSM). */
   rollbackRefresh(group: string): Promise<void>;

@@ -201,7 +201,12 @@ export async function runUpgrade(
       case 'start-refresh': {
         let id: string;
         try {
-          id = await port.startRefresh(step.group, step.version, step.preferences);
+          id = await port.startRefresh(
+            step.group,
+            step.version,
+            step.preferences,
+            step.pin ? { pin: true } : undefined,
+          );
         } catch (e) {
           // Another run (or a person) started one between our look and our call: watch that one.
           if (!isRefreshInProgress(e)) throw e;

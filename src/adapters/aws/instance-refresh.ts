@@ -6,7 +6,8 @@
  * A refresh to the template's default version (what apply just wrote, and what the groups run as
  * `$Default`) is started WITHOUT a desired configuration, so the group stays on `$Default`; a refresh
  * to any other version (abort: back to the previous one) names it, and AWS pins the group to it when
- * the refresh succeeds.
+ * the refresh succeeds (apply sets the group back to `$Default`). So does a refresh after one on
+ * `$Default` that skipped outdated instances (`pin`).
  */
 import {
   CancelInstanceRefreshCommand,
@@ -193,13 +194,13 @@ export function createUpgradePort(aws: AwsClients, options: UpgradePortOptions =
       return raw.view;
     },
     describeRefreshes: (group) => describeInstanceRefreshes(aws, group),
-    async startRefresh(group, version, preferences) {
+    async startRefresh(group, version, preferences, options) {
       let t = templates.get(group);
       if (!t) {
         await this.describeGroup(group);
         t = templates.get(group);
       }
-      const pin = t?.id !== undefined && version !== t.target;
+      const pin = t?.id !== undefined && (version !== t.target || options?.pin === true);
       return startInstanceRefresh(aws, {
         group,
         launchTemplate: pin ? { id: t?.id as string, version } : undefined,
