@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderPlanText } from '../provision/plan-render.js';
-import { killAllEtcd } from '../sim/etcd-real.js';
+import { interruptCleanup, killAllEtcd } from '../sim/etcd-real.js';
 import {
   runSandbox,
   type SandboxResult,
@@ -156,7 +156,8 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
     live('');
 
     const onSignal = () => {
-      killAllEtcd();
+      const n = interruptCleanup();
+      io.err(`\ninterrupted: ${n} etcd process${n === 1 ? '' : 'es'} stopped, working directory removed`);
       process.exit(130);
     };
     process.once('SIGINT', onSignal);

@@ -1,7 +1,7 @@
 /** `tripod simulate`: seeded fault testing of the reconciler in the deterministic cloud simulator. */
 import { fork } from 'node:child_process';
 import os from 'node:os';
-import { killAllEtcd } from '../sim/etcd-real.js';
+import { interruptCleanup, killAllEtcd } from '../sim/etcd-real.js';
 import { FAULT_KINDS, type FaultKind, parseFaults } from '../sim/faults.js';
 import type { Violation } from '../sim/invariants.js';
 import { type SimulationOptions, simulate } from '../sim/run.js';
@@ -256,7 +256,8 @@ async function runReal(
     `simulating seeds ${from}..${from + count - 1} with REAL etcd (about a minute each): ${base.zones} zones, ${base.masters} masters, faults ${base.faults.join(',') || 'none'}`,
   );
   const onSignal = () => {
-    killAllEtcd();
+    const n = interruptCleanup();
+    io.err(`\ninterrupted: ${n} etcd process${n === 1 ? '' : 'es'} stopped, working directory removed`);
     process.exit(130);
   };
   process.once('SIGINT', onSignal);

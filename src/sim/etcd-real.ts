@@ -21,6 +21,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -93,6 +94,22 @@ export function killAllEtcd(): void {
       /* already gone */
     }
   }
+}
+
+/** Working directories to remove if the run is interrupted (Ctrl-C). */
+const interruptDirs = new Set<string>();
+export function removeOnInterrupt(dir: string, remove: boolean): void {
+  if (remove) interruptDirs.add(dir);
+  else interruptDirs.delete(dir);
+}
+
+/** Ctrl-C: every etcd process SIGKILLed, working directories removed (those registered). */
+export function interruptCleanup(): number {
+  const n = live.size;
+  killAllEtcd();
+  for (const d of interruptDirs) rmSync(d, { recursive: true, force: true });
+  interruptDirs.clear();
+  return n;
 }
 
 /** Pids of the etcd processes this module started that have not exited yet. */

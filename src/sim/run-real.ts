@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { reconcilePass } from '../heal/reconcile.js';
 import { autoMasterCount } from '../spec/topology.js';
 import { SimCloud } from './cloud.js';
-import type { RealEtcd } from './etcd-real.js';
+import { type RealEtcd, removeOnInterrupt } from './etcd-real.js';
 import { applyFault, endFaults, FAULT_KINDS, type FaultKind, generateSchedule } from './faults.js';
 import type { Violation } from './invariants.js';
 import { ReconcilerLambda } from './lambda.js';
@@ -54,6 +54,7 @@ export async function simulateReal(opts: RealSimulationOptions): Promise<RealSim
   const masters = opts.masters ?? autoMasterCount(zones.length);
   const speed = opts.speed ?? 30;
   const dir = await mkdtemp(join(tmpdir(), 'tripod-sim-real-'));
+  removeOnInterrupt(dir, !opts.keep);
   const pki = await makeClusterPki(join(dir, 'pki'));
   const cloud = new SimCloud({
     seed: opts.seed,
@@ -131,6 +132,7 @@ export async function simulateReal(opts: RealSimulationOptions): Promise<RealSim
     await watch.stop();
     await real.stop(opts.keep);
     if (!opts.keep) await rm(dir, { recursive: true, force: true });
+    removeOnInterrupt(dir, false);
   }
   return {
     seed: opts.seed,

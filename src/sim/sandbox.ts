@@ -16,7 +16,7 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
 import { AutoScalingGroup } from './auto-scaling.js';
 import { SimCloud } from './cloud.js';
-import { killAllEtcd, type RealEtcd } from './etcd-real.js';
+import { killAllEtcd, type RealEtcd, removeOnInterrupt } from './etcd-real.js';
 import type { TimelineEntry } from './kernel.js';
 import { ReconcilerLambda } from './lambda.js';
 import { makeClusterPki } from './pki.js';
@@ -147,6 +147,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const { plan, desired } = planFromNothing(spec);
   opts.onPlan?.(plan);
   const dir = await mkdtemp(join(tmpdir(), 'tripod-sandbox-'));
+  removeOnInterrupt(dir, !opts.keep);
   const pki = await makeClusterPki(join(dir, 'pki'));
 
   const masterGroup = desired.resources.find((r) => r.key === 'asg/masters')?.value as
@@ -219,6 +220,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     await watch.stop();
     await real.stop(opts.keep);
     if (!opts.keep) await rm(dir, { recursive: true, force: true });
+    removeOnInterrupt(dir, false);
   };
 
   const scenarios: ScenarioResult[] = [];
