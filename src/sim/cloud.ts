@@ -35,7 +35,10 @@ export interface CloudOptions {
    * Masters run REAL etcd processes (etcd-real.ts) instead of the model: the reconciler's etcd port
    * talks to them. The kernel must then run in real time (`Kernel.runRealtime`).
    */
-  realEtcd?: Omit<RealEtcdOptions, 'placement' | 'log' | 'clientPort' | 'peerPort'>;
+  realEtcd?: Omit<RealEtcdOptions, 'placement' | 'log' | 'clientPort' | 'peerPort'> & {
+    /** etcd's client and peer ports (default 2379/2380; see pickEtcdPorts). */
+    ports?: { client: number; peer: number };
+  };
 }
 
 /** A reconciler invocation's private state: the simulated Lambda can die between two calls. */
@@ -95,8 +98,8 @@ export class SimCloud {
     this.real = opts.realEtcd
       ? new RealEtcd({
           ...opts.realEtcd,
-          clientPort: 2379,
-          peerPort: 2380,
+          clientPort: opts.realEtcd.ports?.client ?? 2379,
+          peerPort: opts.realEtcd.ports?.peer ?? 2380,
           placement: (ip) => this.placement(ip),
           log: (text) => this.k.log('etcd', text),
         })
@@ -122,8 +125,8 @@ export class SimCloud {
       apiTargetGroupArn: tgArn,
       serviceTargetGroupArns: [],
       etcdScheme: 'https',
-      etcdClientPort: 2379,
-      etcdPeerPort: 2380,
+      etcdClientPort: opts.realEtcd?.ports?.client ?? 2379,
+      etcdPeerPort: opts.realEtcd?.ports?.peer ?? 2380,
       memberUnhealthyMs: opts.memberUnhealthyMs ?? 120_000,
       bootTimeoutMs: Math.max(hb, 900_000),
       learnerMaxLag: 100,

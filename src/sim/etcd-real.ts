@@ -25,6 +25,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createEtcdClient, type EtcdClient, type EtcdTls } from '../adapters/etcd/client.js';
 import { Gateway } from '../adapters/etcd/gateway.js';
@@ -94,6 +95,33 @@ export function killAllEtcd(): void {
       /* already gone */
     }
   }
+}
+
+/** Can something listen on host:port right now (0: the OS picks)? Resolves with the port, or undefined. */
+function tryListen(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, host, () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : undefined));
+    });
+  });
+}
+
+/**
+ * The etcd ports for a run: 2379/2380 (the product's) unless something holds them on every
+ * address (a wildcard listener, e.g. an etcd configured on 0.0.0.0), then two ports the OS picks.
+ */
+export async function pickEtcdPorts(): Promise<{ client: number; peer: number }> {
+  const probe = `127.${1 + Math.floor(Math.random() * 254)}.${Math.floor(Math.random() * 256)}.254`;
+  if ((await tryListen(probe, 2379)) && (await tryListen(probe, 2380))) return { client: 2379, peer: 2380 };
+  const client = await tryListen(probe, 0);
+  let peer = await tryListen(probe, 0);
+  while (peer === client) peer = await tryListen(probe, 0);
+  if (!client || !peer) throw new Error(`no free TCP port on ${probe} for etcd`);
+  return { client, peer };
 }
 
 /** Working directories to remove if the run is interrupted (Ctrl-C). */

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { reconcilePass } from '../heal/reconcile.js';
 import { autoMasterCount } from '../spec/topology.js';
 import { SimCloud } from './cloud.js';
-import { type RealEtcd, removeOnInterrupt } from './etcd-real.js';
+import { pickEtcdPorts, type RealEtcd, removeOnInterrupt } from './etcd-real.js';
 import { applyFault, endFaults, FAULT_KINDS, type FaultKind, generateSchedule } from './faults.js';
 import type { Violation } from './invariants.js';
 import { ReconcilerLambda } from './lambda.js';
@@ -60,7 +60,13 @@ export async function simulateReal(opts: RealSimulationOptions): Promise<RealSim
     seed: opts.seed,
     zones,
     masters,
-    realEtcd: { dir: join(dir, 'etcd'), caDir: pki.caDir, tls: pki.tls, etcdBin: opts.etcdBin },
+    realEtcd: {
+      dir: join(dir, 'etcd'),
+      caDir: pki.caDir,
+      tls: pki.tls,
+      etcdBin: opts.etcdBin,
+      ports: await pickEtcdPorts(),
+    },
   });
   const k = cloud.k;
   const real = cloud.real as RealEtcd;

@@ -16,7 +16,7 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
 import { AutoScalingGroup } from './auto-scaling.js';
 import { SimCloud } from './cloud.js';
-import { killAllEtcd, type RealEtcd, removeOnInterrupt } from './etcd-real.js';
+import { killAllEtcd, pickEtcdPorts, type RealEtcd, removeOnInterrupt } from './etcd-real.js';
 import type { TimelineEntry } from './kernel.js';
 import { ReconcilerLambda } from './lambda.js';
 import { makeClusterPki } from './pki.js';
@@ -165,7 +165,13 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     zones: [...spec.network.zones],
     masters: topology.masters,
     hookHeartbeatMs: hookS * 1000,
-    realEtcd: { dir: join(dir, 'etcd'), caDir: pki.caDir, tls: pki.tls, etcdBin: opts.etcdBin },
+    realEtcd: {
+      dir: join(dir, 'etcd'),
+      caDir: pki.caDir,
+      tls: pki.tls,
+      etcdBin: opts.etcdBin,
+      ports: await pickEtcdPorts(),
+    },
   });
   const k = cloud.k;
   const real = cloud.real as RealEtcd;
