@@ -122,8 +122,6 @@ describe('reconciler handler against moto and real etcd', () => {
       runPass: runReconcilePass,
       telemetry: t,
       now: Date.now,
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-      drainPollMs: 10,
     });
     return { handler, metrics };
   };

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { createParameterPort } from '../src/adapters/aws/heal-ports.js';
 import { describeAction } from '../src/heal/actions.js';
 import type { ReconcilerConfig } from '../src/heal/config.js';
 import type { ClusterConditions } from '../src/heal/decision.js';
@@ -13,6 +15,11 @@ import {
   type ScheduledBackupPort,
   type Telemetry,
 } from '../src/lambdas/reconciler-handler.js';
+import {
+  DRAIN_GRACE_MS,
+  workerDrainedParameter,
+  workerLeavingParameter,
+} from '../src/lambdas/worker-hooks.js';
 import { createLambdaCloud, type LambdaCloud, registerTargets, targetsOf } from './support/lambda-cloud.js';
 import { lifecycleEvent, nodeReadyEvent, scheduledEvent, stateChangeEvent } from './support/lambda-events.js';
 
@@ -107,8 +114,6 @@ function setup(cloud: LambdaCloud, overrides: Partial<ReconcilerDeps> = {}) {
     },
     telemetry: rec.telemetry,
     now: Date.now,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    drainPollMs: 10,
     ...overrides,
   };
   return { handler: createReconcilerHandler(deps), passes, ...rec };
@@ -118,6 +123,7 @@ const unique = (p: string) => `${p}${randomBytes(3).toString('hex')}`;
 
 describe('reconciler handler against moto', () => {
   let cloud: LambdaCloud;
+  const ssmValue = (name: string) => createParameterPort(cloud.aws.ssm).get(name);
   beforeAll(async () => {
     cloud = await createLambdaCloud(endpoint, unique('lh'), 'eu-south-1');
   });
@@ -200,7 +206,7 @@ describe('reconciler handler against moto', () => {
     expect(cloud.completions.filter((c) => c.InstanceId === id)).toHaveLength(1);
   });
 
-  it('worker terminate: deregisters from the service target groups, then CONTINUE; a duplicate does nothing', async () => {
+  it('worker terminate: deregisters at once, heartbeats while the node drains (no early CONTINUE), CONTINUE once the node says it drained; a duplicate does nothing', async () => {
     const { handler } = setup(cloud);
     const [tg] = cloud.config.serviceTargetGroupArns;
     const id = cloud.workers[1]!;
@@ -212,13 +218,32 @@ describe('reconciler handler against moto', () => {
       id,
       'tripod-worker-terminating',
     );
-    const r = await handler(event, { getRemainingTimeInMillis: () => 60_000 });
-    expect(r).toMatchObject({ workerHooks: [{ instanceId: id, hook: 'terminating', result: 'continued' }] });
+    const r = await handler(event);
+    expect(r).toMatchObject({ workerHooks: [{ instanceId: id, hook: 'terminating', result: 'heartbeat' }] });
     expect(await targetsOf(cloud, tg!)).toEqual([cloud.workers[0]]);
+    expect(cloud.completions.filter((c) => c.InstanceId === id)).toEqual([]);
+    expect(cloud.heartbeats.filter((h) => h.InstanceId === id)).toHaveLength(1);
+    const leaving = workerLeavingParameter(cloud.config.cluster, id);
+    expect(await ssmValue(leaving)).toMatch(/^\d+$/);
+
+    // the node's own drain finished: worker.sh writes this just before it completes the hook
+    await cloud.aws.ssm.send(
+      new PutParameterCommand({
+        Name: workerDrainedParameter(cloud.config.cluster, id),
+        Value: '2026-01-01T00:00:00Z',
+        Type: 'String',
+      }),
+    );
+    const done = await handler(event);
+    expect(done).toMatchObject({
+      workerHooks: [{ instanceId: id, result: 'continued', reason: 'the node drained itself' }],
+    });
     expect(cloud.completions.filter((c) => c.InstanceId === id)).toMatchObject([
       { LifecycleHookName: 'tripod-worker-terminating', LifecycleActionResult: 'CONTINUE' },
     ]);
-    const again = await handler(event, { getRemainingTimeInMillis: () => 60_000 });
+    expect(await ssmValue(leaving)).toBeUndefined();
+    expect(await ssmValue(workerDrainedParameter(cloud.config.cluster, id))).toBeUndefined();
+    const again = await handler(event);
     expect(again).toMatchObject({ status: 'reconciled', workerHooks: [] });
     expect(cloud.completions.filter((c) => c.InstanceId === id)).toHaveLength(1);
   });
@@ -261,27 +286,52 @@ describe('reconciler handler against moto', () => {
   });
 });
 
-describe('worker terminate that outlasts the invocation', () => {
-  it('heartbeats the hook and leaves it pending for the next trigger', async () => {
+describe('worker terminate whose node never says it drained', () => {
+  it('heartbeats across invocations and continues only after the deregistration delay + drain grace, counted from the first sight', async () => {
     const cloud = await createLambdaCloud(endpoint, unique('ld'), 'eu-south-2');
-    const { handler } = setup(cloud);
     const [tg] = cloud.config.serviceTargetGroupArns;
     const id = cloud.workers[0]!;
     await registerTargets(cloud, tg!, [id]);
     cloud.keepDraining.add(id);
     cloud.pendingHooks.set(id, 'Terminating:Wait');
-    const r = await handler(
-      lifecycleEvent('terminating', cloud.config.workerGroupName, id, 'tripod-worker-terminating'),
-      {
-        getRemainingTimeInMillis: () => 3000,
-      },
+    const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const delayMs = 300_000; // moto's default deregistration delay
+    const deadline = t0 + delayMs + DRAIN_GRACE_MS;
+    const event = lifecycleEvent(
+      'terminating',
+      cloud.config.workerGroupName,
+      id,
+      'tripod-worker-terminating',
     );
-    expect(r).toMatchObject({ workerHooks: [{ instanceId: id, result: 'heartbeat' }] });
-    expect(cloud.heartbeats).toMatchObject([
-      { InstanceId: id, LifecycleHookName: 'tripod-worker-terminating' },
-    ]);
+    // every call is a fresh handler: nothing but SSM carries the first-sight time between invocations
+    const at = (now: number) => setup(cloud, { now: () => now }).handler(scheduledEvent());
+    expect(await setup(cloud, { now: () => t0 }).handler(event)).toMatchObject({
+      workerHooks: [
+        {
+          instanceId: id,
+          result: 'heartbeat',
+          reason: expect.stringContaining(new Date(deadline).toISOString()),
+        },
+      ],
+    });
+    expect(await at(t0 + 60_000)).toMatchObject({ workerHooks: [{ instanceId: id, result: 'heartbeat' }] });
+    expect(await at(deadline - 1)).toMatchObject({ workerHooks: [{ instanceId: id, result: 'heartbeat' }] });
     expect(cloud.completions).toHaveLength(0);
-    expect(cloud.pendingHooks.get(id)).toBe('Terminating:Wait');
+    expect(cloud.heartbeats.filter((h) => h.InstanceId === id)).toHaveLength(3);
+    expect(await at(deadline)).toMatchObject({
+      workerHooks: [
+        { instanceId: id, result: 'continued', reason: expect.stringMatching(/did not finish draining/) },
+      ],
+    });
+    expect(cloud.completions).toMatchObject([
+      { InstanceId: id, LifecycleHookName: 'tripod-worker-terminating', LifecycleActionResult: 'CONTINUE' },
+    ]);
+    expect(cloud.pendingHooks.has(id)).toBe(false);
+  });
+
+  it('the parameter the worker script writes is the one the reconciler reads', () => {
+    const script = readFileSync('src/bootstrap/scripts/worker.sh', 'utf8');
+    expect(script).toContain(`--name "${workerDrainedParameter('$TRIPOD_CLUSTER', '$INSTANCE_ID')}"`);
   });
 });
 

@@ -895,7 +895,8 @@ node_name() {
 }
 
 # worker_leave (Terminating:Wait): cordon and drain through the eviction API, which respects
-# PodDisruptionBudgets, then let Auto Scaling continue the termination.
+# PodDisruptionBudgets, say so in SSM, then let Auto Scaling continue the termination. The reconciler
+# heartbeats the hook meanwhile and continues it itself only once drained or after its deadline.
 worker_leave() {
   local doc endpoint node
   endpoint=$(cat "$TRIPOD_STATE/api-endpoint" 2>/dev/null || api_endpoint_name) || die "no API endpoint"
@@ -907,6 +908,10 @@ worker_leave() {
     --token "$(jq -r .drainToken <<<"$doc")" drain "$node" --ignore-daemonsets --delete-emptydir-data \\
     --timeout "\${TRIPOD_DRAIN_TIMEOUT}s"; then
     log "drained $node"
+    # Tells the reconciler the drain is over (it holds the hook until this or its drain deadline).
+    aws ssm put-parameter --region "$TRIPOD_REGION" --name "/tripod/$TRIPOD_CLUSTER/workers/drained/$INSTANCE_ID" \\
+      --type String --value "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --overwrite >/dev/null ||
+      log "could not record the finished drain in SSM"
   else
     log "drain of $node did not finish within \${TRIPOD_DRAIN_TIMEOUT}s"
   fi

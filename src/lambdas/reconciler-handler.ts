@@ -104,11 +104,8 @@ export interface ReconcilerDeps {
   runPass: RunPass;
   telemetry: Telemetry;
   now(): number;
-  sleep(ms: number): Promise<void>;
   /** Port of the masters' API servers for the readiness probe (tests). */
   apiServerPort?: number;
-  /** Poll interval while worker targets drain. */
-  drainPollMs?: number;
 }
 
 export interface LambdaContextLike {
@@ -321,11 +318,10 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
     }
   }
 
-  return async function handler(event: unknown, context?: LambdaContextLike): Promise<HandlerResult> {
+  return async function handler(event: unknown, _context?: LambdaContextLike): Promise<HandlerResult> {
     const started = deps.now();
     const trigger = parseTrigger(event);
     let cluster: string | undefined;
-    const remainingMs = () => context?.getRemainingTimeInMillis?.() ?? 60_000;
     try {
       if (trigger.kind === 'ignored') throw new Ignore(trigger.reason);
       const instanceId =
@@ -357,13 +353,12 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       const settleWorkers = () =>
         settleWorkerHooks(
           {
+            cluster: config.cluster,
             fleet,
             loadBalancer,
+            parameters,
             instanceState: async (id) => (await describeInstance(clients.ec2, id))?.state,
             now: deps.now,
-            sleep: deps.sleep,
-            remainingMs,
-            ...(deps.drainPollMs !== undefined ? { pollMs: deps.drainPollMs } : {}),
           },
           config.workerGroupName,
           config.serviceTargetGroupArns,

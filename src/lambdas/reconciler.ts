@@ -127,7 +127,6 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
     runPass: runReconcilePass,
     telemetry: powertoolsTelemetry(logger, metrics),
     now: Date.now,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   });
   return async (event: unknown, context?: LambdaContextLike) => {
     counter.reset();

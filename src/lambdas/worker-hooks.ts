@@ -3,26 +3,42 @@
  * finishes whatever is pending, so a lost or duplicated event changes nothing.
  *  - Launching (Pending:Wait): CONTINUE once EC2 says the instance is running (the group then
  *    attaches the service target groups itself).
- *  - Terminating (Terminating:Wait): deregister from every service target group, wait until the
- *    targets have drained (bounded by the deregistration delay and the time this invocation has
- *    left, heartbeating the hook meanwhile), then CONTINUE. A drain that outlasts the invocation is
- *    picked up by the next trigger (the schedule fires every minute).
+ *  - Terminating (Terminating:Wait): the worker drains itself (`kubectl drain` in worker.sh, which
+ *    completes the hook when done). The reconciler deregisters it from every service target group
+ *    (so the load balancers stop sending it new connections while pods are evicted) and heartbeats
+ *    the hook while the node drains. It completes CONTINUE itself only
+ *      - once the node has said it finished draining (`/tripod/<cluster>/workers/drained/<id>`,
+ *        written by worker.sh just before it completes the hook: covers a lost completion), or
+ *      - as a fallback, after the drain deadline: the deregistration delay plus DRAIN_GRACE_MS,
+ *        counted from when the reconciler first saw the instance in Terminating:Wait
+ *        (`/tripod/<cluster>/workers/leaving/<id>`, so the deadline holds across invocations).
+ *    Completing any earlier would cut the node's own drain short.
+ * The reconciler's records of an instance go once its hook is completed (stale ones, e.g. of a
+ * worker that completed its hook itself, when the next worker leaves).
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { type AwsLoadBalancerPort, describeInstance } from '../adapters/aws/heal-ports.js';
-import type { FleetPort } from '../heal/ports.js';
+import type { FleetPort, ParameterPort } from '../heal/ports.js';
+
+/** Time a worker gets to drain beyond its targets' deregistration delay before the fallback CONTINUE. */
+export const DRAIN_GRACE_MS = 5 * 60_000;
+
+/** Under this path: `leaving/<id>` (when the reconciler first saw it leave) and `drained/<id>` (the node's signal). */
+export const workersParameterPath = (cluster: string) => `/tripod/${cluster}/workers/`;
+export const workerLeavingParameter = (cluster: string, instanceId: string) =>
+  `${workersParameterPath(cluster)}leaving/${instanceId}`;
+/** Written by the worker (src/bootstrap/scripts/worker.sh) once its drain finished. */
+export const workerDrainedParameter = (cluster: string, instanceId: string) =>
+  `${workersParameterPath(cluster)}drained/${instanceId}`;
 
 export interface WorkerHookDeps {
+  cluster: string;
   fleet: FleetPort;
   loadBalancer: AwsLoadBalancerPort;
+  parameters: ParameterPort;
   /** EC2 state of an instance (`running`, `pending`, ...), undefined when unknown. */
   instanceState(instanceId: string): Promise<string | undefined>;
   now(): number;
-  sleep(ms: number): Promise<void>;
-  /** Milliseconds this invocation may still spend waiting. */
-  remainingMs(): number;
-  /** Poll interval while targets drain. */
-  pollMs?: number;
 }
 
 export interface WorkerHookOutcome {
@@ -31,9 +47,6 @@ export interface WorkerHookOutcome {
   result: 'continued' | 'heartbeat';
   reason: string;
 }
-
-/** Safety margin kept for the rest of the invocation (status, metrics, logs). */
-const MARGIN_MS = 5000;
 
 export async function settleWorkerHooks(
   deps: WorkerHookDeps,
@@ -69,7 +82,7 @@ export async function settleWorkerHooks(
     .map((x) => x.instanceId);
   if (leaving.length === 0) return outcomes;
 
-  // Deregister everything first (idempotent), so every target drains at the same time.
+  // Deregister first (idempotent): the load balancers stop sending new connections while the node drains.
   for (const tg of serviceTargetGroupArns) {
     const registered = new Set((await deps.loadBalancer.describeTargets(tg)).map((t) => t.instanceId));
     for (const id of leaving) if (registered.has(id)) await deps.loadBalancer.deregisterTarget(tg, id);
@@ -78,39 +91,48 @@ export async function settleWorkerHooks(
   for (const tg of serviceTargetGroupArns) {
     delayMs = Math.max(delayMs, (await deps.loadBalancer.deregistrationDelaySeconds(tg)) * 1000);
   }
-  const deadline = deps.now() + Math.min(delayMs, Math.max(0, deps.remainingMs() - MARGIN_MS));
-  const pollMs = deps.pollMs ?? 5000;
-  let pending = new Set(leaving);
-  for (;;) {
-    const still = new Set<string>();
-    for (const tg of serviceTargetGroupArns) {
-      for (const t of await deps.loadBalancer.describeTargets(tg)) {
-        if (pending.has(t.instanceId) && t.health !== 'unused') still.add(t.instanceId);
-      }
+
+  const records = await deps.parameters.getByPath(workersParameterPath(deps.cluster));
+  const now = deps.now();
+  const forget = async (id: string) => {
+    for (const name of [workerLeavingParameter(deps.cluster, id), workerDrainedParameter(deps.cluster, id)]) {
+      if (name in records) await deps.parameters.delete(name);
     }
-    for (const id of pending) {
-      if (still.has(id)) continue;
+  };
+  for (const id of leaving) {
+    const seen = Number(records[workerLeavingParameter(deps.cluster, id)]);
+    const since = Number.isFinite(seen) && seen > 0 ? seen : now;
+    if (since === now) await deps.parameters.put(workerLeavingParameter(deps.cluster, id), String(now));
+    const deadline = since + delayMs + DRAIN_GRACE_MS;
+    const drained = workerDrainedParameter(deps.cluster, id) in records;
+    if (drained || now >= deadline) {
       await deps.fleet.completeLifecycleAction(groupName, id, 'terminating', 'CONTINUE');
+      await forget(id);
       outcomes.push({
         instanceId: id,
         hook: 'terminating',
         result: 'continued',
-        reason: 'deregistered from the service target groups and drained',
+        reason: drained
+          ? 'the node drained itself'
+          : `the node did not finish draining by ${new Date(deadline).toISOString()} (deregistration delay ${delayMs / 1000} s + ${DRAIN_GRACE_MS / 1000} s grace)`,
+      });
+    } else {
+      await deps.fleet.recordLifecycleHeartbeat(groupName, id, 'terminating');
+      outcomes.push({
+        instanceId: id,
+        hook: 'terminating',
+        result: 'heartbeat',
+        reason: `the node is draining (deregistered from the service target groups; CONTINUE by ${new Date(deadline).toISOString()} at the latest)`,
       });
     }
-    pending = still;
-    if (pending.size === 0 || deps.now() + pollMs > deadline) break;
-    await deps.sleep(pollMs);
   }
-  for (const id of pending) {
-    await deps.fleet.recordLifecycleHeartbeat(groupName, id, 'terminating');
-    outcomes.push({
-      instanceId: id,
-      hook: 'terminating',
-      result: 'heartbeat',
-      reason: 'still draining from the service target groups',
-    });
-  }
+  // Records of instances that left without us (a worker completes its own hook after draining).
+  const stale = new Set(
+    Object.keys(records)
+      .map((name) => name.split('/').at(-1)!)
+      .filter((id) => !leaving.includes(id)),
+  );
+  for (const id of stale) await forget(id);
   return outcomes;
 }
 

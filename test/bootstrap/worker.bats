@@ -65,3 +65,26 @@ setup() {
   TRIPOD_ENV_FILE="$env_file" run "$SCRIPTS/tripod-node.sh" bogus
   [ "$status" -eq 2 ]
 }
+
+@test "a drained worker says so in SSM (the reconciler's cue) before it completes its hook" {
+  make_ca "$TRIPOD_PKI"
+  worker_leave 2>/dev/null
+  key="_tripod_t1_workers_drained_$INSTANCE_ID"
+  [ -s "$SSM/$key" ]
+  put=$(line_of "aws ssm put-parameter .*--name /tripod/t1/workers/drained/$INSTANCE_ID .*--overwrite")
+  done=$(line_of 'complete-lifecycle-action .*tripod-worker-terminating')
+  [ "$put" -gt "$(line_of '^kubectl .* drain ')" ]
+  [ "$done" -gt "$put" ]
+}
+
+@test "a drain that fails or times out signals nothing (the reconciler waits for its deadline); the hook is still completed" {
+  make_ca "$TRIPOD_PKI"
+  kubectl() {
+    echo "kubectl $*" >>"$CALLS"
+    return 1
+  }
+  worker_leave 2>/dev/null
+  [ ! -e "$SSM/_tripod_t1_workers_drained_$INSTANCE_ID" ]
+  no_call 'workers/drained'
+  [ "$(line_of 'complete-lifecycle-action .*tripod-worker-terminating .*CONTINUE')" -gt 0 ]
+}
