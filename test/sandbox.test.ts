@@ -4,11 +4,14 @@
  * before the faults survived, and no etcd process is left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Io } from '../src/cli/command.js';
 import { main } from '../src/cli/main.js';
 import { parseScenarios } from '../src/cli/sandbox.js';
+import { liveEtcdPids } from '../src/sim/etcd-real.js';
+import { runSandbox } from '../src/sim/sandbox.js';
+import { parseSpec } from '../src/spec/load.js';
 
 function capture() {
   const out: string[] = [];
@@ -117,4 +120,29 @@ describe('tripod sandbox', () => {
     expect(await main(['sandbox', '--help'], h.io)).toBe(0);
     expect(h.out.join('\n')).toMatch(/^Usage: tripod sandbox/);
   });
+});
+
+describe('runSandbox when etcd cannot run', () => {
+  it('reports the cluster did not form, runs no scenario, and leaves nothing behind', async () => {
+    const file = 'examples/three-zones.yaml';
+    const loaded = parseSpec(readFileSync(file, 'utf8'), file);
+    if (!loaded.ok) throw new Error('example spec does not load');
+    const lines: string[] = [];
+    const r = await runSandbox({
+      spec: loaded.spec,
+      seed: 1,
+      scenarios: ['lose-master'],
+      etcdBin: '/bin/false',
+      bootTimeoutRealMs: 4_000,
+      out: (l) => lines.push(l),
+    });
+    expect(r.ok).toBe(false);
+    expect(r.boot.healed).toBe(false);
+    expect(r.boot.notHealed).toMatch(/no leader|voters|answer/);
+    expect(r.scenarios).toEqual([]);
+    expect(lines.join('\n')).toMatch(/the cluster did not form/);
+    expect(lines.join('\n')).toMatch(/etcd process of i-[0-9a-f]{17} exited/);
+    expect(liveEtcdPids()).toEqual([]);
+    expect(existsSync(r.dir)).toBe(false);
+  }, 30_000);
 });

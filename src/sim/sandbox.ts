@@ -54,6 +54,8 @@ export interface SandboxOptions {
   keep?: boolean;
   speed?: number;
   etcdBin?: string;
+  /** Real time allowed for the cluster to form (default 90 s). */
+  bootTimeoutRealMs?: number;
   /** Live output, one line at a time. */
   out: (line: string) => void;
   /** The plan, once computed (before anything runs). */
@@ -238,7 +240,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     );
     say(`masters boot; the reconciler seeds etcd, then adds each other master as a learner and promotes it`);
     // ---- boot ----
-    const b = await until(() => realNotConverged(cloud, real, 0) ?? workersShort(workers), 90_000);
+    const b = await until(
+      () => realNotConverged(cloud, real, 0) ?? workersShort(workers),
+      opts.bootTimeoutRealMs ?? 90_000,
+    );
     boot = {
       healed: b.healed,
       simulatedMs: b.simAt,
