@@ -202,8 +202,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   k.onLog = (e) => {
     events.push({ ...e, realMs: Math.round(performance.now() - wall0) });
     if (!SHOWN.has(e.source)) return;
-    if (e.source === 'decided' && / -> ok$/.test(e.text) === false && /heartbeat/.test(e.text)) return;
-    out(`${stamp(e.at)}  ${e.source.padEnd(8)} ${e.text}`);
+    // Auto Scaling lines about workers say so (the master group's are the ones that matter to etcd).
+    const id = e.source === 'asg' ? /\b(i-[0-9a-f]{17})\b/.exec(e.text)?.[1] : undefined;
+    const source = id && cloud.ec2.get(id)?.groupName === names.workerGroup ? 'workers' : e.source;
+    out(`${stamp(e.at)}  ${source.padEnd(8)} ${e.text}`);
   };
   const say = (text: string) => k.log('sandbox', text);
 
