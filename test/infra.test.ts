@@ -134,6 +134,7 @@ async function sdkActions(entries: string[]): Promise<Set<string>> {
 
 const CLI_SERVICE: Record<string, string> = {
   ssm: 'ssm',
+  s3api: 's3',
   autoscaling: 'autoscaling',
   elbv2: 'elasticloadbalancing',
   events: 'events',

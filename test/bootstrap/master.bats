@@ -250,3 +250,63 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
   TRIPOD_SCHEDULABLE=true write_init_config api.t1.example.com
   grep -q '^  taints: \[\]' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
 }
+
+# restore_case: a restore record for a snapshot in the S3 stand-in; SHA is the recorded SHA-256.
+restore_case() { # restore_case [SHA]
+  export S3="$BATS_TEST_TMPDIR/s3"
+  mkdir -p "$S3"
+  printf 'etcd snapshot bytes' >"$S3/t1_2026-01-01T00-00-00Z-rev42.db"
+  sha=${1:-$(sha256sum "$S3/t1_2026-01-01T00-00-00Z-rev42.db" | cut -d' ' -f1)}
+  ssm_set /tripod/t1/restore "{\"bucket\":\"tripod-t1-123456789012-eu-west-1-backups\",\"key\":\"t1/2026-01-01T00-00-00Z-rev42.db\",\"sha256\":\"$sha\",\"revision\":42}"
+  # etcdctl restores by writing the data directory
+  stub etcdctl 'for a in "$@"; do case "$a" in --data-dir=*) mkdir -p "${a#--data-dir=}/member" && echo restored >"${a#--data-dir=}/member/snap" ;; esac; done'
+  make_ca "$TRIPOD_PKI/etcd"
+  mkdir -p "$TRIPOD_ETCD_DATA/member"
+  echo old >"$TRIPOD_ETCD_DATA/member/old"
+}
+
+@test "the seed of a restore starts etcd from the recorded snapshot: download, SHA-256 check, old data aside, etcdctl snapshot restore, state new with a fresh token" {
+  restore_case
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  wait_for_join_params 2>/dev/null
+  run_etcd_phase 2>/dev/null
+  calls | grep -q 'aws s3api get-object --region eu-west-1 --bucket tripod-t1-123456789012-eu-west-1-backups --key t1/2026-01-01T00-00-00Z-rev42.db '
+  calls | grep -E '^etcdctl snapshot restore ' | grep -q -- "--name=i-0abc --initial-cluster=i-0abc=https://10.0.1.5:2380 --initial-advertise-peer-urls=https://10.0.1.5:2380 --initial-cluster-token=tripod-restore-[0-9]* --data-dir=$TRIPOD_ETCD_DATA"
+  [ "$(cat "$TRIPOD_ETCD_DATA/member/snap")" = restored ]
+  aside=$(ls -d "$TRIPOD_ETCD_DATA".before-restore-*)
+  [ "$(cat "$aside/member/old")" = old ]
+  unit="$TRIPOD_ROOT/etc/systemd/system/etcd.service"
+  grep -q -- '--initial-cluster-state=new' "$unit"
+  grep -qE -- '--initial-cluster-token=tripod-restore-[0-9]+' "$unit"
+  [ "$(line_of '^etcdctl snapshot restore')" -lt "$(line_of 'systemctl restart etcd.service')" ]
+  [ ! -e "$TRIPOD_STATE/restore.db" ]
+}
+
+@test "a snapshot whose SHA-256 does not match the record stops the boot before anything changes" {
+  restore_case 0000000000000000000000000000000000000000000000000000000000000000
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  wait_for_join_params 2>/dev/null
+  run run_etcd_phase
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"corrupt or truncated"* ]]
+  no_call '^etcdctl'
+  no_call 'systemctl restart etcd'
+  [ "$(cat "$TRIPOD_ETCD_DATA/member/old")" = old ]
+  [ ! -e "$TRIPOD_STATE/restore.db" ]
+}
+
+@test "a joining master restores nothing while a restore is recorded, and without a record the seed starts empty" {
+  restore_case
+  ic='i-0seed=https://10.0.2.5:2380,i-0abc=https://10.0.1.5:2380'
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc existing "$ic")"
+  wait_for_join_params 2>/dev/null
+  run_etcd_phase 2>/dev/null
+  no_call 's3api get-object'
+  no_call '^etcdctl'
+  grep -q -- '--initial-cluster-token=tripod-etcd' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
+  rm -f "$SSM/_tripod_t1_restore"
+  JOIN_STATE=new
+  run_etcd_phase 2>/dev/null
+  no_call 's3api get-object'
+  grep -q -- '--initial-cluster-state=new' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
+}

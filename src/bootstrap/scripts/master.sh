@@ -133,10 +133,52 @@ publish_reconciler_cert() {
   rm -f "$base.key"
 }
 
+# --- restore (disaster recovery) ----------------------------------------------------------------------
+# restore_seed_data: while /tripod/<cluster>/restore exists (written by `tripod restore`,
+# src/heal/restore.ts), the seed (join state new) starts etcd from that snapshot instead of empty:
+# download it, check its SHA-256 against the record (a mismatch stops the boot, nothing changed),
+# move old data aside (never delete it), `etcdctl snapshot restore` (which also checks etcd's own
+# hash trailer) as a one-member cluster with a fresh token. Sets RESTORE_TOKEN.
+restore_seed_data() {
+  local doc bucket key sha file got aside peer
+  [ "$JOIN_STATE" = new ] || return 0
+  doc=$(ssm_get "/tripod/$TRIPOD_CLUSTER/restore") || return 0
+  if [ -z "$doc" ] || [ "$doc" = None ]; then return 0; fi
+  if ! bucket=$(jq -er .bucket <<<"$doc") || ! key=$(jq -er .key <<<"$doc") || ! sha=$(jq -er .sha256 <<<"$doc"); then
+    die "restore record without bucket, key and sha256: $doc"
+  fi
+  mkdir -p "$TRIPOD_STATE"
+  file="$TRIPOD_STATE/restore.db"
+  log "restore: downloading s3://$bucket/$key"
+  retry_backoff 600 aws s3api get-object --region "$TRIPOD_REGION" --bucket "$bucket" --key "$key" "$file" >/dev/null ||
+    die "cannot download s3://$bucket/$key"
+  got=$(sha256sum "$file" | cut -d' ' -f1)
+  if [ "$got" != "$sha" ]; then
+    rm -f "$file"
+    die "snapshot s3://$bucket/$key is corrupt or truncated: SHA-256 $got, expected $sha. Nothing was restored."
+  fi
+  if [ -d "$TRIPOD_ETCD_DATA" ] && [ -n "$(ls -A "$TRIPOD_ETCD_DATA")" ]; then
+    aside="$TRIPOD_ETCD_DATA.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+    mv "$TRIPOD_ETCD_DATA" "$aside"
+    log "restore: moved the old data directory to $aside"
+  fi
+  command -v etcdctl >/dev/null || retry_backoff 300 apt-get install -y -q etcd-client
+  RESTORE_TOKEN="tripod-restore-$(date +%s)"
+  peer="https://$NODE_IP:$TRIPOD_ETCD_PEER_PORT"
+  mkdir -p "$(dirname "$TRIPOD_ETCD_DATA")"
+  ETCDCTL_API=3 etcdctl snapshot restore "$file" --name="$JOIN_NAME" --initial-cluster="$JOIN_NAME=$peer" \
+    --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" --data-dir="$TRIPOD_ETCD_DATA" ||
+    die "etcdctl snapshot restore of s3://$bucket/$key failed"
+  rm -f "$file"
+  log "restore: etcd data restored from s3://$bucket/$key (sha256 $sha); starting a new one-member cluster"
+}
+
 # --- the etcd phase -------------------------------------------------------------------------------
 run_etcd_phase() {
   log "etcd phase: member $JOIN_NAME ($JOIN_STATE)"
-  ETCD_NAME="$JOIN_NAME" ETCD_IP="$NODE_IP" ETCD_CLIENT_PORT="$TRIPOD_ETCD_CLIENT_PORT" \
+  restore_seed_data
+  ETCD_INITIAL_CLUSTER_TOKEN="${RESTORE_TOKEN:-tripod-etcd}" \
+    ETCD_NAME="$JOIN_NAME" ETCD_IP="$NODE_IP" ETCD_CLIENT_PORT="$TRIPOD_ETCD_CLIENT_PORT" \
     ETCD_PEER_PORT="$TRIPOD_ETCD_PEER_PORT" ETCD_DATA_DIR="$TRIPOD_ETCD_DATA" ETCD_PKI_DIR="$TRIPOD_PKI/etcd" \
     ETCD_INITIAL_CLUSTER="$JOIN_INITIAL_CLUSTER" ETCD_INITIAL_CLUSTER_STATE="$JOIN_STATE" \
     ETCD_BIN="$TRIPOD_ETCD_BIN" ETCD_UNIT_DIR="$TRIPOD_SYSTEMD" \

@@ -1,11 +1,13 @@
-# The aws stand-in: SSM get/put over files in $SSM; everything else succeeds silently.
-name='' value='' overwrite=0
+# The aws stand-in: SSM get/put over files in $SSM, S3 get-object from files in $S3 (key with / as _);
+# everything else succeeds silently.
+name='' value='' overwrite=0 s3key=''
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --name) name=${args[i + 1]} ;;
     --value) value=${args[i + 1]} ;;
     --overwrite) overwrite=1 ;;
+    --key) s3key=${args[i + 1]} ;;
   esac
 done
 key=$(tr / _ <<<"$name")
@@ -23,6 +25,11 @@ case "$1 $2" in
       exit 254
     fi
     printf '%s' "$value" >"$SSM/$key"
+    ;;
+  "s3api get-object")
+    src="${S3:-/nonexistent}/$(tr / _ <<<"$s3key")"
+    [ -f "$src" ] || exit 254
+    cp "$src" "${args[${#args[@]} - 1]}"
     ;;
   "elbv2 describe-load-balancers") echo internal-t1-api-123.elb.eu-west-1.amazonaws.com ;;
 esac
