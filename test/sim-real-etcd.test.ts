@@ -3,8 +3,17 @@
  * kills a master (SIGKILL, replaced through the join handshake), one partitions or crashes; each
  * must converge with the keys written before the faults readable, and leave no process behind.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { liveEtcdPids } from '../src/sim/etcd-real.js';
+import { reconcilePass } from '../src/heal/reconcile.js';
+import { SimCloud } from '../src/sim/cloud.js';
+import { liveEtcdPids, pickEtcdPorts, type RealEtcd } from '../src/sim/etcd-real.js';
+import { ReconcilerLambda } from '../src/sim/lambda.js';
+import { makeClusterPki } from '../src/sim/pki.js';
+import { RealWatch, realNotConverged } from '../src/sim/real-invariants.js';
+import { zoneNames } from '../src/sim/run.js';
 import { simulateReal } from '../src/sim/run-real.js';
 
 describe('simulator with real etcd', () => {
@@ -28,4 +37,49 @@ describe('simulator with real etcd', () => {
     expect(r.timeline).toMatch(/fault +(etcd service crashes|partition)/);
     expect(liveEtcdPids()).toEqual([]);
   }, 150_000);
+
+  it('the watch flags a membership change that would leave the real cluster without quorum', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tripod-sim-real-test-'));
+    const pki = await makeClusterPki(join(dir, 'pki'));
+    const cloud = new SimCloud({
+      seed: 21,
+      zones: zoneNames(3),
+      masters: 3,
+      realEtcd: {
+        dir: join(dir, 'etcd'),
+        caDir: pki.caDir,
+        tls: pki.tls,
+        ports: await pickEtcdPorts(),
+      },
+    });
+    const real = cloud.real as RealEtcd;
+    new ReconcilerLambda(cloud, reconcilePass);
+    const watch = new RealWatch(real, () => {});
+    watch.start();
+    try {
+      const t0 = Date.now();
+      await cloud.k.runRealtime(
+        Number.MAX_SAFE_INTEGER,
+        30,
+        () => realNotConverged(cloud, real, 0) === undefined || Date.now() - t0 > 60_000,
+      );
+      expect(realNotConverged(cloud, real, 0)).toBeUndefined();
+      expect(watch.violations).toEqual([]);
+      const ip = (peer: string) => /\/\/([^:/]+)/.exec(peer)?.[1] as string;
+      const [a, b, c] = (await real.poll()).members;
+      if (!a || !b || !c) throw new Error('want 3 members');
+      // a's etcd dies; removing healthy b would leave 1 healthy of 2 voters (quorum 2).
+      real.crash(ip(a.peerURLs[0] as string), true);
+      const endpoint = `https://${ip(c.peerURLs[0] as string)}:${cloud.config.etcdClientPort}`;
+      await real.port.removeMember(endpoint, b.id).catch(() => {});
+      expect(watch.violations.join('\n')).toMatch(
+        new RegExp(`^quorum: removing ${b.id} leaves 1 healthy of 2 voters \\(quorum 2\\)`),
+      );
+    } finally {
+      await watch.stop();
+      await real.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(liveEtcdPids()).toEqual([]);
+  }, 90_000);
 });

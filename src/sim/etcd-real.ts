@@ -206,15 +206,28 @@ export class RealEtcd {
     clientURLs: m.clientURLs.map(this.toSim),
   });
 
+  /**
+   * Awaited before every membership change the reconciler makes (add: the new peer URL; promote,
+   * remove: the member id): the invariant watch looks at the cluster as it is right then.
+   */
+  beforeChange: ((op: 'add' | 'promote' | 'remove', target: string) => Promise<void>) | undefined;
+
   /** EtcdPort over the real cluster (mTLS, etcd's JSON gateway), in the simulated addresses. */
   readonly port: EtcdPort = {
     listMembers: async (ep) => (await this.client.listMembers(this.toLoop(ep))).map(this.simMember),
     addLearner: async (ep, peer) => {
+      await this.beforeChange?.('add', peer);
       const r = await this.client.addLearner(this.toLoop(ep), this.toLoop(peer));
       return { member: this.simMember(r.member), members: r.members.map(this.simMember) };
     },
-    promoteMember: (ep, id) => this.client.promoteMember(this.toLoop(ep), id),
-    removeMember: (ep, id) => this.client.removeMember(this.toLoop(ep), id),
+    promoteMember: async (ep, id) => {
+      await this.beforeChange?.('promote', id);
+      await this.client.promoteMember(this.toLoop(ep), id);
+    },
+    removeMember: async (ep, id) => {
+      await this.beforeChange?.('remove', id);
+      await this.client.removeMember(this.toLoop(ep), id);
+    },
     status: (ep) => this.client.status(this.toLoop(ep)),
     moveLeader: (ep, id) => this.client.moveLeader(this.toLoop(ep), id),
     alarms: (ep) => this.client.alarms(this.toLoop(ep)),

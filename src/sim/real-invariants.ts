@@ -2,7 +2,8 @@
  * Invariants and convergence with REAL etcd: the simulator cannot see inside etcd processes, so a
  * watch polls the real cluster (member list + every serving member's status) a few times a second
  * and checks what it sees: at most one learner, the quorum margin (healthy voters minus quorum),
- * and whether the cluster has converged (M voting members, all answering, on the InService masters,
+ * and, from a fresh look right before each membership change the reconciler makes, that the change
+ * keeps quorum and that no other learner is in flight. It also says whether the cluster has converged (M voting members, all answering, on the InService masters,
  * every one registered, spread over the zones that are up, no lifecycle action pending).
  */
 import type { EtcdMemberReply } from '../heal/ports.js';
@@ -24,7 +25,46 @@ export class RealWatch {
     /** Called when the quorum margin (or the learner count) changes. */
     private readonly note: (text: string) => void,
     private readonly intervalMs = 200,
-  ) {}
+  ) {
+    real.beforeChange = (op, target) => this.beforeChange(op, target);
+  }
+
+  private violate(text: string): void {
+    if (!this.violations.includes(text)) this.violations.push(text);
+    this.note(`VIOLATION ${text}`);
+  }
+
+  /**
+   * Before each membership change, from a fresh look at the real cluster: no change of ours drops
+   * healthy voters below quorum, and a learner is added only when none is in flight.
+   */
+  private async beforeChange(op: 'add' | 'promote' | 'remove', target: string): Promise<void> {
+    const v = await this.real.poll().catch(() => undefined);
+    if (!v || v.leaderId === '0') return;
+    const voters = v.members.filter((m) => !m.isLearner);
+    const healthy = new Set(voters.filter((m) => v.status.has(ipOf(m))).map((m) => m.id));
+    const hadQuorum = healthy.size >= quorumOf(voters.length);
+    if (op === 'add') {
+      const learner = v.members.find((m) => m.isLearner);
+      if (learner && !learner.peerURLs.includes(target))
+        this.violate(`one-change-in-flight: adding ${target} while learner ${learner.id} is not promoted`);
+      return;
+    }
+    const m = v.members.find((x) => x.id === target);
+    if (!m) return;
+    if (op === 'remove' && !m.isLearner) {
+      const after = healthy.size - (healthy.has(m.id) ? 1 : 0);
+      if (hadQuorum && after < quorumOf(voters.length - 1))
+        this.violate(
+          `quorum: removing ${m.id} leaves ${after} healthy of ${voters.length - 1} voters (quorum ${quorumOf(voters.length - 1)})`,
+        );
+    }
+    if (op === 'promote' && m.isLearner) {
+      const after = healthy.size + (v.status.has(ipOf(m)) ? 1 : 0);
+      if (hadQuorum && after < quorumOf(voters.length + 1))
+        this.violate(`quorum: promoting ${m.id} leaves ${after} healthy of ${voters.length + 1} voters`);
+    }
+  }
 
   start(): void {
     this.running = true;
@@ -53,10 +93,7 @@ export class RealWatch {
 
   private check(v: RealEtcd['view']): void {
     const learners = v.members.filter((m) => m.isLearner);
-    if (learners.length > 1) {
-      const text = `one-learner: ${learners.length} learners at once`;
-      if (!this.violations.includes(text)) this.violations.push(text);
-    }
+    if (learners.length > 1) this.violate(`one-learner: ${learners.length} learners at once`);
     const voters = v.members.filter((m) => !m.isLearner);
     if (voters.length === 0) return;
     if (v.leaderId === '0') {
