@@ -130,7 +130,12 @@ describe('etcd client against a real 3-member TLS cluster', () => {
     expect(refused.message).toMatch(/not supported for learner/);
 
     await retryWhile('precondition', () => c.client.promoteMember(ep, added.member.id));
-    const promoted = (await c.client.listMembers(ep)).find((m) => m.id === added.member.id);
+    // The member list is served from the member's local copy: the promotion may land there a moment later.
+    let promoted = (await c.client.listMembers(ep)).find((m) => m.id === added.member.id);
+    for (let i = 0; i < 50 && promoted?.isLearner; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      promoted = (await c.client.listMembers(ep)).find((m) => m.id === added.member.id);
+    }
     expect(promoted).toMatchObject({ name: 'm4', isLearner: false, clientURLs: [m4.clientURL] });
     // Promoting a voter again is "already done".
     await c.client.promoteMember(ep, added.member.id);
