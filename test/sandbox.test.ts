@@ -10,7 +10,7 @@ import type { Io } from '../src/cli/command.js';
 import { main } from '../src/cli/main.js';
 import { parseScenarios } from '../src/cli/sandbox.js';
 import { liveEtcdPids } from '../src/sim/etcd-real.js';
-import { runSandbox } from '../src/sim/sandbox.js';
+import { runSandbox, scenarioOrder } from '../src/sim/sandbox.js';
 import { parseSpec } from '../src/spec/load.js';
 
 function capture() {
@@ -111,6 +111,23 @@ describe('tripod sandbox', () => {
     expect(etcdProcessesUnder(r.dir)).toEqual([]);
     expect(existsSync(r.dir)).toBe(false);
   }, 150_000);
+
+  it('orders scenarios so a zone is lost before it comes back, and never two zones at once', () => {
+    expect(scenarioOrder(['zone-back'])).toEqual(['lose-zone', 'zone-back']);
+    expect(scenarioOrder(['lose-zone', 'partition', 'zone-back'])).toEqual([
+      'lose-zone',
+      'partition',
+      'zone-back',
+    ]);
+    expect(scenarioOrder(['lose-zone', 'lose-zone'])).toEqual(['lose-zone', 'zone-back', 'lose-zone']);
+    expect(scenarioOrder(['lose-master', 'zone-back', 'zone-back'])).toEqual([
+      'lose-master',
+      'lose-zone',
+      'zone-back',
+      'lose-zone',
+      'zone-back',
+    ]);
+  });
 
   it('rejects unknown scenarios and explains the options', async () => {
     expect(() => parseScenarios('lose-master,lose-everything')).toThrow(/unknown scenario "lose-everything"/);

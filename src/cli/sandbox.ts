@@ -10,6 +10,7 @@ import {
   SCENARIO_TITLES,
   SCENARIOS,
   type ScenarioName,
+  scenarioOrder,
 } from '../sim/sandbox.js';
 import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
@@ -99,7 +100,7 @@ Simulated delays (boots, polls, the one-minute schedule, the 120 s debounce) run
 than the wall clock; etcd itself runs in real time. A partition is approximated by freezing the
 zone's etcd processes (SIGSTOP): loopback cannot be partitioned without network namespaces.
 
-Scenarios (default: all, in this order):
+Scenarios (default: all, in this order; zone-back without a lost zone gets a lose-zone first):
 ${SCENARIOS.map((s) => `  ${s.padEnd(12)} ${SCENARIO_TITLES[s]}`).join('\n')}
 
 Options:
@@ -184,8 +185,9 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
       live(summaryTable(result));
       live('');
       const healed = result.scenarios.filter((s) => s.healed).length;
+      const ran = scenarioOrder(scenarios).length;
       live(
-        `${result.ok ? 'OK' : 'FAILED'}: cluster formed ${result.boot.healed ? 'yes' : 'NO'}; ${healed} of ${scenarios.length} scenarios healed; ` +
+        `${result.ok ? 'OK' : 'FAILED'}: cluster formed ${result.boot.healed ? 'yes' : 'NO'}; ${healed} of ${ran} scenarios healed; ` +
           `${result.keysWritten} keys written before the faults ${result.keysOk ? 'all readable at the end' : 'NOT all readable'}; ` +
           `${result.violations.length === 0 ? 'no invariant broken' : `invariants broken: ${result.violations.join('; ')}`}; ` +
           `${result.leftoverPids.length === 0 ? 'no etcd process left' : `etcd processes left: ${result.leftoverPids.join(' ')}`}` +
