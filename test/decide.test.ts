@@ -133,6 +133,24 @@ describe('decide: the rules of etcd-membership.md', () => {
     expect(d.actions[1]).toMatchObject({ fromMemberId: 'm1', toMemberId: 'm3' }); // the most up to date
   });
 
+  it('rule 5: a dead leaving leader (member unreachable) is removed directly, without a leader move', () => {
+    const s = healthy(3);
+    s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
+    s.etcd.members[0] = member(1, { status: deadStatus });
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).not.toContain('move-leader');
+    expect(kinds(d.actions)).toEqual(['deregister-target', 'remove-member']);
+    expect(only(d.actions, 'remove-member')[0]).toMatchObject({ memberId: 'm1' });
+  });
+
+  it('rule 5: a live leaving leader with an alarm still hands leadership over first', () => {
+    const s = healthy(3);
+    s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
+    s.etcd.members[0] = member(1, { status: { alarms: ['NOSPACE'] } });
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).toEqual(['deregister-target', 'move-leader', 'remove-member']);
+  });
+
   it('rule 5: leadership never goes to a learner or another leaving voter', () => {
     const s = healthy(3);
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');

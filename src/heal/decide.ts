@@ -130,7 +130,10 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
       continue;
     }
     let leaderMoved = true;
-    if (m.id === etcd.leaderId) {
+    // A dead leader (its instance stopped, its member unreachable) cannot hand leadership over: the
+    // move would fail (connection refused) and delay the removal. Etcd elects a new leader by itself.
+    const leaderDead = m.id === etcd.leaderId && !m.status.reachable;
+    if (m.id === etcd.leaderId && !leaderDead) {
       const successor = healthyVoters
         .filter((v) => v.id !== m.id && roster.instanceOf(v)?.lifecycleState !== 'Terminating:Wait')
         .sort((a, b) => (b.status.raftIndex ?? 0) - (a.status.raftIndex ?? 0) || byId(a, b))[0];
@@ -150,7 +153,12 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
       leaderMoved &&
       tryChange(
         { kind: 'remove', memberId: m.id },
-        { kind: 'remove-member', memberId: m.id, name: m.name, reason: `its instance ${id} is terminating` },
+        {
+          kind: 'remove-member',
+          memberId: m.id,
+          name: m.name,
+          reason: `its instance ${id} is terminating${leaderDead ? ' (a dead leader: no leader move)' : ''}`,
+        },
         `remove ${label(m)}`,
       );
     if (!removed) heartbeat.set(id, { hook: 'terminating', reason: `member ${label(m)} not removed yet` });
