@@ -36,7 +36,14 @@ function etcdLike(size: number): Buffer {
 async function cli(...argv: string[]) {
   let out = '';
   let err = '';
-  const code = await main(argv, { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) });
+  const code = await main(argv, {
+    out: (t) => {
+      out += `${t}\n`;
+    },
+    err: (t) => {
+      err += `${t}\n`;
+    },
+  });
   return { code, out, err };
 }
 const withSpec = (...argv: string[]) => [...argv, '-f', specFile, '--endpoint', endpoint];

@@ -13,6 +13,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, type Tags } from 'yaml';
 import { type NodeRole, ROLE_SCRIPTS } from '../src/bootstrap/render.js';
 
+/** Parsed CloudFormation YAML: untyped by nature. */
+// biome-ignore lint/suspicious/noExplicitAny: a template is arbitrary YAML
+type Cfn = any;
+
 const TEMPLATE = 'infra/tripod-setup.yaml';
 
 /** CloudFormation's short-form intrinsic functions, so the template parses as data. */
@@ -39,7 +43,7 @@ interface Statement {
   Resource?: unknown;
 }
 
-function roleActions(template: Record<string, any>, logicalId: string): string[] {
+function roleActions(template: Record<string, Cfn>, logicalId: string): string[] {
   const role = template.Resources[logicalId];
   expect(role?.Type, `${logicalId} in ${TEMPLATE}`).toBe('AWS::IAM::Role');
   const out: string[] = [];
@@ -171,9 +175,9 @@ function expectNone(list: string[], what: string) {
 }
 
 describe(TEMPLATE, () => {
-  let template: Record<string, any>;
+  let template: Record<string, Cfn>;
   beforeAll(() => {
-    template = parse(readFileSync(TEMPLATE, 'utf8'), { customTags: cfnTags }) as Record<string, any>;
+    template = parse(readFileSync(TEMPLATE, 'utf8'), { customTags: cfnTags }) as Record<string, Cfn>;
   });
 
   it('passes cfn-lint', () => {
@@ -193,7 +197,7 @@ describe(TEMPLATE, () => {
   });
 
   it('allows no wildcard action and no NotAction', () => {
-    for (const [id, r] of Object.entries<any>(template.Resources)) {
+    for (const [id, r] of Object.entries<Cfn>(template.Resources)) {
       if (r.Type !== 'AWS::IAM::Role') continue;
       for (const p of r.Properties.Policies ?? []) {
         for (const s of p.PolicyDocument.Statement as Statement[]) {
