@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, type Tags } from 'yaml';
 import { type NodeRole, ROLE_SCRIPTS } from '../src/bootstrap/render.js';
+import { NODE_DETAIL_TYPES, NODE_EVENT_SOURCE } from '../src/heal/protocol.js';
 
 /** Parsed CloudFormation YAML: untyped by nature. */
 // biome-ignore lint/suspicious/noExplicitAny: a template is arbitrary YAML
@@ -232,6 +233,17 @@ describe(TEMPLATE, () => {
       [...used].filter((a) => !allowed.has(a)).sort(),
       'called by the master scripts but not allowed',
     );
+  });
+
+  it('the node role may put exactly the tripod.node events the nodes send (Member Started, Node Ready)', () => {
+    const statements = template.Resources.NodeRole.Properties.Policies.flatMap(
+      (p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement,
+    ) as Array<Statement & { Condition?: Record<string, Record<string, unknown>> }>;
+    const put = statements.filter((s) => [s.Action].flat().includes('events:PutEvents'));
+    expect(put).toHaveLength(1);
+    const eq = put[0]!.Condition?.StringEquals ?? {};
+    expect(eq['events:source']).toBe(NODE_EVENT_SOURCE);
+    expect([eq['events:detail-type']].flat().sort()).toEqual([...NODE_DETAIL_TYPES].sort());
   });
 
   it('the worker role allows every AWS call of the worker scripts and nothing more', () => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseTrigger } from '../src/lambdas/events.js';
-import { lifecycleEvent, nodeReadyEvent, scheduledEvent, stateChangeEvent } from './support/lambda-events.js';
+import {
+  lifecycleEvent,
+  memberStartedEvent,
+  nodeReadyEvent,
+  scheduledEvent,
+  stateChangeEvent,
+} from './support/lambda-events.js';
 
 describe('parseTrigger', () => {
   it('recognises a launching lifecycle action', () => {
@@ -20,6 +26,31 @@ describe('parseTrigger', () => {
     expect(parseTrigger(stateChangeEvent('i-0123456789abcdef0', 'terminated')).kind).toBe('state-change');
     expect(parseTrigger(nodeReadyEvent('c1', 'i-0123456789abcdef0')).kind).toBe('node-ready');
     expect(parseTrigger(scheduledEvent()).kind).toBe('schedule');
+  });
+
+  it('recognises a master\'s "Member Started" nudge, with or without its member id', () => {
+    const t = parseTrigger(memberStartedEvent('c1', 'i-0123456789abcdef0', '8e9e05c52164694d'));
+    expect(t.kind).toBe('member-started');
+    if (t.kind === 'member-started') expect(t.event.detail.memberId).toBe('8e9e05c52164694d');
+    expect(parseTrigger(memberStartedEvent('c1', 'i-0123456789abcdef0')).kind).toBe('member-started');
+  });
+
+  it('names the bad field of a malformed "Member Started" event', () => {
+    const e = memberStartedEvent('c1', 'i-0123456789abcdef0', 'not-hex') as {
+      detail: Record<string, unknown>;
+    };
+    const t = parseTrigger(e);
+    expect(t.kind).toBe('ignored');
+    if (t.kind === 'ignored')
+      expect(t.reason).toMatch(/"Member Started".*detail\.memberId: an etcd member id/);
+    const noCluster = memberStartedEvent('', 'i-0123456789abcdef0');
+    expect(parseTrigger(noCluster)).toMatchObject({
+      kind: 'ignored',
+      reason: expect.stringMatching(/detail\.cluster/),
+    });
+    expect(parseTrigger({ ...memberStartedEvent('c1', 'i-0123456789abcdef0'), source: 'evil' }).kind).toBe(
+      'ignored',
+    );
   });
 
   it('ignores a lifecycle event whose transition contradicts its detail-type', () => {

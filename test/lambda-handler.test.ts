@@ -21,7 +21,13 @@ import {
   workerLeavingParameter,
 } from '../src/lambdas/worker-hooks.js';
 import { createLambdaCloud, type LambdaCloud, registerTargets, targetsOf } from './support/lambda-cloud.js';
-import { lifecycleEvent, nodeReadyEvent, scheduledEvent, stateChangeEvent } from './support/lambda-events.js';
+import {
+  lifecycleEvent,
+  memberStartedEvent,
+  nodeReadyEvent,
+  scheduledEvent,
+  stateChangeEvent,
+} from './support/lambda-events.js';
 
 const endpoint = inject('motoEndpoint');
 
@@ -179,6 +185,17 @@ describe('reconciler handler against moto', () => {
     expect(a).toMatchObject({ status: 'reconciled', trigger: 'state-change' });
     expect(b).toMatchObject({ status: 'reconciled', trigger: 'node-ready', actions: [] });
     expect(passes).toHaveLength(2);
+  });
+
+  it('a "Member Started" nudge runs a pass for the cluster it names', async () => {
+    const { handler, passes, lines } = setup(cloud);
+    const r = await handler(memberStartedEvent(cloud.config.cluster, cloud.masters[2]!));
+    expect(r).toMatchObject({ status: 'reconciled', trigger: 'member-started' });
+    expect(passes).toHaveLength(1);
+    expect(lines.some((l) => l.keys.instanceId === cloud.masters[2])).toBe(true);
+    const other = await handler(memberStartedEvent('no-such-cluster', cloud.masters[2]!));
+    expect(other.status).not.toBe('reconciled');
+    expect(passes).toHaveLength(1);
   });
 
   it('worker launch: CONTINUE once the instance is running, exactly once across duplicate events', async () => {

@@ -115,6 +115,15 @@ describe('desired resources', () => {
     expect(byKey(three).has('fn/reconciler')).toBe(true);
   });
 
+  it("the nodes' rule routes both tripod.node events (Member Started and Node Ready) of this cluster", () => {
+    const r = byKey(three).get('rule/node-ready') as { eventPattern: Record<string, unknown> };
+    expect(r.eventPattern).toEqual({
+      source: ['tripod.node'],
+      'detail-type': ['Node Ready', 'Member Started'],
+      detail: { cluster: [three.name] },
+    });
+  });
+
   it('an existing VPC means no network resources; a CIDR means a NAT gateway per zone', () => {
     const keys = (spec: ClusterSpec) => desiredCluster(spec).resources.map((r) => r.key);
     expect(keys(four).filter((k) => /^(vpc|igw|subnet|nat|rtb)/.test(k))).toEqual([]);

@@ -6,10 +6,15 @@
  *  1. The instance boots in Pending:Wait and polls `joinParameter(cluster, instanceId)`.
  *  2. The reconciler adds it as an etcd learner (or, for a brand-new cluster, picks it as the seed)
  *     and only then publishes the JSON `JoinParameters` there.
- *  3. The node starts etcd with `--initial-cluster-state existing` (or `new` for the seed), then the
- *     control plane; when its own /readyz passes it sends a `tripod.node` "Node Ready" event.
- *  4. The reconciler promotes the caught-up learner, registers the node in the API target group and
- *     completes the lifecycle action CONTINUE.
+ *  3. The node starts etcd with `--initial-cluster-state existing` (or `new` for the seed). Once its
+ *     member serves it sends a `tripod.node` "Member Started" event, and repeats it every
+ *     `MEMBER_STARTED_REPEAT_MS` while the member is still a learner (at most
+ *     `MEMBER_STARTED_MAX_SENDS` times): a level-triggered nudge, so a promotion tried too early
+ *     ("not in sync") is retried within seconds without the reconciler keeping any timer.
+ *  4. The reconciler promotes the caught-up learner; the node then starts the control plane and,
+ *     when its own /readyz passes, sends a `tripod.node` "Node Ready" event.
+ *  5. The reconciler registers the node in the API target group and completes the lifecycle action
+ *     CONTINUE.
  */
 
 export const ETCD_CLIENT_PORT = 2379;
@@ -51,6 +56,13 @@ export const clientURL = (ip: string, scheme: 'https' | 'http' = 'https', port =
 /** The custom EventBridge source and detail-type a node sends when its API server is ready. */
 export const NODE_EVENT_SOURCE = 'tripod.node';
 export const NODE_READY_DETAIL_TYPE = 'Node Ready';
+/** The detail-type a master sends once its etcd member serves, repeated while it is a learner. */
+export const MEMBER_STARTED_DETAIL_TYPE = 'Member Started';
+/** Every detail-type a node may send (the EventBridge rule and the node role's PutEvents allow these). */
+export const NODE_DETAIL_TYPES = [NODE_READY_DETAIL_TYPE, MEMBER_STARTED_DETAIL_TYPE] as const;
+/** How often a learner's node repeats "Member Started", and how many times at most. */
+export const MEMBER_STARTED_REPEAT_MS = 10_000;
+export const MEMBER_STARTED_MAX_SENDS = 30;
 
 /** Tags on everything tripod owns. */
 export const CLUSTER_TAG = 'tripod:cluster';

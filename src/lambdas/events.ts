@@ -7,7 +7,7 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { LifecycleHook } from '../heal/actions.js';
-import { NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE } from '../heal/protocol.js';
+import { MEMBER_STARTED_DETAIL_TYPE, NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE } from '../heal/protocol.js';
 
 export const LAUNCH_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
 export const TERMINATE_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
@@ -42,6 +42,19 @@ export interface NodeReadyDetail {
   role?: 'master' | 'worker';
 }
 
+/**
+ * `detail` of the event a master sends (source `tripod.node`) once its etcd member serves, repeated
+ * while the member is still a learner: the reconciler tries the promotion again.
+ */
+export interface MemberStartedDetail {
+  cluster: string;
+  instanceId: string;
+  ip?: string;
+  zone?: string;
+  /** The member id (hex, as etcdctl prints it) when the node knows it. Informational. */
+  memberId?: string;
+}
+
 export type LifecycleActionEvent = EventBridgeEvent<
   typeof LAUNCH_LIFECYCLE_DETAIL_TYPE | typeof TERMINATE_LIFECYCLE_DETAIL_TYPE,
   LifecycleActionDetail
@@ -51,12 +64,14 @@ export type InstanceStateChangeEvent = EventBridgeEvent<
   InstanceStateChangeDetail
 >;
 export type NodeReadyEvent = EventBridgeEvent<typeof NODE_READY_DETAIL_TYPE, NodeReadyDetail>;
+export type MemberStartedEvent = EventBridgeEvent<typeof MEMBER_STARTED_DETAIL_TYPE, MemberStartedDetail>;
 export type ScheduledEvent = EventBridgeEvent<typeof SCHEDULED_DETAIL_TYPE, Record<string, unknown>>;
 
 export type Trigger =
   | { kind: 'lifecycle'; hook: LifecycleHook; event: LifecycleActionEvent }
   | { kind: 'state-change'; event: InstanceStateChangeEvent }
   | { kind: 'node-ready'; event: NodeReadyEvent }
+  | { kind: 'member-started'; event: MemberStartedEvent }
   | { kind: 'schedule'; event: ScheduledEvent }
   | { kind: 'ignored'; reason: string };
 
@@ -98,6 +113,14 @@ const nodeReadyDetail = z.object({
   ip: z.optional(z.string()),
   zone: z.optional(z.string()),
   role: z.optional(z.enum(['master', 'worker'])),
+});
+
+const memberStartedDetail = z.object({
+  cluster: nonEmpty,
+  instanceId,
+  ip: z.optional(z.string()),
+  zone: z.optional(z.string()),
+  memberId: z.optional(z.string().check(z.regex(/^[0-9a-f]{1,16}$/, 'an etcd member id (hex)'))),
 });
 
 const scheduledDetail = z.record(z.string(), z.unknown());
@@ -158,6 +181,11 @@ export function parseTrigger(input: unknown): Trigger {
     const d = withDetail(nodeReadyDetail);
     if (!d.ok) return { kind: 'ignored', reason: d.reason };
     return { kind: 'node-ready', event: { ...e, 'detail-type': detailType, detail: d.detail } };
+  }
+  if (e.source === NODE_EVENT_SOURCE && detailType === MEMBER_STARTED_DETAIL_TYPE) {
+    const d = withDetail(memberStartedDetail);
+    if (!d.ok) return { kind: 'ignored', reason: d.reason };
+    return { kind: 'member-started', event: { ...e, 'detail-type': detailType, detail: d.detail } };
   }
   if (e.source === 'aws.events' && detailType === SCHEDULED_DETAIL_TYPE) {
     const d = withDetail(scheduledDetail);

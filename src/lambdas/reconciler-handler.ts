@@ -177,6 +177,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
         return { cluster };
       }
       case 'node-ready':
+      case 'member-started':
         return { cluster: trigger.event.detail.cluster };
       case 'schedule':
         if (!deps.cluster) throw new Ignore('a scheduled event, but TRIPOD_CLUSTER is not set');
@@ -329,7 +330,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
           ? trigger.event.detail.EC2InstanceId
           : trigger.kind === 'state-change'
             ? trigger.event.detail['instance-id']
-            : trigger.kind === 'node-ready'
+            : trigger.kind === 'node-ready' || trigger.kind === 'member-started'
               ? trigger.event.detail.instanceId
               : undefined;
       log.appendKeys({

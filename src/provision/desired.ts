@@ -5,7 +5,7 @@
  */
 import { renderUserData } from '../bootstrap/render.js';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
-import { configParameter, NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE, ROLE_TAG } from '../heal/protocol.js';
+import { configParameter, NODE_DETAIL_TYPES, NODE_EVENT_SOURCE, ROLE_TAG } from '../heal/protocol.js';
 import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
@@ -265,10 +265,10 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   rule('instance-state', 'EC2 instance state changes', {
     eventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
   });
-  rule('node-ready', 'nodes reporting a ready API server', {
+  rule('node-ready', 'nodes reporting a started etcd member or a ready API server', {
     eventPattern: {
       source: [NODE_EVENT_SOURCE],
-      'detail-type': [NODE_READY_DETAIL_TYPE],
+      'detail-type': [...NODE_DETAIL_TYPES],
       detail: { cluster: [spec.name] },
     },
   });

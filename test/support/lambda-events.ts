@@ -52,6 +52,11 @@ export const nodeReadyEvent = (cluster: string, instanceId: string) => ({
   detail: { cluster, instanceId, role: 'master' },
 });
 
+export const memberStartedEvent = (cluster: string, instanceId: string, memberId?: string) => ({
+  ...base('tripod.node', 'Member Started'),
+  detail: { cluster, instanceId, ip: '10.0.1.10', zone: 'eu-west-1a', ...(memberId ? { memberId } : {}) },
+});
+
 export const scheduledEvent = () => ({
   ...base('aws.events', 'Scheduled Event', ['arn:aws:events:eu-west-1:123456789012:rule/c1-schedule']),
   detail: {},
