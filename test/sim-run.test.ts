@@ -8,6 +8,7 @@ import type { Action } from '../src/heal/actions.js';
 import { decide } from '../src/heal/decide.js';
 import { execute } from '../src/heal/execute.js';
 import { observe } from '../src/heal/observe.js';
+import { MEMBER_STARTED_REPEAT_MS } from '../src/heal/protocol.js';
 import { isHealthyVoter } from '../src/heal/quorum.js';
 import { FAULT_KINDS, generateSchedule } from '../src/sim/faults.js';
 import { Random } from '../src/sim/random.js';
@@ -30,6 +31,36 @@ describe('simulate', () => {
       expect(r.violations).toEqual([]);
       expect(r.ok).toBe(true);
     }
+  });
+
+  it('a new master nudges the reconciler with "Member Started" while a learner: promoted within seconds, nudges stop then', async () => {
+    const at = (l: string) => {
+      const [h, m, sec] = l.slice(1, 13).split(':').map(Number);
+      return ((h! * 60 + m!) * 60 + sec!) * 1000;
+    };
+    let learners = 0;
+    for (let seed = 1; seed <= 5; seed++) {
+      const r = await simulate({ seed: 300 + seed, zones: 3, faults: [] });
+      expect(r.ok).toBe(true);
+      const lines = r.timeline.split('\n');
+      const memberOf = new Map<string, string>(); // instance -> member id
+      for (const l of lines) {
+        const m = /member (\d+) \((i-[0-9a-f]+)\) started as learner/.exec(l);
+        if (m) memberOf.set(m[2]!, m[1]!);
+      }
+      for (const [instance, member] of memberOf) {
+        learners++;
+        const started = lines.find((l) => l.includes(`${instance} member started: event 1 sent`));
+        const promoted = lines.find((l) => l.includes(`member ${member} (${instance}) promoted to voter`));
+        expect(started, `${instance} sent no Member Started (seed ${300 + seed})`).toBeDefined();
+        expect(promoted).toBeDefined();
+        // The reconciler's part: the nudge, then at most one repeat (a promotion tried too early).
+        expect(at(promoted!) - at(started!)).toBeLessThan(MEMBER_STARTED_REPEAT_MS * 2);
+        const lastNudge = lines.filter((l) => l.includes(`${instance} member started: event`)).at(-1)!;
+        expect(at(lastNudge)).toBeLessThanOrEqual(at(promoted!));
+      }
+    }
+    expect(learners).toBeGreaterThanOrEqual(10);
   });
 
   it('draws fault schedules that keep destructive faults apart and stop', () => {

@@ -69,7 +69,14 @@ describe.each([
 
   it('aborts mid-upgrade: cancels and refreshes back to the previous launch template', async () => {
     for (let seed = 1; seed <= 3; seed++) {
-      const r = await simulateUpgrade({ seed: seed * 13 + masters, zones, masters, faults: ['abort'] });
+      // 2 min in: mid-upgrade even for 3 masters (a master is replaced in about a minute).
+      const r = await simulateUpgrade({
+        seed: seed * 13 + masters,
+        zones,
+        masters,
+        faults: ['abort'],
+        faultAfterMs: 2 * 60_000,
+      });
       expectSafe(r, masters);
       expect(r.outcomes.at(-1)?.result).toBe('aborted');
       // Mid-refresh: AWS refuses the rollback of a group on $Default, so the refresh is cancelled and

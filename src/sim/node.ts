@@ -1,13 +1,17 @@
 /**
  * A simulated master following the bootstrap protocol (src/heal/protocol.ts): after its boot it
  * polls SSM for its join parameters, starts its etcd member with them, starts the API server once
- * its member is a voter, and sends one `tripod.node` "Node Ready" event. A crashed etcd service is
- * restarted by systemd (Restart=always) unless the fault says it cannot come back.
+ * its member is a voter, and sends one `tripod.node` "Node Ready" event. Once its member serves it
+ * sends "Member Started", repeated every 10 s while the member is a learner (at most 30 times). A
+ * crashed etcd service is restarted by systemd (Restart=always) unless the fault says it cannot come back.
  */
 import type { JoinParameters } from '../heal/observed.js';
 import {
   bootFailureParameter,
   joinParameter,
+  MEMBER_STARTED_DETAIL_TYPE,
+  MEMBER_STARTED_MAX_SENDS,
+  MEMBER_STARTED_REPEAT_MS,
   NODE_EVENT_SOURCE,
   NODE_READY_DETAIL_TYPE,
 } from '../heal/protocol.js';
@@ -25,6 +29,8 @@ export interface SimNode {
   phase: NodePhase;
   apiUp: boolean;
   readySent: boolean;
+  /** How many "Member Started" events the node sent. */
+  memberStartedSent: number;
   /** The etcd service cannot restart (a permanent fault: a broken disk, say). */
   etcdBroken: boolean;
   failure?: string;
@@ -36,6 +42,8 @@ export interface NodeEtcd {
   startMember(ip: string, params: JoinParameters): string | undefined;
   /** The member on `ip` is a started, connected voter: the API server can come up. */
   servingVoter(ip: string): boolean;
+  /** The member on `ip` runs and serves (a learner or a voter): the node says "Member Started". */
+  serving(ip: string): boolean;
   crash(ip: string, permanent: boolean): void;
   /** systemd restarts the service; an error text when it cannot come back. */
   restart(ip: string): string | undefined;
@@ -50,6 +58,10 @@ export function modelNodeEtcd(etcd: EtcdModel): NodeEtcd {
       const m = etcd.memberByPeerIp(ip);
       return !!m && !m.isLearner && m.running && m.connectedSince !== undefined;
     },
+    serving: (ip) => {
+      const m = etcd.memberByPeerIp(ip);
+      return !!m && m.running && m.connectedSince !== undefined;
+    },
     crash: (ip) => etcd.crash(ip),
     restart: (ip) => etcd.restart(ip),
     placementChanged: () => etcd.refresh(),
@@ -60,6 +72,10 @@ export function realNodeEtcd(real: RealEtcd): NodeEtcd {
   return {
     startMember: (ip, params) => real.start(ip, params.name, params),
     servingVoter: (ip) => real.servingVoter(ip),
+    serving: (ip) => {
+      const s = real.running(ip) ? real.view.status.get(ip) : undefined;
+      return s !== undefined && s.leaderId !== '0';
+    },
     crash: (ip, permanent) => real.crash(ip, permanent),
     restart: (ip) => real.restart(ip),
     placementChanged: () => real.applyPlacement(),
@@ -83,7 +99,14 @@ export class Nodes {
 
   /** EC2 says the instance runs: user data starts. */
   boot(instance: SimInstance): void {
-    const node: SimNode = { instance, phase: 'booting', apiUp: false, readySent: false, etcdBroken: false };
+    const node: SimNode = {
+      instance,
+      phase: 'booting',
+      apiUp: false,
+      readySent: false,
+      memberStartedSent: 0,
+      etcdBroken: false,
+    };
     this.nodes.set(instance.id, node);
     this.k.after(this.k.rng.int(5_000, 20_000), () => {
       if (node.phase !== 'booting') return;
@@ -124,6 +147,7 @@ export class Nodes {
       }
       node.phase = 'etcd';
       this.k.log('node', `${node.instance.id} started etcd (${params.initialClusterState})`);
+      this.nudge(node);
       return;
     }
     if (node.phase === 'etcd' && !node.apiUp) {
@@ -138,6 +162,29 @@ export class Nodes {
         });
       }
     }
+  }
+
+  /**
+   * The node's "Member Started" loop (master.sh's member_started_loop): checks every second until
+   * its member serves, sends the event, then repeats it every 10 s while the member is a learner.
+   */
+  private nudge(node: SimNode): void {
+    if (node.phase !== 'etcd' || node.memberStartedSent >= MEMBER_STARTED_MAX_SENDS) return;
+    if (!this.ec2.alive(node.instance)) return;
+    const ip = node.instance.ip;
+    if (this.etcd.servingVoter(ip)) return; // promoted: the nudge is over
+    if (!this.etcd.serving(ip)) {
+      this.k.after(1_000, () => this.nudge(node));
+      return;
+    }
+    node.memberStartedSent++;
+    this.k.log('node', `${node.instance.id} member started: event ${node.memberStartedSent} sent`);
+    this.bus.emit({
+      source: NODE_EVENT_SOURCE,
+      detailType: MEMBER_STARTED_DETAIL_TYPE,
+      instanceId: node.instance.id,
+    });
+    this.k.after(MEMBER_STARTED_REPEAT_MS, () => this.nudge(node));
   }
 
   private sendReady(node: SimNode): void {
