@@ -29,9 +29,9 @@ describe('parseTrigger', () => {
   });
 
   it('recognises a master\'s "Member Started" nudge, with or without its member id', () => {
-    const t = parseTrigger(memberStartedEvent('c1', 'i-0123456789abcdef0', '8e9e05c52164694d'));
+    const t = parseTrigger(memberStartedEvent('c1', 'i-0123456789abcdef0', '10276657743932975437'));
     expect(t.kind).toBe('member-started');
-    if (t.kind === 'member-started') expect(t.event.detail.memberId).toBe('8e9e05c52164694d');
+    if (t.kind === 'member-started') expect(t.event.detail.memberId).toBe('10276657743932975437');
     expect(parseTrigger(memberStartedEvent('c1', 'i-0123456789abcdef0')).kind).toBe('member-started');
   });
 
@@ -42,7 +42,7 @@ describe('parseTrigger', () => {
     const t = parseTrigger(e);
     expect(t.kind).toBe('ignored');
     if (t.kind === 'ignored')
-      expect(t.reason).toMatch(/"Member Started".*detail\.memberId: an etcd member id/);
+      expect(t.reason).toMatch(/"Member Started".*detail\.memberId: an etcd member id \(decimal\)/);
     const noCluster = memberStartedEvent('', 'i-0123456789abcdef0');
     expect(parseTrigger(noCluster)).toMatchObject({
       kind: 'ignored',

@@ -51,7 +51,7 @@ export interface MemberStartedDetail {
   instanceId: string;
   ip?: string;
   zone?: string;
-  /** The member id (hex, as etcdctl prints it) when the node knows it. Informational. */
+  /** The member id (uint64 as a decimal string, as etcd's JSON API gives it). Informational. */
   memberId?: string;
 }
 
@@ -120,7 +120,7 @@ const memberStartedDetail = z.object({
   instanceId,
   ip: z.optional(z.string()),
   zone: z.optional(z.string()),
-  memberId: z.optional(z.string().check(z.regex(/^[0-9a-f]{1,16}$/, 'an etcd member id (hex)'))),
+  memberId: z.optional(z.string().check(z.regex(/^[0-9]{1,20}$/, 'an etcd member id (decimal)'))),
 });
 
 const scheduledDetail = z.record(z.string(), z.unknown());

@@ -165,18 +165,19 @@ export class Nodes {
   }
 
   /**
-   * The node's "Member Started" loop (master.sh's member_started_loop): checks every second until
-   * its member serves, sends the event, then repeats it every 10 s while the member is a learner.
+   * The node's "Member Started" loop (master.sh member_started_loop): polls every second until its
+   * member serves, sends the event, then repeats it every 10 s while the member is a learner.
    */
   private nudge(node: SimNode): void {
     if (node.phase !== 'etcd' || node.memberStartedSent >= MEMBER_STARTED_MAX_SENDS) return;
     if (!this.ec2.alive(node.instance)) return;
     const ip = node.instance.ip;
-    if (this.etcd.servingVoter(ip)) return; // promoted: the nudge is over
     if (!this.etcd.serving(ip)) {
       this.k.after(1_000, () => this.nudge(node));
       return;
     }
+    const voter = this.etcd.servingVoter(ip);
+    if (node.memberStartedSent > 0 && voter) return; // promoted: the nudge is over
     node.memberStartedSent++;
     this.k.log('node', `${node.instance.id} member started: event ${node.memberStartedSent} sent`);
     this.bus.emit({
@@ -184,7 +185,7 @@ export class Nodes {
       detailType: MEMBER_STARTED_DETAIL_TYPE,
       instanceId: node.instance.id,
     });
-    this.k.after(MEMBER_STARTED_REPEAT_MS, () => this.nudge(node));
+    if (!voter) this.k.after(MEMBER_STARTED_REPEAT_MS, () => this.nudge(node));
   }
 
   private sendReady(node: SimNode): void {

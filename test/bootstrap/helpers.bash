@@ -57,10 +57,11 @@ setup_node() {
   export TRIPOD_JOIN_PREFIX=/tripod/t1/join/ TRIPOD_PKI_PREFIX=/tripod/t1/pki/
   export TRIPOD_RECONCILER_CERT_PARAM=/tripod/t1/pki/reconciler-client TRIPOD_WORKER_JOIN_PARAM=/tripod/t1/worker-join
   export TRIPOD_EVENT_SOURCE=tripod.node TRIPOD_EVENT_DETAIL_TYPE='Node Ready' TRIPOD_GROUP=t1-masters
+  export TRIPOD_MEMBER_STARTED_DETAIL_TYPE='Member Started' TRIPOD_MEMBER_STARTED_EVERY=10 TRIPOD_MEMBER_STARTED_MAX=30
   export TRIPOD_LAUNCH_HOOK=tripod-master-launching TRIPOD_TERMINATE_HOOK=tripod-master-terminating
   export TRIPOD_SCHEDULABLE=false TRIPOD_JOIN_TIMEOUT=60 TRIPOD_LEAVE_TIMEOUT=60 TRIPOD_DRAIN_TIMEOUT=120
   export TRIPOD_TOKEN_TTL_SECONDS=86400 TRIPOD_TOKEN_RENEW_SECONDS=43200 TRIPOD_WATCHDOG_FAILURES=3
-  for cmd in apt-get apt-mark modprobe sysctl systemctl kubectl snap; do stub "$cmd"; done
+  for cmd in apt-get apt-mark modprobe sysctl systemctl systemd-run kubectl snap; do stub "$cmd"; done
   stub gpg "cat >/dev/null" # reads the key from stdin, as gpg --dearmor does
   stub apt-cache 'echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages"'
   stub containerd 'echo "            SystemdCgroup = false"'

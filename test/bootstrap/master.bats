@@ -310,3 +310,50 @@ restore_case() { # restore_case [SHA]
   no_call 's3api get-object'
   grep -q -- '--initial-cluster-state=new' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
 }
+
+# status_doc LEADER IS_LEARNER: the local member's /v3/maintenance/status, as etcd's JSON API gives it.
+status_doc() {
+  printf '{"header":{"member_id":"10276657743932975437"},"leader":"%s","isLearner":%s}' "$1" "$2"
+}
+
+@test "a learner's node sends Member Started once its member serves, every 10 s while a learner, and stops once promoted" {
+  stub sleeper
+  export TRIPOD_SLEEP=sleeper
+  respond status-10.0.1.5 fail "$(status_doc 0 true)" "$(status_doc 42 true)" "$(status_doc 42 true)" "$(status_doc 42 false)"
+  member_started_loop 2>/dev/null
+  [ "$(calls | grep -c '^aws events put-events')" = 2 ]
+  [ "$(calls | grep '^aws events put-events' | grep -c '"Source":"tripod.node","DetailType":"Member Started"')" = 2 ]
+  calls | grep '^aws events put-events' | grep -q '\\"instanceId\\":\\"i-0abc\\",\\"ip\\":\\"10.0.1.5\\",\\"zone\\":\\"eu-west-1a\\",\\"memberId\\":\\"10276657743932975437\\"'
+  # not serving yet (no answer, then no leader): polled every second; between nudges: 10 s
+  [ "$(calls | grep -c '^sleeper 1$')" = 2 ]
+  [ "$(calls | grep -c '^sleeper 10$')" = 2 ]
+  # the voter's status was read, and no event followed it
+  [ "$(line_of '"isLearner":false')" -gt "$(calls | grep -n '^aws events put-events' | tail -1 | cut -d: -f1)" ]
+}
+
+@test "Member Started is bounded: at most TRIPOD_MEMBER_STARTED_MAX events while the member stays a learner" {
+  export TRIPOD_MEMBER_STARTED_MAX=3
+  respond status-10.0.1.5 "$(status_doc 42 true)"
+  member_started_loop 2>/dev/null
+  [ "$(calls | grep -c '^aws events put-events')" = 3 ]
+}
+
+@test "a member that is a voter at once (the seed) sends one Member Started; one that never serves sends none" {
+  respond status-10.0.1.5 "$(status_doc 42 false)"
+  member_started_loop 2>/dev/null
+  [ "$(calls | grep -c '^aws events put-events')" = 1 ]
+  : >"$CALLS"
+  respond status-10.0.1.5 fail
+  TRIPOD_MEMBER_STARTED_WAIT=5 member_started_loop 2>/dev/null
+  [ "$(calls | grep -c '^aws events put-events')" = 0 ]
+  [ "$(calls | grep -c '^status-10.0.1.5 -> fail')" = 5 ]
+}
+
+@test "the boot starts the Member Started nudge right after the etcd phase, before the control plane" {
+  make_ca "$TRIPOD_PKI/etcd"
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  master_boot 2>/dev/null
+  nudge=$(line_of '^systemd-run --unit tripod-member-started .* /opt/tripod/tripod-node member-started$')
+  [ "$nudge" -gt "$(line_of '^systemctl .*etcd')" ]
+  [ "$nudge" -lt "$(line_of '^kubeadm init')" ]
+}

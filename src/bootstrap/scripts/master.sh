@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tripod master functions (sourced after lib.sh). The join handshake is src/heal/protocol.ts:
-# wait for join parameters -> etcd member (etcd-member.sh) -> control plane -> /readyz -> ready event.
+# wait for join parameters -> etcd member (etcd-member.sh) + "Member Started" nudge -> control plane
+# -> /readyz -> ready event.
 
 : "${TRIPOD_SCRIPTS:=/opt/tripod}"
 : "${TRIPOD_ETCD_DATA:=$TRIPOD_ROOT/var/lib/etcd/tripod}"
@@ -256,15 +257,55 @@ use_local_etcd() {
   sed -i -E "s#--etcd-servers=[^[:space:]\"]*#--etcd-servers=https://$NODE_IP:$TRIPOD_ETCD_CLIENT_PORT#" "$manifest"
 }
 
+# send_node_event DETAIL_TYPE DETAIL_JSON: one tripod.node event on the default bus.
+send_node_event() {
+  local entries
+  entries=$(jq -cn --arg s "$TRIPOD_EVENT_SOURCE" --arg t "$1" --arg d "$2" '[{Source: $s, DetailType: $t, Detail: $d}]')
+  aws events put-events --region "$TRIPOD_REGION" --entries "$entries" >/dev/null
+  log "sent $TRIPOD_EVENT_SOURCE \"$1\" for $INSTANCE_ID"
+}
+
 # send_ready_event ROLE: the tripod.node "Node Ready" event (the reconciler registers the node).
 send_ready_event() {
-  local detail entries
-  detail=$(jq -cn --arg c "$TRIPOD_CLUSTER" --arg i "$INSTANCE_ID" --arg ip "$NODE_IP" --arg z "$ZONE" \
-    --arg r "$1" '{cluster: $c, instanceId: $i, ip: $ip, zone: $z, role: $r}')
-  entries=$(jq -cn --arg s "$TRIPOD_EVENT_SOURCE" --arg t "$TRIPOD_EVENT_DETAIL_TYPE" --arg d "$detail" \
-    '[{Source: $s, DetailType: $t, Detail: $d}]')
-  aws events put-events --region "$TRIPOD_REGION" --entries "$entries" >/dev/null
-  log "sent $TRIPOD_EVENT_SOURCE \"$TRIPOD_EVENT_DETAIL_TYPE\" for $INSTANCE_ID"
+  send_node_event "$TRIPOD_EVENT_DETAIL_TYPE" "$(jq -cn --arg c "$TRIPOD_CLUSTER" --arg i "$INSTANCE_ID" \
+    --arg ip "$NODE_IP" --arg z "$ZONE" --arg r "$1" '{cluster: $c, instanceId: $i, ip: $ip, zone: $z, role: $r}')"
+}
+
+# local_member_status: the local etcd member's /v3/maintenance/status (learners answer it too).
+local_member_status() {
+  curl -sf --max-time 5 --cacert "$TRIPOD_PKI/etcd/ca.crt" --cert "$TRIPOD_PKI/apiserver-etcd-client.crt" \
+    --key "$TRIPOD_PKI/apiserver-etcd-client.key" -X POST -d '{}' "https://$NODE_IP:$TRIPOD_ETCD_CLIENT_PORT/v3/maintenance/status"
+}
+
+# member_started_loop: the "Member Started" nudge (src/heal/protocol.ts). Once the local member
+# serves (it knows a leader) it tells the reconciler, and repeats every TRIPOD_MEMBER_STARTED_EVERY s
+# while the member is a learner, at most TRIPOD_MEMBER_STARTED_MAX times: a promotion tried too
+# early ("not in sync") is retried within seconds. Waits at most 10 min for the member to serve.
+member_started_loop() {
+  local sent=0 polls=0 status learner detail
+  while [ "$sent" -lt "$TRIPOD_MEMBER_STARTED_MAX" ] && [ "$polls" -lt "${TRIPOD_MEMBER_STARTED_WAIT:-600}" ]; do
+    if ! status=$(local_member_status) || [ "$(jq -r '.leader // "0"' <<<"$status")" = 0 ]; then
+      polls=$((polls + 1))
+      "$TRIPOD_SLEEP" 1
+      continue
+    fi
+    learner=$(jq -r '.isLearner == true' <<<"$status")
+    [ "$sent" = 0 ] || [ "$learner" = true ] || break
+    detail=$(jq -cn --arg c "$TRIPOD_CLUSTER" --arg i "$INSTANCE_ID" --arg ip "$NODE_IP" --arg z "$ZONE" \
+      --arg m "$(jq -r '.header.member_id // ""' <<<"$status")" \
+      '{cluster: $c, instanceId: $i, ip: $ip, zone: $z} + (if $m == "" then {} else {memberId: $m} end)')
+    send_node_event "$TRIPOD_MEMBER_STARTED_DETAIL_TYPE" "$detail" || log "put-events failed: the next nudge or the schedule covers it"
+    sent=$((sent + 1))
+    [ "$learner" = true ] || break
+    "$TRIPOD_SLEEP" "$TRIPOD_MEMBER_STARTED_EVERY"
+  done
+  log "member-started: $sent event(s) sent, the member is $([ "${learner:-}" = true ] && echo 'still a learner' || echo 'a voter')"
+}
+
+# start_member_started_nudge: runs member_started_loop beside the boot (a transient systemd unit).
+start_member_started_nudge() {
+  systemd-run --unit tripod-member-started --collect --description 'tripod: nudge the reconciler while a learner' \
+    "$TRIPOD_BIN" member-started || log "could not start the member-started nudge: the schedule promotes"
 }
 
 # --- worker join token, kept fresh by every master ------------------------------------------------
@@ -364,6 +405,7 @@ master_boot() {
   wait_for_join_params
   if [ "$JOIN_STATE" = new ]; then ensure_cluster_cas; else fetch_cluster_cas; fi
   run_etcd_phase
+  start_member_started_nudge
   write_restart_dropins etcd
   endpoint=$(retry_backoff 300 api_endpoint_name) || die "cannot find the API endpoint name"
   if [ "$JOIN_STATE" = new ]; then seed_control_plane "$endpoint"; else join_control_plane "$endpoint"; fi

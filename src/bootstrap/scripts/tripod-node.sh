@@ -3,6 +3,7 @@
 #   tripod-node boot              bootstrap this node (cloud-init runs it once)
 #   tripod-node watchdog          restart dead services; report the instance Unhealthy if they stay dead
 #   tripod-node rotate-token      (masters) keep the worker join token in SSM fresh
+#   tripod-node member-started    (masters) nudge the reconciler while the etcd member is a learner
 #   tripod-node watch-lifecycle   wait for Terminating:Wait, then leave cleanly
 #   tripod-node leave             leave now (masters: after the etcd member is removed; workers: drain)
 # shellcheck source-path=SCRIPTDIR
@@ -24,6 +25,10 @@ case "${1:-}" in
     watchdog_check
     ;;
   rotate-token) rotate_worker_token ;;
+  member-started)
+    node_identity
+    member_started_loop
+    ;;
   watch-lifecycle)
     node_identity
     watch_lifecycle
@@ -33,7 +38,7 @@ case "${1:-}" in
     leave
     ;;
   *)
-    echo "usage: tripod-node boot|watchdog|rotate-token|watch-lifecycle|leave" >&2
+    echo "usage: tripod-node boot|watchdog|rotate-token|member-started|watch-lifecycle|leave" >&2
     exit 2
     ;;
 esac

@@ -1,4 +1,4 @@
-# The curl stand-in: IMDS, /readyz and etcd's member list answer from queues in $RESP.
+# The curl stand-in: IMDS, /readyz, etcd's member list and status answer from queues in $RESP.
 next() { # next QUEUE: pops the first line (the last one repeats); fails when the answer is "fail"
   local f="$RESP/$1" line
   [ -f "$f" ] || exit 7
@@ -20,6 +20,10 @@ case "$url" in
     ip=${url#https://}
     ip=${ip%%:*}
     if [ -f "$RESP/readyz-$ip" ]; then next "readyz-$ip"; else next readyz; fi
+    ;;
+  */v3/maintenance/status)
+    ip=${url#https://}
+    next "status-${ip%%:*}"
     ;;
   */v3/cluster/member/list)
     ip=${url#https://}
