@@ -111,6 +111,20 @@ describe('decide: the rules of etcd-membership.md', () => {
     expect(changes(decide(s, cfg, NOW).actions)).toMatchObject([{ kind: 'promote-member', memberId: 'm3' }]);
   });
 
+  it('rule 4: early in a cluster (small indexes) a learner within the lag bound waits until it has 90 % of the leader index, as etcd requires', () => {
+    const s = healthy(1);
+    s.etcd.leaderRaftIndex = 600;
+    s.etcd.members[0] = member(1, { status: { raftIndex: 600 } });
+    s.group.instances.push(inst(2, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    s.etcd.members.push(member(2, { isLearner: true, status: { raftIndex: 520 } })); // lag 80 <= 100, 87 %
+    s.joins['i-2'] = { name: 'i-2', initialCluster: 'x', initialClusterState: 'existing', memberId: 'm2' };
+    const early = decide(s, cfg, NOW);
+    expect(changes(early.actions)).toEqual([]);
+    expect(early.waits.join('\n')).toMatch(/learner m2 \(i-2\) to catch up \(80 entries behind\)/);
+    s.etcd.members[1] = member(2, { isLearner: true, status: { raftIndex: 540 } }); // 90 %
+    expect(changes(decide(s, cfg, NOW).actions)).toMatchObject([{ kind: 'promote-member', memberId: 'm2' }]);
+  });
+
   it('rule 4: a learner is not put behind the API load balancer, nor a voter before its /readyz', () => {
     const s = healthy(2);
     s.group.instances.push(inst(3, { lifecycleState: 'Pending:Wait', apiReady: true, launchTime: NOW }));

@@ -18,6 +18,8 @@ import { checkChange, isHealthyVoter, isStarted, type MembershipChange, quorumOf
 import { buildRoster, instancePeerURL, isGone, isRunning, joinParametersFor } from './roster.js';
 
 const MAX_JOIN_DELETES_PER_PASS = 5;
+/** etcd promotes a learner only when its raft index is at least this share of the leader's. */
+const LEARNER_READY_SHARE = 0.9;
 
 /** Memory key for an InService master that has no etcd member at all. */
 export const memberlessKey = (instanceId: string) => `instance:${instanceId}`;
@@ -238,7 +240,10 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
         continue;
       }
       const lag = (etcd.leaderRaftIndex ?? Number.POSITIVE_INFINITY) - (l.status.raftIndex ?? 0);
-      if (lag > config.learnerMaxLag) {
+      // etcd's own test too: the learner has at least 90 % of the leader's index (early in a cluster's
+      // life, when indexes are small, that is stricter than the lag bound).
+      const inSync = (l.status.raftIndex ?? 0) >= LEARNER_READY_SHARE * (etcd.leaderRaftIndex ?? 0);
+      if (lag > config.learnerMaxLag || !inSync) {
         waits.push(
           `learner ${label(l)} to catch up (${Number.isFinite(lag) ? `${lag} entries behind` : 'no leader index'})`,
         );
