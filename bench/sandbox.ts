@@ -110,6 +110,6 @@ console.log(
   `reconciler's own part (simulated s, as on AWS): median ${s(rows[Math.floor(rows.length / 2)] ?? 0)}, worst ${s(rows.at(-1) ?? 0)} (goal < 5 s; etcd-manager waits 60 s + a 10 s loop, Cluster API requeues every 15-30 s)`,
 );
 console.log(
-  'event-driven steps (remove after the terminate event, register after the Node Ready event) take seconds; the promotion waits for the next scheduled pass (no event says a learner has started), which is most of the reconciler part',
+  'every step is event-driven: remove after the terminate event, promote after the node\'s "Member Started" nudge (repeated every 10 s while a learner), register after "Node Ready"; promote includes the sandbox noticing the real member serves (its 200 ms real poll, ~4 s simulated)',
 );
 process.exit(r.ok ? 0 : 1);
