@@ -58,11 +58,18 @@ describe('backups in the simulator', () => {
       const r = await simulate({ seed, reconciler: recording(calls) });
       expect(r.violations, `seed ${seed}`).toEqual([]);
       let covering: string | undefined;
+      let previous: string | undefined;
       for (const c of calls) {
         if (c.kind === 'snapshot') {
           if (c.ok) covering = c.reason;
+          previous = undefined;
           continue;
         }
+        // The executor sends one change to the next serving member when one answers "unavailable"
+        // (e.g. etcd's strict reconfig check): those attempts are the same change, covered once.
+        const key = `${c.kind} ${c.target}`;
+        if (key === previous) continue;
+        previous = key;
         changes++;
         expect(covering, `seed ${seed}: ${c.kind} ${c.target} without a snapshot before it`).toBeDefined();
         expect(covering, `seed ${seed}: ${c.kind} ${c.target}`).toMatch(new RegExp(`^before ${c.kind}\\b`));
