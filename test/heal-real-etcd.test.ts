@@ -5,7 +5,7 @@
  * finds members from instance IPs exactly as it does in AWS. A "node" boots when its join parameters
  * are published: it runs the product's etcd phase (etcd-member.sh) with them.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,29 +36,8 @@ interface RealWorld {
 }
 
 function memberAt(cluster: EtcdTestCluster, k: number): EtcdTestMember {
-  const name = `i-${k}`;
-  const ip = `${cluster.ipPrefix}${k}`;
-  const base = join(cluster.dir, name);
-  const pkiDir = join(base, 'pki');
-  mkdirSync(pkiDir, { recursive: true });
-  copyFileSync(join(cluster.caDir, 'ca.crt'), join(pkiDir, 'ca.crt'));
-  copyFileSync(join(cluster.caDir, 'ca.key'), join(pkiDir, 'ca.key'));
-  const m: EtcdTestMember = {
-    name,
-    ip,
-    clientPort: 2379,
-    peerPort: 2380,
-    clientURL: `https://${ip}:2379`,
-    peerURL: `https://${ip}:2380`,
-    dataDir: join(base, 'data'),
-    pkiDir,
-    logFile: join(base, 'etcd.log'),
-    process: undefined,
-    initialCluster: '',
-    state: 'new',
-  };
-  cluster.members.push(m);
-  return m;
+  // etcd's standard ports on the member's own address, as on AWS
+  return cluster.allocateAt(`i-${k}`, `${cluster.ipPrefix}${k}`, 2379, 2380);
 }
 
 async function realWorld(size: number, expected = size): Promise<RealWorld> {

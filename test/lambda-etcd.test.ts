@@ -4,7 +4,7 @@
  * addresses (2379/2380, members named after the instances, as the bootstrap names them), the
  * reconciler's client certificate read from SSM, the real etcd client and the real reconcilePass.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,29 +82,7 @@ describe('reconciler handler against moto and real etcd', () => {
       timeoutMs: 1000,
       readyTimeoutS: 30,
     });
-    const members: EtcdTestMember[] = [...ips].map(([name, ip]) => {
-      const base = join(dir, name);
-      const pkiDir = join(base, 'pki');
-      mkdirSync(pkiDir, { recursive: true });
-      copyFileSync(join(caDir, 'ca.crt'), join(pkiDir, 'ca.crt'));
-      copyFileSync(join(caDir, 'ca.key'), join(pkiDir, 'ca.key'));
-      const m: EtcdTestMember = {
-        name,
-        ip,
-        clientPort: 2379,
-        peerPort: 2380,
-        clientURL: `https://${ip}:2379`,
-        peerURL: `https://${ip}:2380`,
-        dataDir: join(base, 'data'),
-        pkiDir,
-        logFile: join(base, 'etcd.log'),
-        process: undefined,
-        initialCluster: '',
-        state: 'new',
-      };
-      cluster.members.push(m);
-      return m;
-    });
+    const members: EtcdTestMember[] = [...ips].map(([name, ip]) => cluster.allocateAt(name, ip, 2379, 2380));
     const initialCluster = members.map((m) => `${m.name}=${m.peerURL}`).join(',');
     for (const m of members) cluster.startMember(m, { initialCluster, state: 'new' });
     await Promise.all(members.map((m) => cluster.waitServing(m)));

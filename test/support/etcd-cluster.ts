@@ -143,6 +143,14 @@ export class EtcdTestCluster {
     const clientPort = await freePort(ip);
     let peerPort = await freePort(ip);
     while (peerPort === clientPort) peerPort = await freePort(ip);
+    return this.allocateAt(name, ip, clientPort, peerPort);
+  }
+
+  /**
+   * A member at a given address and ports (e.g. etcd's standard 2379/2380 on its own address, as on
+   * AWS): its directories and its copy of the CA. Nothing is started or added to etcd.
+   */
+  allocateAt(name: string, ip: string, clientPort: number, peerPort: number): EtcdTestMember {
     const base = join(this.dir, name);
     const pkiDir = join(base, 'pki');
     mkdirSync(pkiDir, { recursive: true });
