@@ -83,6 +83,16 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
     actions.push({ ...action, reason: `${action.reason} (${verdict.reason})` } as Action);
     return true;
   };
+  /** Completes (or abandons) a lifecycle action: settled for this pass, so it gets no heartbeat. */
+  const complete = (
+    instanceId: string,
+    hook: LifecycleHook,
+    result: 'CONTINUE' | 'ABANDON',
+    reason: string,
+  ) => {
+    settled.add(instanceId);
+    actions.push({ kind: 'complete-lifecycle', instanceId, hook, result, reason });
+  };
   const deregister = (instanceId: string, reason: string) => {
     if (!registered.has(instanceId) || deregistered.has(instanceId)) return;
     deregistered.add(instanceId);
@@ -94,26 +104,12 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
     const id = inst.instanceId;
     deregister(id, 'the instance is terminating');
     if (observed.restore) {
-      settled.add(id);
-      actions.push({
-        kind: 'complete-lifecycle',
-        instanceId: id,
-        hook: 'terminating',
-        result: 'CONTINUE',
-        reason: 'a restore replaces the old cluster: its members are let go',
-      });
+      complete(id, 'terminating', 'CONTINUE', 'a restore replaces the old cluster: its members are let go');
       continue;
     }
     if (!etcd.reachable) {
       if (!memory.established) {
-        settled.add(id);
-        actions.push({
-          kind: 'complete-lifecycle',
-          instanceId: id,
-          hook: 'terminating',
-          result: 'CONTINUE',
-          reason: 'terminating before any cluster existed',
-        });
+        complete(id, 'terminating', 'CONTINUE', 'terminating before any cluster existed');
       } else {
         waits.push(`${id} terminating: etcd unreachable, its member cannot be removed`);
       }
@@ -121,14 +117,7 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
     }
     const m = roster.memberOf(inst);
     if (!m) {
-      settled.add(id);
-      actions.push({
-        kind: 'complete-lifecycle',
-        instanceId: id,
-        hook: 'terminating',
-        result: 'CONTINUE',
-        reason: 'its etcd member is removed',
-      });
+      complete(id, 'terminating', 'CONTINUE', 'its etcd member is removed');
       continue;
     }
     let leaderMoved = true;
@@ -216,16 +205,14 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
           continue;
         }
       }
-      settled.add(id);
-      actions.push({
-        kind: 'complete-lifecycle',
-        instanceId: id,
-        hook: 'launching',
-        result: 'ABANDON',
-        reason: inst.bootFailed
+      complete(
+        id,
+        'launching',
+        'ABANDON',
+        inst.bootFailed
           ? 'its bootstrap failed'
           : `not ready ${Math.round((now - inst.launchTime) / 1000)} s after launch`,
-      });
+      );
       deregister(id, 'abandoned');
     }
   }
@@ -298,14 +285,7 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
             reason: 'its etcd member votes and its API is ready',
           });
         }
-        settled.add(id);
-        actions.push({
-          kind: 'complete-lifecycle',
-          instanceId: id,
-          hook: 'launching',
-          result: 'CONTINUE',
-          reason: 'etcd voter and API ready',
-        });
+        complete(id, 'launching', 'CONTINUE', 'etcd voter and API ready');
         continue;
       }
       const waitingFor = m.isLearner
