@@ -120,6 +120,12 @@ masters:
     ).toContain('cluster.yaml:12:14 serviceEndpoint.ports[1].port: port 80 is listed twice');
   });
 
+  it('says what masters.count accepts', () => {
+    expect(problems(`${base}masters:\n  count: three\n`)).toEqual([
+      'cluster.yaml:10:10 masters.count: must be "auto" or an odd whole number',
+    ]);
+  });
+
   it('rejects names AWS would reject', () => {
     expect(problems(base.replace('name: demo', 'name: a-very-long-cluster-name-indeed'))[0]).toMatch(
       /name: must be at most 20 characters/,

@@ -117,10 +117,6 @@ function reportIssue(issue: z.core.$ZodIssue, report: Report): void {
     }
     return;
   }
-  if (issue.code === 'invalid_union') {
-    report(path, 'must be "auto" or an odd whole number');
-    return;
-  }
   report(path, issue.message.replace(/^Invalid input: /, ''));
 }
 

@@ -101,7 +101,9 @@ const masters = z
       .default(DEFAULT_IMAGE)
       .meta({ description: 'AMI id or `resolve:ssm:` parameter (Ubuntu 24.04 by default).' }),
     count: z
-      .union([z.literal('auto'), z.number().int().positive()])
+      .union([z.literal('auto'), z.number().int().positive()], {
+        message: 'must be "auto" or an odd whole number',
+      })
       .default('auto')
       .meta({
         description:
