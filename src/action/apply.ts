@@ -1,10 +1,9 @@
 /** command: apply. Plans, refuses destructive changes unless allowed, applies with grouped progress, bounded by timeout-minutes. */
 import type { PlanView } from './engine.js';
 import { ActionError } from './errors.js';
-import { setPlanOutputs } from './plan.js';
-import { planHeadline, planReport } from './plan-report.js';
-import { type CommandRun, groupedProgress } from './runner.js';
-import { withTimeout } from './timeout.js';
+import { makePlan, setPlanOutputs } from './plan.js';
+import { planReport } from './plan-report.js';
+import { type CommandRun, runGrouped } from './runner.js';
 
 /**
  * Plans and applies (shared by apply and upgrade), within `minutes`. Refuses conflicts, and
@@ -12,11 +11,7 @@ import { withTimeout } from './timeout.js';
  */
 export async function applySpec(run: CommandRun, minutes: number): Promise<PlanView> {
   const { runner, engine, spec, inputs } = run;
-  runner.startGroup(`Plan for ${spec.name} in ${spec.region}`);
-  const plan = await engine.plan(spec);
-  runner.info(plan.text);
-  runner.endGroup();
-  runner.info(planHeadline(plan).replace(/\*\*/g, ''));
+  const plan = await makePlan(run);
 
   if (plan.conflicts.length) {
     await runner.summary(
@@ -40,27 +35,9 @@ export async function applySpec(run: CommandRun, minutes: number): Promise<PlanV
   }
 
   if (plan.hasChanges) {
-    const progress = groupedProgress(runner);
-    try {
-      await withTimeout(
-        'apply',
-        minutes,
-        () => progress.last,
-        (signal) =>
-          engine.apply(spec, plan, {
-            allowDestructive: inputs.allowDestructive,
-            signal,
-            onProgress: progress.onProgress,
-          }),
-      );
-    } catch (e) {
-      progress.close();
-      if (e instanceof ActionError) throw e;
-      // The provisioner's own errors already name the step; others get the last step seen.
-      const at = progress.last && (e as Error).name !== 'ProvisionError' ? ` (at ${progress.last})` : '';
-      throw new ActionError(`apply failed${at}: ${(e as Error).message}`, { cause: e });
-    }
-    progress.close();
+    await runGrouped(runner, 'apply', minutes, (signal, onProgress) =>
+      engine.apply(spec, plan, { allowDestructive: inputs.allowDestructive, signal, onProgress }),
+    );
   }
   return plan;
 }

@@ -22,7 +22,7 @@ import { resourceNames } from '../provision/names.js';
 import { type Plan, type PlanState, planCluster } from '../provision/plan.js';
 import { planDiffLines, renderPlanText } from '../provision/plan-render.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology, quorumOf } from '../spec/topology.js';
+import { deriveTopology } from '../spec/topology.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
 import { runUpgrade } from '../upgrade/run.js';
 import type { ClusterStatus, Engine, PlanView } from './engine.js';
@@ -114,7 +114,7 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
         cluster: spec.name,
         region: spec.region,
         expectedMasters: topology.masters,
-        quorum: quorumOf(topology.masters),
+        quorum: topology.quorum,
         mastersPerZone,
         instances: group.instances.map((i) => ({
           instanceId: i.instanceId,

@@ -14,13 +14,20 @@ export function setPlanOutputs(run: CommandRun, plan: PlanView, endpoints: Endpo
   run.runner.setOutput('service-endpoint', endpoints.service ?? '');
 }
 
-export async function planCommand(run: CommandRun): Promise<void> {
-  const { runner, engine, spec, inputs, context } = run;
+/** Plans (shared with apply): the full plan in its own log group, then the headline. */
+export async function makePlan(run: CommandRun): Promise<PlanView> {
+  const { runner, engine, spec } = run;
   runner.startGroup(`Plan for ${spec.name} in ${spec.region}`);
   const plan = await engine.plan(spec);
   runner.info(plan.text);
   runner.endGroup();
   runner.info(planHeadline(plan).replace(/\*\*/g, ''));
+  return plan;
+}
+
+export async function planCommand(run: CommandRun): Promise<void> {
+  const { runner, engine, spec, inputs, context } = run;
+  const plan = await makePlan(run);
 
   const report = planReport({
     topology: run.topology,

@@ -7,7 +7,9 @@ import type { ClusterSpec } from '../spec/schema.js';
 import type { Topology } from '../spec/topology.js';
 import type { RunContext } from './context.js';
 import type { Engine } from './engine.js';
+import { ActionError } from './errors.js';
 import type { ActionInputs } from './inputs.js';
+import { withTimeout } from './timeout.js';
 
 export const OUTPUTS = [
   'has-changes',
@@ -65,4 +67,31 @@ export function groupedProgress(runner: Runner) {
       return last;
     },
   };
+}
+
+/**
+ * Runs a long step (apply, destroy) with its progress grouped per step, bounded by `minutes`. A
+ * failure becomes an ActionError naming the last step seen (the provisioner's own errors already do).
+ */
+export async function runGrouped<T>(
+  runner: Runner,
+  what: string,
+  minutes: number,
+  work: (signal: AbortSignal, onProgress: (e: { group: string; message: string }) => void) => Promise<T>,
+): Promise<T> {
+  const progress = groupedProgress(runner);
+  try {
+    return await withTimeout(
+      what,
+      minutes,
+      () => progress.last,
+      (signal) => work(signal, progress.onProgress),
+    );
+  } catch (e) {
+    if (e instanceof ActionError) throw e;
+    const at = progress.last && (e as Error).name !== 'ProvisionError' ? ` (at ${progress.last})` : '';
+    throw new ActionError(`${what} failed${at}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    progress.close();
+  }
 }

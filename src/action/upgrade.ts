@@ -4,6 +4,7 @@
  * and the workers onto them. Resumable: running it again continues an upgrade in progress. The
  * whole step is bounded by timeout-minutes.
  */
+import { upgradeSucceeded } from '../upgrade/run.js';
 import { applySpec } from './apply.js';
 import { ActionError } from './errors.js';
 import type { CommandRun } from './runner.js';
@@ -50,8 +51,7 @@ export async function upgradeCommand(run: CommandRun): Promise<void> {
     runner.endGroup();
   }
 
-  const ok =
-    outcome.result === 'completed' || outcome.result === 'nothing-to-do' || outcome.result === 'aborted';
+  const ok = upgradeSucceeded(outcome);
   await runner.summary(
     [
       `## tripod upgrade: \`${spec.name}\` to Kubernetes ${spec.kubernetesVersion}`,

@@ -36,22 +36,32 @@ export interface Session {
   desiredOptions: PlanOptions;
 }
 
-export function openSession(values: Record<string, unknown>): Session {
-  const file = String(values.file ?? 'cluster.yaml');
+/** The spec at `file`, or a UserError listing its problems at file:line. */
+export function loadSpecOrFail(file: string): ClusterSpec {
   const loaded = loadSpecFile(file);
   if (!loaded.ok) throw new UserError(loaded.problems.map(formatProblem).join('\n'));
-  const spec = loaded.spec;
+  return loaded.spec;
+}
+
+/** AWS clients for `region`: `endpoint` (e.g. a local moto server) and TRIPOD_AWS_MAX_ATTEMPTS when set. */
+export function cliAwsClients(region: string, endpoint: unknown): AwsClients {
+  const attempts = Number(process.env.TRIPOD_AWS_MAX_ATTEMPTS ?? '');
+  return createAwsClients({
+    region,
+    ...(typeof endpoint === 'string' ? { endpoint } : {}),
+    ...(Number.isInteger(attempts) && attempts > 0 ? { maxAttempts: attempts } : {}),
+  });
+}
+
+export function openSession(values: Record<string, unknown>): Session {
+  const file = String(values.file ?? 'cluster.yaml');
+  const spec = loadSpecOrFail(file);
   if (typeof values.region === 'string' && values.region !== spec.region) {
     throw new UsageError(
       `--region ${values.region} disagrees with ${file} (region: ${spec.region}); its zones belong to ${spec.region}`,
     );
   }
-  const attempts = Number(process.env.TRIPOD_AWS_MAX_ATTEMPTS ?? '');
-  const aws = createAwsClients({
-    region: spec.region,
-    ...(typeof values['endpoint-url'] === 'string' ? { endpoint: values['endpoint-url'] } : {}),
-    ...(Number.isInteger(attempts) && attempts > 0 ? { maxAttempts: attempts } : {}),
-  });
+  const aws = cliAwsClients(spec.region, values['endpoint-url']);
   const desiredOptions: PlanOptions = {};
   if (typeof values['previous-name'] === 'string') desiredOptions.previousName = values['previous-name'];
   if (typeof values['reconciler-zip'] === 'string') {

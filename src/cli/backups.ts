@@ -1,13 +1,12 @@
 /** `tripod backups`: the cluster's etcd snapshots in S3 (time, size, revision, SHA-256). */
-import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
+import type { AwsClients } from '../adapters/aws/clients.js';
 import { createS3Backup, type S3Backup } from '../adapters/aws/s3-backup.js';
 import { getParameter } from '../adapters/aws/ssm.js';
 import type { SnapshotInfo } from '../heal/backup-policy.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import { configParameter } from '../heal/protocol.js';
-import { loadSpecFile } from '../spec/file.js';
-import { formatProblem } from '../spec/load.js';
 import type { ClusterSpec } from '../spec/schema.js';
+import { cliAwsClients, loadSpecOrFail } from './aws-options.js';
 import { type Command, choice, type Options, UserError } from './command.js';
 
 /** Options shared by `tripod backups` and `tripod restore`. */
@@ -30,18 +29,8 @@ export interface BackupContext {
 
 /** Loads the spec, connects to AWS and finds the backup bucket. The caller destroys `aws`. */
 export async function openBackups(values: Record<string, unknown>): Promise<BackupContext> {
-  const file = String(values.file ?? 'cluster.yaml');
-  const loaded = loadSpecFile(file);
-  if (!loaded.ok) throw new UserError(loaded.problems.map(formatProblem).join('\n'));
-  const spec = loaded.spec;
-  const maxAttempts = process.env.TRIPOD_AWS_MAX_ATTEMPTS
-    ? Number(process.env.TRIPOD_AWS_MAX_ATTEMPTS)
-    : undefined;
-  const aws = createAwsClients({
-    region: spec.region,
-    ...(typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}),
-    ...(maxAttempts ? { maxAttempts } : {}),
-  });
+  const spec = loadSpecOrFail(String(values.file ?? 'cluster.yaml'));
+  const aws = cliAwsClients(spec.region, values.endpoint);
   try {
     let bucket = typeof values.bucket === 'string' ? values.bucket : undefined;
     if (!bucket) {

@@ -3,23 +3,19 @@
  * then the workers, onto the launch templates apply wrote; resumes an upgrade in progress; `--abort`
  * rolls it back. `--simulate` runs the same upgrade in the deterministic simulator instead of AWS.
  */
-import { createAwsClients } from '../adapters/aws/clients.js';
 import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
-import { loadSpecFile } from '../spec/file.js';
-import { formatProblem } from '../spec/load.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
-import { runUpgrade, UpgradeError, type UpgradeOutcome } from '../upgrade/run.js';
-import { simulateUpgrade, simulateUpgradeSeeds, type UpgradeFault } from '../upgrade/simulate.js';
+import { runUpgrade, UpgradeError, type UpgradeOutcome, upgradeSucceeded } from '../upgrade/run.js';
+import {
+  simulateUpgrade,
+  simulateUpgradeSeeds,
+  UPGRADE_FAULTS,
+  type UpgradeFault,
+} from '../upgrade/simulate.js';
+import { cliAwsClients, loadSpecOrFail } from './aws-options.js';
 import { type Command, type Io, UsageError, UserError } from './command.js';
 
-const SIM_FAULTS: readonly UpgradeFault[] = [
-  'zone-outage',
-  'kill-new',
-  'event-loss',
-  'cut-off',
-  'etcd-crash',
-  'abort',
-];
+const SIM_FAULTS = UPGRADE_FAULTS;
 
 const positiveInt = (v: unknown, flag: string, max: number): number => {
   const s = String(v);
@@ -30,8 +26,7 @@ const positiveInt = (v: unknown, flag: string, max: number): number => {
 
 export function reportOutcome(o: UpgradeOutcome, io: Io): number {
   if (o.replacements.length > 0) io.out(`\nReplaced instances:\n${o.table}`);
-  const ok = o.result === 'completed' || o.result === 'aborted' || o.result === 'nothing-to-do';
-  if (ok) {
+  if (upgradeSucceeded(o)) {
     io.out(`upgrade ${o.result} in ${Math.round(o.elapsedMs / 1000)} s: ${o.message}`);
     return 0;
   }
@@ -130,11 +125,8 @@ Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed ou
         );
       return 0;
     }
-    const file = String(values.file);
-    const loaded = loadSpecFile(file);
-    if (!loaded.ok) throw new UserError(loaded.problems.map(formatProblem).join('\n'));
-    const spec = loaded.spec;
-    const aws = createAwsClients({ region: spec.region });
+    const spec = loadSpecOrFail(String(values.file));
+    const aws = cliAwsClients(spec.region, undefined);
     try {
       const outcome = await runUpgrade(
         createUpgradePort(aws),

@@ -39,6 +39,10 @@ export interface UpgradeOutcome {
   preflight?: PreflightResult;
 }
 
+/** Whether an outcome leaves the cluster where it was asked to be (the step succeeds). */
+export const upgradeSucceeded = (o: Pick<UpgradeOutcome, 'result'>): boolean =>
+  o.result === 'completed' || o.result === 'aborted' || o.result === 'nothing-to-do';
+
 export interface RunOptions {
   timeoutMs: number;
   /** Time between looks (default 15 s). */
