@@ -17,6 +17,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { findBackupBucket } from '../src/adapters/aws/backup-bucket.js';
 import { ApiCallCounter, createAwsClients, instrument } from '../src/adapters/aws/clients.js';
 import { BackupError, createS3Backup, type SnapshotSource } from '../src/adapters/aws/s3-backup.js';
 import { manifestKey, parseSnapshotKey, snapshotKey } from '../src/heal/backup-policy.js';
@@ -27,7 +28,6 @@ import {
   compareBackupBucket,
   desiredBackupBucket,
   ensureBackupBucket,
-  findBackupBucket,
 } from '../src/provision/backup-bucket.js';
 import type { Context } from '../src/provision/resource.js';
 

@@ -16,8 +16,7 @@
  * The reconciler's records of an instance go once its hook is completed (stale ones, e.g. of a
  * worker that completed its hook itself, when the next worker leaves).
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import { type AwsLoadBalancerPort, describeInstance } from '../adapters/aws/heal-ports.js';
+import type { AwsLoadBalancerPort } from '../adapters/aws/heal-ports.js';
 import type { FleetPort, ParameterPort } from '../heal/ports.js';
 
 /** Time a worker gets to drain beyond its targets' deregistration delay before the fallback CONTINUE. */
@@ -134,10 +133,4 @@ export async function settleWorkerHooks(
   );
   for (const id of stale) await forget(id);
   return outcomes;
-}
-
-/** EC2 state through the same DescribeInstances the fleet port uses. */
-export function ec2InstanceState(ec2: EC2Client) {
-  return async (instanceId: string): Promise<string | undefined> =>
-    (await describeInstance(ec2, instanceId))?.state;
 }

@@ -16,24 +16,23 @@
  * objects: the newest snapshot must survive even if backups stop for longer than the retention.
  */
 import {
-  type BucketLocationConstraint,
-  CreateBucketCommand,
-  GetBucketEncryptionCommand,
-  GetBucketLifecycleConfigurationCommand,
-  GetBucketTaggingCommand,
-  GetBucketVersioningCommand,
-  GetPublicAccessBlockCommand,
+  type BackupBucketObserved,
+  blockPublicAccess,
+  createBucket,
+  enableVersioning,
+  findBackupBucket,
   type LifecycleRule,
-  PutBucketEncryptionCommand,
-  PutBucketLifecycleConfigurationCommand,
-  PutBucketTaggingCommand,
-  PutBucketVersioningCommand,
-  PutPublicAccessBlockCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { errorCode } from '../adapters/aws/errors.js';
-import { CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE } from '../heal/protocol.js';
-import type { Desired, FieldChange, Found, ResourceKind } from './resource.js';
+  putBucketTags,
+  putKmsEncryption,
+  putLifecycleRules,
+} from '../adapters/aws/backup-bucket.js';
+import type { AwsClients } from '../adapters/aws/clients.js';
+import { CLUSTER_TAG } from '../heal/protocol.js';
+import { type Desired, type FieldChange, type Found, isOwned, type ResourceKind } from './resource.js';
+
+export type { BackupBucketObserved };
+
+type S3Client = AwsClients['s3'];
 
 /** Days a deleted or replaced snapshot version stays recoverable. */
 export const NONCURRENT_DAYS = 7;
@@ -50,16 +49,6 @@ export interface BackupBucketDesired {
   cluster: string;
   /** KMS key for default encryption; undefined: the account's `aws/s3` key. */
   kmsKeyId?: string;
-  tags: Record<string, string>;
-}
-
-export interface BackupBucketObserved {
-  name: string;
-  versioning: 'Enabled' | 'Suspended' | 'Off';
-  /** Default encryption: algorithm and key (undefined: none configured). */
-  encryption: { algorithm: string; kmsKeyId?: string } | undefined;
-  publicAccessBlocked: boolean;
-  lifecycle: LifecycleRule[];
   tags: Record<string, string>;
 }
 
@@ -105,24 +94,6 @@ export type BackupBucketChange =
   | { kind: 'public-access-block'; from: boolean; to: true }
   | { kind: 'lifecycle'; from: string[]; to: string[] }
   | { kind: 'tags'; from: Record<string, string>; to: Record<string, string> };
-
-/** One line per change, for plans. */
-export function describeBackupBucketChange(c: BackupBucketChange, bucket: string): string {
-  switch (c.kind) {
-    case 'create':
-      return `create S3 bucket ${c.name} (versioned, SSE-KMS, private, lifecycle)`;
-    case 'versioning':
-      return `s3://${bucket}: versioning ${c.from} -> ${c.to}`;
-    case 'encryption':
-      return `s3://${bucket}: default encryption ${c.from} -> ${c.to}`;
-    case 'public-access-block':
-      return `s3://${bucket}: block all public access`;
-    case 'lifecycle':
-      return `s3://${bucket}: lifecycle rules [${c.from.join(', ')}] -> [${c.to.join(', ')}]`;
-    case 'tags':
-      return `s3://${bucket}: tags ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`;
-  }
-}
 
 const encryptionLabel = (e: { algorithm: string; kmsKeyId?: string } | undefined): string =>
   e ? `${e.algorithm}${e.kmsKeyId ? ` (${e.kmsKeyId})` : ''}` : 'none';
@@ -182,160 +153,32 @@ export function compareBackupBucket(
   return changes;
 }
 
-/** The AWS error code, from a plain SDK error or the instrumented clients' AwsApiError. */
-const errorName = (e: unknown): string => errorCode(e);
-const httpStatus = (e: unknown): number | undefined =>
-  (e as { httpStatus?: number })?.httpStatus ??
-  (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-
-/**
- * Reads what exists; undefined when the bucket does not exist. Five calls: GetBucketVersioning doubles
- * as the existence probe (NoSuchBucket / 404), then the other four settings are read in parallel.
- */
-export async function findBackupBucket(
-  s3: S3Client,
-  name: string,
-): Promise<BackupBucketObserved | undefined> {
-  let versioning: { Status?: string };
-  try {
-    versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
-  } catch (e) {
-    if (errorName(e) === 'NotFound' || errorName(e) === 'NoSuchBucket' || httpStatus(e) === 404)
-      return undefined;
-    throw e;
-  }
-  const optional = async <T>(read: () => Promise<T>, missing: T, ...notFound: string[]): Promise<T> => {
-    try {
-      return await read();
-    } catch (e) {
-      if (notFound.includes(errorName(e))) return missing;
-      throw e;
-    }
-  };
-  const [encryption, publicAccessBlocked, lifecycle, tags] = await Promise.all([
-    optional(
-      async () => {
-        const r = await s3.send(new GetBucketEncryptionCommand({ Bucket: name }));
-        const d = r.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
-        return d?.SSEAlgorithm
-          ? { algorithm: d.SSEAlgorithm, ...(d.KMSMasterKeyID ? { kmsKeyId: d.KMSMasterKeyID } : {}) }
-          : undefined;
-      },
-      undefined,
-      'ServerSideEncryptionConfigurationNotFoundError',
-    ),
-    optional(
-      async () => {
-        const r = await s3.send(new GetPublicAccessBlockCommand({ Bucket: name }));
-        const c = r.PublicAccessBlockConfiguration;
-        return !!(c?.BlockPublicAcls && c.BlockPublicPolicy && c.IgnorePublicAcls && c.RestrictPublicBuckets);
-      },
-      false,
-      'NoSuchPublicAccessBlockConfiguration',
-    ),
-    optional(
-      async () => (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: name }))).Rules ?? [],
-      [] as LifecycleRule[],
-      'NoSuchLifecycleConfiguration',
-    ),
-    optional(
-      async () => {
-        const r = await s3.send(new GetBucketTaggingCommand({ Bucket: name }));
-        return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-      },
-      {} as Record<string, string>,
-      'NoSuchTagSet',
-    ),
-  ]);
-  return {
-    name,
-    versioning:
-      versioning.Status === 'Enabled' ? 'Enabled' : versioning.Status === 'Suspended' ? 'Suspended' : 'Off',
-    encryption,
-    publicAccessBlocked,
-    lifecycle,
-    tags,
-  };
-}
-
 /** Makes the changes (each call is idempotent: applying twice is harmless). */
 export async function applyBackupBucket(
   s3: S3Client,
   desired: BackupBucketDesired,
   changes: readonly BackupBucketChange[],
 ): Promise<void> {
-  const Bucket = desired.name;
+  const bucket = desired.name;
   for (const c of changes) {
     switch (c.kind) {
       case 'create':
-        try {
-          await s3.send(
-            new CreateBucketCommand({
-              Bucket,
-              ...(desired.region === 'us-east-1'
-                ? {}
-                : {
-                    CreateBucketConfiguration: {
-                      LocationConstraint: desired.region as BucketLocationConstraint,
-                    },
-                  }),
-            }),
-          );
-        } catch (e) {
-          if (errorName(e) !== 'BucketAlreadyOwnedByYou') throw e;
-        }
+        await createBucket(s3, bucket, desired.region);
         break;
       case 'versioning':
-        await s3.send(
-          new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }),
-        );
+        await enableVersioning(s3, bucket);
         break;
       case 'encryption':
-        await s3.send(
-          new PutBucketEncryptionCommand({
-            Bucket,
-            ServerSideEncryptionConfiguration: {
-              Rules: [
-                {
-                  ApplyServerSideEncryptionByDefault: {
-                    SSEAlgorithm: 'aws:kms',
-                    ...(desired.kmsKeyId ? { KMSMasterKeyID: desired.kmsKeyId } : {}),
-                  },
-                  BucketKeyEnabled: true,
-                },
-              ],
-            },
-          }),
-        );
+        await putKmsEncryption(s3, bucket, desired.kmsKeyId);
         break;
       case 'public-access-block':
-        await s3.send(
-          new PutPublicAccessBlockCommand({
-            Bucket,
-            PublicAccessBlockConfiguration: {
-              BlockPublicAcls: true,
-              BlockPublicPolicy: true,
-              IgnorePublicAcls: true,
-              RestrictPublicBuckets: true,
-            },
-          }),
-        );
+        await blockPublicAccess(s3, bucket);
         break;
       case 'lifecycle':
-        await s3.send(
-          new PutBucketLifecycleConfigurationCommand({
-            Bucket,
-            LifecycleConfiguration: { Rules: backupLifecycleRules() },
-          }),
-        );
+        await putLifecycleRules(s3, bucket, backupLifecycleRules());
         break;
       case 'tags':
-        await s3.send(
-          new PutBucketTaggingCommand({
-            Bucket,
-            Tagging: { TagSet: Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value })) },
-          }),
-        );
+        await putBucketTags(s3, bucket, desired.tags);
         break;
     }
   }
@@ -366,7 +209,7 @@ const foundOf = (observed: BackupBucketObserved, cluster: string): Found<BackupB
   kind: 'backup-bucket',
   title: `backup bucket ${observed.name}`,
   id: observed.name,
-  owned: observed.tags[CLUSTER_TAG] === cluster && observed.tags[MANAGED_BY_TAG] === MANAGED_BY_VALUE,
+  owned: isOwned(observed.tags, cluster),
   attrs: { id: observed.name, name: observed.name },
   actual: observed,
 });

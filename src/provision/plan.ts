@@ -6,13 +6,15 @@
  * reverse. Destructive changes are flagged; resources that exist but lack tripod's tags are
  * conflicts (tripod will not touch them).
  */
+
+import { findBackupBucket } from '../adapters/aws/backup-bucket.js';
 import type { AwsClients } from '../adapters/aws/clients.js';
 import { findSecurityGroups, findSubnets, findVpcs } from '../adapters/aws/ec2.js';
 import { callerAccountId } from '../adapters/aws/sts.js';
 import { CLUSTER_TAG } from '../heal/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { autoScalingGroupKind } from './auto-scaling-group.js';
-import { backupBucketKind, backupBucketName, findBackupBucket } from './backup-bucket.js';
+import { backupBucketKind, backupBucketName } from './backup-bucket.js';
 import { type DesiredCluster, type DesiredOptions, desiredCluster } from './desired.js';
 import { dnsKind } from './dns.js';
 import { eventRuleKind } from './event-rules.js';
@@ -193,12 +195,7 @@ export async function planCluster(
           id: f.id,
           changes: c.changes,
           reason: c.replace,
-          ...(c.destructive || d.key === 'asg/masters'
-            ? {
-                destructive:
-                  c.destructive ?? 'replaces the master group: every master and etcd member is replaced',
-              }
-            : {}),
+          ...(c.destructive ? { destructive: c.destructive } : {}),
         });
         ctx.refs.forget(d.key);
       } else if (c.changes.length) {

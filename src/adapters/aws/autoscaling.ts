@@ -9,7 +9,6 @@ import {
   CreateOrUpdateTagsCommand,
   DeleteAutoScalingGroupCommand,
   DeleteLifecycleHookCommand,
-  DeleteTagsCommand,
   DescribeLifecycleHooksCommand,
   DetachLoadBalancerTargetGroupsCommand,
   PutLifecycleHookCommand,
@@ -168,15 +167,6 @@ export async function detachTargetGroups(aws: AwsClients, name: string, arns: st
 export async function putGroupTags(aws: AwsClients, name: string, tags: Tags) {
   if (Object.keys(tags).length === 0) return;
   await aws.autoScaling.send(new CreateOrUpdateTagsCommand({ Tags: asgTags(name, tags, false) }));
-}
-
-export async function deleteGroupTags(aws: AwsClients, name: string, keys: string[]) {
-  if (keys.length === 0) return;
-  await aws.autoScaling.send(
-    new DeleteTagsCommand({
-      Tags: keys.map((Key) => ({ ResourceId: name, ResourceType: 'auto-scaling-group', Key })),
-    }),
-  );
 }
 
 /** Deletes the group and its instances (ForceDelete), then waits until it is gone. */

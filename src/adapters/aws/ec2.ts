@@ -21,7 +21,6 @@ import {
   DeleteInternetGatewayCommand,
   DeleteLaunchTemplateCommand,
   DeleteNatGatewayCommand,
-  DeleteRouteCommand,
   DeleteRouteTableCommand,
   DeleteSecurityGroupCommand,
   DeleteSubnetCommand,
@@ -36,7 +35,6 @@ import {
   ModifyLaunchTemplateCommand,
   ModifySubnetAttributeCommand,
   ModifyVpcAttributeCommand,
-  paginateDescribeInstances,
   paginateDescribeInternetGateways,
   paginateDescribeLaunchTemplates,
   paginateDescribeLaunchTemplateVersions,
@@ -354,10 +352,6 @@ export async function putRoute(aws: AwsClients, tableId: string, route: Route, r
   await aws.ec2.send(replace ? new ReplaceRouteCommand(input) : new CreateRouteCommand(input));
 }
 
-export async function deleteRoute(aws: AwsClients, tableId: string, destination: string) {
-  await aws.ec2.send(new DeleteRouteCommand({ RouteTableId: tableId, DestinationCidrBlock: destination }));
-}
-
 export async function associateRouteTable(aws: AwsClients, tableId: string, subnetId: string) {
   await aws.ec2.send(new AssociateRouteTableCommand({ RouteTableId: tableId, SubnetId: subnetId }));
 }
@@ -601,25 +595,4 @@ export async function createLaunchTemplateVersion(
 
 export async function deleteLaunchTemplate(aws: AwsClients, id: string): Promise<void> {
   await aws.ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: id }));
-}
-
-/** Instances still alive (not terminated) carrying the filter tags: destroy waits for them before deleting the network. */
-export async function countLiveInstances(aws: AwsClients, filters: Filter[]): Promise<number> {
-  const reservations = await collect(
-    paginateDescribeInstances(
-      { client: aws.ec2 },
-      {
-        Filters: [
-          ...filters,
-          {
-            Name: 'instance-state-name',
-            Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'],
-          },
-        ],
-        MaxResults: 1000,
-      },
-    ),
-    (p) => p.Reservations,
-  );
-  return reservations.reduce((n, res) => n + (res.Instances?.length ?? 0), 0);
 }

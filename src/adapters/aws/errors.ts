@@ -70,10 +70,6 @@ export function isNotFound(e: unknown): boolean {
   );
 }
 
-export function isAlreadyExists(e: unknown): boolean {
-  return ALREADY_EXISTS.test(errorCode(e));
-}
-
 export function errorCode(e: unknown): string {
   if (e instanceof AwsApiError) return e.code;
   const err = e as { name?: string; Code?: string; code?: string } | undefined;
