@@ -53,6 +53,10 @@ export const peerURL = (ip: string, scheme: 'https' | 'http' = 'https', port = E
 export const clientURL = (ip: string, scheme: 'https' | 'http' = 'https', port = ETCD_CLIENT_PORT) =>
   `${scheme}://${ip}:${port}`;
 
+/** The host (IP) of a peer or client URL (`https://10.0.1.5:2380` -> `10.0.1.5`); the URL itself if it has none. */
+export const hostOfURL = (url: string): string =>
+  /^[a-z]+:\/\/\[?([^\]/]+?)\]?(?::\d+)?(?:\/|$)/.exec(url)?.[1] ?? url;
+
 /** The custom EventBridge source and detail-type a node sends when its API server is ready. */
 export const NODE_EVENT_SOURCE = 'tripod.node';
 export const NODE_READY_DETAIL_TYPE = 'Node Ready';

@@ -2,9 +2,10 @@
  * Quorum arithmetic on etcd memberships (rule 1: always on the TARGET membership, the one after the
  * change). One place, used by `decide` to choose and by the executor to re-check before a change.
  */
+import { quorumOf } from '../spec/topology.js';
 import type { ObservedMember } from './observed.js';
 
-export const quorumOf = (voters: number): number => Math.floor(voters / 2) + 1;
+export { quorumOf };
 
 /** Started: the member has run (it has a name and client URLs). A member being added has neither. */
 export const isStarted = (m: ObservedMember): boolean => m.name !== '' && m.clientURLs.length > 0;

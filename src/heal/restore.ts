@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { newestSnapshot, type SnapshotInfo } from './backup-policy.js';
+import { newestSnapshot, type SnapshotInfo, snapshotPrefix } from './backup-policy.js';
 import { parameterRoot } from './protocol.js';
 
 const run = promisify(execFile);
@@ -73,7 +73,7 @@ export function planRestore(req: RestoreRequest): RestorePlan {
   if (!Number.isInteger(req.expectedMasters) || req.expectedMasters < 1 || req.expectedMasters % 2 === 0) {
     throw new RestoreError(`expected masters must be a positive odd number (got ${req.expectedMasters})`);
   }
-  const mine = req.snapshots.filter((s) => s.key.startsWith(`${req.cluster}/`));
+  const mine = req.snapshots.filter((s) => s.key.startsWith(snapshotPrefix(req.cluster)));
   let chosen: SnapshotInfo | undefined;
   if (req.snapshotKey !== undefined) {
     chosen = mine.find((s) => s.key === req.snapshotKey);

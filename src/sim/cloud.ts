@@ -6,7 +6,7 @@
  */
 import type { ReconcilerConfig } from '../heal/config.js';
 import type { HealPorts } from '../heal/ports.js';
-import { configParameter } from '../heal/protocol.js';
+import { configParameter, hostOfURL } from '../heal/protocol.js';
 import { resourceNames } from '../provision/names.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
@@ -290,7 +290,7 @@ export class SimCloud {
       backup: {
         snapshot: (from, _reason) =>
           call('s3', 'snapshot', () => {
-            const ip = /\/\/([^:/]+)/.exec(from)?.[1] ?? from;
+            const ip = hostOfURL(from);
             if (!this.ec2.reconcilerReach(ip)) throw new Error(`snapshot: dial tcp ${ip}:2379: i/o timeout`);
             return { key: `${this.config.cluster}/${k.now()}.db`, bytes: 2_097_152, sha256: rng.hex(64) };
           }),

@@ -7,6 +7,8 @@
  */
 import type { JoinParameters } from '../heal/observed.js';
 import { EtcdError, type EtcdMemberReply, type EtcdMemberStatusReply, type EtcdPort } from '../heal/ports.js';
+import { clientURL, hostOfURL, peerURL } from '../heal/protocol.js';
+import { quorumOf } from '../spec/topology.js';
 import type { Kernel } from './kernel.js';
 
 const FAILED_PRECONDITION = 9;
@@ -50,11 +52,6 @@ export type MembershipRequest =
   | { kind: 'add-learner'; peerURL: string }
   | { kind: 'promote'; memberId: string }
   | { kind: 'remove'; memberId: string };
-
-const ipOfUrl = (url: string): string => {
-  const m = /^[a-z]+:\/\/\[?([^\]/]+?)\]?(?::\d+)?(?:\/|$)/.exec(url);
-  return m ? (m[1] as string) : url;
-};
 
 export class EtcdModel {
   readonly members = new Map<string, ModelMember>();
@@ -105,7 +102,7 @@ export class EtcdModel {
   }
 
   quorum(voters = this.voters().length): number {
-    return Math.floor(voters / 2) + 1;
+    return quorumOf(voters);
   }
 
   private up(m: ModelMember): boolean {
@@ -210,7 +207,7 @@ export class EtcdModel {
       m.name = params.name;
       m.started = true;
       m.running = true;
-      m.clientURL = `${this.scheme}://${ip}:${this.clientPort}`;
+      m.clientURL = clientURL(ip, this.scheme, this.clientPort);
       this.leaderId = m.id;
       this.commitBaseAt = this.k.now();
       m.connectedSince = this.k.now();
@@ -226,7 +223,7 @@ export class EtcdModel {
     m.name = params.name;
     m.started = true;
     m.running = true;
-    m.clientURL = `${this.scheme}://${ip}:${this.clientPort}`;
+    m.clientURL = clientURL(ip, this.scheme, this.clientPort);
     this.k.log('etcd', `member ${m.id} (${m.name}) started${m.isLearner ? ' as learner' : ''}`);
     this.refresh();
     return undefined;
@@ -256,7 +253,7 @@ export class EtcdModel {
     const m: ModelMember = {
       id,
       name: '',
-      peerURL: `${this.scheme}://${ip}:2380`,
+      peerURL: peerURL(ip, this.scheme),
       clientURL: undefined,
       ip,
       isLearner,
@@ -274,7 +271,7 @@ export class EtcdModel {
 
   /** The member serving `endpoint`, or the error a client would get. */
   private serving(endpoint: string, allowLearner: boolean): ModelMember {
-    const ip = ipOfUrl(endpoint);
+    const ip = hostOfURL(endpoint);
     if (!this.net.reconcilerReach(ip)) {
       throw new EtcdError('timeout', `dial tcp ${ip}:${this.clientPort}: i/o timeout`, DEADLINE_EXCEEDED);
     }
@@ -349,7 +346,7 @@ export class EtcdModel {
       if (!this.connectedFully(leader)) {
         this.refuse(new EtcdError('unavailable', 'etcdserver: unhealthy cluster', UNAVAILABLE));
       }
-      const added = this.newMember(ipOfUrl(peerURL), true);
+      const added = this.newMember(hostOfURL(peerURL), true);
       added.peerURL = peerURL;
       this.stats.adds++;
       this.bump();

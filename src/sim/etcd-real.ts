@@ -32,6 +32,7 @@ import { Gateway } from '../adapters/etcd/gateway.js';
 import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
 import type { JoinParameters } from '../heal/observed.js';
 import type { EtcdMemberReply, EtcdMemberStatusReply, EtcdPort } from '../heal/ports.js';
+import { clientURL } from '../heal/protocol.js';
 
 /** Where a simulated instance is, as far as its process goes. */
 export type Placement = 'up' | 'down' | 'frozen' | 'gone';
@@ -119,7 +120,8 @@ export async function pickEtcdPorts(): Promise<{ client: number; peer: number }>
   if ((await tryListen(probe, 2379)) && (await tryListen(probe, 2380))) return { client: 2379, peer: 2380 };
   const client = await tryListen(probe, 0);
   let peer = await tryListen(probe, 0);
-  while (peer === client) peer = await tryListen(probe, 0);
+  // Without a client port the loop below would spin forever (undefined === undefined).
+  while (client !== undefined && peer === client) peer = await tryListen(probe, 0);
   if (!client || !peer) throw new Error(`no free TCP port on ${probe} for etcd`);
   return { client, peer };
 }
@@ -233,11 +235,13 @@ export class RealEtcd {
     alarms: (ep) => this.client.alarms(this.toLoop(ep)),
   };
 
+  private loopClientURL(m: RealMember): string {
+    return clientURL(m.loopIp, 'https', this.opts.clientPort);
+  }
+
   /** A client on the loopback endpoints (the sandbox writes and reads its keys with it). */
   endpointsServing(): string[] {
-    return [...this.members.values()]
-      .filter((m) => m.process && !m.frozen)
-      .map((m) => `https://${m.loopIp}:${this.opts.clientPort}`);
+    return [...this.members.values()].filter((m) => m.process && !m.frozen).map((m) => this.loopClientURL(m));
   }
 
   /** Writes a key through any serving member (the sandbox's data-survives check). */
@@ -429,7 +433,7 @@ export class RealEtcd {
     const serving = [...this.members.values()].filter((m) => m.process && !m.frozen);
     const statuses = await Promise.all(
       serving.map((m) =>
-        this.pollClient.status(`https://${m.loopIp}:${this.opts.clientPort}`).then(
+        this.pollClient.status(this.loopClientURL(m)).then(
           (s) => [m.simIp, s] as const,
           () => undefined,
         ),
@@ -443,9 +447,7 @@ export class RealEtcd {
       if (s.leaderId === '0') continue;
       const m = this.members.get(simIp) as RealMember;
       try {
-        members = (await this.pollClient.listMembers(`https://${m.loopIp}:${this.opts.clientPort}`)).map(
-          this.simMember,
-        );
+        members = (await this.pollClient.listMembers(this.loopClientURL(m))).map(this.simMember);
         leaderId = s.leaderId;
         break;
       } catch {

@@ -7,11 +7,12 @@
  * every one registered, spread over the zones that are up, no lifecycle action pending).
  */
 import type { EtcdMemberReply } from '../heal/ports.js';
+import { hostOfURL } from '../heal/protocol.js';
 import { quorumOf } from '../spec/topology.js';
 import type { SimCloud } from './cloud.js';
 import type { RealEtcd } from './etcd-real.js';
 
-const ipOf = (m: EtcdMemberReply) => /\/\/([^:/]+)/.exec(m.peerURLs[0] ?? '')?.[1] ?? '';
+const ipOf = (m: EtcdMemberReply) => hostOfURL(m.peerURLs[0] ?? '');
 
 export class RealWatch {
   readonly violations: string[] = [];

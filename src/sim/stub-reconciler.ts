@@ -6,7 +6,15 @@
 import type { ReconcilerConfig } from '../heal/config.js';
 import type { JoinParameters, ReconcilerMemory } from '../heal/observed.js';
 import type { EtcdMemberReply, EtcdMemberStatusReply, FleetInstance, HealPorts } from '../heal/ports.js';
-import { bootFailurePath, clientURL, joinParameter, peerURL, statusParameter } from '../heal/protocol.js';
+import {
+  bootFailurePath,
+  clientURL,
+  hostOfURL,
+  joinParameter,
+  joinParameterPath,
+  peerURL,
+  statusParameter,
+} from '../heal/protocol.js';
 
 export type Reconciler = (ports: HealPorts, config: ReconcilerConfig) => Promise<unknown>;
 
@@ -15,15 +23,13 @@ export interface StubOptions {
   addBeforeRemovingDead?: boolean;
 }
 
-const hostOf = (url: string) => /\/\/([^:/]+)/.exec(url)?.[1] ?? '';
-
 export function stubReconciler(opts: StubOptions = {}): Reconciler {
   return async (ports, config) => {
     const now = ports.clock.now();
     const [group, targets, joins, failures, statusRaw] = await Promise.all([
       ports.fleet.describeGroup(config.masterGroupName),
       ports.loadBalancer.describeTargets(config.apiTargetGroupArn),
-      ports.parameters.getByPath(joinParameter(config.cluster, '')),
+      ports.parameters.getByPath(joinParameterPath(config.cluster)),
       ports.parameters.getByPath(bootFailurePath(config.cluster)),
       ports.parameters.get(statusParameter(config.cluster)),
     ]);
@@ -93,7 +99,7 @@ export function stubReconciler(opts: StubOptions = {}): Reconciler {
       const s = statuses.get(m.id);
       return !m.isLearner && m.clientURLs.length > 0 && !!s && s.leaderId !== '0';
     };
-    const instOf = (m: EtcdMemberReply) => byIp.get(hostOf(m.peerURLs[0] ?? ''));
+    const instOf = (m: EtcdMemberReply) => byIp.get(hostOfURL(m.peerURLs[0] ?? ''));
     for (const m of members) {
       if (healthy(m) || m.isLearner) delete memory.unhealthySince[m.id];
       else memory.unhealthySince[m.id] ??= now;
@@ -105,7 +111,6 @@ export function stubReconciler(opts: StubOptions = {}): Reconciler {
       const i = instOf(m);
       return !i || i.lifecycleState.startsWith('Terminat');
     });
-    let changed = false;
     if (anyEp) {
       const victim = dead[0];
       if (victim && !(opts.addBeforeRemovingDead && !victim.isLearner)) {
@@ -119,19 +124,17 @@ export function stubReconciler(opts: StubOptions = {}): Reconciler {
             () => {},
           );
         }
-        changed = true;
       } else if (learner) {
         const s = statuses.get(learner.id);
         if (s && leaderIndex !== undefined && s.raftIndex >= leaderIndex - config.learnerMaxLag) {
           await ports.etcd.promoteMember(anyEp, learner.id).catch(() => {});
-          changed = true;
         }
       } else if (voters.every(healthy) || opts.addBeforeRemovingDead) {
         const joiner = instances.find(
           (i) =>
             i.lifecycleState === 'Pending:Wait' &&
             i.privateIp &&
-            !members?.some((m) => hostOf(m.peerURLs[0] ?? '') === i.privateIp),
+            !members?.some((m) => hostOfURL(m.peerURLs[0] ?? '') === i.privateIp),
         );
         if (joiner && voters.length <= config.expectedMasters) {
           try {
@@ -150,7 +153,6 @@ export function stubReconciler(opts: StubOptions = {}): Reconciler {
               JSON.stringify(params),
             );
           } catch {}
-          changed = true;
         }
       }
       // Debounced death: a member unhealthy too long on a running instance gets it replaced.
@@ -167,7 +169,6 @@ export function stubReconciler(opts: StubOptions = {}): Reconciler {
         }
       }
     }
-    void changed;
     // Joins for members whose parameters were lost.
     for (const m of members) {
       const i = instOf(m);
@@ -188,7 +189,7 @@ export function stubReconciler(opts: StubOptions = {}): Reconciler {
     // Lifecycle actions and target registrations.
     const registered = new Set(targets.filter((t) => t.health !== 'draining').map((t) => t.instanceId));
     for (const i of instances) {
-      const m = members.find((x) => hostOf(x.peerURLs[0] ?? '') === i.privateIp);
+      const m = members.find((x) => hostOfURL(x.peerURLs[0] ?? '') === i.privateIp);
       if (
         i.lifecycleState === 'Pending:Wait' &&
         m &&
