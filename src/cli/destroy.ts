@@ -61,7 +61,10 @@ Exit codes: 0 destroyed (or nothing left), 1 failed or not confirmed, 2 usage er
           if (answer !== spec.name) throw new UserError('the name does not match: nothing was deleted');
         }
         const started = Date.now();
-        const result = await destroy(aws, spec, { onProgress: (e) => io.out(`[${e.group}] ${e.message}`) });
+        const result = await destroy(aws, spec, {
+          shown: preview,
+          onProgress: (e) => io.out(`[${e.group}] ${e.message}`),
+        });
         io.out(
           `\nDestroyed cluster ${spec.name}: ${result.applied.length} resource(s) deleted in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
         );

@@ -119,16 +119,23 @@ export async function apply(
   return applyPlan(state, options);
 }
 
-/** Removes everything carrying the cluster's tags, in reverse dependency order. */
+/**
+ * Removes everything carrying the cluster's tags, in reverse dependency order. Pass the destroy plan
+ * that was shown (`planCluster(aws, spec, { destroy: true })`) so exactly that is deleted, without
+ * reading the account a second time.
+ */
 export async function destroy(
   aws: AwsClients,
   spec: ClusterSpec,
-  options: Omit<ApplyOptions, 'allowDestructive'> & Pick<PlanOptions, 'timeouts'> = {},
+  options: Omit<ApplyOptions, 'allowDestructive'> &
+    Pick<PlanOptions, 'timeouts'> & { shown?: PlanState } = {},
 ): Promise<ApplyResult> {
-  const state = await planCluster(aws, spec, {
-    destroy: true,
-    ...(options.timeouts ? { timeouts: options.timeouts } : {}),
-  });
+  const state =
+    options.shown ??
+    (await planCluster(aws, spec, {
+      destroy: true,
+      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+    }));
   const result = await applyPlan(state, { ...options, allowDestructive: true });
   for (const w of state.plan.warnings.filter((x) => x.startsWith('keeping backup bucket')))
     options.onProgress?.({ group: 'backups', message: w });
