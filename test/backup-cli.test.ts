@@ -16,8 +16,7 @@ import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.j
 import { createS3Backup } from '../src/adapters/aws/s3-backup.js';
 import { getParameter, putParameter } from '../src/adapters/aws/ssm.js';
 import { main } from '../src/cli/main.js';
-import { configParameter } from '../src/heal/protocol.js';
-import { restoreParameter } from '../src/heal/restore.js';
+import { configParameter, restoreParameter } from '../src/heal/protocol.js';
 
 const REGION = 'ap-south-1';
 const name = `cli${Date.now().toString(36)}${process.pid % 1000}`.slice(0, 20);

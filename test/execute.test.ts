@@ -3,9 +3,13 @@ import type { Action } from '../src/heal/actions.js';
 import { execute } from '../src/heal/execute.js';
 import { observe } from '../src/heal/observe.js';
 import type { JoinParameters } from '../src/heal/observed.js';
-import { bootFailureParameter, joinParameter, statusParameter } from '../src/heal/protocol.js';
+import {
+  bootFailureParameter,
+  joinParameter,
+  restoreParameter,
+  statusParameter,
+} from '../src/heal/protocol.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
-import { restoreParameter } from '../src/heal/restore.js';
 import { buildStatus, parseStatus, STATUS_MAX_CHARS, serializeStatus } from '../src/heal/status.js';
 import { type FakeBackup, type FakeWorld, fakeWorld, ipOf, testConfig } from './support/fake-ports.js';
 

@@ -10,13 +10,8 @@ import { join } from 'node:path';
 import { describeGroups, updateGroup } from '../adapters/aws/autoscaling.js';
 import { BackupError } from '../adapters/aws/s3-backup.js';
 import { deleteParameter, getParameter, putParameter } from '../adapters/aws/ssm.js';
-import {
-  describeRestoreStep,
-  planRestore,
-  RestoreError,
-  type RestoreRecord,
-  restoreParameter,
-} from '../heal/restore.js';
+import { restoreParameter } from '../heal/protocol.js';
+import { describeRestoreStep, planRestore, RestoreError, type RestoreRecord } from '../heal/restore.js';
 import { resourceNames } from '../provision/names.js';
 import { deriveTopology } from '../spec/topology.js';
 import { backupOptions, backupOptionsHelp, formatBytes, openBackups } from './backups.js';

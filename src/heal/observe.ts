@@ -14,8 +14,14 @@ import {
   type ObservedTarget,
 } from './observed.js';
 import type { EtcdMemberStatusReply, EtcdPort, FleetInstance, HealPorts } from './ports.js';
-import { bootFailurePath, clientURL, joinParameterPath, statusParameter } from './protocol.js';
-import { type RestoreRecord, restoreParameter } from './restore.js';
+import {
+  bootFailurePath,
+  clientURL,
+  joinParameterPath,
+  restoreParameter,
+  statusParameter,
+} from './protocol.js';
+import type { RestoreRecord } from './restore.js';
 import { parseStatus, type StatusDocument } from './status.js';
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));

@@ -68,6 +68,13 @@ export const NODE_DETAIL_TYPES = [NODE_READY_DETAIL_TYPE, MEMBER_STARTED_DETAIL_
 export const MEMBER_STARTED_REPEAT_MS = 10_000;
 export const MEMBER_STARTED_MAX_SENDS = 30;
 
+/**
+ * The restore record (SSM, JSON of RestoreRecord) written by `tripod restore`: while it exists the
+ * reconciler makes no membership change, and the seed's bootstrap restores `key` instead of
+ * starting an empty cluster. Removed by the clear-restore step.
+ */
+export const restoreParameter = (cluster: string): string => `${parameterRoot(cluster)}/restore`;
+
 /** Tags on everything tripod owns. */
 export const CLUSTER_TAG = 'tripod:cluster';
 export const MANAGED_BY_TAG = 'tripod:managed-by';

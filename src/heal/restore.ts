@@ -18,7 +18,6 @@ import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { newestSnapshot, type SnapshotInfo, snapshotPrefix } from './backup-policy.js';
-import { parameterRoot } from './protocol.js';
 
 const run = promisify(execFile);
 
@@ -233,13 +232,6 @@ export async function restoreSnapshotOnNode(
   }
   return { movedAside, clusterToken, bytes };
 }
-
-/**
- * The restore record (SSM, JSON of RestoreRecord) written by `tripod restore`: while it exists the
- * reconciler makes no membership change, and the seed's bootstrap restores `key` instead of
- * starting an empty cluster. Removed by the clear-restore step.
- */
-export const restoreParameter = (cluster: string): string => `${parameterRoot(cluster)}/restore`;
 
 export interface RestoreRecord {
   bucket: string;
