@@ -1,6 +1,7 @@
 /** spec -> desired resources (pure), subnet arithmetic, the master group's destructive guard, plan rendering. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { nodeEnvironment } from '../src/bootstrap/render.js';
 import type { ActualGroup, DesiredGroup } from '../src/provision/auto-scaling-group.js';
 import { desiredCluster } from '../src/provision/desired.js';
 import type { DesiredLaunchTemplate } from '../src/provision/launch-templates.js';
@@ -65,9 +66,33 @@ describe('desired resources', () => {
     ]);
     const w = byKey(four).get('asg/workers') as DesiredGroup;
     expect([w.min, w.max, w.desired]).toEqual([4, 12, 4]);
-    expect(w.hooks).toBeUndefined();
+    // worker.sh drains in Terminating:Wait and completes both hooks; the reconciler settles them too
+    expect(w.hooks!.map((h) => [h.name, h.transition, h.defaultResult, h.heartbeatTimeout])).toEqual([
+      ['tripod-worker-launching', 'autoscaling:EC2_INSTANCE_LAUNCHING', 'CONTINUE', 600],
+      ['tripod-worker-terminating', 'autoscaling:EC2_INSTANCE_TERMINATING', 'CONTINUE', 600],
+    ]);
     // without workers.desired tripod does not own the desired capacity
     expect((byKey(three).get('asg/workers') as DesiredGroup).desired).toBeUndefined();
+  });
+
+  it("a worker's drain fits inside its terminating hook, and the lifecycle rule routes the worker group", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 30, max: 7200 }), (heartbeat) => {
+        const spec = changed(three, (s) => {
+          s.reconciler.lifecycleHeartbeatSeconds = heartbeat;
+        });
+        const hooks = (byKey(spec).get('asg/workers') as DesiredGroup).hooks!;
+        const terminating = hooks.find((h) => h.transition === 'autoscaling:EC2_INSTANCE_TERMINATING')!;
+        const drain = Number(nodeEnvironment(spec, 'worker').TRIPOD_DRAIN_TIMEOUT);
+        // AWS takes 30..7200 s; the node completes the action itself after its drain deadline
+        expect(terminating.heartbeatTimeout).toBeGreaterThanOrEqual(30);
+        expect(terminating.heartbeatTimeout).toBeLessThanOrEqual(7200);
+        expect(drain).toBeLessThan(terminating.heartbeatTimeout);
+        expect(nodeEnvironment(spec, 'worker').TRIPOD_TERMINATE_HOOK).toBe(terminating.name);
+      }),
+    );
+    const rule = byKey(three).get('rule/lifecycle') as { eventPattern: { detail: Record<string, string[]> } };
+    expect(rule.eventPattern.detail.AutoScalingGroupName).toEqual(['demo-eu-masters', 'demo-eu-workers']);
   });
 
   it('schedulable masters join the service target groups and accept node ports', () => {

@@ -125,6 +125,14 @@ describe('three zones, own VPC', () => {
       ['tripod-master-launching', 600, 'ABANDON'],
       ['tripod-master-terminating', 600, 'CONTINUE'],
     ]);
+    // the workers' hooks: worker.sh drains in Terminating:Wait, the reconciler settles both
+    const workerHooks = await describeHooks(aws, 'pt-three-workers');
+    expect(
+      workerHooks.map((h) => [h.name, h.transition, h.heartbeatTimeout, h.defaultResult]).sort(),
+    ).toEqual([
+      ['tripod-worker-launching', 'autoscaling:EC2_INSTANCE_LAUNCHING', 600, 'CONTINUE'],
+      ['tripod-worker-terminating', 'autoscaling:EC2_INSTANCE_TERMINATING', 600, 'CONTINUE'],
+    ]);
 
     const lbs = await aws.elbv2.send(new DescribeLoadBalancersCommand({ Names: ['pt-three-api'] }));
     expect(lbs.LoadBalancers![0]!.Scheme).toBe('internet-facing');

@@ -21,6 +21,7 @@ import {
   workerJoinParameter,
 } from '../heal/protocol.js';
 import { resourceNames } from '../provision/names.js';
+import { workerDrainSeconds } from '../provision/worker-group.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { BOOTSTRAP_SCRIPTS } from './scripts.generated.js';
 
@@ -78,7 +79,8 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     // A master waits for its join parameters as long as the reconciler waits for it to boot.
     TRIPOD_JOIN_TIMEOUT: String(Math.round(config.bootTimeoutMs / 1000)),
     TRIPOD_LEAVE_TIMEOUT: String(Math.max(heartbeat, 600)),
-    TRIPOD_DRAIN_TIMEOUT: String(Math.max(heartbeat - 60, 60)),
+    // Within the terminating hook's heartbeat timeout (src/provision/worker-group.ts).
+    TRIPOD_DRAIN_TIMEOUT: String(workerDrainSeconds(spec)),
     TRIPOD_TOKEN_TTL_SECONDS: String(WORKER_TOKEN_TTL_SECONDS),
     TRIPOD_TOKEN_RENEW_SECONDS: String(WORKER_TOKEN_TTL_SECONDS / 2),
     TRIPOD_WATCHDOG_FAILURES: '6',

@@ -1,12 +1,47 @@
 /**
  * The worker group: one Auto Scaling group over all zones, registered in the service target groups.
  * `desired` is only owned when the spec sets it; otherwise an autoscaler may move it within min..max.
+ *
+ * Hook choices (the reconciler's side is src/lambdas/worker-hooks.ts, the node's worker.sh):
+ * - Launching, DefaultResult CONTINUE, heartbeat `reconciler.lifecycleHeartbeatSeconds`: completed
+ *   CONTINUE by the reconciler once EC2 says the instance runs, and by worker.sh once it joined. A
+ *   worker holds no quorum: if neither answers, capacity must not be lost, so the default continues.
+ * - Terminating, DefaultResult CONTINUE, heartbeat `workerDrainSeconds + DRAIN_MARGIN_SECONDS`: the
+ *   wait is the node's `kubectl drain` (worker.sh, bounded by `workerDrainSeconds`); the reconciler
+ *   heartbeats it and continues it once the node drained. The heartbeat timeout outlasts the node's
+ *   own drain deadline, so even with the reconciler down a drain is never cut short by the hook, and
+ *   the termination still happens after it.
  */
+import type { LifecycleHookSpec } from '../adapters/aws/autoscaling.js';
 import { ROLE_TAG } from '../heal/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { DesiredGroup } from './auto-scaling-group.js';
 import { resourceNames } from './names.js';
 import { ownerTags } from './resource.js';
+
+/** Time the node gives `kubectl drain` before it completes its terminating hook anyway. */
+export const workerDrainSeconds = (spec: ClusterSpec) =>
+  Math.max(spec.reconciler.lifecycleHeartbeatSeconds - 60, 60);
+/** The terminating hook outlasts the drain by this much (the node still has to complete the action). */
+export const DRAIN_MARGIN_SECONDS = 60;
+
+export function workerHooks(spec: ClusterSpec): LifecycleHookSpec[] {
+  const names = resourceNames(spec.name);
+  return [
+    {
+      name: names.workerLaunchingHook,
+      transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+      heartbeatTimeout: spec.reconciler.lifecycleHeartbeatSeconds,
+      defaultResult: 'CONTINUE',
+    },
+    {
+      name: names.workerTerminatingHook,
+      transition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      heartbeatTimeout: workerDrainSeconds(spec) + DRAIN_MARGIN_SECONDS,
+      defaultResult: 'CONTINUE',
+    },
+  ];
+}
 
 export function desiredWorkerGroup(spec: ClusterSpec, subnets: string[]): DesiredGroup {
   return {
@@ -19,7 +54,7 @@ export function desiredWorkerGroup(spec: ClusterSpec, subnets: string[]): Desire
     subnets,
     launchTemplate: 'lt/workers',
     targetGroups: spec.serviceEndpoint.ports.map((p) => `tg/svc-${p.port}`),
-    hooks: undefined,
+    hooks: workerHooks(spec),
     tags: { ...ownerTags(spec), [ROLE_TAG]: 'workers' },
   };
 }
