@@ -101,23 +101,28 @@ describe('updates and conflicts', () => {
   it('a missing reconciler role is explained: deploy infra/tripod-setup.yaml or name a function', async () => {
     const b = placeholderBundle();
     const role = 'arn:aws:iam::123456789012:role/pt-upd-no-such-role';
-    const e = await createFunction(aws, {
-      name: 'pt-upd-no-role',
-      zip: b.zip,
-      config: {
-        roleArn: role,
-        handler: b.handler,
-        runtime: b.runtime,
-        timeoutSeconds: 3,
-        memoryMb: 128,
-        environment: {},
-        subnetIds: [],
-        securityGroupIds: [],
-        architecture: 'arm64',
-        reservedConcurrency: 1,
+    const e = await createFunction(
+      aws,
+      {
+        name: 'pt-upd-no-role',
+        zip: b.zip,
+        config: {
+          roleArn: role,
+          handler: b.handler,
+          runtime: b.runtime,
+          timeoutSeconds: 3,
+          memoryMb: 128,
+          environment: {},
+          subnetIds: [],
+          securityGroupIds: [],
+          architecture: 'arm64',
+          reservedConcurrency: 1,
+          eventInvoke: undefined,
+        },
+        tags: {},
       },
-      tags: {},
-    }).catch((x) => explainRole(x, role));
+      { timeoutMs: 10_000 },
+    ).catch((x) => explainRole(x, role));
     expect((e as Error).message).toMatch(
       /execution role arn:aws:iam::123456789012:role\/pt-upd-no-such-role does not exist or Lambda cannot assume it: deploy infra\/tripod-setup.yaml/,
     );

@@ -3,7 +3,6 @@
  * ports and the reconciler's status document (SSM) for status. Credentials come only from the SDK's
  * default chain (or dummy ones against a local endpoint such as moto, see adapters/aws/clients.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { createAwsClients } from '../adapters/aws/clients.js';
 import { findLoadBalancers } from '../adapters/aws/elbv2.js';
 import {
@@ -15,7 +14,6 @@ import {
 import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import { configParameter, statusParameter } from '../heal/protocol.js';
-import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import { applyPlan, destroy } from '../provision/apply.js';
 import type { DesiredOptions } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
@@ -38,7 +36,8 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
   const fleet = createFleetPort(clients.autoScaling, clients.ec2, (_g, hook) => hook);
   const loadBalancers = createLoadBalancerPort(clients.elbv2);
 
-  const desiredOptions = reconcilerOptions();
+  // The reconciler bundle is the shipped one (provision/reconciler-bundle.ts), as for the CLI.
+  const desiredOptions: DesiredOptions = {};
   // What plan showed is exactly what apply carries out: the view keeps its plan state.
   const states = new WeakMap<PlanView, PlanState>();
 
@@ -151,21 +150,5 @@ export function planView(plan: Plan): PlanView {
     diff: planDiffLines(plan).join('\n'),
     text: renderPlanText(plan),
     json: plan,
-  };
-}
-
-/**
- * The reconciler's Lambda package: the bundle next to this one (dist/lambdas/reconciler.zip, built
- * with the action), else the provisioner's placeholder handler.
- */
-function reconcilerOptions(): DesiredOptions {
-  const zip = new URL(RECONCILER_PACKAGE.zipPathFromAction, import.meta.url);
-  if (zip.protocol !== 'file:' || !existsSync(zip)) return {};
-  return {
-    reconcilerBundle: {
-      zip: new Uint8Array(readFileSync(zip)),
-      handler: RECONCILER_PACKAGE.handler,
-      runtime: RECONCILER_PACKAGE.runtime,
-    },
   };
 }

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
-import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import { ProvisionError } from '../provision/apply.js';
 import type { PlanOptions } from '../provision/plan.js';
+import { reconcilerBundleFromZip } from '../provision/reconciler-bundle.js';
 import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import type { ClusterSpec } from '../spec/schema.js';
@@ -23,7 +23,8 @@ export const awsOptionsHelp = `  -f, --file PATH          the spec (default: clu
       --region REGION      AWS region (must match the spec's region; default: the spec's)
       --endpoint-url URL   AWS endpoint, e.g. a local moto server (default: AWS, or AWS_ENDPOINT_URL)
       --format FORMAT      text (default), markdown or json
-      --reconciler-zip P   the reconciler's Lambda package (default: a placeholder handler)
+      --reconciler-zip P   deploy this reconciler Lambda package instead of the shipped one
+                           (default: dist/lambdas/reconciler.zip, the bundle the Action deploys)
       --previous-name N    the cluster's name before this change: a different name is a rename (destructive)
   -h, --help               this help
 
@@ -66,11 +67,9 @@ export function openSession(values: Record<string, unknown>): Session {
   if (typeof values['previous-name'] === 'string') desiredOptions.previousName = values['previous-name'];
   if (typeof values['reconciler-zip'] === 'string') {
     try {
-      desiredOptions.reconcilerBundle = {
-        zip: new Uint8Array(readFileSync(values['reconciler-zip'])),
-        handler: RECONCILER_PACKAGE.handler,
-        runtime: RECONCILER_PACKAGE.runtime,
-      };
+      desiredOptions.reconcilerBundle = reconcilerBundleFromZip(
+        new Uint8Array(readFileSync(values['reconciler-zip'])),
+      );
     } catch (e) {
       throw new UserError(`--reconciler-zip ${values['reconciler-zip']}: ${(e as Error).message}`);
     }

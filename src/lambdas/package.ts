@@ -16,6 +16,13 @@ export const RECONCILER_PACKAGE = {
    * next trigger).
    */
   timeoutSeconds: 120,
+  /**
+   * Asynchronous (EventBridge) events: with reserved concurrency 1, throttled events queue and
+   * Lambda retries them for up to 6 hours by default, so fresh events wait behind stale ones. The
+   * reconciler is level-triggered and a scheduled pass runs every minute: an event older than a few
+   * minutes carries nothing the next pass does not see, so drop it (60-21600 s; retries 0-2).
+   */
+  eventInvoke: { maximumEventAgeSeconds: 180, maximumRetryAttempts: 1 },
   memoryMb: 256,
   /** Relative to the Action's own bundle (dist/action/index.js). */
   zipPathFromAction: '../lambdas/reconciler.zip',

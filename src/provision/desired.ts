@@ -24,7 +24,7 @@ import {
 import { zoneSubnetCidrs } from './network.js';
 import type { DesiredParameter } from './parameters.js';
 import type { DesiredFunction } from './reconciler-function.js';
-import { placeholderBundle } from './reconciler-function.js';
+import { defaultReconcilerBundle } from './reconciler-bundle.js';
 import { type Desired, ownerTags, type ReconcilerBundle, type Refs } from './resource.js';
 import type { DesiredRule, DesiredRules, DesiredSecurityGroup } from './security-groups.js';
 import { desiredServiceLoadBalancer } from './service-load-balancer.js';
@@ -35,7 +35,7 @@ export interface DesiredOptions {
   nodeInstanceProfile?: string;
   /** Instance profile of the workers (default `tripod-worker`: no access to the CA keys). */
   workerInstanceProfile?: string;
-  /** The reconciler's code; a placeholder handler when absent. */
+  /** The reconciler's code; the shipped bundle (dist/lambdas/reconciler.zip) when absent. */
   reconcilerBundle?: ReconcilerBundle;
   /** The reconciler's execution role (default: role `tripod-reconciler` in the cluster's account). */
   reconcilerRoleArn?: string;
@@ -222,7 +222,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   if (!spec.reconciler.functionArn) {
     add('fn/reconciler', 'function', `reconciler function ${names.reconcilerFunction}`, {
       name: names.reconcilerFunction,
-      bundle: options.reconcilerBundle ?? placeholderBundle(),
+      bundle: options.reconcilerBundle ?? defaultReconcilerBundle(),
       role: options.reconcilerRoleArn
         ? { arn: options.reconcilerRoleArn }
         : { name: DEFAULT_RECONCILER_ROLE },
@@ -233,6 +233,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
       memoryMb: RECONCILER_PACKAGE.memoryMb,
       architecture: RECONCILER_PACKAGE.architectures[0],
       reservedConcurrency: RECONCILER_PACKAGE.reservedConcurrency,
+      eventInvoke: { ...RECONCILER_PACKAGE.eventInvoke },
       tags,
     } satisfies DesiredFunction);
   }

@@ -2,25 +2,29 @@
  * The reconciler's Lambda function, when tripod deploys it (no `reconciler.functionArn` in the spec).
  * Code is compared by hash: a new upload happens only when the bundle changed. The function runs in
  * the cluster's private subnets with the reconciler security group, so it can reach etcd on 2379.
- * Until the Lambda work supplies its bundle, a placeholder handler is deployed.
+ * The code is the shipped bundle (reconciler-bundle.ts) unless the caller passes another.
  */
 
 import {
   codeSha256,
   createFunction,
   deleteFunction,
+  type EventInvokeConfig,
   type FunctionConfig,
   getFunction,
   type LambdaFunction,
+  putEventInvokeConfig,
+  type ReadyWait,
   setReservedConcurrency,
   updateFunctionCode,
   updateFunctionConfig,
-  waitFunctionUpdated,
+  waitFunctionReady,
 } from '../adapters/aws/lambda.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import { resourceNames } from './names.js';
 import {
+  type Context,
   diff,
   type FieldChange,
   isOwned,
@@ -43,6 +47,8 @@ export interface DesiredFunction {
   memoryMb: number;
   architecture: string;
   reservedConcurrency: number;
+  /** Asynchronous events: short-lived and few retries (see RECONCILER_PACKAGE.eventInvoke). */
+  eventInvoke: EventInvokeConfig;
   tags: Tags;
 }
 
@@ -66,6 +72,7 @@ function configOf(d: DesiredFunction, refs: Refs): FunctionConfig {
     securityGroupIds: d.securityGroups.map((s) => refs.get(s)).sort(),
     architecture: d.architecture,
     reservedConcurrency: d.reservedConcurrency,
+    eventInvoke: d.eventInvoke,
   };
 }
 
@@ -89,6 +96,16 @@ function codeChanges(want: FunctionConfig, have: FunctionConfig): FieldChange[] 
 function concurrencyChanges(want: FunctionConfig, have: FunctionConfig): FieldChange[] {
   return diff('reservedConcurrency', have.reservedConcurrency, want.reservedConcurrency);
 }
+
+function eventInvokeChanges(want: FunctionConfig, have: FunctionConfig): FieldChange[] {
+  return diff('eventInvoke', have.eventInvoke, want.eventInvoke);
+}
+
+/** Waits bounded by the load balancer timeout, with a progress line per poll. */
+const readyWait = (ctx: Context): ReadyWait => ({
+  timeoutMs: ctx.timeouts.loadBalancerMs,
+  progress: (m) => ctx.progress(m),
+});
 
 export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunction> = {
   kind: 'function',
@@ -115,18 +132,18 @@ export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunctio
         ...diff('codeSha256', f.actual.codeSha256, codeSha256(d.bundle.zip)),
         ...configChanges(configOf(d, refs), f.actual.config),
         ...codeChanges(configOf(d, refs), f.actual.config),
+        ...eventInvokeChanges(configOf(d, refs), f.actual.config),
         ...concurrencyChanges(configOf(d, refs), f.actual.config),
       ],
     };
   },
   async create(ctx, d) {
     const config = configOf(d.value, ctx.refs);
-    const arn = await createFunction(ctx.aws, {
-      name: d.value.name,
-      zip: d.value.bundle.zip,
-      config,
-      tags: d.value.tags,
-    }).catch((e) => Promise.reject(explainRole(e, config.roleArn)));
+    const arn = await createFunction(
+      ctx.aws,
+      { name: d.value.name, zip: d.value.bundle.zip, config, tags: d.value.tags },
+      readyWait(ctx),
+    ).catch((e) => Promise.reject(explainRole(e, config.roleArn)));
     return {
       key: d.key,
       kind: 'function',
@@ -145,16 +162,21 @@ export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunctio
   },
   async update(ctx, d, f) {
     const config = configOf(d.value, ctx.refs);
+    // A function still Pending (e.g. created by an interrupted apply) refuses updates: wait first.
+    await waitFunctionReady(ctx.aws, d.value.name, readyWait(ctx));
     if (configChanges(config, f.actual.config).length) {
       await updateFunctionConfig(ctx.aws, d.value.name, config);
-      await waitFunctionUpdated(ctx.aws, d.value.name, ctx.timeouts.loadBalancerMs);
+      await waitFunctionReady(ctx.aws, d.value.name, readyWait(ctx));
     }
     if (
       f.actual.codeSha256 !== codeSha256(d.value.bundle.zip) ||
       codeChanges(config, f.actual.config).length
     ) {
       await updateFunctionCode(ctx.aws, d.value.name, d.value.bundle.zip, config.architecture);
-      await waitFunctionUpdated(ctx.aws, d.value.name, ctx.timeouts.loadBalancerMs);
+      await waitFunctionReady(ctx.aws, d.value.name, readyWait(ctx));
+    }
+    if (eventInvokeChanges(config, f.actual.config).length && config.eventInvoke) {
+      await putEventInvokeConfig(ctx.aws, d.value.name, config.eventInvoke);
     }
     if (concurrencyChanges(config, f.actual.config).length) {
       await setReservedConcurrency(ctx.aws, d.value.name, config.reservedConcurrency);
@@ -176,7 +198,7 @@ export function explainRole(e: unknown, role: string): unknown {
   );
 }
 
-/** Deployed until the Lambda work supplies the real reconciler bundle. */
+/** A tiny do-nothing handler, for tests that ask for it: the CLI and the Action deploy defaultReconcilerBundle(). */
 export function placeholderBundle(): ReconcilerBundle {
   const code = [
     '// tripod placeholder reconciler: the real bundle replaces this on the next apply.',

@@ -8,9 +8,12 @@ import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
   DeleteFunctionConcurrencyCommand,
+  GetAccountSettingsCommand,
   GetFunctionCommand,
   GetFunctionConfigurationCommand,
+  GetFunctionEventInvokeConfigCommand,
   PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -32,6 +35,14 @@ export interface FunctionConfig {
   architecture: string;
   /** Reserved concurrency; undefined when unreserved. */
   reservedConcurrency: number | undefined;
+  /** Asynchronous invocation: how old an event may get, and how often a failed one is retried. */
+  eventInvoke: EventInvokeConfig | undefined;
+}
+
+/** PutFunctionEventInvokeConfig: age 60-21600 s (Lambda's default: 6 hours), retries 0-2 (default 2). */
+export interface EventInvokeConfig {
+  maximumEventAgeSeconds: number;
+  maximumRetryAttempts: number;
 }
 
 export interface LambdaFunction {
@@ -50,6 +61,7 @@ export async function getFunction(aws: AwsClients, name: string): Promise<Lambda
   try {
     const r = await aws.lambda.send(new GetFunctionCommand({ FunctionName: name }));
     const c = r.Configuration!;
+    const eventInvoke = await getEventInvokeConfig(aws, name);
     return {
       name: c.FunctionName!,
       arn: c.FunctionArn!,
@@ -65,6 +77,7 @@ export async function getFunction(aws: AwsClients, name: string): Promise<Lambda
         securityGroupIds: [...(c.VpcConfig?.SecurityGroupIds ?? [])].sort(),
         architecture: c.Architectures?.[0] ?? 'x86_64',
         reservedConcurrency: r.Concurrency?.ReservedConcurrentExecutions,
+        eventInvoke,
       },
       tags: { ...(r.Tags ?? {}) },
     };
@@ -84,9 +97,14 @@ const configInput = (c: FunctionConfig) => ({
   VpcConfig: { SubnetIds: c.subnetIds, SecurityGroupIds: c.securityGroupIds },
 });
 
+/**
+ * Creates the function, waits until it is Active (a VPC function is Pending for a while and Lambda
+ * refuses other calls until then), then sets its asynchronous invocation and reserved concurrency.
+ */
 export async function createFunction(
   aws: AwsClients,
   input: { name: string; zip: Uint8Array; config: FunctionConfig; tags: Tags },
+  wait: ReadyWait,
 ): Promise<string> {
   const r = await aws.lambda.send(
     new CreateFunctionCommand({
@@ -97,8 +115,47 @@ export async function createFunction(
       Tags: input.tags,
     }),
   );
+  await waitFunctionReady(aws, input.name, wait);
+  if (input.config.eventInvoke) await putEventInvokeConfig(aws, input.name, input.config.eventInvoke);
   await setReservedConcurrency(aws, input.name, input.config.reservedConcurrency);
   return r.FunctionArn!;
+}
+
+/** The account's concurrency: its quota, and what no function has reserved (GetAccountSettings). */
+export async function accountConcurrency(
+  aws: AwsClients,
+): Promise<{ limit: number; unreserved: number } | undefined> {
+  const r = await aws.lambda.send(new GetAccountSettingsCommand({}));
+  const limit = r.AccountLimit?.ConcurrentExecutions;
+  const unreserved = r.AccountLimit?.UnreservedConcurrentExecutions;
+  return limit === undefined || unreserved === undefined ? undefined : { limit, unreserved };
+}
+
+export async function getEventInvokeConfig(
+  aws: AwsClients,
+  name: string,
+): Promise<EventInvokeConfig | undefined> {
+  try {
+    const r = await aws.lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name }));
+    return {
+      maximumEventAgeSeconds: r.MaximumEventAgeInSeconds ?? 21600,
+      maximumRetryAttempts: r.MaximumRetryAttempts ?? 2,
+    };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/** Replaces the function's asynchronous invocation settings (Put, not Update: the whole config). */
+export async function putEventInvokeConfig(aws: AwsClients, name: string, c: EventInvokeConfig) {
+  await aws.lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: name,
+      MaximumEventAgeInSeconds: c.maximumEventAgeSeconds,
+      MaximumRetryAttempts: c.maximumRetryAttempts,
+    }),
+  );
 }
 
 /** Reserved concurrency 1 is what makes the reconciler the single writer of etcd membership. */
@@ -133,18 +190,37 @@ export async function updateFunctionConfig(aws: AwsClients, name: string, config
   );
 }
 
-/** Lambda refuses a second update while one is in progress (ResourceConflictException): wait it out. */
-export async function waitFunctionUpdated(aws: AwsClients, name: string, timeoutMs: number) {
+export interface ReadyWait {
+  timeoutMs: number;
+  /** A line per poll while the function is not ready. */
+  progress?: (message: string) => void;
+  intervalMs?: number;
+}
+
+/**
+ * Waits until the function is `Active` and its last update `Successful`: a new VPC function is
+ * `Pending`, and an update `InProgress`, and Lambda refuses other calls (PutFunctionConcurrency,
+ * another update: ResourceConflictException) until then. Bounded by `timeoutMs`.
+ */
+export async function waitFunctionReady(aws: AwsClients, name: string, wait: ReadyWait) {
+  const started = Date.now();
   await waitFor(
-    `function ${name} to finish updating`,
+    `function ${name} to become Active`,
     async () => {
       const r = await aws.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-      if (r.LastUpdateStatus === 'Failed') {
-        throw new Error(`updating function ${name} failed: ${r.LastUpdateStatusReason ?? 'no reason given'}`);
+      if (r.State === 'Failed' || r.LastUpdateStatus === 'Failed') {
+        throw new Error(
+          `function ${name} failed: ${r.StateReason ?? r.LastUpdateStatusReason ?? 'no reason given'}`,
+        );
       }
-      return r.LastUpdateStatus === 'InProgress' || r.State === 'Pending' ? undefined : true;
+      const ready = r.State === 'Active' && (r.LastUpdateStatus ?? 'Successful') === 'Successful';
+      if (ready) return true;
+      wait.progress?.(
+        `function ${name} is ${r.State ?? 'unknown'} (last update ${r.LastUpdateStatus ?? 'unknown'}) after ${Math.round((Date.now() - started) / 1000)} s, waiting`,
+      );
+      return undefined;
     },
-    { timeoutMs, intervalMs: 1000 },
+    { timeoutMs: wait.timeoutMs, intervalMs: wait.intervalMs ?? 1000 },
   );
 }
 
