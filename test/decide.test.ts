@@ -346,12 +346,35 @@ describe('decide: priorities of issue 5', () => {
       inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 900_000 }),
     );
     slow.etcd.members.push(unstartedLearner(3));
+    slow.memory.pendingSince = { 'i-3': NOW - 900_000 };
     expect(decide(slow, cfg, NOW).actions).toMatchObject([
       {
         kind: 'complete-lifecycle',
         instanceId: 'i-3',
         result: 'ABANDON',
         reason: 'not ready 900 s after launch',
+      },
+    ]);
+  });
+
+  it('6: the boot timeout counts from when a pass first saw the master, not from a launch before the reconciler existed', () => {
+    // First bring-up: the third master launched long before the reconciler's first pass saw it.
+    const s = healthy(2);
+    s.group.instances.push(
+      inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 1_800_000 }),
+    );
+    const first = decide(s, cfg, NOW);
+    expect(only(first.actions, 'complete-lifecycle')).toEqual([]);
+    expect(first.memory.pendingSince).toEqual({ 'i-3': NOW });
+    // Still within the timeout counted from that first sight: kept.
+    const later = { ...s, memory: first.memory };
+    expect(only(decide(later, cfg, NOW + cfg.bootTimeoutMs - 1).actions, 'complete-lifecycle')).toEqual([]);
+    // A full timeout after it was first seen: abandoned, and the reason says from when.
+    expect(only(decide(later, cfg, NOW + cfg.bootTimeoutMs).actions, 'complete-lifecycle')).toMatchObject([
+      {
+        instanceId: 'i-3',
+        result: 'ABANDON',
+        reason: expect.stringMatching(/after the reconciler first saw it/),
       },
     ]);
   });
@@ -364,6 +387,7 @@ describe('decide: priorities of issue 5', () => {
       launchTime: NOW - 900_000,
     };
     s.etcd.members[1] = member(2, { status: deadStatus });
+    s.memory.pendingSince = { 'i-3': NOW - 900_000 };
     const d = decide(s, cfg, NOW);
     expect(kinds(d.actions)).not.toContain('complete-lifecycle');
     expect(d.waits.join('\n')).toMatch(/i-3: not abandoned, its member m3 \(i-3\) votes and quorum needs it/);

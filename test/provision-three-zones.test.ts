@@ -80,6 +80,10 @@ describe('three zones, own VPC', () => {
     expect(keys.indexOf('vpc')).toBeLessThan(keys.indexOf(`subnet/private/${REGION}a`));
     expect(keys.indexOf('tg/api')).toBeLessThan(keys.indexOf('asg/masters'));
     expect(keys.indexOf('fn/reconciler')).toBeLessThan(keys.indexOf('rule/schedule'));
+    // first bring-up: configuration, reconciler and its rules exist before any master launches
+    for (const first of ['param/config', 'fn/reconciler', 'rule/lifecycle', 'rule/schedule'])
+      for (const group of ['asg/masters', 'asg/workers'])
+        expect(keys.indexOf(first), `${first} before ${group}`).toBeLessThan(keys.indexOf(group));
     expect(plan.destructive).toEqual([]);
     expect(plan.conflicts).toEqual([]);
     expect(renderPlanText(plan)).toMatch(

@@ -194,7 +194,9 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
     const id = inst.instanceId;
     const m = etcd.reachable ? roster.memberOf(inst) : undefined;
     const ready = m !== undefined && isHealthyVoter(m) && inst.apiReady;
-    if (!ready && (inst.bootFailed || now - inst.launchTime >= config.bootTimeoutMs)) {
+    const seen = memory.pendingSince?.[id] ?? now;
+    const bootStart = Math.max(inst.launchTime, seen);
+    if (!ready && (inst.bootFailed || now - bootStart >= config.bootTimeoutMs)) {
       // Abandoning terminates the instance: never when its member is a voter quorum still needs.
       if (m !== undefined && isHealthyVoter(m)) {
         const verdict = checkChange(members, { kind: 'remove', memberId: m.id });
@@ -211,7 +213,7 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
         'ABANDON',
         inst.bootFailed
           ? 'its bootstrap failed'
-          : `not ready ${Math.round((now - inst.launchTime) / 1000)} s after launch`,
+          : `not ready ${Math.round((now - bootStart) / 1000)} s after ${bootStart === inst.launchTime ? 'launch' : 'the reconciler first saw it'}`,
       );
       deregister(id, 'abandoned');
     }
@@ -453,6 +455,12 @@ function nextMemory(
   const memory: ReconcilerMemory = { unhealthySince: {} };
   if (prev.seedInstanceId !== undefined && !established) memory.seedInstanceId = prev.seedInstanceId;
   if (established) memory.established = true;
+  const pendingSince = Object.fromEntries(
+    instances
+      .filter((i) => i.lifecycleState === 'Pending:Wait')
+      .map((i) => [i.instanceId, prev.pendingSince?.[i.instanceId] ?? now]),
+  );
+  if (Object.keys(pendingSince).length) memory.pendingSince = pendingSince;
   if (!observed.etcd.reachable) {
     // Nothing is known about members this pass: keep what earlier passes saw.
     memory.unhealthySince = { ...prev.unhealthySince };

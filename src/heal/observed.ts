@@ -91,6 +91,12 @@ export interface JoinParameters {
 export interface ReconcilerMemory {
   /** member id -> epoch ms when it was first seen unhealthy. */
   unhealthySince: Record<string, number>;
+  /**
+   * instance id -> epoch ms when a pass first saw it in Pending:Wait. The boot timeout counts from
+   * this or the launch, whichever is later: a master that launched before the reconciler existed
+   * (a first bring-up) or could run is not abandoned for time nobody was there to let it join.
+   */
+  pendingSince?: Record<string, number>;
   /** The instance chosen to create a brand-new cluster, once chosen. */
   seedInstanceId?: string;
   /**

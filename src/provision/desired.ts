@@ -18,15 +18,23 @@ import {
   DEFAULT_NODE_INSTANCE_PROFILE,
   DEFAULT_RECONCILER_ROLE,
   DEFAULT_WORKER_INSTANCE_PROFILE,
+  INSTANCE_GONE_STATES,
   RESOURCE_TAG,
   resourceNames,
 } from './names.js';
 import { zoneSubnetCidrs } from './network.js';
 import type { DesiredParameter } from './parameters.js';
-import type { DesiredFunction } from './reconciler-function.js';
 import { defaultReconcilerBundle } from './reconciler-bundle.js';
+import type { DesiredFunction } from './reconciler-function.js';
 import { type Desired, ownerTags, type ReconcilerBundle, type Refs } from './resource.js';
-import type { DesiredRule, DesiredRules, DesiredSecurityGroup } from './security-groups.js';
+import {
+  type DesiredRule,
+  type DesiredRules,
+  type DesiredSecurityGroup,
+  KUBE_PROXY_HEALTH_PORT,
+  KUBELET_PORT,
+  OVERLAY_PORT,
+} from './security-groups.js';
 import { desiredServiceLoadBalancer } from './service-load-balancer.js';
 import { desiredWorkerGroup } from './worker-group.js';
 
@@ -51,14 +59,25 @@ export interface DesiredOptions {
 
 export interface DesiredCluster {
   topology: Topology;
-  /** Existing network from the spec (vpcId + subnets): keys -> ids, no resources. */
-  existingNetwork: { vpcId: string; subnets: Record<string, string> } | undefined;
+  /** Existing network from the spec (vpcId + private subnets + public subnets): zone -> id, no resources. */
+  existingNetwork: ExistingNetwork | undefined;
   resources: Desired[];
 }
 
-/** The key of the node subnet in a zone. */
+export interface ExistingNetwork {
+  vpcId: string;
+  /** Private subnets (nodes, the reconciler function, internal load balancers) by zone. */
+  subnets: Record<string, string>;
+  /** Public subnets (internet-facing load balancers) by zone; empty when no load balancer faces the internet. */
+  publicSubnets: Record<string, string>;
+}
+
+/** The key of the node subnet (private: nodes, the reconciler function, internal load balancers) in a zone. */
 export const nodeSubnetKey = (spec: ClusterSpec, zone: string) =>
   spec.network.cidr ? `subnet/private/${zone}` : `subnet/existing/${zone}`;
+/** The key of the public subnet (internet-facing load balancers) in a zone. */
+export const publicSubnetKey = (spec: ClusterSpec, zone: string) =>
+  spec.network.cidr ? `subnet/public/${zone}` : `subnet/existing-public/${zone}`;
 
 export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}): DesiredCluster {
   const topology = deriveTopology(spec);
@@ -112,8 +131,10 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   }
 
   const nodeSubnets = zones.map((z) => nodeSubnetKey(spec, z));
+  // Internet-facing load balancers in the public subnets, everything else (internal load balancers,
+  // nodes, the reconciler function) in the private ones, in both network modes.
   const lbSubnets = (scheme: 'internal' | 'internet-facing') =>
-    spec.network.cidr && scheme === 'internet-facing' ? zones.map((z) => `subnet/public/${z}`) : nodeSubnets;
+    scheme === 'internet-facing' ? zones.map((z) => publicSubnetKey(spec, z)) : nodeSubnets;
 
   // ---- security groups ----
   const groups: Array<[DesiredSecurityGroup['role'], string, string]> = [
@@ -263,8 +284,15 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
       detail: { AutoScalingGroupName: [names.masterGroup, names.workerGroup] },
     },
   });
-  rule('instance-state', 'EC2 instance state changes', {
-    eventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
+  // EC2 state changes cannot be filtered by tag: match only an instance going away (what the
+  // lifecycle hooks miss when someone stops or terminates it outside Auto Scaling). Launches come
+  // through the lifecycle and node-ready rules; the schedule covers the rest.
+  rule('instance-state', 'EC2 instances stopping or terminating', {
+    eventPattern: {
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 Instance State-change Notification'],
+      detail: { state: [...INSTANCE_GONE_STATES] },
+    },
   });
   rule('node-ready', 'nodes reporting a started etcd member or a ready API server', {
     eventPattern: {
@@ -279,7 +307,11 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
     topology,
     existingNetwork:
       spec.network.vpcId && spec.network.subnets
-        ? { vpcId: spec.network.vpcId, subnets: { ...spec.network.subnets } }
+        ? {
+            vpcId: spec.network.vpcId,
+            subnets: { ...spec.network.subnets },
+            publicSubnets: { ...spec.network.publicSubnets },
+          }
         : undefined,
     resources: out,
   };
@@ -287,8 +319,10 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
 
 /**
  * Ingress of each group. etcd (2379-2380) only between masters, plus the reconciler on the client
- * port; the API (6443) from the load balancers, workers and masters; the kubelet (10250) from the
- * masters; the VXLAN overlay (UDP 8472) between all nodes; each service nodePort from the load balancers.
+ * port; the API (6443) from the load balancers, workers, masters and the reconciler (its /readyz
+ * probe); the kubelet (10250) from the masters; the VXLAN overlay (UDP 8472) between all nodes; each
+ * service nodePort from the load balancers, and kube-proxy's health port (10256) from them when a
+ * service port is UDP or TCP_UDP. src/sim/network.ts checks every connection of the system against these.
  */
 function securityRules(spec: ClusterSpec): Record<DesiredSecurityGroup['role'], DesiredRule[]> {
   const tcp = (from: number, to: number, source: string, description: string): DesiredRule => ({
@@ -310,6 +344,18 @@ function securityRules(spec: ClusterSpec): Record<DesiredSecurityGroup['role'], 
         return [tcp(p.nodePort, p.nodePort, source, d), udp(p.nodePort, source, d)];
       return [tcp(p.nodePort, p.nodePort, source, d)];
     });
+  // UDP and TCP_UDP ports are health-checked on kube-proxy's /healthz (service-load-balancer.ts).
+  const proxyHealth = (source: string) =>
+    spec.serviceEndpoint.ports.some((p) => p.protocol !== 'TCP')
+      ? [
+          tcp(
+            KUBE_PROXY_HEALTH_PORT,
+            KUBE_PROXY_HEALTH_PORT,
+            source,
+            'kube-proxy health (UDP service health checks)',
+          ),
+        ]
+      : [];
   const listenerRules = spec.serviceEndpoint.ports.flatMap((p) => {
     const d = `service listener ${p.port}`;
     if (p.protocol === 'UDP') return [udp(p.port, '0.0.0.0/0', d)];
@@ -324,16 +370,18 @@ function securityRules(spec: ClusterSpec): Record<DesiredSecurityGroup['role'], 
       tcp(6443, 6443, 'sg/masters', 'API from masters'),
       tcp(2379, 2380, 'sg/masters', 'etcd between masters'),
       tcp(2379, 2379, 'sg/reconciler', 'etcd client: reconciler'),
-      tcp(10250, 10250, 'sg/masters', 'kubelet'),
-      udp(8472, 'sg/masters', 'overlay'),
-      udp(8472, 'sg/workers', 'overlay'),
-      ...(spec.masters.schedulable ? nodePorts('sg/lb') : []),
+      tcp(6443, 6443, 'sg/reconciler', 'API /readyz: reconciler'),
+      tcp(KUBELET_PORT, KUBELET_PORT, 'sg/masters', 'kubelet'),
+      udp(OVERLAY_PORT, 'sg/masters', 'overlay'),
+      udp(OVERLAY_PORT, 'sg/workers', 'overlay'),
+      ...(spec.masters.schedulable ? [...nodePorts('sg/lb'), ...proxyHealth('sg/lb')] : []),
     ],
     workers: [
-      tcp(10250, 10250, 'sg/masters', 'kubelet'),
-      udp(8472, 'sg/masters', 'overlay'),
-      udp(8472, 'sg/workers', 'overlay'),
+      tcp(KUBELET_PORT, KUBELET_PORT, 'sg/masters', 'kubelet'),
+      udp(OVERLAY_PORT, 'sg/masters', 'overlay'),
+      udp(OVERLAY_PORT, 'sg/workers', 'overlay'),
       ...nodePorts('sg/lb'),
+      ...proxyHealth('sg/lb'),
     ],
     reconciler: [],
   };

@@ -36,6 +36,9 @@ export type ResourceNames = ReturnType<typeof resourceNames>;
 export const EVENT_RULES = ['lifecycle', 'instance-state', 'node-ready', 'schedule'] as const;
 export type EventRuleName = (typeof EVENT_RULES)[number];
 
+/** The EC2 states the `instance-state` rule forwards: an instance going away (pending/running are not). */
+export const INSTANCE_GONE_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as const;
+
 /** On EC2 network resources: which desired resource this is (`subnet/private/eu-west-1a`). */
 export const RESOURCE_TAG = 'tripod:resource';
 

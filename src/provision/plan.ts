@@ -12,10 +12,18 @@ import type { AwsClients } from '../adapters/aws/clients.js';
 import { findSecurityGroups, findSubnets, findVpcs } from '../adapters/aws/ec2.js';
 import { callerAccountId } from '../adapters/aws/sts.js';
 import { CLUSTER_TAG } from '../heal/protocol.js';
+import { clusterCidrs, overlaps, parseCidr } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { autoScalingGroupKind } from './auto-scaling-group.js';
 import { backupBucketKind, backupBucketName } from './backup-bucket.js';
-import { type DesiredCluster, type DesiredOptions, desiredCluster } from './desired.js';
+import {
+  type DesiredCluster,
+  type DesiredOptions,
+  desiredCluster,
+  type ExistingNetwork,
+  nodeSubnetKey,
+  publicSubnetKey,
+} from './desired.js';
 import { dnsKind } from './dns.js';
 import { eventRuleKind } from './event-rules.js';
 import { launchTemplateKind } from './launch-templates.js';
@@ -35,7 +43,12 @@ import {
 } from './resource.js';
 import { securityGroupKind, securityGroupRulesKind } from './security-groups.js';
 
-/** Every kind, in dependency order (deletes run in reverse). */
+/**
+ * Every kind, in dependency order (deletes run in reverse). The Auto Scaling groups come last: the
+ * cluster configuration, the reconciler function and its event rules exist before the first master
+ * launches, so its lifecycle events reach a reconciler that can let it join (on destroy the groups
+ * go first, while the reconciler still completes their hooks).
+ */
 export const KINDS: ReadonlyArray<ResourceKind<never, never>> = [
   vpcKind,
   internetGatewayKind,
@@ -48,12 +61,12 @@ export const KINDS: ReadonlyArray<ResourceKind<never, never>> = [
   loadBalancerKind,
   targetGroupKind,
   listenerKind,
-  autoScalingGroupKind,
   dnsKind,
   backupBucketKind,
   parameterKind,
   reconcilerFunctionKind,
   eventRuleKind,
+  autoScalingGroupKind,
 ] as unknown as ReadonlyArray<ResourceKind<never, never>>;
 
 export type ChangeAction = 'create' | 'update' | 'replace' | 'delete';
@@ -158,7 +171,9 @@ export async function planCluster(
   if (existing) {
     ctx.refs.set('vpc', { id: existing.vpcId });
     for (const [zone, id] of Object.entries(existing.subnets))
-      ctx.refs.set(`subnet/existing/${zone}`, { id });
+      ctx.refs.set(nodeSubnetKey(spec, zone), { id });
+    for (const [zone, id] of Object.entries(existing.publicSubnets))
+      ctx.refs.set(publicSubnetKey(spec, zone), { id });
   }
 
   const found = new Map<string, Found>();
@@ -279,19 +294,36 @@ async function keptBackupBucket(
 async function checkExistingNetwork(
   aws: AwsClients,
   spec: ClusterSpec,
-  net: { vpcId: string; subnets: Record<string, string> },
+  net: ExistingNetwork,
 ): Promise<string[]> {
   // A filter (not SubnetIds) so that missing subnets are simply absent instead of failing the call.
-  const ids = [...new Set(Object.values(net.subnets))];
-  const subnets = await findSubnets(aws, { filters: [{ Name: 'subnet-id', Values: ids }] });
+  const ids = [...new Set([...Object.values(net.subnets), ...Object.values(net.publicSubnets)])];
+  const [subnets, vpcs] = await Promise.all([
+    findSubnets(aws, { filters: [{ Name: 'subnet-id', Values: ids }] }),
+    findVpcs(aws, [{ Name: 'vpc-id', Values: [net.vpcId] }]),
+  ]);
   const problems: string[] = [];
-  for (const [zone, id] of Object.entries(net.subnets)) {
-    const s = subnets.find((x) => x.id === id);
-    if (!s) problems.push(`network.subnets.${zone}: subnet ${id} does not exist in ${spec.region}`);
-    else if (s.zone !== zone)
-      problems.push(`network.subnets.${zone}: subnet ${id} is in ${s.zone}, not ${zone}`);
-    else if (s.vpcId !== net.vpcId)
-      problems.push(`network.subnets.${zone}: subnet ${id} is in ${s.vpcId}, not ${net.vpcId}`);
+  for (const field of ['subnets', 'publicSubnets'] as const) {
+    for (const [zone, id] of Object.entries(net[field])) {
+      const s = subnets.find((x) => x.id === id);
+      if (!s) problems.push(`network.${field}.${zone}: subnet ${id} does not exist in ${spec.region}`);
+      else if (s.zone !== zone)
+        problems.push(`network.${field}.${zone}: subnet ${id} is in ${s.zone}, not ${zone}`);
+      else if (s.vpcId !== net.vpcId)
+        problems.push(`network.${field}.${zone}: subnet ${id} is in ${s.vpcId}, not ${net.vpcId}`);
+    }
+  }
+  // The spec could not check the pod and service ranges against a VPC it does not describe.
+  const vpc = vpcs[0];
+  const vpcRange = vpc ? parseCidr(vpc.cidr) : undefined;
+  if (!vpc) problems.push(`network.vpcId: VPC ${net.vpcId} does not exist in ${spec.region}`);
+  const ranges = clusterCidrs(spec.network);
+  for (const field of ['pods', 'services'] as const) {
+    const r = parseCidr(ranges[field]);
+    if (vpcRange && r && overlaps(vpcRange, r))
+      problems.push(
+        `network.${field}: ${ranges[field]}${spec.network[field] ? '' : ' (the default)'} overlaps VPC ${net.vpcId} (${vpc!.cidr}): set network.${field} to a range outside it`,
+      );
   }
   return problems;
 }
