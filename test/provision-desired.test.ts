@@ -157,6 +157,41 @@ describe('desired resources', () => {
     );
   });
 
+  it('private subnets hold the nodes, the reconciler and internal load balancers; public ones the internet-facing load balancers', () => {
+    const placement = (spec: ClusterSpec) => {
+      const d = byKey(spec);
+      const subnets = (key: string) => (d.get(key) as { subnets: string[] } | undefined)?.subnets;
+      return {
+        masters: subnets('asg/masters'),
+        workers: subnets('asg/workers'),
+        reconciler: subnets('fn/reconciler'),
+        api: subnets('lb/api'),
+        svc: subnets('lb/svc'),
+      };
+    };
+    const each = (spec: ClusterSpec, key: (z: string) => string) => spec.network.zones.map(key);
+    // tripod's VPC: the API load balancer of three-zones is internet-facing, the service one too
+    const own = placement(three);
+    const priv = each(three, (z) => `subnet/private/${z}`);
+    const pub = each(three, (z) => `subnet/public/${z}`);
+    expect(own).toEqual({ masters: priv, workers: priv, reconciler: priv, api: pub, svc: pub });
+    const internal = changed(three, (s) => {
+      s.apiEndpoint.scheme = 'internal';
+      s.serviceEndpoint.scheme = 'internal';
+    });
+    expect(placement(internal)).toMatchObject({ api: priv, svc: priv });
+    // bring your own: the spec's subnets are private, publicSubnets public
+    const byo = placement(four);
+    const ePriv = each(four, (z) => `subnet/existing/${z}`);
+    const ePub = each(four, (z) => `subnet/existing-public/${z}`);
+    expect(byo).toEqual({ masters: ePriv, workers: ePriv, reconciler: ePriv, api: ePriv, svc: ePub });
+    expect(desiredCluster(four).existingNetwork).toEqual({
+      vpcId: four.network.vpcId,
+      subnets: four.network.subnets,
+      publicSubnets: four.network.publicSubnets,
+    });
+  });
+
   it('masters launch with the tripod-node profile, workers with tripod-worker (no CA keys); both overridable', () => {
     const lt = (options: Parameters<typeof desiredCluster>[1] = {}) => {
       const r = new Map(desiredCluster(three, options).resources.map((x) => [x.key, x.value]));

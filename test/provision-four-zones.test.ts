@@ -23,6 +23,7 @@ let aws: AwsClients;
 let spec: ClusterSpec;
 let vpcId: string;
 let subnetIds: string[];
+let publicSubnetIds: string[];
 
 beforeAll(async () => {
   await ensureReconcilerRole(endpoint);
@@ -40,6 +41,18 @@ beforeAll(async () => {
     });
     subnetIds.push(s.id);
   }
+  // the public subnets the internet-facing service load balancer goes in
+  publicSubnetIds = [];
+  for (const [i, zone] of ZONES.entries()) {
+    const s = await createSubnet(aws, {
+      vpcId,
+      zone,
+      cidr: `10.50.${128 + i * 16}.0/20`,
+      mapPublicIp: true,
+      tags: {},
+    });
+    publicSubnetIds.push(s.id);
+  }
   const zone = await aws.route53.send(
     new CreateHostedZoneCommand({ Name: 'demo-us.example.com', CallerReference: `pt-four-${Date.now()}` }),
   );
@@ -53,6 +66,10 @@ beforeAll(async () => {
     ['subnet-0bb22cc33dd44ee55', subnetIds[1]!],
     ['subnet-0cc33dd44ee55ff66', subnetIds[2]!],
     ['subnet-0dd44ee55ff667788', subnetIds[3]!],
+    ['subnet-0ee55ff66aa77bb88', publicSubnetIds[0]!],
+    ['subnet-0ff66aa77bb88cc99', publicSubnetIds[1]!],
+    ['subnet-0a1a2a3a4a5a6a7a8', publicSubnetIds[2]!],
+    ['subnet-0b1b2b3b4b5b6b7b8', publicSubnetIds[3]!],
   ]);
   // moto's hosted zone ids do not have AWS's Z... form the schema checks: set it on the parsed spec.
   spec = changed(base, (s) => {
@@ -86,6 +103,18 @@ describe('four zones, existing VPC', () => {
     const lb = (await aws.elbv2.send(new DescribeLoadBalancersCommand({ Names: ['pt-four-api'] })))
       .LoadBalancers![0]!;
     expect(lb.Scheme).toBe('internal');
+    // internal API load balancer and the nodes in the private subnets, the internet-facing service one in the public
+    expect(lb.AvailabilityZones!.map((z) => z.SubnetId).sort()).toEqual([...subnetIds].sort());
+    const svc = (await aws.elbv2.send(new DescribeLoadBalancersCommand({ Names: ['pt-four-svc'] })))
+      .LoadBalancers![0]!;
+    expect(svc.Scheme).toBe('internet-facing');
+    expect(svc.AvailabilityZones!.map((z) => z.SubnetId).sort()).toEqual([...publicSubnetIds].sort());
+    const workers = (
+      await aws.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['pt-four-workers'] }),
+      )
+    ).AutoScalingGroups![0]!;
+    expect(workers.VPCZoneIdentifier!.split(',').sort()).toEqual([...subnetIds].sort());
     const alias = await getAliasRecord(aws, spec.apiEndpoint.hostedZoneId!, 'api.demo-us.example.com');
     expect(alias?.targetDnsName).toBe(lb.DNSName!.toLowerCase());
   });
@@ -99,6 +128,26 @@ describe('four zones, existing VPC', () => {
       expect.stringMatching(
         new RegExp(`network.subnets.${ZONES[0]}: subnet ${subnetIds[1]} is in ${ZONES[1]}`),
       ),
+    ]);
+  });
+
+  it('refuses a public subnet of another VPC, and pod or service ranges inside the VPC', async () => {
+    const other = await createVpc(aws, '10.60.0.0/16', { Name: 'someone-else' });
+    const stray = await createSubnet(aws, {
+      vpcId: other.id,
+      zone: ZONES[1]!,
+      cidr: '10.60.0.0/24',
+      mapPublicIp: true,
+      tags: {},
+    });
+    const wrong = changed(spec, (s) => {
+      s.network.publicSubnets![ZONES[1]!] = stray.id;
+      s.network.services = '10.50.0.0/16';
+    });
+    const { plan } = await planCluster(aws, wrong);
+    expect(plan.conflicts).toEqual([
+      `network.publicSubnets.${ZONES[1]}: subnet ${stray.id} is in ${other.id}, not ${vpcId}`,
+      `network.services: 10.50.0.0/16 overlaps VPC ${vpcId} (10.50.0.0/16): set network.services to a range outside it`,
     ]);
   });
 

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { clusterCidrs, overlaps, parseCidr } from '../src/spec/cidr.js';
 import { loadSpecFile } from '../src/spec/file.js';
 import { formatProblem, parseSpec } from '../src/spec/load.js';
 
@@ -76,7 +78,10 @@ masters:
     expect(out).toContain(
       'cluster.yaml:14:3 masters.instnceType: unknown field "instnceType": did you mean "instanceType"?',
     );
-    expect(out).toHaveLength(10);
+    expect(out).toContain(
+      'cluster.yaml:8:3 network.vpcId: serviceEndpoint.scheme is internet-facing: give network.publicSubnets, one public subnet id per zone (its load balancer cannot live in the private node subnets)',
+    );
+    expect(out).toHaveLength(11);
   });
 
   it('reports YAML syntax errors with their position', () => {
@@ -118,6 +123,108 @@ masters:
         `${base}serviceEndpoint:\n  ports:\n    - {port: 80, nodePort: 30080}\n    - {port: 80, nodePort: 30081}\n`,
       ),
     ).toContain('cluster.yaml:12:14 serviceEndpoint.ports[1].port: port 80 is listed twice');
+  });
+
+  it('bring-your-own network: private subnets per zone, public ones when a load balancer is internet-facing', () => {
+    const own = `apiVersion: tripod/v1
+kind: Cluster
+name: demo
+region: eu-west-1
+kubernetesVersion: 1.32.4
+network:
+  vpcId: vpc-0a1b2c3d4e5f60718
+  zones: [eu-west-1a, eu-west-1b]
+  subnets:
+    eu-west-1a: subnet-0aa11bb22cc33dd44
+    eu-west-1b: subnet-0bb22cc33dd44ee55
+`;
+    const internal = `serviceEndpoint:\n  scheme: internal\n`;
+    // only internal load balancers: the private subnets do
+    const ok = parseSpec(own + internal);
+    expect(ok.ok).toBe(true);
+    // the service load balancer is internet-facing by default
+    expect(problems(own)).toEqual([
+      'cluster.yaml:7:3 network.vpcId: serviceEndpoint.scheme is internet-facing: give network.publicSubnets, one public subnet id per zone (its load balancer cannot live in the private node subnets)',
+    ]);
+    expect(problems(`${own}apiEndpoint:\n  scheme: internet-facing\n${internal}`)[0]).toMatch(
+      /^cluster\.yaml:7:3 network\.vpcId: apiEndpoint\.scheme is internet-facing: give network\.publicSubnets/,
+    );
+    const pub = (zones: Record<string, string>) =>
+      `${own}  publicSubnets:\n${Object.entries(zones)
+        .map(([z, id]) => `    ${z}: ${id}\n`)
+        .join('')}`;
+    const both = parseSpec(
+      pub({ 'eu-west-1a': 'subnet-0cc33dd44ee55ff66', 'eu-west-1b': 'subnet-0dd44ee55ff667788' }),
+    );
+    expect(both.ok && both.spec.network.publicSubnets).toEqual({
+      'eu-west-1a': 'subnet-0cc33dd44ee55ff66',
+      'eu-west-1b': 'subnet-0dd44ee55ff667788',
+    });
+    expect(
+      problems(pub({ 'eu-west-1a': 'subnet-0cc33dd44ee55ff66', 'eu-west-1c': 'subnet-0dd44ee55ff667788' })),
+    ).toEqual([
+      'cluster.yaml:12:3 network.publicSubnets: missing public subnet for zone eu-west-1b',
+      'cluster.yaml:14:5 network.publicSubnets.eu-west-1c: zone eu-west-1c has a public subnet but is not in network.zones',
+    ]);
+    expect(
+      problems(pub({ 'eu-west-1a': 'subnet-0aa11bb22cc33dd44', 'eu-west-1b': 'subnet-0dd44ee55ff667788' })),
+    ).toEqual([
+      'cluster.yaml:13:17 network.publicSubnets.eu-west-1a: subnet-0aa11bb22cc33dd44 is also the private subnet of eu-west-1a: nodes and the reconciler need a private subnet (through NAT), internet-facing load balancers a public one',
+    ]);
+    expect(problems(`${base}  publicSubnets:\n    eu-west-1a: subnet-0cc33dd44ee55ff66\n`)).toContain(
+      'cluster.yaml:9:3 network.publicSubnets: publicSubnets are only used with vpcId (with cidr tripod makes them)',
+    );
+  });
+
+  it('pod and service ranges: defaults clear of the VPC, user values checked against it and each other', () => {
+    const spec = (extra: string, cidr = '10.40.0.0/16') => {
+      const r = parseSpec(base.replace('10.40.0.0/16', cidr) + extra);
+      if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+      return r.spec;
+    };
+    expect(clusterCidrs(spec('').network)).toEqual({ pods: '10.244.0.0/16', services: '10.96.0.0/12' });
+    // a VPC where the defaults would be moves them elsewhere
+    expect(clusterCidrs(spec('', '10.244.0.0/16').network)).toEqual({
+      pods: '172.20.0.0/16',
+      services: '10.96.0.0/12',
+    });
+    expect(clusterCidrs(spec('', '10.100.0.0/16').network)).toEqual({
+      pods: '10.244.0.0/16',
+      services: '172.21.0.0/16',
+    });
+    expect(clusterCidrs(spec('  services: 10.244.0.0/16\n', '172.20.0.0/16').network)).toEqual({
+      pods: '192.168.0.0/17',
+      services: '10.244.0.0/16',
+    });
+    expect(problems(`${base}  pods: 10.40.128.0/17\n  services: 10.40.0.0/12\n`)).toEqual([
+      'cluster.yaml:9:9 network.pods: 10.40.128.0/17 overlaps the VPC 10.40.0.0/16 (network.cidr): pod and service addresses must not be VPC addresses',
+      'cluster.yaml:10:13 network.services: has bits set after the prefix: give the network address',
+      'cluster.yaml:10:13 network.services: 10.40.0.0/12 overlaps the VPC 10.40.0.0/16 (network.cidr): pod and service addresses must not be VPC addresses',
+      'cluster.yaml:10:13 network.services: 10.40.0.0/12 overlaps network.pods 10.40.128.0/17',
+    ]);
+    expect(problems(`${base}  pods: 10.32.0.0/12\n  services: 10.40.0.0/16\n`)).toEqual([
+      'cluster.yaml:9:9 network.pods: 10.32.0.0/12 overlaps the VPC 10.40.0.0/16 (network.cidr): pod and service addresses must not be VPC addresses',
+      'cluster.yaml:10:13 network.services: 10.40.0.0/16 overlaps the VPC 10.40.0.0/16 (network.cidr): pod and service addresses must not be VPC addresses',
+      'cluster.yaml:10:13 network.services: 10.40.0.0/16 overlaps network.pods 10.32.0.0/12',
+    ]);
+    expect(problems(`${base}  pods: 10.244.0.0/24\n  services: 192.0.0.0/8\n`)).toEqual([
+      'cluster.yaml:9:9 network.pods: must have a prefix between /8 and /22 (every node gets a /24 of it)',
+      'cluster.yaml:10:13 network.services: must have a prefix between /12 and /24 (kube-apiserver refuses a service range wider than /12)',
+    ]);
+    // the property: whatever VPC the spec makes, the defaults clear it and each other
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 16, max: 24 }),
+        (block, octet, bits) => {
+          const vpc = parseCidr(`${['10', '172', '192'][block]}.${octet}.0.0/${bits}`)!;
+          const c = clusterCidrs({ cidr: vpc.text });
+          const [pods, services] = [parseCidr(c.pods)!, parseCidr(c.services)!];
+          expect(overlaps(pods, vpc) || overlaps(services, vpc) || overlaps(pods, services)).toBe(false);
+        },
+      ),
+    );
   });
 
   it('says what masters.count accepts', () => {

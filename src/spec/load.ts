@@ -4,9 +4,10 @@
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { overlaps, parseCidr } from './cidr.js';
 import { closestMatch } from './did-you-mean.js';
 import { zoneProblem } from './regions.js';
-import { type ClusterSpec, clusterSpecSchema } from './schema.js';
+import { type ClusterSpec, clusterSpecSchema, DEFAULT_SCHEMES } from './schema.js';
 
 export type FieldPath = ReadonlyArray<string | number>;
 
@@ -142,20 +143,67 @@ function crossFieldChecks(raw: Record<string, unknown>, report: Report): void {
     if (!hasCidr && !hasVpc)
       report(['network'], 'give either cidr (tripod creates the VPC) or vpcId + subnets');
     const subnets = asRecord(network.subnets);
+    const publicSubnets = asRecord(network.publicSubnets);
     if (hasCidr && subnets) report(['network', 'subnets'], 'subnets are only used with vpcId', true);
+    if (hasCidr && publicSubnets)
+      report(
+        ['network', 'publicSubnets'],
+        'publicSubnets are only used with vpcId (with cidr tripod makes them)',
+        true,
+      );
+    const perZone = (field: 'subnets' | 'publicSubnets', given: Record<string, unknown>, what: string) => {
+      for (const z of seen.keys()) {
+        if (!(z in given)) report(['network', field], `missing ${what} for zone ${z}`, true);
+      }
+      for (const z of Object.keys(given)) {
+        if (!seen.has(z))
+          report(['network', field, z], `zone ${z} has a ${what} but is not in network.zones`, true);
+      }
+    };
     if (hasVpc) {
       if (!subnets)
-        report(['network', 'vpcId'], 'an existing VPC needs subnets: one subnet id per zone', true);
-      else {
-        for (const z of seen.keys()) {
-          if (!(z in subnets)) report(['network', 'subnets'], `missing subnet for zone ${z}`, true);
+        report(
+          ['network', 'vpcId'],
+          'an existing VPC needs subnets: one private subnet id per zone (nodes and the reconciler)',
+          true,
+        );
+      else perZone('subnets', subnets, 'subnet');
+      const facing = (['apiEndpoint', 'serviceEndpoint'] as const).filter(
+        (k) => (asRecord(raw[k])?.scheme ?? DEFAULT_SCHEMES[k]) === 'internet-facing',
+      );
+      if (publicSubnets) {
+        perZone('publicSubnets', publicSubnets, 'public subnet');
+        for (const [z, id] of Object.entries(publicSubnets)) {
+          if (subnets && subnets[z] === id)
+            report(
+              ['network', 'publicSubnets', z],
+              `${String(id)} is also the private subnet of ${z}: nodes and the reconciler need a private subnet (through NAT), internet-facing load balancers a public one`,
+            );
         }
-        for (const z of Object.keys(subnets)) {
-          if (!seen.has(z))
-            report(['network', 'subnets', z], `zone ${z} has a subnet but is not in network.zones`, true);
-        }
+      } else if (facing.length) {
+        report(
+          ['network', 'vpcId'],
+          `${facing.map((k) => `${k}.scheme`).join(' and ')} is internet-facing: give network.publicSubnets, one public subnet id per zone (its load balancer cannot live in the private node subnets)`,
+          true,
+        );
       }
     }
+    // The pod and service ranges must not overlap the VPC or each other (the VPC of vpcId: the plan).
+    const range = (field: 'cidr' | 'pods' | 'services') =>
+      typeof network[field] === 'string' ? parseCidr(network[field]) : undefined;
+    const [vpc, pods, services] = [range('cidr'), range('pods'), range('services')];
+    for (const [field, r] of [
+      ['pods', pods],
+      ['services', services],
+    ] as const) {
+      if (vpc && r && overlaps(vpc, r))
+        report(
+          ['network', field],
+          `${r.text} overlaps the VPC ${vpc.text} (network.cidr): pod and service addresses must not be VPC addresses`,
+        );
+    }
+    if (pods && services && overlaps(pods, services))
+      report(['network', 'services'], `${services.text} overlaps network.pods ${pods.text}`);
   }
 
   const masters = asRecord(raw.masters);

@@ -4,6 +4,15 @@
  * from this file (`npm run schema`), and a test fails when either is stale.
  */
 import { z } from 'zod';
+import {
+  hasHostBits,
+  POD_CIDR_CANDIDATES,
+  POD_PREFIX,
+  parseCidr,
+  SERVICE_CIDR_CANDIDATES,
+  SERVICE_PREFIX,
+} from './cidr.js';
+import { kubernetesVersionProblem } from './versions.js';
 
 export const API_VERSION = 'tripod/v1';
 export const KIND = 'Cluster';
@@ -31,6 +40,10 @@ const region = z
 const kubernetesVersion = z
   .string()
   .regex(/^1\.\d+\.\d+$/, { message: 'must be a full Kubernetes version like 1.32.4' })
+  .superRefine((v, ctx) => {
+    const problem = kubernetesVersionProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
   .meta({ description: 'Kubernetes version installed on every node (kubeadm, kubelet, kubectl).' });
 
 const cidr = z
@@ -54,6 +67,30 @@ const zoneName = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$/,
   message: 'is not an availability zone name (like eu-west-1a)',
 });
 
+const zoneSubnets = z.record(
+  zoneName,
+  z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: 'must be a subnet id like subnet-0abc1234' }),
+);
+
+/** An IPv4 CIDR for a Kubernetes range, with prefix bounds. */
+const rangeCidr = (bounds: { min: number; max: number }, why: string) =>
+  z
+    .string()
+    .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, {
+      message: 'must be an IPv4 CIDR like 10.244.0.0/16',
+    })
+    .refine((s) => parseCidr(s) !== undefined, { message: 'is not a valid IPv4 CIDR' })
+    .refine((s) => !hasHostBits(s), { message: 'has bits set after the prefix: give the network address' })
+    .refine(
+      (s) => {
+        const c = parseCidr(s);
+        return !c || (c.prefix >= bounds.min && c.prefix <= bounds.max);
+      },
+      { message: `must have a prefix between /${bounds.min} and /${bounds.max} (${why})` },
+    );
+const podCidr = rangeCidr(POD_PREFIX, 'every node gets a /24 of it');
+const serviceCidr = rangeCidr(SERVICE_PREFIX, 'kube-apiserver refuses a service range wider than /12');
+
 const network = z
   .strictObject({
     zones: z.array(zoneName).min(1, { message: 'needs at least one zone' }).meta({
@@ -68,17 +105,28 @@ const network = z
       .string()
       .regex(/^vpc-[0-9a-f]{8,17}$/, { message: 'must be a VPC id like vpc-0abc1234' })
       .optional()
-      .meta({ description: 'Use this existing VPC instead of creating one (give `subnets` too).' }),
-    subnets: z
-      .record(
-        zoneName,
-        z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: 'must be a subnet id like subnet-0abc1234' }),
-      )
-      .optional()
-      .meta({ description: 'With `vpcId`: one existing subnet per zone, as `zone: subnet-id`.' }),
+      .meta({
+        description:
+          'Use this existing VPC instead of creating one (give `subnets`, and `publicSubnets` for internet-facing load balancers).',
+      }),
+    subnets: zoneSubnets.optional().meta({
+      description:
+        'With `vpcId`: one existing private subnet per zone, as `zone: subnet-id`: the nodes, the reconciler function and internal load balancers go here (they reach the internet through your NAT).',
+    }),
+    publicSubnets: zoneSubnets.optional().meta({
+      description:
+        'With `vpcId`: one existing public subnet per zone (routed to an internet gateway), as `zone: subnet-id`, for the internet-facing load balancers. Required when `apiEndpoint` or `serviceEndpoint` is internet-facing.',
+    }),
+    pods: podCidr.optional().meta({
+      description: `Pod IP range (kubeadm \`podSubnet\`, a /24 per node). Default: the first of ${POD_CIDR_CANDIDATES.join(', ')} that overlaps neither \`cidr\` nor \`services\`; with \`vpcId\` the plan refuses a range inside the VPC.`,
+    }),
+    services: serviceCidr.optional().meta({
+      description: `Service IP range (kubeadm \`serviceSubnet\`). Default: the first of ${SERVICE_CIDR_CANDIDATES.join(', ')} that overlaps neither \`cidr\` nor \`pods\`; with \`vpcId\` the plan refuses a range inside the VPC.`,
+    }),
   })
   .meta({
-    description: 'Either `cidr` (tripod creates the network) or `vpcId` + `subnets` (bring your own).',
+    description:
+      'Either `cidr` (tripod creates the network) or `vpcId` + `subnets` (+ `publicSubnets`) (bring your own).',
   });
 
 const instanceType = z
@@ -166,11 +214,14 @@ const dnsName = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9
   message: 'is not a DNS name',
 });
 
+/** The load balancers' schemes when the spec gives none. */
+export const DEFAULT_SCHEMES = { apiEndpoint: 'internal', serviceEndpoint: 'internet-facing' } as const;
+
 const apiEndpoint = z
   .strictObject({
     scheme: z
       .enum(['internet-facing', 'internal'])
-      .default('internal')
+      .default(DEFAULT_SCHEMES.apiEndpoint)
       .meta({ description: 'Scheme of the API network load balancer.' }),
     dnsName: dnsName.optional().meta({ description: 'DNS name for the API (an alias record is created).' }),
     hostedZoneId: hostedZoneId.optional().meta({ description: 'Route 53 hosted zone for `dnsName`.' }),
@@ -199,7 +250,7 @@ const serviceEndpoint = z
   .strictObject({
     scheme: z
       .enum(['internet-facing', 'internal'])
-      .default('internet-facing')
+      .default(DEFAULT_SCHEMES.serviceEndpoint)
       .meta({ description: 'Scheme of the service network load balancer.' }),
     ports: z
       .array(servicePort)
