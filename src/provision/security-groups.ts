@@ -30,6 +30,13 @@ import {
 
 export type SecurityGroupRole = 'masters' | 'workers' | 'lb' | 'reconciler';
 
+/** The kubelet's API (the API server reaches it for logs, exec and metrics). */
+export const KUBELET_PORT = 10250;
+/** kube-proxy's `/healthz` (HTTP, every node): the health check of UDP and TCP_UDP service ports. */
+export const KUBE_PROXY_HEALTH_PORT = 10256;
+/** The pod overlay: flannel's VXLAN (UDP) between all nodes. */
+export const OVERLAY_PORT = 8472;
+
 export interface DesiredSecurityGroup {
   role: SecurityGroupRole;
   name: string;

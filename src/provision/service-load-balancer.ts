@@ -7,6 +7,18 @@ import { CROSS_ZONE } from './api-load-balancer.js';
 import type { DesiredListener, DesiredLoadBalancer, DesiredTargetGroup } from './load-balancer.js';
 import { resourceNames } from './names.js';
 import { type Desired, ownerTags } from './resource.js';
+import { KUBE_PROXY_HEALTH_PORT } from './security-groups.js';
+
+/**
+ * A TCP port is checked on itself. Nothing listens on TCP at a UDP NodePort, and a TCP check of a
+ * TCP_UDP port would only see its TCP half: those are checked on kube-proxy's /healthz (HTTP 10256,
+ * every node), which says whether the node forwards its NodePorts at all.
+ */
+export function serviceHealthCheck(protocol: 'TCP' | 'UDP' | 'TCP_UDP'): DesiredTargetGroup['healthCheck'] {
+  return protocol === 'TCP'
+    ? { protocol: 'TCP', port: 'traffic-port' }
+    : { protocol: 'HTTP', path: '/healthz', port: String(KUBE_PROXY_HEALTH_PORT) };
+}
 
 export function desiredServiceLoadBalancer(
   spec: ClusterSpec,
@@ -37,7 +49,7 @@ export function desiredServiceLoadBalancer(
           name: names.serviceTargetGroup(p.port),
           protocol: p.protocol,
           port: p.nodePort,
-          healthCheck: { protocol: 'TCP', port: 'traffic-port' },
+          healthCheck: serviceHealthCheck(p.protocol),
           tags,
         } satisfies DesiredTargetGroup,
       },

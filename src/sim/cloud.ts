@@ -5,8 +5,14 @@
  * takes a little virtual time and may be throttled or fail with a 5xx while that fault is active.
  */
 import type { ReconcilerConfig } from '../heal/config.js';
-import type { HealPorts } from '../heal/ports.js';
-import { configParameter, hostOfURL } from '../heal/protocol.js';
+import { EtcdError, type HealPorts } from '../heal/ports.js';
+import {
+  API_SERVER_PORT,
+  configParameter,
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  hostOfURL,
+} from '../heal/protocol.js';
 import { resourceNames } from '../provision/names.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
@@ -16,7 +22,9 @@ import { EtcdModel } from './etcd-model.js';
 import { type Placement, RealEtcd, type RealEtcdOptions } from './etcd-real.js';
 import { EventBus } from './eventbridge.js';
 import { Kernel } from './kernel.js';
+import type { NetworkModel, Party, Protocol } from './network.js';
 import { modelNodeEtcd, Nodes, realNodeEtcd } from './node.js';
+import { simNetwork } from './sim-spec.js';
 import { ParameterStore } from './ssm.js';
 import { Zones } from './zones.js';
 
@@ -31,6 +39,11 @@ export interface CloudOptions {
   /** Register InService instances in the API target group from the group itself (default: the reconciler does). */
   attachTargetGroup?: boolean;
   memberUnhealthyMs?: number;
+  /**
+   * The security groups every simulated connection is checked against: the provisioner's desired
+   * resources for the spec the cloud runs (default: those of `simSpec` for these zones and masters).
+   */
+  network?: NetworkModel;
   /**
    * Masters run REAL etcd processes (etcd-real.ts) instead of the model: the reconciler's etcd port
    * talks to them. The kernel must then run in real time (`Kernel.runRealtime`).
@@ -65,6 +78,10 @@ const MUTATING = new Set([
   'snapshot',
 ]);
 
+/** The reconciler's etcd client deadline (src/lambdas/reconciler.ts) and /readyz probe timeout. */
+const ETCD_TIMEOUT_MS = 3_000;
+const PROBE_TIMEOUT_MS = 2_000;
+
 export class SimCloud {
   readonly k: Kernel;
   readonly zones: Zones;
@@ -80,18 +97,39 @@ export class SimCloud {
   readonly group: AutoScalingGroup;
   readonly config: ReconcilerConfig;
   readonly stats = { calls: 0, failedCalls: 0 };
+  readonly network: NetworkModel;
+  /** Blocked connections already in the timeline (each is logged once). */
+  private readonly blockedLogged = new Set<string>();
+  /** The connections the simulator makes on hot paths, decided once. */
+  private readonly links: {
+    reconcilerEtcd: string | undefined;
+    reconcilerApi: string | undefined;
+    etcdPeer: string | undefined;
+    masterApi: string | undefined;
+    apiHealth: string | undefined;
+  };
 
   constructor(readonly opts: CloudOptions) {
     const cluster = opts.cluster ?? 'sim';
     const region = opts.region ?? 'eu-west-1';
     const names = resourceNames(cluster);
+    this.network = opts.network ?? simNetwork({ cluster, region, zones: opts.zones, masters: opts.masters });
+    const net = this.network;
+    this.links = {
+      reconcilerEtcd: net.blocked('reconciler', 'masters', 'tcp', ETCD_CLIENT_PORT),
+      reconcilerApi: net.blocked('reconciler', 'masters', 'tcp', API_SERVER_PORT),
+      etcdPeer: net.blocked('masters', 'masters', 'tcp', ETCD_PEER_PORT),
+      masterApi: net.blocked('masters', 'masters', 'tcp', API_SERVER_PORT),
+      apiHealth: net.healthCheck('tg/api'),
+    };
     this.k = new Kernel(opts.seed);
     this.zones = new Zones(opts.zones);
     this.ec2 = new Ec2(this.k, this.zones);
     this.bus = new EventBus(this.k);
     this.apiFaults = new ApiFaults(this.k.rng.fork('api-faults'));
     this.etcd = new EtcdModel(this.k, {
-      reach: (a, b) => this.ec2.reach(a, b),
+      // Members talk to each other on the peer port: the masters' group must let it through.
+      reach: (a, b) => this.ec2.reach(a, b) && this.passes(this.links.etcdPeer),
       reconcilerReach: (ip) => this.ec2.reconcilerReach(ip),
       hostAlive: (ip) => this.ec2.alive(this.ec2.byAddress(ip)),
     });
@@ -107,11 +145,14 @@ export class SimCloud {
     const nodeEtcd = this.real ? realNodeEtcd(this.real) : modelNodeEtcd(this.etcd);
     this.nodes = new Nodes(this.k, this.ec2, this.ssm, this.bus, nodeEtcd, cluster);
     this.etcd.onRemoved = (m) => this.nodes.memberRemoved(m.ip);
+    // A joining master finds another master's API server on its own address (master.sh).
+    this.nodes.joinApiReachable = () => this.passes(this.links.masterApi);
     const tgArn = `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/${names.apiTargetGroup}/${this.k.rng.hex(16)}`;
     this.apiTargets = new TargetGroup(
       this.k,
       tgArn,
-      (id) => this.nodes.apiReady(id),
+      // The load balancer's health checks reach /readyz only if the masters' group admits them.
+      (id) => this.passes(this.links.apiHealth) && this.nodes.apiReady(id),
       (id) => this.ec2.get(id)?.state !== 'running',
     );
     const hb = opts.hookHeartbeatMs ?? 600_000;
@@ -151,6 +192,28 @@ export class SimCloud {
     });
   }
 
+  /** True when `blocked` is undefined; otherwise logs the reason (once) and returns false. */
+  passes(blocked: string | undefined): boolean {
+    if (blocked === undefined) return true;
+    if (!this.blockedLogged.has(blocked)) {
+      this.blockedLogged.add(blocked);
+      this.k.log('network', blocked);
+    }
+    return false;
+  }
+
+  /** May `from` open a connection to `to`? (Checked against the security groups; logged once if not.) */
+  connects(from: Party, to: Party, protocol: Protocol, port: number): boolean {
+    return this.passes(this.network.blocked(from, to, protocol, port));
+  }
+
+  /** The cluster's connections the simulator has no process for (workers, services): the first blocked. */
+  dataPlaneBlocked(): string | undefined {
+    const blocked = this.network.dataPlaneBlocked();
+    for (const b of blocked) this.passes(b);
+    return blocked[0];
+  }
+
   /** Anything changed the network or a process: etcd re-evaluates its leader and links. */
   networkChanged(): void {
     this.etcd.refresh();
@@ -170,7 +233,7 @@ export class SimCloud {
   ports(inv: Invocation): HealPorts {
     const k = this.k;
     const rng = k.rng;
-    const call = async <T>(service: string, op: string, fn: () => T): Promise<T> => {
+    const call = async <T>(service: string, op: string, fn: () => T | Promise<T>): Promise<T> => {
       await k.sleep(rng.int(5, 60));
       if (inv.dead) return new Promise<T>(() => {});
       if (MUTATING.has(op) && inv.crashAfter !== undefined && inv.mutations++ >= inv.crashAfter) {
@@ -207,8 +270,15 @@ export class SimCloud {
     };
     const mutation = (text: string) => k.log('reconciler', text);
     const etcd = this.real?.port ?? this.etcd.port;
-    const etcdCall = <T>(op: string, describe: string | undefined, fn: () => Promise<T>) =>
-      call('etcd', op, () => fn()).then(
+    // A connection the security groups drop is not refused: the client waits for its deadline.
+    const etcdCall = <T>(op: string, describe: string | undefined, ep: string, fn: () => Promise<T>) =>
+      call('etcd', op, async () => {
+        if (!this.passes(this.links.reconcilerEtcd)) {
+          await k.sleep(ETCD_TIMEOUT_MS);
+          throw new EtcdError('timeout', `dial tcp ${hostOfURL(ep)}:${ETCD_CLIENT_PORT}: i/o timeout`, 4);
+        }
+        return fn();
+      }).then(
         (v) => {
           if (describe) mutation(`${describe}: ok`);
           return v;
@@ -268,30 +338,36 @@ export class SimCloud {
         delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
       },
       etcd: {
-        listMembers: (ep) => etcdCall('listMembers', undefined, () => etcd.listMembers(ep)),
+        listMembers: (ep) => etcdCall('listMembers', undefined, ep, () => etcd.listMembers(ep)),
         addLearner: (ep, peer) =>
-          etcdCall('addLearner', `etcd add-learner ${peer}`, () => etcd.addLearner(ep, peer)),
+          etcdCall('addLearner', `etcd add-learner ${peer}`, ep, () => etcd.addLearner(ep, peer)),
         promoteMember: (ep, id) =>
-          etcdCall('promoteMember', `etcd promote ${id}`, () => etcd.promoteMember(ep, id)),
+          etcdCall('promoteMember', `etcd promote ${id}`, ep, () => etcd.promoteMember(ep, id)),
         removeMember: (ep, id) =>
-          etcdCall('removeMember', `etcd remove ${id}`, () => etcd.removeMember(ep, id)),
-        status: (ep) => etcdCall('status', undefined, () => etcd.status(ep)),
+          etcdCall('removeMember', `etcd remove ${id}`, ep, () => etcd.removeMember(ep, id)),
+        status: (ep) => etcdCall('status', undefined, ep, () => etcd.status(ep)),
         moveLeader: (ep, id) =>
-          etcdCall('moveLeader', `etcd move-leader -> ${id}`, () => etcd.moveLeader(ep, id)),
-        alarms: (ep) => etcdCall('alarms', undefined, () => etcd.alarms(ep)),
+          etcdCall('moveLeader', `etcd move-leader -> ${id}`, ep, () => etcd.moveLeader(ep, id)),
+        alarms: (ep) => etcdCall('alarms', undefined, ep, () => etcd.alarms(ep)),
       },
       probe: {
         apiReady: (ip) =>
-          call('probe', 'apiReady', () => {
+          call('probe', 'apiReady', async () => {
+            if (!this.passes(this.links.reconcilerApi)) {
+              await k.sleep(PROBE_TIMEOUT_MS);
+              return false;
+            }
             const inst = this.ec2.byAddress(ip);
             return !!inst && this.ec2.reconcilerReach(ip) && this.nodes.apiReady(inst.id);
           }),
       },
       backup: {
         snapshot: (from, _reason) =>
-          call('s3', 'snapshot', () => {
+          call('s3', 'snapshot', async () => {
             const ip = hostOfURL(from);
-            if (!this.ec2.reconcilerReach(ip)) throw new Error(`snapshot: dial tcp ${ip}:2379: i/o timeout`);
+            if (!this.passes(this.links.reconcilerEtcd)) await k.sleep(ETCD_TIMEOUT_MS);
+            if (!this.ec2.reconcilerReach(ip) || !this.passes(this.links.reconcilerEtcd))
+              throw new Error(`snapshot: dial tcp ${ip}:${ETCD_CLIENT_PORT}: i/o timeout`);
             return { key: `${this.config.cluster}/${k.now()}.db`, bytes: 2_097_152, sha256: rng.hex(64) };
           }),
       },

@@ -148,6 +148,7 @@ export class InvariantChecker {
     const perZone = c.zones.names.map((z) => inService.filter((i) => i.zone === z).length);
     if (Math.max(...perZone) - Math.min(...perZone) > 1)
       return `masters not spread over the zones (${perZone.join('/')})`;
-    return undefined;
+    // Workers, pods and services: the connections the simulator has no process for.
+    return c.dataPlaneBlocked();
   }
 }

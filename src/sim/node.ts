@@ -33,6 +33,8 @@ export interface SimNode {
   memberStartedSent: number;
   /** The etcd service cannot restart (a permanent fault: a broken disk, say). */
   etcdBroken: boolean;
+  /** Started etcd as the seed (kubeadm init); a joining master needs another master's API server. */
+  seed?: boolean;
   failure?: string;
 }
 
@@ -87,6 +89,11 @@ const SYSTEMD_RESTART_MS = 5_000;
 
 export class Nodes {
   readonly nodes = new Map<string, SimNode>();
+  /**
+   * Can a joining master reach another master's API server on its address (master.sh's
+   * discovery_master and `kubeadm join --control-plane` through it)? The cloud asks the security groups.
+   */
+  joinApiReachable: () => boolean = () => true;
 
   constructor(
     private readonly k: Kernel,
@@ -146,12 +153,13 @@ export class Nodes {
         return;
       }
       node.phase = 'etcd';
+      node.seed = params.initialClusterState === 'new';
       this.k.log('node', `${node.instance.id} started etcd (${params.initialClusterState})`);
       this.nudge(node);
       return;
     }
     if (node.phase === 'etcd' && !node.apiUp) {
-      if (this.etcd.servingVoter(ip)) {
+      if (this.etcd.servingVoter(ip) && (node.seed || this.joinApiReachable())) {
         node.apiUp = true;
         // kubeadm brings up the control plane; /readyz passes after a while.
         this.k.after(this.k.rng.int(10_000, 30_000), () => {

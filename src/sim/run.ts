@@ -5,11 +5,14 @@
  */
 
 import { reconcilePass } from '../heal/reconcile.js';
-import { autoMasterCount } from '../spec/topology.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { autoMasterCount, deriveTopology } from '../spec/topology.js';
 import { SimCloud } from './cloud.js';
 import { applyFault, endFaults, FAULT_KINDS, type FaultKind, generateSchedule } from './faults.js';
 import { InvariantChecker, type Violation } from './invariants.js';
 import { ReconcilerLambda } from './lambda.js';
+import type { NetworkModel } from './network.js';
+import { networkOf } from './sim-spec.js';
 import type { Reconciler } from './stub-reconciler.js';
 
 export interface SimulationOptions {
@@ -20,6 +23,10 @@ export interface SimulationOptions {
   reconciler?: Reconciler;
   /** After the faults stop, the cluster must converge within this much simulated time. */
   convergeWithinMs?: number;
+  /** Run this spec's cluster (its zones, masters, name, region and security groups). */
+  spec?: ClusterSpec;
+  /** The security groups to check connections against (default: the provisioner's for the spec). */
+  network?: NetworkModel;
 }
 
 export interface SimulationResult {
@@ -46,9 +53,17 @@ export const zoneNames = (n: number, region = 'eu-west-1'): string[] =>
   Array.from({ length: n }, (_, i) => `${region}${String.fromCharCode(97 + i)}`);
 
 export async function simulate(opts: SimulationOptions): Promise<SimulationResult> {
-  const zones = zoneNames(opts.zones ?? 3);
-  const masters = opts.masters ?? autoMasterCount(zones.length);
-  const cloud = new SimCloud({ seed: opts.seed, zones, masters });
+  const spec = opts.spec;
+  const zones = spec ? [...spec.network.zones] : zoneNames(opts.zones ?? 3);
+  const masters = spec ? deriveTopology(spec).masters : (opts.masters ?? autoMasterCount(zones.length));
+  const network = opts.network ?? (spec ? networkOf(spec) : undefined);
+  const cloud = new SimCloud({
+    seed: opts.seed,
+    zones,
+    masters,
+    ...(spec ? { cluster: spec.name, region: spec.region } : {}),
+    ...(network ? { network } : {}),
+  });
   const k = cloud.k;
   const lambda = new ReconcilerLambda(cloud, opts.reconciler ?? reconcilePass);
   const checker = new InvariantChecker(cloud);

@@ -19,6 +19,7 @@ import { SimCloud } from './cloud.js';
 import { killAllEtcd, pickEtcdPorts, type RealEtcd, removeOnInterrupt } from './etcd-real.js';
 import type { TimelineEntry } from './kernel.js';
 import { ReconcilerLambda } from './lambda.js';
+import { NetworkModel } from './network.js';
 import { makeClusterPki } from './pki.js';
 import { RealWatch, realNotConverged } from './real-invariants.js';
 
@@ -167,6 +168,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     region: spec.region,
     zones: [...spec.network.zones],
     masters: topology.masters,
+    network: NetworkModel.of(spec, desired),
     hookHeartbeatMs: hookS * 1000,
     realEtcd: {
       dir: join(dir, 'etcd'),
@@ -244,7 +246,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     say(`masters boot; the reconciler seeds etcd, then adds each other master as a learner and promotes it`);
     // ---- boot ----
     const b = await until(
-      () => realNotConverged(cloud, real, 0) ?? workersShort(workers),
+      () => realNotConverged(cloud, real, 0) ?? workersShort(workers) ?? cloud.dataPlaneBlocked(),
       opts.bootTimeoutRealMs ?? 90_000,
     );
     boot = {
