@@ -12,7 +12,12 @@ import { simulate } from '../src/sim/run.js';
 import { simSpec } from '../src/sim/sim-spec.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 
-const base = { cluster: 'net', region: 'eu-west-1', zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'], masters: 3 };
+const base = {
+  cluster: 'net',
+  region: 'eu-west-1',
+  zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+  masters: 3,
+};
 
 /** A spec with a TCP, a UDP and a TCP_UDP service port. */
 function mixedSpec(schedulable = false): ClusterSpec {
@@ -111,7 +116,9 @@ describe('network model (AWS security-group semantics)', () => {
     expect(bare.throughListener('internet', 'lb/svc', 'tcp', 443)).toBe(
       'blocked by security group: internet -> workers tcp/30443',
     );
-    expect(bare.healthCheck('tg/svc-443')).toMatch(/^blocked by security group: lb\/svc -> workers tcp\/30443/);
+    expect(bare.healthCheck('tg/svc-443')).toMatch(
+      /^blocked by security group: lb\/svc -> workers tcp\/30443/,
+    );
   });
 
   it('a CIDR rule admits a party only when it holds every subnet the party may be in', () => {
@@ -160,7 +167,9 @@ describe('the simulator checks its connections against the security groups', () 
   for (const schedulable of [false, true]) {
     const spec = mixedSpec(schedulable);
     const d = desiredCluster(spec);
-    const cases = rulesOf(d).flatMap((g) => g.rules.map((r, i) => ({ group: g.group, i, name: ruleName(g.group, r) })));
+    const cases = rulesOf(d).flatMap((g) =>
+      g.rules.map((r, i) => ({ group: g.group, i, name: ruleName(g.group, r) })),
+    );
     it.each(cases)(`schedulable=${schedulable}: dropping $name fails a run`, async ({ group, i }) => {
       const r = await run(spec, NetworkModel.of(spec, withoutRule(d, group, i)));
       expect(r.ok).toBe(false);
