@@ -1,7 +1,7 @@
 /**
  * Backup and restore figures: real etcd (one TLS member on loopback) filled to a database size, a
  * snapshot streamed to moto's S3 (multipart, SSE-KMS, SHA-256), downloaded back with verification,
- * restored with `etcdctl snapshot restore`, and the restored member started until it serves.
+ * restored with `etcdutl snapshot restore`, and the restored member started until it serves.
  *
  *   npx tsx bench/backup.ts            # 100 MB
  *   npx tsx bench/backup.ts 100 1000   # 100 MB and 1 GB
@@ -15,6 +15,7 @@ import { ApiCallCounter, createAwsClients } from '../src/adapters/aws/clients.js
 import { createS3Backup, etcdSnapshotSource } from '../src/adapters/aws/s3-backup.js';
 import { Gateway } from '../src/adapters/etcd/gateway.js';
 import { restoreSnapshotOnNode } from '../src/heal/restore.js';
+import { locateEtcdTool } from '../src/sim/etcd-bin.js';
 import { startEtcdCluster } from '../test/support/etcd-cluster.js';
 import { startMoto } from '../test/support/moto.js';
 
@@ -39,7 +40,7 @@ async function run(targetMb: number, motoEndpoint: string) {
   const dir = mkdtempSync(join(tmpdir(), 'tripod-bench-backup-'));
   try {
     const ep = cluster.endpoint();
-    // etcd's default backend quota is 2 GiB; the Debian build honours --quota-backend-bytes only at start.
+    // etcd's default backend quota is 2 GiB; etcd honours --quota-backend-bytes only at start.
     const puts = Math.ceil((targetMb * MB) / VALUE);
     const t0 = Date.now();
     let next = 0;
@@ -89,6 +90,7 @@ async function run(targetMb: number, motoEndpoint: string) {
       name: member.name,
       peerURL: member.peerURL,
       dataDir: member.dataDir,
+      etcdutl: locateEtcdTool('etcdutl').path,
     });
     const restoreMs = Date.now() - t3;
     await cluster.kill(cluster.members[0]!);
@@ -121,7 +123,7 @@ async function run(targetMb: number, motoEndpoint: string) {
     console.log(
       `download + verify (SHA-256, etcd trailer):      ${secs(downloadMs)}  ${rate(written.bytes, downloadMs)}`,
     );
-    console.log(`etcdctl snapshot restore (after hash checks):   ${secs(restoreMs)}`);
+    console.log(`etcdutl snapshot restore (after hash checks):   ${secs(restoreMs)}`);
     console.log(`start restored member until it serves:          ${secs(startMs)}`);
     console.log(`restore total (download + restore + start):     ${secs(downloadMs + restoreMs + startMs)}`);
     console.log(`keys read back: ${count.count}/${puts}`);
@@ -136,7 +138,9 @@ async function run(targetMb: number, motoEndpoint: string) {
 
 const moto = await startMoto();
 try {
-  console.log(`etcd 3.4 (1 TLS member, loopback), moto S3; node ${process.version}`);
+  console.log(
+    `etcd ${locateEtcdTool('etcd').version} (1 TLS member, loopback), moto S3; node ${process.version}`,
+  );
   for (const mb of targets) await run(mb, moto.endpoint);
 } finally {
   await moto.stop();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the sandbox and the benchmarks need, from scratch, idempotently:
-# node packages, Debian's etcd-server (3.4), shellcheck, bats, openssl, and a project-local Python
-# virtualenv (.venv) with a pinned moto server and cfn-lint.
+# node packages, etcd + etcdctl + etcdutl built with Go from tools/etcd/go.mod into .tripod/bin (the
+# release the masters install, src/spec/versions.ts), shellcheck, bats, openssl, and a project-local
+# Python virtualenv (.venv) with a pinned moto server and cfn-lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +12,6 @@ CFN_LINT_VERSION=1.58.0
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 need_apt=()
-command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
-command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 command -v bats >/dev/null 2>&1 || need_apt+=(bats)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
@@ -26,7 +25,24 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
-# Debian's etcd-server package may start a system etcd on 127.0.0.1:2379; tests use their own addresses and ports.
+
+# etcd: the pinned release, built from the Go module proxy (tools/etcd/go.mod pins it; a test checks
+# that it is the version in src/spec/versions.ts). Skipped when the built binaries already say it.
+ETCD_BIN_DIR=.tripod/bin
+etcd_pin=$(sed -nE 's#^[[:space:]]*(require[[:space:]]+)?go\.etcd\.io/etcd/server/v3 v([0-9.]+)$#\2#p' tools/etcd/go.mod)
+[ -n "$etcd_pin" ] || { say "cannot read the etcd version from tools/etcd/go.mod"; exit 1; }
+etcd_built() {
+  "$ETCD_BIN_DIR/etcd" --version 2>/dev/null | grep -qx "etcd Version: $etcd_pin" &&
+    "$ETCD_BIN_DIR/etcdctl" version 2>/dev/null | grep -qx "etcdctl version: $etcd_pin" &&
+    "$ETCD_BIN_DIR/etcdutl" version 2>/dev/null | grep -qx "etcdutl version: $etcd_pin"
+}
+if ! etcd_built; then
+  command -v go >/dev/null 2>&1 || { say "building etcd $etcd_pin needs Go (https://go.dev/doc/install), then run this again"; exit 1; }
+  say "building etcd, etcdctl and etcdutl $etcd_pin with $(go version | cut -d' ' -f3) into $ETCD_BIN_DIR"
+  mkdir -p "$ETCD_BIN_DIR"
+  (cd tools/etcd && go build -trimpath -o "../../$ETCD_BIN_DIR/" ./etcd go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3)
+  etcd_built || { say "the built etcd does not report version $etcd_pin"; exit 1; }
+fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing node packages (npm ci)"
@@ -39,4 +55,4 @@ if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/pip show moto 2>/dev/null | gre
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
 fi
-say "ready: node $(node --version), $(etcd --version | head -1), moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION}"
+say "ready: node $(node --version), etcd ${etcd_pin} ($ETCD_BIN_DIR), moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION}"

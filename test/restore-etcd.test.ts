@@ -14,10 +14,12 @@ import { createS3Backup, etcdSnapshotSource, type S3Backup } from '../src/adapte
 import { Gateway } from '../src/adapters/etcd/gateway.js';
 import { EtcdError } from '../src/heal/ports.js';
 import { planRestore, RestoreError, restoreSnapshotOnNode } from '../src/heal/restore.js';
+import { locateEtcdTool } from '../src/sim/etcd-bin.js';
 import { type EtcdTestCluster, type EtcdTestMember, startEtcdCluster } from './support/etcd-cluster.js';
 
 const REGION = 'eu-south-1';
 const KEYS = 250;
+const etcdutl = locateEtcdTool('etcdutl').path;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -131,6 +133,7 @@ describe('disaster recovery with real etcd', () => {
       name: seed.name,
       peerURL: seed.peerURL,
       dataDir: seed.dataDir,
+      etcdutl,
     });
     expect(restored.movedAside).toBeUndefined();
     cluster.startMember(seed, { initialCluster: `${seed.name}=${seed.peerURL}`, state: 'new' });
@@ -186,7 +189,7 @@ describe('disaster recovery with real etcd', () => {
       const dataDir = join(dir, 'existing-data');
       mkdirSync(join(dataDir, 'member'), { recursive: true });
       writeFileSync(join(dataDir, 'member', 'marker'), 'old data');
-      const params = { expectedSha256: sha, name: 'x1', peerURL: 'https://127.0.0.1:1', dataDir };
+      const params = { expectedSha256: sha, name: 'x1', peerURL: 'https://127.0.0.1:1', dataDir, etcdutl };
 
       const corrupt = Buffer.from(good);
       corrupt[Math.floor(corrupt.length / 2)] = (corrupt[Math.floor(corrupt.length / 2)] ?? 0) ^ 0x01;

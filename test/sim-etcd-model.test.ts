@@ -1,4 +1,4 @@
-/** The etcd model follows etcd 3.4's membership rules (../shared/reference/etcd-membership.md). */
+/** The etcd model follows etcd 3.5's membership rules (../shared/reference/etcd-membership.md; MemberAdd: a quorum of the grown cluster connected). */
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../src/heal/ports.js';
 import { EtcdModel } from '../src/sim/etcd-model.js';

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderPlanText } from '../provision/plan-render.js';
+import { EtcdBinaryError, locateEtcdTool } from '../sim/etcd-bin.js';
 import { interruptCleanup, killAllEtcd } from '../sim/etcd-real.js';
 import {
   runSandbox,
@@ -16,6 +17,7 @@ import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import { deriveTopology } from '../spec/topology.js';
 import { topologyTable } from '../spec/topology-render.js';
+import { ETCD_VERSION } from '../spec/versions.js';
 import { type Command, UsageError, UserError } from './command.js';
 
 const DEFAULT_SPEC = 'examples/three-zones.yaml';
@@ -89,7 +91,7 @@ export const sandboxCommand: Command = {
 The project's main job on one machine. Validates the spec and prints its topology, plans the
 cluster's resources against an empty world and "provisions" them into the cloud simulator (master
 and worker groups, lifecycle hooks, the API target group, the configuration parameter), then boots
-the masters as REAL etcd processes (Debian's etcd-server, mutual TLS, one 127.x address per
+the masters as REAL etcd processes (etcd ${ETCD_VERSION}, mutual TLS, one 127.x address per
 instance) through the join handshake: the reconciler (the Lambda's code) seeds etcd, adds each
 other master as a learner and promotes it. Then it plays the failure scenarios one after another
 and prints a live timeline: what failed, what the reconciler decided and why, the quorum margin,
@@ -111,7 +113,7 @@ Options:
       --json             print the result as JSON (the live timeline goes to stderr)
   -h, --help             this help
 
-Needs etcd (bash scripts/setup.sh, or: sudo apt-get install etcd-server) and openssl.
+Needs etcd ${ETCD_VERSION} (bash scripts/setup.sh builds it with Go into .tripod/bin) and openssl.
 Exit codes: 0 every scenario healed and the data survived, 1 something did not heal, 2 usage error.`,
   options: {
     spec: { type: 'string' },
@@ -135,11 +137,13 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
     const json = values.json === true;
     const live = json ? io.err : io.out;
 
-    const etcdVersion = requireTool(
-      'etcd',
-      ['--version'],
-      'Install it with: bash scripts/setup.sh (or: sudo apt-get install etcd-server)',
-    );
+    let etcd: { path: string; version: string };
+    try {
+      etcd = locateEtcdTool('etcd');
+    } catch (e) {
+      if (e instanceof EtcdBinaryError) throw new UserError(e.message);
+      throw e;
+    }
     requireTool('openssl', ['version'], 'Install it with: sudo apt-get install openssl');
     const file = specPath(values.spec as string | undefined);
     const loaded = loadSpecFile(file);
@@ -152,7 +156,7 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
       throw new UserError(
         `${file}: the sandbox needs at least 3 masters (this spec has ${topology.masters})`,
       );
-    live(`${file} is valid. ${etcdVersion.split('\n')[0]}\n`);
+    live(`${file} is valid. etcd Version: ${etcd.version} (${etcd.path}, the version the masters install)\n`);
     live(topologyTable(topology));
     live('');
 
@@ -169,6 +173,7 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
         spec,
         seed: Number(seedText),
         scenarios,
+        etcdBin: etcd.path,
         keep: values.keep === true,
         ...(speed !== undefined ? { speed } : {}),
         out: (line) => {

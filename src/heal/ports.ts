@@ -53,7 +53,7 @@ export interface EtcdMemberStatusReply {
   dbSize: number;
   version: string;
   /**
-   * etcd's own `errors` (3.4: e.g. `alarm:NOSPACE `, `etcdserver: no leader`). An adapter that fills it
+   * etcd's own `errors` (3.5: e.g. `alarm:NOSPACE `, `etcdserver: no leader`). An adapter that fills it
    * lets the observer skip the alarms call while there is no alarm (M+1 etcd calls per pass).
    */
   errors?: string[];

@@ -8,7 +8,8 @@
  *    snapshot that does not exist or was never completed is an error, not a fallback.
  *  - `restoreSnapshotOnNode` (runs on the seed): checks the downloaded file's SHA-256 and etcd's own
  *    hash trailer *before touching anything*, moves an existing data directory aside (never deletes
- *    it), and runs `etcdctl snapshot restore` (etcd 3.4) with the new member's name, peer URL and a
+ *    it), and runs `etcdutl snapshot restore` (etcd 3.5; `etcdctl snapshot restore` is deprecated) with
+ *    the new member's name, peer URL and a
  *    fresh cluster token. The caller then starts etcd on that data directory with
  *    `--initial-cluster-state new` (src/bootstrap/scripts/etcd-member.sh).
  */
@@ -51,7 +52,7 @@ export type RestoreStep =
   | { kind: 'record-restore'; key: string; sha256: string; seedInstanceId: string | undefined }
   /** Set the master group's desired capacity to 1 (the seed stays; the others leave). */
   | { kind: 'shrink-masters'; to: 1; keep: string | undefined }
-  /** On the seed: stop etcd, move its data aside, `etcdctl snapshot restore`, start etcd with state `new`. */
+  /** On the seed: stop etcd, move its data aside, `etcdutl snapshot restore`, start etcd with state `new`. */
   | { kind: 'restore-seed'; instanceId: string | undefined; key: string }
   /** Wait until the one-member cluster serves (it has a leader: itself). */
   | { kind: 'wait-seed-serving' }
@@ -182,11 +183,12 @@ export interface NodeRestoreParams {
   dataDir: string;
   /** The new cluster's token (default: `tripod-restore-<time>`: old members cannot mistake it for theirs). */
   clusterToken?: string;
-  etcdctl?: string;
+  /** The etcdutl binary (default: `etcdutl` on PATH; the nodes install it with etcd). */
+  etcdutl?: string;
   now?: () => number;
 }
 
-/** The `etcdctl snapshot restore` command line (pure). */
+/** The `etcdutl snapshot restore` command line (pure). */
 export function snapshotRestoreArgs(p: NodeRestoreParams & { clusterToken: string }): string[] {
   return [
     'snapshot',
@@ -217,16 +219,14 @@ export async function restoreSnapshotOnNode(
     await rename(p.dataDir, movedAside);
   }
   try {
-    await run(p.etcdctl ?? 'etcdctl', snapshotRestoreArgs({ ...p, clusterToken }), {
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
+    await run(p.etcdutl ?? 'etcdutl', snapshotRestoreArgs({ ...p, clusterToken }));
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    // Whatever etcdctl left in the data directory is ours to remove; then the old data goes back.
+    // Whatever etcdutl left in the data directory is ours to remove; then the old data goes back.
     if (movedAside || !existedEmpty) await rm(p.dataDir, { recursive: true, force: true });
     if (movedAside) await rename(movedAside, p.dataDir);
     throw new RestoreError(
-      `etcdctl snapshot restore of ${p.snapshotPath} into ${p.dataDir} failed: ${(err.stderr || err.message).trim()}` +
+      `etcdutl snapshot restore of ${p.snapshotPath} into ${p.dataDir} failed: ${(err.stderr || err.message).trim()}` +
         (movedAside ? ' (the old data directory was put back)' : ''),
     );
   }

@@ -1,14 +1,15 @@
 /**
- * A fast model of etcd 3.4 membership behind the EtcdPort: voters and learners, quorum, leader
+ * A fast model of etcd 3.5 membership behind the EtcdPort: voters and learners, quorum, leader
  * election (the most up-to-date connected voter of a majority wins), the strict reconfiguration
  * checks, one learner at most, promotion only when the learner is in sync, move-leader to voters
  * only, raft indexes that advance while a leader exists, partitions and process crashes. Errors are
- * `EtcdError`s with the kinds, gRPC codes and messages etcd 3.4 gives.
+ * `EtcdError`s with the kinds, gRPC codes and messages etcd 3.5 gives.
  */
 import type { JoinParameters } from '../heal/observed.js';
 import { EtcdError, type EtcdMemberReply, type EtcdMemberStatusReply, type EtcdPort } from '../heal/ports.js';
 import { clientURL, hostOfURL, peerURL } from '../heal/protocol.js';
 import { quorumOf } from '../spec/topology.js';
+import { ETCD_VERSION } from '../spec/versions.js';
 import type { Kernel } from './kernel.js';
 
 const FAILED_PRECONDITION = 9;
@@ -307,12 +308,19 @@ export class EtcdModel {
     return [...this.members.values()].map((m) => this.reply(m));
   }
 
-  /** All voters connected to the leader for HealthInterval (etcd's isConnectedFullySince). */
-  private connectedFully(leader: ModelMember): boolean {
+  /**
+   * etcd 3.5's MemberAdd check (isConnectedToQuorumAfterAddingNewMemberSince): a one-voter cluster
+   * may always grow; otherwise the voters connected to the leader for HealthInterval (itself
+   * included) must be a quorum of the cluster with the new member counted as unavailable.
+   */
+  private connectedToQuorumAfterAdd(leader: ModelMember): boolean {
+    const voters = this.voters();
+    if (voters.length === 1) return true;
     const since = this.k.now() - HEALTH_INTERVAL_MS;
-    return this.voters().every(
+    const connected = voters.filter(
       (v) => v === leader || (v.connectedSince !== undefined && v.connectedSince <= since && this.up(v)),
-    );
+    ).length;
+    return connected >= this.quorum(voters.length + 1);
   }
 
   private refuse(e: EtcdError): never {
@@ -343,7 +351,7 @@ export class EtcdModel {
           ),
         );
       }
-      if (!this.connectedFully(leader)) {
+      if (!this.connectedToQuorumAfterAdd(leader)) {
         this.refuse(new EtcdError('unavailable', 'etcdserver: unhealthy cluster', UNAVAILABLE));
       }
       const added = this.newMember(hostOfURL(peerURL), true);
@@ -447,7 +455,7 @@ export class EtcdModel {
         raftTerm: this.term,
         isLearner: m.isLearner,
         dbSize: 2_097_152 + index * 64,
-        version: '3.4.23',
+        version: ETCD_VERSION,
       };
       if (!seesLeader) reply.errors = ['etcdserver: no leader'];
       return reply;

@@ -1,6 +1,6 @@
 /**
  * The simulator's real etcd back end: every simulated master's etcd member is a REAL etcd process
- * (Debian's etcd-server), started by the product's own src/bootstrap/scripts/etcd-member.sh in the
+ * (the release the masters install, found by etcd-bin.ts), started by the product's own src/bootstrap/scripts/etcd-member.sh in the
  * foreground (ETCD_EXEC=1) with mutual TLS, bound to a loopback address given to that instance.
  *
  * The simulated cloud keeps its 10.x private addresses (the reconciler sees those: endpoints, peer
@@ -33,6 +33,7 @@ import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
 import type { JoinParameters } from '../heal/observed.js';
 import type { EtcdMemberReply, EtcdMemberStatusReply, EtcdPort } from '../heal/ports.js';
 import { clientURL } from '../heal/protocol.js';
+import { etcdBinary } from './etcd-bin.js';
 
 /** Where a simulated instance is, as far as its process goes. */
 export type Placement = 'up' | 'down' | 'frozen' | 'gone';
@@ -51,6 +52,7 @@ export interface RealEtcdOptions {
   electionMs?: number;
   /** The reconciler's per-call deadline (default 1500 ms: a frozen member must not stall a pass). */
   timeoutMs?: number;
+  /** The etcd binary (default: `etcdBinary()`, the pinned release). */
   etcdBin?: string;
   /** Where each simulated instance is (its zone up, down, partitioned; terminated). */
   placement: (simIp: string) => Placement;
@@ -332,7 +334,7 @@ export class RealEtcd {
         ETCD_SCHEME: 'https',
         ETCD_HEARTBEAT_INTERVAL: String(this.opts.heartbeatMs ?? 50),
         ETCD_ELECTION_TIMEOUT: String(this.opts.electionMs ?? 500),
-        ETCD_BIN: this.opts.etcdBin ?? 'etcd',
+        ETCD_BIN: this.opts.etcdBin ?? etcdBinary(),
         ETCD_EXEC: '1',
       },
     });

@@ -1,5 +1,5 @@
 /**
- * Real etcd clusters for tests: every member is a Debian `etcd` process started by the product's own
+ * Real etcd clusters for tests: every member is an etcd process of the pinned release (etcd-bin.ts) started by the product's own
  * etcd phase (src/bootstrap/scripts/etcd-member.sh, ETCD_EXEC=1) on its own loopback address
  * 127.<a>.<b>.<n> (a, b random per cluster, so parallel test files never collide) and free ports,
  * with a per-cluster CA and a reconciler client certificate (mutual TLS) made with openssl.
@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createEtcdClient, type EtcdClient, type EtcdTls } from '../../src/adapters/etcd/client.js';
 import type { EtcdMemberReply } from '../../src/heal/ports.js';
+import { etcdBinary } from '../../src/sim/etcd-bin.js';
 import { issueClientCert, makeCa, readTls } from './pki.js';
 import { freePort } from './ports.js';
 
@@ -201,6 +202,7 @@ export class EtcdTestCluster {
         ETCD_SCHEME: this.scheme,
         ETCD_HEARTBEAT_INTERVAL: String(this.options.heartbeatMs),
         ETCD_ELECTION_TIMEOUT: String(this.options.electionMs),
+        ETCD_BIN: etcdBinary(),
         ETCD_EXEC: '1',
       },
     });

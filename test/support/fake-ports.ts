@@ -1,6 +1,6 @@
 /**
  * Test support for the healing core: builders of ObservedState values (for `decide`) and small
- * in-memory ports (for the executor and reconcilePass). The etcd fake follows the rules etcd 3.4
+ * in-memory ports (for the executor and reconcilePass). The etcd fake follows the rules etcd 3.5
  * enforces (strict reconfig, one learner, promote only in sync, move-leader to the leader only).
  */
 import type { LifecycleHook } from '../../src/heal/actions.js';
@@ -159,7 +159,7 @@ export class FakeEtcd implements EtcdPort {
   /** Learners that have caught up (promote succeeds). */
   inSync = new Set<string>();
   private nextId = 1000;
-  /** Fill `errors` in status replies like etcd 3.4 does. */
+  /** Fill `errors` in status replies like etcd 3.5 does. */
   reportErrors = true;
 
   constructor(readonly scheme: 'https' | 'http' = 'https') {}
@@ -213,7 +213,9 @@ export class FakeEtcd implements EtcdPort {
     this.voterEndpoint(endpoint);
     const existing = this.members.find((m) => m.peerURLs.includes(url));
     if (existing) return { member: this.reply(existing), members: this.members.map(this.reply) };
-    if (this.members.some((m) => !m.isLearner && !m.up)) {
+    // etcd 3.5: the voters up must be a quorum of the cluster grown by the (not yet started) member.
+    const voters = this.members.filter((m) => !m.isLearner);
+    if (voters.length > 1 && voters.filter((m) => m.up).length < Math.floor((voters.length + 1) / 2) + 1) {
       throw new EtcdError('unavailable', 'etcdserver: unhealthy cluster', 14);
     }
     if (this.members.some((m) => m.isLearner)) {
@@ -278,7 +280,7 @@ export class FakeEtcd implements EtcdPort {
       raftTerm: 2,
       isLearner: m.isLearner,
       dbSize: 20480,
-      version: '3.4.23',
+      version: '3.5.33',
       ...(this.reportErrors ? { errors } : {}),
     };
   }

@@ -1,5 +1,5 @@
 /**
- * `EtcdPort` over etcd 3.4's v3 JSON gateway: membership (list, add learner, promote, remove),
+ * `EtcdPort` over etcd 3.5's v3 JSON gateway: membership (list, add learner, promote, remove),
  * maintenance (status, move leader, alarms) and the snapshot stream. No gRPC: Node's own HTTP
  * client with mutual TLS.
  *
@@ -154,7 +154,7 @@ export function createEtcdClient(options: EtcdClientOptions = {}): EtcdClient {
       isLearner: r.isLearner === true,
       dbSize: count(r.dbSize),
       version: r.version ?? '',
-      // etcd 3.4 lists raised alarms here ("alarm:NOSPACE "); the gateway omits an empty list.
+      // etcd 3.5 lists raised alarms here ("alarm:NOSPACE "); the gateway omits an empty list.
       errors: r.errors ?? [],
     };
   }

@@ -1,5 +1,5 @@
 /**
- * Transport to etcd's v3 JSON gateway (etcd 3.4): every call is a POST of a JSON body to
+ * Transport to etcd's v3 JSON gateway (etcd 3.5): every call is a POST of a JSON body to
  * `<endpoint>/v3/...`, over HTTPS with mutual TLS (plain HTTP only for tests). Errors come back as
  * `{"error","message","code"}` with the gRPC code; they become `EtcdError`s typed by that code.
  *

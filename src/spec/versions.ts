@@ -1,0 +1,85 @@
+/**
+ * The etcd tripod runs, in one place: the release every master installs (the official tarball,
+ * checked against a pinned SHA-256), the same version tests and `tripod sandbox` build from
+ * tools/etcd/go.mod (a test compares the two), and what kubeadm accepts as an external etcd.
+ *
+ * kubeadm's preflight refuses an external etcd older than its `MinExternalEtcdVersion`
+ * (cmd/kubeadm/app/constants/constants.go of each release branch; the value of the newest patch
+ * release is kept here, older patches of the same minor asked for less). kubeadm's own etcd would
+ * be `DefaultEtcdVersion` (3.5.16 for 1.32), lower than the minimum it demands of an external one.
+ */
+
+/**
+ * The etcd release the nodes install and the tests run. 3.5.33 rather than 3.5.24 (the minimum):
+ * the Go module proxy serves etcdctl and etcdutl at 3.5.33 but not at 3.5.24, and tests must run
+ * exactly what the nodes run; 3.5.33 is newer on the same 3.5 line with the fixes since.
+ */
+export const ETCD_VERSION = '3.5.33';
+
+/**
+ * SHA-256 of the official release tarballs `etcd-v<ETCD_VERSION>-linux-<arch>.tar.gz` (from the
+ * release's SHA256SUMS, as recorded by kubespray's checksums.yml).
+ */
+export const ETCD_RELEASE_SHA256 = {
+  amd64: '5025b5b24d81a9616b6e284ccd439b9a3df055ef8fdcdc142af3ec8f6a3b3c95',
+  arm64: '0764c5c0acef155f4bfa0487791cc5776adef66315bf16ec0653883bfd463a90',
+} as const;
+
+export type EtcdArch = keyof typeof ETCD_RELEASE_SHA256;
+
+/** The release tarball's file name for an architecture. */
+export function etcdTarballName(arch: EtcdArch, version = ETCD_VERSION): string {
+  return `etcd-v${version}-linux-${arch}.tar.gz`;
+}
+
+/**
+ * Kubernetes minor -> kubeadm's `MinExternalEtcdVersion` (newest patch of that minor; kubeadm
+ * writes it as `3.5.24-0`, the image suffix dropped here). The minors tripod supports: a spec's
+ * `kubernetesVersion` must be one of these. 1.32: read from release-1.32's constants.go; 1.31,
+ * 1.33, 1.34: the same bump (kubernetes/kubernetes #134779 and its cherry-picks #134861, #135018,
+ * #135020); 1.35: branched after it, and master still asks for 3.5.24.
+ */
+export const KUBEADM_MIN_EXTERNAL_ETCD: Readonly<Record<string, string>> = {
+  '1.31': '3.5.24',
+  '1.32': '3.5.24',
+  '1.33': '3.5.24',
+  '1.34': '3.5.24',
+  '1.35': '3.5.24',
+};
+
+/** `3.5.24` -> [3, 5, 24]; undefined when not MAJOR.MINOR.PATCH. */
+export function parseVersion(v: string): [number, number, number] | undefined {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(v.trim());
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/** Negative, zero or positive as a < b, a = b, a > b (both MAJOR.MINOR.PATCH). */
+export function compareVersions(a: string, b: string): number {
+  const x = parseVersion(a);
+  const y = parseVersion(b);
+  if (!x || !y) throw new Error(`not a version: ${x ? b : a}`);
+  return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+}
+
+/**
+ * Why etcd `etcdVersion` cannot serve Kubernetes `kubernetesVersion` through kubeadm (the spec's
+ * message), or undefined when it can. A version that is not MAJOR.MINOR.PATCH is left to the
+ * schema's own format rule.
+ */
+export function kubernetesVersionProblem(
+  kubernetesVersion: string,
+  etcdVersion = ETCD_VERSION,
+): string | undefined {
+  const v = parseVersion(kubernetesVersion);
+  if (!v) return undefined;
+  const minor = `${v[0]}.${v[1]}`;
+  const min = KUBEADM_MIN_EXTERNAL_ETCD[minor];
+  const supported = Object.keys(KUBEADM_MIN_EXTERNAL_ETCD);
+  if (min === undefined) {
+    return `Kubernetes ${minor} is not supported (tripod supports ${supported.join(', ')}: the minors whose kubeadm accepts the etcd ${etcdVersion} the masters install)`;
+  }
+  if (compareVersions(etcdVersion, min) < 0) {
+    return `kubeadm ${minor} needs an external etcd of at least ${min}, the masters install ${etcdVersion}`;
+  }
+  return undefined;
+}
