@@ -14,7 +14,7 @@ import {
   renderUserData,
   USER_DATA_LIMIT,
 } from '../src/bootstrap/render.js';
-import { caParameter, joinParameter, workerJoinParameter } from '../src/heal/protocol.js';
+import { caParameter, configParameter, joinParameter, workerJoinParameter } from '../src/heal/protocol.js';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 
@@ -145,6 +145,23 @@ describe('node settings come from the spec and the protocol', () => {
     }
     expect(env.TRIPOD_JOIN_PREFIX + 'i-0abc').toBe(joinParameter(spec.name, 'i-0abc'));
     expect(env.TRIPOD_WORKER_JOIN_PARAM).toBe(workerJoinParameter(spec.name));
+  });
+
+  it("kubeadm's pod and service ranges are the spec's (or its defaults), and the masters find the configuration parameter", () => {
+    const env = nodeEnvironment(spec, 'master');
+    expect([env.TRIPOD_POD_SUBNET, env.TRIPOD_SERVICE_SUBNET]).toEqual(['10.244.0.0/16', '10.96.0.0/12']);
+    const own = { ...spec, network: { ...spec.network, pods: '100.64.0.0/16', services: '100.65.0.0/20' } };
+    expect([
+      nodeEnvironment(own, 'master').TRIPOD_POD_SUBNET,
+      nodeEnvironment(own, 'master').TRIPOD_SERVICE_SUBNET,
+    ]).toEqual(['100.64.0.0/16', '100.65.0.0/20']);
+    expect(env.TRIPOD_CONFIG_PARAM).toBe(configParameter(spec.name));
+  });
+
+  it('no bootstrap script ignores a kubeadm preflight error', () => {
+    for (const [name, text] of Object.entries(readScripts())) {
+      expect(`${name}: ${/ignore-?preflight-?errors/i.test(text)}`).toBe(`${name}: false`);
+    }
   });
 
   it('the pinned version, groups and hooks per role', () => {

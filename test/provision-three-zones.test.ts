@@ -145,6 +145,8 @@ describe('three zones, own VPC', () => {
       (await getParameter(aws, configParameter(spec.name)))!.value,
     ) as ReconcilerConfig;
     expect(config.apiTargetGroupArn).toBe(masters.TargetGroupARNs![0]);
+    // the masters put the API load balancer's own name in the API server certificate (master.sh)
+    expect(config.apiLoadBalancerDnsName).toBe(lbs.LoadBalancers![0]!.DNSName);
     expect(config.serviceTargetGroupArns).toHaveLength(2);
     expect(config.expectedMasters).toBe(3);
     // the backup bucket: named after the account (moto's 123456789012), made versioned, recorded

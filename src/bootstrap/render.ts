@@ -9,6 +9,7 @@ import { reconcilerConfigFromSpec } from '../heal/config.js';
 import {
   API_SERVER_PORT,
   caParameter,
+  configParameter,
   ETCD_CLIENT_PORT,
   ETCD_PEER_PORT,
   joinParameterPath,
@@ -22,6 +23,7 @@ import {
 } from '../heal/protocol.js';
 import { resourceNames } from '../provision/names.js';
 import { workerDrainSeconds } from '../provision/worker-group.js';
+import { clusterCidrs } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { BOOTSTRAP_SCRIPTS } from './scripts.generated.js';
 
@@ -50,6 +52,7 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
   const names = resourceNames(spec.name);
   const config = reconcilerConfigFromSpec(spec, { apiTargetGroupArn: '', serviceTargetGroupArns: [] });
   const heartbeat = spec.reconciler.lifecycleHeartbeatSeconds;
+  const cidrs = clusterCidrs(spec.network);
   const pkiPrefix = caParameter(spec.name, 'etcd-ca').slice(0, -'etcd-ca'.length);
   return {
     TRIPOD_CLUSTER: spec.name,
@@ -61,6 +64,10 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_API_DNS: spec.apiEndpoint.dnsName ?? '',
     TRIPOD_API_LB_NAME: names.apiLoadBalancer,
     TRIPOD_API_PORT: String(API_SERVER_PORT),
+    // The cluster configuration parameter: masters read the API load balancer's own DNS name from it.
+    TRIPOD_CONFIG_PARAM: configParameter(spec.name),
+    TRIPOD_POD_SUBNET: cidrs.pods,
+    TRIPOD_SERVICE_SUBNET: cidrs.services,
     TRIPOD_ETCD_CLIENT_PORT: String(ETCD_CLIENT_PORT),
     TRIPOD_ETCD_PEER_PORT: String(ETCD_PEER_PORT),
     TRIPOD_JOIN_PREFIX: joinParameterPath(spec.name),

@@ -689,7 +689,26 @@ peer_ips() {
 }
 
 # --- the control plane ------------------------------------------------------------------------------
-# write_init_config ENDPOINT: the seed's kubeadm configuration, external etcd = the local member.
+# api_lb_dns_name: the API load balancer's own DNS name, from the cluster configuration the
+# provisioner writes once the load balancer exists (or asked of ELB when an older one lacks it).
+api_lb_dns_name() {
+  local name
+  if name=$(ssm_get "$TRIPOD_CONFIG_PARAM" | jq -er '.apiLoadBalancerDnsName // empty'); then
+    echo "$name"
+  else
+    TRIPOD_API_DNS='' api_endpoint_name
+  fi
+}
+
+# cert_sans NAME...: the API server certificate's extra names as a YAML flow list, without repeats.
+cert_sans() {
+  printf '%s\\n' "$@" | awk 'NF && !seen[$0]++' | jq -Rnc '[inputs]'
+}
+
+# write_init_config ENDPOINT LB_DNS_NAME: the seed's kubeadm configuration, external etcd = the
+# local member. Joining masters take the ClusterConfiguration (networking, certificate names) from
+# the cluster. The certificate names both the API endpoint (apiEndpoint.dnsName, when set) and the
+# load balancer's own DNS name, so either reaches the API with TLS verification.
 write_init_config() {
   local api
   api="kubeadm.k8s.io/$(kubeadm_api)"
@@ -701,11 +720,12 @@ write_init_config() {
     printf -- '---\\napiVersion: %s\\nkind: ClusterConfiguration\\n' "$api"
     printf 'clusterName: %s\\nkubernetesVersion: v%s\\ncontrolPlaneEndpoint: "%s:%s"\\n' \\
       "$TRIPOD_CLUSTER" "$TRIPOD_K8S_VERSION" "$1" "$TRIPOD_API_PORT"
+    printf 'networking:\\n  podSubnet: "%s"\\n  serviceSubnet: "%s"\\n' "$TRIPOD_POD_SUBNET" "$TRIPOD_SERVICE_SUBNET"
     printf 'etcd:\\n  external:\\n    endpoints: ["https://%s:%s"]\\n' "$NODE_IP" "$TRIPOD_ETCD_CLIENT_PORT"
     printf '    caFile: /etc/kubernetes/pki/etcd/ca.crt\\n'
     printf '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt\\n'
     printf '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key\\n'
-    printf 'apiServer:\\n  certSANs: ["%s", "%s", "127.0.0.1", "localhost"]\\n' "$1" "$NODE_IP"
+    printf 'apiServer:\\n  certSANs: %s\\n' "$(cert_sans "$1" "$2" "$NODE_IP" 127.0.0.1 localhost)"
     printf 'controllerManager:\\n  extraArgs:\\n'
     extra_args '    ' leader-elect=true
     printf 'scheduler:\\n  extraArgs:\\n'
@@ -726,9 +746,10 @@ discovery_master() {
 }
 
 seed_control_plane() {
-  local endpoint=$1
+  local endpoint=$1 lb
+  lb=$(retry_backoff 300 api_lb_dns_name) || die "cannot find the API load balancer's DNS name"
   pin_api_endpoint "$endpoint" "$NODE_IP"
-  write_init_config "$endpoint"
+  write_init_config "$endpoint" "$lb"
   log "kubeadm init (external etcd: the local member)"
   kubeadm init --config "$TRIPOD_ETC/kubeadm.yaml"
 }

@@ -27,6 +27,11 @@ export interface ReconcilerConfig {
   bootTimeoutMs: number;
   /** A learner within this many raft entries of the leader is promoted. */
   learnerMaxLag: number;
+  /**
+   * The API load balancer's own DNS name (filled by the provisioner once it exists): the masters put
+   * it in the API server certificate beside `apiEndpoint.dnsName` (src/bootstrap/scripts/master.sh).
+   */
+  apiLoadBalancerDnsName?: string;
   /** The etcd snapshot bucket (the provisioner's backup bucket); no scheduled backups without it. */
   backupBucket?: string;
   /** Minutes between scheduled snapshots (spec `etcd.backupIntervalMinutes`; default 15). */
@@ -47,7 +52,12 @@ export function backupSchedule(config: ReconcilerConfig): { intervalMinutes: num
 
 export function reconcilerConfigFromSpec(
   spec: ClusterSpec,
-  arns: { apiTargetGroupArn: string; serviceTargetGroupArns: string[]; backupBucket?: string },
+  arns: {
+    apiTargetGroupArn: string;
+    serviceTargetGroupArns: string[];
+    backupBucket?: string;
+    apiLoadBalancerDnsName?: string;
+  },
 ): ReconcilerConfig {
   const names = resourceNames(spec.name);
   const topology = deriveTopology(spec);
@@ -66,6 +76,7 @@ export function reconcilerConfigFromSpec(
     memberUnhealthyMs: spec.reconciler.memberUnhealthySeconds * 1000,
     bootTimeoutMs: Math.max(spec.reconciler.lifecycleHeartbeatSeconds, 900) * 1000,
     learnerMaxLag: 100,
+    ...(arns.apiLoadBalancerDnsName ? { apiLoadBalancerDnsName: arns.apiLoadBalancerDnsName } : {}),
     ...(arns.backupBucket
       ? {
           backupBucket: arns.backupBucket,

@@ -230,6 +230,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
         reconcilerConfigFromSpec(spec, {
           apiTargetGroupArn: refs.get('tg/api', 'arn'),
           serviceTargetGroupArns: svcTgs.map((t) => refs.get(t, 'arn')),
+          apiLoadBalancerDnsName: refs.get('lb/api', 'dnsName'),
           ...(backupBucket ? { backupBucket } : {}),
         }),
       ),

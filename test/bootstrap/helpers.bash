@@ -61,18 +61,14 @@ setup_node() {
   export TRIPOD_LAUNCH_HOOK=tripod-master-launching TRIPOD_TERMINATE_HOOK=tripod-master-terminating
   export TRIPOD_SCHEDULABLE=false TRIPOD_JOIN_TIMEOUT=60 TRIPOD_LEAVE_TIMEOUT=60 TRIPOD_DRAIN_TIMEOUT=120
   export TRIPOD_TOKEN_TTL_SECONDS=86400 TRIPOD_TOKEN_RENEW_SECONDS=43200 TRIPOD_WATCHDOG_FAILURES=3
+  export TRIPOD_CONFIG_PARAM=/tripod/t1/config TRIPOD_POD_SUBNET=10.244.0.0/16 TRIPOD_SERVICE_SUBNET=10.96.0.0/12
   for cmd in apt-get apt-mark modprobe sysctl systemctl systemd-run kubectl snap; do stub "$cmd"; done
   stub gpg "cat >/dev/null" # reads the key from stdin, as gpg --dearmor does
   stub apt-cache 'echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages"'
   stub containerd 'echo "            SystemdCgroup = false"'
-  # kubeadm init/join write the API server manifest with the cluster configuration's etcd endpoint
-  stub kubeadm 'case "$*" in
-    "token create"*) echo abcdef.0123456789abcdef ;;
-    init* | join*)
-      mkdir -p "$TRIPOD_ROOT/etc/kubernetes/manifests"
-      printf "    - --etcd-servers=https://10.0.9.9:2379\n    - --secure-port=6443\n" >"$TRIPOD_ROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
-      ;;
-  esac'
+  # kubeadm checks its configuration against a model of kubeadm's (stubs/kubeadm-config.mjs)
+  export TRIPOD_TEST_STUBS="$HERE/stubs"
+  stub kubeadm "$(cat "$HERE/stubs/kubeadm.bash")"
   stub aws "$(cat "$HERE/stubs/aws.bash")"
   stub curl "$(cat "$HERE/stubs/curl.bash")"
   respond instance-id i-0abc

@@ -8,6 +8,16 @@ setup() {
   # shellcheck source=/dev/null
   . "$SCRIPTS/master.sh"
   node_identity 2>/dev/null
+  # the cluster configuration the provisioner writes, with the API load balancer's own DNS name
+  ssm_set /tripod/t1/config '{"cluster":"t1","apiLoadBalancerDnsName":"t1-api-0123456789abcdef.elb.eu-west-1.amazonaws.com"}'
+}
+
+# kubeadm_doc KIND PATH: a field of one document of the written kubeadm configuration, as JSON.
+kubeadm_doc() {
+  node -e 'const y = require("yaml"); const [file, kind, path] = process.argv.slice(1);
+    const d = y.parseAllDocuments(require("fs").readFileSync(file, "utf8")).map((x) => x.toJS()).find((x) => x.kind === kind);
+    console.log(JSON.stringify(path.split(".").reduce((v, k) => v?.[k], d)));' \
+    "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml" "$1" "$2"
 }
 
 join_doc() { # join_doc STATE INITIAL_CLUSTER
@@ -84,6 +94,50 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
   grep -q 'value: "topology.kubernetes.io/zone=eu-west-1a"' "$cfg"
   refute grep -q 'local:' "$cfg"
   grep -qx '10.0.1.5 api.t1.example.com # tripod-api' "$TRIPOD_ROOT/etc/hosts"
+}
+
+@test "the seed's ClusterConfiguration: pod and service ranges, certificate names for the API DNS name and the load balancer's own, nothing ignored" {
+  seed_control_plane api.t1.example.com 2>/dev/null
+  [ "$(kubeadm_doc ClusterConfiguration networking)" = '{"podSubnet":"10.244.0.0/16","serviceSubnet":"10.96.0.0/12"}' ]
+  [ "$(kubeadm_doc ClusterConfiguration apiServer.certSANs)" = \
+    '["api.t1.example.com","t1-api-0123456789abcdef.elb.eu-west-1.amazonaws.com","10.0.1.5","127.0.0.1","localhost"]' ]
+  [ "$(kubeadm_doc ClusterConfiguration apiVersion)" = '"kubeadm.k8s.io/v1beta4"' ]
+  no_call 'ignore-preflight-errors'
+  refute grep -qi 'ignorePreflightErrors' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+}
+
+@test "without apiEndpoint.dnsName the endpoint is the load balancer's name, listed once; an older configuration falls back to ELB" {
+  write_init_config t1-api-0123456789abcdef.elb.eu-west-1.amazonaws.com "$(api_lb_dns_name)"
+  [ "$(kubeadm_doc ClusterConfiguration apiServer.certSANs)" = \
+    '["t1-api-0123456789abcdef.elb.eu-west-1.amazonaws.com","10.0.1.5","127.0.0.1","localhost"]' ]
+  ssm_set /tripod/t1/config '{"cluster":"t1"}'
+  [ "$(api_lb_dns_name)" = internal-t1-api-123.elb.eu-west-1.amazonaws.com ]
+  calls | grep -q 'aws elbv2 describe-load-balancers --region eu-west-1 --names t1-api'
+}
+
+@test "the kubeadm stand-in refuses what kubeadm would: wrong apiVersion, v1beta3 extra arguments in v1beta4, unknown fields, a service range over /12" {
+  write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
+  cfg="$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  kubeadm init --config "$cfg"
+  cp "$cfg" "$BATS_TEST_TMPDIR/good.yaml"
+  sed 's#kubeadm.k8s.io/v1beta4#kubeadm.k8s.io/v1beta3#' "$BATS_TEST_TMPDIR/good.yaml" >"$cfg"
+  run kubeadm init --config "$cfg"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"kubeadm 1.32.4 reads kubeadm.k8s.io/v1beta4, not kubeadm.k8s.io/v1beta3"* ]]
+  sed 's#^    - name: leader-elect#    leader-elect: "true"\n    - name: leader-elect#' "$BATS_TEST_TMPDIR/good.yaml" >"$cfg"
+  run kubeadm init --config "$cfg"
+  [ "$status" -ne 0 ]
+  sed 's#^networking:#networking:\n  podCIDR: 10.1.0.0/16#' "$BATS_TEST_TMPDIR/good.yaml" >"$cfg"
+  run kubeadm init --config "$cfg"
+  [[ "$output" == *"networking.podCIDR: unknown field"* ]]
+  sed 's#10.96.0.0/12#10.0.0.0/8#' "$BATS_TEST_TMPDIR/good.yaml" >"$cfg"
+  run kubeadm init --config "$cfg"
+  [[ "$output" == *"wider than kubeadm's limit of 20 bits"* ]]
+  sed 's#^nodeRegistration:#nodeRegistration:\n  ignorePreflightErrors: [all]#' "$BATS_TEST_TMPDIR/good.yaml" >"$cfg"
+  run kubeadm init --config "$cfg"
+  [[ "$output" == *"ignorePreflightErrors: tripod never sets this"* ]]
+  run kubeadm join --config "$BATS_TEST_TMPDIR/good.yaml"
+  [[ "$output" == *"kubeadm join takes JoinConfiguration"* ]]
 }
 
 @test "a later master runs kubeadm join --control-plane through another master's address, without a certificate key" {
@@ -234,10 +288,12 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
 }
 
 @test "kubeadm's configuration format follows the Kubernetes version (v1beta4 from 1.31, v1beta3 before)" {
-  write_init_config api.t1.example.com
+  write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
   grep -q 'apiVersion: kubeadm.k8s.io/v1beta4' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
   grep -q -- '- name: leader-elect' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
-  TRIPOD_K8S_VERSION=1.30.6 write_init_config api.t1.example.com
+  kubeadm init --config "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  TRIPOD_K8S_VERSION=1.30.6 write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
+  TRIPOD_K8S_VERSION=1.30.6 kubeadm init --config "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
   grep -q 'apiVersion: kubeadm.k8s.io/v1beta3' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
   grep -q '^    leader-elect: "true"' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
   grep -q '^    node-labels: "topology.kubernetes.io/zone=eu-west-1a"' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
@@ -245,9 +301,9 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
 }
 
 @test "schedulable masters drop the control-plane taint" {
-  write_init_config api.t1.example.com
+  write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
   refute grep -q 'taints:' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
-  TRIPOD_SCHEDULABLE=true write_init_config api.t1.example.com
+  TRIPOD_SCHEDULABLE=true write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
   grep -q '^  taints: \[\]' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
 }
 
