@@ -18,6 +18,7 @@ import { type PassResult, reconcilePass } from '../src/heal/reconcile.js';
 import { EtcdTestCluster, type EtcdTestMember } from './support/etcd-cluster.js';
 import { FakeFleet, FakeLoadBalancer, FakeParameters, testConfig } from './support/fake-ports.js';
 import { issueClientCert, makeCa, readTls } from './support/pki.js';
+import { until } from './support/until.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const octet = () => 1 + Math.floor(Math.random() * 250);
@@ -150,32 +151,46 @@ async function pass(w: RealWorld): Promise<PassResult> {
   return p;
 }
 
-/** Passes (with node boots between them) until converged; fails with the timeline otherwise. */
-async function converge(w: RealWorld, maxPasses = 40) {
-  for (let k = 0; k < maxPasses; k++) {
-    const p = await pass(w);
-    if (p.decision.conditions.converged) return p;
-    await bootNodes(w);
-    await sleep(250);
-  }
-  const timeline = w.passes.map(
-    (p) =>
-      p.results.map((r) => `${r.action.kind}:${r.outcome}`).join(' ') + ` | ${p.decision.waits.join('; ')}`,
+/**
+ * Passes (with node boots between them) until converged, within `deadlineMs` of real time (etcd's
+ * elections and joins take what the machine's load makes them take); fails with the timeline.
+ */
+async function converge(w: RealWorld, deadlineMs = 40_000) {
+  let last: PassResult | undefined;
+  await until(
+    async () => {
+      last = await pass(w);
+      if (!last.decision.conditions.converged) await bootNodes(w);
+    },
+    () => last?.decision.conditions.converged === true,
+    {
+      deadlineMs,
+      what: 'the cluster converged',
+      describe: () =>
+        w.passes
+          .map(
+            (p) =>
+              p.results.map((r) => `${r.action.kind}:${r.outcome}`).join(' ') +
+              ` | ${p.decision.waits.join('; ')}`,
+          )
+          .join('\n'),
+    },
   );
-  throw new Error(`not converged after ${maxPasses} passes:\n${timeline.join('\n')}`);
+  return last!;
 }
 
 const membershipKinds = (p: PassResult) =>
   p.decision.actions.filter((a) => ['add-learner', 'remove-member', 'promote-member'].includes(a.kind));
 
-describe('reconcilePass against real etcd', () => {
+// Each wait below has its own deadline; the test's timeout is above the longest of them.
+describe('reconcilePass against real etcd', { timeout: 120_000 }, () => {
   it('a brand-new cluster: one seed starts it with state new, the others join one by one as learners', async () => {
     const w = await realWorld(0, 3);
     for (const k of [1, 2, 3]) launch(w, k);
     const first = await pass(w);
     expect(first.decision.memory.seedInstanceId).toBe('i-1');
     expect(first.decision.waits).toContain("i-2 waits until the seed's member exists");
-    await converge(w, 60);
+    await converge(w, 50_000);
     expect(w.changes).toEqual([
       'add-learner i-2',
       'promote-member i-2',
@@ -299,7 +314,7 @@ describe('reconcilePass against real etcd', () => {
     expect(membershipKinds(first)).toHaveLength(1);
     launch(w, 6);
     launch(w, 7);
-    await converge(w, 60);
+    await converge(w, 50_000);
     expect(w.changes.slice(0, 2).sort()).toEqual(['remove-member i-4', 'remove-member i-5']);
     expect(w.changes.slice(2)).toEqual([
       'add-learner i-6',
