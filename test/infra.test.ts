@@ -241,7 +241,7 @@ describe(TEMPLATE, () => {
     ) as Array<Statement & { Condition?: Record<string, Record<string, unknown>> }>;
     const put = statements.filter((s) => [s.Action].flat().includes('events:PutEvents'));
     expect(put).toHaveLength(1);
-    const eq = put[0]!.Condition?.StringEquals ?? {};
+    const eq = put[0]!.Condition?.['ForAllValues:StringEquals'] ?? {};
     expect(eq['events:source']).toBe(NODE_EVENT_SOURCE);
     expect([eq['events:detail-type']].flat().sort()).toEqual([...NODE_DETAIL_TYPES].sort());
   });
@@ -275,7 +275,7 @@ describe(TEMPLATE, () => {
     expect(reads.flatMap(resources)).toEqual([`${prefix}worker-join`]);
     for (const s of ssm) for (const r of resources(s)) expect(r).not.toMatch(/pki/);
     const writes = ssm.filter((s: Statement) => [s.Action].flat().includes('ssm:PutParameter'));
-    expect(writes.flatMap(resources)).toEqual([`${prefix}worker-drained/*`]);
+    expect(writes.flatMap(resources)).toEqual([`${prefix}workers/drained/*`]);
     const profile = template.Resources.WorkerInstanceProfile.Properties;
     expect(profile.Roles).toEqual([{ Ref: 'WorkerRole' }]);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string

@@ -34,7 +34,19 @@ export interface AwsClientOptions {
   credentials?: AwsCredentials;
   /** Counts calls; pass one to share a counter between factories. */
   counter?: ApiCallCounter;
+  /** Runs around every call (tests record the calls for the IAM contract, test/support/iam.ts). Default: none. */
+  around?: AwsCallHook;
 }
+
+/** One SDK call as the hook sees it: IAM service prefix, operation (`CreateVpc`) and the command's input. */
+export interface AwsCall {
+  service: string;
+  operation: string;
+  input: unknown;
+}
+
+/** Must call `proceed` once (it returns the call's output) and may look at the world before and after. */
+export type AwsCallHook = (call: AwsCall, proceed: () => Promise<unknown>) => Promise<void>;
 
 /** Counts API calls per service and operation (one per logical call; `attempts` counts HTTP requests, retries included). */
 export class ApiCallCounter {
@@ -99,7 +111,11 @@ interface MiddlewareClient {
 }
 
 /** Adds the counting and error-translating middleware to a client. */
-export function instrument<C extends MiddlewareClient>(client: C, counter: ApiCallCounter): C {
+export function instrument<C extends MiddlewareClient>(
+  client: C,
+  counter: ApiCallCounter,
+  around?: AwsCallHook,
+): C {
   client.middlewareStack.add(
     // biome-ignore lint/suspicious/noExplicitAny: see MiddlewareClient
     (next: any, context: any) => async (args: any) => {
@@ -107,7 +123,18 @@ export function instrument<C extends MiddlewareClient>(client: C, counter: ApiCa
       const operation = String(context.commandName ?? '').replace(/Command$/, '');
       counter.record(service, operation);
       try {
-        return await next(args);
+        if (!around) return await next(args);
+        // biome-ignore lint/suspicious/noExplicitAny: the middleware's result ({output, response})
+        let result: any;
+        let done = false;
+        const proceed = async () => {
+          result = await next(args);
+          done = true;
+          return result.output;
+        };
+        await around({ service, operation, input: args?.input }, proceed);
+        if (!done) await proceed();
+        return result;
       } catch (e) {
         throw toAwsApiError(e, service, operation, args?.input);
       }
@@ -176,7 +203,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     let c: T | undefined;
     return () => {
       if (!c) {
-        c = instrument(make(), counter);
+        c = instrument(make(), counter, options.around);
         made.push(c);
       }
       return c;

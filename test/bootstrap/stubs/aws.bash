@@ -1,5 +1,9 @@
 # The aws stand-in: SSM get/put over files in $SSM, S3 get-object from files in $S3 (key with / as _);
-# everything else succeeds silently.
+# everything else succeeds silently. With $AWS_LOG set, each call's arguments are appended to it
+# (separated by \x1f, calls by \x1e) for the IAM contract (test/iam-contract.test.ts).
+if [ -n "${AWS_LOG:-}" ]; then
+  (IFS=$'\x1f' && printf '%s\x1e' "$*" >>"$AWS_LOG")
+fi
 name='' value='' overwrite=0 s3key=''
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
