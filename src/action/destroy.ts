@@ -11,8 +11,11 @@ export async function destroyCommand(run: CommandRun): Promise<void> {
         '. Nothing was changed.',
     );
   }
+  // Waits on lingering network interfaces end a minute before timeout-minutes, so destroy stops
+  // with "run it again" (it is idempotent) instead of being cut off mid-wait.
+  const deadline = Date.now() + Math.max(inputs.timeoutMinutes - 1, 0.5) * 60_000;
   await runGrouped(runner, 'destroy', inputs.timeoutMinutes, (signal, onProgress) =>
-    engine.destroy(spec, { signal, onProgress }),
+    engine.destroy(spec, { signal, onProgress, deadline }),
   );
   await runner.summary(
     `## tripod destroy: \`${spec.name}\` in ${spec.region}\n\nDeleted every resource of the cluster.\n`,

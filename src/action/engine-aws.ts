@@ -62,7 +62,11 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
       });
     },
     async destroy(spec, options) {
-      await destroy(clients, spec, { onProgress: options.onProgress, signal: options.signal });
+      await destroy(clients, spec, {
+        onProgress: options.onProgress,
+        signal: options.signal,
+        ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      });
     },
     async upgrade(spec, options) {
       return runUpgrade(

@@ -38,6 +38,8 @@ export interface ApplyOptions {
   allowDestructive: boolean;
   signal: AbortSignal;
   onProgress(e: ProgressEvent): void;
+  /** Epoch ms: waits on lingering dependencies end by then (destroy says to run it again). */
+  deadline?: number;
 }
 
 export interface ClusterStatus {

@@ -8,7 +8,7 @@ import { type Command, choice } from './command.js';
 export const applyCommand: Command = {
   name: 'apply',
   summary: 'create or update the cluster in AWS to match the spec',
-  help: `Usage: tripod apply [-f cluster.yaml] [--region R] [--endpoint-url URL] [--format text|markdown|json] [--allow-destructive]
+  help: `Usage: tripod apply [-f cluster.yaml] [--region R] [--endpoint-url URL] [--format text|markdown|json] [--allow-destructive] [--reconciler-zip PATH]
 
 Plans (see tripod plan), prints the plan, then applies it in dependency order, waiting for NAT
 gateways and load balancers to be ready. Apply is idempotent: run it again after an interruption
@@ -16,6 +16,10 @@ and it finishes the job. Destructive changes (deleting or replacing the master g
 the masters, dropping zones that hold more masters than the cluster can lose, renaming the
 cluster when --previous-name says it had another name)
 are refused unless --allow-destructive is given.
+
+The reconciler function gets the Lambda package shipped with tripod (dist/lambdas/reconciler.zip),
+the same one the GitHub Action deploys, so a plan from either is a no-op after an apply from the
+other. --reconciler-zip deploys another package instead (e.g. a development build).
 
 Options:
 ${awsOptionsHelp}

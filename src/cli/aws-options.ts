@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
 import { ProvisionError } from '../provision/apply.js';
+import { LimitError } from '../provision/limits.js';
 import type { PlanOptions } from '../provision/plan.js';
 import { reconcilerBundleFromZip } from '../provision/reconciler-bundle.js';
 import { loadSpecFile } from '../spec/file.js';
@@ -82,7 +83,8 @@ export async function asUserErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
-    if (e instanceof AwsApiError || e instanceof ProvisionError) throw new UserError(e.message);
+    if (e instanceof AwsApiError || e instanceof ProvisionError || e instanceof LimitError)
+      throw new UserError(e.message);
     throw e;
   }
 }

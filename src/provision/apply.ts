@@ -8,7 +8,7 @@
  */
 import type { AwsClients } from '../adapters/aws/clients.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { releaseFreeElasticIps } from './network.js';
+import { isDependencyError, releaseFreeElasticIps } from './network.js';
 import {
   kindOf,
   type Plan,
@@ -28,6 +28,8 @@ export interface ApplyOptions {
   allowDestructive?: boolean;
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
+  /** Epoch ms: stop waiting on dependencies by then (the caller's timeout), and say to run again. */
+  deadline?: number;
 }
 
 /** Apply refused or failed for a reason the user can act on. */
@@ -68,43 +70,74 @@ export async function applyPlan(state: PlanState, options: ApplyOptions = {}): P
   checkApplicable(plan, options.allowDestructive ?? false);
   const desired = new Map((state.desired?.resources ?? []).map((d) => [d.key, d]));
   const applied: PlannedChange[] = [];
-  for (const change of plan.changes) {
-    if (options.signal?.aborted) throw new ProvisionError('apply was cancelled; run apply again to finish');
+  const failed = (change: PlannedChange, e: unknown) =>
+    new ProvisionError(
+      `${verb[change.action]} ${change.title} failed: ${(e as Error).message}\n${applied.length} of ${plan.changes.length} change(s) were applied; fix the cause and run ${plan.mode} again to finish`,
+      { cause: e },
+    );
+  const run = async (change: PlannedChange) => {
     const emit = (message: string) => options.onProgress?.({ group: change.group, message });
     ctx.progress = emit;
     const kind = kindOf(change.kind);
     const started = Date.now();
     emit(`${verb[change.action]} ${change.title}${change.id ? ` (${change.id})` : ''}`);
-    try {
-      if (change.action === 'delete') {
-        const f = state.found.get(change.key)!;
-        await kind.delete(ctx, f);
-        ctx.refs.forget(change.key);
-      } else {
-        const d = desired.get(change.key)!;
-        if (change.action === 'replace') {
-          await kind.delete(ctx, state.found.get(change.key)!);
-        }
-        if (change.action === 'update') {
-          const updated = await kind.update(ctx, d, state.found.get(change.key)!);
-          if (updated) ctx.refs.set(change.key, updated.attrs);
-        } else {
-          const made = await kind.create(ctx, d);
-          ctx.refs.set(change.key, made.attrs);
-          state.found.set(change.key, made);
-        }
+    if (change.action === 'delete') {
+      const f = state.found.get(change.key)!;
+      await kind.delete(ctx, f);
+      ctx.refs.forget(change.key);
+    } else {
+      const d = desired.get(change.key)!;
+      if (change.action === 'replace') {
+        await kind.delete(ctx, state.found.get(change.key)!);
       }
-    } catch (e) {
-      const why = (e as Error).message;
-      throw new ProvisionError(
-        `${verb[change.action]} ${change.title} failed: ${why}\n${applied.length} of ${plan.changes.length} change(s) were applied; fix the cause and run apply again to finish`,
-        { cause: e },
-      );
+      if (change.action === 'update') {
+        const updated = await kind.update(ctx, d, state.found.get(change.key)!);
+        if (updated) ctx.refs.set(change.key, updated.attrs);
+      } else {
+        const made = await kind.create(ctx, d);
+        ctx.refs.set(change.key, made.attrs);
+        state.found.set(change.key, made);
+      }
     }
     emit(
       `${change.action === 'delete' ? 'deleted' : `${change.action}d`} ${change.title} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     applied.push(change);
+  };
+
+  // Deletes that something still uses (a subnet or security group with the reconciler's network
+  // interfaces, which Lambda releases long after the function is gone) are put off: everything else
+  // goes first, then they are retried until the caller's deadline.
+  const deferred: PlannedChange[] = [];
+  for (const change of plan.changes) {
+    if (options.signal?.aborted)
+      throw new ProvisionError(`${plan.mode} was cancelled; run it again to finish`);
+    ctx.deadline = change.action === 'delete' ? 0 : options.deadline;
+    try {
+      await run(change);
+    } catch (e) {
+      if (change.action === 'delete' && isDependencyError(e)) {
+        ctx.progress(`${change.title} is still in use: deleting the rest first`);
+        deferred.push(change);
+        continue;
+      }
+      throw failed(change, e);
+    }
+  }
+  ctx.deadline = options.deadline;
+  for (const change of deferred) {
+    if (options.signal?.aborted)
+      throw new ProvisionError(`${plan.mode} was cancelled; run it again to finish`);
+    try {
+      await run(change);
+    } catch (e) {
+      if (!isDependencyError(e)) throw failed(change, e);
+      const left = deferred.filter((c) => !applied.includes(c)).map((c) => c.title);
+      throw new ProvisionError(
+        `${left.join(', ')} ${left.length === 1 ? 'is' : 'are'} still in use${options.deadline !== undefined ? ' at the deadline' : ''} (most likely by the reconciler function's network interfaces, which Lambda releases some time after the function is deleted). ${applied.length} of ${plan.changes.length} change(s) were applied; run ${plan.mode} again later to finish: it deletes only what is left (${(e as Error).message})`,
+        { cause: e },
+      );
+    }
   }
   return { applied, plan };
 }

@@ -135,18 +135,25 @@ export const vpcKind: ResourceKind<DesiredVpc, Vpc> = {
   },
 };
 
-/** Deleting network pieces fails while ENIs (load balancers, Lambda, instances) linger: retry for a while. */
+/** AWS refuses to delete something another resource (an ENI, an instance) still uses. */
+export const isDependencyError = (e: unknown) =>
+  /DependencyViolation|ResourceInUse|InvalidGroup.InUse/.test((e as { code?: string }).code ?? '');
+
+/**
+ * Deleting network pieces fails while ENIs (load balancers, Lambda, instances) linger: retry for a
+ * while, never past the caller's deadline (`ctx.deadline`, e.g. the Action's timeout).
+ */
 export async function retryDependency(ctx: Context, what: string, run: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + ctx.timeouts.dependencyMs;
+  const deadline = Math.min(Date.now() + ctx.timeouts.dependencyMs, ctx.deadline ?? Number.POSITIVE_INFINITY);
   let wait = 2000;
   for (;;) {
     try {
       return await run();
     } catch (e) {
-      const code = (e as { code?: string }).code ?? '';
-      if (!/DependencyViolation|ResourceInUse|InvalidGroup.InUse/.test(code) || Date.now() > deadline)
-        throw e;
-      ctx.progress(`${what} is still in use, retrying in ${Math.round(wait / 1000)} s`);
+      if (!isDependencyError(e) || Date.now() + wait > deadline) throw e;
+      ctx.progress(
+        `${what} is still in use, retrying in ${Math.round(wait / 1000)} s (giving up in ${Math.round((deadline - Date.now()) / 1000)} s)`,
+      );
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 1.5, 15_000);
     }

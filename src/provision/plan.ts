@@ -10,6 +10,8 @@
 import { findBackupBucket } from '../adapters/aws/backup-bucket.js';
 import type { AwsClients } from '../adapters/aws/clients.js';
 import { findSecurityGroups, findSubnets, findVpcs } from '../adapters/aws/ec2.js';
+import { AwsApiError } from '../adapters/aws/errors.js';
+import { accountConcurrency, type LambdaFunction } from '../adapters/aws/lambda.js';
 import { callerAccountId } from '../adapters/aws/sts.js';
 import { CLUSTER_TAG } from '../heal/protocol.js';
 import { clusterCidrs, overlaps, parseCidr } from '../spec/cidr.js';
@@ -27,10 +29,11 @@ import {
 import { dnsKind } from './dns.js';
 import { eventRuleKind } from './event-rules.js';
 import { launchTemplateKind } from './launch-templates.js';
+import { type ConcurrencyCheck, LimitError, limitProblems } from './limits.js';
 import { listenerKind, loadBalancerKind, targetGroupKind } from './load-balancer.js';
 import { internetGatewayKind, natGatewayKind, routeTableKind, subnetKind, vpcKind } from './network.js';
 import { parameterKind } from './parameters.js';
-import { reconcilerFunctionKind } from './reconciler-function.js';
+import { type DesiredFunction, reconcilerFunctionKind } from './reconciler-function.js';
 import {
   type Context,
   DEFAULT_TIMEOUTS,
@@ -186,6 +189,13 @@ export async function planCluster(
     if (f.owned) ctx.refs.set(f.key, f.attrs);
   }
 
+  // AWS limits the emulator does not enforce: refused here, before anything is created.
+  const limitNotes: string[] = [];
+  if (desired) {
+    const problems = limitProblems(spec, wanted, await concurrencyCheck(aws, wanted, found, limitNotes));
+    if (problems.length) throw new LimitError(problems);
+  }
+
   const forward: PlannedChange[] = [];
   for (const kind of KINDS as unknown as ResourceKind[]) {
     for (const d of wanted.filter((w) => w.kind === kind.kind)) {
@@ -246,7 +256,7 @@ export async function planCluster(
   }
 
   const changes = [...forward, ...deletes];
-  const warnings = [...(desired?.topology.warnings ?? [])];
+  const warnings = [...(desired?.topology.warnings ?? []), ...limitNotes];
   if (!options.destroy && options.previousName && options.previousName !== spec.name && changes[0]) {
     changes[0].destructive = `renames the cluster from "${options.previousName}" to "${spec.name}": tripod would build a second cluster and leave "${options.previousName}" running (keep the name, or destroy "${options.previousName}" first)`;
   }
@@ -272,6 +282,34 @@ export async function planCluster(
     warnings,
   };
   return { plan, desired, found, context: ctx };
+}
+
+/**
+ * The account's Lambda concurrency, when this plan reserves executions the function does not hold
+ * yet (lambda:GetAccountSettings): PutFunctionConcurrency must leave 100 unreserved. An endpoint
+ * without the call (an emulator) gets a note instead.
+ */
+async function concurrencyCheck(
+  aws: AwsClients,
+  wanted: ReadonlyArray<Desired>,
+  found: ReadonlyMap<string, Found>,
+  notes: string[],
+): Promise<ConcurrencyCheck | undefined> {
+  const fn = wanted.find((d) => d.kind === 'function') as Desired<DesiredFunction> | undefined;
+  if (!fn) return undefined;
+  const have = (found.get(fn.key)?.actual as LambdaFunction | undefined)?.config.reservedConcurrency ?? 0;
+  const reserving = fn.value.reservedConcurrency - have;
+  if (reserving <= 0) return undefined;
+  try {
+    const settings = await accountConcurrency(aws);
+    return settings && { ...settings, reserving };
+  } catch (e) {
+    if (!(e instanceof AwsApiError && e.kind === 'unimplemented')) throw e;
+    notes.push(
+      `the endpoint does not answer lambda:GetAccountSettings: the account's unreserved Lambda concurrency was not checked`,
+    );
+    return undefined;
+  }
 }
 
 /**

@@ -111,6 +111,11 @@ export interface Context {
   /** All desired resources (empty for destroy). */
   desired: ReadonlyArray<Desired>;
   timeouts: Timeouts;
+  /**
+   * Epoch ms past which nothing waits on dependencies any more (the caller's own timeout, e.g. the
+   * Action's timeout-minutes): a destroy stops with "run it again" rather than be killed mid-wait.
+   */
+  deadline?: number;
   /** Shares one read between kinds (e.g. security groups and their rules come from one call). */
   once<T>(key: string, load: () => Promise<T>): Promise<T>;
   progress(message: string): void;

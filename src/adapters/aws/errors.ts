@@ -128,11 +128,12 @@ export function toAwsApiError(e: unknown, service: string, operation: string, in
     kind = 'throttled';
     message = `AWS throttled ${what} even after retries: run again later, or raise the account's API rate limits (${original})`;
   } else if (
-    status === 500 &&
-    (/<html|<!doctype/i.test(body) || /Deserialization error|parse error/i.test(original))
+    // moto answers an action it lacks with an HTML page: 500, or 404 for a REST path it has no route for.
+    (status === 500 || status === 404) &&
+    (/<html|<!doctype/i.test(body) || /Deserialization error|parse error|<!doctype|<html/i.test(original))
   ) {
     kind = 'unimplemented';
-    message = `the endpoint does not implement ${action} (it answered HTTP 500 with an HTML page); an emulator such as moto lacks this call`;
+    message = `the endpoint does not implement ${action} (it answered HTTP ${status} with an HTML page); an emulator such as moto lacks this call`;
   } else if (/NotFound|NoSuch|DoesNotExist/.test(code)) {
     kind = 'not-found';
     message = `${what}: not found (${code}: ${original})`;

@@ -243,8 +243,10 @@ export function createParameterPort(ssm: SSMClient): ParameterPort {
           Value: value,
           Type: options?.secure ? 'SecureString' : 'String',
           Overwrite: true,
-          // Status documents and join parameters can exceed 4 KB once a cluster has history.
-          Tier: Buffer.byteLength(value) > 4096 ? 'Advanced' : 'Standard',
+          // One tier that never has to go back: SSM cannot move an Advanced parameter back to
+          // Standard, so a document that once outgrew 4 KB would fail every later Standard write.
+          // Intelligent-Tiering is Standard while the value fits and Advanced once it does not.
+          Tier: 'Intelligent-Tiering',
         }),
       );
     },

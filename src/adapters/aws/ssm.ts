@@ -54,6 +54,8 @@ export async function putParameter(
       Value: input.value,
       Type: input.secure ? 'SecureString' : 'String',
       Overwrite: input.overwrite,
+      // Standard while it fits in 4 KB, Advanced beyond, never a tier change SSM refuses.
+      Tier: 'Intelligent-Tiering',
       ...(input.overwrite ? {} : { Tags: toAwsTags(input.tags) }),
     }),
   );
