@@ -74,7 +74,8 @@ export const cfnTags: YamlTags = [
   })) as YamlTags;
 });
 
-export function loadTemplate(path = TEMPLATE): Cfn {
+/** `TRIPOD_IAM_TEMPLATE` evaluates another template (e.g. an older one) against the same calls. */
+export function loadTemplate(path = process.env.TRIPOD_IAM_TEMPLATE ?? TEMPLATE): Cfn {
   return parse(readFileSync(path, 'utf8'), { customTags: cfnTags });
 }
 
