@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderUserData } from '../src/bootstrap/render.js';
+import { etcdBinary } from '../src/sim/etcd-bin.js';
 import { parseSpec } from '../src/spec/load.js';
 
 const batsFiles = readdirSync('test/bootstrap').filter((f) => f.endsWith('.bats'));
@@ -19,7 +20,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function bats(file: string, scriptsDir: string) {
   const r = spawnSync('bats', ['--tap', join('test/bootstrap', file)], {
     encoding: 'utf8',
-    env: { ...process.env, BOOTSTRAP_SCRIPTS_DIR: scriptsDir },
+    // real-etcd.bats runs the release the tests run (src/sim/etcd-bin.ts), not whatever etcd is on PATH
+    env: { ...process.env, BOOTSTRAP_SCRIPTS_DIR: scriptsDir, TRIPOD_TEST_ETCD_BIN: etcdBinary() },
   });
   if (r.error) throw new Error(`bats is not installed (bash scripts/setup.sh): ${r.error.message}`);
   const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));

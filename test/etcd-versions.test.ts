@@ -102,3 +102,19 @@ describe('the local etcd finder', () => {
     expect(out).toMatch(/^refusing .*\/etcd: it is etcd 3\.4\.23; .*Build it with: bash scripts\/setup\.sh/);
   });
 });
+
+describe('the node configuration', () => {
+  it('carries the pinned etcd version and SHA-256s to masters only (from src/spec/versions.ts)', async () => {
+    const { nodeEnvironment } = await import('../src/bootstrap/render.js');
+    const r = parseSpec(readFileSync('examples/three-zones.yaml', 'utf8'));
+    if (!r.ok) throw new Error('examples/three-zones.yaml does not parse');
+    expect(nodeEnvironment(r.spec, 'master')).toMatchObject({
+      TRIPOD_ETCD_VERSION: ETCD_VERSION,
+      TRIPOD_ETCD_SHA_AMD64: ETCD_RELEASE_SHA256.amd64,
+      TRIPOD_ETCD_SHA_ARM64: ETCD_RELEASE_SHA256.arm64,
+    });
+    expect(
+      Object.keys(nodeEnvironment(r.spec, 'worker')).filter((k) => k.startsWith('TRIPOD_ETCD_V')),
+    ).toEqual([]);
+  });
+});

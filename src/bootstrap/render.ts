@@ -25,6 +25,7 @@ import { resourceNames } from '../provision/names.js';
 import { workerDrainSeconds } from '../provision/worker-group.js';
 import { clusterCidrs } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';
+import { ETCD_RELEASE_SHA256, ETCD_VERSION } from '../spec/versions.js';
 import { BOOTSTRAP_SCRIPTS } from './scripts.generated.js';
 
 export type NodeRole = 'master' | 'worker';
@@ -91,6 +92,14 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_TOKEN_TTL_SECONDS: String(WORKER_TOKEN_TTL_SECONDS),
     TRIPOD_TOKEN_RENEW_SECONDS: String(WORKER_TOKEN_TTL_SECONDS / 2),
     TRIPOD_WATCHDOG_FAILURES: '6',
+    // Masters install the official etcd release, checked against its pinned SHA-256 (src/spec/versions.ts).
+    ...(role === 'master'
+      ? {
+          TRIPOD_ETCD_VERSION: ETCD_VERSION,
+          TRIPOD_ETCD_SHA_AMD64: ETCD_RELEASE_SHA256.amd64,
+          TRIPOD_ETCD_SHA_ARM64: ETCD_RELEASE_SHA256.arm64,
+        }
+      : {}),
   };
 }
 

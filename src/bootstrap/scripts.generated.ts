@@ -271,10 +271,10 @@ hold_service_starts() {
   chmod 755 "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
 }
 
-# install_packages ROLE: containerd, etcd (masters), and kubelet/kubeadm/kubectl pinned to
-# TRIPOD_K8S_VERSION from the Kubernetes package repository of its minor version.
+# install_packages ROLE: containerd, etcd (masters: install_etcd in master.sh), and kubelet/kubeadm/kubectl
+# pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its minor version.
 install_packages() {
-  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin extra=()
+  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin
   local k8s_minor=\${TRIPOD_K8S_VERSION%.*}
   repo="$TRIPOD_K8S_APT_REPO/core:/stable:/v\${k8s_minor}/deb/"
   export DEBIAN_FRONTEND=noninteractive
@@ -288,11 +288,10 @@ install_packages() {
     >"$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
   retry_backoff 300 apt-get update -q
   pin=$(apt_package_version kubeadm "$TRIPOD_K8S_VERSION") || die "kubeadm $TRIPOD_K8S_VERSION is not in $repo"
-  [ "$role" = master ] && extra=(etcd-server)
-  retry_backoff 300 apt-get install -y -q --allow-downgrades "kubelet=$pin" "kubeadm=$pin" "kubectl=$pin" "\${extra[@]}"
+  retry_backoff 300 apt-get install -y -q --allow-downgrades "kubelet=$pin" "kubeadm=$pin" "kubectl=$pin"
   apt-mark hold kubelet kubeadm kubectl >/dev/null
   rm -f "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
-  [ "$role" = master ] && { systemctl disable --now etcd.service 2>/dev/null || true; }
+  if [ "$role" = master ]; then install_etcd; fi
   configure_containerd
 }
 
@@ -501,7 +500,10 @@ common_setup() {
 
 : "\${TRIPOD_SCRIPTS:=/opt/tripod}"
 : "\${TRIPOD_ETCD_DATA:=$TRIPOD_ROOT/var/lib/etcd/tripod}"
-: "\${TRIPOD_ETCD_BIN:=/usr/bin/etcd}"
+# etcd's official releases; install_etcd puts etcd, etcdctl and etcdutl in /usr/local/bin
+: "\${TRIPOD_ETCD_RELEASE_URL:=https://github.com/etcd-io/etcd/releases/download}"
+: "\${TRIPOD_ETCD_BIN:=/usr/local/bin/etcd}"
+: "\${TRIPOD_ETCDUTL:=/usr/local/bin/etcdutl}"
 
 # wait_for_join_params: polls /tripod/<cluster>/join/<instance-id> with backoff (bounded by
 # TRIPOD_JOIN_TIMEOUT) and sets JOIN_NAME, JOIN_INITIAL_CLUSTER and JOIN_STATE.
@@ -634,7 +636,7 @@ publish_reconciler_cert() {
 # restore_seed_data: while /tripod/<cluster>/restore exists (written by \`tripod restore\`,
 # src/heal/restore.ts), the seed (join state new) starts etcd from that snapshot instead of empty:
 # download it, check its SHA-256 against the record (a mismatch stops the boot, nothing changed),
-# move old data aside (never delete it), \`etcdctl snapshot restore\` (which also checks etcd's own
+# move old data aside (never delete it), \`etcdutl snapshot restore\` (which also checks etcd's own
 # hash trailer) as a one-member cluster with a fresh token. Sets RESTORE_TOKEN.
 restore_seed_data() {
   local doc bucket key sha file got aside peer
@@ -659,15 +661,36 @@ restore_seed_data() {
     mv "$TRIPOD_ETCD_DATA" "$aside"
     log "restore: moved the old data directory to $aside"
   fi
-  command -v etcdctl >/dev/null || retry_backoff 300 apt-get install -y -q etcd-client
   RESTORE_TOKEN="tripod-restore-$(date +%s)"
   peer="https://$NODE_IP:$TRIPOD_ETCD_PEER_PORT"
   mkdir -p "$(dirname "$TRIPOD_ETCD_DATA")"
-  ETCDCTL_API=3 etcdctl snapshot restore "$file" --name="$JOIN_NAME" --initial-cluster="$JOIN_NAME=$peer" \\
+  "$TRIPOD_ETCDUTL" snapshot restore "$file" --name="$JOIN_NAME" --initial-cluster="$JOIN_NAME=$peer" \\
     --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" --data-dir="$TRIPOD_ETCD_DATA" ||
-    die "etcdctl snapshot restore of s3://$bucket/$key failed"
+    die "etcdutl snapshot restore of s3://$bucket/$key failed"
   rm -f "$file"
   log "restore: etcd data restored from s3://$bucket/$key (sha256 $sha); starting a new one-member cluster"
+}
+
+# --- etcd: the official release ---------------------------------------------------------------------
+# install_etcd (from install_packages): etcd, etcdctl and etcdutl of release TRIPOD_ETCD_VERSION into
+# /usr/local/bin. The tarball is checked against its pinned SHA-256 (TRIPOD_ETCD_SHA_<ARCH>, from
+# src/spec/versions.ts) before it is unpacked: a mismatch stops the boot. Kept when already there.
+install_etcd() {
+  local v=$TRIPOD_ETCD_VERSION arch sha f w="$TRIPOD_STATE/etcd-download" bin="$TRIPOD_ROOT/usr/local/bin"
+  case "$(uname -m)" in
+    x86_64) arch=amd64 sha=$TRIPOD_ETCD_SHA_AMD64 ;;
+    aarch64) arch=arm64 sha=$TRIPOD_ETCD_SHA_ARM64 ;;
+    *) die "no etcd release for $(uname -m)" ;;
+  esac
+  if "$bin/etcd" --version 2>/dev/null | grep -qx "etcd Version: $v"; then return 0; fi
+  f="etcd-v$v-linux-$arch.tar.gz"
+  mkdir -p "$w" "$bin"
+  retry_backoff 300 curl -fsSL -o "$w/$f" "$TRIPOD_ETCD_RELEASE_URL/v$v/$f" || die "cannot download $TRIPOD_ETCD_RELEASE_URL/v$v/$f"
+  (cd "$w" && echo "$sha  $f" | sha256sum -c --quiet -) || die "$f does not match its pinned SHA-256 $sha: etcd NOT installed"
+  tar -xzf "$w/$f" -C "$w" --strip-components=1 || die "cannot unpack $f"
+  install -m 755 "$w/etcd" "$w/etcdctl" "$w/etcdutl" "$bin/"
+  rm -rf "$w"
+  log "installed etcd $v ($arch)"
 }
 
 # --- the etcd phase -------------------------------------------------------------------------------

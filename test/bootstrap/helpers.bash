@@ -50,7 +50,11 @@ setup_node() {
   export SSM="$BATS_TEST_TMPDIR/ssm" RESP="$BATS_TEST_TMPDIR/resp"
   mkdir -p "$TRIPOD_ROOT/etc" "$STUBS" "$SSM" "$RESP"
   : >"$CALLS"
-  export PATH="$STUBS:$PATH" TRIPOD_SLEEP=true TRIPOD_SCRIPTS="$SCRIPTS" TRIPOD_ETCD_BIN=/usr/bin/etcd
+  # etcd: the release setup.sh builds into .tripod/bin (test/bootstrap-bats.test.ts passes the one it found)
+  export PATH="$STUBS:$PATH" TRIPOD_SLEEP=true TRIPOD_SCRIPTS="$SCRIPTS"
+  export TRIPOD_ETCD_BIN="${TRIPOD_TEST_ETCD_BIN:-$(cd "$HERE/../.." && pwd)/.tripod/bin/etcd}" TRIPOD_ETCDUTL="$STUBS/etcdutl"
+  export TRIPOD_ETCD_VERSION=3.5.33 TRIPOD_ETCD_RELEASE_URL=https://releases.invalid/etcd
+  export TRIPOD_ETCD_SHA_AMD64=unset TRIPOD_ETCD_SHA_ARM64=unset
   export TRIPOD_CLUSTER=t1 TRIPOD_REGION=eu-west-1 TRIPOD_ROLE=master TRIPOD_K8S_VERSION=1.32.4
   export TRIPOD_K8S_APT_REPO=https://repo.invalid TRIPOD_API_DNS=api.t1.example.com TRIPOD_API_LB_NAME=t1-api
   export TRIPOD_API_PORT=6443 TRIPOD_ETCD_CLIENT_PORT=2379 TRIPOD_ETCD_PEER_PORT=2380
@@ -75,8 +79,27 @@ setup_node() {
   respond local-ipv4 10.0.1.5
   respond zone eu-west-1a
   respond readyz ok
+  fake_etcd_release "" # the release matches its pinned SHA-256 (tests that need a mismatch call it again)
   # shellcheck source=/dev/null
   . "$SCRIPTS/lib.sh"
+}
+
+# fake_etcd_release [SHA]: the curl stand-in serves a tarball shaped like the official release
+# (etcd-v<version>-linux-<arch>/etcd, etcdctl, etcdutl); its pinned SHA-256 is set to the tarball's
+# own, or to SHA when given (a mismatch).
+fake_etcd_release() {
+  local arch dir="$BATS_TEST_TMPDIR/release" name sha tool
+  case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=amd64 ;; esac
+  name="etcd-v$TRIPOD_ETCD_VERSION-linux-$arch"
+  mkdir -p "$dir/$name"
+  for tool in etcd etcdctl etcdutl; do
+    printf '#!/bin/sh\necho "%s Version: %s"\n' "$tool" "$TRIPOD_ETCD_VERSION" >"$dir/$name/$tool"
+    chmod +x "$dir/$name/$tool"
+  done
+  tar -czf "$dir/$name.tar.gz" -C "$dir" "$name"
+  echo "$dir/$name.tar.gz" >"$RESP/etcd-tarball"
+  sha=$(sha256sum "$dir/$name.tar.gz" | cut -d' ' -f1)
+  export TRIPOD_ETCD_SHA_AMD64=${1:-$sha} TRIPOD_ETCD_SHA_ARM64=${1:-$sha}
 }
 
 # A fresh CA in a temp dir: make_ca DIR

@@ -201,13 +201,43 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
 
 @test "the pinned Kubernetes version reaches apt, from the repository of its minor version" {
   install_packages master 2>/dev/null
-  calls | grep -q 'apt-get install -y -q --allow-downgrades kubelet=1.32.4-1.1 kubeadm=1.32.4-1.1 kubectl=1.32.4-1.1 etcd-server'
+  calls | grep -qx 'apt-get install -y -q --allow-downgrades kubelet=1.32.4-1.1 kubeadm=1.32.4-1.1 kubectl=1.32.4-1.1'
+  no_call 'etcd-server|etcd-client'
   grep -q 'https://repo.invalid/core:/stable:/v1.32/deb/ /' "$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
   calls | grep -qx 'apt-mark hold kubelet kubeadm kubectl'
   grep -q 'SystemdCgroup = true' "$TRIPOD_ROOT/etc/containerd/config.toml"
   # packaged services were kept from starting during the install, and the packaged etcd stays off
   [ ! -e "$TRIPOD_ROOT/usr/sbin/policy-rc.d" ]
-  calls | grep -qx 'systemctl disable --now etcd.service'
+}
+
+@test "a master installs the pinned etcd release from its official tarball, checked against the pinned SHA-256" {
+  install_etcd 2>/dev/null
+  calls | grep -qE "^curl .* https://releases.invalid/etcd/v3.5.33/etcd-v3.5.33-linux-(amd64|arm64).tar.gz"
+  for tool in etcd etcdctl etcdutl; do [ -x "$TRIPOD_ROOT/usr/local/bin/$tool" ]; done
+  [ "$("$TRIPOD_ROOT/usr/local/bin/etcd" --version)" = "etcd Version: 3.5.33" ]
+  [ ! -e "$TRIPOD_STATE/etcd-download" ]
+  # a second run keeps what is there and downloads nothing
+  : >"$CALLS"
+  install_etcd 2>/dev/null
+  no_call '^curl'
+}
+
+@test "an etcd tarball that does not match its pinned SHA-256 stops the boot and installs nothing" {
+  fake_etcd_release 0000000000000000000000000000000000000000000000000000000000000000
+  run install_packages master
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"does not match its pinned SHA-256 0000000000000000000000000000000000000000000000000000000000000000: etcd NOT installed"* ]]
+  [ ! -e "$TRIPOD_ROOT/usr/local/bin/etcd" ]
+  no_call 'systemctl restart containerd'
+}
+
+@test "a failing etcd download is retried, then stops the boot with the URL" {
+  rm "$RESP/etcd-tarball"
+  run install_etcd
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot download https://releases.invalid/etcd/v3.5.33/etcd-v3.5.33-linux-"* ]]
+  [ "$(calls | grep -c '^curl ')" -gt 1 ]
+  [ ! -e "$TRIPOD_ROOT/usr/local/bin/etcd" ]
 }
 
 @test "a version the repository lacks stops the bootstrap with a clear error" {
@@ -314,27 +344,27 @@ restore_case() { # restore_case [SHA]
   printf 'etcd snapshot bytes' >"$S3/t1_2026-01-01T00-00-00Z-rev42.db"
   sha=${1:-$(sha256sum "$S3/t1_2026-01-01T00-00-00Z-rev42.db" | cut -d' ' -f1)}
   ssm_set /tripod/t1/restore "{\"bucket\":\"tripod-t1-123456789012-eu-west-1-backups\",\"key\":\"t1/2026-01-01T00-00-00Z-rev42.db\",\"sha256\":\"$sha\",\"revision\":42}"
-  # etcdctl restores by writing the data directory
-  stub etcdctl 'for a in "$@"; do case "$a" in --data-dir=*) mkdir -p "${a#--data-dir=}/member" && echo restored >"${a#--data-dir=}/member/snap" ;; esac; done'
+  # etcdutl restores by writing the data directory
+  stub etcdutl 'for a in "$@"; do case "$a" in --data-dir=*) mkdir -p "${a#--data-dir=}/member" && echo restored >"${a#--data-dir=}/member/snap" ;; esac; done'
   make_ca "$TRIPOD_PKI/etcd"
   mkdir -p "$TRIPOD_ETCD_DATA/member"
   echo old >"$TRIPOD_ETCD_DATA/member/old"
 }
 
-@test "the seed of a restore starts etcd from the recorded snapshot: download, SHA-256 check, old data aside, etcdctl snapshot restore, state new with a fresh token" {
+@test "the seed of a restore starts etcd from the recorded snapshot: download, SHA-256 check, old data aside, etcdutl snapshot restore, state new with a fresh token" {
   restore_case
   ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
   wait_for_join_params 2>/dev/null
   run_etcd_phase 2>/dev/null
   calls | grep -q 'aws s3api get-object --region eu-west-1 --bucket tripod-t1-123456789012-eu-west-1-backups --key t1/2026-01-01T00-00-00Z-rev42.db '
-  calls | grep -E '^etcdctl snapshot restore ' | grep -q -- "--name=i-0abc --initial-cluster=i-0abc=https://10.0.1.5:2380 --initial-advertise-peer-urls=https://10.0.1.5:2380 --initial-cluster-token=tripod-restore-[0-9]* --data-dir=$TRIPOD_ETCD_DATA"
+  calls | grep -E '^etcdutl snapshot restore ' | grep -q -- "--name=i-0abc --initial-cluster=i-0abc=https://10.0.1.5:2380 --initial-advertise-peer-urls=https://10.0.1.5:2380 --initial-cluster-token=tripod-restore-[0-9]* --data-dir=$TRIPOD_ETCD_DATA"
   [ "$(cat "$TRIPOD_ETCD_DATA/member/snap")" = restored ]
   aside=$(ls -d "$TRIPOD_ETCD_DATA".before-restore-*)
   [ "$(cat "$aside/member/old")" = old ]
   unit="$TRIPOD_ROOT/etc/systemd/system/etcd.service"
   grep -q -- '--initial-cluster-state=new' "$unit"
   grep -qE -- '--initial-cluster-token=tripod-restore-[0-9]+' "$unit"
-  [ "$(line_of '^etcdctl snapshot restore')" -lt "$(line_of 'systemctl restart etcd.service')" ]
+  [ "$(line_of '^etcdutl snapshot restore')" -lt "$(line_of 'systemctl restart etcd.service')" ]
   [ ! -e "$TRIPOD_STATE/restore.db" ]
 }
 
@@ -345,7 +375,7 @@ restore_case() { # restore_case [SHA]
   run run_etcd_phase
   [ "$status" -ne 0 ]
   [[ "$output" == *"corrupt or truncated"* ]]
-  no_call '^etcdctl'
+  no_call '^etcdutl'
   no_call 'systemctl restart etcd'
   [ "$(cat "$TRIPOD_ETCD_DATA/member/old")" = old ]
   [ ! -e "$TRIPOD_STATE/restore.db" ]
@@ -358,7 +388,7 @@ restore_case() { # restore_case [SHA]
   wait_for_join_params 2>/dev/null
   run_etcd_phase 2>/dev/null
   no_call 's3api get-object'
-  no_call '^etcdctl'
+  no_call '^etcdutl'
   grep -q -- '--initial-cluster-token=tripod-etcd' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
   rm -f "$SSM/_tripod_t1_restore"
   JOIN_STATE=new

@@ -86,10 +86,10 @@ hold_service_starts() {
   chmod 755 "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
 }
 
-# install_packages ROLE: containerd, etcd (masters), and kubelet/kubeadm/kubectl pinned to
-# TRIPOD_K8S_VERSION from the Kubernetes package repository of its minor version.
+# install_packages ROLE: containerd, etcd (masters: install_etcd in master.sh), and kubelet/kubeadm/kubectl
+# pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its minor version.
 install_packages() {
-  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin extra=()
+  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin
   local k8s_minor=${TRIPOD_K8S_VERSION%.*}
   repo="$TRIPOD_K8S_APT_REPO/core:/stable:/v${k8s_minor}/deb/"
   export DEBIAN_FRONTEND=noninteractive
@@ -103,11 +103,10 @@ install_packages() {
     >"$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
   retry_backoff 300 apt-get update -q
   pin=$(apt_package_version kubeadm "$TRIPOD_K8S_VERSION") || die "kubeadm $TRIPOD_K8S_VERSION is not in $repo"
-  [ "$role" = master ] && extra=(etcd-server)
-  retry_backoff 300 apt-get install -y -q --allow-downgrades "kubelet=$pin" "kubeadm=$pin" "kubectl=$pin" "${extra[@]}"
+  retry_backoff 300 apt-get install -y -q --allow-downgrades "kubelet=$pin" "kubeadm=$pin" "kubectl=$pin"
   apt-mark hold kubelet kubeadm kubectl >/dev/null
   rm -f "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
-  [ "$role" = master ] && { systemctl disable --now etcd.service 2>/dev/null || true; }
+  if [ "$role" = master ]; then install_etcd; fi
   configure_containerd
 }
 

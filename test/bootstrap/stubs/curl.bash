@@ -1,4 +1,5 @@
-# The curl stand-in: IMDS, /readyz, etcd's member list and status answer from queues in $RESP.
+# The curl stand-in: IMDS, /readyz, etcd's member list and status answer from queues in $RESP; the
+# etcd release tarball is the file fake_etcd_release made.
 next() { # next QUEUE: pops the first line (the last one repeats); fails when the answer is "fail"
   local f="$RESP/$1" line
   [ -f "$f" ] || exit 7
@@ -8,9 +9,18 @@ next() { # next QUEUE: pops the first line (the last one repeats); fails when th
   [ "$line" != fail ] || exit 22
   printf '%s' "$line"
 }
-url=
-for a in "$@"; do case "$a" in http://* | https://*) url=$a ;; esac; done
+url='' out='' prev=''
+for a in "$@"; do
+  case "$a" in http://* | https://*) url=$a ;; esac
+  [ "$prev" != -o ] || out=$a
+  prev=$a
+done
 case "$url" in
+  */etcd-v*-linux-*.tar.gz)
+    # the official etcd release (fake_etcd_release in helpers.bash), written where -o says
+    [ -f "$RESP/etcd-tarball" ] || exit 22
+    cp "$(cat "$RESP/etcd-tarball")" "$out"
+    ;;
   */latest/api/token) echo token ;;
   */meta-data/instance-id) next instance-id ;;
   */meta-data/local-ipv4) next local-ipv4 ;;
