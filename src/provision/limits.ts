@@ -16,6 +16,7 @@
  *    prefix, and at most 15 levels.
  *  - Lambda PutFunctionConcurrency leaves at least 100 unreserved concurrent executions.
  */
+import { USER_DATA_LIMIT } from '../bootstrap/render.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { DesiredGroup } from './auto-scaling-group.js';
 import type { DesiredRule as DesiredEventRule } from './event-rules.js';
@@ -26,7 +27,7 @@ import type { DesiredFunction } from './reconciler-function.js';
 import type { Desired } from './resource.js';
 
 export const LIMITS = {
-  userDataBytes: 16_384,
+  userDataBytes: USER_DATA_LIMIT,
   loadBalancerName: 32,
   targetGroupName: 32,
   listenersPerNetworkLoadBalancer: 50,
