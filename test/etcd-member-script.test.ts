@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdBinary } from '../src/sim/etcd-bin.js';
 import { ETCD_MEMBER_SCRIPT, type EtcdTestCluster, startEtcdCluster } from './support/etcd-cluster.js';
 import { makeCa } from './support/pki.js';
 
@@ -89,7 +90,7 @@ describe('etcd-member.sh', () => {
         ETCD_DATA_DIR: join(dir, 'node-data'),
         ETCD_PKI_DIR: pki,
         ETCD_UNIT_DIR: units,
-        ETCD_BIN: '/usr/bin/etcd',
+        ETCD_BIN: etcdBinary(),
         ETCD_INITIAL_CLUSTER: 'i-0aaa=https://10.40.0.5:2380,i-0abc=https://10.40.1.5:2380',
         ETCD_INITIAL_CLUSTER_STATE: 'existing',
       },
@@ -120,7 +121,7 @@ describe('etcd-member.sh', () => {
     ]) {
       expect(exec.split(' ')).toContain(flag);
     }
-    expect(exec.startsWith('ExecStart=/usr/bin/etcd ')).toBe(true);
+    expect(exec.startsWith(`ExecStart=${etcdBinary()} `)).toBe(true);
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([
       'daemon-reload',
       'enable etcd.service',

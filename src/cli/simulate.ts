@@ -111,7 +111,7 @@ Options:
       --faults LIST    comma-separated, from: ${FAULT_KINDS.join(',')}
                        (default: all; "none" for no faults)
       --etcd BACKEND   model (default): the fast etcd model, thousands of seeds a minute.
-                       real: every master runs a REAL etcd process (etcd-server, mTLS, a 127.x
+                       real: every master runs a REAL etcd process (etcd 3.5.33, mTLS, a 127.x
                        address each), in real time at 30x: about a minute per seed, at most 2
                        faults per seed, seeds one after another (default --seeds 3); a partition
                        freezes the zone's processes (SIGSTOP): loopback has no partitions
