@@ -1,6 +1,7 @@
 /** `tripod sandbox`: the example cluster in the simulator with REAL etcd processes, and the article's failures. */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderPlanText } from '../provision/plan-render.js';
 import { EtcdBinaryError, locateEtcdTool } from '../sim/etcd-bin.js';
@@ -156,7 +157,10 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
       throw new UserError(
         `${file}: the sandbox needs at least 3 masters (this spec has ${topology.masters})`,
       );
-    live(`${file} is valid. etcd Version: ${etcd.version} (${etcd.path}, the version the masters install)\n`);
+    const shownPath = relative(process.cwd(), etcd.path);
+    live(
+      `${file} is valid. etcd Version: ${etcd.version} (${shownPath.startsWith('..') ? etcd.path : shownPath}, the version the masters install)\n`,
+    );
     live(topologyTable(topology));
     live('');
 
