@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
+  encodeUserData,
   minifyShell,
   type NodeRole,
   ROLE_SCRIPTS,
@@ -19,7 +20,7 @@ import { parseSpec } from '../src/spec/load.js';
 const roles: NodeRole[] = ['master', 'worker'];
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 
-console.log('role    scripts (raw)  minified  payload gzip  user data  % of 16 KB  headroom');
+console.log('role    scripts (raw)  minified  payload gzip  sent (gz)  % of 16 KB  headroom');
 for (const role of roles) {
   const raw = ROLE_SCRIPTS[role].reduce((n, f) => n + Buffer.byteLength(BOOTSTRAP_SCRIPTS[f]!), 0);
   const min = ROLE_SCRIPTS[role].reduce(
@@ -30,7 +31,7 @@ for (const role of roles) {
   for (const file of readdirSync('examples').filter((f) => f.endsWith('.yaml'))) {
     const r = parseSpec(readFileSync(join('examples', file), 'utf8'), file);
     if (!r.ok) throw new Error(`${file} does not parse`);
-    const size = Buffer.byteLength(renderUserData(r.spec, role));
+    const size = encodeUserData(renderUserData(r.spec, role)).length;
     console.log(
       `${role.padEnd(7)} ${kb(raw).padStart(13)}  ${kb(min).padStart(8)}  ${kb(gz).padStart(12)}  ${kb(size).padStart(9)}  ${((100 * size) / USER_DATA_LIMIT).toFixed(1).padStart(9)}%  ${kb(USER_DATA_LIMIT - size).padStart(8)}  (${file})`,
     );

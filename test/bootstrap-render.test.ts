@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generatedScriptsModule, readScripts } from '../src/bootstrap/generate-scripts.js';
 import {
+  encodeUserData,
   minifyShell,
   type NodeRole,
   nodeEnvironment,
@@ -69,8 +70,13 @@ const SECRET_PATTERNS = [
 ];
 
 describe('user data for every example spec and role', () => {
-  it.each(cases)('$file $role: within the 16 KB limit', ({ spec, role }) => {
-    expect(Buffer.byteLength(renderUserData(spec, role))).toBeLessThan(USER_DATA_LIMIT);
+  it.each(cases)('$file $role: within the 16 KB limit as EC2 receives it (gzip)', ({ spec, role }) => {
+    const script = renderUserData(spec, role);
+    const sent = encodeUserData(script);
+    expect(sent.length).toBeLessThan(USER_DATA_LIMIT);
+    // cloud-init runs gzip user data decompressed: the bytes carry exactly the script
+    expect(sent.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(gunzipSync(sent).toString('utf8')).toBe(script);
   });
 
   it.each(cases)('$file $role: every setting the scripts read is filled in', ({ spec, role }) => {

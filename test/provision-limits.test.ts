@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * AWS limits moto does not enforce, checked by plan before anything is created (provision/limits.ts):
  * each broken by a spec (or the desired value it makes), each message naming the spec field.
@@ -5,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { getFunction } from '../src/adapters/aws/lambda.js';
+import { encodeUserData } from '../src/bootstrap/render.js';
 import { desiredCluster } from '../src/provision/desired.js';
 import { LimitError, limitProblems } from '../src/provision/limits.js';
 import { planCluster } from '../src/provision/plan.js';
@@ -37,18 +39,32 @@ describe('limitProblems: what AWS refuses and moto lets through', () => {
     expect(limitProblems(spec, resources())).toEqual([]);
   });
 
-  it('raw user data over 16384 bytes (before base64), per launch template', () => {
+  it('user data over 16384 bytes as EC2 receives it (gzip, before base64), per launch template', () => {
+    // Random text barely compresses: find a script whose gzip is just over the limit, and one at it.
+    const noise = randomBytes(20_000).toString('base64');
+    const sized = (target: number) => {
+      let lo = 0;
+      let hi = noise.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (encodeUserData(noise.slice(0, mid)).length <= target) lo = mid;
+        else hi = mid - 1;
+      }
+      return noise.slice(0, lo);
+    };
+    const atLimit = sized(16_384);
+    const over = sized(16_500);
+    expect(encodeUserData(over).length).toBeGreaterThan(16_384);
     const big = withValue(resources(), 'lt/masters', (v) => {
-      v.userData = `#!/bin/bash\n${'x'.repeat(16_384)}`;
+      v.userData = over;
     });
     expect(limitProblems(spec, big)).toEqual([
       expect.stringMatching(
-        /^masters: the launch template's user data is 16396 bytes; EC2 allows at most 16384 bytes before base64/,
+        /^masters: the launch template's user data is 16\d{3} bytes; EC2 allows at most 16384 bytes before base64/,
       ),
     ]);
-    // 16384 bytes exactly is allowed.
     const edge = withValue(resources(), 'lt/workers', (v) => {
-      v.userData = 'x'.repeat(16_384);
+      v.userData = atLimit;
     });
     expect(limitProblems(spec, edge)).toEqual([]);
   });

@@ -4,6 +4,7 @@
  * `$Default`, so new instances get it (existing ones are replaced by an upgrade, not by apply).
  */
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import {
   createLaunchTemplate,
   createLaunchTemplateVersion,
@@ -16,6 +17,7 @@ import {
   tagResources,
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
+import { encodeUserData } from '../bootstrap/render.js';
 import { CLUSTER_TAG } from '../heal/protocol.js';
 import {
   type Context,
@@ -34,7 +36,7 @@ export interface DesiredLaunchTemplate {
   instanceProfile: string;
   /** Keys of security groups. */
   securityGroups: string[];
-  /** Plain user data (base64-encoded here). */
+  /** Plain user data (gzip-compressed and base64-encoded here, see encodeUserData). */
   userData: string;
   volumeSize: number;
   instanceTags: Tags;
@@ -47,7 +49,12 @@ export interface ActualLaunchTemplate {
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+const b64 = (s: string) => encodeUserData(s).toString('base64');
+/** The script in user data as EC2 stores it (base64; gzip-compressed or, from older tripods, not). */
+const plainUserData = (stored: string): string => {
+  const bytes = Buffer.from(stored, 'base64');
+  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+};
 
 function dataOf(d: DesiredLaunchTemplate, refs: Refs): LaunchTemplateData {
   return {
@@ -81,7 +88,9 @@ export const launchTemplateKind: ResourceKind<DesiredLaunchTemplate, ActualLaunc
   compare(d, f, refs) {
     const want = dataOf(d, refs);
     const have = f.actual.data;
-    const userData = (s: string | undefined) => (s ? `sha256:${hash(s)}` : undefined);
+    // Compared as the plain script: gzip's bytes may differ between zlib builds (the CLI's Node and
+    // the Action's), the script they carry does not.
+    const userData = (s: string | undefined) => (s ? `sha256:${hash(plainUserData(s))}` : undefined);
     return {
       changes: [
         ...diff('image', have?.image, want.image),

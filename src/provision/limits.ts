@@ -16,7 +16,7 @@
  *    prefix, and at most 15 levels.
  *  - Lambda PutFunctionConcurrency leaves at least 100 unreserved concurrent executions.
  */
-import { USER_DATA_LIMIT } from '../bootstrap/render.js';
+import { encodeUserData, USER_DATA_LIMIT } from '../bootstrap/render.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { DesiredGroup } from './auto-scaling-group.js';
 import type { DesiredRule as DesiredEventRule } from './event-rules.js';
@@ -69,7 +69,7 @@ export function limitProblems(
 
   for (const lt of of<DesiredLaunchTemplate>('launch-template')) {
     name('launch template', lt.value.name, LIMITS.launchTemplateName);
-    const bytes = Buffer.byteLength(lt.value.userData, 'utf8');
+    const bytes = encodeUserData(lt.value.userData).length;
     if (bytes > LIMITS.userDataBytes) {
       const role = lt.key.endsWith('workers') ? 'workers' : 'masters';
       problems.push(
