@@ -242,4 +242,81 @@ export interface RestoreRecord {
   expectedMasters: number;
   /** ISO time. */
   requestedAt: string;
+  /**
+   * `tripod restore --force`: the operator restores although the reconciler did not report quorum
+   * lost (a data rollback, or a reconciler cut off from etcd). Without it the reconciler lets no
+   * master go and publishes no restore while it sees quorum held or cannot tell.
+   */
+  force?: boolean;
+}
+
+/** The reconciler's status document, as far as the restore checks read it. */
+export interface RestoreStatusView {
+  at: string;
+  members: ReadonlyArray<{ id: string; name: string; learner?: true; healthy: boolean; leader?: true }>;
+  memory: {
+    quorum?: { state: 'held' | 'lost' | 'unknown'; since: number; why: string };
+    restore?: { requestedAt: string; seedInstanceId?: string; publishedAt?: number };
+  };
+}
+
+export interface RestoreCheckOptions {
+  /** Quorum must have been reported lost for at least this long (a short election is not a loss). */
+  minLostMs: number;
+  /** The status document must be at most this old (the schedule publishes one a minute). */
+  maxStatusAgeMs: number;
+}
+
+export const RESTORE_CHECK_DEFAULTS: RestoreCheckOptions = { minLostMs: 120_000, maxStatusAgeMs: 180_000 };
+
+/**
+ * Why a restore must not start, or undefined when it may: the reconciler's own, recent status must
+ * say quorum has been lost for `minLostMs` (the CLI cannot reach etcd in the private subnets; the
+ * reconciler can, and records its verdict every pass: heal/phases/restore.ts assessQuorum).
+ */
+export function restoreRefusal(
+  status: RestoreStatusView | undefined,
+  now: number,
+  opts: RestoreCheckOptions = RESTORE_CHECK_DEFAULTS,
+): string | undefined {
+  const s = (ms: number) => `${Math.round(ms / 1000)} s`;
+  if (!status) return 'the reconciler has published no status: it cannot tell whether quorum is lost';
+  const age = now - Date.parse(status.at);
+  if (!(age <= opts.maxStatusAgeMs)) {
+    return `the reconciler's status is ${Number.isFinite(age) ? s(age) : 'of unknown'} old (at most ${s(opts.maxStatusAgeMs)}): is the reconciler running?`;
+  }
+  const q = status.memory.quorum;
+  if (!q) return "the reconciler's status does not report quorum (an older reconciler: upgrade it first)";
+  if (q.state !== 'lost') return `the reconciler reports quorum ${q.state}: ${q.why}`;
+  if (now - q.since < opts.minLostMs) {
+    return `quorum has been lost for only ${s(now - q.since)} (${q.why}): wait until ${s(opts.minLostMs)}`;
+  }
+  return undefined;
+}
+
+export type RestoreStage =
+  /** The reconciler has not taken the record up yet, or the group has not shrunk to the seed. */
+  | 'shrinking'
+  /** The seed's restore join is published: it restores. */
+  | 'restoring'
+  /** The seed serves the restored one-member cluster: grow the group back (`--finish`). */
+  | 'serving';
+
+/** How far the reconciler took the restore `requestedAt`, from its status document. */
+export function restoreStage(status: RestoreStatusView | undefined, requestedAt: string): RestoreStage {
+  const r = status?.memory.restore;
+  if (!status || r?.requestedAt !== requestedAt || r.publishedAt === undefined) return 'shrinking';
+  const [only, ...rest] = status.members;
+  if (
+    only &&
+    rest.length === 0 &&
+    only.name === r.seedInstanceId &&
+    only.healthy &&
+    only.leader &&
+    !only.learner &&
+    Date.parse(status.at) > r.publishedAt
+  ) {
+    return 'serving';
+  }
+  return 'restoring';
 }

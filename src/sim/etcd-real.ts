@@ -14,9 +14,11 @@
  * even the members of its own zone.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   copyFileSync,
+  createWriteStream,
   existsSync,
   mkdirSync,
   openSync,
@@ -32,8 +34,9 @@ import { Gateway } from '../adapters/etcd/gateway.js';
 import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
 import type { JoinParameters } from '../heal/observed.js';
 import type { EtcdMemberReply, EtcdMemberStatusReply, EtcdPort } from '../heal/ports.js';
-import { clientURL } from '../heal/protocol.js';
-import { etcdBinary } from './etcd-bin.js';
+import { clientURL, peerURL } from '../heal/protocol.js';
+import { restoreSnapshotOnNode } from '../heal/restore.js';
+import { etcdBinary, locateEtcdTool } from './etcd-bin.js';
 
 /** Where a simulated instance is, as far as its process goes. */
 export type Placement = 'up' | 'down' | 'frozen' | 'gone';
@@ -162,6 +165,8 @@ export class RealEtcd {
   private readonly kv: Gateway;
   private readonly script: string;
   view: RealView = { at: 0, members: [], leaderId: '0', status: new Map() };
+  /** The sandbox's snapshot bucket: key -> file (what a restore's seed downloads). */
+  readonly snapshots = new Map<string, string>();
   readonly stats = { started: 0, killed: 0, polls: 0 };
   private stopped = false;
 
@@ -275,11 +280,79 @@ export class RealEtcd {
     throw last;
   }
 
+  /**
+   * A snapshot of the cluster from any serving member (etcd's /v3/maintenance/snapshot stream, the
+   * same call the reconciler's backups make) into `file`; its size and SHA-256.
+   */
+  async snapshotTo(file: string): Promise<{ bytes: number; sha256: string }> {
+    return this.anyServing(async (ep) => {
+      const hash = createHash('sha256');
+      const out = createWriteStream(file, { mode: 0o600 });
+      let bytes = 0;
+      try {
+        for await (const chunk of this.client.snapshot(ep)) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+        }
+      } finally {
+        await new Promise<void>((r) => out.end(r));
+      }
+      return { bytes, sha256: hash.digest('hex') };
+    });
+  }
+
+  /**
+   * The seed of a restore (master.sh restore_watch / restore_seed_data): etcd stops, the snapshot is
+   * checked and restored into a new one-member cluster (heal/restore.ts restoreSnapshotOnNode, with
+   * `etcdutl snapshot restore`; the old data moved aside), then etcd starts on it with `params`.
+   */
+  async restore(
+    simIp: string,
+    params: JoinParameters,
+    snapshot: { file: string; sha256: string },
+  ): Promise<string | undefined> {
+    const m = this.memberOf(simIp, params.name, params);
+    if (m.broken) return 'etcd.service cannot start (the service is broken)';
+    const child = m.process;
+    if (child) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      await exited;
+    }
+    try {
+      await restoreSnapshotOnNode({
+        snapshotPath: snapshot.file,
+        expectedSha256: snapshot.sha256,
+        name: params.name,
+        peerURL: peerURL(m.loopIp, 'https', this.opts.peerPort),
+        dataDir: m.dataDir,
+        etcdutl: locateEtcdTool('etcdutl').path,
+      });
+    } catch (e) {
+      if (!m.process) this.spawnMember(m);
+      return e instanceof Error ? e.message : String(e);
+    }
+    m.params = params;
+    this.spawnMember(m);
+    return undefined;
+  }
+
   /** The node starts its etcd member with the join parameters it read (the bootstrap's etcd phase). */
   start(simIp: string, name: string, params: JoinParameters): string | undefined {
-    let m = this.members.get(simIp);
+    const m = this.members.get(simIp);
     if (m?.broken) return 'etcd.service cannot start (the service is broken)';
     if (m?.process) return undefined;
+    const member = this.memberOf(simIp, name, params);
+    member.params = params;
+    this.spawnMember(member);
+    return undefined;
+  }
+
+  /** The member record of `simIp` (its directories and certificates made on first use). */
+  private memberOf(simIp: string, name: string, params: JoinParameters): RealMember {
+    let m = this.members.get(simIp);
     if (!m) {
       const loopIp = this.loopbackOf(simIp);
       const base = join(this.opts.dir, name);
@@ -303,9 +376,7 @@ export class RealEtcd {
       };
       this.members.set(simIp, m);
     }
-    m.params = params;
-    this.spawnMember(m);
-    return undefined;
+    return m;
   }
 
   private spawnMember(m: RealMember): void {

@@ -8,7 +8,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { snapshotKey } from '../heal/backup-policy.js';
+import { restoreParameter, statusParameter } from '../heal/protocol.js';
 import { reconcilePass } from '../heal/reconcile.js';
+import { planRestore, type RestoreRecord, restoreRefusal, restoreStage } from '../heal/restore.js';
+import { parseStatus } from '../heal/status.js';
 import { desiredCluster } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
 import { KINDS, type Plan, type PlannedChange } from '../provision/plan.js';
@@ -30,6 +34,7 @@ export const SCENARIOS = [
   'lose-zone',
   'partition',
   'zone-back',
+  'lose-quorum',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -40,6 +45,8 @@ export const SCENARIO_TITLES: Record<ScenarioName, string> = {
   'lose-zone': 'lose a whole zone',
   partition: 'partition a zone from the others (shorter than the debounce)',
   'zone-back': 'the lost zone comes back (AZ rebalance)',
+  'lose-quorum':
+    'lose quorum: a majority of masters destroyed with their data, then `tripod restore` from a snapshot',
 };
 
 /** Virtual time runs this many times faster than the wall clock (boots, polls, schedules, debounce). */
@@ -47,6 +54,8 @@ export const DEFAULT_SPEED = 20;
 /** A partition shorter than the reconciler's unhealthy threshold: nothing must be replaced. */
 const PARTITION_MS = 60_000;
 const SCENARIO_TIMEOUT_REAL_MS = 75_000;
+/** lose-quorum waits for quorum loss to be reported, restores, then grows back: more steps, more time. */
+const RESTORE_TIMEOUT_REAL_MS = 150_000;
 
 export interface SandboxOptions {
   spec: ClusterSpec;
@@ -136,7 +145,9 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 interface Scenario {
   /** Injects the failure; returns what failed, for the timeline. */
-  inject(): string;
+  inject(): string | Promise<string>;
+  /** Real time allowed to heal (default SCENARIO_TIMEOUT_REAL_MS). */
+  timeoutRealMs?: number;
   /** Extra condition besides the cluster being converged. */
   extra?: () => string | undefined;
 }
@@ -349,7 +360,95 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
           return `zone ${z} comes back: the group rebalances (launches there first, then terminates the extra master)`;
         },
       },
+      'lose-quorum': {
+        timeoutRealMs: RESTORE_TIMEOUT_REAL_MS,
+        async inject() {
+          // The backup: a snapshot of the live cluster (etcd's snapshot stream) in the sandbox's bucket.
+          const file = join(dir, 'backup.db');
+          const snap = await real.snapshotTo(file);
+          const key = snapshotKey(spec.name, k.now(), 0);
+          real.snapshots.set(key, file);
+          const M = topology.masters;
+          const pool = [...liveMasters()];
+          const victims: typeof pool = [];
+          while (victims.length < Math.floor(M / 2) + 1 && pool.length > 0) {
+            victims.push(...pool.splice(pool.indexOf(k.rng.pick(pool)), 1));
+          }
+          for (const v of victims) cloud.ec2.terminate(v.id);
+          cloud.networkChanged();
+          const stage = restoreDriver(key, snap, M);
+          this.extra = stage;
+          return `snapshot ${key} taken (${snap.bytes} bytes); then ${victims.length} of ${M} masters destroyed with their data (${victims.map((v) => v.id).join(', ')}): etcd loses quorum`;
+        },
+      },
     };
+
+    /**
+     * What an operator does after losing quorum, step by step as the reconciler's status allows it:
+     * \`tripod restore\` (refused until the reconciler reports quorum lost long enough; records the
+     * restore, protects the seed from scale-in, shrinks the group to 1), then, once the seed serves
+     * the restored data, \`tripod restore --finish\` (grows the group back, lifts the protection).
+     * The reconciler does the rest: lets the old masters go, has the seed restore, clears the
+     * record, adds the new masters as learners one at a time.
+     */
+    function restoreDriver(key: string, snap: { bytes: number; sha256: string }, M: number) {
+      let step: 'lost' | 'restoring' | 'growing' = 'lost';
+      let record: RestoreRecord | undefined;
+      const status = () => {
+        const text = cloud.ssm.get(statusParameter(spec.name));
+        return text === undefined ? undefined : parseStatus(text);
+      };
+      return (): string | undefined => {
+        if (step === 'lost') {
+          const refused = restoreRefusal(status(), k.now());
+          if (refused) return `tripod restore refuses: ${refused}`;
+          const plan = planRestore({
+            cluster: spec.name,
+            snapshots: [{ key, time: k.now(), revision: 0, size: snap.bytes, sha256: snap.sha256 }],
+            expectedMasters: M,
+            instances: [...cloud.group.members.values()].map((m) => ({
+              instanceId: m.id,
+              usable: m.lifecycle === 'InService',
+              launchTime: m.launchTime,
+            })),
+          });
+          record = {
+            bucket: 'sandbox',
+            key,
+            sha256: snap.sha256,
+            revision: 0,
+            seedInstanceId: plan.seedInstanceId,
+            expectedMasters: M,
+            requestedAt: new Date(k.now()).toISOString(),
+          };
+          cloud.ssm.put(restoreParameter(spec.name), JSON.stringify(record));
+          if (plan.seedInstanceId) cloud.group.setProtection(plan.seedInstanceId, true);
+          cloud.group.opts.min = 1;
+          cloud.group.opts.desired = 1;
+          say(
+            `tripod restore: quorum lost (the reconciler says so); restore ${key} recorded, seed ${plan.seedInstanceId ?? '(a new master)'} protected from scale-in, master group shrunk to 1`,
+          );
+          step = 'restoring';
+          return 'restore recorded';
+        }
+        if (step === 'restoring') {
+          const stage = restoreStage(status(), (record as RestoreRecord).requestedAt);
+          if (stage !== 'serving') return `restore: ${stage}`;
+          cloud.group.opts.min = M;
+          cloud.group.opts.desired = M;
+          const seed = status()?.memory.restore?.seedInstanceId;
+          if (seed && cloud.group.members.has(seed)) cloud.group.setProtection(seed, false);
+          say(
+            `tripod restore --finish: the seed ${seed} serves the restored data; master group back to ${M}`,
+          );
+          step = 'growing';
+          return 'growing back';
+        }
+        if (cloud.ssm.get(restoreParameter(spec.name)) !== undefined)
+          return 'the restore record is not cleared yet';
+        return undefined;
+      };
+    }
 
     for (const name of order) {
       const sc = defs[name];
@@ -359,11 +458,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       const passesBefore = passes;
       const recBefore = reconcilerMs;
       const sim0 = k.clock.elapsed();
-      k.log('fault', sc.inject());
+      k.log('fault', await sc.inject());
       const startedAt = Date.now();
       const r = await until(
-        () => realNotConverged(cloud, real, startedAt + 300) ?? sc.extra?.() ?? workersShort(workers),
-        SCENARIO_TIMEOUT_REAL_MS,
+        () => sc.extra?.() ?? realNotConverged(cloud, real, startedAt + 300) ?? workersShort(workers),
+        sc.timeoutRealMs ?? SCENARIO_TIMEOUT_REAL_MS,
       );
       let dataOk = true;
       const missing: string[] = [];

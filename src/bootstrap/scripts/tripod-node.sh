@@ -4,6 +4,7 @@
 #   tripod-node watchdog          restart dead services; report the instance Unhealthy if they stay dead
 #   tripod-node rotate-token      (masters) keep the worker join token in SSM fresh
 #   tripod-node member-started    (masters) nudge the reconciler while the etcd member is a learner
+#   tripod-node restore-watch     (masters) restore etcd from a snapshot when chosen as a restore's seed
 #   tripod-node watch-lifecycle   wait for Terminating:Wait, then leave cleanly
 #   tripod-node leave             leave now (masters: after the etcd member is removed; workers: drain)
 # shellcheck source-path=SCRIPTDIR
@@ -29,6 +30,10 @@ case "${1:-}" in
     node_identity
     member_started_loop
     ;;
+  restore-watch)
+    node_identity
+    restore_watch
+    ;;
   watch-lifecycle)
     node_identity
     watch_lifecycle
@@ -38,7 +43,7 @@ case "${1:-}" in
     leave
     ;;
   *)
-    echo "usage: tripod-node boot|watchdog|rotate-token|member-started|watch-lifecycle|leave" >&2
+    echo "usage: tripod-node boot|watchdog|rotate-token|member-started|restore-watch|watch-lifecycle|leave" >&2
     exit 2
     ;;
 esac
