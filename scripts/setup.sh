@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the sandbox and the benchmarks need, from scratch, idempotently:
 # node packages, etcd + etcdctl + etcdutl built with Go from tools/etcd/go.mod into .tripod/bin (the
-# release the masters install, src/spec/versions.ts), shellcheck, bats, openssl, and a project-local
+# release the masters install, src/spec/versions.ts), shellcheck, bats, openssl, gpg, unzip, and a project-local
 # Python virtualenv (.venv) with a pinned moto server and cfn-lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ need_apt=()
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 command -v bats >/dev/null 2>&1 || need_apt+=(bats)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# the node scripts' tests run the real gpg (package key fingerprint) and unzip (the AWS CLI release)
+command -v gpg >/dev/null 2>&1 || need_apt+=(gpg)
+command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     say "missing: ${need_apt[*]}; install them with: sudo apt-get install -y ${need_apt[*]}"
