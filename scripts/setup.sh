@@ -35,9 +35,9 @@ ETCD_BIN_DIR=.tripod/bin
 etcd_pin=$(sed -nE 's#^[[:space:]]*(require[[:space:]]+)?go\.etcd\.io/etcd/server/v3 v([0-9.]+)$#\2#p' tools/etcd/go.mod)
 [ -n "$etcd_pin" ] || { say "cannot read the etcd version from tools/etcd/go.mod"; exit 1; }
 etcd_built() {
-  "$ETCD_BIN_DIR/etcd" --version 2>/dev/null | grep -qx "etcd Version: $etcd_pin" &&
-    "$ETCD_BIN_DIR/etcdctl" version 2>/dev/null | grep -qx "etcdctl version: $etcd_pin" &&
-    "$ETCD_BIN_DIR/etcdutl" version 2>/dev/null | grep -qx "etcdutl version: $etcd_pin"
+  "$ETCD_BIN_DIR/etcd" --version 2>/dev/null | grep -x >/dev/null "etcd Version: $etcd_pin" &&
+    "$ETCD_BIN_DIR/etcdctl" version 2>/dev/null | grep -x >/dev/null "etcdctl version: $etcd_pin" &&
+    "$ETCD_BIN_DIR/etcdutl" version 2>/dev/null | grep -x >/dev/null "etcdutl version: $etcd_pin"
 }
 if ! etcd_built; then
   command -v go >/dev/null 2>&1 || { say "building etcd $etcd_pin needs Go (https://go.dev/doc/install), then run this again"; exit 1; }
@@ -52,8 +52,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/pip show moto 2>/dev/null | grep -q "^Version: ${MOTO_VERSION}$" \
-   || ! .venv/bin/pip show cfn-lint 2>/dev/null | grep -q "^Version: ${CFN_LINT_VERSION}$"; then
+if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/pip show moto 2>/dev/null | grep >/dev/null "^Version: ${MOTO_VERSION}$" \
+   || ! .venv/bin/pip show cfn-lint 2>/dev/null | grep >/dev/null "^Version: ${CFN_LINT_VERSION}$"; then
   say "creating .venv with moto ${MOTO_VERSION} and cfn-lint ${CFN_LINT_VERSION}"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
