@@ -94,12 +94,17 @@ export const simulateCommand: Command = {
   help: `Usage: tripod simulate [--seeds N] [--from S] [--zones Z] [--masters M] [--faults LIST] [--etcd model|real]
        tripod simulate --seed S [--timeline] [--zones Z] [--masters M] [--faults LIST]
 
-Runs the reconciler (the same code as the Lambda) in a deterministic simulated cloud: Auto Scaling
-groups with lifecycle hooks and AZ rebalancing, EventBridge that loses and duplicates events,
-throttled APIs, and a model of etcd membership. Each seed draws a random fault schedule; after
-every step the simulator checks that no action drops healthy voters below quorum, that at most
-one membership change is in flight, that no healthy voter is removed unless its instance is
-terminating, and that the cluster converges once the faults stop. The same seed replays exactly.
+Runs the reconciler (the same code as the Lambda, with its 120 s timeout and a backup bucket) in a
+deterministic simulated cloud: Auto Scaling groups with lifecycle hooks (a hook not heartbeated
+takes its default result; the instance dies with its root volume, etcd's data) and AZ rebalancing,
+EventBridge that loses and duplicates events, throttled APIs, the node watchdog of the shipped
+scripts, and a model of etcd membership. Each seed draws a random fault schedule; destructive
+faults overlap only within the fault tolerance (M minus quorum). After every step the simulator
+checks that no action drops healthy voters below quorum, that at most one membership change is in
+flight, that no healthy voter is removed unless its instance is terminating, that no master
+terminates while its member votes, that no hook of such a master reaches its default result, that
+quorum is lost only when the faults alone exceed the tolerance, that the watchdog replaces no
+master, and that the cluster converges once the faults stop. The same seed replays exactly.
 
 Options:
       --seeds N        how many seeds to run (default 100)
@@ -109,7 +114,13 @@ Options:
       --zones Z        availability zones, 1-6 (default 3)
       --masters M      odd number of masters (default: one per zone, plus one when even, at least 3)
       --faults LIST    comma-separated, from: ${FAULT_KINDS.join(',')}
-                       (default: all; "none" for no faults)
+                       (default: all; "none" for no faults). terminate-healthy: AZ rebalancing,
+                       instance refresh, an operator or a health check terminates an InService
+                       master; snapshot-fail/-slow: S3/KMS denied, or a database too large for
+                       the pass; peer-cut: a member cut off from its peers (2380), still reachable
+                       on 2379; etcd-unreachable: the reconciler cut off from etcd; crash-loop:
+                       etcd crash-loops on every master for minutes; boot-failure: new masters
+                       never join (with or without their boot-failed record)
       --etcd BACKEND   model (default): the fast etcd model, thousands of seeds a minute.
                        real: every master runs a REAL etcd process (etcd 3.5.33, mTLS, a 127.x
                        address each), in real time at 30x: about a minute per seed, at most 2
@@ -227,6 +238,18 @@ Exit codes: 0 every seed passed, 1 a seed violated an invariant, 2 usage error.`
     converge.sort((a, b) => a - b);
     const median = converge[Math.floor(converge.length / 2)] ?? 0;
     const worst = converge[converge.length - 1] ?? 0;
+    if (failed.length > 0) {
+      const byRule = new Map<string, number>();
+      for (const f of failed)
+        for (const rule of new Set(f.violations.map((v) => v.rule)))
+          byRule.set(rule, (byRule.get(rule) ?? 0) + 1);
+      io.err(
+        `violations (seeds per rule): ${[...byRule]
+          .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+          .map(([rule, n]) => `${rule} ${n}`)
+          .join(', ')}`,
+      );
+    }
     io.out(
       `${count} seeds, ${failed.length} failed, ${(elapsedMs / 1000).toFixed(1)} s (${Math.round((count / elapsedMs) * 60_000)} seeds/min, ${jobs} job${jobs === 1 ? '' : 's'}); ` +
         `convergence after the faults stop: median ${(median / 1000).toFixed(0)} s, worst ${(worst / 1000).toFixed(0)} s (simulated)`,

@@ -42,11 +42,33 @@ export interface GroupMember {
   hookGlobalDeadline?: number;
   /** Launched by an AZ rebalance. */
   rebalance?: boolean;
+  /** Who set it Unhealthy (SetInstanceHealth): the reconciler, the node's watchdog, a fault. */
+  unhealthyBy?: string;
 }
+
+/** Why the group terminates an instance (for the invariants). */
+export type TerminationCause =
+  | { kind: 'completed'; result: 'CONTINUE' | 'ABANDON' }
+  | { kind: 'hook-timeout'; hook: LifecycleHook; result: 'CONTINUE' | 'ABANDON'; global: boolean }
+  | { kind: 'no-hook' };
 
 export class AutoScalingGroup {
   readonly members = new Map<string, GroupMember>();
   readonly stats = { launched: 0, terminated: 0, hookTimeouts: 0, rebalances: 0 };
+  /** A lifecycle action reached its default result (heartbeat or global timeout): before it applies. */
+  onHookTimeout: (
+    m: GroupMember,
+    hook: LifecycleHook,
+    result: 'CONTINUE' | 'ABANDON',
+    global: boolean,
+  ) => void = () => {};
+  /**
+   * The group is about to terminate an instance (after its hook, or without one). `alive`: the
+   * instance was still running, so the group's termination destroys it and its root volume.
+   */
+  onTerminate: (m: GroupMember, cause: TerminationCause, alive: boolean) => void = () => {};
+  /** How each instance's lifecycle action ended (set when it completes or times out). */
+  private readonly hookEnds = new Map<string, TerminationCause>();
 
   constructor(
     private readonly k: Kernel,
@@ -85,6 +107,7 @@ export class AutoScalingGroup {
   completeLifecycleAction(instanceId: string, hook: LifecycleHook, result: 'CONTINUE' | 'ABANDON'): void {
     const m = this.waiting(instanceId, hook);
     this.k.log('asg', `lifecycle ${hook} ${instanceId} completed ${result}`);
+    this.hookEnds.set(m.id, { kind: 'completed', result });
     this.finishHook(m, result);
   }
 
@@ -94,7 +117,8 @@ export class AutoScalingGroup {
     m.hookDeadline = Math.min(this.k.now() + hb, m.hookGlobalDeadline ?? Number.POSITIVE_INFINITY);
   }
 
-  setUnhealthy(instanceId: string): void {
+  /** SetInstanceHealth Unhealthy; `by` says who called it (the reconciler, unless told). */
+  setUnhealthy(instanceId: string, by = 'reconciler'): void {
     const m = this.members.get(instanceId);
     if (!m) {
       throw new SimAwsError(
@@ -106,7 +130,8 @@ export class AutoScalingGroup {
     }
     if (m.health === 'Unhealthy') return;
     m.health = 'Unhealthy';
-    this.k.log('asg', `${instanceId} set Unhealthy`);
+    m.unhealthyBy = by;
+    this.k.log('asg', `${instanceId} set Unhealthy${by === 'reconciler' ? '' : ` by ${by}`}`);
   }
 
   private waiting(instanceId: string, hook: LifecycleHook): GroupMember {
@@ -141,6 +166,21 @@ export class AutoScalingGroup {
     if (m && !m.lifecycle.startsWith('Terminat')) this.startTermination(m, why);
   }
 
+  /**
+   * AZ rebalancing (or capacity rebalancing) as AWS does it: launch one instance more first (up to
+   * max + 10 % or 1), in the emptiest zone; once it is InService the group terminates one from the
+   * zone with the most instances, the oldest (the default termination policy), through its hook.
+   */
+  rebalanceLaunch(why: string): boolean {
+    const available = this.zones.available();
+    const active = this.active();
+    const limit = this.opts.max + Math.max(1, Math.floor(this.opts.max * 0.1));
+    if (available.length === 0 || active.length >= limit || active.length > this.opts.desired) return false;
+    this.stats.rebalances++;
+    this.launch(this.smallestZone(available), why, true);
+    return true;
+  }
+
   tick(): void {
     const now = this.k.now();
     // Lifecycle hook timeouts: the default result applies.
@@ -153,10 +193,14 @@ export class AutoScalingGroup {
           this.stats.hookTimeouts++;
           const result =
             m.lifecycle === 'Pending:Wait' ? this.opts.launchDefaultResult : this.opts.terminateDefaultResult;
+          const hook: LifecycleHook = m.lifecycle === 'Pending:Wait' ? 'launching' : 'terminating';
+          const global = m.hookGlobalDeadline !== undefined && now >= m.hookGlobalDeadline;
           this.k.log(
             'asg',
-            `lifecycle ${m.lifecycle === 'Pending:Wait' ? 'launching' : 'terminating'} ${m.id} timed out: default ${result}`,
+            `lifecycle ${hook} ${m.id} timed out${global ? ' (global timeout)' : ''}: default ${result}`,
           );
+          this.onHookTimeout(m, hook, result, global);
+          this.hookEnds.set(m.id, { kind: 'hook-timeout', hook, result, global });
           this.finishHook(m, result);
         }
       }
@@ -311,6 +355,9 @@ export class AutoScalingGroup {
 
   private terminated(m: GroupMember): void {
     if (!this.members.has(m.id)) return;
+    const inst = this.ec2.get(m.id);
+    this.onTerminate(m, this.hookEnds.get(m.id) ?? { kind: 'no-hook' }, inst?.state !== 'terminated');
+    this.hookEnds.delete(m.id);
     m.lifecycle = 'Terminated';
     this.members.delete(m.id);
     this.stats.terminated++;

@@ -52,6 +52,23 @@ export interface CloudOptions {
     /** etcd's client and peer ports (default 2379/2380; see pickEtcdPorts). */
     ports?: { client: number; peer: number };
   };
+  /** The etcd snapshot bucket in the reconciler's configuration (backups on; default: none). */
+  backupBucket?: string;
+}
+
+/**
+ * Faults the cloud is under right now that are not zones or instances: what the fault generator
+ * sets (faults.ts) and the invariants read to tell the faults' damage from the reconciler's.
+ */
+export interface CloudFaults {
+  /** Instances a fault terminated (EC2 died under them), not the group. */
+  killed: Set<string>;
+  /** Private IPs of masters cut off from their peers (2380) while the reconciler still reaches them. */
+  peerCut: Set<string>;
+  /** The reconciler cannot reach etcd (2379) until then (its connections time out). */
+  etcdCutUntil: number;
+  /** Snapshots fail (S3/KMS denied) or are slow until `until`. */
+  backup: { until: number; fail?: string; slowMs?: number } | undefined;
 }
 
 /** A reconciler invocation's private state: the simulated Lambda can die between two calls. */
@@ -97,6 +114,12 @@ export class SimCloud {
   readonly group: AutoScalingGroup;
   readonly config: ReconcilerConfig;
   readonly stats = { calls: 0, failedCalls: 0 };
+  readonly faults: CloudFaults = {
+    killed: new Set(),
+    peerCut: new Set(),
+    etcdCutUntil: 0,
+    backup: undefined,
+  };
   readonly network: NetworkModel;
   /** Blocked connections already in the timeline (each is logged once). */
   private readonly blockedLogged = new Set<string>();
@@ -129,7 +152,10 @@ export class SimCloud {
     this.apiFaults = new ApiFaults(this.k.rng.fork('api-faults'));
     this.etcd = new EtcdModel(this.k, {
       // Members talk to each other on the peer port: the masters' group must let it through.
-      reach: (a, b) => this.ec2.reach(a, b) && this.passes(this.links.etcdPeer),
+      reach: (a, b) =>
+        this.ec2.reach(a, b) &&
+        this.passes(this.links.etcdPeer) &&
+        (this.faults.peerCut.size === 0 || (!this.faults.peerCut.has(a) && !this.faults.peerCut.has(b))),
       reconcilerReach: (ip) => this.ec2.reconcilerReach(ip),
       hostAlive: (ip) => this.ec2.alive(this.ec2.byAddress(ip)),
     });
@@ -147,6 +173,8 @@ export class SimCloud {
     this.etcd.onRemoved = (m) => this.nodes.memberRemoved(m.ip);
     // A joining master finds another master's API server on its own address (master.sh).
     this.nodes.joinApiReachable = () => this.passes(this.links.masterApi);
+    // The node watchdog's `aws autoscaling set-instance-health --health-status Unhealthy`.
+    this.nodes.reportUnhealthy = (id) => this.group.setUnhealthy(id, 'the node watchdog');
     const tgArn = `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/${names.apiTargetGroup}/${this.k.rng.hex(16)}`;
     this.apiTargets = new TargetGroup(
       this.k,
@@ -171,6 +199,7 @@ export class SimCloud {
       memberUnhealthyMs: opts.memberUnhealthyMs ?? 120_000,
       bootTimeoutMs: Math.max(hb, 900_000),
       learnerMaxLag: 100,
+      ...(opts.backupBucket ? { backupBucket: opts.backupBucket } : {}),
     };
     this.ssm.put(configParameter(cluster), JSON.stringify(this.config));
     // Only masters run the bootstrap's etcd phase (a worker group, if any, just runs instances).
@@ -273,7 +302,7 @@ export class SimCloud {
     // A connection the security groups drop is not refused: the client waits for its deadline.
     const etcdCall = <T>(op: string, describe: string | undefined, ep: string, fn: () => Promise<T>) =>
       call('etcd', op, async () => {
-        if (!this.passes(this.links.reconcilerEtcd)) {
+        if (!this.passes(this.links.reconcilerEtcd) || k.now() < this.faults.etcdCutUntil) {
           await k.sleep(ETCD_TIMEOUT_MS);
           throw new EtcdError('timeout', `dial tcp ${hostOfURL(ep)}:${ETCD_CLIENT_PORT}: i/o timeout`, 4);
         }
@@ -365,9 +394,16 @@ export class SimCloud {
         snapshot: (from, _reason) =>
           call('s3', 'snapshot', async () => {
             const ip = hostOfURL(from);
-            if (!this.passes(this.links.reconcilerEtcd)) await k.sleep(ETCD_TIMEOUT_MS);
-            if (!this.ec2.reconcilerReach(ip) || !this.passes(this.links.reconcilerEtcd))
+            const cut = !this.passes(this.links.reconcilerEtcd) || k.now() < this.faults.etcdCutUntil;
+            if (cut) await k.sleep(ETCD_TIMEOUT_MS);
+            if (!this.ec2.reconcilerReach(ip) || cut)
               throw new Error(`snapshot: dial tcp ${ip}:${ETCD_CLIENT_PORT}: i/o timeout`);
+            const b = this.faults.backup;
+            if (b && k.now() < b.until) {
+              // A large database or a slow S3 path streams for this long; a denied key fails at the upload.
+              if (b.slowMs) await k.sleep(b.slowMs);
+              if (b.fail) throw new SimAwsError('AccessDeniedException', b.fail, 400, rng.hex(8));
+            }
             return { key: `${this.config.cluster}/${k.now()}.db`, bytes: 2_097_152, sha256: rng.hex(64) };
           }),
       },

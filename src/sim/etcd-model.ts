@@ -166,6 +166,11 @@ export class EtcdModel {
     this.k.log('etcd', `leader ${old} gone: ${why}`);
   }
 
+  /** A majority of the voters runs and reaches each other: etcd can elect a leader and commit. */
+  hasQuorum(): boolean {
+    return this.electable().length > 0;
+  }
+
   /** Running voters that, with the voters they reach, make a majority. */
   private electable(): ModelMember[] {
     const voters = this.voters().filter((v) => this.up(v));

@@ -1,15 +1,23 @@
 /**
- * Random fault schedules from a seed. Destructive faults (an instance killed, a zone lost, an etcd
- * service that cannot restart) are spaced so that one heals before the next: no reconciler can
- * bring back a cluster that lost quorum for good (that is `tripod restore`'s job). Everything else
- * (crashes that systemd restarts, partitions, lost or duplicated events, throttling, reconciler
- * crashes) can happen at any time, together.
+ * Random fault schedules from a seed: what production throws at a cluster. Destructive faults (an
+ * instance killed, a zone lost, an etcd service that cannot restart, a member cut off from its
+ * peers, a long partition) take voters away; they may overlap as long as together they stay within
+ * the cluster's fault tolerance (M minus quorum): the generator keeps that budget, each fault
+ * holding its share until it ended and the cluster had HEAL_GAP_MS to heal. No reconciler can bring
+ * back a cluster that lost quorum for good (that is `tripod restore`'s job). Everything else can
+ * happen at any time, together: crashes that systemd restarts, short partitions, lost or duplicated
+ * events, throttling, reconciler crashes, healthy masters terminated through their hook (AZ
+ * rebalancing, instance refresh, an operator, a health check), snapshots that fail or are slow, the
+ * reconciler cut off from etcd, every member crash-looping for minutes (that one exceeds the
+ * tolerance by design: quorum is lost, and nothing may destroy a voter's data meanwhile), boot failures.
  */
+import { autoMasterCount, quorumOf } from '../spec/topology.js';
 import type { SimCloud } from './cloud.js';
 import type { ReconcilerLambda } from './lambda.js';
 import type { Random } from './random.js';
 
-export const FAULT_KINDS = [
+/** The faults `tripod simulate` threw before issue 14 (their seeds stay green on the old rules). */
+export const LEGACY_FAULT_KINDS = [
   'kill',
   'zone-outage',
   'zone-recovery',
@@ -20,7 +28,22 @@ export const FAULT_KINDS = [
   'throttle',
   'reconciler-crash',
 ] as const;
+
+export const FAULT_KINDS = [
+  ...LEGACY_FAULT_KINDS,
+  'terminate-healthy',
+  'snapshot-fail',
+  'snapshot-slow',
+  'peer-cut',
+  'etcd-unreachable',
+  'crash-loop',
+  'boot-failure',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Who terminates a healthy master (terminate-healthy). */
+export const TERMINATION_CAUSES = ['rebalance', 'instance-refresh', 'operator', 'health-check'] as const;
+export type TerminationCause = (typeof TERMINATION_CAUSES)[number];
 
 export interface ScheduledFault {
   /** ms since the start of the simulation. */
@@ -33,6 +56,15 @@ export interface ScheduledFault {
   /** etcd-crash: the service cannot restart. */
   permanent?: boolean;
   rate?: number;
+  /** terminate-healthy: who terminates it. */
+  cause?: TerminationCause;
+  /** snapshot-slow: how long one snapshot streams. */
+  slowMs?: number;
+  /** boot-failure: how many boots fail; whether the node writes its boot-failed record. */
+  count?: number;
+  record?: boolean;
+  /** Voters this fault takes away at most (its share of the fault tolerance; 0: not destructive). */
+  slots?: number;
 }
 
 const MIN = 60_000;
@@ -52,12 +84,20 @@ export function parseFaults(list: string): FaultKind[] {
   return kinds as FaultKind[];
 }
 
+/** A destructive fault's hold on the fault tolerance: from `from` until `until`. */
+interface Hold {
+  from: number;
+  until: number;
+  slots: number;
+}
+
 /**
  * A schedule of 1-6 faults starting a few minutes in; `end` is when the last effect is over.
- * Destructive faults (a kill, a zone outage, an etcd service that cannot restart, a partition
- * longer than the reconciler's unhealthy threshold, after which it replaces the cut-off master)
- * start at least HEAL_GAP_MS after the previous destructive one ended. With fewer than 3 zones
- * there are no zone outages: losing the zone with most masters loses quorum, as the plan warns.
+ * A destructive fault starts when the voters already taken by the destructive faults still holding
+ * (until they ended plus HEAL_GAP_MS) plus its own stay within the fault tolerance M - quorum, or,
+ * when it alone exceeds that (one master, a zone holding more), once no other holds. With fewer
+ * than 3 zones there are no zone outages: losing the zone with most masters loses quorum, as the
+ * plan warns.
  */
 export function generateSchedule(
   rng: Random,
@@ -65,37 +105,56 @@ export function generateSchedule(
   zoneCount: number,
   /** At most this many faults (6; the real etcd back end asks for fewer: it runs in real time). */
   maxFaults = 6,
+  /** M (default: one per zone, at least 3, odd). */
+  masters = autoMasterCount(zoneCount),
 ): { faults: ScheduledFault[]; end: number } {
   const faults: ScheduledFault[] = [];
+  const tolerance = masters - quorumOf(masters);
+  const perZone = Math.ceil(masters / Math.max(1, zoneCount));
   // With fewer than 3 zones a zone loss is not survivable (the topology says so): no zone outages.
   const usable = kinds.filter((k) => k !== 'zone-recovery' && (k !== 'zone-outage' || zoneCount >= 3));
   let t = rng.int(2 * MIN, 8 * MIN);
   // The first cluster forms in the first minutes: a destructive fault before that could leave it without quorum.
-  let nextDestructive = 10 * MIN;
+  const firstDestructive = 10 * MIN;
+  const holds: Hold[] = [];
+  const held = (at: number) => holds.reduce((n, h) => n + (h.from <= at && at < h.until ? h.slots : 0), 0);
+  /** The earliest time from `at` when `slots` more voters fit in the budget. */
+  const earliestFit = (at: number, slots: number): number => {
+    const candidates = [Math.max(at, firstDestructive), ...holds.map((h) => h.until)]
+      .filter((c) => c >= Math.max(at, firstDestructive))
+      .sort((a, b) => a - b);
+    for (const c of candidates) {
+      const used = held(c);
+      if (used === 0 || used + slots <= tolerance) return c;
+    }
+    return Math.max(at, firstDestructive, ...holds.map((h) => h.until));
+  };
   let end = t;
   if (usable.length === 0) return { faults, end };
   const count = rng.int(1, maxFaults);
   for (let n = 0; n < count; n++) {
     const kind = rng.pick(usable);
     const f: ScheduledFault = { at: t, kind, pick: rng.nextU32() };
-    let destructive = false;
+    let slots = 0;
     switch (kind) {
       case 'kill':
-        destructive = true;
+        slots = 1;
         break;
       case 'zone-outage':
-        destructive = true;
+        slots = perZone;
         // Without zone-recovery the zone stays down until the faults stop.
         f.durationMs = kinds.includes('zone-recovery') ? rng.int(2 * MIN, 20 * MIN) : 10 * MIN;
         break;
       case 'etcd-crash':
         f.permanent = rng.chance(0.3);
-        destructive = f.permanent;
+        slots = f.permanent ? 1 : 0;
         break;
-      case 'partition':
-        destructive = rng.chance(0.5);
-        f.durationMs = destructive ? rng.int(3 * MIN, 10 * MIN) : rng.int(10_000, 90_000);
+      case 'partition': {
+        const long = rng.chance(0.5);
+        slots = long ? perZone : 0;
+        f.durationMs = long ? rng.int(3 * MIN, 10 * MIN) : rng.int(10_000, 90_000);
         break;
+      }
       case 'event-loss':
       case 'event-dup':
         f.durationMs = rng.int(5 * MIN, 20 * MIN);
@@ -109,10 +168,39 @@ export function generateSchedule(
         f.durationMs = rng.int(3 * MIN, 15 * MIN);
         f.rate = 0.3 + 0.5 * rng.next();
         break;
+      case 'terminate-healthy':
+        // Through its hook: the member still serves until the reconciler lets it go.
+        f.cause = rng.pick(TERMINATION_CAUSES);
+        f.at = Math.max(t, firstDestructive);
+        break;
+      case 'snapshot-fail':
+        f.durationMs = rng.int(5 * MIN, 60 * MIN);
+        break;
+      case 'snapshot-slow':
+        f.durationMs = rng.int(5 * MIN, 60 * MIN);
+        // A large database: some fit the function's timeout, some do not.
+        f.slowMs = rng.int(30_000, 600_000);
+        break;
+      case 'peer-cut':
+        slots = 1;
+        f.durationMs = rng.int(MIN, 15 * MIN);
+        break;
+      case 'etcd-unreachable':
+        f.durationMs = rng.int(2 * MIN, 20 * MIN);
+        break;
+      case 'crash-loop':
+        f.durationMs = rng.int(2 * MIN, 10 * MIN);
+        f.at = Math.max(t, firstDestructive);
+        break;
+      case 'boot-failure':
+        f.count = rng.int(1, 2);
+        f.record = rng.chance(0.7);
+        break;
     }
-    if (destructive) {
-      f.at = Math.max(t, nextDestructive);
-      nextDestructive = f.at + (f.durationMs ?? 0) + HEAL_GAP_MS;
+    if (slots > 0) {
+      f.at = earliestFit(t, slots);
+      f.slots = slots;
+      holds.push({ from: f.at, until: f.at + (f.durationMs ?? 0) + HEAL_GAP_MS, slots });
     }
     faults.push(f);
     if (kind === 'zone-outage') {
@@ -138,6 +226,8 @@ export function applyFault(cloud: SimCloud, lambda: ReconcilerLambda, f: Schedul
   const zone = zones[f.pick % zones.length] as string;
   const masters = [...cloud.group.members.values()].filter((m) => !m.lifecycle.startsWith('Terminat'));
   const master = masters.length > 0 ? masters[f.pick % masters.length] : undefined;
+  const healthy = masters.filter((m) => m.lifecycle === 'InService' && m.health === 'Healthy');
+  const healthyMaster = healthy.length > 0 ? healthy[f.pick % healthy.length] : undefined;
   const dur = f.durationMs ?? 0;
   const mins = (ms: number) => `${(ms / MIN).toFixed(1)} min`;
   switch (f.kind) {
@@ -147,6 +237,7 @@ export function applyFault(cloud: SimCloud, lambda: ReconcilerLambda, f: Schedul
         return;
       }
       k.log('fault', `kill ${master.id} (${master.zone})`);
+      cloud.faults.killed.add(master.id);
       cloud.ec2.terminate(master.id);
       cloud.networkChanged();
       return;
@@ -198,6 +289,76 @@ export function applyFault(cloud: SimCloud, lambda: ReconcilerLambda, f: Schedul
       lambda.crashRate = f.rate ?? 0.5;
       lambda.crashUntil = now + dur;
       return;
+    case 'terminate-healthy': {
+      if (!healthyMaster) {
+        k.log('fault', 'terminate-healthy: no InService master');
+        return;
+      }
+      const id = healthyMaster.id;
+      switch (f.cause ?? 'operator') {
+        case 'rebalance':
+          // The group launches first and terminates the oldest of the fullest zone once that is InService.
+          k.log('fault', 'AZ rebalancing: the group launches one more master, then terminates one');
+          if (!cloud.group.rebalanceLaunch('AZ rebalance')) k.log('fault', 'AZ rebalancing: at max size');
+          return;
+        case 'instance-refresh':
+          k.log('fault', `instance refresh replaces ${id} (${healthyMaster.zone})`);
+          cloud.group.terminateInstance(id, 'instance refresh: replacing an outdated instance');
+          return;
+        case 'operator':
+          k.log('fault', `an operator terminates ${id} (TerminateInstanceInAutoScalingGroup)`);
+          cloud.group.terminateInstance(id, 'TerminateInstanceInAutoScalingGroup (operator)');
+          return;
+        case 'health-check':
+          k.log('fault', `${id} reported Unhealthy by a health check outside the reconciler`);
+          cloud.group.setUnhealthy(id, 'a health check (kubelet down, EC2/ELB health)');
+          return;
+      }
+      return;
+    }
+    case 'snapshot-fail':
+      k.log('fault', `snapshots fail (S3/KMS access denied) for ${mins(dur)}`);
+      cloud.faults.backup = {
+        until: now + dur,
+        fail: 'User is not authorized to perform: kms:GenerateDataKey (the key is disabled)',
+      };
+      return;
+    case 'snapshot-slow':
+      k.log('fault', `snapshots take ${((f.slowMs ?? 0) / 1000).toFixed(0)} s each for ${mins(dur)}`);
+      cloud.faults.backup = { until: now + dur, slowMs: f.slowMs ?? 300_000 };
+      return;
+    case 'peer-cut': {
+      if (!master) return;
+      const ip = cloud.ec2.get(master.id)?.ip;
+      if (!ip) return;
+      k.log(
+        'fault',
+        `${master.id} cut off from its etcd peers (2380) for ${mins(dur)}; the reconciler still reaches it`,
+      );
+      cloud.faults.peerCut.add(ip);
+      cloud.networkChanged();
+      k.after(dur, () => {
+        if (!cloud.faults.peerCut.delete(ip)) return;
+        k.log('fault', `${master.id} reaches its peers again`);
+        cloud.networkChanged();
+      });
+      return;
+    }
+    case 'etcd-unreachable':
+      k.log('fault', `the reconciler cannot reach etcd (2379) for ${mins(dur)}`);
+      cloud.faults.etcdCutUntil = Math.max(cloud.faults.etcdCutUntil, now + dur);
+      return;
+    case 'crash-loop':
+      k.log('fault', `etcd crash-loops on every master for ${mins(dur)}`);
+      for (const m of masters) cloud.nodes.crashLoop(m.id, now + dur);
+      return;
+    case 'boot-failure':
+      k.log(
+        'fault',
+        `the next ${f.count ?? 1} master boot(s) fail${f.record ? ' (the node writes its boot-failed record)' : ' silently'}`,
+      );
+      cloud.nodes.failNextBoots(f.count ?? 1, 'kubeadm join failed: bad package', f.record ?? true);
+      return;
   }
 }
 
@@ -210,5 +371,8 @@ export function endFaults(cloud: SimCloud): void {
     }
     if (cloud.zones.isPartitioned(z)) cloud.zones.heal(z);
   }
+  cloud.faults.peerCut.clear();
+  cloud.faults.etcdCutUntil = Math.min(cloud.faults.etcdCutUntil, cloud.k.now());
+  cloud.faults.backup = undefined;
   cloud.networkChanged();
 }

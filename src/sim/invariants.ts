@@ -2,7 +2,19 @@
  * The safety and liveness properties a simulation checks. Safety is checked on every membership
  * request the reconciler makes (before etcd's own checks, so a wrong decision is caught even when
  * etcd would refuse it) and after every event; convergence is checked once the faults stop.
+ *
+ * After every event (issue 14), each naming the event that broke it:
+ *  - voter-terminated: the group never terminates a running master whose member still votes (its
+ *    etcd data goes with the root volume), whether a hook was completed or timed out;
+ *  - hook-default-result: no lifecycle hook of a master whose member votes reaches its default
+ *    result (the heartbeat or the global timeout expired);
+ *  - quorum-lost: quorum is never lost unless the faults alone took more voters than the fault
+ *    tolerance (and then voter-terminated still holds: our actions destroy no voter's data);
+ *  - watchdog-replaced-master: the node watchdog never reports a master Unhealthy (only the
+ *    reconciler replaces a master for etcd's sake).
  */
+import type { LifecycleHook } from '../heal/actions.js';
+import type { GroupMember, TerminationCause } from './auto-scaling.js';
 import type { SimCloud } from './cloud.js';
 import type { MembershipRequest, ModelMember } from './etcd-model.js';
 
@@ -19,9 +31,103 @@ export class InvariantChecker {
   readonly violations: Violation[] = [];
   /** instance id -> when it was first seen gone (Terminating*, terminated, or out of the group). */
   private readonly goneSince = new Map<string, number>();
+  /** Timeline entries up to here were seen by an earlier check. */
+  private seenTimeline = 0;
+  private quorumLostAt: number | undefined;
+  private readonly watchdogSeen = new Set<string>();
 
   constructor(private readonly cloud: SimCloud) {
     cloud.etcd.onRequest = (r) => this.onRequest(r);
+    cloud.group.onHookTimeout = (m, hook, result, global) => this.onHookTimeout(m, hook, result, global);
+    cloud.group.onTerminate = (m, cause, alive) => this.onTerminate(m, cause, alive);
+  }
+
+  /** The voting member on an instance, if any. */
+  private voterOn(instanceId: string): ModelMember | undefined {
+    const ip = this.cloud.ec2.get(instanceId)?.ip;
+    const m = ip === undefined ? undefined : this.cloud.etcd.memberByPeerIp(ip);
+    return m && !m.isLearner ? m : undefined;
+  }
+
+  private onHookTimeout(m: GroupMember, hook: LifecycleHook, result: string, global: boolean): void {
+    const v = this.voterOn(m.id);
+    if (!v) return;
+    this.violate(
+      'hook-default-result',
+      `lifecycle ${hook} hook of ${m.id} (${m.zone}) reached its default result ${result} (${global ? 'global timeout' : 'heartbeat timeout expired'}) while its member ${v.id} (${v.name}) still votes`,
+    );
+  }
+
+  private onTerminate(m: GroupMember, cause: TerminationCause, alive: boolean): void {
+    const v = this.voterOn(m.id);
+    if (!v || !alive) return;
+    const why =
+      cause.kind === 'completed'
+        ? `the reconciler completed its lifecycle action ${cause.result}`
+        : cause.kind === 'hook-timeout'
+          ? `its ${cause.hook} hook ${cause.global ? 'reached the global timeout' : 'was not heartbeated'}: default ${cause.result}`
+          : 'no lifecycle hook held it';
+    this.violate(
+      'voter-terminated',
+      `${m.id} (${m.zone}) terminated by the group (${why}) while its member ${v.id} (${v.name}) still votes: its etcd data goes with the root volume`,
+    );
+  }
+
+  /** The events since the previous check (the last timeline entry they logged). */
+  private lastEvent(): string {
+    const t = this.cloud.k.timeline;
+    for (let i = t.length - 1; i >= this.seenTimeline; i--) {
+      const e = t[i];
+      if (e && e.source !== 'VIOLATION') return `${e.source}: ${e.text}`;
+    }
+    return `an event at +${Math.round(this.cloud.k.clock.elapsed() / 1000)} s`;
+  }
+
+  /** The voter is down because of a fault (not because of anything the reconciler did). */
+  private downToFault(v: ModelMember): boolean {
+    const c = this.cloud;
+    const inst = c.ec2.byAddress(v.ip);
+    if (!inst) return false;
+    if (inst.state === 'terminated') return c.faults.killed.has(inst.id);
+    if (!c.zones.isUp(inst.zone) || c.zones.isPartitioned(inst.zone)) return true;
+    return c.faults.peerCut.has(v.ip) || !v.running;
+  }
+
+  private checkQuorum(): void {
+    const etcd = this.cloud.etcd;
+    const voters = etcd.voters();
+    if (voters.length === 0 || etcd.hasQuorum()) {
+      this.quorumLostAt = undefined;
+      return;
+    }
+    if (this.quorumLostAt !== undefined) return;
+    this.quorumLostAt = this.cloud.k.now();
+    const faulted = voters.filter((v) => this.downToFault(v));
+    const q = etcd.quorum(voters.length);
+    if (voters.length - faulted.length < q) {
+      this.cloud.k.log(
+        'sim',
+        `quorum lost: the faults took ${faulted.length} of ${voters.length} voters (tolerance ${voters.length - q})`,
+      );
+      return;
+    }
+    this.violate(
+      'quorum-lost',
+      `quorum lost after "${this.lastEvent()}": ${voters.length} voters, quorum ${q}, only ${faulted.length} down to faults${faulted.length ? ` (${faulted.map((v) => v.name || v.id).join(', ')})` : ''}`,
+    );
+  }
+
+  private checkWatchdog(): void {
+    for (const m of this.cloud.group.members.values()) {
+      if (m.unhealthyBy !== 'the node watchdog' || this.watchdogSeen.has(m.id)) continue;
+      this.watchdogSeen.add(m.id);
+      if (m.lifecycle.startsWith('Terminat')) continue;
+      const v = this.voterOn(m.id);
+      this.violate(
+        'watchdog-replaced-master',
+        `the node watchdog of ${m.id} (${m.zone}) reported its master Unhealthy${v ? ` while its member ${v.id} (${v.name}) votes` : ''}: the group replaces it (only the reconciler may, for etcd's sake)`,
+      );
+    }
   }
 
   private violate(rule: string, detail: string): void {
@@ -115,6 +221,9 @@ export class InvariantChecker {
     if (unstarted.length > 1)
       this.violate('one-change-in-flight', `${unstarted.length} members added and not started`);
     if (etcd.secondSeed) this.violate('single-cluster', etcd.secondSeed);
+    this.checkQuorum();
+    this.checkWatchdog();
+    this.seenTimeline = this.cloud.k.timeline.length;
   }
 
   /** Why the cluster is not (yet) converged, or undefined when it is. */

@@ -1,13 +1,18 @@
 /**
  * The reconciler Lambda in the simulator: invoked by EventBridge (lifecycle and node events, and a
  * one-minute schedule), one invocation at a time (reserved concurrency 1: later triggers queue and
- * coalesce). An invocation can crash between two calls; the next trigger starts a fresh one.
+ * coalesce). An invocation can crash between two calls; the next trigger starts a fresh one. An
+ * invocation that runs past the function's timeout (the product's own, lambdas/package.ts) is
+ * stopped there, as Lambda does: whatever it had not done yet is not done.
  */
 import { type Action, describeAction } from '../heal/actions.js';
+import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import type { Invocation, SimCloud } from './cloud.js';
 import type { Reconciler } from './stub-reconciler.js';
 
 export const SCHEDULE_MS = 60_000;
+/** The reconciler function's timeout. */
+export const TIMEOUT_MS = RECONCILER_PACKAGE.timeoutSeconds * 1000;
 
 export class ReconcilerLambda {
   private running = false;
@@ -17,7 +22,8 @@ export class ReconcilerLambda {
   crashUntil = 0;
   /** The time the current invocation started (the invariants look at it). */
   passStartedAt = 0;
-  readonly stats = { invocations: 0, crashes: 0, errors: 0 };
+  private current: Invocation | undefined;
+  readonly stats = { invocations: 0, crashes: 0, errors: 0, timeouts: 0 };
   lastError: string | undefined;
 
   constructor(
@@ -63,9 +69,30 @@ export class ReconcilerLambda {
         this.finish();
       },
     };
+    let timedOut = false;
+    let stop: () => void = () => {};
+    const pass = new Promise<unknown>((resolve, reject) => {
+      stop = () => resolve(undefined);
+      this.reconcile(this.cloud.ports(inv), this.cloud.config).then(resolve, reject);
+    });
+    k.after(TIMEOUT_MS, () => {
+      if (inv.dead || this.current !== inv) return;
+      // "Task timed out after 120.00 seconds": the process is frozen; its pending calls never finish.
+      timedOut = true;
+      inv.dead = true;
+      this.stats.timeouts++;
+      k.log('lambda', `reconciler timed out after ${TIMEOUT_MS / 1000} s`);
+      stop();
+    });
+    this.current = inv;
     k.spawn(
-      () => this.reconcile(this.cloud.ports(inv), this.cloud.config),
+      () => pass,
       (r) => {
+        if (this.current === inv) this.current = undefined;
+        if (timedOut) {
+          this.finish();
+          return;
+        }
         if (inv.dead) return;
         if (r.ok) this.logDecisions(r.value);
         if (!r.ok) {

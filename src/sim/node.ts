@@ -4,7 +4,11 @@
  * its member is a voter, and sends one `tripod.node` "Node Ready" event. Once its member serves it
  * sends "Member Started", repeated every 10 s while the member is a learner (at most 30 times). A
  * crashed etcd service is restarted by systemd (Restart=always) unless the fault says it cannot come back.
+ * Once ready, the node's watchdog (lib.sh watchdog_check, read from the shipped scripts) checks its
+ * units every 30 s, restarts a dead one, and after N failed checks in a row reports its own instance
+ * Unhealthy, when the shipped script does so.
  */
+import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
 import type { JoinParameters } from '../heal/observed.js';
 import {
   bootFailureParameter,
@@ -36,6 +40,10 @@ export interface SimNode {
   /** Started etcd as the seed (kubeadm init); a joining master needs another master's API server. */
   seed?: boolean;
   failure?: string;
+  /** etcd crashes again shortly after each restart until then (a crash loop: bad disk, bad package). */
+  crashLoopUntil?: number;
+  /** The watchdog's failed checks in a row. */
+  watchdogFailures?: number;
 }
 
 /** What a node needs from its etcd member: the model's, or a real etcd process (etcd-real.ts). */
@@ -47,6 +55,8 @@ export interface NodeEtcd {
   /** The member on `ip` runs and serves (a learner or a voter): the node says "Member Started". */
   serving(ip: string): boolean;
   crash(ip: string, permanent: boolean): void;
+  /** The etcd process of `ip` runs (systemctl is-active etcd). */
+  running(ip: string): boolean;
   /** systemd restarts the service; an error text when it cannot come back. */
   restart(ip: string): string | undefined;
   /** An instance is gone or a zone changed: processes follow. */
@@ -65,6 +75,7 @@ export function modelNodeEtcd(etcd: EtcdModel): NodeEtcd {
       return !!m && m.running && m.connectedSince !== undefined;
     },
     crash: (ip) => etcd.crash(ip),
+    running: (ip) => etcd.memberByPeerIp(ip)?.running === true,
     restart: (ip) => etcd.restart(ip),
     placementChanged: () => etcd.refresh(),
   };
@@ -79,6 +90,7 @@ export function realNodeEtcd(real: RealEtcd): NodeEtcd {
       return s !== undefined && s.leaderId !== '0';
     },
     crash: (ip, permanent) => real.crash(ip, permanent),
+    running: (ip) => real.running(ip),
     restart: (ip) => real.restart(ip),
     placementChanged: () => real.applyPlacement(),
   };
@@ -87,6 +99,32 @@ export function realNodeEtcd(real: RealEtcd): NodeEtcd {
 const POLL_MS = 5_000;
 const SYSTEMD_RESTART_MS = 5_000;
 
+/** The node watchdog as the shipped scripts define it (lib.sh watchdog_check, master.sh install_watchdog). */
+export interface WatchdogModel {
+  /** The master's watched units include etcd. */
+  watchesEtcd: boolean;
+  /** watchdog_check reports the instance Unhealthy (`set-instance-health ... Unhealthy`). */
+  reportsUnhealthy: boolean;
+  /** Failed checks in a row before it does. */
+  failures: number;
+  intervalMs: number;
+}
+
+export function watchdogModel(scripts: Readonly<Record<string, string>> = BOOTSTRAP_SCRIPTS): WatchdogModel {
+  const lib = scripts['lib.sh'] ?? '';
+  const master = scripts['master.sh'] ?? '';
+  const units = /^\s*install_watchdog\s+(.+)$/m.exec(master)?.[1]?.split(/\s+/) ?? [];
+  const check = /^watchdog_check\(\)\s*\{([\s\S]*?)^\}/m.exec(lib)?.[1] ?? '';
+  const failures = Number(/TRIPOD_WATCHDOG_FAILURES:-(\d+)/.exec(check)?.[1] ?? '6');
+  const interval = /write_timer tripod-watchdog .*?'\s+(\d+)s/.exec(lib)?.[1];
+  return {
+    watchesEtcd: units.includes('etcd'),
+    reportsUnhealthy: /set-instance-health[\s\S]*Unhealthy/.test(check),
+    failures,
+    intervalMs: Number(interval ?? '30') * 1000,
+  };
+}
+
 export class Nodes {
   readonly nodes = new Map<string, SimNode>();
   /**
@@ -94,6 +132,11 @@ export class Nodes {
    * discovery_master and `kubeadm join --control-plane` through it)? The cloud asks the security groups.
    */
   joinApiReachable: () => boolean = () => true;
+  /** The watchdog reports its own instance Unhealthy (the cloud wires it to the group). */
+  reportUnhealthy: (instanceId: string) => void = () => {};
+  readonly watchdog: WatchdogModel = watchdogModel();
+  /** The next boots fail (a boot-failure fault): `record` says whether the node writes its boot-failed record. */
+  private readonly bootFailures: Array<{ why: string; record: boolean }> = [];
 
   constructor(
     private readonly k: Kernel,
@@ -115,8 +158,18 @@ export class Nodes {
       etcdBroken: false,
     };
     this.nodes.set(instance.id, node);
+    const failure = this.bootFailures.shift();
     this.k.after(this.k.rng.int(5_000, 20_000), () => {
       if (node.phase !== 'booting') return;
+      if (failure) {
+        if (failure.record) this.fail(node, failure.why);
+        else {
+          node.phase = 'failed';
+          node.failure = failure.why;
+          this.k.log('node', `${node.instance.id} bootstrap hangs: ${failure.why} (no boot-failed record)`);
+        }
+        return;
+      }
       node.phase = 'waiting-join';
       this.loop(node);
     });
@@ -166,6 +219,8 @@ export class Nodes {
           if (node.phase !== 'etcd') return;
           node.phase = 'ready';
           this.k.log('node', `${node.instance.id} API server ready`);
+          // master.sh: install_watchdog, then the ready event.
+          this.k.after(this.watchdog.intervalMs, () => this.watchdogCheck(node));
           this.sendReady(node);
         });
       }
@@ -220,6 +275,45 @@ export class Nodes {
     return this.etcd.servingVoter(node.instance.ip);
   }
 
+  /** The next `count` masters to boot fail (`record`: the node writes its boot-failed record). */
+  failNextBoots(count: number, why: string, record: boolean): void {
+    for (let i = 0; i < count; i++) this.bootFailures.push({ why, record });
+  }
+
+  /** etcd crash-loops on this node until `until`: it dies a second or two after each systemd restart. */
+  crashLoop(instanceId: string, until: number): void {
+    const node = this.nodes.get(instanceId);
+    if (!node || node.phase === 'gone') return;
+    node.crashLoopUntil = until;
+    this.crashEtcd(instanceId, false);
+  }
+
+  /** The etcd service is active on the node (systemctl is-active): its process runs. */
+  private etcdActive(node: SimNode): boolean {
+    return !node.etcdBroken && this.etcd.running(node.instance.ip);
+  }
+
+  /** lib.sh watchdog_check, every interval once the node is ready. */
+  private watchdogCheck(node: SimNode): void {
+    if (node.phase === 'gone' || node.instance.state === 'terminated') return;
+    this.k.after(this.watchdog.intervalMs, () => this.watchdogCheck(node));
+    if (!this.ec2.alive(node.instance) || !this.watchdog.watchesEtcd) return;
+    if (this.etcdActive(node)) {
+      node.watchdogFailures = 0;
+      return;
+    }
+    node.watchdogFailures = (node.watchdogFailures ?? 0) + 1;
+    // `systemctl restart etcd` (a crash loop is already being restarted by systemd itself).
+    if (this.k.now() >= (node.crashLoopUntil ?? 0)) this.restartEtcd(node);
+    if (this.watchdog.reportsUnhealthy && node.watchdogFailures >= this.watchdog.failures) {
+      this.k.log(
+        'node',
+        `${node.instance.id} watchdog: etcd still down after ${node.watchdogFailures} checks: reporting the instance Unhealthy`,
+      );
+      this.reportUnhealthy(node.instance.id);
+    }
+  }
+
   /** The etcd service crashes; systemd restarts it unless `permanent`. */
   crashEtcd(instanceId: string, permanent: boolean): void {
     const node = this.nodes.get(instanceId);
@@ -243,6 +337,18 @@ export class Nodes {
       return;
     }
     const err = this.etcd.restart(node.instance.ip);
-    if (err) this.k.log('node', `${node.instance.id} etcd restart failed: ${err}`);
+    if (err) {
+      this.k.log('node', `${node.instance.id} etcd restart failed: ${err}`);
+      return;
+    }
+    const loopUntil = node.crashLoopUntil ?? 0;
+    if (this.k.now() < loopUntil) {
+      // It dies again during its start-up (a bad disk, a bad package).
+      this.k.after(this.k.rng.int(500, 2_000), () => {
+        if (node.phase === 'gone') return;
+        this.etcd.crash(node.instance.ip, false);
+        this.k.after(SYSTEMD_RESTART_MS, () => this.restartEtcd(node));
+      });
+    }
   }
 }

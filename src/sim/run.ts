@@ -8,7 +8,14 @@ import { reconcilePass } from '../heal/reconcile.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { autoMasterCount, deriveTopology } from '../spec/topology.js';
 import { SimCloud } from './cloud.js';
-import { applyFault, endFaults, FAULT_KINDS, type FaultKind, generateSchedule } from './faults.js';
+import {
+  applyFault,
+  endFaults,
+  FAULT_KINDS,
+  type FaultKind,
+  generateSchedule,
+  type ScheduledFault,
+} from './faults.js';
 import { InvariantChecker, type Violation } from './invariants.js';
 import { ReconcilerLambda } from './lambda.js';
 import type { NetworkModel } from './network.js';
@@ -27,6 +34,10 @@ export interface SimulationOptions {
   spec?: ClusterSpec;
   /** The security groups to check connections against (default: the provisioner's for the spec). */
   network?: NetworkModel;
+  /** These faults instead of a random schedule (a deterministic scenario); they stop at `end`. */
+  schedule?: { faults: ScheduledFault[]; end: number };
+  /** The reconciler's configuration names a backup bucket (default true: every seed takes snapshots). */
+  backups?: boolean;
 }
 
 export interface SimulationResult {
@@ -63,11 +74,14 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     masters,
     ...(spec ? { cluster: spec.name, region: spec.region } : {}),
     ...(network ? { network } : {}),
+    ...(opts.backups === false ? {} : { backupBucket: `${spec?.name ?? 'sim'}-etcd-backups` }),
   });
   const k = cloud.k;
   const lambda = new ReconcilerLambda(cloud, opts.reconciler ?? reconcilePass);
   const checker = new InvariantChecker(cloud);
-  const schedule = generateSchedule(k.rng.fork('faults'), opts.faults ?? FAULT_KINDS, zones.length);
+  const schedule =
+    opts.schedule ??
+    generateSchedule(k.rng.fork('faults'), opts.faults ?? FAULT_KINDS, zones.length, 6, masters);
   k.log(
     'sim',
     `seed ${opts.seed}: ${zones.length} zones, ${masters} masters, ${schedule.faults.length} faults until +${Math.round(schedule.end / 60_000)} min`,
