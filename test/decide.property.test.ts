@@ -14,13 +14,24 @@ import { inst, ipOf, member, state, T0, testConfig } from './support/fake-ports.
 
 const NOW = T0 + 3_600_000;
 
-/** Written from the rules, independently of quorum.ts: started, reachable, alarm-free voters. */
-const countsHealthy = (m: ObservedMember) =>
+/** Started, reachable, alarm-free voters: who may lead in a generated state. */
+const serves = (m: ObservedMember) =>
   !m.isLearner &&
   m.name !== '' &&
   m.clientURLs.length > 0 &&
   m.status.reachable &&
   m.status.alarms.length === 0;
+
+/**
+ * Written from the rules, independently of quorum.ts (finding 2): a voter that serves, names the
+ * leader the majority agrees on, reports no errors and is in sync by etcd's promotion test (90 %).
+ */
+const countsHealthy = (m: ObservedMember, etcd: ObservedState['etcd']) =>
+  serves(m) &&
+  etcd.leaderId !== undefined &&
+  (m.status.leaderId === undefined || m.status.leaderId === etcd.leaderId) &&
+  (m.status.errors ?? []).length === 0 &&
+  (m.status.raftIndex ?? 0) >= 0.9 * (etcd.leaderRaftIndex ?? 0);
 
 const STATES: LifecycleState[] = [
   'Pending:Wait',
@@ -47,7 +58,10 @@ const arbState = fc
             started: fc.boolean(),
             // Mostly healthy: with even odds too few voters were healthy for a promotion to be safe.
             reachable: fc.constantFrom(true, true, true, false),
-            alarm: fc.constantFrom(false, false, false, true),
+            alarm: fc.constantFrom(undefined, undefined, undefined, 'NOSPACE', 'CORRUPT'),
+            /** Which leader its status names: the majority's, another one, none. */
+            view: fc.constantFrom('agree', 'agree', 'agree', 'agree', 'other', 'none'),
+            errors: fc.constantFrom(false, false, false, false, true),
             lag: fc.integer({ min: 0, max: 300 }),
             unhealthyFor: fc.option(fc.integer({ min: 0, max: 300_000 })),
           }),
@@ -91,7 +105,9 @@ const arbState = fc
             status: {
               reachable: started && x.member.reachable,
               raftIndex: 1000 - x.member.lag,
-              alarms: x.member.alarm ? ['NOSPACE'] : [],
+              alarms: x.member.alarm ? [x.member.alarm] : [],
+              ...(x.member.errors ? { errors: ['etcdserver: some error'] } : {}),
+              leaderId: x.member.view,
             },
           }),
         );
@@ -111,7 +127,7 @@ const arbState = fc
     });
     const leaders = g.deadLeader
       ? members.filter((m) => !m.isLearner && !m.status.reachable)
-      : members.filter(countsHealthy);
+      : members.filter(serves);
     const s = state({
       instances,
       members,
@@ -122,6 +138,13 @@ const arbState = fc
       memory: { unhealthySince, established: g.established },
     });
     s.etcd.leaderId = leaders.length ? leaders[g.leaderPick % leaders.length]!.id : undefined;
+    const leader = s.etcd.members.find((m) => m.id === s.etcd.leaderId);
+    if (leader?.status.raftIndex !== undefined) s.etcd.leaderRaftIndex = leader.status.raftIndex;
+    for (const m of s.etcd.members) {
+      const view = m.status.leaderId;
+      if (!m.status.reachable) delete m.status.leaderId;
+      else m.status.leaderId = view === 'other' ? 'm999' : view === 'none' ? '0' : (s.etcd.leaderId ?? '0');
+    }
     return { s, expected: g.expected, backup: g.backup };
   });
 
@@ -139,12 +162,15 @@ describe('decide: properties over generated observed states', () => {
         // Abandoning or replacing an instance takes its member down: never one quorum still needs.
         if (s.etcd.reachable) {
           const vs = s.etcd.members.filter((m) => !m.isLearner);
-          const hs = vs.filter(countsHealthy);
+          const hs = vs.filter((m) => countsHealthy(m, s.etcd));
           for (const a of d.actions) {
             const takesDown =
               (a.kind === 'complete-lifecycle' && a.result === 'ABANDON') || a.kind === 'set-unhealthy';
             const m = takesDown ? s.etcd.members.find((x) => x.name === a.instanceId) : undefined;
-            if (m && countsHealthy(m)) {
+            // A launch ABANDON terminates the instance with no terminating hook: never while its member votes.
+            if (a.kind === 'complete-lifecycle' && a.result === 'ABANDON')
+              expect(m?.isLearner ?? true).toBe(true);
+            if (m && countsHealthy(m, s.etcd)) {
               expect(hs.length - 1).toBeGreaterThanOrEqual(Math.floor((vs.length - 1) / 2) + 1);
             }
           }
@@ -155,7 +181,7 @@ describe('decide: properties over generated observed states', () => {
         expect(s.etcd.reachable).toBe(true);
         const ms = s.etcd.members;
         const voters = ms.filter((m) => !m.isLearner);
-        const healthy = voters.filter(countsHealthy);
+        const healthy = voters.filter((m) => countsHealthy(m, s.etcd));
         // the cluster has quorum now
         expect(healthy.length).toBeGreaterThanOrEqual(Math.floor(voters.length / 2) + 1);
         let votersAfter = voters.length;
@@ -165,10 +191,14 @@ describe('decide: properties over generated observed states', () => {
           expect(ms.length).toBeGreaterThan(1);
           if (!m.isLearner) {
             votersAfter--;
-            if (countsHealthy(m)) {
+            if (countsHealthy(m, s.etcd)) {
               healthyAfter--;
+              // a healthy voter goes only with its instance: terminating, or a failed launch (removed before ABANDON)
               const owner = s.group.instances.find((i) => i.instanceId === m.name);
-              expect(owner?.lifecycleState).toBe('Terminating:Wait');
+              const failedLaunch =
+                owner?.lifecycleState === 'Pending:Wait' &&
+                (owner.bootFailed || NOW - owner.launchTime >= config.bootTimeoutMs);
+              expect(owner?.lifecycleState === 'Terminating:Wait' || failedLaunch).toBe(true);
             }
           }
           // A live leader hands leadership over first; a dead one is removed directly (etcd re-elects).
@@ -223,7 +253,7 @@ interface World {
 }
 
 function observeWorld(w: World): ObservedState {
-  const healthy = w.members.filter(countsHealthy);
+  const healthy = w.members.filter(serves);
   const voters = w.members.filter((m) => !m.isLearner);
   const reachable = healthy.length >= Math.floor(voters.length / 2) + 1 && voters.length > 0;
   if (!reachable || !healthy.some((m) => m.id === w.leaderId)) w.leaderId = healthy[0]?.id;
@@ -310,7 +340,7 @@ function progress(w: World) {
       w.leaderId = `m${n}`;
     } else if (m && m.name === '') {
       Object.assign(m, member(n, { isLearner: true }));
-    } else if (m && countsHealthy(m)) {
+    } else if (m && serves(m)) {
       i.apiReady = true;
     }
   }
@@ -376,7 +406,7 @@ describe('decide: a stable world converges', () => {
         for (let pass = 0; pass < 80; pass++) {
           const d = decide(observeWorld(w), config, w.t);
           if (d.conditions.converged) {
-            expect(w.members.every((m) => !m.isLearner && countsHealthy(m))).toBe(true);
+            expect(w.members.every((m) => !m.isLearner && serves(m))).toBe(true);
             expect(w.members.map((m) => m.name).sort()).toEqual(w.instances.map((i) => i.instanceId).sort());
             expect([...w.targets].sort()).toEqual(w.instances.map((i) => i.instanceId).sort());
             return;

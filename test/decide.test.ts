@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Action, isMembershipChange } from '../src/heal/actions.js';
-import { decide } from '../src/heal/decide.js';
+import { decide, WAIT } from '../src/heal/decide.js';
 import {
   deadStatus,
   healthy,
@@ -143,7 +143,12 @@ describe('decide: the rules of etcd-membership.md', () => {
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
     s.etcd.members[2] = member(3, { status: { raftIndex: 1001 } });
     const d = decide(s, cfg, NOW);
-    expect(kinds(d.actions)).toEqual(['deregister-target', 'move-leader', 'remove-member']);
+    expect(kinds(d.actions)).toEqual([
+      'deregister-target',
+      'move-leader',
+      'remove-member',
+      'heartbeat-lifecycle',
+    ]);
     expect(d.actions[1]).toMatchObject({ fromMemberId: 'm1', toMemberId: 'm3' }); // the most up to date
   });
 
@@ -153,7 +158,7 @@ describe('decide: the rules of etcd-membership.md', () => {
     s.etcd.members[0] = member(1, { status: deadStatus });
     const d = decide(s, cfg, NOW);
     expect(kinds(d.actions)).not.toContain('move-leader');
-    expect(kinds(d.actions)).toEqual(['deregister-target', 'remove-member']);
+    expect(kinds(d.actions)).toEqual(['deregister-target', 'remove-member', 'heartbeat-lifecycle']);
     expect(only(d.actions, 'remove-member')[0]).toMatchObject({ memberId: 'm1' });
   });
 
@@ -162,7 +167,12 @@ describe('decide: the rules of etcd-membership.md', () => {
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
     s.etcd.members[0] = member(1, { status: { alarms: ['NOSPACE'] } });
     const d = decide(s, cfg, NOW);
-    expect(kinds(d.actions)).toEqual(['deregister-target', 'move-leader', 'remove-member']);
+    expect(kinds(d.actions)).toEqual([
+      'deregister-target',
+      'move-leader',
+      'remove-member',
+      'heartbeat-lifecycle',
+    ]);
   });
 
   it('rule 5: leadership never goes to a learner or another leaving voter', () => {
@@ -273,7 +283,11 @@ describe('decide: priorities of issue 5', () => {
     expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);
     const s2 = healthy(3);
     s2.group.instances[1] = withState(s2.group.instances[1]!, 'Terminating:Wait');
-    expect(kinds(decide(s2, cfg, NOW).actions)).toEqual(['deregister-target', 'remove-member']);
+    expect(kinds(decide(s2, cfg, NOW).actions)).toEqual([
+      'deregister-target',
+      'remove-member',
+      'heartbeat-lifecycle',
+    ]);
     s2.etcd.members.splice(1, 1);
     s2.targets.splice(1, 1);
     expect(decide(s2, cfg, NOW).actions).toMatchObject([
@@ -492,7 +506,7 @@ describe('decide: priorities of issue 5', () => {
     expect(deletes[0]!.reason).toBe('the instance is Terminated');
   });
 
-  it('while a restore is recorded: no membership change, no replacement, the old masters are let go', () => {
+  it('while a restore is recorded: no membership change, no replacement; the old masters are let go only when quorum is lost (or forced)', () => {
     const s = healthy(3, { memory: { unhealthySince: { m3: NOW - 600_000 }, established: true } });
     s.restore = { requestedAt: '2026-01-01T00:00:00.000Z', seedInstanceId: 'i-1' };
     s.group.instances[1] = withState(s.group.instances[1]!, 'Terminating:Wait');
@@ -501,16 +515,22 @@ describe('decide: priorities of issue 5', () => {
     const d = decide(s, cfg, NOW);
     expect(changes(d.actions)).toEqual([]);
     expect(kinds(d.actions)).not.toContain('set-unhealthy');
-    expect(d.actions).toContainEqual(
+    // quorum is held (m1, m2): a mistaken restore lets no voter go
+    expect(only(d.actions, 'complete-lifecycle')).toEqual([]);
+    expect(only(d.actions, 'heartbeat-lifecycle')).toMatchObject([
+      { instanceId: 'i-2', hook: 'terminating' },
+    ]);
+    expect(d.waits.join('\n')).toMatch(
+      /remove m9 \(unnamed\): a restore is in progress \(requested 2026-01-01/,
+    );
+    s.restore = { ...s.restore, force: true };
+    expect(decide(s, cfg, NOW).actions).toContainEqual(
       expect.objectContaining({
         kind: 'complete-lifecycle',
         instanceId: 'i-2',
         hook: 'terminating',
         result: 'CONTINUE',
       }),
-    );
-    expect(d.waits.join('\n')).toMatch(
-      /remove m9 \(unnamed\): a restore is in progress \(requested 2026-01-01/,
     );
   });
 
@@ -529,5 +549,172 @@ describe('decide: priorities of issue 5', () => {
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
     s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
     for (const a of decide(s, testConfig({ backupBucket: 'b' }), NOW).actions) expect(a.reason).not.toBe('');
+  });
+});
+
+describe('decide: issue 14, healing rules that hold when faults overlap', () => {
+  const reasons = (d: { blocked: Array<{ reason: string }> }) => d.blocked.map((w) => w.reason);
+  const heartbeats = (as: Action[]) => only(as, 'heartbeat-lifecycle').map((a) => `${a.instanceId} ${a.hook}`);
+
+  it('finding 1: a terminating master is held while its member exists, even in the pass that chose its removal', () => {
+    const s = healthy(3);
+    s.group.instances[1] = withState(s.group.instances[1]!, 'Terminating:Wait');
+    const d = decide(s, testConfig({ backupBucket: 'b' }), NOW);
+    expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm2' }]);
+    // the executor may skip or fail the removal (snapshot, re-check, etcd refusal): the hook must not time out
+    expect(heartbeats(d.actions)).toEqual(['i-2 terminating']);
+    // the removal was not done: next pass, the same (held again)
+    expect(heartbeats(decide({ ...s, memory: d.memory }, cfg, NOW + 60_000).actions)).toEqual([
+      'i-2 terminating',
+    ]);
+  });
+
+  it('finding 2: a member cut off from its peers, naming another leader, reporting errors or lagging is not a healthy voter', () => {
+    for (const status of [
+      { leaderId: '0', errors: ['etcdserver: no leader'] },
+      { leaderId: 'm9' },
+      { errors: ['etcdserver: corrupt cluster'] },
+      { raftIndex: 800 },
+    ]) {
+      const s = healthy(3);
+      s.etcd.members[2] = member(3, { status });
+      s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait'); // the leader leaves
+      const d = decide(s, cfg, NOW);
+      expect(d.conditions.healthyVoters).toBe(2);
+      // removing m1 would leave m2 alone with a member that cannot serve: refused, m1 held
+      expect(changes(d.actions)).toEqual([]);
+      expect(reasons(d)).toContain(WAIT.quorum);
+      expect(heartbeats(d.actions)).toEqual(['i-1 terminating']);
+    }
+  });
+
+  it('finding 2: no leader a majority agrees on means no healthy voter and no change', () => {
+    const s = healthy(3);
+    s.etcd.leaderId = undefined;
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminating:Wait');
+    const d = decide(s, cfg, NOW);
+    expect(d.conditions.healthyVoters).toBe(0);
+    expect(changes(d.actions)).toEqual([]);
+    expect(reasons(d)).toContain(WAIT.noLeader);
+    expect(heartbeats(d.actions)).toEqual(['i-3 terminating']);
+  });
+
+  it('finding 3: etcd unreachable from the reconciler: terminating masters of an established cluster are held, launching masters with a join are not abandoned', () => {
+    const s = state({
+      instances: [
+        inst(1),
+        withState(inst(2), 'Terminating:Wait'),
+        inst(3, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW - 2_000_000 }),
+      ],
+      memory: { unhealthySince: {}, established: true, pendingSince: { 'i-3': NOW - 2_000_000 } },
+      joins: { 'i-3': { name: 'i-3', initialCluster: 'x', initialClusterState: 'existing', memberId: 'm3' } },
+    });
+    const d = decide(s, cfg, NOW);
+    expect(only(d.actions, 'complete-lifecycle')).toEqual([]);
+    expect(heartbeats(d.actions)).toEqual(['i-2 terminating', 'i-3 launching']);
+    expect(reasons(d)).toContain(WAIT.etcdUnreachable);
+  });
+
+  it('finding 3: a launch is never abandoned while its member votes: the member is removed first', () => {
+    const s = healthy(3);
+    s.group.instances[2] = { ...withState(s.group.instances[2]!, 'Pending:Wait'), apiReady: false, bootFailed: true };
+    const d = decide(s, cfg, NOW);
+    expect(only(d.actions, 'complete-lifecycle')).toEqual([]);
+    expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);
+    expect(heartbeats(d.actions)).toEqual(['i-3 launching']);
+    s.etcd.members.pop();
+    expect(only(decide(s, cfg, NOW).actions, 'complete-lifecycle')).toMatchObject([
+      { instanceId: 'i-3', result: 'ABANDON' },
+    ]);
+  });
+
+  it('finding 4: one etcd dead for good, then a healthy master terminated: replace the dead first, then remove the terminating one', () => {
+    const config = testConfig({ backupBucket: 'b' });
+    const s = healthy(3, {
+      memory: { unhealthySince: { m3: NOW - 600_000 }, established: true },
+    });
+    s.etcd.members[2] = member(3, { status: deadStatus }); // C: its etcd is dead, its instance runs
+    s.group.instances[1] = withState(s.group.instances[1]!, 'Terminating:Wait'); // B: rebalanced away
+    s.group.instances.push(inst(4, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW }));
+    // pass 1: B cannot go (quorum), D cannot be added (a dead voter): C is replaced
+    const d1 = decide(s, config, NOW);
+    expect(only(d1.actions, 'set-unhealthy')).toMatchObject([{ instanceId: 'i-3' }]);
+    expect(heartbeats(d1.actions)).toEqual(['i-2 terminating', 'i-4 launching']);
+    // pass 2: C is marked Unhealthy: its member goes (dead before new)
+    s.group.instances[2] = { ...s.group.instances[2]!, health: 'Unhealthy' };
+    const d2 = decide({ ...s, memory: d1.memory }, config, NOW + 10_000);
+    expect(changes(d2.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);
+    // pass 3: A and B healthy: D joins as a learner (B is still held)
+    s.etcd.members.pop();
+    s.group.instances[2] = withState(s.group.instances[2]!, 'Terminated');
+    const d3 = decide({ ...s, memory: d2.memory }, config, NOW + 20_000);
+    expect(changes(d3.actions)).toMatchObject([{ kind: 'add-learner', instanceId: 'i-4' }]);
+    expect(heartbeats(d3.actions)).toContain('i-2 terminating');
+    // pass 4: D promoted; pass 5: B removed with D voting
+    s.etcd.members.push(member(4, { isLearner: true }));
+    s.joins['i-4'] = { name: 'i-4', initialCluster: 'x', initialClusterState: 'existing', memberId: 'm4' };
+    expect(changes(decide({ ...s, memory: d3.memory }, config, NOW + 30_000).actions)).toMatchObject([
+      { kind: 'promote-member', memberId: 'm4' },
+    ]);
+    s.etcd.members[2] = member(4);
+    expect(changes(decide({ ...s, memory: d3.memory }, config, NOW + 40_000).actions)).toMatchObject([
+      { kind: 'remove-member', memberId: 'm2' },
+    ]);
+  });
+
+  it('finding 7: a NOSPACE alarm never causes a replacement (the new master would sync the same database)', () => {
+    const s = healthy(3, { memory: { unhealthySince: { m3: NOW - 600_000 }, established: true } });
+    s.etcd.members[2] = member(3, { status: { alarms: ['NOSPACE'] } });
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).not.toContain('set-unhealthy');
+    expect(reasons(d)).toContain(WAIT.databaseFull);
+    expect(d.memory.unhealthySince).toEqual({});
+    expect(d.conditions.healthyVoters).toBe(2); // it still does not count toward quorum
+    // a CORRUPT alarm is the member's own: replaced
+    s.etcd.members[2] = member(3, { status: { alarms: ['CORRUPT'] } });
+    expect(only(decide(s, cfg, NOW).actions, 'set-unhealthy')).toMatchObject([{ instanceId: 'i-3' }]);
+  });
+
+  it('finding 7: "established" does not live only in the status document: the durable record stops a second seed', () => {
+    const s = state({
+      instances: [inst(1, { lifecycleState: 'Pending:Wait', apiReady: false, launchTime: NOW })],
+      memory: { unhealthySince: {} }, // the status document was unreadable or of another format
+    });
+    s.clusterRecorded = true;
+    const d = decide(s, cfg, NOW);
+    expect(kinds(d.actions)).not.toContain('publish-join');
+    expect(reasons(d)).toContain(WAIT.etcdUnreachable);
+    // the record is written once, when etcd shows a started voter and it is missing
+    const live = healthy(3);
+    live.clusterRecorded = undefined;
+    expect(only(decide(live, cfg, NOW).actions, 'record-cluster')).toHaveLength(1);
+    live.clusterRecorded = true;
+    expect(only(decide(live, cfg, NOW).actions, 'record-cluster')).toHaveLength(0);
+  });
+
+  it('finding 7: replacement loops stop at the retry limit', () => {
+    const s = healthy(3);
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    const memory = {
+      unhealthySince: { m3: NOW - 600_000 },
+      established: true,
+      replacements: [NOW - 3_000_000, NOW - 2_000_000, NOW - 1_000_000],
+    };
+    const d = decide({ ...s, memory }, cfg, NOW);
+    expect(kinds(d.actions)).not.toContain('set-unhealthy');
+    expect(reasons(d)).toContain(WAIT.replacementLimit);
+    // an hour after the oldest, one more is allowed, and remembered
+    const later = decide({ ...s, memory }, cfg, NOW + 700_000);
+    expect(only(later.actions, 'set-unhealthy')).toHaveLength(1);
+    expect(later.memory.replacements).toEqual([NOW - 2_000_000, NOW - 1_000_000, NOW + 700_000]);
+  });
+
+  it('every wait carries a reason constant', () => {
+    const s = healthy(3);
+    s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
+    s.etcd.members[2] = member(3, { status: deadStatus });
+    const d = decide(s, cfg, NOW);
+    expect(d.blocked.length).toBe(d.waits.length);
+    for (const w of d.blocked) expect(Object.values(WAIT)).toContain(w.reason);
   });
 });

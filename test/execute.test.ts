@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Action } from '../src/heal/actions.js';
-import { execute } from '../src/heal/execute.js';
+import { execute, executionOrder, START_WORK_RESERVE_MS, snapshotFailures } from '../src/heal/execute.js';
 import { observe } from '../src/heal/observe.js';
 import type { JoinParameters } from '../src/heal/observed.js';
 import {
@@ -184,7 +184,7 @@ describe('execute', () => {
     expect(r).toMatchObject({ outcome: 'skipped', reason: /waiting: .*in sync with leader/ });
   });
 
-  it('a failed snapshot blocks the membership change after it; other actions still run', async () => {
+  it('finding 5: a failed snapshot never blocks a repair: the removal goes ahead and says so', async () => {
     const w = fakeWorld(3, { backup: true });
     (w.ports.backup as FakeBackup).fail = true;
     kill(w, 3);
@@ -193,8 +193,59 @@ describe('execute', () => {
       { kind: 'remove-member', memberId: idOf(w, 'i-3'), name: 'i-3', reason: 'dead' },
       { kind: 'deregister-target', instanceId: 'i-3', reason: 'gone' },
     ]);
-    expect(results.map((r) => r.outcome)).toEqual(['failed', 'skipped', 'ok']);
-    expect(results[1]).toMatchObject({ reason: /snapshot before it failed \(S3 AccessDenied\)/ });
+    expect(results.map((r) => r.outcome)).toEqual(['failed', 'ok', 'ok']);
+    expect(results[1]).toMatchObject({ detail: /went ahead without a snapshot \(S3 AccessDenied\)/ });
+    expect(w.ports.etcd.members.map((m) => m.name)).toEqual(['i-1', 'i-2']);
+    expect(snapshotFailures(results)).toBe(1);
+  });
+
+  it('heartbeats and lifecycle completions run before a snapshot or a membership change (results stay in decide order)', async () => {
+    const w = fakeWorld(3, { backup: true });
+    w.ports.fleet.instances[1]!.lifecycleState = 'Terminating:Wait';
+    const order: string[] = [];
+    const backup = w.ports.backup as FakeBackup;
+    const snapshot = backup.snapshot.bind(backup);
+    backup.snapshot = async (from, reason) => {
+      order.push('snapshot');
+      return snapshot(from, reason);
+    };
+    const heartbeat = w.ports.fleet.recordLifecycleHeartbeat.bind(w.ports.fleet);
+    w.ports.fleet.recordLifecycleHeartbeat = async (g, id, hook) => {
+      order.push(`heartbeat ${id}`);
+      return heartbeat(g, id, hook);
+    };
+    const actions: Action[] = [
+      { kind: 'snapshot', reason: 'before remove' },
+      { kind: 'remove-member', memberId: idOf(w, 'i-2'), name: 'i-2', reason: 'terminating' },
+      { kind: 'heartbeat-lifecycle', instanceId: 'i-2', hook: 'terminating', reason: 'held' },
+    ];
+    const results = await run(w, actions);
+    expect(order).toEqual(['heartbeat i-2', 'snapshot']);
+    expect(results.map((r) => r.action)).toEqual(actions);
+    expect(executionOrder(actions).map((a) => a.kind)).toEqual([
+      'heartbeat-lifecycle',
+      'snapshot',
+      'remove-member',
+    ]);
+  });
+
+  it('starts no new work when the invocation is about to end; heartbeats and completions still run', async () => {
+    const w = fakeWorld(3);
+    kill(w, 3);
+    const { observed } = await observe(w.ports, cfg);
+    const results = await execute(
+      [
+        { kind: 'remove-member', memberId: idOf(w, 'i-3'), name: 'i-3', reason: 'dead' },
+        { kind: 'heartbeat-lifecycle', instanceId: 'i-2', hook: 'launching', reason: 'x' },
+      ],
+      w.ports,
+      cfg,
+      observed,
+      { remainingMs: () => START_WORK_RESERVE_MS - 1 },
+    );
+    expect(results.map((r) => r.outcome)).toEqual(['skipped', 'ok']);
+    expect(results[0]).toMatchObject({ reason: /not started: \d+ s left in this invocation/ });
+    expect(w.ports.etcd.members).toHaveLength(3);
   });
 });
 
@@ -213,6 +264,7 @@ describe('reconcilePass over in-memory ports', () => {
       ['snapshot', 'ok'],
       ['remove-member', 'ok'],
       ['deregister-target', 'ok'],
+      ['record-cluster', 'ok'],
     ]);
     const p2 = await reconcilePass(w.ports, config);
     expect(p2.decision.conditions.membershipChange).toBe('add i-4 as a learner');
@@ -309,7 +361,7 @@ describe('status document', () => {
     const memory = { unhealthySince: { m9: 5 }, established: true };
     const doc = buildStatus(
       observed,
-      { actions: [], waits: ['w'], memory, conditions: {} as never },
+      { actions: [], waits: ['w'], blocked: [], memory, conditions: {} as never },
       many,
       w.time.now,
     );

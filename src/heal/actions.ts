@@ -36,6 +36,10 @@ export type Action =
   | { kind: 'set-unhealthy'; instanceId: string; reason: string }
   /** Delete the join (and boot-failure) parameters of an instance that is gone. */
   | { kind: 'delete-join'; instanceId: string; reason: string }
+  /** Remove the restore record (`tripod restore`): the restored cluster serves, joins resume. */
+  | { kind: 'clear-restore'; requestedAt: string; reason: string }
+  /** Write the durable record that this cluster's etcd exists (clusterRecordParameter), once. */
+  | { kind: 'record-cluster'; reason: string }
   /** Snapshot etcd to the backup store before a membership change (rule 10). */
   | { kind: 'snapshot'; reason: string };
 
@@ -70,6 +74,10 @@ export function describeAction(a: Action): string {
       return `complete-lifecycle ${a.instanceId} ${a.hook} ${a.result}: ${a.reason}`;
     case 'heartbeat-lifecycle':
       return `heartbeat-lifecycle ${a.instanceId} ${a.hook}: ${a.reason}`;
+    case 'clear-restore':
+      return `clear-restore (${a.requestedAt}): ${a.reason}`;
+    case 'record-cluster':
+      return `record-cluster: ${a.reason}`;
     case 'snapshot':
       return `snapshot: ${a.reason}`;
   }

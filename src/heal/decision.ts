@@ -5,6 +5,7 @@
  */
 import type { Action } from './actions.js';
 import type { ReconcilerMemory } from './observed.js';
+import type { Wait } from './phases/pass.js';
 
 export interface ClusterConditions {
   /** A member list could be read from a started voter. */
@@ -32,7 +33,10 @@ export interface ClusterConditions {
 
 export interface Decision {
   actions: Action[];
+  /** What the pass waits for, in words (the messages of `blocked`). */
   waits: string[];
+  /** The same waits with their reason constants (phases/pass.ts WAIT): tests and metrics use these. */
+  blocked: Wait[];
   memory: ReconcilerMemory;
   conditions: ClusterConditions;
 }

@@ -9,8 +9,9 @@ import type { Action } from './actions.js';
 import type { ReconcilerConfig } from './config.js';
 import { candidateEndpoints, observeEtcd } from './observe.js';
 import type { ObservedEtcd, ObservedState } from './observed.js';
+import { clearRestore } from './phases/restore-execute.js';
 import { EtcdError, type HealPorts, isNoActiveLifecycleAction } from './ports.js';
-import { bootFailureParameter, joinParameter } from './protocol.js';
+import { bootFailureParameter, clusterRecordParameter, joinParameter } from './protocol.js';
 import { checkChange, isHealthyVoter, type MembershipChange } from './quorum.js';
 import { joinParametersFor } from './roster.js';
 
@@ -25,16 +26,46 @@ const isKind = (e: unknown, kind: EtcdError['kind']) => e instanceof EtcdError &
 /** Endpoints of started healthy voters, the leader first (membership calls must go to a voter). */
 function voterEndpoints(etcd: ObservedEtcd, exceptId?: string): string[] {
   return etcd.members
-    .filter((m) => isHealthyVoter(m) && m.id !== exceptId)
+    .filter((m) => isHealthyVoter(m, etcd) && m.id !== exceptId)
     .sort((a, b) => Number(b.id === etcd.leaderId) - Number(a.id === etcd.leaderId))
     .map((m) => m.clientURLs[0]!);
 }
+
+/** Below this much remaining invocation time a pass starts no new work (heartbeats and completions still run). */
+export const START_WORK_RESERVE_MS = 20_000;
+
+export interface ExecuteOptions {
+  /** The invocation's remaining time (the Lambda context's getRemainingTimeInMillis); none: no deadline. */
+  remainingMs?: () => number;
+}
+
+/**
+ * The order actions run in: heartbeats first, then target (de)registrations and lifecycle
+ * completions, then the rest (leader moves, snapshots, membership changes, joins, replacements) in
+ * decide's order. A hook is never left to time out behind a slow snapshot or membership change.
+ */
+const STAGE: Partial<Record<Action['kind'], number>> = {
+  'heartbeat-lifecycle': 0,
+  'deregister-target': 1,
+  'register-target': 1,
+  'complete-lifecycle': 1,
+};
+export const executionOrder = (actions: readonly Action[]): Action[] =>
+  actions
+    .map((a, k) => ({ a, k, stage: STAGE[a.kind] ?? 2 }))
+    .sort((x, y) => x.stage - y.stage || x.k - y.k)
+    .map((x) => x.a);
+
+/** How many snapshots failed this pass (a metric: backups protect but never block a repair). */
+export const snapshotFailures = (results: readonly ActionResult[]): number =>
+  results.filter((r) => r.action.kind === 'snapshot' && r.outcome === 'failed').length;
 
 export async function execute(
   actions: readonly Action[],
   ports: HealPorts,
   config: ReconcilerConfig,
   observed: ObservedState,
+  options: ExecuteOptions = {},
 ): Promise<ActionResult[]> {
   const results: ActionResult[] = [];
   const endpoints = () => [
@@ -65,7 +96,6 @@ export async function execute(
   const membershipChange = async (
     a: Action & { kind: 'add-learner' | 'remove-member' | 'promote-member' },
   ) => {
-    if (snapshotFailed !== undefined) return skip(a, `the snapshot before it failed (${snapshotFailed})`);
     const fresh = await observeEtcd(ports.etcd, endpoints());
     if (!fresh.reachable) return skip(a, `etcd unreachable on re-check (${fresh.error ?? 'no endpoint'})`);
     const mc: MembershipChange =
@@ -74,7 +104,7 @@ export async function execute(
         : a.kind === 'remove-member'
           ? { kind: 'remove', memberId: a.memberId }
           : { kind: 'promote', memberId: a.memberId };
-    const verdict = checkChange(fresh.members, mc);
+    const verdict = checkChange(fresh, mc);
     if (!verdict.safe) return skip(a, `no longer safe: ${verdict.reason}`);
     switch (a.kind) {
       case 'remove-member': {
@@ -126,6 +156,15 @@ export async function execute(
   });
   const skip = (action: Action, reason: string): ActionResult => ({ action, outcome: 'skipped', reason });
 
+  /** Backups protect but never block: a change after a failed snapshot goes ahead and says so. */
+  const withoutSnapshot = (r: ActionResult): ActionResult =>
+    snapshotFailed === undefined || r.outcome !== 'ok'
+      ? r
+      : {
+          ...r,
+          detail: `${r.detail ? `${r.detail}; ` : ''}went ahead without a snapshot (${snapshotFailed})`,
+        };
+
   const run = async (a: Action): Promise<ActionResult> => {
     switch (a.kind) {
       case 'snapshot': {
@@ -145,7 +184,13 @@ export async function execute(
       case 'add-learner':
       case 'remove-member':
       case 'promote-member':
-        return membershipChange(a);
+        return withoutSnapshot(await membershipChange(a));
+      case 'record-cluster':
+        await ports.parameters.put(
+          clusterRecordParameter(config.cluster),
+          JSON.stringify({ recordedAt: new Date(ports.clock.now()).toISOString() }),
+        );
+        return ok(a);
       case 'move-leader': {
         const leader = observed.etcd.members.find((m) => m.id === a.fromMemberId);
         const url = leader?.clientURLs[0];
@@ -188,15 +233,28 @@ export async function execute(
       case 'set-unhealthy':
         await ports.fleet.setInstanceUnhealthy(a.instanceId);
         return ok(a);
+      case 'clear-restore':
+        return clearRestore(ports, config.cluster, a);
     }
   };
 
-  for (const a of actions) {
+  // Run in stage order; report in decide's order (results[k] is the result of actions[k]).
+  const byAction = new Map<Action, ActionResult>();
+  for (const a of executionOrder(actions)) {
+    const left = options.remainingMs?.();
+    if (left !== undefined && left < START_WORK_RESERVE_MS && (STAGE[a.kind] ?? 2) === 2) {
+      byAction.set(
+        a,
+        skip(a, `not started: ${Math.round(left / 1000)} s left in this invocation (next pass)`),
+      );
+      continue;
+    }
     try {
-      results.push(await run(a));
+      byAction.set(a, await run(a));
     } catch (e) {
-      results.push({ action: a, outcome: 'failed', error: errorText(e) });
+      byAction.set(a, { action: a, outcome: 'failed', error: errorText(e) });
     }
   }
+  for (const a of actions) results.push(byAction.get(a)!);
   return results;
 }

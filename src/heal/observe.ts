@@ -17,10 +17,12 @@ import type { EtcdMemberStatusReply, EtcdPort, FleetInstance, HealPorts } from '
 import {
   bootFailurePath,
   clientURL,
+  clusterRecordParameter,
   joinParameterPath,
   restoreParameter,
   statusParameter,
 } from './protocol.js';
+import { quorumOf } from './quorum.js';
 import type { RestoreRecord } from './restore.js';
 import { parseStatus, type StatusDocument } from './status.js';
 
@@ -76,11 +78,16 @@ export async function observeEtcd(etcd: EtcdPort, endpoints: readonly string[]):
     }),
   );
   const replies = statuses.filter((s): s is EtcdMemberStatusReply => typeof s !== 'string');
-  // The leader most members agree on (a partitioned minority may still believe in an old one).
+  // The leader a majority of the voters names (a partitioned minority may still believe in an old
+  // one, or in none): without such a majority there is no leader to agree with.
+  const voterCount = listed.members.filter((m) => !m.isLearner).length;
   const votes = new Map<string, number>();
-  for (const r of replies)
-    if (r.leaderId && r.leaderId !== '0') votes.set(r.leaderId, (votes.get(r.leaderId) ?? 0) + 1);
-  const leaderId = [...votes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  listed.members.forEach((m, k) => {
+    const r = statuses[k];
+    if (m.isLearner || typeof r !== 'object' || !r.leaderId || r.leaderId === '0') return;
+    votes.set(r.leaderId, (votes.get(r.leaderId) ?? 0) + 1);
+  });
+  const leaderId = [...votes].find(([, n]) => n >= quorumOf(voterCount))?.[0];
   const alarmsByMember = new Map<string, string[]>();
   const mayHaveAlarms = replies.some((r) => r.errors === undefined || r.errors.some((e) => /alarm/i.test(e)));
   let alarmError: string | undefined;
@@ -105,7 +112,15 @@ export async function observeEtcd(etcd: EtcdPort, endpoints: readonly string[]):
       status:
         typeof s === 'string'
           ? { reachable: false, alarms, error: s }
-          : { reachable: true, raftIndex: s.raftIndex, raftAppliedIndex: s.raftAppliedIndex, alarms },
+          : {
+              reachable: true,
+              raftIndex: s.raftIndex,
+              raftAppliedIndex: s.raftAppliedIndex,
+              alarms,
+              leaderId: s.leaderId || '0',
+              // Alarm entries are every member's (etcd lists the cluster's alarms): `alarms` has them by member.
+              errors: (s.errors ?? []).filter((e) => !/alarm/i.test(e)),
+            },
     };
   });
   const leader = leaderId === undefined ? undefined : members.find((m) => m.id === leaderId);
@@ -134,15 +149,20 @@ function parseJoins(cluster: string, byName: Record<string, string>): Record<str
 }
 
 /** What decide needs from the restore record; an unreadable record still stops membership changes. */
-function parseRestore(text: string): NonNullable<ObservedState['restore']> {
+export function parseRestore(text: string): NonNullable<ObservedState['restore']> {
   try {
     const r = JSON.parse(text) as Partial<RestoreRecord>;
     return {
       requestedAt: typeof r.requestedAt === 'string' ? r.requestedAt : 'unknown',
       ...(typeof r.seedInstanceId === 'string' ? { seedInstanceId: r.seedInstanceId } : {}),
+      ...(Number.isInteger(r.expectedMasters) ? { expectedMasters: r.expectedMasters as number } : {}),
+      ...(r.force === true ? { force: true } : {}),
+      ...(typeof r.key === 'string' && typeof r.sha256 === 'string' && typeof r.bucket === 'string'
+        ? {}
+        : { unreadable: true as const }),
     };
   } catch {
-    return { requestedAt: 'unknown (unreadable record)' };
+    return { requestedAt: 'unknown (unreadable record)', unreadable: true };
   }
 }
 
@@ -153,7 +173,7 @@ export interface Observation {
 }
 
 export async function observe(ports: HealPorts, config: ReconcilerConfig): Promise<Observation> {
-  const [group, targets, statusText, joinValues, failures, restoreText] = await Promise.all([
+  const [group, targets, statusText, joinValues, failures, restoreText, clusterRecord] = await Promise.all([
     ports.fleet.describeGroup(config.masterGroupName),
     config.apiTargetGroupArn
       ? ports.loadBalancer.describeTargets(config.apiTargetGroupArn)
@@ -162,6 +182,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
     ports.parameters.getByPath(joinParameterPath(config.cluster)),
     ports.parameters.getByPath(bootFailurePath(config.cluster)),
     ports.parameters.get(restoreParameter(config.cluster)),
+    ports.parameters.get(clusterRecordParameter(config.cluster)),
   ]);
   const failedPrefix = bootFailurePath(config.cluster);
   const bootFailed = new Set(Object.keys(failures).map((k) => k.slice(failedPrefix.length)));
@@ -187,6 +208,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
       joins: parseJoins(config.cluster, joinValues),
       memory: previous?.memory ?? emptyMemory(),
       ...(restoreText === undefined ? {} : { restore: parseRestore(restoreText) }),
+      ...(clusterRecord === undefined ? {} : { clusterRecorded: true }),
     },
     previous,
   };

@@ -41,6 +41,10 @@ export interface ObservedMemberStatus {
   raftAppliedIndex?: number;
   /** Alarm types raised on this member (NOSPACE, CORRUPT). */
   alarms: string[];
+  /** The leader this member names in its status ('0': none). Undefined when it did not answer. */
+  leaderId?: string;
+  /** etcd's `errors` from its status (e.g. `etcdserver: no leader`), alarm entries left out (see `alarms`). */
+  errors?: string[];
   error?: string;
 }
 
@@ -58,6 +62,7 @@ export interface ObservedMember {
 export interface ObservedEtcd {
   /** A member list could be read from some started voter. When false, `members` is empty and no membership change is possible. */
   reachable: boolean;
+  /** The leader a majority of the voters names (undefined: none does). */
   leaderId: string | undefined;
   /** The leader's raft index (learners are compared with it before promotion). */
   leaderRaftIndex: number | undefined;
@@ -82,6 +87,12 @@ export interface JoinParameters {
   initialClusterState: 'new' | 'existing';
   /** The member id etcd gave the learner (absent for the seed). */
   memberId?: string;
+  /**
+   * Set on the seed of a disaster-recovery restore (the restore record's `requestedAt`): the seed
+   * restores the recorded snapshot into a new one-member cluster, once per value (master.sh
+   * restore_watch / the boot's restore_seed_data).
+   */
+  restore?: string;
 }
 
 /**
@@ -104,6 +115,36 @@ export interface ReconcilerMemory {
    * lost (never a brand-new cluster): tripod never seeds a second cluster over an existing one.
    */
   established?: boolean;
+  /**
+   * When the reconciler marked masters Unhealthy for etcd's sake (epoch ms, the last few): a
+   * replacement loop (each new master failing the same way) stops at REPLACEMENT_LIMIT per window.
+   */
+  replacements?: number[];
+  /**
+   * What the last passes concluded about etcd's quorum (heal/phases/restore.ts assessQuorum) and since
+   * when it has been so: `tripod restore` refuses unless it reads `lost` here, long enough.
+   */
+  quorum?: QuorumMemory;
+  /** A restore in progress, as far as the reconciler took it (heal/phases/restore.ts). */
+  restore?: RestoreMemory;
+}
+
+export interface QuorumMemory {
+  state: 'held' | 'lost' | 'unknown';
+  /** Epoch ms the state was first seen (consecutive passes). */
+  since: number;
+  why: string;
+}
+
+export interface RestoreMemory {
+  /** The record this memory belongs to (its `requestedAt`). */
+  requestedAt: string;
+  /** The instance chosen as the seed. */
+  seedInstanceId?: string;
+  /** When the seed's restore join was published. */
+  publishedAt?: number;
+  /** The seed's etcd member id before it restored (a restored member has a new one). */
+  seedMemberBefore?: string;
 }
 
 export const emptyMemory = (): ReconcilerMemory => ({ unhealthySince: {} });
@@ -120,7 +161,41 @@ export interface ObservedState {
   memory: ReconcilerMemory;
   /**
    * A disaster-recovery restore recorded by `tripod restore` (restore.ts, `restoreParameter`): while
-   * it exists no membership change is made and the old members' instances are let go.
+   * it exists no membership change is made; the restore phase (phases/restore.ts) lets the old
+   * members' instances go only when quorum is really lost (or the record says `force`).
    */
-  restore?: { requestedAt: string; seedInstanceId?: string };
+  restore?: ObservedRestore;
+  /**
+   * The newest snapshot and the last snapshot attempt, from the backup status the snapshot invocation
+   * publishes (`backupStatusParameter`); undefined when backups are off or nothing was published yet.
+   */
+  backup?: ObservedBackup;
+  /**
+   * The durable record that an etcd cluster exists (`clusterRecordParameter`, written once by the
+   * reconciler when it first sees a started voter). Unlike the status document's memory, a format
+   * change or an unreadable document cannot lose it: tripod never seeds a second, empty cluster.
+   */
+  clusterRecorded?: boolean;
+}
+
+/** The restore record as decide needs it (an unreadable record still stops membership changes). */
+export interface ObservedRestore {
+  requestedAt: string;
+  seedInstanceId?: string;
+  /** M to grow back to (default: the configuration's). */
+  expectedMasters?: number;
+  /** `tripod restore --force`: the operator overrode the quorum check. */
+  force?: boolean;
+  /** The record is there but cannot be restored from (not JSON, or no bucket, key and sha256). */
+  unreadable?: true;
+}
+
+export interface ObservedBackup {
+  /** Epoch ms the newest good snapshot was taken (undefined: none yet). */
+  lastSnapshotAt?: number;
+  lastSnapshotKey?: string;
+  /** The last attempt failed: when and why (cleared by the next success). */
+  lastFailure?: { at: number; error: string };
+  /** A snapshot was requested at this time and has not finished yet. */
+  requestedAt?: number;
 }

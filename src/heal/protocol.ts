@@ -75,6 +75,13 @@ export const MEMBER_STARTED_MAX_SENDS = 30;
  */
 export const restoreParameter = (cluster: string): string => `${parameterRoot(cluster)}/restore`;
 
+/**
+ * The durable record that this cluster's etcd exists (JSON `{ "recordedAt": ISO time }`), written once
+ * by the reconciler when it first sees a started voter. While it exists tripod never seeds a new
+ * cluster, whatever the status document says.
+ */
+export const clusterRecordParameter = (cluster: string): string => `${parameterRoot(cluster)}/etcd-cluster`;
+
 /** Tags on everything tripod owns. */
 export const CLUSTER_TAG = 'tripod:cluster';
 export const MANAGED_BY_TAG = 'tripod:managed-by';

@@ -5,7 +5,7 @@
 import type { ReconcilerConfig } from './config.js';
 import { decide } from './decide.js';
 import type { Decision } from './decision.js';
-import { type ActionResult, execute } from './execute.js';
+import { type ActionResult, type ExecuteOptions, execute } from './execute.js';
 import { observe } from './observe.js';
 import type { ObservedState } from './observed.js';
 import type { HealPorts } from './ports.js';
@@ -21,11 +21,15 @@ export interface PassResult {
   statusError?: string;
 }
 
-export async function reconcilePass(ports: HealPorts, config: ReconcilerConfig): Promise<PassResult> {
+export async function reconcilePass(
+  ports: HealPorts,
+  config: ReconcilerConfig,
+  options: ExecuteOptions = {},
+): Promise<PassResult> {
   const { observed, previous } = await observe(ports, config);
   const now = ports.clock.now();
   const decision = decide(observed, config, now);
-  const results = await execute(decision.actions, ports, config, observed);
+  const results = await execute(decision.actions, ports, config, observed, options);
   const status = buildStatus(observed, decision, results, now, previous);
   try {
     await ports.parameters.put(statusParameter(config.cluster), serializeStatus(status));

@@ -76,7 +76,7 @@ export function buildStatus(
       id: m.id,
       name: m.name,
       ...(m.isLearner ? { learner: true as const } : {}),
-      healthy: isHealthyVoter(m),
+      healthy: isHealthyVoter(m, observed.etcd),
       ...(m.id === observed.etcd.leaderId ? { leader: true as const } : {}),
     })),
     zones,

@@ -123,6 +123,7 @@ export function state(p: StateParts = {}): ObservedState {
     targets: p.targets ?? [],
     joins: p.joins ?? {},
     memory: p.memory ?? { unhealthySince: {}, established: members.length > 0 },
+    ...(members.length > 0 ? { clusterRecorded: true } : {}),
   };
 }
 
