@@ -14,6 +14,7 @@ import {
   PutLifecycleHookCommand,
   paginateDescribeAutoScalingGroups,
   RecordLifecycleActionHeartbeatCommand,
+  SetInstanceProtectionCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import type { AwsClients } from './clients.js';
@@ -146,6 +147,23 @@ export async function updateGroup(
       ...(fields.launchTemplateId
         ? { LaunchTemplate: { LaunchTemplateId: fields.launchTemplateId, Version: '$Default' } }
         : {}),
+    }),
+  );
+}
+
+/** Scale-in protection of instances (`tripod restore` keeps the seed while the group shrinks). */
+export async function setInstanceProtection(
+  aws: AwsClients,
+  group: string,
+  instanceIds: string[],
+  protect: boolean,
+): Promise<void> {
+  if (instanceIds.length === 0) return;
+  await aws.autoScaling.send(
+    new SetInstanceProtectionCommand({
+      AutoScalingGroupName: group,
+      InstanceIds: instanceIds,
+      ProtectedFromScaleIn: protect,
     }),
   );
 }
