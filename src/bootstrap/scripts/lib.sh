@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tripod node library: functions shared by masters and workers. Sourced, never run.
 # Configuration comes from /etc/tripod/node.env (rendered by src/bootstrap/render.ts); every
-# secret (CAs, tokens) comes from SSM SecureString at boot, never from user data.
+# secret (CAs, tokens) comes from SSM SecureString at boot, never from user data. A secret never
+# goes on a command line (every local process can read those): values reach aws through 0600 files
+# (file://), jq through stdin, kubectl through a 0600 kubeconfig; files holding one are 0600.
 # Paths are overridable so the bats tests can run every function in a temp dir.
 
 : "${TRIPOD_ROOT:=}"                                # prefix for every file path (tests)
@@ -14,10 +16,12 @@
 : "${TRIPOD_IMDS:=http://169.254.169.254}"
 : "${TRIPOD_BIN:=/opt/tripod/tripod-node}"
 : "${TRIPOD_SLEEP:=sleep}"                          # tests make waiting instant
+: "${TRIPOD_AWS_CLI_URL:=https://awscli.amazonaws.com}" # the AWS CLI's official releases
 
 log() { printf '[tripod %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
   log "error: $*"
+  export LAST_ERROR="$*" # for the boot-failed record (report_boot_failure)
   exit 1
 }
 
@@ -61,11 +65,36 @@ ssm_get() {
     --query Parameter.Value --output text 2>/dev/null
 }
 
-# ssm_put_secret NAME VALUE [--overwrite]: a SecureString; without --overwrite it fails when the
-# parameter exists (how the seed creates the CAs exactly once).
+# report_boot_failure STATUS (the boot's EXIT trap): a master whose bootstrap stopped writes why to its
+# boot-failed record, so the reconciler abandons the launch (removing any member it had first) at once
+# instead of holding the one learner slot for the whole boot timeout.
+report_boot_failure() {
+  local rc=$1 why
+  [ "$rc" != 0 ] || return 0
+  INSTANCE_ID=${INSTANCE_ID:-$(imds instance-id)} || return 0
+  why="bootstrap stopped (status $rc)${LAST_ERROR:+: $LAST_ERROR}; log: /var/log/tripod-bootstrap.log"
+  aws ssm put-parameter --region "$TRIPOD_REGION" --name "$TRIPOD_BOOT_FAILED_PREFIX$INSTANCE_ID" \
+    --type String --overwrite --value "${why:0:1000}" >/dev/null ||
+    log "could not write the boot-failed record: the reconciler waits for the boot timeout"
+}
+
+# private_file PATH: creates or empties PATH as 0600 before anything secret is written to it.
+private_file() {
+  mkdir -p "$(dirname "$1")"
+  (umask 077 && : >"$1") && chmod 600 "$1"
+}
+
+# ssm_put_secret NAME [--overwrite] <VALUE: stdin as a SecureString, through a 0600 temp file the CLI
+# reads (file://) and that is removed after. Without --overwrite it fails when the parameter exists
+# (how the seed creates the CAs exactly once).
 ssm_put_secret() {
+  local f rc=0
+  f=$(mktemp) # 0600
+  cat >"$f"
   aws ssm put-parameter --region "$TRIPOD_REGION" --name "$1" --type SecureString \
-    --tier Intelligent-Tiering --value "$2" ${3:+"$3"} >/dev/null
+    --tier Intelligent-Tiering --value "file://$f" ${2:+"$2"} >/dev/null || rc=$?
+  rm -f "$f"
+  return "$rc"
 }
 
 # --- every node: kernel, container runtime, Kubernetes packages -----------------------------------
@@ -86,28 +115,61 @@ hold_service_starts() {
   chmod 755 "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
 }
 
-# install_packages ROLE: containerd, etcd (masters: install_etcd in master.sh), and kubelet/kubeadm/kubectl
-# pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its minor version.
+# install_packages ROLE: containerd, the AWS CLI, etcd (masters: install_etcd in master.sh), and
+# kubelet/kubeadm/kubectl pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its
+# minor version, whose signing key must have the pinned fingerprint. Versions: src/spec/versions.ts.
 install_packages() {
-  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin
+  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin key
   local k8s_minor=${TRIPOD_K8S_VERSION%.*}
   repo="$TRIPOD_K8S_APT_REPO/core:/stable:/v${k8s_minor}/deb/"
   export DEBIAN_FRONTEND=noninteractive
   mkdir -p "$TRIPOD_ROOT/etc/apt/keyrings" "$TRIPOD_ROOT/etc/apt/sources.list.d" "$TRIPOD_ROOT/usr/sbin"
   hold_service_starts
   retry_backoff 300 apt-get update -q
-  retry_backoff 300 apt-get install -y -q apt-transport-https ca-certificates curl gpg jq containerd
-  command -v aws >/dev/null || retry_backoff 300 snap install aws-cli --classic
-  curl -fsSL "${repo}Release.key" | gpg --batch --yes --dearmor -o "$keyring"
+  retry_backoff 300 apt-get install -y -q apt-transport-https ca-certificates curl gpg jq unzip
+  pin=$(apt_package_version containerd "$TRIPOD_CONTAINERD_VERSION") || die "containerd $TRIPOD_CONTAINERD_VERSION is not in the archive"
+  retry_backoff 300 apt-get install -y -q --allow-downgrades "containerd=$pin"
+  install_aws_cli
+  key=$(mktemp)
+  retry_backoff 300 curl -fsSL -o "$key" "${repo}Release.key" || die "cannot download ${repo}Release.key"
+  [ "$(key_fingerprints "$key")" = "$TRIPOD_K8S_KEY_FINGERPRINT" ] ||
+    die "${repo}Release.key is not the pinned key $TRIPOD_K8S_KEY_FINGERPRINT (has: $(key_fingerprints "$key" | tr '\n' ' '))"
+  gpg --batch --yes --dearmor -o "$keyring" "$key"
+  rm -f "$key"
   printf 'deb [signed-by=%s] %s /\n' "/etc/apt/keyrings/kubernetes.gpg" "$repo" \
     >"$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
   retry_backoff 300 apt-get update -q
   pin=$(apt_package_version kubeadm "$TRIPOD_K8S_VERSION") || die "kubeadm $TRIPOD_K8S_VERSION is not in $repo"
   retry_backoff 300 apt-get install -y -q --allow-downgrades "kubelet=$pin" "kubeadm=$pin" "kubectl=$pin"
-  apt-mark hold kubelet kubeadm kubectl >/dev/null
+  apt-mark hold containerd kubelet kubeadm kubectl >/dev/null
   rm -f "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
   if [ "$role" = master ]; then install_etcd; fi
   configure_containerd
+}
+
+# key_fingerprints FILE: the fingerprints of the primary keys in an OpenPGP key file, one a line.
+key_fingerprints() {
+  gpg --batch --show-keys --with-colons "$1" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } p && $1 == "fpr" { print $10; p = 0 }'
+}
+
+# install_aws_cli: AWS CLI v2 release TRIPOD_AWS_CLI_VERSION from its official zip, checked against the
+# pinned SHA-256 (TRIPOD_AWS_CLI_SHA_<ARCH>) before it is unpacked. Kept when already installed.
+install_aws_cli() {
+  local v=$TRIPOD_AWS_CLI_VERSION arch sha w="$TRIPOD_STATE/awscli-download" f
+  case "$(uname -m)" in
+    x86_64) arch=x86_64 sha=$TRIPOD_AWS_CLI_SHA_AMD64 ;;
+    aarch64) arch=aarch64 sha=$TRIPOD_AWS_CLI_SHA_ARM64 ;;
+    *) die "no AWS CLI release for $(uname -m)" ;;
+  esac
+  case "$(aws --version 2>/dev/null)" in "aws-cli/$v "*) return 0 ;; esac
+  f="awscli-exe-linux-$arch-$v.zip"
+  mkdir -p "$w"
+  retry_backoff 300 curl -fsSL -o "$w/$f" "$TRIPOD_AWS_CLI_URL/$f" || die "cannot download $TRIPOD_AWS_CLI_URL/$f"
+  (cd "$w" && echo "$sha  $f" | sha256sum -c --quiet -) || die "$f does not match its pinned SHA-256 $sha: AWS CLI NOT installed"
+  { unzip -q -o "$w/$f" -d "$w" && "$w/aws/install" --update -i "$TRIPOD_ROOT/usr/local/aws-cli" -b "$TRIPOD_ROOT/usr/local/bin"; } ||
+    die "cannot install $f"
+  rm -rf "$w"
+  log "installed AWS CLI $v"
 }
 
 # apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1).
@@ -153,12 +215,14 @@ write_timer() {
 install_watchdog() {
   mkdir -p "$TRIPOD_ETC"
   printf '%s\n' "$@" >"$TRIPOD_ETC/watched-units"
-  write_timer tripod-watchdog 'tripod: report the instance unhealthy when its services cannot come back' 30s \
+  write_timer tripod-watchdog 'tripod: restart the services that stopped' 30s \
     "$TRIPOD_BIN" watchdog
 }
 
 # watchdog_check: a unit that is not active is restarted; after TRIPOD_WATCHDOG_FAILURES failed
-# checks in a row the instance is reported Unhealthy, so its Auto Scaling group replaces it.
+# checks in a row a worker is reported Unhealthy, so its Auto Scaling group replaces it. A master
+# never is: it holds an etcd voter, and only the reconciler, which checks quorum, replaces a master
+# for etcd's sake (an etcd crash loop on every master must not replace them all). It keeps restarting.
 watchdog_check() {
   local unit bad=0 count_file="$TRIPOD_STATE/watchdog-failures" count
   mkdir -p "$TRIPOD_STATE"
@@ -176,7 +240,9 @@ watchdog_check() {
   fi
   count=$(($(cat "$count_file" 2>/dev/null || echo 0) + 1))
   echo "$count" >"$count_file"
-  if [ "$count" -ge "${TRIPOD_WATCHDOG_FAILURES:-6}" ]; then
+  if [ "$count" -ge "${TRIPOD_WATCHDOG_FAILURES:-6}" ] && [ "${TRIPOD_ROLE:-}" = master ]; then
+    log "watchdog: services still down after $count checks: still restarting (the reconciler decides about a master)"
+  elif [ "$count" -ge "${TRIPOD_WATCHDOG_FAILURES:-6}" ]; then
     log "watchdog: services still down after $count checks: reporting $INSTANCE_ID Unhealthy"
     aws autoscaling set-instance-health --region "$TRIPOD_REGION" --instance-id "$INSTANCE_ID" \
       --health-status Unhealthy --no-should-respect-grace-period
@@ -235,9 +301,9 @@ node_registration() {
   return 0
 }
 
-# write_join_config ROLE DISCOVERY_ENDPOINT TOKEN CA_HASH
+# write_join_config ROLE DISCOVERY_ENDPOINT TOKEN CA_HASH: 0600, it holds the bootstrap token.
 write_join_config() {
-  mkdir -p "$TRIPOD_ETC"
+  private_file "$TRIPOD_ETC/kubeadm.yaml"
   {
     printf 'apiVersion: kubeadm.k8s.io/%s\nkind: JoinConfiguration\n' "$(kubeadm_api)"
     printf 'discovery:\n  bootstrapToken:\n    apiServerEndpoint: "%s"\n    token: "%s"\n' "$2" "$3"

@@ -20,7 +20,12 @@ here=$(dirname "$(readlink -f "$0")")
 if [ "$TRIPOD_ROLE" = master ]; then . "$here/master.sh"; else . "$here/worker.sh"; fi
 
 case "${1:-}" in
-  boot) "${TRIPOD_ROLE}_boot" ;;
+  boot)
+    # A master whose bootstrap stops says so (its boot-failed record); a worker just stops.
+    if [ "$TRIPOD_ROLE" = master ]; then trap 'report_boot_failure $?' EXIT; fi
+    "${TRIPOD_ROLE}_boot"
+    trap - EXIT
+    ;;
   watchdog)
     node_identity
     watchdog_check
