@@ -554,7 +554,8 @@ describe('decide: priorities of issue 5', () => {
 
 describe('decide: issue 14, healing rules that hold when faults overlap', () => {
   const reasons = (d: { blocked: Array<{ reason: string }> }) => d.blocked.map((w) => w.reason);
-  const heartbeats = (as: Action[]) => only(as, 'heartbeat-lifecycle').map((a) => `${a.instanceId} ${a.hook}`);
+  const heartbeats = (as: Action[]) =>
+    only(as, 'heartbeat-lifecycle').map((a) => `${a.instanceId} ${a.hook}`);
 
   it('finding 1: a terminating master is held while its member exists, even in the pass that chose its removal', () => {
     const s = healthy(3);
@@ -617,7 +618,11 @@ describe('decide: issue 14, healing rules that hold when faults overlap', () => 
 
   it('finding 3: a launch is never abandoned while its member votes: the member is removed first', () => {
     const s = healthy(3);
-    s.group.instances[2] = { ...withState(s.group.instances[2]!, 'Pending:Wait'), apiReady: false, bootFailed: true };
+    s.group.instances[2] = {
+      ...withState(s.group.instances[2]!, 'Pending:Wait'),
+      apiReady: false,
+      bootFailed: true,
+    };
     const d = decide(s, cfg, NOW);
     expect(only(d.actions, 'complete-lifecycle')).toEqual([]);
     expect(changes(d.actions)).toMatchObject([{ kind: 'remove-member', memberId: 'm3' }]);

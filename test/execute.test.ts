@@ -9,6 +9,7 @@ import {
   restoreParameter,
   statusParameter,
 } from '../src/heal/protocol.js';
+import { isHealthyVoter } from '../src/heal/quorum.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
 import { buildStatus, parseStatus, STATUS_MAX_CHARS, serializeStatus } from '../src/heal/status.js';
 import { type FakeBackup, type FakeWorld, fakeWorld, ipOf, testConfig } from './support/fake-ports.js';
@@ -76,11 +77,36 @@ describe('observe', () => {
     expect((await observe(w.ports, cfg)).observed.restore).toEqual({
       requestedAt: '2026-01-01T00:00:00Z',
       seedInstanceId: 'i-1',
+      unreadable: true, // no snapshot key and SHA-256: no seed can restore from it
     });
     await w.ports.parameters.put(restoreParameter(cfg.cluster), 'garbage');
     expect((await observe(w.ports, cfg)).observed.restore).toEqual({
       requestedAt: 'unknown (unreadable record)',
+      unreadable: true,
     });
+  });
+});
+
+describe('observe: finding 2, what a healthy voter needs', () => {
+  it("gathers each member's leader and errors; the leader is the one a majority of the voters names", async () => {
+    const w = fakeWorld(3);
+    const status = w.ports.etcd.status.bind(w.ports.etcd);
+    const cutOff = new Set([`https://${ipOf(3)}:2379`]);
+    w.ports.etcd.status = async (ep) => {
+      const r = await status(ep);
+      // cut off from its peers (2380) but reachable by the reconciler (2379): etcd 3.5 says so
+      return cutOff.has(ep) ? { ...r, leaderId: '0', errors: ['etcdserver: no leader'] } : r;
+    };
+    const { observed } = await observe(w.ports, cfg);
+    const m3 = observed.etcd.members.find((m) => m.name === 'i-3')!;
+    expect(m3.status).toMatchObject({ reachable: true, leaderId: '0', errors: ['etcdserver: no leader'] });
+    expect(observed.etcd.leaderId).toBe(w.ports.etcd.leaderId);
+    expect(observed.etcd.members.map((m) => isHealthyVoter(m, observed.etcd))).toEqual([true, true, false]);
+    // two of three cut off: no leader a majority names, no healthy voter
+    cutOff.add(`https://${ipOf(2)}:2379`);
+    const { observed: split } = await observe(w.ports, cfg);
+    expect(split.etcd.leaderId).toBeUndefined();
+    expect(split.etcd.members.filter((m) => isHealthyVoter(m, split.etcd))).toEqual([]);
   });
 });
 

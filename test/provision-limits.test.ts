@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CreateFunctionCommand, PutFunctionConcurrencyCommand } from '@aws-sdk/client-lambda';
 /**
  * AWS limits moto does not enforce, checked by plan before anything is created (provision/limits.ts):
  * each broken by a spec (or the desired value it makes), each message naming the spec field.
@@ -9,9 +10,11 @@ import { getFunction } from '../src/adapters/aws/lambda.js';
 import { encodeUserData } from '../src/bootstrap/render.js';
 import { desiredCluster } from '../src/provision/desired.js';
 import { LimitError, limitProblems } from '../src/provision/limits.js';
+import { DEFAULT_RECONCILER_ROLE } from '../src/provision/names.js';
 import { planCluster } from '../src/provision/plan.js';
 import { placeholderBundle } from '../src/provision/reconciler-function.js';
 import type { Desired } from '../src/provision/resource.js';
+import { zipSync } from '../src/provision/zip.js';
 import { changed, clients, ensureReconcilerRole, exampleSpec } from './provision-support.js';
 import { accountSettings } from './support/aws-strict.js';
 
@@ -134,7 +137,7 @@ describe('limitProblems: what AWS refuses and moto lets through', () => {
 describe('plan checks the limits before anything is created (moto)', () => {
   let aws: AwsClients;
   beforeAll(async () => {
-    await ensureReconcilerRole(endpoint);
+    await ensureReconcilerRole(endpoint, spec.name);
     aws = clients(endpoint, REGION);
   });
   afterAll(() => aws?.destroy());
@@ -149,10 +152,35 @@ describe('plan checks the limits before anything is created (moto)', () => {
     expect(await getFunction(aws, 'pt-limits-reconciler')).toBeUndefined();
   });
 
-  it('the same spec with reconciler.functionArn needs no reservation: planned', async () => {
+  it('the same spec with reconciler.functionArn needs no reservation, but the named function must exist with reserved concurrency 1 (issue 14)', async () => {
+    const arn = `arn:aws:lambda:${REGION}:123456789012:function:mine`;
     const own = changed(spec, (s) => {
-      s.reconciler.functionArn = `arn:aws:lambda:${REGION}:123456789012:function:mine`;
+      s.reconciler.functionArn = arn;
     });
+    await expect(planCluster(aws, own, { reconcilerBundle: bundle })).rejects.toThrow(
+      /reconciler\.functionArn: .*function:mine does not exist/,
+    );
+    await aws.lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'mine',
+        Role: `arn:aws:iam::123456789012:role/${DEFAULT_RECONCILER_ROLE(spec.name)}`,
+        Runtime: 'nodejs22.x',
+        Handler: 'index.handler',
+        Code: { ZipFile: zipSync({ 'index.mjs': 'export const handler = async () => {};' }) },
+      }),
+    );
+    await expect(planCluster(aws, own, { reconcilerBundle: bundle })).rejects.toThrow(
+      /reconciler\.functionArn: .*function:mine has no reserved concurrency; the reconciler must never run twice at once: reserve exactly 1/,
+    );
+    await aws.lambda.send(
+      new PutFunctionConcurrencyCommand({ FunctionName: 'mine', ReservedConcurrentExecutions: 2 }),
+    );
+    await expect(planCluster(aws, own, { reconcilerBundle: bundle })).rejects.toThrow(
+      /reserved concurrency 2/,
+    );
+    await aws.lambda.send(
+      new PutFunctionConcurrencyCommand({ FunctionName: 'mine', ReservedConcurrentExecutions: 1 }),
+    );
     const { plan } = await planCluster(aws, own, { reconcilerBundle: bundle });
     expect(plan.summary.create).toBeGreaterThan(20);
   });

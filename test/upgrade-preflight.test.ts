@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WAIT } from '../src/heal/phases/pass.js';
 import type { StatusDocument } from '../src/heal/status.js';
 import type { GroupView } from '../src/upgrade/model.js';
 import { preflight, versionStepProblem } from '../src/upgrade/preflight.js';
@@ -93,8 +94,29 @@ describe('preflight', () => {
       'no lifecycle action pending',
       'reconciler status fresh',
       'etcd members healthy',
+      'no repair in progress',
       'survives a zone loss',
     ]);
+  });
+
+  it('issue 14: the same hold rules as the reconciler: refuses while it waits on a repair, or etcd has no agreed leader', () => {
+    const waiting = {
+      ...status(healthy3()),
+      waits: ['remove 7 (i-9): not safe yet (...)'],
+      blocked: [WAIT.quorum],
+    };
+    expect(base({ status: waiting }).reasons.join('\n')).toMatch(
+      /no repair in progress: the reconciler waits on: quorum/,
+    );
+    const full = { ...status(healthy3()), blocked: [WAIT.databaseFull] };
+    expect(base({ status: full }).ok).toBe(false);
+    const learnerWait = { ...status(healthy3()), blocked: [WAIT.learner] };
+    expect(base({ status: learnerWait }).reasons.join('\n')).not.toMatch(/repair/);
+    const leaderless = status(healthy3());
+    leaderless.conditions.leaderId = undefined;
+    expect(base({ status: leaderless }).reasons.join('\n')).toMatch(
+      /no leader a majority of the voters agrees on/,
+    );
   });
 
   it('refuses 1.31 -> 1.33', () => {

@@ -8,6 +8,7 @@ import { describeAction } from './actions.js';
 import type { ClusterConditions, Decision } from './decision.js';
 import type { ActionResult } from './execute.js';
 import type { ObservedState, ReconcilerMemory } from './observed.js';
+import type { WaitReason } from './phases/pass.js';
 import { isHealthyVoter } from './quorum.js';
 
 export const STATUS_VERSION = 1;
@@ -41,6 +42,8 @@ export interface StatusDocument {
   zones: Record<string, string[]>;
   targets: string[];
   waits: string[];
+  /** The reason constants of the waits (phases/pass.ts WAIT), each once: what the upgrade preflight and metrics read. */
+  blocked?: WaitReason[];
   /** Most recent last. */
   lastActions: StatusAction[];
   memory: ReconcilerMemory;
@@ -82,6 +85,7 @@ export function buildStatus(
     zones,
     targets: observed.targets.map((t) => `${t.instanceId}:${t.health}`).sort(),
     waits: decision.waits,
+    blocked: [...new Set(decision.blocked.map((w) => w.reason))].sort(),
     lastActions: [...(previous?.lastActions ?? []), ...thisPass].slice(-HISTORY),
     memory: decision.memory,
   };

@@ -33,7 +33,11 @@ import { type ConcurrencyCheck, LimitError, limitProblems } from './limits.js';
 import { listenerKind, loadBalancerKind, targetGroupKind } from './load-balancer.js';
 import { internetGatewayKind, natGatewayKind, routeTableKind, subnetKind, vpcKind } from './network.js';
 import { parameterKind } from './parameters.js';
-import { type DesiredFunction, reconcilerFunctionKind } from './reconciler-function.js';
+import {
+  type DesiredFunction,
+  externalReconcilerProblem,
+  reconcilerFunctionKind,
+} from './reconciler-function.js';
 import {
   type Context,
   DEFAULT_TIMEOUTS,
@@ -193,6 +197,10 @@ export async function planCluster(
   const limitNotes: string[] = [];
   if (desired) {
     const problems = limitProblems(spec, wanted, await concurrencyCheck(aws, wanted, found, limitNotes));
+    const external = spec.reconciler.functionArn
+      ? await externalReconcilerProblem(aws, spec.reconciler.functionArn)
+      : undefined;
+    if (external) problems.push(external);
     if (problems.length) throw new LimitError(problems);
   }
 

@@ -52,6 +52,22 @@ export interface DesiredFunction {
   tags: Tags;
 }
 
+/**
+ * A reconciler function the user runs (`reconciler.functionArn`) must have reserved concurrency 1, as
+ * tripod's own has: two passes at once could each make "the pass's one membership change" (issue 14,
+ * finding 7). The problem as a plan error naming the field, or undefined.
+ */
+export async function externalReconcilerProblem(
+  aws: Parameters<typeof getFunction>[0],
+  functionArn: string,
+): Promise<string | undefined> {
+  const fn = await getFunction(aws, functionArn);
+  if (!fn) return `reconciler.functionArn: ${functionArn} does not exist (or this role cannot read it)`;
+  const reserved = fn.config.reservedConcurrency;
+  if (reserved === 1) return undefined;
+  return `reconciler.functionArn: ${functionArn} has ${reserved === undefined ? 'no reserved concurrency' : `reserved concurrency ${reserved}`}; the reconciler must never run twice at once: reserve exactly 1 (aws lambda put-function-concurrency --function-name ${functionArn} --reserved-concurrent-executions 1)`;
+}
+
 /** `arn:<partition>:iam::<account>:role/<name>`, with partition and account from any ARN already known. */
 export function roleArn(d: DesiredFunction, refs: Refs): string {
   if ('arn' in d.role) return d.role.arn;

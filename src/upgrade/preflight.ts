@@ -4,6 +4,7 @@
  * pending, the cluster survives the loss of any zone (when it has 3 or more), and the Kubernetes
  * version step is a patch or one minor up (no skipped minor, no downgrade). Every refusal says why.
  */
+import { WAIT, type WaitReason } from '../heal/phases/pass.js';
 import { quorumOf } from '../heal/quorum.js';
 import type { StatusDocument } from '../heal/status.js';
 import type { GroupView } from './model.js';
@@ -62,6 +63,20 @@ export function versionStepProblem(from: string, to: string): string | undefined
   }
   return undefined;
 }
+
+/** Waits of the reconciler that mean a repair is under way or blocked (phases/pass.ts WAIT). */
+const REPAIR_WAITS: ReadonlySet<WaitReason> = new Set<WaitReason>([
+  WAIT.quorum,
+  WAIT.noLeader,
+  WAIT.noSuccessor,
+  WAIT.memberVotes,
+  WAIT.replacing,
+  WAIT.quorumLost,
+  WAIT.replacementLimit,
+  WAIT.databaseFull,
+  WAIT.restore,
+  WAIT.etcdUnreachable,
+]);
 
 const PENDING_STATES = new Set([
   'Pending',
@@ -131,12 +146,26 @@ export function preflight(input: PreflightInput): PreflightResult {
       else if (!m.healthy) bad.push(`${label} is unhealthy`);
       else if (!inService.has(m.name)) bad.push(`${label} is not on an InService master`);
     }
+    if (status.conditions.etcdReachable && status.conditions.leaderId === undefined) {
+      bad.push('etcd has no leader a majority of the voters agrees on');
+    }
     const voters = status.members.filter((m) => !m.learner).length;
     if (voters !== M) bad.push(`${voters} voters, the spec wants ${M}`);
     check(
       'etcd members healthy',
       bad.length === 0,
       bad.length === 0 ? `${voters} healthy started voters, quorum ${quorumOf(voters)}` : bad.join('; '),
+    );
+
+    // The reconciler's hold rules: a repair waiting on quorum, a replacement, a full database, a
+    // restore... Rolling masters now would take away the margin that repair needs.
+    const repairing = (status.blocked ?? []).filter((r) => REPAIR_WAITS.has(r));
+    check(
+      'no repair in progress',
+      repairing.length === 0,
+      repairing.length === 0
+        ? 'the reconciler waits on no repair'
+        : `the reconciler waits on: ${repairing.join(', ')} (${status.waits.slice(0, 3).join('; ')}): wait until it has healed`,
     );
 
     // Zone-loss survival: healthy voters outside any one zone still make quorum.
