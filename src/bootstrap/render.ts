@@ -25,7 +25,14 @@ import { resourceNames } from '../provision/names.js';
 import { workerDrainSeconds } from '../provision/worker-group.js';
 import { clusterCidrs } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { ETCD_RELEASE_SHA256, ETCD_VERSION } from '../spec/versions.js';
+import {
+  AWS_CLI_SHA256,
+  AWS_CLI_VERSION,
+  CONTAINERD_VERSION,
+  ETCD_RELEASE_SHA256,
+  ETCD_VERSION,
+  KUBERNETES_PACKAGE_KEY_FINGERPRINT,
+} from '../spec/versions.js';
 import { BOOTSTRAP_SCRIPTS } from './scripts.generated.js';
 
 export type NodeRole = 'master' | 'worker';
@@ -69,6 +76,12 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_ROLE: role,
     TRIPOD_K8S_VERSION: spec.kubernetesVersion,
     TRIPOD_K8S_APT_REPO: KUBERNETES_APT_REPOSITORY,
+    // Pinned inputs (src/spec/versions.ts): the package key, containerd, the AWS CLI.
+    TRIPOD_K8S_KEY_FINGERPRINT: KUBERNETES_PACKAGE_KEY_FINGERPRINT,
+    TRIPOD_CONTAINERD_VERSION: CONTAINERD_VERSION,
+    TRIPOD_AWS_CLI_VERSION: AWS_CLI_VERSION,
+    TRIPOD_AWS_CLI_SHA_AMD64: AWS_CLI_SHA256.amd64,
+    TRIPOD_AWS_CLI_SHA_ARM64: AWS_CLI_SHA256.arm64,
     // Empty: the node looks up the API load balancer's DNS name by TRIPOD_API_LB_NAME.
     TRIPOD_API_DNS: spec.apiEndpoint.dnsName ?? '',
     TRIPOD_API_LB_NAME: names.apiLoadBalancer,
@@ -169,6 +182,8 @@ export function renderUserData(spec: ClusterSpec, role: NodeRole): string {
     'bash "$root/opt/tripod/payload.sh" "$root/opt/tripod"',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell, not a template
     '[ -z "${TRIPOD_EXTRACT_ONLY:-}" ] || exit 0',
+    // The log is root's alone (0600), though no secret is meant to reach it.
+    '(umask 077 && : >>/var/log/tripod-bootstrap.log)',
     'exec > >(tee -a /var/log/tripod-bootstrap.log) 2>&1',
     'exec "$root/opt/tripod/tripod-node" boot',
     '',

@@ -186,7 +186,9 @@ log "etcd.service started"
   'lib.sh': `#!/usr/bin/env bash
 # tripod node library: functions shared by masters and workers. Sourced, never run.
 # Configuration comes from /etc/tripod/node.env (rendered by src/bootstrap/render.ts); every
-# secret (CAs, tokens) comes from SSM SecureString at boot, never from user data.
+# secret (CAs, tokens) comes from SSM SecureString at boot, never from user data. A secret never
+# goes on a command line (every local process can read those): values reach aws through 0600 files
+# (file://), jq through stdin, kubectl through a 0600 kubeconfig; files holding one are 0600.
 # Paths are overridable so the bats tests can run every function in a temp dir.
 
 : "\${TRIPOD_ROOT:=}"                                # prefix for every file path (tests)
@@ -199,10 +201,12 @@ log "etcd.service started"
 : "\${TRIPOD_IMDS:=http://169.254.169.254}"
 : "\${TRIPOD_BIN:=/opt/tripod/tripod-node}"
 : "\${TRIPOD_SLEEP:=sleep}"                          # tests make waiting instant
+: "\${TRIPOD_AWS_CLI_URL:=https://awscli.amazonaws.com}" # the AWS CLI's official releases
 
 log() { printf '[tripod %s] %s\\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
   log "error: $*"
+  export LAST_ERROR="$*" # for the boot-failed record (report_boot_failure)
   exit 1
 }
 
@@ -246,11 +250,36 @@ ssm_get() {
     --query Parameter.Value --output text 2>/dev/null
 }
 
-# ssm_put_secret NAME VALUE [--overwrite]: a SecureString; without --overwrite it fails when the
-# parameter exists (how the seed creates the CAs exactly once).
+# report_boot_failure STATUS (the boot's EXIT trap): a master whose bootstrap stopped writes why to its
+# boot-failed record, so the reconciler abandons the launch (removing any member it had first) at once
+# instead of holding the one learner slot for the whole boot timeout.
+report_boot_failure() {
+  local rc=$1 why
+  [ "$rc" != 0 ] || return 0
+  INSTANCE_ID=\${INSTANCE_ID:-$(imds instance-id)} || return 0
+  why="bootstrap stopped (status $rc)\${LAST_ERROR:+: $LAST_ERROR}; log: /var/log/tripod-bootstrap.log"
+  aws ssm put-parameter --region "$TRIPOD_REGION" --name "$TRIPOD_BOOT_FAILED_PREFIX$INSTANCE_ID" \\
+    --type String --overwrite --value "\${why:0:1000}" >/dev/null ||
+    log "could not write the boot-failed record: the reconciler waits for the boot timeout"
+}
+
+# private_file PATH: creates or empties PATH as 0600 before anything secret is written to it.
+private_file() {
+  mkdir -p "$(dirname "$1")"
+  (umask 077 && : >"$1") && chmod 600 "$1"
+}
+
+# ssm_put_secret NAME [--overwrite] <VALUE: stdin as a SecureString, through a 0600 temp file the CLI
+# reads (file://) and that is removed after. Without --overwrite it fails when the parameter exists
+# (how the seed creates the CAs exactly once).
 ssm_put_secret() {
+  local f rc=0
+  f=$(mktemp) # 0600
+  cat >"$f"
   aws ssm put-parameter --region "$TRIPOD_REGION" --name "$1" --type SecureString \\
-    --tier Intelligent-Tiering --value "$2" \${3:+"$3"} >/dev/null
+    --tier Intelligent-Tiering --value "file://$f" \${2:+"$2"} >/dev/null || rc=$?
+  rm -f "$f"
+  return "$rc"
 }
 
 # --- every node: kernel, container runtime, Kubernetes packages -----------------------------------
@@ -271,28 +300,61 @@ hold_service_starts() {
   chmod 755 "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
 }
 
-# install_packages ROLE: containerd, etcd (masters: install_etcd in master.sh), and kubelet/kubeadm/kubectl
-# pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its minor version.
+# install_packages ROLE: containerd, the AWS CLI, etcd (masters: install_etcd in master.sh), and
+# kubelet/kubeadm/kubectl pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its
+# minor version, whose signing key must have the pinned fingerprint. Versions: src/spec/versions.ts.
 install_packages() {
-  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin
+  local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin key
   local k8s_minor=\${TRIPOD_K8S_VERSION%.*}
   repo="$TRIPOD_K8S_APT_REPO/core:/stable:/v\${k8s_minor}/deb/"
   export DEBIAN_FRONTEND=noninteractive
   mkdir -p "$TRIPOD_ROOT/etc/apt/keyrings" "$TRIPOD_ROOT/etc/apt/sources.list.d" "$TRIPOD_ROOT/usr/sbin"
   hold_service_starts
   retry_backoff 300 apt-get update -q
-  retry_backoff 300 apt-get install -y -q apt-transport-https ca-certificates curl gpg jq containerd
-  command -v aws >/dev/null || retry_backoff 300 snap install aws-cli --classic
-  curl -fsSL "\${repo}Release.key" | gpg --batch --yes --dearmor -o "$keyring"
+  retry_backoff 300 apt-get install -y -q apt-transport-https ca-certificates curl gpg jq unzip
+  pin=$(apt_package_version containerd "$TRIPOD_CONTAINERD_VERSION") || die "containerd $TRIPOD_CONTAINERD_VERSION is not in the archive"
+  retry_backoff 300 apt-get install -y -q --allow-downgrades "containerd=$pin"
+  install_aws_cli
+  key=$(mktemp)
+  retry_backoff 300 curl -fsSL -o "$key" "\${repo}Release.key" || die "cannot download \${repo}Release.key"
+  [ "$(key_fingerprints "$key")" = "$TRIPOD_K8S_KEY_FINGERPRINT" ] ||
+    die "\${repo}Release.key is not the pinned key $TRIPOD_K8S_KEY_FINGERPRINT (has: $(key_fingerprints "$key" | tr '\\n' ' '))"
+  gpg --batch --yes --dearmor -o "$keyring" "$key"
+  rm -f "$key"
   printf 'deb [signed-by=%s] %s /\\n' "/etc/apt/keyrings/kubernetes.gpg" "$repo" \\
     >"$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
   retry_backoff 300 apt-get update -q
   pin=$(apt_package_version kubeadm "$TRIPOD_K8S_VERSION") || die "kubeadm $TRIPOD_K8S_VERSION is not in $repo"
   retry_backoff 300 apt-get install -y -q --allow-downgrades "kubelet=$pin" "kubeadm=$pin" "kubectl=$pin"
-  apt-mark hold kubelet kubeadm kubectl >/dev/null
+  apt-mark hold containerd kubelet kubeadm kubectl >/dev/null
   rm -f "$TRIPOD_ROOT/usr/sbin/policy-rc.d"
   if [ "$role" = master ]; then install_etcd; fi
   configure_containerd
+}
+
+# key_fingerprints FILE: the fingerprints of the primary keys in an OpenPGP key file, one a line.
+key_fingerprints() {
+  gpg --batch --show-keys --with-colons "$1" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } p && $1 == "fpr" { print $10; p = 0 }'
+}
+
+# install_aws_cli: AWS CLI v2 release TRIPOD_AWS_CLI_VERSION from its official zip, checked against the
+# pinned SHA-256 (TRIPOD_AWS_CLI_SHA_<ARCH>) before it is unpacked. Kept when already installed.
+install_aws_cli() {
+  local v=$TRIPOD_AWS_CLI_VERSION arch sha w="$TRIPOD_STATE/awscli-download" f
+  case "$(uname -m)" in
+    x86_64) arch=x86_64 sha=$TRIPOD_AWS_CLI_SHA_AMD64 ;;
+    aarch64) arch=aarch64 sha=$TRIPOD_AWS_CLI_SHA_ARM64 ;;
+    *) die "no AWS CLI release for $(uname -m)" ;;
+  esac
+  case "$(aws --version 2>/dev/null)" in "aws-cli/$v "*) return 0 ;; esac
+  f="awscli-exe-linux-$arch-$v.zip"
+  mkdir -p "$w"
+  retry_backoff 300 curl -fsSL -o "$w/$f" "$TRIPOD_AWS_CLI_URL/$f" || die "cannot download $TRIPOD_AWS_CLI_URL/$f"
+  (cd "$w" && echo "$sha  $f" | sha256sum -c --quiet -) || die "$f does not match its pinned SHA-256 $sha: AWS CLI NOT installed"
+  { unzip -q -o "$w/$f" -d "$w" && "$w/aws/install" --update -i "$TRIPOD_ROOT/usr/local/aws-cli" -b "$TRIPOD_ROOT/usr/local/bin"; } ||
+    die "cannot install $f"
+  rm -rf "$w"
+  log "installed AWS CLI $v"
 }
 
 # apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1).
@@ -338,12 +400,14 @@ write_timer() {
 install_watchdog() {
   mkdir -p "$TRIPOD_ETC"
   printf '%s\\n' "$@" >"$TRIPOD_ETC/watched-units"
-  write_timer tripod-watchdog 'tripod: report the instance unhealthy when its services cannot come back' 30s \\
+  write_timer tripod-watchdog 'tripod: restart the services that stopped' 30s \\
     "$TRIPOD_BIN" watchdog
 }
 
 # watchdog_check: a unit that is not active is restarted; after TRIPOD_WATCHDOG_FAILURES failed
-# checks in a row the instance is reported Unhealthy, so its Auto Scaling group replaces it.
+# checks in a row a worker is reported Unhealthy, so its Auto Scaling group replaces it. A master
+# never is: it holds an etcd voter, and only the reconciler, which checks quorum, replaces a master
+# for etcd's sake (an etcd crash loop on every master must not replace them all). It keeps restarting.
 watchdog_check() {
   local unit bad=0 count_file="$TRIPOD_STATE/watchdog-failures" count
   mkdir -p "$TRIPOD_STATE"
@@ -361,7 +425,9 @@ watchdog_check() {
   fi
   count=$(($(cat "$count_file" 2>/dev/null || echo 0) + 1))
   echo "$count" >"$count_file"
-  if [ "$count" -ge "\${TRIPOD_WATCHDOG_FAILURES:-6}" ]; then
+  if [ "$count" -ge "\${TRIPOD_WATCHDOG_FAILURES:-6}" ] && [ "\${TRIPOD_ROLE:-}" = master ]; then
+    log "watchdog: services still down after $count checks: still restarting (the reconciler decides about a master)"
+  elif [ "$count" -ge "\${TRIPOD_WATCHDOG_FAILURES:-6}" ]; then
     log "watchdog: services still down after $count checks: reporting $INSTANCE_ID Unhealthy"
     aws autoscaling set-instance-health --region "$TRIPOD_REGION" --instance-id "$INSTANCE_ID" \\
       --health-status Unhealthy --no-should-respect-grace-period
@@ -420,9 +486,9 @@ node_registration() {
   return 0
 }
 
-# write_join_config ROLE DISCOVERY_ENDPOINT TOKEN CA_HASH
+# write_join_config ROLE DISCOVERY_ENDPOINT TOKEN CA_HASH: 0600, it holds the bootstrap token.
 write_join_config() {
-  mkdir -p "$TRIPOD_ETC"
+  private_file "$TRIPOD_ETC/kubeadm.yaml"
   {
     printf 'apiVersion: kubeadm.k8s.io/%s\\nkind: JoinConfiguration\\n' "$(kubeadm_api)"
     printf 'discovery:\\n  bootstrapToken:\\n    apiServerEndpoint: "%s"\\n    token: "%s"\\n' "$2" "$3"
@@ -555,13 +621,13 @@ generate_ca() {
 write_ca() {
   local pub key
   read -r pub key <<<"$(ca_files "$1")"
-  mkdir -p "$(dirname "$key")"
-  awk -v pub="$pub" -v key="$key" '
+  private_file "$key"
+  (umask 077 && awk -v pub="$pub" -v key="$key" '
     /-----BEGIN .*PRIVATE KEY-----/ { out = key }
     /-----BEGIN / && !/PRIVATE KEY/ { out = pub }
     out != "" { print > out }
-    /-----END / { out = "" }' <<<"$2"
-  chmod 600 "$key"
+    /-----END / { out = "" }' <<<"$2")
+  chmod 644 "$pub"
   if [ ! -s "$pub" ] || [ ! -s "$key" ]; then die "CA $1 from SSM is not a certificate and a key"; fi
 }
 
@@ -581,7 +647,7 @@ ensure_cluster_cas() {
       continue
     fi
     generate_ca "$name"
-    if ssm_put_secret "$TRIPOD_PKI_PREFIX$name" "$(ca_pem "$name")"; then
+    if ca_pem "$name" | ssm_put_secret "$TRIPOD_PKI_PREFIX$name"; then
       log "created CA $name and stored it in $TRIPOD_PKI_PREFIX$name"
     else
       pem=$(ssm_get "$TRIPOD_PKI_PREFIX$name") || die "could neither store nor read $TRIPOD_PKI_PREFIX$name"
@@ -597,6 +663,28 @@ fetch_cluster_cas() {
     pem=$(retry_backoff 300 ssm_get "$TRIPOD_PKI_PREFIX$name") || die "CA $TRIPOD_PKI_PREFIX$name is not in SSM"
     write_ca "$name" "$pem"
   done
+}
+
+# --- Kubernetes Secrets encrypted at rest ---------------------------------------------------------
+# The API server encrypts Secrets (secretbox) with a 32-byte key the seed makes once and stores like
+# the CAs; every master writes the same EncryptionConfiguration (0600), which the kubeadm configuration
+# passes to the API server (encryption-provider-config) and mounts into its pod.
+ENCRYPTION_DIR=/etc/kubernetes/encryption
+
+# ensure_encryption_config new|existing: the seed (new) makes and stores the key unless SSM has one.
+ensure_encryption_config() {
+  local name="\${TRIPOD_PKI_PREFIX}encryption-key" key='' file="$TRIPOD_ROOT$ENCRYPTION_DIR/config.yaml"
+  if [ "$1" = new ] && ! key=$(ssm_get "$name"); then
+    key=$(head -c 32 /dev/urandom | base64 -w0)
+    printf '%s' "$key" | ssm_put_secret "$name" || key=$(ssm_get "$name") || die "could neither store nor read $name"
+  fi
+  [ -n "$key" ] || key=$(retry_backoff 300 ssm_get "$name") || die "$name is not in SSM"
+  case "$key" in '' | *[!A-Za-z0-9+/=]*) die "$name is not a base64 key" ;; esac
+  private_file "$file"
+  chmod 700 "$(dirname "$file")"
+  printf '%s\\n' 'apiVersion: apiserver.config.k8s.io/v1' 'kind: EncryptionConfiguration' 'resources:' \\
+    '- resources: [secrets]' '  providers:' '  - secretbox:' '      keys:' "      - {name: key1, secret: \\"$key\\"}" \\
+    '  - identity: {}' >"$file"
 }
 
 # issue_client_cert CA_DIR OUT_BASE CN [O]: an EC client certificate signed by CA_DIR/ca.{crt,key}.
@@ -619,12 +707,11 @@ issue_client_cert() {
 
 # publish_reconciler_cert (the seed): the reconciler's etcd client certificate, for the Lambda.
 publish_reconciler_cert() {
-  local base="$TRIPOD_STATE/reconciler-client" doc
+  local base="$TRIPOD_STATE/reconciler-client"
   mkdir -p "$TRIPOD_STATE"
   issue_client_cert "$TRIPOD_PKI/etcd" "$base" tripod-reconciler
-  doc=$(jq -cn --rawfile ca "$TRIPOD_PKI/etcd/ca.crt" --rawfile cert "$base.crt" --rawfile key "$base.key" \\
-    '{ca: $ca, cert: $cert, key: $key}')
-  if ssm_put_secret "$TRIPOD_RECONCILER_CERT_PARAM" "$doc"; then
+  if jq -cn --rawfile ca "$TRIPOD_PKI/etcd/ca.crt" --rawfile cert "$base.crt" --rawfile key "$base.key" \\
+    '{ca: $ca, cert: $cert, key: $key}' | ssm_put_secret "$TRIPOD_RECONCILER_CERT_PARAM"; then
     log "published the reconciler's etcd client certificate at $TRIPOD_RECONCILER_CERT_PARAM"
   else
     log "the reconciler's etcd client certificate is already published"
@@ -649,8 +736,11 @@ restore_seed_data() {
   mkdir -p "$TRIPOD_STATE"
   file="$TRIPOD_STATE/restore.db"
   log "restore: downloading s3://$bucket/$key"
-  retry_backoff 600 aws s3api get-object --region "$TRIPOD_REGION" --bucket "$bucket" --key "$key" "$file" >/dev/null ||
+  # the snapshot holds every Secret: never world-readable, and gone whatever the outcome
+  if ! (umask 077 && retry_backoff 600 aws s3api get-object --region "$TRIPOD_REGION" --bucket "$bucket" --key "$key" "$file" >/dev/null); then
+    rm -f "$file"
     die "cannot download s3://$bucket/$key"
+  fi
   got=$(sha256sum "$file" | cut -d' ' -f1)
   if [ "$got" != "$sha" ]; then
     rm -f "$file"
@@ -666,7 +756,7 @@ restore_seed_data() {
   mkdir -p "$(dirname "$TRIPOD_ETCD_DATA")"
   "$TRIPOD_ETCDUTL" snapshot restore "$file" --name="$JOIN_NAME" --initial-cluster="$JOIN_NAME=$peer" \\
     --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" --data-dir="$TRIPOD_ETCD_DATA" ||
-    die "etcdutl snapshot restore of s3://$bucket/$key failed"
+    { rm -f "$file" && die "etcdutl snapshot restore of s3://$bucket/$key failed"; }
   rm -f "$file"
   log "restore: etcd data restored from s3://$bucket/$key (sha256 $sha); starting a new one-member cluster"
 }
@@ -735,7 +825,7 @@ cert_sans() {
 write_init_config() {
   local api
   api="kubeadm.k8s.io/$(kubeadm_api)"
-  mkdir -p "$TRIPOD_ETC"
+  private_file "$TRIPOD_ETC/kubeadm.yaml"
   {
     printf 'apiVersion: %s\\nkind: InitConfiguration\\n' "$api"
     printf 'localAPIEndpoint:\\n  advertiseAddress: %s\\n  bindPort: %s\\n' "$NODE_IP" "$TRIPOD_API_PORT"
@@ -748,7 +838,10 @@ write_init_config() {
     printf '    caFile: /etc/kubernetes/pki/etcd/ca.crt\\n'
     printf '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt\\n'
     printf '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key\\n'
-    printf 'apiServer:\\n  certSANs: %s\\n' "$(cert_sans "$1" "$2" "$NODE_IP" 127.0.0.1 localhost)"
+    printf 'apiServer:\\n  certSANs: %s\\n  extraArgs:\\n' "$(cert_sans "$1" "$2" "$NODE_IP" 127.0.0.1 localhost)"
+    extra_args '    ' "encryption-provider-config=$ENCRYPTION_DIR/config.yaml"
+    printf '  extraVolumes:\\n  - {name: encryption, hostPath: %s, mountPath: %s, readOnly: true, pathType: Directory}\\n' \\
+      "$ENCRYPTION_DIR" "$ENCRYPTION_DIR"
     printf 'controllerManager:\\n  extraArgs:\\n'
     extra_args '    ' leader-elect=true
     printf 'scheduler:\\n  extraArgs:\\n'
@@ -774,7 +867,7 @@ seed_control_plane() {
   pin_api_endpoint "$endpoint" "$NODE_IP"
   write_init_config "$endpoint" "$lb"
   log "kubeadm init (external etcd: the local member)"
-  kubeadm init --config "$TRIPOD_ETC/kubeadm.yaml"
+  kubeadm init --config "$TRIPOD_ETC/kubeadm.yaml" --skip-token-print
 }
 
 join_control_plane() {
@@ -887,9 +980,10 @@ rotate_worker_token() {
   drain=$(kubectl --kubeconfig "$kc" -n kube-system create token tripod-node-drainer \\
     --duration "\${TRIPOD_TOKEN_TTL_SECONDS}s")
   hash=$(ca_cert_hash "$TRIPOD_PKI/ca.crt")
-  doc=$(jq -cn --arg t "$token" --arg h "$hash" --arg d "$drain" --argjson e "$((now + TRIPOD_TOKEN_TTL_SECONDS))" \\
-    '{token: $t, caCertHash: $h, drainToken: $d, expires: $e}')
-  ssm_put_secret "$TRIPOD_WORKER_JOIN_PARAM" "$doc" --overwrite
+  # the tokens reach jq on stdin, never as arguments
+  printf '%s\\n' "$token" "$drain" | jq -cnR --arg h "$hash" --argjson e "$((now + TRIPOD_TOKEN_TTL_SECONDS))" \\
+    '[inputs] as [$t, $d] | {token: $t, caCertHash: $h, drainToken: $d, expires: $e}' |
+    ssm_put_secret "$TRIPOD_WORKER_JOIN_PARAM" --overwrite
   log "published a new worker join token (valid \${TRIPOD_TOKEN_TTL_SECONDS}s)"
 }
 
@@ -944,6 +1038,7 @@ master_boot() {
   common_setup master
   wait_for_join_params
   if [ "$JOIN_STATE" = new ]; then ensure_cluster_cas; else fetch_cluster_cas; fi
+  ensure_encryption_config "$JOIN_STATE"
   run_etcd_phase
   start_member_started_nudge
   write_restart_dropins etcd
@@ -968,6 +1063,7 @@ master_boot() {
 #   tripod-node watchdog          restart dead services; report the instance Unhealthy if they stay dead
 #   tripod-node rotate-token      (masters) keep the worker join token in SSM fresh
 #   tripod-node member-started    (masters) nudge the reconciler while the etcd member is a learner
+#   tripod-node restore-watch     (masters) restore etcd from a snapshot when chosen as a restore's seed
 #   tripod-node watch-lifecycle   wait for Terminating:Wait, then leave cleanly
 #   tripod-node leave             leave now (masters: after the etcd member is removed; workers: drain)
 # shellcheck source-path=SCRIPTDIR
@@ -983,7 +1079,12 @@ here=$(dirname "$(readlink -f "$0")")
 if [ "$TRIPOD_ROLE" = master ]; then . "$here/master.sh"; else . "$here/worker.sh"; fi
 
 case "\${1:-}" in
-  boot) "\${TRIPOD_ROLE}_boot" ;;
+  boot)
+    # A master whose bootstrap stops says so (its boot-failed record); a worker just stops.
+    if [ "$TRIPOD_ROLE" = master ]; then trap 'report_boot_failure $?' EXIT; fi
+    "\${TRIPOD_ROLE}_boot"
+    trap - EXIT
+    ;;
   watchdog)
     node_identity
     watchdog_check
@@ -992,6 +1093,10 @@ case "\${1:-}" in
   member-started)
     node_identity
     member_started_loop
+    ;;
+  restore-watch)
+    node_identity
+    restore_watch
     ;;
   watch-lifecycle)
     node_identity
@@ -1002,7 +1107,7 @@ case "\${1:-}" in
     leave
     ;;
   *)
-    echo "usage: tripod-node boot|watchdog|rotate-token|member-started|watch-lifecycle|leave" >&2
+    echo "usage: tripod-node boot|watchdog|rotate-token|member-started|restore-watch|watch-lifecycle|leave" >&2
     exit 2
     ;;
 esac
@@ -1031,15 +1136,22 @@ node_name() {
 # PodDisruptionBudgets, say so in SSM, then let Auto Scaling continue the termination. The reconciler
 # heartbeats the hook meanwhile and continues it itself only once drained or after its deadline.
 worker_leave() {
-  local doc endpoint node
+  local doc endpoint node kc="$TRIPOD_STATE/drain.kubeconfig" drained=0
   endpoint=$(cat "$TRIPOD_STATE/api-endpoint" 2>/dev/null || api_endpoint_name) || die "no API endpoint"
   doc=$(retry_backoff 120 worker_join_doc) || die "no drain token at $TRIPOD_WORKER_JOIN_PARAM"
   node=$(node_name)
   systemctl disable --now tripod-watchdog.timer || true
+  # the drain token goes to kubectl in a 0600 kubeconfig, never on its command line
+  private_file "$kc"
+  printf '%s\\n' 'apiVersion: v1' 'kind: Config' 'clusters:' '- name: tripod' '  cluster:' \\
+    "    server: https://$endpoint:$TRIPOD_API_PORT" "    certificate-authority: $TRIPOD_PKI/ca.crt" \\
+    'users:' '- name: drainer' '  user:' "    token: $(jq -r .drainToken <<<"$doc")" 'contexts:' \\
+    '- {name: drain, context: {cluster: tripod, user: drainer}}' 'current-context: drain' >"$kc"
   log "leaving: draining $node"
-  if kubectl --server "https://$endpoint:$TRIPOD_API_PORT" --certificate-authority "$TRIPOD_PKI/ca.crt" \\
-    --token "$(jq -r .drainToken <<<"$doc")" drain "$node" --ignore-daemonsets --delete-emptydir-data \\
-    --timeout "\${TRIPOD_DRAIN_TIMEOUT}s"; then
+  kubectl --kubeconfig "$kc" drain "$node" --ignore-daemonsets --delete-emptydir-data \\
+    --timeout "\${TRIPOD_DRAIN_TIMEOUT}s" && drained=1
+  rm -f "$kc"
+  if [ "$drained" = 1 ]; then
     log "drained $node"
     # Tells the reconciler the drain is over (it holds the hook until this or its drain deadline).
     aws ssm put-parameter --region "$TRIPOD_REGION" --name "/tripod/$TRIPOD_CLUSTER/workers/drained/$INSTANCE_ID" \\

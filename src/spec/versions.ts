@@ -83,3 +83,28 @@ export function kubernetesVersionProblem(
   }
   return undefined;
 }
+
+/**
+ * The fingerprint of the key that signs the Kubernetes community's package repositories (every
+ * minor's `core:/stable:/v1.xx/deb/Release.key` is the same key). A node refuses any other key:
+ * the key is downloaded over TLS, and the pin keeps a swapped key file from being trusted on first use.
+ */
+export const KUBERNETES_PACKAGE_KEY_FINGERPRINT = 'DE15B14486CD377B9E876E1A234654DA9A296436';
+
+/**
+ * containerd from Ubuntu's archive, pinned to this upstream version (any Ubuntu build of it,
+ * `2.2.1-0ubuntu1~24.04.3`) and held. A version the archive no longer carries stops the boot with
+ * a clear error: bump it here.
+ */
+export const CONTAINERD_VERSION = '2.2.1';
+
+/**
+ * The AWS CLI v2 release the nodes install from its official zip `awscli-exe-linux-<arch>-<version>.zip`,
+ * checked against these SHA-256s before it is unpacked (as recorded by public install scripts and
+ * package manifests that pin the same files).
+ */
+export const AWS_CLI_VERSION = '2.22.0';
+export const AWS_CLI_SHA256 = {
+  amd64: 'f315aa564190a12ae05a05bd8ab7b0645dd4a1ad71ce9e47dae4ff3dfeee8ceb',
+  arm64: 'c932ac00901ea3c430f3829140b8dc00fa6e9b8b99d6891929a4795947de7f3e',
+} as const;

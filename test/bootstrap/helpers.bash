@@ -66,9 +66,17 @@ setup_node() {
   export TRIPOD_SCHEDULABLE=false TRIPOD_JOIN_TIMEOUT=60 TRIPOD_LEAVE_TIMEOUT=60 TRIPOD_DRAIN_TIMEOUT=120
   export TRIPOD_TOKEN_TTL_SECONDS=86400 TRIPOD_TOKEN_RENEW_SECONDS=43200 TRIPOD_WATCHDOG_FAILURES=3
   export TRIPOD_CONFIG_PARAM=/tripod/t1/config TRIPOD_POD_SUBNET=10.244.0.0/16 TRIPOD_SERVICE_SUBNET=10.96.0.0/12
-  for cmd in apt-get apt-mark modprobe sysctl systemctl systemd-run kubectl snap; do stub "$cmd"; done
-  stub gpg "cat >/dev/null" # reads the key from stdin, as gpg --dearmor does
-  stub apt-cache 'echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages"'
+  # pinned inputs: the package key is stubs/release-key.asc (a test key), the AWS CLI a fake release
+  export TRIPOD_K8S_KEY_FINGERPRINT=D9C7263ACD20689C96C5C1EA5AFFF2DE82E2A52C TRIPOD_CONTAINERD_VERSION=2.2.1
+  export TRIPOD_AWS_CLI_VERSION=2.22.0 TRIPOD_AWS_CLI_URL=https://awscli.invalid
+  for cmd in apt-get apt-mark modprobe sysctl systemctl systemd-run snap; do stub "$cmd"; done
+  # kubectl: `create token` prints a token; the kubeconfig it is given is recorded with its mode
+  stub kubectl "$(cat "$HERE/stubs/kubectl.bash")"
+  # gpg is the real one (its own home), so the key file is read as apt-key material really is
+  mkdir -m 700 "$BATS_TEST_TMPDIR/gnupg"
+  stub gpg "GNUPGHOME=\"$BATS_TEST_TMPDIR/gnupg\" exec $(command -v gpg) \"\$@\""
+  cp "$HERE/stubs/release-key.asc" "$RESP/release-key"
+  stub apt-cache 'case "$2" in containerd) echo "   containerd | 2.2.1-0ubuntu1~24.04.3 | https://archive.invalid noble-updates/main Packages"; echo "   containerd | 1.7.12-0ubuntu4 | https://archive.invalid noble/main Packages" ;; *) echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages" ;; esac'
   stub containerd 'echo "            SystemdCgroup = false"'
   # kubeadm checks its configuration against a model of kubeadm's (stubs/kubeadm-config.mjs)
   export TRIPOD_TEST_STUBS="$HERE/stubs"
@@ -80,6 +88,7 @@ setup_node() {
   respond zone eu-west-1a
   respond readyz ok
   fake_etcd_release "" # the release matches its pinned SHA-256 (tests that need a mismatch call it again)
+  fake_aws_cli_release ""
   # shellcheck source=/dev/null
   . "$SCRIPTS/lib.sh"
 }
@@ -100,6 +109,39 @@ fake_etcd_release() {
   echo "$dir/$name.tar.gz" >"$RESP/etcd-tarball"
   sha=$(sha256sum "$dir/$name.tar.gz" | cut -d' ' -f1)
   export TRIPOD_ETCD_SHA_AMD64=${1:-$sha} TRIPOD_ETCD_SHA_ARM64=${1:-$sha}
+}
+
+# fake_aws_cli_release [SHA]: the curl stand-in serves a zip shaped like the AWS CLI's (aws/install,
+# which records its call); its pinned SHA-256 is the zip's own, or SHA when given (a mismatch).
+fake_aws_cli_release() {
+  local dir="$BATS_TEST_TMPDIR/awscli" sha
+  mkdir -p "$dir/aws"
+  # shellcheck disable=SC2016 # expands when the installer runs
+  printf '#!/bin/sh\necho "aws/install $*" >>"$CALLS"\n' >"$dir/aws/install"
+  chmod +x "$dir/aws/install"
+  (cd "$dir" && rm -f awscli.zip && python3 -m zipfile -c awscli.zip aws/)
+  echo "$dir/awscli.zip" >"$RESP/awscli-zip"
+  sha=$(sha256sum "$dir/awscli.zip" | cut -d' ' -f1)
+  export TRIPOD_AWS_CLI_SHA_AMD64=${1:-$sha} TRIPOD_AWS_CLI_SHA_ARM64=${1:-$sha}
+}
+
+# no_secret_in_calls: fails when a recorded command line holds a key, a certificate, a token or any
+# value stored as a secret in the SSM stand-in (each of its lines of 16+ characters).
+no_secret_in_calls() {
+  local f line
+  no_call 'PRIVATE KEY|BEGIN CERTIFICATE|[a-z0-9]{6}\.[a-z0-9]{16}|eyJ[A-Za-z0-9_-]+\.' || return 1
+  # shellcheck disable=SC2094 # $f is read, $CALLS searched: no file is written here
+  for f in "$SSM"/*; do
+    case "$f" in *.polls | *.after) continue ;; esac
+    [ -f "$f" ] || continue
+    while IFS= read -r line; do
+      [ "${#line}" -ge 16 ] || continue
+      if grep -qF -- "$line" "$CALLS"; then
+        echo "a secret from $(basename "$f") is on a command line: $(grep -F -- "$line" "$CALLS" | head -1)"
+        return 1
+      fi
+    done <"$f"
+  done
 }
 
 # A fresh CA in a temp dir: make_ca DIR

@@ -10,6 +10,9 @@ setup() {
   node_identity 2>/dev/null
   # the cluster configuration the provisioner writes, with the API load balancer's own DNS name
   ssm_set /tripod/t1/config '{"cluster":"t1","apiLoadBalancerDnsName":"t1-api-0123456789abcdef.elb.eu-west-1.amazonaws.com"}'
+  # the Secrets encryption configuration kubeadm init's API server reads (the boot writes it first)
+  ensure_encryption_config new 2>/dev/null
+  : >"$CALLS"
 }
 
 # kubeadm_doc KIND PATH: a field of one document of the written kubeadm configuration, as JSON.
@@ -82,7 +85,7 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
 
 @test "the seed runs kubeadm init with external etcd (the local member) and reaches the API on its own address" {
   seed_control_plane api.t1.example.com 2>/dev/null
-  calls | grep -qx "kubeadm init --config $TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  calls | grep -qx "kubeadm init --config $TRIPOD_ROOT/etc/tripod/kubeadm.yaml --skip-token-print"
   cfg="$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
   grep -q 'kind: InitConfiguration' "$cfg"
   grep -q 'external:' "$cfg"
@@ -204,7 +207,7 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
   calls | grep -qx 'apt-get install -y -q --allow-downgrades kubelet=1.32.4-1.1 kubeadm=1.32.4-1.1 kubectl=1.32.4-1.1'
   no_call 'etcd-server|etcd-client'
   grep -q 'https://repo.invalid/core:/stable:/v1.32/deb/ /' "$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list"
-  calls | grep -qx 'apt-mark hold kubelet kubeadm kubectl'
+  calls | grep -qx 'apt-mark hold containerd kubelet kubeadm kubectl'
   grep -q 'SystemdCgroup = true' "$TRIPOD_ROOT/etc/containerd/config.toml"
   # packaged services were kept from starting during the install, and the packaged etcd stays off
   [ ! -e "$TRIPOD_ROOT/usr/sbin/policy-rc.d" ]
@@ -285,8 +288,32 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
   jq -e '.token == "abcdef.0123456789abcdef" and .expires > now + 80000' <<<"$(ssm_value /tripod/t1/worker-join)"
 }
 
-@test "the watchdog restarts dead services and reports the instance Unhealthy when they stay dead" {
+@test "a master's watchdog restarts dead services but never reports its master Unhealthy (only the reconciler replaces a master)" {
   install_watchdog containerd kubelet etcd 2>/dev/null
+  stub systemctl 'case "$*" in "is-active --quiet etcd") exit 3 ;; esac'
+  for _ in 1 2 3 4 5; do watchdog_check 2>/dev/null; done
+  [ "$(calls | grep -cx 'systemctl restart etcd')" -eq 5 ]
+  no_call 'set-instance-health'
+}
+
+@test "a master whose bootstrap stops writes its boot-failed record (the reconciler abandons it at once)" {
+  env_file="$BATS_TEST_TMPDIR/node.env"
+  export TRIPOD_BOOT_FAILED_PREFIX=/tripod/t1/boot-failed/ TRIPOD_JOIN_TIMEOUT=0
+  for v in "${!TRIPOD_@}"; do printf "%s='%s'\n" "$v" "${!v}"; done >"$env_file"
+  stub apt-get 'exit 100' # the packages cannot be installed
+  TRIPOD_ENV_FILE="$env_file" run "$SCRIPTS/tripod-node.sh" boot
+  [ "$status" -ne 0 ]
+  put=$(calls | grep 'aws ssm put-parameter .*--name /tripod/t1/boot-failed/i-0abc ')
+  [[ "$put" == *"--type String --overwrite --value bootstrap stopped (status 1)"* ]]
+  # a boot that succeeds writes nothing: report_boot_failure 0 is a no-op
+  : >"$CALLS"
+  report_boot_failure 0
+  no_call 'boot-failed'
+}
+
+@test "a worker's watchdog reports its instance Unhealthy when its services stay dead" {
+  export TRIPOD_ROLE=worker
+  install_watchdog containerd kubelet 2>/dev/null
   stub systemctl 'case "$*" in "is-active --quiet kubelet") exit 3 ;; esac'
   watchdog_check 2>/dev/null
   watchdog_check 2>/dev/null
@@ -297,6 +324,7 @@ join_doc() { # join_doc STATE INITIAL_CLUSTER
 }
 
 @test "a service that comes back resets the watchdog" {
+  export TRIPOD_ROLE=worker # a master's is never reported anyway
   install_watchdog kubelet 2>/dev/null
   stub systemctl 'case "$*" in "is-active --quiet kubelet") exit 3 ;; esac'
   watchdog_check 2>/dev/null
@@ -442,4 +470,219 @@ status_doc() {
   nudge=$(line_of '^systemd-run --unit tripod-member-started .* /opt/tripod/tripod-node member-started$')
   [ "$nudge" -gt "$(line_of '^systemctl .*etcd')" ]
   [ "$nudge" -lt "$(line_of '^kubeadm init')" ]
+}
+
+# --- secrets: never on a command line, in a log or a loose file (issue 15, finding 6) -------------------
+
+@test "a whole seed boot and token rotation put no key, certificate or token on any command line, and every secret file is 0600" {
+  make_ca "$TRIPOD_PKI/etcd"
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  rm -f "$SSM/_tripod_t1_pki_encryption-key"
+  master_boot >"$BATS_TEST_TMPDIR/boot.log" 2>&1
+  # the CAs, the reconciler's key and the worker join document went to SSM as SecureStrings, from 0600 files
+  [ "$(calls | grep -c '^aws ssm put-parameter .*--type SecureString .*--value file://')" -ge 6 ]
+  no_call 'put-parameter .*--value [^f]'
+  refute grep -q '^file-mode .* [0-7][0-7][1-7]$' "$CALLS"
+  refute grep -q '^file-mode .* [0-7][1-7][0-7]$' "$CALLS"
+  jq -e '.token and .drainToken' <<<"$(ssm_value /tripod/t1/worker-join)"
+  no_secret_in_calls
+  # kubeadm init prints no token (--skip-token-print) into the boot log
+  refute grep -qE '[a-z0-9]{6}\.[a-z0-9]{16}' "$BATS_TEST_TMPDIR/boot.log"
+  for f in etc/tripod/kubeadm.yaml etc/kubernetes/pki/ca.key etc/kubernetes/pki/etcd/ca.key \
+    etc/kubernetes/pki/front-proxy-ca.key etc/kubernetes/pki/sa.key etc/kubernetes/pki/apiserver-etcd-client.key \
+    etc/kubernetes/encryption/config.yaml; do
+    [ "$(stat -c %a "$TRIPOD_ROOT/$f")" = 600 ] || { echo "$f is $(stat -c %a "$TRIPOD_ROOT/$f")" && return 1; }
+  done
+  [ "$(stat -c %a "$TRIPOD_ROOT/etc/kubernetes/encryption")" = 700 ]
+  # no temp file holding a secret is left behind
+  [ ! -e "$TRIPOD_STATE/reconciler-client.key" ]
+  for f in $(calls | sed -n 's#^file-mode \(.*\) 600$#\1#p'); do
+    case "$f" in "$TRIPOD_ROOT"/*) ;; *) [ ! -e "$f" ] || { echo "left behind: $f" && return 1; } ;; esac
+  done
+}
+
+@test "kubeadm init without --skip-token-print would print the token: the stand-in shows it, tripod never lets it" {
+  write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
+  run kubeadm init --config "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  [[ "$output" == *"--token abcdef.0123456789abcdef"* ]]
+  run kubeadm init --config "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml" --skip-token-print
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"abcdef.0123456789abcdef"* ]]
+  # flags the configuration would set are refused with --config, as kubeadm does
+  run kubeadm init --config "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml" --token abcdef.0123456789abcdef
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"can not mix '--config' with arguments [token]"* ]]
+}
+
+@test "a kubeadm configuration (it may hold a token) is written 0600, even over an older 0644 one" {
+  mkdir -p "$TRIPOD_ROOT/etc/tripod"
+  (umask 022 && echo old >"$TRIPOD_ROOT/etc/tripod/kubeadm.yaml")
+  write_join_config master 10.0.3.5:6443 abcdef.0123456789abcdef sha256:00
+  [ "$(stat -c %a "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml")" = 600 ]
+  chmod 644 "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  run kubeadm join --config "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"mode 644: a kubeadm configuration may hold a token"* ]]
+}
+
+@test "CA keys fetched from SSM are never world-readable, not even briefly, and certificates stay readable" {
+  ensure_cluster_cas 2>/dev/null
+  rm -rf "$TRIPOD_PKI"
+  mkdir -p "$TRIPOD_PKI"
+  (umask 022 && echo old >"$TRIPOD_PKI/ca.key")
+  # a key file is 0600 before its first byte: awk writes it under umask 077 into a file made 0600 first
+  umask 022
+  fetch_cluster_cas 2>/dev/null
+  [ "$(stat -c %a "$TRIPOD_PKI/ca.key")" = 600 ]
+  [ "$(stat -c %a "$TRIPOD_PKI/ca.crt")" = 644 ]
+  [ "$(stat -c %a "$TRIPOD_PKI/sa.key")" = 600 ]
+  no_secret_in_calls
+}
+
+@test "the aws stand-in refuses a SecureString value on the command line and a world-readable value file" {
+  run aws ssm put-parameter --region eu-west-1 --name /tripod/t1/pki/x --type SecureString --value secret
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"a SecureString value on the command line"* ]]
+  f="$BATS_TEST_TMPDIR/value"
+  (umask 022 && echo secret >"$f")
+  run aws ssm put-parameter --region eu-west-1 --name /tripod/t1/pki/x --type SecureString --value "file://$f"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"holds a secret but is mode 644"* ]]
+}
+
+@test "the worker join document is built without the tokens on jq's command line" {
+  make_ca "$TRIPOD_PKI"
+  rotate_worker_token 2>/dev/null
+  jq -e '.token == "abcdef.0123456789abcdef" and (.drainToken | startswith("eyJ")) and .expires > now' \
+    <<<"$(ssm_value /tripod/t1/worker-join)"
+  calls | grep -q 'put-parameter .*--name /tripod/t1/worker-join .*--value file://.* --overwrite'
+  no_secret_in_calls
+}
+
+# --- Kubernetes Secrets encrypted at rest -------------------------------------------------------------
+
+@test "the seed makes one Secrets encryption key, stores it like a CA, and every master writes the same 0600 configuration" {
+  rm -f "$SSM/_tripod_t1_pki_encryption-key"
+  ensure_encryption_config new 2>/dev/null
+  key=$(ssm_value /tripod/t1/pki/encryption-key)
+  [ "$(base64 -d <<<"$key" | wc -c)" = 32 ]
+  calls | grep -q 'put-parameter .*--name /tripod/t1/pki/encryption-key --type SecureString .*--value file://'
+  no_call 'put-parameter .*encryption-key.*--overwrite'
+  cfg="$TRIPOD_ROOT/etc/kubernetes/encryption/config.yaml"
+  grep -qF "secret: \"$key\"" "$cfg"
+  first=$(cat "$cfg")
+  # a joining master (and a second seed run) takes the stored key
+  rm -rf "$TRIPOD_ROOT/etc/kubernetes/encryption"
+  ensure_encryption_config existing 2>/dev/null
+  [ "$(cat "$cfg")" = "$first" ]
+  ensure_encryption_config new 2>/dev/null
+  [ "$(cat "$cfg")" = "$first" ]
+  [ "$(calls | grep -c 'put-parameter .*encryption-key')" = 1 ]
+  no_secret_in_calls
+}
+
+@test "the seed's kubeadm configuration passes the encryption configuration to the API server and mounts it; the stand-in checks the shape" {
+  seed_control_plane api.t1.example.com 2>/dev/null
+  [ "$(kubeadm_doc ClusterConfiguration apiServer.extraArgs)" = \
+    '[{"name":"encryption-provider-config","value":"/etc/kubernetes/encryption/config.yaml"}]' ]
+  [ "$(kubeadm_doc ClusterConfiguration apiServer.extraVolumes)" = \
+    '[{"name":"encryption","hostPath":"/etc/kubernetes/encryption","mountPath":"/etc/kubernetes/encryption","readOnly":true,"pathType":"Directory"}]' ]
+  TRIPOD_K8S_VERSION=1.30.6 write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
+  TRIPOD_K8S_VERSION=1.30.6 kubeadm init --config "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml" --skip-token-print
+  grep -q '^    encryption-provider-config: "/etc/kubernetes/encryption/config.yaml"' "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml"
+  # what the stand-in refuses: no encryption, a world-readable file, an identity provider first, a short key
+  cfg="$TRIPOD_ROOT/etc/tripod/kubeadm.yaml" enc="$TRIPOD_ROOT/etc/kubernetes/encryption/config.yaml"
+  write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
+  cp "$enc" "$BATS_TEST_TMPDIR/enc.yaml"
+  chmod 644 "$enc"
+  run kubeadm init --config "$cfg" --skip-token-print
+  [[ "$output" == *"mode 644: it holds the key, must be 0600"* ]]
+  chmod 600 "$enc"
+  sed -i 's/- secretbox:/- identity: {}\n  - secretbox:/' "$enc"
+  run kubeadm init --config "$cfg" --skip-token-print
+  [[ "$output" == *"the first provider is identity: Secrets would be written unencrypted"* ]]
+  sed 's/secret: ".*"/secret: "c2hvcnQ="/' "$BATS_TEST_TMPDIR/enc.yaml" >"$enc"
+  run kubeadm init --config "$cfg" --skip-token-print
+  [[ "$output" == *"secretbox key key1: must be base64 of 32 bytes"* ]]
+  sed -i '/encryption-provider-config/,+1d' "$cfg"
+  run kubeadm init --config "$cfg" --skip-token-print
+  [[ "$output" == *"no encryption-provider-config: tripod encrypts Secrets at rest"* ]]
+  rm "$enc"
+  write_init_config api.t1.example.com t1-api.elb.eu-west-1.amazonaws.com
+  run kubeadm init --config "$cfg" --skip-token-print
+  [[ "$output" == *"missing on the host"* ]]
+}
+
+@test "a joining master writes the cluster's encryption configuration before kubeadm join (the API server it starts reads it)" {
+  make_ca "$TRIPOD_PKI/etcd"
+  ic='i-0seed=https://10.0.2.5:2380,i-0abc=https://10.0.1.5:2380'
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc existing "$ic")"
+  rm -rf "$TRIPOD_ROOT/etc/kubernetes/encryption"
+  ensure_cluster_cas 2>/dev/null
+  ssm_set /tripod/t1/worker-join '{"token":"abcdef.0123456789abcdef","caCertHash":"sha256:00","expires":1}'
+  respond readyz-10.0.2.5 ok
+  master_boot 2>/dev/null
+  no_call 'put-parameter .*encryption-key'
+  [ "$(line_of 'get-parameter .*--name /tripod/t1/pki/encryption-key')" -lt "$(line_of '^kubeadm join')" ]
+  [ -s "$TRIPOD_ROOT/etc/kubernetes/encryption/config.yaml" ]
+  no_secret_in_calls
+}
+
+# --- pinned inputs -------------------------------------------------------------------------------------
+
+@test "the Kubernetes package key must have the pinned fingerprint: another key stops the boot before apt trusts it" {
+  install_packages master 2>/dev/null
+  [ -s "$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" ]
+  calls | grep -qx 'apt-get install -y -q --allow-downgrades containerd=2.2.1-0ubuntu1~24.04.3'
+  rm -rf "$TRIPOD_ROOT/etc/apt"
+  cp "$HERE/stubs/other-key.asc" "$RESP/release-key"
+  run install_packages master
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Release.key is not the pinned key D9C7263ACD20689C96C5C1EA5AFFF2DE82E2A52C (has: 81704C9E5DA66A3F7F3F946943409AFCB0A74845 )"* ]]
+  [ ! -e "$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" ]
+  [ ! -e "$TRIPOD_ROOT/etc/apt/sources.list.d/kubernetes.list" ]
+  # two keys in one file (the pinned one among them) are refused too
+  cat "$HERE/stubs/release-key.asc" "$HERE/stubs/other-key.asc" >"$RESP/release-key"
+  run install_packages master
+  [ "$status" -ne 0 ]
+}
+
+@test "containerd is pinned to the version in versions.ts, and a version the archive lacks stops the boot" {
+  TRIPOD_CONTAINERD_VERSION=2.9.9
+  run install_packages master
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"containerd 2.9.9 is not in the archive"* ]]
+}
+
+@test "the AWS CLI is installed from its pinned release, checked against the pinned SHA-256; a mismatch installs nothing" {
+  install_packages master 2>/dev/null
+  no_call 'aws/install'
+  no_call 'snap install'
+  export AWS_STUB_VERSION=2.9.0
+  install_aws_cli 2>/dev/null
+  calls | grep -qE '^curl .* https://awscli.invalid/awscli-exe-linux-(x86_64|aarch64)-2.22.0.zip'
+  calls | grep -q "^aws/install --update -i $TRIPOD_ROOT/usr/local/aws-cli -b $TRIPOD_ROOT/usr/local/bin"
+  [ ! -e "$TRIPOD_STATE/awscli-download" ]
+  : >"$CALLS"
+  fake_aws_cli_release 0000000000000000000000000000000000000000000000000000000000000000
+  run install_aws_cli
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"does not match its pinned SHA-256 0000000000000000000000000000000000000000000000000000000000000000: AWS CLI NOT installed"* ]]
+  no_call 'aws/install'
+}
+
+# --- restore: the snapshot holds every Secret ---------------------------------------------------------
+
+@test "a restored snapshot is downloaded 0600 and removed when the restore fails" {
+  restore_case
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  wait_for_join_params 2>/dev/null
+  stub etcdutl 'exit 1'
+  umask 022
+  run run_etcd_phase
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"etcdutl snapshot restore of s3://"*"failed"* ]]
+  calls | grep -qx "file-mode $TRIPOD_STATE/restore.db 600"
+  [ ! -e "$TRIPOD_STATE/restore.db" ]
+  no_call 'systemctl restart etcd'
 }

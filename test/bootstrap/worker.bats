@@ -50,9 +50,28 @@ setup() {
   done=$(line_of 'complete-lifecycle-action .*--lifecycle-hook-name tripod-worker-terminating .*--lifecycle-action-result CONTINUE')
   [ "$drain" -gt 0 ]
   [ "$done" -gt "$drain" ]
-  calls | grep '^kubectl' | grep -q -- "--token drain-jwt drain $(hostname | tr '[:upper:]' '[:lower:]') --ignore-daemonsets --delete-emptydir-data --timeout 120s"
-  calls | grep '^kubectl' | grep -q -- '--server https://api.t1.example.com:6443'
+  calls | grep '^kubectl' | grep -q -- "drain $(hostname | tr '[:upper:]' '[:lower:]') --ignore-daemonsets --delete-emptydir-data --timeout 120s"
   no_call 'disable-eviction|--force'
+}
+
+@test "the drain token reaches kubectl in a 0600 kubeconfig, never on its command line, and the kubeconfig is removed" {
+  make_ca "$TRIPOD_PKI"
+  worker_join 2>/dev/null
+  worker_leave 2>/dev/null
+  kc="$TRIPOD_STATE/drain.kubeconfig"
+  calls | grep -qx "file-mode $kc 600"
+  calls | grep -q "^kubectl --kubeconfig $kc drain "
+  no_call ' --token '
+  no_call 'drain-jwt'
+  [ ! -e "$kc" ]
+  # the kubeconfig named the API endpoint and the cluster CA (kubectl saw it before it was removed)
+  refute grep -q -- '--server' "$CALLS"
+}
+
+@test "a worker's kubeadm configuration (bootstrap token) is 0600 and no token is on a command line" {
+  worker_boot 2>/dev/null
+  [ "$(stat -c %a "$TRIPOD_ROOT/etc/tripod/kubeadm.yaml")" = 600 ]
+  no_secret_in_calls
 }
 
 @test "tripod-node dispatches to the role's functions (a worker's leave drains)" {

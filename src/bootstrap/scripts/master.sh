@@ -60,13 +60,13 @@ generate_ca() {
 write_ca() {
   local pub key
   read -r pub key <<<"$(ca_files "$1")"
-  mkdir -p "$(dirname "$key")"
-  awk -v pub="$pub" -v key="$key" '
+  private_file "$key"
+  (umask 077 && awk -v pub="$pub" -v key="$key" '
     /-----BEGIN .*PRIVATE KEY-----/ { out = key }
     /-----BEGIN / && !/PRIVATE KEY/ { out = pub }
     out != "" { print > out }
-    /-----END / { out = "" }' <<<"$2"
-  chmod 600 "$key"
+    /-----END / { out = "" }' <<<"$2")
+  chmod 644 "$pub"
   if [ ! -s "$pub" ] || [ ! -s "$key" ]; then die "CA $1 from SSM is not a certificate and a key"; fi
 }
 
@@ -86,7 +86,7 @@ ensure_cluster_cas() {
       continue
     fi
     generate_ca "$name"
-    if ssm_put_secret "$TRIPOD_PKI_PREFIX$name" "$(ca_pem "$name")"; then
+    if ca_pem "$name" | ssm_put_secret "$TRIPOD_PKI_PREFIX$name"; then
       log "created CA $name and stored it in $TRIPOD_PKI_PREFIX$name"
     else
       pem=$(ssm_get "$TRIPOD_PKI_PREFIX$name") || die "could neither store nor read $TRIPOD_PKI_PREFIX$name"
@@ -102,6 +102,28 @@ fetch_cluster_cas() {
     pem=$(retry_backoff 300 ssm_get "$TRIPOD_PKI_PREFIX$name") || die "CA $TRIPOD_PKI_PREFIX$name is not in SSM"
     write_ca "$name" "$pem"
   done
+}
+
+# --- Kubernetes Secrets encrypted at rest ---------------------------------------------------------
+# The API server encrypts Secrets (secretbox) with a 32-byte key the seed makes once and stores like
+# the CAs; every master writes the same EncryptionConfiguration (0600), which the kubeadm configuration
+# passes to the API server (encryption-provider-config) and mounts into its pod.
+ENCRYPTION_DIR=/etc/kubernetes/encryption
+
+# ensure_encryption_config new|existing: the seed (new) makes and stores the key unless SSM has one.
+ensure_encryption_config() {
+  local name="${TRIPOD_PKI_PREFIX}encryption-key" key='' file="$TRIPOD_ROOT$ENCRYPTION_DIR/config.yaml"
+  if [ "$1" = new ] && ! key=$(ssm_get "$name"); then
+    key=$(head -c 32 /dev/urandom | base64 -w0)
+    printf '%s' "$key" | ssm_put_secret "$name" || key=$(ssm_get "$name") || die "could neither store nor read $name"
+  fi
+  [ -n "$key" ] || key=$(retry_backoff 300 ssm_get "$name") || die "$name is not in SSM"
+  case "$key" in '' | *[!A-Za-z0-9+/=]*) die "$name is not a base64 key" ;; esac
+  private_file "$file"
+  chmod 700 "$(dirname "$file")"
+  printf '%s\n' 'apiVersion: apiserver.config.k8s.io/v1' 'kind: EncryptionConfiguration' 'resources:' \
+    '- resources: [secrets]' '  providers:' '  - secretbox:' '      keys:' "      - {name: key1, secret: \"$key\"}" \
+    '  - identity: {}' >"$file"
 }
 
 # issue_client_cert CA_DIR OUT_BASE CN [O]: an EC client certificate signed by CA_DIR/ca.{crt,key}.
@@ -124,12 +146,11 @@ issue_client_cert() {
 
 # publish_reconciler_cert (the seed): the reconciler's etcd client certificate, for the Lambda.
 publish_reconciler_cert() {
-  local base="$TRIPOD_STATE/reconciler-client" doc
+  local base="$TRIPOD_STATE/reconciler-client"
   mkdir -p "$TRIPOD_STATE"
   issue_client_cert "$TRIPOD_PKI/etcd" "$base" tripod-reconciler
-  doc=$(jq -cn --rawfile ca "$TRIPOD_PKI/etcd/ca.crt" --rawfile cert "$base.crt" --rawfile key "$base.key" \
-    '{ca: $ca, cert: $cert, key: $key}')
-  if ssm_put_secret "$TRIPOD_RECONCILER_CERT_PARAM" "$doc"; then
+  if jq -cn --rawfile ca "$TRIPOD_PKI/etcd/ca.crt" --rawfile cert "$base.crt" --rawfile key "$base.key" \
+    '{ca: $ca, cert: $cert, key: $key}' | ssm_put_secret "$TRIPOD_RECONCILER_CERT_PARAM"; then
     log "published the reconciler's etcd client certificate at $TRIPOD_RECONCILER_CERT_PARAM"
   else
     log "the reconciler's etcd client certificate is already published"
@@ -154,8 +175,11 @@ restore_seed_data() {
   mkdir -p "$TRIPOD_STATE"
   file="$TRIPOD_STATE/restore.db"
   log "restore: downloading s3://$bucket/$key"
-  retry_backoff 600 aws s3api get-object --region "$TRIPOD_REGION" --bucket "$bucket" --key "$key" "$file" >/dev/null ||
+  # the snapshot holds every Secret: never world-readable, and gone whatever the outcome
+  if ! (umask 077 && retry_backoff 600 aws s3api get-object --region "$TRIPOD_REGION" --bucket "$bucket" --key "$key" "$file" >/dev/null); then
+    rm -f "$file"
     die "cannot download s3://$bucket/$key"
+  fi
   got=$(sha256sum "$file" | cut -d' ' -f1)
   if [ "$got" != "$sha" ]; then
     rm -f "$file"
@@ -171,7 +195,7 @@ restore_seed_data() {
   mkdir -p "$(dirname "$TRIPOD_ETCD_DATA")"
   "$TRIPOD_ETCDUTL" snapshot restore "$file" --name="$JOIN_NAME" --initial-cluster="$JOIN_NAME=$peer" \
     --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" --data-dir="$TRIPOD_ETCD_DATA" ||
-    die "etcdutl snapshot restore of s3://$bucket/$key failed"
+    { rm -f "$file" && die "etcdutl snapshot restore of s3://$bucket/$key failed"; }
   rm -f "$file"
   log "restore: etcd data restored from s3://$bucket/$key (sha256 $sha); starting a new one-member cluster"
 }
@@ -240,7 +264,7 @@ cert_sans() {
 write_init_config() {
   local api
   api="kubeadm.k8s.io/$(kubeadm_api)"
-  mkdir -p "$TRIPOD_ETC"
+  private_file "$TRIPOD_ETC/kubeadm.yaml"
   {
     printf 'apiVersion: %s\nkind: InitConfiguration\n' "$api"
     printf 'localAPIEndpoint:\n  advertiseAddress: %s\n  bindPort: %s\n' "$NODE_IP" "$TRIPOD_API_PORT"
@@ -253,7 +277,10 @@ write_init_config() {
     printf '    caFile: /etc/kubernetes/pki/etcd/ca.crt\n'
     printf '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt\n'
     printf '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key\n'
-    printf 'apiServer:\n  certSANs: %s\n' "$(cert_sans "$1" "$2" "$NODE_IP" 127.0.0.1 localhost)"
+    printf 'apiServer:\n  certSANs: %s\n  extraArgs:\n' "$(cert_sans "$1" "$2" "$NODE_IP" 127.0.0.1 localhost)"
+    extra_args '    ' "encryption-provider-config=$ENCRYPTION_DIR/config.yaml"
+    printf '  extraVolumes:\n  - {name: encryption, hostPath: %s, mountPath: %s, readOnly: true, pathType: Directory}\n' \
+      "$ENCRYPTION_DIR" "$ENCRYPTION_DIR"
     printf 'controllerManager:\n  extraArgs:\n'
     extra_args '    ' leader-elect=true
     printf 'scheduler:\n  extraArgs:\n'
@@ -279,7 +306,7 @@ seed_control_plane() {
   pin_api_endpoint "$endpoint" "$NODE_IP"
   write_init_config "$endpoint" "$lb"
   log "kubeadm init (external etcd: the local member)"
-  kubeadm init --config "$TRIPOD_ETC/kubeadm.yaml"
+  kubeadm init --config "$TRIPOD_ETC/kubeadm.yaml" --skip-token-print
 }
 
 join_control_plane() {
@@ -392,9 +419,10 @@ rotate_worker_token() {
   drain=$(kubectl --kubeconfig "$kc" -n kube-system create token tripod-node-drainer \
     --duration "${TRIPOD_TOKEN_TTL_SECONDS}s")
   hash=$(ca_cert_hash "$TRIPOD_PKI/ca.crt")
-  doc=$(jq -cn --arg t "$token" --arg h "$hash" --arg d "$drain" --argjson e "$((now + TRIPOD_TOKEN_TTL_SECONDS))" \
-    '{token: $t, caCertHash: $h, drainToken: $d, expires: $e}')
-  ssm_put_secret "$TRIPOD_WORKER_JOIN_PARAM" "$doc" --overwrite
+  # the tokens reach jq on stdin, never as arguments
+  printf '%s\n' "$token" "$drain" | jq -cnR --arg h "$hash" --argjson e "$((now + TRIPOD_TOKEN_TTL_SECONDS))" \
+    '[inputs] as [$t, $d] | {token: $t, caCertHash: $h, drainToken: $d, expires: $e}' |
+    ssm_put_secret "$TRIPOD_WORKER_JOIN_PARAM" --overwrite
   log "published a new worker join token (valid ${TRIPOD_TOKEN_TTL_SECONDS}s)"
 }
 
@@ -449,6 +477,7 @@ master_boot() {
   common_setup master
   wait_for_join_params
   if [ "$JOIN_STATE" = new ]; then ensure_cluster_cas; else fetch_cluster_cas; fi
+  ensure_encryption_config "$JOIN_STATE"
   run_etcd_phase
   start_member_started_nudge
   write_restart_dropins etcd

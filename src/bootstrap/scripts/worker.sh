@@ -22,15 +22,22 @@ node_name() {
 # PodDisruptionBudgets, say so in SSM, then let Auto Scaling continue the termination. The reconciler
 # heartbeats the hook meanwhile and continues it itself only once drained or after its deadline.
 worker_leave() {
-  local doc endpoint node
+  local doc endpoint node kc="$TRIPOD_STATE/drain.kubeconfig" drained=0
   endpoint=$(cat "$TRIPOD_STATE/api-endpoint" 2>/dev/null || api_endpoint_name) || die "no API endpoint"
   doc=$(retry_backoff 120 worker_join_doc) || die "no drain token at $TRIPOD_WORKER_JOIN_PARAM"
   node=$(node_name)
   systemctl disable --now tripod-watchdog.timer || true
+  # the drain token goes to kubectl in a 0600 kubeconfig, never on its command line
+  private_file "$kc"
+  printf '%s\n' 'apiVersion: v1' 'kind: Config' 'clusters:' '- name: tripod' '  cluster:' \
+    "    server: https://$endpoint:$TRIPOD_API_PORT" "    certificate-authority: $TRIPOD_PKI/ca.crt" \
+    'users:' '- name: drainer' '  user:' "    token: $(jq -r .drainToken <<<"$doc")" 'contexts:' \
+    '- {name: drain, context: {cluster: tripod, user: drainer}}' 'current-context: drain' >"$kc"
   log "leaving: draining $node"
-  if kubectl --server "https://$endpoint:$TRIPOD_API_PORT" --certificate-authority "$TRIPOD_PKI/ca.crt" \
-    --token "$(jq -r .drainToken <<<"$doc")" drain "$node" --ignore-daemonsets --delete-emptydir-data \
-    --timeout "${TRIPOD_DRAIN_TIMEOUT}s"; then
+  kubectl --kubeconfig "$kc" drain "$node" --ignore-daemonsets --delete-emptydir-data \
+    --timeout "${TRIPOD_DRAIN_TIMEOUT}s" && drained=1
+  rm -f "$kc"
+  if [ "$drained" = 1 ]; then
     log "drained $node"
     # Tells the reconciler the drain is over (it holds the hook until this or its drain deadline).
     aws ssm put-parameter --region "$TRIPOD_REGION" --name "/tripod/$TRIPOD_CLUSTER/workers/drained/$INSTANCE_ID" \

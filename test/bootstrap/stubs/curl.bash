@@ -1,5 +1,6 @@
 # The curl stand-in: IMDS, /readyz, etcd's member list and status answer from queues in $RESP; the
-# etcd release tarball is the file fake_etcd_release made.
+# etcd release tarball is the file fake_etcd_release made, the AWS CLI zip the one fake_aws_cli_release
+# made, the package key $RESP/release-key (an OpenPGP key file).
 next() { # next QUEUE: pops the first line (the last one repeats); fails when the answer is "fail"
   local f="$RESP/$1" line
   [ -f "$f" ] || exit 7
@@ -21,6 +22,10 @@ case "$url" in
     [ -f "$RESP/etcd-tarball" ] || exit 22
     cp "$(cat "$RESP/etcd-tarball")" "$out"
     ;;
+  */awscli-exe-linux-*.zip)
+    [ -f "$RESP/awscli-zip" ] || exit 22
+    cp "$(cat "$RESP/awscli-zip")" "$out"
+    ;;
   */latest/api/token) echo token ;;
   */meta-data/instance-id) next instance-id ;;
   */meta-data/local-ipv4) next local-ipv4 ;;
@@ -39,6 +44,6 @@ case "$url" in
     ip=${url#https://}
     next "members-${ip%%:*}"
     ;;
-  *Release.key) echo key ;;
+  *Release.key) if [ -n "$out" ]; then cp "$RESP/release-key" "$out"; else cat "$RESP/release-key"; fi ;;
   *) exit 6 ;;
 esac

@@ -6,8 +6,11 @@
 // names, CIDRs, the service range at most 20 bits wide, a pod range wider than a node's /24, token
 // format, discovery needing CA pins). Stricter than kubeadm, on purpose: unknown fields and kinds
 // (kubeadm warns), deprecated v1beta3 from 1.31, overlapping pod and service ranges, and a
-// configuration that ignores preflight errors are refused too.
-import { readFileSync } from 'node:fs';
+// configuration that ignores preflight errors are refused too, and so are tripod's own rules: the file
+// (it may hold a token) must be 0600, and `init` must encrypt Secrets at rest with an
+// EncryptionConfiguration the API server's pod can see (extraArgs encryption-provider-config plus an
+// extraVolumes mount of its directory; the file on the host 0600, a secretbox or aescbc key first).
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseAllDocuments } from 'yaml';
 
@@ -20,7 +23,25 @@ if (!Number.isInteger(minor)) fail('(version)', `not a Kubernetes version: ${ver
 const expected = minor >= 31 ? 'v1beta4' : 'v1beta3';
 const v4 = expected === 'v1beta4';
 
-const extraArgs = { extraArgs: 'args', extraVolumes: 'any', ...(v4 ? { extraEnvs: 'any' } : {}) };
+const extraArgs = { extraArgs: 'args', extraVolumes: 'volumes', ...(v4 ? { extraEnvs: 'any' } : {}) };
+// kubeadm's HostPathMount and the host path types it accepts.
+const hostPathMount = {
+  name: 'string',
+  hostPath: 'string',
+  mountPath: 'string',
+  readOnly: 'boolean',
+  pathType: 'pathType',
+};
+const PATH_TYPES = [
+  '',
+  'DirectoryOrCreate',
+  'Directory',
+  'FileOrCreate',
+  'File',
+  'Socket',
+  'CharDevice',
+  'BlockDevice',
+];
 const apiEndpoint = { advertiseAddress: 'ip', bindPort: 'port' };
 const nodeRegistration = {
   name: 'string',
@@ -106,6 +127,25 @@ const checkers = {
   any: () => undefined,
   none: () => 'tripod never sets this (no preflight error is ignored, the CA is always pinned)',
   string: (v) => (typeof v === 'string' ? undefined : 'must be a string'),
+  boolean: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
+  pathType: (v) =>
+    PATH_TYPES.includes(v) ? undefined : `${v} is not a host path type (${PATH_TYPES.join(', ')})`,
+  volumes: (v) => {
+    if (!Array.isArray(v)) return 'must be a list of host path mounts';
+    for (const [i, m] of v.entries()) {
+      if (!m || typeof m !== 'object') return `[${i}] must be a mapping`;
+      for (const k of Object.keys(m)) if (!(k in hostPathMount)) return `[${i}].${k}: unknown field`;
+      for (const [k, t] of Object.entries(hostPathMount)) {
+        if (m[k] === undefined) {
+          if (k === 'name' || k === 'hostPath' || k === 'mountPath') return `[${i}].${k} is required`;
+          continue;
+        }
+        const p = checkers[t](m[k]);
+        if (p) return `[${i}].${k}: ${p}`;
+      }
+    }
+    return undefined;
+  },
   ip: (v) => (isIP(String(v)) ? undefined : `${v} is not an IP address`),
   port: (v) => (Number.isInteger(v) && v > 0 && v < 65536 ? undefined : `${v} is not a port`),
   hostPort: (v) => (hostPort(v) ? undefined : `${v} is not host:port`),
@@ -192,6 +232,70 @@ const pods = cidr(cluster?.networking?.podSubnet);
 const services = cidr(cluster?.networking?.serviceSubnet);
 if (pods && services && pods.start < services.end && services.start < pods.end)
   fail('ClusterConfiguration.networking', 'podSubnet and serviceSubnet overlap');
+// tripod's rules, stricter than kubeadm.
+try {
+  const mode = statSync(file).mode & 0o777;
+  if (mode !== 0o600)
+    fail(file, `mode ${mode.toString(8)}: a kubeadm configuration may hold a token, tripod writes it 0600`);
+} catch {}
+const argValue = (args, name) =>
+  Array.isArray(args) ? args.find((a) => a?.name === name)?.value : args?.[name];
+if (command === 'init' && cluster) {
+  const api = cluster.apiServer ?? {};
+  const config = argValue(api.extraArgs, 'encryption-provider-config');
+  if (!config)
+    fail(
+      'ClusterConfiguration.apiServer.extraArgs',
+      'no encryption-provider-config: tripod encrypts Secrets at rest',
+    );
+  else {
+    const mount = (api.extraVolumes ?? []).find((m) =>
+      config.startsWith(`${m.mountPath.replace(/\/$/, '')}/`),
+    );
+    if (!mount)
+      fail(
+        'ClusterConfiguration.apiServer.extraVolumes',
+        `nothing mounts ${config} into the API server's pod`,
+      );
+    else {
+      const host = `${process.env.TRIPOD_ROOT ?? ''}${mount.hostPath}${config.slice(mount.mountPath.replace(/\/$/, '').length)}`;
+      for (const p of encryptionConfigProblems(host)) fail(`encryption-provider-config ${host}`, p);
+    }
+  }
+}
+
+/** What kube-apiserver would refuse in an EncryptionConfiguration, and tripod's own rules. */
+function encryptionConfigProblems(path) {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return ['missing on the host'];
+  }
+  const out = [];
+  if ((st.mode & 0o777) !== 0o600)
+    out.push(`mode ${(st.mode & 0o777).toString(8)}: it holds the key, must be 0600`);
+  const c = parseAllDocuments(readFileSync(path, 'utf8'))[0]?.toJS();
+  if (c?.apiVersion !== 'apiserver.config.k8s.io/v1' || c?.kind !== 'EncryptionConfiguration')
+    return [...out, 'not an apiserver.config.k8s.io/v1 EncryptionConfiguration'];
+  const secrets = (c.resources ?? []).find((r) => r?.resources?.includes('secrets'));
+  if (!secrets) return [...out, 'does not cover secrets'];
+  const [first] = secrets.providers ?? [];
+  const kind = first && Object.keys(first)[0];
+  const sizes = { secretbox: [32], aescbc: [16, 24, 32], aesgcm: [16, 24, 32] };
+  if (!(kind in sizes))
+    return [...out, `the first provider is ${kind}: Secrets would be written unencrypted`];
+  const keys = first[kind]?.keys ?? [];
+  if (!keys.length) out.push(`${kind} has no keys`);
+  for (const k of keys) {
+    const bytes = Buffer.from(String(k?.secret ?? ''), 'base64');
+    if (!k?.name) out.push(`${kind} key without a name`);
+    if (!/^[A-Za-z0-9+/]+=*$/.test(String(k?.secret)) || !sizes[kind].includes(bytes.length))
+      out.push(`${kind} key ${k?.name}: must be base64 of ${sizes[kind].join(' or ')} bytes`);
+  }
+  return out;
+}
+
 if (command === 'join') {
   const d = seen.get('JoinConfiguration');
   if (!d) fail(file, 'kubeadm join --config needs a JoinConfiguration');
