@@ -240,13 +240,19 @@ watchdog_check() {
   fi
   count=$(($(cat "$count_file" 2>/dev/null || echo 0) + 1))
   echo "$count" >"$count_file"
-  if [ "$count" -ge "${TRIPOD_WATCHDOG_FAILURES:-6}" ] && [ "${TRIPOD_ROLE:-}" = master ]; then
+  [ "$count" -ge "${TRIPOD_WATCHDOG_FAILURES:-6}" ] || return 0
+  if [ "${TRIPOD_ROLE:-}" = master ]; then
     log "watchdog: services still down after $count checks: still restarting (the reconciler decides about a master)"
-  elif [ "$count" -ge "${TRIPOD_WATCHDOG_FAILURES:-6}" ]; then
+  else
     log "watchdog: services still down after $count checks: reporting $INSTANCE_ID Unhealthy"
-    aws autoscaling set-instance-health --region "$TRIPOD_REGION" --instance-id "$INSTANCE_ID" \
-      --health-status Unhealthy --no-should-respect-grace-period
+    report_worker_unhealthy
   fi
+}
+
+# report_worker_unhealthy: its Auto Scaling group replaces this worker (never called on a master).
+report_worker_unhealthy() {
+  aws autoscaling set-instance-health --region "$TRIPOD_REGION" --instance-id "$INSTANCE_ID" \
+    --health-status Unhealthy --no-should-respect-grace-period
 }
 
 # --- Kubernetes ---------------------------------------------------------------------------------
