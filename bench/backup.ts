@@ -3,6 +3,10 @@
  * snapshot streamed to moto's S3 (multipart, SSE-KMS, SHA-256), downloaded back with verification,
  * restored with `etcdutl snapshot restore`, and the restored member started until it serves.
  *
+ * Last, the largest database a snapshot invocation handles within the reconciler function's limits
+ * (RECONCILER_PACKAGE: timeout, memory): the measured etcd -> S3 rate times the time a snapshot
+ * invocation has (timeout minus a start-up margin), beside the memory the snapshot took (RSS peak).
+ *
  *   npx tsx bench/backup.ts            # 100 MB
  *   npx tsx bench/backup.ts 100 1000   # 100 MB and 1 GB
  */
@@ -15,6 +19,7 @@ import { ApiCallCounter, createAwsClients } from '../src/adapters/aws/clients.js
 import { createS3Backup, etcdSnapshotSource } from '../src/adapters/aws/s3-backup.js';
 import { Gateway } from '../src/adapters/etcd/gateway.js';
 import { restoreSnapshotOnNode } from '../src/heal/restore.js';
+import { RECONCILER_PACKAGE } from '../src/lambdas/package.js';
 import { locateEtcdTool } from '../src/sim/etcd-bin.js';
 import { startEtcdCluster } from '../test/support/etcd-cluster.js';
 import { startMoto } from '../test/support/moto.js';
@@ -72,9 +77,21 @@ async function run(targetMb: number, motoEndpoint: string) {
     );
     const backup = createS3Backup({ s3: aws.s3, bucket, cluster: 'bench', source });
     counter.reset();
+    const rss0 = process.memoryUsage().rss;
+    let rssPeak = rss0;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    }, 20);
     const t1 = Date.now();
     const written = await backup.snapshot(ep, 'bench');
     const snapMs = Date.now() - t1;
+    clearInterval(sampler);
+    results.push({
+      bytes: written.bytes,
+      ms: snapMs,
+      rssPeakMb: rssPeak / MB,
+      rssGrowMb: (rssPeak - rss0) / MB,
+    });
     const calls = counter.snapshot();
 
     const file = join(dir, 'snap.db');
@@ -136,12 +153,29 @@ async function run(targetMb: number, motoEndpoint: string) {
   }
 }
 
+const results: Array<{ bytes: number; ms: number; rssPeakMb: number; rssGrowMb: number }> = [];
 const moto = await startMoto();
 try {
   console.log(
     `etcd ${locateEtcdTool('etcd').version} (1 TLS member, loopback), moto S3; node ${process.version}`,
   );
   for (const mb of targets) await run(mb, moto.endpoint);
+  // The limits a snapshot invocation runs under (the reconciler function's own).
+  const timeoutS = RECONCILER_PACKAGE.timeoutSeconds;
+  const budgetS = timeoutS - 15; // cold start, the etcd look-up, the manifest and retention
+  const slowest = results.reduce((a, b) => (b.bytes / b.ms < a.bytes / a.ms ? b : a));
+  const bytesPerS = (slowest.bytes / slowest.ms) * 1000;
+  const peak = Math.max(...results.map((r) => r.rssPeakMb));
+  const largest = bytesPerS * budgetS;
+  console.log(
+    `\n## limits: timeout ${timeoutS} s (${budgetS} s for the stream), memory ${RECONCILER_PACKAGE.memoryMb} MB`,
+  );
+  console.log(
+    `snapshot memory: RSS peak ${peak.toFixed(0)} MB (streamed: parts of 8 MiB, 4 in flight; independent of the database size)`,
+  );
+  console.log(
+    `largest database a snapshot invocation handles: ${(largest / MB / 1024).toFixed(2)} GB (${(largest / MB).toFixed(0)} MB) at the slowest measured rate ${(bytesPerS / MB).toFixed(1)} MB/s; etcd's own limit is its backend quota (2 GiB default, 8 GiB suggested maximum)`,
+  );
 } finally {
   await moto.stop();
 }

@@ -7,14 +7,16 @@ import { describeAction } from '../src/heal/actions.js';
 import type { ReconcilerConfig } from '../src/heal/config.js';
 import type { ClusterConditions } from '../src/heal/decision.js';
 import type { EtcdPort, HealPorts } from '../src/heal/ports.js';
-import { configParameter, statusParameter } from '../src/heal/protocol.js';
+import { backupStatusParameter, configParameter, statusParameter } from '../src/heal/protocol.js';
+import type { SnapshotRequestDetail } from '../src/lambdas/events.js';
 import {
   createReconcilerHandler,
   type PassSummary,
   type ReconcilerDeps,
-  type ScheduledBackupPort,
+  type SnapshotStorePort,
   type Telemetry,
 } from '../src/lambdas/reconciler-handler.js';
+import { snapshotRequestEvent } from '../src/lambdas/snapshot.js';
 import {
   DRAIN_GRACE_MS,
   workerDrainedParameter,
@@ -352,7 +354,7 @@ describe('worker terminate whose node never says it drained', () => {
   });
 });
 
-describe('scheduled backups', () => {
+describe('backups: snapshots in an invocation of their own (issue 14, finding 5)', () => {
   let cloud: LambdaCloud;
   const bucket = 'tripod-lb-123456789012-eu-south-1-backups';
   beforeAll(async () => {
@@ -373,110 +375,156 @@ describe('scheduled backups', () => {
     );
   });
 
-  /** A backup store that records its calls and answers with `answer`. */
-  function fakeStore(answer: () => ReturnType<ScheduledBackupPort['scheduled']>) {
-    const calls: Array<{ from: string; schedule: unknown; config: string | undefined }> = [];
+  /** One healthy voter on 127.0.0.1 (the snapshot invocation looks for one). */
+  const oneVoter: EtcdPort = {
+    ...noEtcd,
+    listMembers: async () => [
+      {
+        id: '1',
+        name: 'i-1',
+        peerURLs: ['https://127.0.0.1:2380'],
+        clientURLs: ['https://127.0.0.1:2379'],
+        isLearner: false,
+      },
+    ],
+    status: async () => ({
+      memberId: '1',
+      leaderId: '1',
+      raftIndex: 10,
+      raftAppliedIndex: 10,
+      raftTerm: 2,
+      isLearner: false,
+      dbSize: 1,
+      version: '3.5.33',
+      errors: [],
+    }),
+    alarms: async () => [],
+  };
+
+  /** A store and a requester that record their calls. */
+  function fakes(take: SnapshotStorePort['take']) {
+    const requests: SnapshotRequestDetail[] = [];
+    const takes: Array<{ from: string; reason: string; retentionDays: number }> = [];
     let closed = 0;
-    const makeScheduledBackup: ReconcilerDeps['makeScheduledBackup'] = (config) => ({
-      scheduled: (from, schedule) => {
-        calls.push({ from, schedule, config: config.backupBucket });
-        return answer();
+    const deps: Partial<ReconcilerDeps> = {
+      makeEtcd: () => oneVoter,
+      makeSnapshotStore: () => ({
+        take: (from, reason, retentionDays) => {
+          takes.push({ from, reason, retentionDays });
+          return take(from, reason, retentionDays);
+        },
+        close: () => {
+          closed++;
+        },
+      }),
+      requestSnapshot: async (_config, detail) => {
+        requests.push(detail);
       },
-      close: () => {
-        closed++;
-      },
-    });
-    return { makeScheduledBackup, calls, closed: () => closed };
+    };
+    return { deps, requests, takes, closed: () => closed };
   }
-  const withVoter: ReconcilerDeps['runPass'] = async (ports, config) => ({
-    ...(await standInPass(ports, config)),
-    snapshotFrom: 'https://127.0.0.1:2379',
-  });
+  const backupStatus = async () =>
+    JSON.parse(
+      (await createParameterPort(cloud.aws.ssm).get(backupStatusParameter(cloud.config.cluster))) ?? '{}',
+    );
   const lastStatusAction = async () => {
     const status = await cloud.aws.ssm.send(
       new GetParameterCommand({ Name: statusParameter(cloud.config.cluster) }),
     );
     return JSON.parse(status.Parameter!.Value!).lastActions.at(-1);
   };
+  const snapshotEvent = (reason: string) =>
+    snapshotRequestEvent(
+      { cluster: cloud.config.cluster, reason, requestedAt: new Date().toISOString() },
+      'eu-south-1',
+    );
 
-  it('on the schedule, after the pass: the snapshot from a healthy voter with the configured interval and retention, metrics and a status line', async () => {
-    const store = fakeStore(async () => ({
-      taken: { key: 'snapshots/x.db', bytes: 1234 },
-      pruned: ['a', 'b'],
-      nextInMs: 1_200_000,
-    }));
-    const { handler, metrics } = setup(cloud, {
-      runPass: withVoter,
-      makeScheduledBackup: store.makeScheduledBackup,
-    });
-    const r = await handler(scheduledEvent());
-    expect(r).toMatchObject({
+  it('the schedule only requests a snapshot (once while one is under way); the snapshot invocation takes it, no pass', async () => {
+    const f = fakes(async () => ({ key: 'x/1.db', bytes: 1234, revision: 9, pruned: ['a', 'b'] }));
+    const { handler, metrics, passes } = setup(cloud, f.deps);
+    expect(await handler(scheduledEvent())).toMatchObject({
       status: 'reconciled',
-      backup: { outcome: 'taken', key: 'snapshots/x.db', bytes: 1234, pruned: 2 },
+      backup: { outcome: 'requested', reason: 'scheduled' },
     });
-    expect(store.calls).toEqual([
-      { from: 'https://127.0.0.1:2379', schedule: { intervalMinutes: 20, retentionDays: 7 }, config: bucket },
-    ]);
-    expect(store.closed()).toBe(1);
-    const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
-    expect(m).toMatchObject({ BackupFailed: 0, BackupTaken: 1, BackupsPruned: 2 });
+    expect(f.requests).toMatchObject([{ cluster: cloud.config.cluster, reason: 'scheduled' }]);
+    expect(f.takes).toEqual([]);
+    expect((await backupStatus()).requestedAt).toEqual(expect.any(String));
+    expect(metrics.find((m) => m.name === 'BackupRequested')?.value).toBe(1);
+    // still under way: not asked twice
+    expect(await handler(scheduledEvent())).toMatchObject({ backup: { outcome: 'in-flight' } });
+    expect(f.requests).toHaveLength(1);
+
+    const passesBefore = passes.length;
+    const r = await handler(snapshotEvent('scheduled'));
+    expect(r).toEqual({
+      status: 'snapshot',
+      cluster: cloud.config.cluster,
+      backup: { outcome: 'taken', key: 'x/1.db', bytes: 1234, pruned: 2 },
+    });
+    expect(passes.length).toBe(passesBefore);
+    expect(f.takes).toEqual([{ from: 'https://127.0.0.1:2379', reason: 'scheduled', retentionDays: 7 }]);
+    expect(f.closed()).toBe(1);
+    const status = await backupStatus();
+    expect(status.lastSnapshot).toMatchObject({ key: 'x/1.db', bytes: 1234, revision: 9 });
+    expect(status.requestedAt).toBeUndefined();
+    expect(metrics.find((m) => m.name === 'BackupTaken')?.value).toBe(1);
     expect(await lastStatusAction()).toMatchObject({
-      action: 'scheduled backup',
+      action: 'backup',
       outcome: 'ok',
-      detail: 'snapshots/x.db (1234 bytes), 2 pruned',
+      detail: 'x/1.db (1234 bytes), 2 pruned',
     });
+    // fresh now: not due for the interval
+    expect(await handler(scheduledEvent())).toMatchObject({ backup: { outcome: 'not-due' } });
+    expect(f.requests).toHaveLength(1);
   });
 
-  it('a failed backup is a BackupFailed metric, an error line and a failed line in the status; the pass still succeeds', async () => {
-    const store = fakeStore(async () => {
+  it('a pass never waits for a snapshot: before a change it gets `requested` at once, even when snapshots hang', async () => {
+    const f = fakes(() => new Promise(() => {})); // a snapshot that never ends
+    let answer: unknown;
+    let tookMs = Number.POSITIVE_INFINITY;
+    const { handler } = setup(cloud, {
+      ...f.deps,
+      runPass: async (ports, config) => {
+        const t0 = Date.now();
+        answer = await ports.backup?.snapshot('https://127.0.0.1:2379', 'before add i-9 as a learner');
+        tookMs = Date.now() - t0;
+        return standInPass(ports, config);
+      },
+    });
+    await createParameterPort(cloud.aws.ssm).delete(backupStatusParameter(cloud.config.cluster));
+    await handler(nodeReadyEvent(cloud.config.cluster, cloud.masters[0]!));
+    expect(answer).toEqual({ requested: 'requested' });
+    expect(tookMs).toBeLessThan(2000);
+    expect(f.requests).toMatchObject([{ reason: 'before add i-9 as a learner' }]);
+    expect(f.takes).toEqual([]);
+  });
+
+  it('a failed snapshot is BackupFailed, an error line, the backup status and a failed status line', async () => {
+    const f = fakes(async () => {
       throw new Error('AccessDenied: s3:PutObject');
     });
-    const { handler, metrics, lines } = setup(cloud, {
-      runPass: withVoter,
-      makeScheduledBackup: store.makeScheduledBackup,
-    });
-    const r = await handler(scheduledEvent());
+    const { handler, metrics, lines } = setup(cloud, f.deps);
+    const r = await handler(snapshotEvent('before remove m3'));
     expect(r).toMatchObject({
-      status: 'reconciled',
+      status: 'snapshot',
       backup: { outcome: 'failed', error: 'AccessDenied: s3:PutObject' },
     });
     expect(metrics.find((x) => x.name === 'BackupFailed')?.value).toBe(1);
     expect(
-      lines.some((l) => l.level === 'error' && /scheduled backup failed: AccessDenied/.test(l.message)),
+      lines.some(
+        (l) => l.level === 'error' && /snapshot \(before remove m3\) failed: AccessDenied/.test(l.message),
+      ),
     ).toBe(true);
-    expect(await lastStatusAction()).toMatchObject({
-      action: 'scheduled backup',
-      outcome: 'failed',
-      detail: 'AccessDenied: s3:PutObject',
-    });
+    expect((await backupStatus()).lastFailure).toMatchObject({ error: 'AccessDenied: s3:PutObject' });
+    expect(await lastStatusAction()).toMatchObject({ action: 'backup', outcome: 'failed' });
   });
 
   it('no healthy voter to snapshot from is a failure too, not a silent skip', async () => {
-    const store = fakeStore(async () => ({ taken: undefined, pruned: [], nextInMs: 0 }));
-    const { handler, metrics } = setup(cloud, { makeScheduledBackup: store.makeScheduledBackup });
-    const r = await handler(scheduledEvent());
-    expect(r).toMatchObject({
+    const f = fakes(async () => ({ key: 'never', bytes: 0, revision: 0, pruned: [] }));
+    const { handler } = setup(cloud, { ...f.deps, makeEtcd: () => noEtcd });
+    expect(await handler(snapshotEvent('scheduled'))).toMatchObject({
       backup: { outcome: 'failed', error: expect.stringMatching(/no healthy etcd voter/) },
     });
-    expect(store.calls).toEqual([]);
-    expect(metrics.find((x) => x.name === 'BackupFailed')?.value).toBe(1);
-    expect((await lastStatusAction()).outcome).toBe('failed');
-  });
-
-  it('not due: metrics only (no status line); other triggers take no scheduled backup', async () => {
-    const store = fakeStore(async () => ({ taken: undefined, pruned: [], nextInMs: 600_000 }));
-    const { handler, metrics } = setup(cloud, {
-      runPass: withVoter,
-      makeScheduledBackup: store.makeScheduledBackup,
-    });
-    expect(await handler(scheduledEvent())).toMatchObject({
-      backup: { outcome: 'not-due', nextInMs: 600_000 },
-    });
-    expect(metrics.find((x) => x.name === 'BackupTaken')?.value).toBe(0);
-    expect((await lastStatusAction())?.action).not.toBe('scheduled backup');
-    const other = await handler(nodeReadyEvent(cloud.config.cluster, cloud.masters[0]!));
-    expect(other).toMatchObject({ status: 'reconciled' });
-    expect(other).not.toHaveProperty('backup');
-    expect(store.calls).toHaveLength(1);
+    expect(f.takes).toEqual([]);
   });
 });

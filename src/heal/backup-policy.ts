@@ -127,3 +127,82 @@ export function nextBackupInMs(
   if (isBackupDue(lastSnapshotTime, now, intervalMinutes)) return 0;
   return (lastSnapshotTime as number) + intervalMinutes * 60_000 - now;
 }
+
+/**
+ * The backup status document (SSM `backupStatusParameter`), written by the snapshot invocation and
+ * by the pass that requests one. The pass reads it (ObservedState.backup): how old the newest
+ * snapshot is, whether the last attempt failed, whether one is under way.
+ */
+export interface BackupStatusDocument {
+  lastSnapshot?: { at: string; key: string; bytes: number; revision: number };
+  lastFailure?: { at: string; error: string };
+  /** ISO time a snapshot was requested and not finished yet. */
+  requestedAt?: string;
+}
+
+/** A request older than this is taken as lost (the invocation died): the next pass may ask again. */
+export const SNAPSHOT_REQUEST_STALE_MS = 15 * 60_000;
+
+const isoMs = (s: unknown): number | undefined => {
+  const t = typeof s === 'string' ? Date.parse(s) : Number.NaN;
+  return Number.isFinite(t) ? t : undefined;
+};
+
+/** The status as the pass observes it; undefined when missing or unreadable. */
+export function parseBackupStatus(text: string | undefined): ObservedBackupView | undefined {
+  if (text === undefined) return undefined;
+  let d: BackupStatusDocument;
+  try {
+    d = JSON.parse(text) as BackupStatusDocument;
+  } catch {
+    return undefined;
+  }
+  if (!d || typeof d !== 'object') return undefined;
+  const lastAt = isoMs(d.lastSnapshot?.at);
+  const failedAt = isoMs(d.lastFailure?.at);
+  const requestedAt = isoMs(d.requestedAt);
+  return {
+    ...(lastAt !== undefined ? { lastSnapshotAt: lastAt, lastSnapshotKey: String(d.lastSnapshot?.key) } : {}),
+    ...(failedAt !== undefined ? { lastFailure: { at: failedAt, error: String(d.lastFailure?.error) } } : {}),
+    ...(requestedAt !== undefined ? { requestedAt } : {}),
+  };
+}
+
+/** What the pass sees of the backups (the shape of ObservedState.backup). */
+export interface ObservedBackupView {
+  lastSnapshotAt?: number;
+  lastSnapshotKey?: string;
+  lastFailure?: { at: number; error: string };
+  requestedAt?: number;
+}
+
+/** A snapshot request is under way (asked recently and not answered since). */
+export function snapshotInFlight(b: ObservedBackupView | undefined, now: number): boolean {
+  if (b?.requestedAt === undefined || now - b.requestedAt >= SNAPSHOT_REQUEST_STALE_MS) return false;
+  const answered = Math.max(b.lastSnapshotAt ?? 0, b.lastFailure?.at ?? 0);
+  return answered < b.requestedAt;
+}
+
+/** The status after a snapshot attempt (`taken` or `failed`) or a request. */
+export function nextBackupStatus(
+  prev: BackupStatusDocument | undefined,
+  event:
+    | { kind: 'requested'; at: number }
+    | { kind: 'taken'; at: number; key: string; bytes: number; revision: number }
+    | { kind: 'failed'; at: number; error: string },
+): BackupStatusDocument {
+  const base: BackupStatusDocument = { ...(prev ?? {}) };
+  const at = new Date(event.at).toISOString();
+  switch (event.kind) {
+    case 'requested':
+      return { ...base, requestedAt: at };
+    case 'taken': {
+      const { lastFailure: _f, requestedAt: _r, ...rest } = base;
+      return { ...rest, lastSnapshot: { at, key: event.key, bytes: event.bytes, revision: event.revision } };
+    }
+    case 'failed': {
+      const { requestedAt: _r, ...rest } = base;
+      return { ...rest, lastFailure: { at, error: event.error.slice(0, 1000) } };
+    }
+  }
+}

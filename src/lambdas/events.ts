@@ -7,7 +7,13 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { LifecycleHook } from '../heal/actions.js';
-import { MEMBER_STARTED_DETAIL_TYPE, NODE_EVENT_SOURCE, NODE_READY_DETAIL_TYPE } from '../heal/protocol.js';
+import {
+  MEMBER_STARTED_DETAIL_TYPE,
+  NODE_EVENT_SOURCE,
+  NODE_READY_DETAIL_TYPE,
+  SNAPSHOT_DETAIL_TYPE,
+  SNAPSHOT_EVENT_SOURCE,
+} from '../heal/protocol.js';
 
 export const LAUNCH_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
 export const TERMINATE_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
@@ -67,12 +73,23 @@ export type NodeReadyEvent = EventBridgeEvent<typeof NODE_READY_DETAIL_TYPE, Nod
 export type MemberStartedEvent = EventBridgeEvent<typeof MEMBER_STARTED_DETAIL_TYPE, MemberStartedDetail>;
 export type ScheduledEvent = EventBridgeEvent<typeof SCHEDULED_DETAIL_TYPE, Record<string, unknown>>;
 
+/** `detail` of the snapshot request the reconciler sends itself (an asynchronous invocation). */
+export interface SnapshotRequestDetail {
+  cluster: string;
+  /** Why: `scheduled`, or `before <membership change>`. */
+  reason: string;
+  /** ISO time of the request. */
+  requestedAt: string;
+}
+export type SnapshotRequestEvent = EventBridgeEvent<typeof SNAPSHOT_DETAIL_TYPE, SnapshotRequestDetail>;
+
 export type Trigger =
   | { kind: 'lifecycle'; hook: LifecycleHook; event: LifecycleActionEvent }
   | { kind: 'state-change'; event: InstanceStateChangeEvent }
   | { kind: 'node-ready'; event: NodeReadyEvent }
   | { kind: 'member-started'; event: MemberStartedEvent }
   | { kind: 'schedule'; event: ScheduledEvent }
+  | { kind: 'snapshot'; event: SnapshotRequestEvent }
   | { kind: 'ignored'; reason: string };
 
 const nonEmpty = z.string().check(z.minLength(1));
@@ -124,6 +141,8 @@ const memberStartedDetail = z.object({
 });
 
 const scheduledDetail = z.record(z.string(), z.unknown());
+
+const snapshotDetail = z.object({ cluster: nonEmpty, reason: z.string(), requestedAt: z.string() });
 
 /** `field: problem` for each issue, e.g. `detail.EC2InstanceId: an EC2 instance id (i-...)`. */
 function describeIssues(error: z.core.$ZodError, prefix: string): string {
@@ -191,6 +210,11 @@ export function parseTrigger(input: unknown): Trigger {
     const d = withDetail(scheduledDetail);
     if (!d.ok) return { kind: 'ignored', reason: d.reason };
     return { kind: 'schedule', event: { ...e, 'detail-type': detailType, detail: d.detail } };
+  }
+  if (e.source === SNAPSHOT_EVENT_SOURCE && detailType === SNAPSHOT_DETAIL_TYPE) {
+    const d = withDetail(snapshotDetail);
+    if (!d.ok) return { kind: 'ignored', reason: d.reason };
+    return { kind: 'snapshot', event: { ...e, 'detail-type': detailType, detail: d.detail } };
   }
   return {
     kind: 'ignored',

@@ -7,6 +7,10 @@
  * environment for the schedule), load that cluster's ReconcilerConfig from SSM, then run one pass.
  * A pass is level-triggered and idempotent: duplicated, late or lost events are harmless.
  *  - a worker group lifecycle event: settle the worker hooks (worker-hooks.ts);
+ *  - a snapshot request (the reconciler's own asynchronous invocation): stream a snapshot from a
+ *    healthy voter to S3, apply retention, publish the backup status; no pass. Snapshots are never
+ *    taken inside a pass: a pass (before a membership change, or the schedule when one is due) only
+ *    requests one and goes on (issue 14, finding 5);
  *  - anything else: one master reconcile pass (observe -> decide -> execute -> publish status), then
  *    settle the worker hooks too, so the schedule catches any worker event that was lost.
  */
@@ -28,19 +32,29 @@ import {
 } from '../adapters/aws/heal-ports.js';
 import type { EtcdTls } from '../adapters/etcd/client.js';
 import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
+import {
+  type BackupStatusDocument,
+  isBackupDue,
+  nextBackupStatus,
+  parseBackupStatus,
+  snapshotInFlight,
+} from '../heal/backup-policy.js';
 import { backupSchedule, type ReconcilerConfig } from '../heal/config.js';
 import type { ClusterConditions } from '../heal/decision.js';
+import { candidateEndpoints, observeEtcd } from '../heal/observe.js';
 import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
 import {
+  backupStatusParameter,
   CLUSTER_TAG,
   caParameter,
   configParameter,
   reconcilerClientCertParameter,
   statusParameter,
 } from '../heal/protocol.js';
+import { isHealthyVoter } from '../heal/quorum.js';
 import { type StatusDocument, serializeStatus } from '../heal/status.js';
 import { resourceNames } from '../provision/names.js';
-import { parseTrigger, type Trigger } from './events.js';
+import { parseTrigger, type SnapshotRequestDetail, type Trigger } from './events.js';
 import { settleWorkerHooks, type WorkerHookOutcome } from './worker-hooks.js';
 
 /** What a master pass reports back (the entry point adapts `reconcilePass`'s result to it). */
@@ -55,21 +69,32 @@ export interface PassSummary {
   snapshotFrom?: string;
 }
 
-/** The scheduled backup pass (S3Backup.scheduled): a snapshot when one is due, then retention. */
-export interface ScheduledBackupPort {
-  scheduled(
+/** The snapshot store a snapshot invocation writes to (S3Backup): one snapshot, then retention. */
+export interface SnapshotStorePort {
+  take(
     fromEndpoint: string,
-    schedule: { intervalMinutes: number; retentionDays: number },
-  ): Promise<{ taken: { key: string; bytes: number } | undefined; pruned: string[]; nextInMs: number }>;
+    reason: string,
+    retentionDays: number,
+  ): Promise<{ key: string; bytes: number; revision: number; pruned: string[] }>;
 }
 
-/** What the scheduled backup did on this invocation (undefined when the trigger was not the schedule). */
+/**
+ * What happened to backups on this invocation: on the schedule, whether a snapshot was requested;
+ * on a snapshot request, whether it was taken.
+ */
 export type BackupOutcome =
-  | { outcome: 'taken'; key: string; bytes: number; pruned: number; nextInMs: number }
-  | { outcome: 'not-due'; pruned: number; nextInMs: number }
+  | { outcome: 'requested'; reason: string }
+  | { outcome: 'in-flight'; since: string }
+  | { outcome: 'not-due'; nextInMs: number }
+  | { outcome: 'taken'; key: string; bytes: number; pruned: number }
   | { outcome: 'failed'; error: string };
 
-export type RunPass = (ports: HealPorts, config: ReconcilerConfig) => Promise<PassSummary>;
+/** `options.remainingMs`: the invocation's remaining time (a pass starts no new work when it is short). */
+export type RunPass = (
+  ports: HealPorts,
+  config: ReconcilerConfig,
+  options?: { remainingMs?: () => number },
+) => Promise<PassSummary>;
 
 /** The logging and metrics the handler needs (Powertools Logger and Metrics satisfy it). */
 export interface Telemetry {
@@ -94,13 +119,16 @@ export interface ReconcilerDeps {
   /** The cluster this function reconciles (TRIPOD_CLUSTER); events about other clusters are ignored. */
   cluster: string | undefined;
   makeEtcd(tls: EtcdTls | undefined): EtcdPort & { close?(): void };
-  /** The snapshot store for a cluster with `backupBucket` (rule 10: snapshot before a membership change). */
-  makeBackup?(config: ReconcilerConfig, tls: EtcdTls | undefined): BackupPort & { close?(): void };
-  /** The scheduled backups of a cluster with `backupBucket` (run on the schedule trigger, after the pass). */
-  makeScheduledBackup?(
+  /** The snapshot store of a cluster with `backupBucket` (used by snapshot invocations only). */
+  makeSnapshotStore?(
     config: ReconcilerConfig,
     tls: EtcdTls | undefined,
-  ): ScheduledBackupPort & { close?(): void };
+  ): SnapshotStorePort & { close?(): void };
+  /**
+   * Starts a snapshot invocation (Lambda: an asynchronous Invoke of this function with a
+   * "Snapshot Requested" event) and returns at once: the pass never waits for a snapshot.
+   */
+  requestSnapshot?(config: ReconcilerConfig, detail: SnapshotRequestDetail): Promise<void>;
   runPass: RunPass;
   telemetry: Telemetry;
   now(): number;
@@ -118,12 +146,13 @@ export type HandlerResult =
   | {
       status: 'reconciled';
       cluster: string;
-      trigger: Trigger['kind'];
+      trigger: Exclude<Trigger['kind'], 'snapshot'>;
       actions: string[];
       waits: string[];
       workerHooks: WorkerHookOutcome[];
       backup?: BackupOutcome;
-    };
+    }
+  | { status: 'snapshot'; cluster: string; backup: BackupOutcome };
 
 const nonEmpty = z.string().check(z.minLength(1));
 
@@ -178,6 +207,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       }
       case 'node-ready':
       case 'member-started':
+      case 'snapshot':
         return { cluster: trigger.event.detail.cluster };
       case 'schedule':
         if (!deps.cluster) throw new Ignore('a scheduled event, but TRIPOD_CLUSTER is not set');
@@ -243,50 +273,135 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
           : names.masterTerminatingHook;
   }
 
+  /** The backup status document (undefined: none yet, or unreadable). */
+  async function readBackupStatus(cluster: string): Promise<BackupStatusDocument | undefined> {
+    const text = await parameters.get(backupStatusParameter(cluster));
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as BackupStatusDocument;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
-   * The scheduled backup: S3Backup.scheduled from a healthy voter. Whatever happens is a metric
-   * (BackupFailed 0/1, BackupTaken, BackupsPruned) and a log line; a snapshot taken or failed is also a
-   * line in the status document's last actions (never a silent skip). A failure does not fail the
-   * pass: healing went on, and the next scheduled event tries again.
+   * Asks for a snapshot in an invocation of its own, unless one is under way: writes `requestedAt`
+   * to the backup status, then starts the invocation. Returns at once (never streams a snapshot).
    */
-  async function scheduledBackup(
+  async function requestSnapshot(config: ReconcilerConfig, reason: string): Promise<BackupOutcome> {
+    const now = deps.now();
+    const prev = await readBackupStatus(config.cluster);
+    const view = parseBackupStatus(prev === undefined ? undefined : JSON.stringify(prev));
+    if (snapshotInFlight(view, now)) return { outcome: 'in-flight', since: prev?.requestedAt ?? '' };
+    if (!deps.requestSnapshot) return { outcome: 'failed', error: 'this function cannot request snapshots' };
+    const requestedAt = new Date(now).toISOString();
+    await parameters.put(
+      backupStatusParameter(config.cluster),
+      JSON.stringify(nextBackupStatus(prev, { kind: 'requested', at: now })),
+    );
+    await deps.requestSnapshot(config, { cluster: config.cluster, reason, requestedAt });
+    log.info(`snapshot requested (${reason}): it runs in an invocation of its own`);
+    return { outcome: 'requested', reason };
+  }
+
+  /** On the schedule, after the pass: request a snapshot when one is due (metrics, never a stream). */
+  async function scheduledBackup(config: ReconcilerConfig): Promise<BackupOutcome> {
+    let outcome: BackupOutcome;
+    try {
+      const view = parseBackupStatus(JSON.stringify((await readBackupStatus(config.cluster)) ?? {}));
+      const { intervalMinutes } = backupSchedule(config);
+      const now = deps.now();
+      outcome = isBackupDue(view?.lastSnapshotAt, now, intervalMinutes)
+        ? await requestSnapshot(config, 'scheduled')
+        : { outcome: 'not-due', nextInMs: (view?.lastSnapshotAt ?? now) + intervalMinutes * 60_000 - now };
+    } catch (e) {
+      outcome = { outcome: 'failed', error: e instanceof Error ? e.message : String(e) };
+    }
+    log.metric('BackupRequested', 'Count', outcome.outcome === 'requested' ? 1 : 0);
+    if (outcome.outcome === 'failed') {
+      log.metric('BackupFailed', 'Count', 1);
+      log.error(`scheduled backup could not be requested: ${outcome.error}`, { bucket: config.backupBucket });
+      const problem = await recordInStatus(config.cluster, outcome);
+      if (problem) log.warn(`status not updated with the backup: ${problem}`);
+    } else if (outcome.outcome === 'not-due') {
+      log.info(`scheduled backup not due for ${Math.round(outcome.nextInMs / 1000)} s`);
+    }
+    return outcome;
+  }
+
+  /**
+   * A snapshot invocation: from a healthy voter (a follower when there is one: the leader is
+   * busiest), streamed to S3 (multipart), then retention; the backup status and the status document
+   * say how it went, and metrics count it (BackupTaken/BackupFailed, BackupDuration, BackupBytes).
+   */
+  async function snapshotInvocation(
     config: ReconcilerConfig,
-    tls: EtcdTls | undefined,
-    summary: PassSummary,
+    detail: SnapshotRequestDetail,
   ): Promise<BackupOutcome> {
     const started = deps.now();
     let outcome: BackupOutcome;
-    const store = deps.makeScheduledBackup!(config, tls);
+    const tls = await etcdTls(config);
+    const etcd = deps.makeEtcd(tls);
+    const store = config.backupBucket ? deps.makeSnapshotStore?.(config, tls) : undefined;
     try {
-      if (!summary.snapshotFrom) throw new Error('no healthy etcd voter to take the snapshot from');
-      const r = await store.scheduled(summary.snapshotFrom, backupSchedule(config));
-      outcome = r.taken
-        ? { outcome: 'taken', ...r.taken, pruned: r.pruned.length, nextInMs: r.nextInMs }
-        : { outcome: 'not-due', pruned: r.pruned.length, nextInMs: r.nextInMs };
+      if (!store) throw new Error('no backup bucket configured');
+      const group = await createFleetPort(clients.autoScaling, clients.ec2, hookName(config)).describeGroup(
+        config.masterGroupName,
+      );
+      const seen = await observeEtcd(etcd, candidateEndpoints(group.instances, config));
+      const from = seen.members
+        .filter((m) => isHealthyVoter(m, seen) && m.clientURLs[0])
+        .sort((a, b) => Number(a.id === seen.leaderId) - Number(b.id === seen.leaderId))[0]?.clientURLs[0];
+      if (!from)
+        throw new Error(
+          `no healthy etcd voter to take the snapshot from${seen.error ? ` (${seen.error})` : ''}`,
+        );
+      const r = await store.take(from, detail.reason, backupSchedule(config).retentionDays);
+      outcome = { outcome: 'taken', key: r.key, bytes: r.bytes, pruned: r.pruned.length };
+      await parameters.put(
+        backupStatusParameter(config.cluster),
+        JSON.stringify(
+          nextBackupStatus(await readBackupStatus(config.cluster), {
+            kind: 'taken',
+            at: started,
+            key: r.key,
+            bytes: r.bytes,
+            revision: r.revision,
+          }),
+        ),
+      );
     } catch (e) {
       outcome = { outcome: 'failed', error: e instanceof Error ? e.message : String(e) };
+      await parameters
+        .put(
+          backupStatusParameter(config.cluster),
+          JSON.stringify(
+            nextBackupStatus(await readBackupStatus(config.cluster).catch(() => undefined), {
+              kind: 'failed',
+              at: deps.now(),
+              error: outcome.error,
+            }),
+          ),
+        )
+        .catch((err) => log.warn(`backup status not updated: ${(err as Error).message}`));
     } finally {
-      store.close?.();
+      etcd.close?.();
+      store?.close?.();
     }
     log.metric('BackupFailed', 'Count', outcome.outcome === 'failed' ? 1 : 0);
-    if (outcome.outcome === 'failed') {
-      log.error(`scheduled backup failed: ${outcome.error}`, { bucket: config.backupBucket });
-    } else {
-      log.metric('BackupTaken', 'Count', outcome.outcome === 'taken' ? 1 : 0);
+    log.metric('BackupTaken', 'Count', outcome.outcome === 'taken' ? 1 : 0);
+    if (outcome.outcome === 'taken') {
+      log.metric('BackupDuration', 'Milliseconds', deps.now() - started);
+      log.metric('BackupBytes', 'Count', outcome.bytes);
       log.metric('BackupsPruned', 'Count', outcome.pruned);
-      if (outcome.outcome === 'taken') {
-        log.metric('BackupDuration', 'Milliseconds', deps.now() - started);
-        log.info(`scheduled backup: ${outcome.key} (${outcome.bytes} bytes)`, {
-          bucket: config.backupBucket,
-        });
-      } else {
-        log.info(`scheduled backup not due for ${Math.round(outcome.nextInMs / 1000)} s`);
-      }
+      log.info(`snapshot (${detail.reason}): ${outcome.key} (${outcome.bytes} bytes)`, {
+        bucket: config.backupBucket,
+      });
+    } else if (outcome.outcome === 'failed') {
+      log.error(`snapshot (${detail.reason}) failed: ${outcome.error}`, { bucket: config.backupBucket });
     }
-    if (outcome.outcome !== 'not-due') {
-      const problem = await recordInStatus(config.cluster, outcome);
-      if (problem) log.warn(`status not updated with the backup: ${problem}`);
-    }
+    const problem = await recordInStatus(config.cluster, outcome);
+    if (problem) log.warn(`status not updated with the backup: ${problem}`);
     return outcome;
   }
 
@@ -298,14 +413,14 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       const doc = (text ? JSON.parse(text) : {}) as Partial<StatusDocument>;
       const line: StatusDocument['lastActions'][number] = {
         at: new Date(deps.now()).toISOString(),
-        action: 'scheduled backup',
+        action: 'backup',
         outcome: outcome.outcome === 'failed' ? 'failed' : 'ok',
         detail:
           outcome.outcome === 'failed'
             ? outcome.error
             : outcome.outcome === 'taken'
               ? `${outcome.key} (${outcome.bytes} bytes), ${outcome.pruned} pruned`
-              : `${outcome.pruned} pruned`,
+              : outcome.outcome,
       };
       const next = {
         ...doc,
@@ -345,6 +460,11 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       }
       log.appendKeys({ cluster });
       const config = await loadConfig(cluster);
+      if (trigger.kind === 'snapshot') {
+        const backup = await snapshotInvocation(config, trigger.event.detail);
+        log.metric('SnapshotInvocationDuration', 'Milliseconds', deps.now() - started);
+        return { status: 'snapshot', cluster, backup };
+      }
       if (where.group && where.group !== config.masterGroupName && where.group !== config.workerGroupName) {
         throw new Ignore(`group ${where.group} is neither the master nor the worker group of ${cluster}`);
       }
@@ -370,7 +490,22 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       if (!(trigger.kind === 'lifecycle' && where.group === config.workerGroupName)) {
         tls = await etcdTls(config);
         const etcd = deps.makeEtcd(tls);
-        const backup = config.backupBucket ? deps.makeBackup?.(config, tls) : undefined;
+        // Before a membership change the pass only asks for a snapshot (its own invocation).
+        const backup: BackupPort | undefined =
+          config.backupBucket && deps.requestSnapshot
+            ? {
+                snapshot: async (_from, reason) => {
+                  const r = await requestSnapshot(config, reason);
+                  if (r.outcome === 'failed') throw new Error(r.error);
+                  return {
+                    requested:
+                      r.outcome === 'requested'
+                        ? 'requested'
+                        : `already under way since ${r.outcome === 'in-flight' ? r.since : '?'}`,
+                  };
+                },
+              }
+            : undefined;
         const kubeCa = pemCertificates((await parameters.get(caParameter(cluster, 'kubernetes-ca'))) ?? '');
         try {
           summary = await deps.runPass(
@@ -387,10 +522,12 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
               ...(backup ? { backup } : {}),
             },
             config,
+            _context?.getRemainingTimeInMillis
+              ? { remainingMs: () => _context.getRemainingTimeInMillis!() }
+              : {},
           );
         } finally {
           etcd.close?.();
-          backup?.close?.();
         }
         for (const a of summary.actions) log.info(describeAction(a), { action: a.kind });
         for (const w of summary.waits) log.info(`waiting: ${w}`);
@@ -409,8 +546,8 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
         });
       }
       const backup =
-        trigger.kind === 'schedule' && summary && config.backupBucket && deps.makeScheduledBackup
-          ? await scheduledBackup(config, tls, summary)
+        trigger.kind === 'schedule' && config.backupBucket && deps.requestSnapshot
+          ? await scheduledBackup(config)
           : undefined;
       log.metric('PassDuration', 'Milliseconds', deps.now() - started);
       log.info('pass done', {

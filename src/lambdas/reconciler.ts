@@ -4,7 +4,9 @@
  * `reconcilePass` - and Powertools Logger (structured JSON) and Metrics (EMF) into the handler.
  *
  * Environment: TRIPOD_CLUSTER (the cluster this function reconciles), AWS_REGION (set by Lambda),
- * AWS_ENDPOINT_URL (an emulator, tests only), TRIPOD_AWS_MAX_ATTEMPTS (default 3).
+ * AWS_ENDPOINT_URL (an emulator, tests only), TRIPOD_AWS_MAX_ATTEMPTS (default 3),
+ * TRIPOD_SNAPSHOT_FUNCTION (the function snapshot requests go to; default: this one,
+ * AWS_LAMBDA_FUNCTION_NAME, set by Lambda).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -15,7 +17,6 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { ApiCallCounter, instrument, localCredentials, resolveEndpoint } from '../adapters/aws/clients.js';
 import { createEtcdClient } from '../adapters/etcd/client.js';
 import { describeAction } from '../heal/actions.js';
-import type { BackupPort } from '../heal/ports.js';
 import { isHealthyVoter } from '../heal/quorum.js';
 import { reconcilePass } from '../heal/reconcile.js';
 import {
@@ -23,7 +24,7 @@ import {
   type LambdaContextLike,
   type PassSummary,
   type RunPass,
-  type ScheduledBackupPort,
+  type SnapshotStorePort,
   type Telemetry,
 } from './reconciler-handler.js';
 
@@ -34,8 +35,8 @@ const SNAPSHOT_MODULE = import.meta.url.endsWith('.mjs') ? './snapshot.mjs' : '.
 export const METRICS_NAMESPACE = 'tripod';
 
 /** reconcilePass, reported as the handler wants it: the actions that ran, what failed, what waits. */
-export const runReconcilePass: RunPass = async (ports, config) => {
-  const r = await reconcilePass(ports, config);
+export const runReconcilePass: RunPass = async (ports, config, options) => {
+  const r = await reconcilePass(ports, config, options);
   const problems = r.results
     .filter((x) => x.outcome !== 'ok')
     .map((x) =>
@@ -46,7 +47,7 @@ export const runReconcilePass: RunPass = async (ports, config) => {
   if (r.statusError) problems.push(`status not published: ${r.statusError}`);
   // Scheduled snapshots come from a healthy follower when there is one (the leader is busiest).
   const voters = r.observed.etcd.members
-    .filter((m) => isHealthyVoter(m) && m.clientURLs[0])
+    .filter((m) => isHealthyVoter(m, r.observed.etcd) && m.clientURLs[0])
     .sort((a, b) => Number(a.id === r.observed.etcd.leaderId) - Number(b.id === r.observed.etcd.leaderId));
   const snapshotFrom = voters[0]?.clientURLs[0];
   const summary: PassSummary = {
@@ -100,29 +101,29 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
     clients,
     cluster: env.TRIPOD_CLUSTER || undefined,
     makeEtcd: (tls) => createEtcdClient({ ...(tls ? { tls } : {}), timeoutMs: 3000 }),
-    // The S3 client and the snapshot code are a separate file of the bundle (snapshot.ts), loaded
-    // on the first snapshot (before a membership change): most invocations never need them.
-    makeBackup: (config, tls) => {
-      let store: (BackupPort & { close(): void }) | undefined;
+    // The S3 and Lambda clients and the snapshot code are a separate file of the bundle (snapshot.ts),
+    // loaded on first use: a snapshot invocation, or a pass that requests one.
+    makeSnapshotStore: (config, tls) => {
+      let store: (SnapshotStorePort & { close(): void }) | undefined;
       return {
-        async snapshot(from, reason) {
+        async take(from, reason, retentionDays) {
           const { createSnapshotter } = (await import(SNAPSHOT_MODULE)) as typeof import('./snapshot.js');
           store ??= createSnapshotter(base, counter, { ...config, backupBucket: config.backupBucket! }, tls);
-          return store.snapshot(from, reason);
+          return store.take(from, reason, retentionDays);
         },
         close: () => store?.close(),
       };
     },
-    makeScheduledBackup: (config, tls) => {
-      let store: (ScheduledBackupPort & { close(): void }) | undefined;
-      return {
-        async scheduled(from, schedule) {
-          const { createSnapshotter } = (await import(SNAPSHOT_MODULE)) as typeof import('./snapshot.js');
-          store ??= createSnapshotter(base, counter, { ...config, backupBucket: config.backupBucket! }, tls);
-          return store.scheduled(from, schedule);
-        },
-        close: () => store?.close(),
-      };
+    requestSnapshot: async (_config, detail) => {
+      const target = env.TRIPOD_SNAPSHOT_FUNCTION || env.AWS_LAMBDA_FUNCTION_NAME;
+      if (!target) throw new Error('no function to send the snapshot request to (AWS_LAMBDA_FUNCTION_NAME)');
+      const { createSnapshotRequester } = (await import(SNAPSHOT_MODULE)) as typeof import('./snapshot.js');
+      const requester = createSnapshotRequester(base, counter, target);
+      try {
+        await requester.request(detail);
+      } finally {
+        requester.close();
+      }
     },
     runPass: runReconcilePass,
     telemetry: powertoolsTelemetry(logger, metrics),
