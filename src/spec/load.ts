@@ -2,7 +2,7 @@
  * cluster.yaml -> ClusterSpec. Every problem is reported at once as `file:LINE:COL field.path: message`;
  * nothing here throws for a user's mistake.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { overlaps, parseCidr } from './cidr.js';
 import { closestMatch } from './did-you-mean.js';
@@ -21,11 +21,13 @@ export interface SpecProblem {
 
 export type LoadResult = { ok: true; spec: ClusterSpec } | { ok: false; problems: SpecProblem[] };
 
-/** Renders `network.zones[1]`. */
+/** Renders `network.zones[1]`; a key that is not a plain name is quoted (`tags["a b"]`), so no key
+ * (a newline, a backtick) reaches a message raw. */
 export function formatPath(path: FieldPath): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
+    else if (!/^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/.test(seg)) out += `[${JSON.stringify(seg)}]`;
     else out += out ? `.${seg}` : seg;
   }
   return out || '(document)';
@@ -58,7 +60,32 @@ export function parseSpec(text: string, file = 'cluster.yaml'): LoadResult {
     };
   }
 
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (e) {
+    // yaml refuses aliases that expand beyond its maxAliasCount (a "billion laughs" document)
+    let offset = 0;
+    visit(doc, {
+      Alias(_, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const { line, col } = at(offset);
+    return {
+      ok: false,
+      problems: [
+        {
+          file,
+          line,
+          col,
+          path: '(yaml)',
+          message: `${(e as Error).message}: its aliases expand to too many nodes; write the values out instead of aliasing them`,
+        },
+      ],
+    };
+  }
   const problems: SpecProblem[] = [];
   const report = (path: FieldPath, message: string, onKey = false) => {
     const offset = locate(doc.contents, path, onKey);
@@ -99,6 +126,11 @@ function reportIssue(issue: z.core.$ZodIssue, report: Report): void {
           : '';
       report([...path, key], `unknown field "${key}"${hint}`, true);
     }
+    return;
+  }
+  if (issue.code === 'invalid_key') {
+    // a record key (tags): the key's own problems, at the key
+    for (const inner of issue.issues) report(path, inner.message.replace(/^Invalid input: /, ''), true);
     return;
   }
   if (issue.code === 'invalid_type') {

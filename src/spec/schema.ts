@@ -327,19 +327,48 @@ const upgrade = z
   })
   .meta({ description: 'Rolling upgrades.' });
 
+/**
+ * AWS's tag character set, the one every service accepts: letters, digits, spaces and `_ . : / = + - @`
+ * (AWS's pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, here without the line and paragraph separators of
+ * \p{Z}). A tag value is printed in logs, the job summary and the pull-request comment: this keeps
+ * newlines, backticks, `<`, `|`, `%` out of them.
+ */
+export const AWS_TAG_CHARACTERS = /^[\p{L}\p{Zs}\p{N}_.:/=+\-@]*$/u;
+
+/** Why a tag key or value cannot be used, or undefined. */
+export function tagTextProblem(text: string, what: 'key' | 'value'): string | undefined {
+  const bad = [...text].find((c) => !AWS_TAG_CHARACTERS.test(c));
+  if (bad !== undefined) {
+    const code = bad.codePointAt(0)!;
+    const shown = code < 0x7f ? JSON.stringify(bad) : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    return `tag ${what}s may hold only letters, digits, spaces and _ . : / = + - @ (AWS's tag characters), not ${shown}`;
+  }
+  // GitHub reads a log line that starts with `::` as a workflow command.
+  if (/^\s*::/.test(text)) return `a tag ${what} must not start with "::" (a GitHub workflow command)`;
+  return undefined;
+}
+
+const tagText = (what: 'key' | 'value') =>
+  z.string().superRefine((s, ctx) => {
+    const problem = tagTextProblem(s, what);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 const tags = z
   .record(
-    z
-      .string()
+    tagText('key')
       .min(1)
       .max(128)
-      .refine((k) => !k.startsWith('aws:') && !k.startsWith('tripod:'), {
+      .refine((k) => !/^(aws|tripod):/i.test(k), {
         message: 'tag keys starting with aws: or tripod: are reserved',
       }),
-    z.string().max(256),
+    tagText('value').max(256),
   )
   .default({})
-  .meta({ description: 'Tags added to every resource tripod creates.' });
+  .meta({
+    description:
+      "Tags added to every resource tripod creates. Keys 1-128, values up to 256 characters of AWS's tag character set: letters, digits, spaces and `_ . : / = + - @`; keys may not start with `aws:` or `tripod:`.",
+  });
 
 export const clusterSpecSchema = z
   .strictObject({
