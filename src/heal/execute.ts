@@ -175,7 +175,7 @@ export async function execute(
             a.reason,
           );
           snapshotFailed = undefined;
-          return ok(a, `${snap.key} (${snap.bytes} bytes)`);
+          return ok(a, 'requested' in snap ? `snapshot ${snap.requested}` : `${snap.key} (${snap.bytes} bytes)`);
         } catch (e) {
           snapshotFailed = errorText(e);
           throw e;

@@ -14,7 +14,9 @@ import {
   type ObservedTarget,
 } from './observed.js';
 import type { EtcdMemberStatusReply, EtcdPort, FleetInstance, HealPorts } from './ports.js';
+import { parseBackupStatus } from './backup-policy.js';
 import {
+  backupStatusParameter,
   bootFailurePath,
   clientURL,
   clusterRecordParameter,
@@ -173,7 +175,7 @@ export interface Observation {
 }
 
 export async function observe(ports: HealPorts, config: ReconcilerConfig): Promise<Observation> {
-  const [group, targets, statusText, joinValues, failures, restoreText, clusterRecord] = await Promise.all([
+  const [group, targets, statusText, joinValues, failures, restoreText, clusterRecord, backupText] = await Promise.all([
     ports.fleet.describeGroup(config.masterGroupName),
     config.apiTargetGroupArn
       ? ports.loadBalancer.describeTargets(config.apiTargetGroupArn)
@@ -183,6 +185,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
     ports.parameters.getByPath(bootFailurePath(config.cluster)),
     ports.parameters.get(restoreParameter(config.cluster)),
     ports.parameters.get(clusterRecordParameter(config.cluster)),
+    config.backupBucket ? ports.parameters.get(backupStatusParameter(config.cluster)) : Promise.resolve(undefined),
   ]);
   const failedPrefix = bootFailurePath(config.cluster);
   const bootFailed = new Set(Object.keys(failures).map((k) => k.slice(failedPrefix.length)));
@@ -199,6 +202,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
     ),
   ]);
   const previous = statusText === undefined ? undefined : parseStatus(statusText);
+  const backup = parseBackupStatus(backupText);
   return {
     observed: {
       cluster: config.cluster,
@@ -209,6 +213,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
       memory: previous?.memory ?? emptyMemory(),
       ...(restoreText === undefined ? {} : { restore: parseRestore(restoreText) }),
       ...(clusterRecord === undefined ? {} : { clusterRecorded: true }),
+      ...(backup ? { backup } : {}),
     },
     previous,
   };

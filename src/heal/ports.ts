@@ -103,9 +103,16 @@ export interface NodeProbePort {
   apiReady(privateIp: string): Promise<boolean>;
 }
 
-/** Where snapshots go before membership changes (S3 in AWS). */
+/**
+ * Where snapshots go before membership changes (S3 in AWS). The Lambda's port only requests one (a
+ * snapshot invocation of its own) and answers `{ requested }` at once; a store that writes the
+ * snapshot itself (the simulator, tests) answers what it wrote.
+ */
 export interface BackupPort {
-  snapshot(fromEndpoint: string, reason: string): Promise<{ key: string; bytes: number; sha256: string }>;
+  snapshot(
+    fromEndpoint: string,
+    reason: string,
+  ): Promise<{ key: string; bytes: number; sha256: string } | { requested: string }>;
 }
 
 /**

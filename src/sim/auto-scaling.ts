@@ -44,6 +44,8 @@ export interface GroupMember {
   rebalance?: boolean;
   /** Who set it Unhealthy (SetInstanceHealth): the reconciler, the node's watchdog, a fault. */
   unhealthyBy?: string;
+  /** SetInstanceProtection: never chosen to terminate on scale-in or rebalance (health replacement still applies). */
+  protectedFromScaleIn?: boolean;
 }
 
 /** Why the group terminates an instance (for the invariants). */
@@ -261,7 +263,24 @@ export class AutoScalingGroup {
     return this.k.rng.pick(available.filter((z) => counts.get(z) === min));
   }
 
-  private pickVictim(active: GroupMember[]): GroupMember | undefined {
+  /** SetInstanceProtection (`tripod restore` keeps the seed while the group shrinks). */
+  setProtection(instanceId: string, on: boolean): void {
+    const m = this.members.get(instanceId);
+    if (!m) {
+      throw new SimAwsError(
+        'ValidationError',
+        `The instance ${instanceId} is not part of Auto Scaling group ${this.name}.`,
+        400,
+        this.k.rng.hex(8),
+      );
+    }
+    m.protectedFromScaleIn = on;
+  }
+
+  private pickVictim(all: GroupMember[]): GroupMember | undefined {
+    // Protected instances are never chosen (AWS: scale-in skips them; all protected, nothing happens).
+    const active = all.filter((m) => !m.protectedFromScaleIn);
+    if (active.length === 0) return undefined;
     const counts = this.counts(active, [...new Set(active.map((m) => m.zone))]);
     const max = Math.max(...counts.values());
     const candidates = active.filter((m) => counts.get(m.zone) === max);

@@ -18,6 +18,7 @@ import {
   MEMBER_STARTED_REPEAT_MS,
   NODE_EVENT_SOURCE,
   NODE_READY_DETAIL_TYPE,
+  restoreParameter,
 } from '../heal/protocol.js';
 import type { Ec2, SimInstance } from './ec2.js';
 import type { EtcdModel } from './etcd-model.js';
@@ -44,6 +45,9 @@ export interface SimNode {
   crashLoopUntil?: number;
   /** The watchdog's failed checks in a row. */
   watchdogFailures?: number;
+  /** The restore (its record's requestedAt) this node restored etcd for, and one under way. */
+  restored?: string;
+  restoring?: boolean;
 }
 
 /** What a node needs from its etcd member: the model's, or a real etcd process (etcd-real.ts). */
@@ -59,6 +63,16 @@ export interface NodeEtcd {
   running(ip: string): boolean;
   /** systemd restarts the service; an error text when it cannot come back. */
   restart(ip: string): string | undefined;
+  /**
+   * The seed of a restore (master.sh restore_watch): etcd stops, the snapshot `key` of the restore
+   * record is checked and restored into a new one-member cluster, etcd starts on it. An error text
+   * when it cannot. Absent: this back end cannot restore (the model).
+   */
+  restore?(
+    ip: string,
+    params: JoinParameters,
+    snapshot: { key: string; sha256: string },
+  ): Promise<string | undefined>;
   /** An instance is gone or a zone changed: processes follow. */
   placementChanged(): void;
 }
@@ -92,12 +106,19 @@ export function realNodeEtcd(real: RealEtcd): NodeEtcd {
     crash: (ip, permanent) => real.crash(ip, permanent),
     running: (ip) => real.running(ip),
     restart: (ip) => real.restart(ip),
+    restore: async (ip, params, snapshot) => {
+      const file = real.snapshots.get(snapshot.key);
+      if (!file) return `cannot download ${snapshot.key}: no such snapshot in the bucket`;
+      return real.restore(ip, params, { file, sha256: snapshot.sha256 });
+    },
     placementChanged: () => real.applyPlacement(),
   };
 }
 
 const POLL_MS = 5_000;
 const SYSTEMD_RESTART_MS = 5_000;
+/** master.sh's tripod-restore-watch timer. */
+const RESTORE_WATCH_MS = 20_000;
 
 /** The node watchdog as the shipped scripts define it (lib.sh watchdog_check, master.sh install_watchdog). */
 export interface WatchdogModel {
@@ -172,6 +193,7 @@ export class Nodes {
       }
       node.phase = 'waiting-join';
       this.loop(node);
+      this.restoreWatch(node);
     });
   }
 
@@ -200,6 +222,8 @@ export class Nodes {
         this.fail(node, `join parameters are not JSON: ${raw.slice(0, 40)}`);
         return;
       }
+      // The seed of a restore (join with `restore`): the restore watch starts its etcd on the snapshot.
+      if (params.restore !== undefined) return;
       const err = this.etcd.startMember(ip, params);
       if (err) {
         this.fail(node, err);
@@ -266,6 +290,53 @@ export class Nodes {
     node.failure = why;
     this.ssm.put(bootFailureParameter(this.cluster, node.instance.id), why);
     this.k.log('node', `${node.instance.id} bootstrap failed: ${why}`);
+  }
+
+  /**
+   * master.sh restore_watch (a timer on every master): when the node's join carries `restore` and
+   * the restore record is that one, it stops etcd, restores the record's snapshot into a new
+   * one-member cluster and starts etcd on it, once per restore; then nudges the reconciler.
+   */
+  private restoreWatch(node: SimNode): void {
+    const restore = this.etcd.restore;
+    if (node.phase === 'gone' || node.phase === 'failed' || !restore) return;
+    this.k.after(RESTORE_WATCH_MS, () => this.restoreWatch(node));
+    if (node.restoring || !this.ec2.alive(node.instance)) return;
+    const id = node.instance.id;
+    let params: JoinParameters;
+    let record: { requestedAt?: string; key?: string; sha256?: string };
+    try {
+      params = JSON.parse(this.ssm.get(joinParameter(this.cluster, id)) ?? '{}') as JoinParameters;
+      record = JSON.parse(this.ssm.get(restoreParameter(this.cluster)) ?? '{}');
+    } catch {
+      return;
+    }
+    const want = params.restore;
+    if (want === undefined || node.restored === want) return;
+    if (record.requestedAt !== want || !record.key || !record.sha256) {
+      this.k.log('node', `${id}: its join asks for restore ${want}, but the restore record is another one`);
+      return;
+    }
+    const snapshot = { key: record.key, sha256: record.sha256 };
+    node.restoring = true;
+    this.k.log('node', `${id} is the seed of restore ${want}: stops etcd, restores ${snapshot.key}`);
+    this.k.spawn(
+      () => restore(node.instance.ip, params, snapshot),
+      (r) => {
+        node.restoring = false;
+        const err = r.ok ? r.value : String(r.error);
+        if (err) {
+          this.k.log('node', `${id} restore failed: ${err}`);
+          return;
+        }
+        node.restored = want;
+        node.seed = true;
+        node.memberStartedSent = 0;
+        if (node.phase === 'waiting-join') node.phase = 'etcd';
+        this.k.log('node', `${id} restored ${snapshot.key}: etcd runs as a new one-member cluster`);
+        this.nudge(node);
+      },
+    );
   }
 
   /** The node's own /readyz (probed on its private address). */
