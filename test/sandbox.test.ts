@@ -1,6 +1,6 @@
 /**
  * `tripod sandbox` in-process with real etcd processes: two scenarios (lose a master, lose an etcd
- * service). Asserts it healed, the reconciler's decisions came in the right order, the keys written
+ * service), then lose-quorum (a restore from a snapshot). Asserts it healed, the reconciler's decisions came in the right order, the keys written
  * before the faults survived, and no etcd process is left behind.
  */
 import { execFileSync } from 'node:child_process';
@@ -111,6 +111,50 @@ describe('tripod sandbox', () => {
     expect(etcdProcessesUnder(r.dir)).toEqual([]);
     expect(existsSync(r.dir)).toBe(false);
   }, 150_000);
+
+  it('lose-quorum: a majority destroyed, restored from the snapshot through the reconciler, grown back, every key read back (issue 14, finding 6)', async () => {
+    const c = capture();
+    const code = await main(['sandbox', '--scenarios', 'lose-quorum', '--seed', '5', '--json'], c.io);
+    const live = c.err.join('\n');
+    expect(code, live).toBe(0);
+    const r = JSON.parse(c.out.join('\n')) as {
+      ok: boolean;
+      scenarios: Array<{ name: string; healed: boolean; dataOk: boolean; minQuorumMargin: number }>;
+      keysOk: boolean;
+      leftoverPids: number[];
+      timeline: Entry[];
+    };
+    expect(r.ok).toBe(true);
+    expect(r.scenarios.map((s) => [s.name, s.healed, s.dataOk])).toEqual([['lose-quorum', true, true]]);
+    expect(r.scenarios[0]!.minQuorumMargin).toBeLessThan(0); // quorum really was lost
+    expect(r.keysOk).toBe(true);
+    const tl = r.timeline;
+    const start = tl.findIndex((e) => e.text.startsWith('== scenario lose-quorum'));
+    const at = (re: RegExp) => {
+      const i = tl.findIndex((e, n) => n > start && re.test(e.text));
+      if (i < 0) throw new Error(`no timeline line matching ${re}`);
+      return i;
+    };
+    // The order of a restore: refused until quorum is reported lost, recorded, the seed's restore
+    // join, the seed restores, the group grows back, the record is cleared, learners join.
+    const recorded = at(/^tripod restore: quorum lost/);
+    const join = decided(
+      tl,
+      /^publish-join (i-[0-9a-f]{17}) \(new\): the seed of the restore .* -> ok$/,
+      start,
+    );
+    const seed = /^publish-join (i-[0-9a-f]{17})/.exec((tl[join] as Entry).text)?.[1] as string;
+    const restored = at(new RegExp(`^${seed} restored .*: etcd runs as a new one-member cluster`));
+    const finish = at(/^tripod restore --finish/);
+    const cleared = decided(tl, /^clear-restore .* -> ok$/, start);
+    const learner = decided(tl, /^add-learner i-[0-9a-f]{17} .* -> ok$/, start);
+    expect(recorded).toBeLessThan(join);
+    expect(join).toBeLessThan(restored);
+    expect(restored).toBeLessThan(finish);
+    expect(finish).toBeLessThan(cleared);
+    expect(cleared).toBeLessThan(learner);
+    expect(r.leftoverPids).toEqual([]);
+  }, 240_000);
 
   it('orders scenarios so a zone is lost before it comes back, and never two zones at once', () => {
     expect(scenarioOrder(['zone-back'])).toEqual(['lose-zone', 'zone-back']);
