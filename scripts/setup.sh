@@ -2,12 +2,14 @@
 # Installs everything the tests, the sandbox and the benchmarks need, from scratch, idempotently:
 # node packages, etcd + etcdctl + etcdutl built with Go from tools/etcd/go.mod into .tripod/bin (the
 # release the masters install, src/spec/versions.ts), shellcheck, bats, openssl, gpg, unzip, and a project-local
-# Python virtualenv (.venv) with a pinned moto server and cfn-lint.
+# Python virtualenv (.venv) with a pinned moto server, cfn-lint and kubernetes-validate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
+# validates manifests offline against the Kubernetes API schemas (test/cni-manifest.test.ts)
+KUBERNETES_VALIDATE_VERSION=1.37.0
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -53,9 +55,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/pip show moto 2>/dev/null | grep >/dev/null "^Version: ${MOTO_VERSION}$" \
-   || ! .venv/bin/pip show cfn-lint 2>/dev/null | grep >/dev/null "^Version: ${CFN_LINT_VERSION}$"; then
-  say "creating .venv with moto ${MOTO_VERSION} and cfn-lint ${CFN_LINT_VERSION}"
+   || ! .venv/bin/pip show cfn-lint 2>/dev/null | grep >/dev/null "^Version: ${CFN_LINT_VERSION}$" \
+   || ! .venv/bin/pip show kubernetes-validate 2>/dev/null | grep >/dev/null "^Version: ${KUBERNETES_VALIDATE_VERSION}$"; then
+  say "creating .venv with moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION} and kubernetes-validate ${KUBERNETES_VALIDATE_VERSION}"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check "moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
+  .venv/bin/pip install -q --disable-pip-version-check "moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}" \
+    "kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}"
 fi
 say "ready: node $(node --version), etcd ${etcd_pin} ($ETCD_BIN_DIR), moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION}"

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
 import {
   API_SERVER_PORT,
+  CLUSTER_ADMIN_GROUP,
   caParameter,
   configParameter,
   ETCD_CLIENT_PORT,
@@ -31,6 +32,9 @@ import {
   CONTAINERD_VERSION,
   ETCD_RELEASE_SHA256,
   ETCD_VERSION,
+  FLANNEL_DEFAULT_NETWORK,
+  FLANNEL_MANIFEST_SHA256,
+  FLANNEL_MANIFEST_URL,
   KUBERNETES_PACKAGE_KEY_FINGERPRINT,
 } from '../spec/versions.js';
 import { BOOTSTRAP_SCRIPTS } from './scripts.generated.js';
@@ -90,6 +94,12 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_CONFIG_PARAM: configParameter(spec.name),
     TRIPOD_POD_SUBNET: cidrs.pods,
     TRIPOD_SERVICE_SUBNET: cidrs.services,
+    // The pod network the seed applies once (network.cni; src/spec/versions.ts pins its manifest).
+    TRIPOD_CNI: spec.network.cni,
+    TRIPOD_CNI_MANIFEST_URL: FLANNEL_MANIFEST_URL,
+    TRIPOD_CNI_MANIFEST_SHA256: FLANNEL_MANIFEST_SHA256,
+    TRIPOD_CNI_DEFAULT_NETWORK: FLANNEL_DEFAULT_NETWORK,
+    TRIPOD_ADMIN_GROUP: CLUSTER_ADMIN_GROUP,
     TRIPOD_ETCD_CLIENT_PORT: String(ETCD_CLIENT_PORT),
     TRIPOD_ETCD_PEER_PORT: String(ETCD_PEER_PORT),
     TRIPOD_JOIN_PREFIX: joinParameterPath(spec.name),

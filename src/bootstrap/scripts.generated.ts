@@ -425,13 +425,19 @@ watchdog_check() {
   fi
   count=$(($(cat "$count_file" 2>/dev/null || echo 0) + 1))
   echo "$count" >"$count_file"
-  if [ "$count" -ge "\${TRIPOD_WATCHDOG_FAILURES:-6}" ] && [ "\${TRIPOD_ROLE:-}" = master ]; then
+  [ "$count" -ge "\${TRIPOD_WATCHDOG_FAILURES:-6}" ] || return 0
+  if [ "\${TRIPOD_ROLE:-}" = master ]; then
     log "watchdog: services still down after $count checks: still restarting (the reconciler decides about a master)"
-  elif [ "$count" -ge "\${TRIPOD_WATCHDOG_FAILURES:-6}" ]; then
+  else
     log "watchdog: services still down after $count checks: reporting $INSTANCE_ID Unhealthy"
-    aws autoscaling set-instance-health --region "$TRIPOD_REGION" --instance-id "$INSTANCE_ID" \\
-      --health-status Unhealthy --no-should-respect-grace-period
+    report_worker_unhealthy
   fi
+}
+
+# report_worker_unhealthy: its Auto Scaling group replaces this worker (never called on a master).
+report_worker_unhealthy() {
+  aws autoscaling set-instance-health --region "$TRIPOD_REGION" --instance-id "$INSTANCE_ID" \\
+    --health-status Unhealthy --no-should-respect-grace-period
 }
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -987,6 +993,51 @@ rotate_worker_token() {
   log "published a new worker join token (valid \${TRIPOD_TOKEN_TTL_SECONDS}s)"
 }
 
+# --- day one: cluster-admin group and pod network (the seed, once the API serves) -------------------
+# admin_rbac: binds TRIPOD_ADMIN_GROUP (the O= of the client certificates \`tripod kubeconfig\` signs
+# with the kubernetes-ca) to cluster-admin.
+admin_rbac() {
+  printf '%s\\n' 'apiVersion: rbac.authorization.k8s.io/v1' 'kind: ClusterRoleBinding' \\
+    'metadata: {name: tripod-cluster-admins}' \\
+    'roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}' \\
+    'subjects:' "- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: \\"$TRIPOD_ADMIN_GROUP\\"}"
+}
+
+# cni_manifest OUT: the pinned pod network manifest (TRIPOD_CNI_MANIFEST_URL), checked against its
+# SHA-256 before anything reads it, with network.pods where it names TRIPOD_CNI_DEFAULT_NETWORK.
+cni_manifest() {
+  local raw="$1.download" from="\\"Network\\": \\"\${TRIPOD_CNI_DEFAULT_NETWORK//./\\\\.}\\""
+  retry_backoff 300 curl -fsSL -o "$raw" "$TRIPOD_CNI_MANIFEST_URL" || die "cannot download $TRIPOD_CNI_MANIFEST_URL"
+  echo "$TRIPOD_CNI_MANIFEST_SHA256  $raw" | sha256sum -c --quiet - >/dev/null 2>&1 ||
+    { rm -f "$raw" && die "$TRIPOD_CNI_MANIFEST_URL does not match its pinned SHA-256 $TRIPOD_CNI_MANIFEST_SHA256: NOT applied"; }
+  [ "$(grep -c "$from" "$raw")" = 1 ] || die "the pod network manifest names its network $TRIPOD_CNI_DEFAULT_NETWORK not exactly once"
+  sed "s#$from#\\"Network\\": \\"$TRIPOD_POD_SUBNET\\"#" "$raw" >"$1"
+  rm -f "$raw"
+}
+
+# install_day_one (the seed, once the API serves): the cluster-admin binding, then the pod network
+# of network.cni (none: nothing, users bring their own). Exactly once: a marker keeps a rerun of the
+# boot from applying them again.
+install_day_one() {
+  local kc="$TRIPOD_KUBE_ETC/admin.conf" marker="$TRIPOD_STATE/day-one-applied" f="$TRIPOD_STATE/day-one"
+  [ ! -f "$marker" ] || return 0
+  mkdir -p "$f"
+  admin_rbac >"$f/admin-rbac.yaml"
+  retry_backoff 300 kubectl --kubeconfig "$kc" apply -f "$f/admin-rbac.yaml" >/dev/null ||
+    die "cannot bind $TRIPOD_ADMIN_GROUP to cluster-admin"
+  case "$TRIPOD_CNI" in
+    none) log "network.cni is none: no pod network installed, nodes stay NotReady until you install one" ;;
+    flannel)
+      cni_manifest "$f/cni.yaml"
+      retry_backoff 300 kubectl --kubeconfig "$kc" apply -f "$f/cni.yaml" >/dev/null || die "cannot apply the pod network"
+      log "applied the pod network ($TRIPOD_CNI, pods $TRIPOD_POD_SUBNET)"
+      ;;
+    *) die "unknown network.cni '$TRIPOD_CNI'" ;;
+  esac
+  rm -rf "$f"
+  : >"$marker"
+}
+
 # --- leaving ------------------------------------------------------------------------------------------
 # etcd_member_list IP: the member list (JSON) as the member at IP sees it.
 etcd_member_list() {
@@ -1050,6 +1101,7 @@ master_boot() {
   if [ "$JOIN_STATE" = new ]; then
     publish_reconciler_cert
     rotate_worker_token
+    install_day_one
   fi
   write_timer tripod-rotate-token 'tripod: keep the worker join token fresh' 1h "$TRIPOD_BIN" rotate-token
   install_watchdog containerd kubelet etcd

@@ -42,6 +42,11 @@ export const caParameter = (
   cluster: string,
   name: 'etcd-ca' | 'kubernetes-ca' | 'front-proxy-ca' | 'service-account',
 ) => `${parameterRoot(cluster)}/pki/${name}`;
+/**
+ * The Kubernetes group bound to cluster-admin by the seed (a ClusterRoleBinding applied once): the
+ * short-lived client certificates `tripod kubeconfig` signs with the kubernetes-ca carry it as O=.
+ */
+export const CLUSTER_ADMIN_GROUP = 'tripod:cluster-admins';
 /** The reconciler's etcd client certificate and key (SecureString). */
 export const reconcilerClientCertParameter = (cluster: string) =>
   `${parameterRoot(cluster)}/pki/reconciler-client`;
@@ -74,16 +79,6 @@ export const MEMBER_STARTED_MAX_SENDS = 30;
  * starting an empty cluster. Removed by the clear-restore step.
  */
 export const restoreParameter = (cluster: string): string => `${parameterRoot(cluster)}/restore`;
-
-/**
- * The backup status (JSON of BackupStatusDocument, heal/backup-policy.ts): the newest snapshot and
- * the last failure, written by the snapshot invocation; the pass reads it (ObservedState.backup).
- */
-export const backupStatusParameter = (cluster: string): string => `${parameterRoot(cluster)}/backup`;
-
-/** The event the reconciler sends itself to take a snapshot in an invocation of its own. */
-export const SNAPSHOT_EVENT_SOURCE = 'tripod.reconciler';
-export const SNAPSHOT_DETAIL_TYPE = 'Snapshot Requested';
 
 /**
  * The durable record that this cluster's etcd exists (JSON `{ "recordedAt": ISO time }`), written once

@@ -12,9 +12,11 @@ import {
   SERVICE_CIDR_CANDIDATES,
   SERVICE_PREFIX,
 } from './cidr.js';
-import { kubernetesVersionProblem } from './versions.js';
+import { FLANNEL_VERSION, kubernetesVersionProblem } from './versions.js';
 
 export const API_VERSION = 'tripod/v1';
+/** `network.cni`: the pod networks tripod installs, and `none`. */
+export const CNI_CHOICES = ['flannel', 'none'] as const;
 export const KIND = 'Cluster';
 
 /** Cluster names become parts of AWS names: the longest is `<name>-svc-tg` style (32 chars max for ELBv2). */
@@ -123,6 +125,12 @@ const network = z
     services: serviceCidr.optional().meta({
       description: `Service IP range (kubeadm \`serviceSubnet\`). Default: the first of ${SERVICE_CIDR_CANDIDATES.join(', ')} that overlaps neither \`cidr\` nor \`pods\`; with \`vpcId\` the plan refuses a range inside the VPC.`,
     }),
+    cni: z
+      .enum(CNI_CHOICES, { message: `must be one of ${CNI_CHOICES.join(', ')}` })
+      .default('flannel')
+      .meta({
+        description: `Pod network the seed master installs once the API serves: \`flannel\` (Flannel ${FLANNEL_VERSION} in VXLAN mode over UDP 8472, its manifest pinned by SHA-256, with \`pods\` as its network), or \`none\` to bring your own (nodes stay NotReady until you install one; open the ports it needs yourself).`,
+      }),
   })
   .meta({
     description:
@@ -282,6 +290,10 @@ const etcd = z
       .max(3650)
       .default(30)
       .meta({ description: 'Days daily snapshots are kept.' }),
+    autoRestore: z.boolean().default(false).meta({
+      description:
+        'Restore from the newest snapshot on its own when quorum is lost (off: a human runs `tripod restore`).',
+    }),
   })
   .meta({ description: 'etcd backups and disaster recovery.' });
 

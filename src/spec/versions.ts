@@ -33,6 +33,24 @@ export function etcdTarballName(arch: EtcdArch, version = ETCD_VERSION): string 
 }
 
 /**
+ * The pod network the seed master installs when `network.cni` is `flannel` (the default): Flannel
+ * in VXLAN mode, whose only node-to-node port is UDP 8472 (src/provision/security-groups.ts).
+ * Flannel publishes no checksum for its manifest, so the pin is the file as tagged in git:
+ * `Documentation/kube-flannel.yml` at tag `v<FLANNEL_VERSION>` (commit FLANNEL_COMMIT, "Prepare for
+ * release v0.28.9", whose images are ghcr.io/flannel-io/flannel:v0.28.9 and
+ * flannel-cni-plugin:v1.9.1-flannel3). Anyone can check it: `git show v0.28.9:Documentation/kube-flannel.yml
+ * | sha256sum` in a clone of flannel-io/flannel. The node downloads that exact file (served
+ * byte for byte from the tag), checks the SHA-256 before anything reads it, then puts the spec's
+ * pod range where the manifest says FLANNEL_DEFAULT_NETWORK.
+ */
+export const FLANNEL_VERSION = '0.28.9';
+export const FLANNEL_COMMIT = '5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa';
+export const FLANNEL_MANIFEST_SHA256 = 'e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0';
+export const FLANNEL_MANIFEST_URL = `https://raw.githubusercontent.com/flannel-io/flannel/v${FLANNEL_VERSION}/Documentation/kube-flannel.yml`;
+/** The pod range written in the manifest's net-conf.json, replaced by `network.pods`. */
+export const FLANNEL_DEFAULT_NETWORK = '10.244.0.0/16';
+
+/**
  * Kubernetes minor -> kubeadm's `MinExternalEtcdVersion` (newest patch of that minor; kubeadm
  * writes it as `3.5.24-0`, the image suffix dropped here). The minors tripod supports: a spec's
  * `kubernetesVersion` must be one of these. 1.32: read from release-1.32's constants.go; 1.31,

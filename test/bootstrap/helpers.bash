@@ -69,6 +69,9 @@ setup_node() {
   # pinned inputs: the package key is stubs/release-key.asc (a test key), the AWS CLI a fake release
   export TRIPOD_K8S_KEY_FINGERPRINT=D9C7263ACD20689C96C5C1EA5AFFF2DE82E2A52C TRIPOD_CONTAINERD_VERSION=2.2.1
   export TRIPOD_AWS_CLI_VERSION=2.22.0 TRIPOD_AWS_CLI_URL=https://awscli.invalid
+  # the pod network (fake_cni_manifest) and the group tripod kubeconfig certificates carry
+  export TRIPOD_CNI=flannel TRIPOD_CNI_MANIFEST_URL=https://cni.invalid/v0.28.9/kube-flannel.yml
+  export TRIPOD_CNI_DEFAULT_NETWORK=10.244.0.0/16 TRIPOD_ADMIN_GROUP=tripod:cluster-admins
   for cmd in apt-get apt-mark modprobe sysctl systemctl systemd-run snap; do stub "$cmd"; done
   # kubectl: `create token` prints a token; the kubeconfig it is given is recorded with its mode
   stub kubectl "$(cat "$HERE/stubs/kubectl.bash")"
@@ -89,6 +92,7 @@ setup_node() {
   respond readyz ok
   fake_etcd_release "" # the release matches its pinned SHA-256 (tests that need a mismatch call it again)
   fake_aws_cli_release ""
+  fake_cni_manifest ""
   # shellcheck source=/dev/null
   . "$SCRIPTS/lib.sh"
 }
@@ -123,6 +127,19 @@ fake_aws_cli_release() {
   echo "$dir/awscli.zip" >"$RESP/awscli-zip"
   sha=$(sha256sum "$dir/awscli.zip" | cut -d' ' -f1)
   export TRIPOD_AWS_CLI_SHA_AMD64=${1:-$sha} TRIPOD_AWS_CLI_SHA_ARM64=${1:-$sha}
+}
+
+# fake_cni_manifest [SHA]: the curl stand-in serves a manifest shaped like Flannel's (its pod network
+# in net-conf.json is TRIPOD_CNI_DEFAULT_NETWORK); its pinned SHA-256 is its own, or SHA (a mismatch).
+fake_cni_manifest() {
+  local f="$BATS_TEST_TMPDIR/kube-flannel.yml" sha
+  printf '%s\n' 'apiVersion: v1' 'kind: ConfigMap' 'metadata: {name: kube-flannel-cfg, namespace: kube-flannel}' \
+    'data:' '  net-conf.json: |' '    {' "      \"Network\": \"$TRIPOD_CNI_DEFAULT_NETWORK\"," \
+    '      "Backend": {"Type": "vxlan"}' '    }' '---' 'apiVersion: apps/v1' 'kind: DaemonSet' \
+    'metadata: {name: kube-flannel-ds, namespace: kube-flannel}' >"$f"
+  echo "$f" >"$RESP/cni-manifest"
+  sha=$(sha256sum "$f" | cut -d' ' -f1)
+  export TRIPOD_CNI_MANIFEST_SHA256=${1:-$sha}
 }
 
 # no_secret_in_calls: fails when a recorded command line holds a key, a certificate, a token or any

@@ -425,41 +425,6 @@ restore_case() { # restore_case [SHA]
   grep -q -- '--initial-cluster-state=new' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
 }
 
-# restore_join REQ: the seed's restore join (state new, `restore` = the record's requestedAt).
-restore_join() {
-  printf '{"name":"i-0abc","initialCluster":"i-0abc=https://10.0.1.5:2380","initialClusterState":"new","restore":"%s"}' "$1"
-}
-
-@test "restore_watch: a running master whose join asks for a restore stops etcd, restores once, starts a new one-member cluster" {
-  restore_case
-  ssm_set /tripod/t1/restore "$(ssm_value /tripod/t1/restore | jq -c '. + {requestedAt: "R1"}')"
-  ssm_set /tripod/t1/join/i-0abc "$(restore_join R1)"
-  restore_watch 2>/dev/null
-  [ "$(line_of 'systemctl stop etcd.service')" -lt "$(line_of '^etcdutl snapshot restore')" ]
-  [ "$(line_of '^etcdutl snapshot restore')" -lt "$(line_of 'systemctl restart etcd.service')" ]
-  grep -q -- '--initial-cluster-state=new' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
-  [ "$(cat "$TRIPOD_STATE/restored")" = R1 ]
-  [ "$(jq -r .restore "$TRIPOD_STATE/join.json")" = R1 ]
-  calls | grep -q '^systemd-run --unit tripod-member-started'
-  # once per restore: the next tick does nothing
-  restore_watch 2>/dev/null
-  [ "$(calls | grep -c '^etcdutl snapshot restore')" = 1 ]
-}
-
-@test "restore_watch: nothing without a restore join; a join naming another restore than the record restores nothing" {
-  restore_case
-  ssm_set /tripod/t1/join/i-0abc "$(join_doc existing 'i-0abc=https://10.0.1.5:2380')"
-  restore_watch 2>/dev/null
-  no_call 'systemctl stop etcd'
-  ssm_set /tripod/t1/join/i-0abc "$(restore_join R2)"
-  run restore_watch
-  [ "$status" -ne 0 ]
-  [[ "$output" == *"the restore record is another one"* ]]
-  no_call 'systemctl stop etcd'
-  no_call '^etcdutl'
-  [ "$(cat "$TRIPOD_ETCD_DATA/member/old")" = old ]
-}
-
 # status_doc LEADER IS_LEARNER: the local member's /v3/maintenance/status, as etcd's JSON API gives it.
 status_doc() {
   printf '{"header":{"member_id":"10276657743932975437"},"leader":"%s","isLearner":%s}' "$1" "$2"
@@ -720,4 +685,85 @@ status_doc() {
   calls | grep -qx "file-mode $TRIPOD_STATE/restore.db 600"
   [ ! -e "$TRIPOD_STATE/restore.db" ]
   no_call 'systemctl restart etcd'
+}
+
+# --- day one: pod network and the cluster-admin group ----------------------------------------------
+
+# kubectl that keeps a copy of every file it applies ($BATS_TEST_TMPDIR/applied/N-NAME), then answers
+# as the kubectl stand-in does.
+keep_applied() {
+  mkdir -p "$BATS_TEST_TMPDIR/applied"
+  # shellcheck disable=SC2016 # expands in the stand-in
+  stub kubectl 'prev=""; for a in "$@"; do if [ "$prev" = -f ] && [ -f "$a" ]; then
+      cp "$a" "$BATS_TEST_TMPDIR/applied/$(ls "$BATS_TEST_TMPDIR/applied" | wc -l)-$(basename "$a")"; fi; prev=$a; done
+'"$(cat "$HERE/stubs/kubectl.bash")"
+}
+
+@test "the seed applies the pinned pod network once the API serves, exactly once, with network.pods in place of the manifest's range" {
+  keep_applied
+  export TRIPOD_POD_SUBNET=172.20.0.0/16
+  make_ca "$TRIPOD_PKI/etcd"
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  respond readyz fail fail ok
+  master_boot 2>/dev/null
+  calls | grep -qx "curl -fsSL -o $TRIPOD_STATE/day-one/cni.yaml.download https://cni.invalid/v0.28.9/kube-flannel.yml"
+  [ "$(calls | grep -c "apply -f $TRIPOD_STATE/day-one/cni.yaml\$")" = 1 ]
+  [ "$(line_of "apply -f $TRIPOD_STATE/day-one/cni.yaml\$")" -gt "$(line_of '^readyz -> ok')" ]
+  applied=$(ls "$BATS_TEST_TMPDIR"/applied/*-cni.yaml)
+  grep -qx '      "Network": "172.20.0.0/16",' "$applied"
+  refute grep -q '10.244.0.0/16' "$applied"
+  [ ! -e "$TRIPOD_STATE/day-one" ]
+  # a second run (the boot run again on the same node) applies nothing more
+  : >"$CALLS"
+  install_day_one 2>/dev/null
+  no_call 'kubectl'
+  no_call 'kube-flannel.yml'
+}
+
+@test "the seed binds the group of tripod kubeconfig's certificates to cluster-admin, before the pod network" {
+  keep_applied
+  install_day_one 2>/dev/null
+  rbac=$(ls "$BATS_TEST_TMPDIR"/applied/*-admin-rbac.yaml)
+  [ "$(node -e 'const y = require("yaml"); const d = y.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(JSON.stringify([d.kind, d.roleRef.kind, d.roleRef.name, d.subjects]))' "$rbac")" = \
+    '["ClusterRoleBinding","ClusterRole","cluster-admin",[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"tripod:cluster-admins"}]]' ]
+  [ "$(line_of 'apply -f .*/admin-rbac.yaml$')" -lt "$(line_of 'apply -f .*/cni.yaml$')" ]
+}
+
+@test "a joining master applies no pod network and no binding" {
+  make_ca "$TRIPOD_PKI/etcd"
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc existing 'i-0seed=https://10.0.2.5:2380,i-0abc=https://10.0.1.5:2380')"
+  ensure_cluster_cas 2>/dev/null
+  ssm_set /tripod/t1/worker-join '{"token":"abcdef.0123456789abcdef","caCertHash":"sha256:00","expires":1}'
+  respond readyz-10.0.2.5 ok
+  master_boot 2>/dev/null
+  calls | grep -q '^kubeadm join'
+  no_call 'kube-flannel.yml'
+  no_call 'apply -f .*(cni|admin-rbac).yaml'
+}
+
+@test "with network.cni none the seed applies no pod network (users bring their own), and still binds the admin group" {
+  export TRIPOD_CNI=none
+  install_day_one 2>/dev/null
+  no_call 'kube-flannel.yml'
+  no_call 'apply -f .*cni.yaml'
+  calls | grep -q 'apply -f .*/admin-rbac.yaml$'
+}
+
+@test "a pod network manifest that does not match its pinned SHA-256 stops the boot and is not applied" {
+  fake_cni_manifest 0000000000000000000000000000000000000000000000000000000000000000
+  run install_day_one
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"kube-flannel.yml does not match its pinned SHA-256 0000000000000000000000000000000000000000000000000000000000000000: NOT applied"* ]]
+  no_call 'apply -f .*cni.yaml'
+  [ ! -e "$TRIPOD_STATE/day-one/cni.yaml.download" ]
+  [ ! -e "$TRIPOD_STATE/day-one-applied" ]
+}
+
+@test "a failing manifest download is retried, then stops the boot with the URL" {
+  rm "$RESP/cni-manifest"
+  run install_day_one
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot download https://cni.invalid/v0.28.9/kube-flannel.yml"* ]]
+  [ "$(calls | grep -c 'kube-flannel.yml')" -gt 1 ]
 }

@@ -197,35 +197,7 @@ restore_seed_data() {
     --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" --data-dir="$TRIPOD_ETCD_DATA" ||
     { rm -f "$file" && die "etcdutl snapshot restore of s3://$bucket/$key failed"; }
   rm -f "$file"
-  jq -r '.requestedAt // ""' <<<"$doc" >"$TRIPOD_STATE/restored"
   log "restore: etcd data restored from s3://$bucket/$key (sha256 $sha); starting a new one-member cluster"
-}
-
-# restore_watch (a timer on every master): a running master chosen as the seed of a restore gets
-# its join re-published with state new and `restore` = the record's requestedAt (the reconciler
-# does so once the group shrank to it and quorum is lost, src/heal/phases/restore.ts). Once per
-# restore: stop the watchdog and etcd, restore the snapshot (restore_seed_data), start etcd as a
-# new one-member cluster, nudge the reconciler. A join without `restore` is left alone.
-restore_watch() {
-  local doc want
-  doc=$(ssm_get "$TRIPOD_JOIN_PREFIX$INSTANCE_ID") || return 0
-  want=$(jq -r '.restore // empty' <<<"$doc") || return 0
-  [ -n "$want" ] || return 0
-  [ "$(cat "$TRIPOD_STATE/restored" 2>/dev/null)" != "$want" ] || return 0
-  [ "$(ssm_get "/tripod/$TRIPOD_CLUSTER/restore" | jq -r '.requestedAt // empty')" = "$want" ] ||
-    die "join asks for restore $want, but the restore record is another one (or gone): nothing restored"
-  JOIN_NAME=$(jq -er .name <<<"$doc") || die "join parameters without a name: $doc"
-  JOIN_INITIAL_CLUSTER=$(jq -er .initialCluster <<<"$doc") || die "join parameters without initialCluster"
-  JOIN_STATE=$(jq -er .initialClusterState <<<"$doc") || die "join parameters without initialClusterState"
-  [ "$JOIN_STATE" = new ] || die "a restore join must have state new, got '$JOIN_STATE'"
-  log "restore: this master is the seed of restore $want: stopping etcd"
-  systemctl stop tripod-watchdog.timer || true
-  systemctl stop etcd.service || true
-  mkdir -p "$TRIPOD_STATE"
-  printf '%s\n' "$doc" >"$TRIPOD_STATE/join.json"
-  run_etcd_phase
-  systemctl start tripod-watchdog.timer || true
-  start_member_started_nudge
 }
 
 # --- etcd: the official release ---------------------------------------------------------------------
@@ -454,6 +426,51 @@ rotate_worker_token() {
   log "published a new worker join token (valid ${TRIPOD_TOKEN_TTL_SECONDS}s)"
 }
 
+# --- day one: cluster-admin group and pod network (the seed, once the API serves) -------------------
+# admin_rbac: binds TRIPOD_ADMIN_GROUP (the O= of the client certificates `tripod kubeconfig` signs
+# with the kubernetes-ca) to cluster-admin.
+admin_rbac() {
+  printf '%s\n' 'apiVersion: rbac.authorization.k8s.io/v1' 'kind: ClusterRoleBinding' \
+    'metadata: {name: tripod-cluster-admins}' \
+    'roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}' \
+    'subjects:' "- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: \"$TRIPOD_ADMIN_GROUP\"}"
+}
+
+# cni_manifest OUT: the pinned pod network manifest (TRIPOD_CNI_MANIFEST_URL), checked against its
+# SHA-256 before anything reads it, with network.pods where it names TRIPOD_CNI_DEFAULT_NETWORK.
+cni_manifest() {
+  local raw="$1.download" from="\"Network\": \"${TRIPOD_CNI_DEFAULT_NETWORK//./\\.}\""
+  retry_backoff 300 curl -fsSL -o "$raw" "$TRIPOD_CNI_MANIFEST_URL" || die "cannot download $TRIPOD_CNI_MANIFEST_URL"
+  echo "$TRIPOD_CNI_MANIFEST_SHA256  $raw" | sha256sum -c --quiet - >/dev/null 2>&1 ||
+    { rm -f "$raw" && die "$TRIPOD_CNI_MANIFEST_URL does not match its pinned SHA-256 $TRIPOD_CNI_MANIFEST_SHA256: NOT applied"; }
+  [ "$(grep -c "$from" "$raw")" = 1 ] || die "the pod network manifest names its network $TRIPOD_CNI_DEFAULT_NETWORK not exactly once"
+  sed "s#$from#\"Network\": \"$TRIPOD_POD_SUBNET\"#" "$raw" >"$1"
+  rm -f "$raw"
+}
+
+# install_day_one (the seed, once the API serves): the cluster-admin binding, then the pod network
+# of network.cni (none: nothing, users bring their own). Exactly once: a marker keeps a rerun of the
+# boot from applying them again.
+install_day_one() {
+  local kc="$TRIPOD_KUBE_ETC/admin.conf" marker="$TRIPOD_STATE/day-one-applied" f="$TRIPOD_STATE/day-one"
+  [ ! -f "$marker" ] || return 0
+  mkdir -p "$f"
+  admin_rbac >"$f/admin-rbac.yaml"
+  retry_backoff 300 kubectl --kubeconfig "$kc" apply -f "$f/admin-rbac.yaml" >/dev/null ||
+    die "cannot bind $TRIPOD_ADMIN_GROUP to cluster-admin"
+  case "$TRIPOD_CNI" in
+    none) log "network.cni is none: no pod network installed, nodes stay NotReady until you install one" ;;
+    flannel)
+      cni_manifest "$f/cni.yaml"
+      retry_backoff 300 kubectl --kubeconfig "$kc" apply -f "$f/cni.yaml" >/dev/null || die "cannot apply the pod network"
+      log "applied the pod network ($TRIPOD_CNI, pods $TRIPOD_POD_SUBNET)"
+      ;;
+    *) die "unknown network.cni '$TRIPOD_CNI'" ;;
+  esac
+  rm -rf "$f"
+  : >"$marker"
+}
+
 # --- leaving ------------------------------------------------------------------------------------------
 # etcd_member_list IP: the member list (JSON) as the member at IP sees it.
 etcd_member_list() {
@@ -517,9 +534,9 @@ master_boot() {
   if [ "$JOIN_STATE" = new ]; then
     publish_reconciler_cert
     rotate_worker_token
+    install_day_one
   fi
   write_timer tripod-rotate-token 'tripod: keep the worker join token fresh' 1h "$TRIPOD_BIN" rotate-token
-  write_timer tripod-restore-watch 'tripod: restore etcd when this master is the seed of a restore' 20s "$TRIPOD_BIN" restore-watch
   install_watchdog containerd kubelet etcd
   install_lifecycle_watcher
   send_ready_event master

@@ -1,6 +1,7 @@
 # The curl stand-in: IMDS, /readyz, etcd's member list and status answer from queues in $RESP; the
 # etcd release tarball is the file fake_etcd_release made, the AWS CLI zip the one fake_aws_cli_release
-# made, the package key $RESP/release-key (an OpenPGP key file).
+# made, the package key $RESP/release-key (an OpenPGP key file), the pod network manifest the file
+# fake_cni_manifest made.
 next() { # next QUEUE: pops the first line (the last one repeats); fails when the answer is "fail"
   local f="$RESP/$1" line
   [ -f "$f" ] || exit 7
@@ -25,6 +26,11 @@ case "$url" in
   */awscli-exe-linux-*.zip)
     [ -f "$RESP/awscli-zip" ] || exit 22
     cp "$(cat "$RESP/awscli-zip")" "$out"
+    ;;
+  */kube-flannel.yml)
+    # the pinned pod network manifest (fake_cni_manifest in helpers.bash)
+    [ -f "$RESP/cni-manifest" ] || exit 22
+    cp "$(cat "$RESP/cni-manifest")" "$out"
     ;;
   */latest/api/token) echo token ;;
   */meta-data/instance-id) next instance-id ;;
