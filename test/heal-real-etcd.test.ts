@@ -272,6 +272,7 @@ describe('reconcilePass against real etcd', { timeout: 120_000 }, () => {
     const w = await realWorld(3);
     w.config = { ...w.config, memberUnhealthyMs: 1500 };
     await w.cluster.waitReconfigurable();
+    await pass(w); // the first pass writes the durable cluster record (record-cluster)
     // A short partition that heals before the threshold: nothing happens, nothing is remembered.
     w.cluster.pause('i-3');
     const during = await pass(w);
