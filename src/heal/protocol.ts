@@ -81,6 +81,16 @@ export const MEMBER_STARTED_MAX_SENDS = 30;
 export const restoreParameter = (cluster: string): string => `${parameterRoot(cluster)}/restore`;
 
 /**
+ * The backup status (JSON of BackupStatusDocument, heal/backup-policy.ts): the newest snapshot and
+ * the last failure, written by the snapshot invocation; the pass reads it (ObservedState.backup).
+ */
+export const backupStatusParameter = (cluster: string): string => `${parameterRoot(cluster)}/backup`;
+
+/** The event the reconciler sends itself to take a snapshot in an invocation of its own. */
+export const SNAPSHOT_EVENT_SOURCE = 'tripod.reconciler';
+export const SNAPSHOT_DETAIL_TYPE = 'Snapshot Requested';
+
+/**
  * The durable record that this cluster's etcd exists (JSON `{ "recordedAt": ISO time }`), written once
  * by the reconciler when it first sees a started voter. While it exists tripod never seeds a new
  * cluster, whatever the status document says.

@@ -290,10 +290,6 @@ const etcd = z
       .max(3650)
       .default(30)
       .meta({ description: 'Days daily snapshots are kept.' }),
-    autoRestore: z.boolean().default(false).meta({
-      description:
-        'Restore from the newest snapshot on its own when quorum is lost (off: a human runs `tripod restore`).',
-    }),
   })
   .meta({ description: 'etcd backups and disaster recovery.' });
 

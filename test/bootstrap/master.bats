@@ -425,6 +425,41 @@ restore_case() { # restore_case [SHA]
   grep -q -- '--initial-cluster-state=new' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
 }
 
+# restore_join REQ: the seed's restore join (state new, `restore` = the record's requestedAt).
+restore_join() {
+  printf '{"name":"i-0abc","initialCluster":"i-0abc=https://10.0.1.5:2380","initialClusterState":"new","restore":"%s"}' "$1"
+}
+
+@test "restore_watch: a running master whose join asks for a restore stops etcd, restores once, starts a new one-member cluster" {
+  restore_case
+  ssm_set /tripod/t1/restore "$(ssm_value /tripod/t1/restore | jq -c '. + {requestedAt: "R1"}')"
+  ssm_set /tripod/t1/join/i-0abc "$(restore_join R1)"
+  restore_watch 2>/dev/null
+  [ "$(line_of 'systemctl stop etcd.service')" -lt "$(line_of '^etcdutl snapshot restore')" ]
+  [ "$(line_of '^etcdutl snapshot restore')" -lt "$(line_of 'systemctl restart etcd.service')" ]
+  grep -q -- '--initial-cluster-state=new' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
+  [ "$(cat "$TRIPOD_STATE/restored")" = R1 ]
+  [ "$(jq -r .restore "$TRIPOD_STATE/join.json")" = R1 ]
+  calls | grep -q '^systemd-run --unit tripod-member-started'
+  # once per restore: the next tick does nothing
+  restore_watch 2>/dev/null
+  [ "$(calls | grep -c '^etcdutl snapshot restore')" = 1 ]
+}
+
+@test "restore_watch: nothing without a restore join; a join naming another restore than the record restores nothing" {
+  restore_case
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc existing 'i-0abc=https://10.0.1.5:2380')"
+  restore_watch 2>/dev/null
+  no_call 'systemctl stop etcd'
+  ssm_set /tripod/t1/join/i-0abc "$(restore_join R2)"
+  run restore_watch
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"the restore record is another one"* ]]
+  no_call 'systemctl stop etcd'
+  no_call '^etcdutl'
+  [ "$(cat "$TRIPOD_ETCD_DATA/member/old")" = old ]
+}
+
 # status_doc LEADER IS_LEARNER: the local member's /v3/maintenance/status, as etcd's JSON API gives it.
 status_doc() {
   printf '{"header":{"member_id":"10276657743932975437"},"leader":"%s","isLearner":%s}' "$1" "$2"

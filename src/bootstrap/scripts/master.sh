@@ -197,7 +197,35 @@ restore_seed_data() {
     --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" --data-dir="$TRIPOD_ETCD_DATA" ||
     { rm -f "$file" && die "etcdutl snapshot restore of s3://$bucket/$key failed"; }
   rm -f "$file"
+  jq -r '.requestedAt // ""' <<<"$doc" >"$TRIPOD_STATE/restored"
   log "restore: etcd data restored from s3://$bucket/$key (sha256 $sha); starting a new one-member cluster"
+}
+
+# restore_watch (a timer on every master): a running master chosen as the seed of a restore gets
+# its join re-published with state new and `restore` = the record's requestedAt (the reconciler
+# does so once the group shrank to it and quorum is lost, src/heal/phases/restore.ts). Once per
+# restore: stop the watchdog and etcd, restore the snapshot (restore_seed_data), start etcd as a
+# new one-member cluster, nudge the reconciler. A join without `restore` is left alone.
+restore_watch() {
+  local doc want
+  doc=$(ssm_get "$TRIPOD_JOIN_PREFIX$INSTANCE_ID") || return 0
+  want=$(jq -r '.restore // empty' <<<"$doc") || return 0
+  [ -n "$want" ] || return 0
+  [ "$(cat "$TRIPOD_STATE/restored" 2>/dev/null)" != "$want" ] || return 0
+  [ "$(ssm_get "/tripod/$TRIPOD_CLUSTER/restore" | jq -r '.requestedAt // empty')" = "$want" ] ||
+    die "join asks for restore $want, but the restore record is another one (or gone): nothing restored"
+  JOIN_NAME=$(jq -er .name <<<"$doc") || die "join parameters without a name: $doc"
+  JOIN_INITIAL_CLUSTER=$(jq -er .initialCluster <<<"$doc") || die "join parameters without initialCluster"
+  JOIN_STATE=$(jq -er .initialClusterState <<<"$doc") || die "join parameters without initialClusterState"
+  [ "$JOIN_STATE" = new ] || die "a restore join must have state new, got '$JOIN_STATE'"
+  log "restore: this master is the seed of restore $want: stopping etcd"
+  systemctl stop tripod-watchdog.timer || true
+  systemctl stop etcd.service || true
+  mkdir -p "$TRIPOD_STATE"
+  printf '%s\n' "$doc" >"$TRIPOD_STATE/join.json"
+  run_etcd_phase
+  systemctl start tripod-watchdog.timer || true
+  start_member_started_nudge
 }
 
 # --- etcd: the official release ---------------------------------------------------------------------
@@ -537,6 +565,7 @@ master_boot() {
     install_day_one
   fi
   write_timer tripod-rotate-token 'tripod: keep the worker join token fresh' 1h "$TRIPOD_BIN" rotate-token
+  write_timer tripod-restore-watch 'tripod: restore etcd when this master is the seed of a restore' 20s "$TRIPOD_BIN" restore-watch
   install_watchdog containerd kubelet etcd
   install_lifecycle_watcher
   send_ready_event master
