@@ -3,7 +3,7 @@
  * ports and the reconciler's status document (SSM) for status. Credentials come only from the SDK's
  * default chain (or dummy ones against a local endpoint such as moto, see adapters/aws/clients.ts).
  */
-import { createAwsClients } from '../adapters/aws/clients.js';
+import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { findLoadBalancers } from '../adapters/aws/elbv2.js';
 import {
   createFleetPort,
@@ -12,6 +12,7 @@ import {
   GroupNotFoundError,
 } from '../adapters/aws/heal-ports.js';
 import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
+import { createS3Backup } from '../adapters/aws/s3-backup.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import { configParameter, statusParameter } from '../heal/protocol.js';
 import { applyPlan, destroy } from '../provision/apply.js';
@@ -23,7 +24,7 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
 import { runUpgrade } from '../upgrade/run.js';
-import type { ClusterStatus, Engine, PlanView } from './engine.js';
+import type { ClusterStatus, Endpoints, Engine, PlanView } from './engine.js';
 import { ActionError } from './errors.js';
 import { readStatusDocument } from './status-document.js';
 
@@ -32,10 +33,6 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
     region,
     ...(env.TRIPOD_AWS_MAX_ATTEMPTS ? { maxAttempts: Number(env.TRIPOD_AWS_MAX_ATTEMPTS) } : {}),
   });
-  const parameters = createParameterPort(clients.ssm);
-  const fleet = createFleetPort(clients.autoScaling, clients.ec2, (_g, hook) => hook);
-  const loadBalancers = createLoadBalancerPort(clients.elbv2);
-
   // The reconciler bundle is the shipped one (provision/reconciler-bundle.ts), as for the CLI.
   const desiredOptions: DesiredOptions = {};
   // What plan showed is exactly what apply carries out: the view keeps its plan state.
@@ -79,62 +76,8 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
         },
       );
     },
-    async endpoints(spec) {
-      // The spec's DNS names when it has them (what users connect to), else the load balancers' own.
-      const names = resourceNames(spec.name);
-      const needLookup = !spec.apiEndpoint.dnsName || !spec.serviceEndpoint.dnsName;
-      const lbs = needLookup ? await findLoadBalancers(clients, `${spec.name}-`) : [];
-      const dnsOf = (name: string) => lbs.find((l) => l.name === name)?.dnsName || undefined;
-      return {
-        api: spec.apiEndpoint.dnsName ?? dnsOf(names.apiLoadBalancer),
-        service: spec.serviceEndpoint.dnsName ?? dnsOf(names.serviceLoadBalancer),
-      };
-    },
-    async status(spec: ClusterSpec): Promise<ClusterStatus> {
-      const names = resourceNames(spec.name);
-      const topology = deriveTopology(spec);
-      let group: Awaited<ReturnType<typeof fleet.describeGroup>>;
-      try {
-        group = await fleet.describeGroup(names.masterGroup);
-      } catch (e) {
-        if (e instanceof GroupNotFoundError)
-          throw new ActionError(
-            `cluster ${spec.name} not found in ${spec.region}: there is no Auto Scaling group ${names.masterGroup}. Run command apply first.`,
-          );
-        throw e;
-      }
-      const configText = await parameters.get(configParameter(spec.name));
-      const config = configText ? (JSON.parse(configText) as Partial<ReconcilerConfig>) : undefined;
-      const targets = config?.apiTargetGroupArn
-        ? await loadBalancers.describeTargets(config.apiTargetGroupArn)
-        : [];
-      const doc = readStatusDocument(await parameters.get(statusParameter(spec.name)));
-      const mastersPerZone: Record<string, number> = Object.fromEntries(
-        spec.network.zones.map((z) => [z, 0]),
-      );
-      for (const i of group.instances) mastersPerZone[i.zone] = (mastersPerZone[i.zone] ?? 0) + 1;
-      return {
-        cluster: spec.name,
-        region: spec.region,
-        expectedMasters: topology.masters,
-        quorum: topology.quorum,
-        mastersPerZone,
-        instances: group.instances.map((i) => ({
-          instanceId: i.instanceId,
-          zone: i.zone,
-          lifecycleState: i.lifecycleState,
-          health: i.health,
-        })),
-        targets: targets.map((t) => ({ instanceId: t.instanceId, health: t.health })),
-        etcd: doc?.etcd,
-        lastReconcile: doc?.lastReconcile,
-        ...(doc
-          ? {}
-          : {
-              missingStatusDocument: `the reconciler has published no status document at ${statusParameter(spec.name)} yet: etcd membership is unknown, counting healthy masters instead`,
-            }),
-      };
-    },
+    endpoints: (spec) => clusterEndpoints(clients, spec),
+    status: (spec) => readClusterStatus(clients, spec),
     apiCalls() {
       return clients.counter.total;
     },
@@ -142,6 +85,92 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
       clients.destroy();
     },
   };
+}
+
+/**
+ * The API and service endpoints: the spec's DNS names when it has them (what users connect to), else
+ * the load balancers' own (found by their names, src/provision/names.ts).
+ */
+export async function clusterEndpoints(clients: AwsClients, spec: ClusterSpec): Promise<Endpoints> {
+  const names = resourceNames(spec.name);
+  const needLookup = !spec.apiEndpoint.dnsName || !spec.serviceEndpoint.dnsName;
+  const lbs = needLookup ? await findLoadBalancers(clients, `${spec.name}-`) : [];
+  const dnsOf = (name: string) => lbs.find((l) => l.name === name)?.dnsName || undefined;
+  return {
+    api: spec.apiEndpoint.dnsName ?? dnsOf(names.apiLoadBalancer),
+    service: spec.serviceEndpoint.dnsName ?? dnsOf(names.serviceLoadBalancer),
+  };
+}
+
+/** What AWS and the reconciler's status document say about the cluster (the `status` report's input). */
+export async function readClusterStatus(clients: AwsClients, spec: ClusterSpec): Promise<ClusterStatus> {
+  const parameters = createParameterPort(clients.ssm);
+  const fleet = createFleetPort(clients.autoScaling, clients.ec2, (_g, hook) => hook);
+  const loadBalancers = createLoadBalancerPort(clients.elbv2);
+  const names = resourceNames(spec.name);
+  const topology = deriveTopology(spec);
+  let group: Awaited<ReturnType<typeof fleet.describeGroup>>;
+  try {
+    group = await fleet.describeGroup(names.masterGroup);
+  } catch (e) {
+    if (e instanceof GroupNotFoundError)
+      throw new ActionError(
+        `cluster ${spec.name} not found in ${spec.region}: there is no Auto Scaling group ${names.masterGroup}. Run command apply first.`,
+      );
+    throw e;
+  }
+  const configText = await parameters.get(configParameter(spec.name));
+  const config = configText ? (JSON.parse(configText) as Partial<ReconcilerConfig>) : undefined;
+  const targets = config?.apiTargetGroupArn
+    ? await loadBalancers.describeTargets(config.apiTargetGroupArn)
+    : [];
+  const doc = readStatusDocument(await parameters.get(statusParameter(spec.name)));
+  const backup = await lastBackup(clients, spec.name, config?.backupBucket);
+  const mastersPerZone: Record<string, number> = Object.fromEntries(spec.network.zones.map((z) => [z, 0]));
+  for (const i of group.instances) mastersPerZone[i.zone] = (mastersPerZone[i.zone] ?? 0) + 1;
+  return {
+    cluster: spec.name,
+    region: spec.region,
+    expectedMasters: topology.masters,
+    quorum: topology.quorum,
+    mastersPerZone,
+    instances: group.instances.map((i) => ({
+      instanceId: i.instanceId,
+      zone: i.zone,
+      lifecycleState: i.lifecycleState,
+      health: i.health,
+    })),
+    targets: targets.map((t) => ({ instanceId: t.instanceId, health: t.health })),
+    etcd: doc?.etcd,
+    lastReconcile: doc?.lastReconcile,
+    ...(doc?.statusAt ? { statusAt: doc.statusAt } : {}),
+    ...(doc?.recentActions ? { recentActions: doc.recentActions } : {}),
+    ...backup,
+    ...(doc
+      ? {}
+      : {
+          missingStatusDocument: `the reconciler has published no status document at ${statusParameter(spec.name)} yet: etcd membership is unknown, counting healthy masters instead`,
+        }),
+  };
+}
+
+/** The newest completed snapshot in the cluster's backup bucket (one listing), or why it is unknown. */
+async function lastBackup(
+  clients: AwsClients,
+  cluster: string,
+  bucket: string | undefined,
+): Promise<Pick<ClusterStatus, 'lastBackup' | 'lastBackupUnknown'>> {
+  if (!bucket) return { lastBackupUnknown: `${configParameter(cluster)} names no backup bucket` };
+  try {
+    const ref = await createS3Backup({ s3: clients.s3, bucket, cluster }).latest();
+    return {
+      lastBackup: ref
+        ? { time: new Date(ref.time).toISOString(), key: ref.key, revision: ref.revision }
+        : null,
+    };
+  } catch (e) {
+    return { lastBackupUnknown: `cannot list s3://${bucket}: ${(e as Error).message}` };
+  }
 }
 
 /** The plan as the action shows it: a diff (+ create, - delete, ! update or replace) grouped by step. */

@@ -61,6 +61,14 @@ export interface ClusterStatus {
   lastReconcile: { at: string; result: string; detail?: string } | undefined;
   /** Present when the reconciler published nothing at /tripod/<cluster>/status. */
   missingStatusDocument?: string;
+  /** When the reconciler published its status document (ISO): the etcd facts are that old. */
+  statusAt?: string;
+  /** The reconciler's last actions with their outcomes, most recent last (from its status document). */
+  recentActions?: Array<{ at: string; action: string; outcome: string; detail?: string }>;
+  /** The newest completed etcd snapshot in the backup bucket; null: none; undefined: not read. */
+  lastBackup?: { time: string; key: string; revision: number } | null;
+  /** Why the last backup could not be read (no bucket configured, access denied, ...). */
+  lastBackupUnknown?: string;
 }
 
 export interface UpgradeOptions {

@@ -13,7 +13,7 @@ const str = (v: unknown): string | undefined =>
 
 export function readStatusDocument(
   text: string | undefined,
-): Pick<ClusterStatus, 'etcd' | 'lastReconcile'> | undefined {
+): Pick<ClusterStatus, 'etcd' | 'lastReconcile' | 'statusAt' | 'recentActions'> | undefined {
   if (!text) return undefined;
   let doc: Doc | undefined;
   try {
@@ -67,7 +67,19 @@ export function readStatusDocument(
     const d = str(lastAction.detail);
     detail = `last action ${str(lastAction.action) ?? '?'} at ${str(lastAction.at) ?? '?'}: ${str(lastAction.outcome) ?? '?'}${d ? ` (${d})` : ''}`;
   }
+  const statusAt = str(doc.at) ?? str(doc.updatedAt);
+  const recentActions = actions.map((a) => {
+    const d = str(a!.detail);
+    return {
+      at: str(a!.at) ?? 'unknown',
+      action: str(a!.action) ?? '?',
+      outcome: str(a!.outcome) ?? '?',
+      ...(d ? { detail: d } : {}),
+    };
+  });
   return {
+    ...(statusAt ? { statusAt } : {}),
+    recentActions,
     etcd: members
       ? { members, healthyVoters: members.filter((m) => m.healthy && !m.isLearner).length }
       : undefined,

@@ -3,10 +3,12 @@ import { applyCommand } from './apply.js';
 import { backupsCommand } from './backups.js';
 import type { Command } from './command.js';
 import { destroyCommand } from './destroy.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { planCommand } from './plan.js';
 import { restoreCommand } from './restore.js';
 import { sandboxCommand } from './sandbox.js';
 import { simulateCommand } from './simulate.js';
+import { statusCommand } from './status.js';
 import { upgradeCommand } from './upgrade.js';
 import { validateCommand } from './validate.js';
 
@@ -20,4 +22,6 @@ export const commands: Command[] = [
   sandboxCommand,
   backupsCommand,
   restoreCommand,
+  kubeconfigCommand,
+  statusCommand,
 ];

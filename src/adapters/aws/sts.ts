@@ -9,3 +9,10 @@ export async function callerAccountId(aws: Pick<AwsClients, 'sts'>): Promise<str
     throw new Error(`sts:GetCallerIdentity returned no account id (got ${JSON.stringify(r.Account)})`);
   return r.Account;
 }
+
+/** The ARN of the credentials in use (an IAM user, or an assumed role with its session name). */
+export async function callerArn(aws: Pick<AwsClients, 'sts'>): Promise<string> {
+  const r = await aws.sts.send(new GetCallerIdentityCommand({}));
+  if (!r.Arn) throw new Error('sts:GetCallerIdentity returned no ARN');
+  return r.Arn;
+}
