@@ -1,4 +1,6 @@
 /** command: apply. Plans, refuses destructive changes unless allowed, applies with grouped progress, bounded by timeout-minutes. */
+
+import { mdCode } from '../text/escape.js';
 import type { PlanView } from './engine.js';
 import { ActionError } from './errors.js';
 import { makePlan, setPlanOutputs } from './plan.js';
@@ -53,7 +55,7 @@ export async function applyCommand(run: CommandRun): Promise<void> {
       specPath: inputs.spec,
       sha: context.sha,
       title: plan.hasChanges ? 'apply (done)' : 'apply',
-    }) + (after.api ? `\nKubernetes API: \`${after.api}:6443\`\n` : ''),
+    }) + (after.api ? `\nKubernetes API: ${mdCode(`${after.api}:6443`)}\n` : ''),
   );
   setPlanOutputs(run, plan, after);
   runner.info(plan.hasChanges ? `Applied ${plan.changesCount} change(s).` : 'Nothing to apply.');

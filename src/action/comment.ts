@@ -3,6 +3,8 @@
  * 65,536-character limit (trimmed at a line, code fences closed, with a pointer to the job summary).
  */
 
+import { fenceOf } from '../text/escape.js';
+
 /** GitHub rejects issue comments longer than this. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
 
@@ -21,12 +23,20 @@ export function trimMarkdown(markdown: string, limit: number, fullTextAt: string
   const note = (omitted: number) =>
     `\n\n> [!NOTE]\n> Trimmed to fit GitHub's comment limit: ${omitted.toLocaleString('en-US')} characters left out. ${fullTextAt}\n`;
   // Reserve room for the note (its number can be at most as long as the text's length) and a fence.
-  const reserve = note(markdown.length).length + '\n```'.length;
+  const fence = markdown.split('\n').reduce((m, l) => Math.max(m, fenceOf(l)?.length ?? 0), 3);
+  const reserve = note(markdown.length).length + 1 + fence;
   let kept = markdown.slice(0, Math.max(0, limit - reserve));
   const lastNewline = kept.lastIndexOf('\n');
   if (lastNewline > 0) kept = kept.slice(0, lastNewline);
-  const fences = kept.split('\n').filter((l) => /^\s*(```|~~~)/.test(l)).length;
-  if (fences % 2 === 1) kept += '\n```';
+  // A fence left open is closed with its own kind and length (CommonMark: a run at least as long).
+  let open: string | undefined;
+  for (const line of kept.split('\n')) {
+    const f = fenceOf(line);
+    if (!f) continue;
+    if (open === undefined) open = f;
+    else if (f[0] === open[0] && f.length >= open.length && line.trim() === f) open = undefined;
+  }
+  if (open !== undefined) kept += `\n${open}`;
   return kept + note(markdown.length - kept.length);
 }
 

@@ -6,6 +6,7 @@ import * as core from '@actions/core';
 import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import { deriveTopology } from '../spec/topology.js';
+import { logText, mdFence } from '../text/escape.js';
 import { applyCommand } from './apply.js';
 import { readRunContext } from './context.js';
 import { destroyCommand } from './destroy.js';
@@ -26,7 +27,8 @@ const COMMAND_RUNNERS: Record<ActionCommand, (run: CommandRun) => Promise<void>>
 };
 
 export const coreRunner: Runner = {
-  info: (t) => core.info(t),
+  // text with lines GitHub would read as workflow commands is printed with commands paused
+  info: (t) => core.info(logText(t)),
   warning: (t) => core.warning(t),
   startGroup: (n) => core.startGroup(n),
   endGroup: () => core.endGroup(),
@@ -90,9 +92,7 @@ export async function run(makeEngine: EngineFactory, env: NodeJS.ProcessEnv = pr
     core.setFailed(message);
     // The reason goes into the job summary too: that is where people look first.
     try {
-      await coreRunner.summary(
-        `## tripod ${command || 'action'} failed\n\n\`\`\`text\n${message.replace(/```/g, "'''")}\n\`\`\`\n`,
-      );
+      await coreRunner.summary(`## tripod ${command || 'action'} failed\n\n${mdFence(message, 'text')}\n`);
     } catch {
       /* no GITHUB_STEP_SUMMARY: the log has it */
     }

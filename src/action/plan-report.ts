@@ -5,6 +5,7 @@
 
 import type { Topology } from '../spec/topology.js';
 import { topologyMarkdown, topologyMermaid } from '../spec/topology-render.js';
+import { mdCode, mdFence, mdText } from '../text/escape.js';
 import type { PlanView } from './engine.js';
 
 export interface PlanReportInput {
@@ -27,16 +28,13 @@ export function planHeadline(plan: PlanView): string {
   return `**${n} change${n === 1 ? '' : 's'}** to make AWS match the spec.${destructive}`;
 }
 
-/** Escapes text meant to sit inside a fenced block so it cannot close the fence. */
-const fenceSafe = (s: string) => s.replace(/```/g, '`\u200b``');
-
 export function planReport(r: PlanReportInput): string {
   const t = r.topology;
-  const sha = r.sha ? ` at \`${r.sha.slice(0, 7)}\`` : '';
+  const sha = r.sha ? ` at ${mdCode(r.sha.slice(0, 7))}` : '';
   const out = [
-    `## tripod ${r.title ?? 'plan'}: \`${t.cluster}\` in ${t.region}`,
+    `## tripod ${r.title ?? 'plan'}: ${mdCode(t.cluster)} in ${mdText(t.region)}`,
     '',
-    `${planHeadline(r.plan)} (\`${r.specPath}\`${sha})`,
+    `${planHeadline(r.plan)} (${mdCode(r.specPath)}${sha})`,
     '',
     '### Zone-loss survival',
     '',
@@ -54,22 +52,20 @@ export function planReport(r: PlanReportInput): string {
     '',
     topologyMarkdown(t),
     '',
-    '```mermaid',
-    topologyMermaid(t),
-    '```',
+    mdFence(topologyMermaid(t), 'mermaid'),
     '',
     '### Changes',
     '',
   ];
   if (!r.plan.hasChanges) out.push('No changes.');
   else {
-    out.push('```diff', fenceSafe(r.plan.diff.trimEnd()), '```');
+    out.push(mdFence(r.plan.diff.trimEnd(), 'diff'));
     if (r.plan.destructive.length) {
       out.push(
         '',
         '> [!CAUTION]',
         '> These changes replace or delete resources:',
-        ...r.plan.destructive.map((d) => `> - ${d}`),
+        ...r.plan.destructive.map((d) => `> - ${mdText(d)}`),
       );
     }
   }
@@ -78,7 +74,7 @@ export function planReport(r: PlanReportInput): string {
       '',
       '> [!WARNING]',
       '> Resources in the way that tripod does not own (apply refuses until they are dealt with):',
-      ...r.plan.conflicts.map((c) => `> - ${c}`),
+      ...r.plan.conflicts.map((c) => `> - ${mdText(c)}`),
     );
   }
   out.push('');

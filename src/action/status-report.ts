@@ -3,6 +3,7 @@
  * Pure: `assessStatus` decides pass/fail, `statusReport` renders Markdown.
  */
 import { quorumOf, type Topology } from '../spec/topology.js';
+import { mdCell, mdCode, mdText } from '../text/escape.js';
 import type { ClusterStatus } from './engine.js';
 
 export interface StatusAssessment {
@@ -80,11 +81,11 @@ export function assessStatus(s: ClusterStatus, t: Topology): StatusAssessment {
 export function statusReport(s: ClusterStatus, a: StatusAssessment): string {
   const ok = a.problems.length === 0;
   const out = [
-    `## tripod status: \`${s.cluster}\` in ${s.region}`,
+    `## tripod status: ${mdCode(s.cluster)} in ${mdText(s.region)}`,
     '',
     ok
       ? `:white_check_mark: **Healthy**: ${a.healthyVoters} of ${s.expectedMasters} etcd voters healthy (quorum ${s.quorum}).`
-      : `:x: **${a.problems.join('. ')}.**`,
+      : `:x: **${mdText(a.problems.join('. '))}.**`,
     '',
     '### Masters per zone',
     '',
@@ -92,7 +93,7 @@ export function statusReport(s: ClusterStatus, a: StatusAssessment): string {
     '|---|---|---|---|',
     ...a.zones.map(
       (z) =>
-        `| ${z.zone} | ${s.mastersPerZone[z.zone] ?? 0} | ${z.healthyVoters} | ${z.survivesLoss ? 'yes' : '**NO**'} |`,
+        `| ${mdCell(z.zone)} | ${s.mastersPerZone[z.zone] ?? 0} | ${z.healthyVoters} | ${z.survivesLoss ? 'yes' : '**NO**'} |`,
     ),
     '',
     '### Instances',
@@ -101,7 +102,7 @@ export function statusReport(s: ClusterStatus, a: StatusAssessment): string {
     '|---|---|---|---|---|',
     ...s.instances.map(
       (i) =>
-        `| ${i.instanceId} | ${i.zone} | ${i.lifecycleState} | ${i.health} | ${s.targets.find((x) => x.instanceId === i.instanceId)?.health ?? 'not registered'} |`,
+        `| ${mdCell(i.instanceId)} | ${mdCell(i.zone)} | ${mdCell(i.lifecycleState)} | ${mdCell(i.health)} | ${mdCell(s.targets.find((x) => x.instanceId === i.instanceId)?.health ?? 'not registered')} |`,
     ),
     '',
     '### etcd members',
@@ -113,17 +114,17 @@ export function statusReport(s: ClusterStatus, a: StatusAssessment): string {
       '|---|---|---|---|',
       ...s.etcd.members.map(
         (m) =>
-          `| ${m.id} | ${m.name || '(not started)'} | ${m.isLearner ? 'learner' : m.leader ? 'voter, leader' : 'voter'} | ${m.healthy ? 'yes' : '**no**'} |`,
+          `| ${mdCell(m.id)} | ${m.name ? mdCell(m.name) : '(not started)'} | ${m.isLearner ? 'learner' : m.leader ? 'voter, leader' : 'voter'} | ${m.healthy ? 'yes' : '**no**'} |`,
       ),
     );
   } else out.push('Unknown: the reconciler has published no status document yet.');
   out.push('', '### Last reconcile', '');
   out.push(
     s.lastReconcile
-      ? `${s.lastReconcile.at}: **${s.lastReconcile.result}**${s.lastReconcile.detail ? `: ${s.lastReconcile.detail}` : ''}`
+      ? `${mdText(s.lastReconcile.at)}: **${mdText(s.lastReconcile.result)}**${s.lastReconcile.detail ? `: ${mdText(s.lastReconcile.detail)}` : ''}`
       : 'None recorded.',
   );
-  if (a.warnings.length) out.push('', ...a.warnings.map((w) => `> [!WARNING]\n> ${w}`));
+  if (a.warnings.length) out.push('', ...a.warnings.map((w) => `> [!WARNING]\n> ${mdText(w)}`));
   out.push('');
   return out.join('\n');
 }

@@ -4,6 +4,8 @@
  * and the workers onto them. Resumable: running it again continues an upgrade in progress. The
  * whole step is bounded by timeout-minutes.
  */
+
+import { mdFence } from '../text/escape.js';
 import { upgradeSucceeded } from '../upgrade/run.js';
 import { applySpec } from './apply.js';
 import { ActionError } from './errors.js';
@@ -58,9 +60,7 @@ export async function upgradeCommand(run: CommandRun): Promise<void> {
       '',
       `${ok ? ':white_check_mark:' : ':x:'} **${outcome.result}**${outcome.paused ? ' (paused)' : ''} after ${Math.round(outcome.elapsedMs / 1000)} s`,
       '',
-      '```',
-      outcome.message,
-      '```',
+      mdFence(outcome.message),
       ...(outcome.replacements.length ? ['', '### Replaced instances', '', outcome.table] : []),
       '',
     ].join('\n'),

@@ -1,12 +1,14 @@
 /** A plan as text (terminal, `+ ~ -/+ -` like terraform), Markdown (GitHub comments) and JSON. */
+import { mdCode, mdFence, mdText, oneLine } from '../text/escape.js';
 import type { ChangeAction, Plan, PlannedChange } from './plan.js';
 
 const SYMBOL: Record<ChangeAction, string> = { create: '+', update: '~', replace: '-/+', delete: '-' };
 
+/** A value on one line: strings as they are unless they hold control characters (then escaped). */
 const show = (v: unknown): string => {
   if (v === undefined) return '(none)';
-  if (typeof v === 'string') return v;
-  return JSON.stringify(v);
+  if (typeof v === 'string') return oneLine(v);
+  return oneLine(JSON.stringify(v));
 };
 
 export function summaryLine(plan: Plan): string {
@@ -21,9 +23,9 @@ export function summaryLine(plan: Plan): string {
 
 /** One line per change, then its field changes indented. */
 export function changeLines(c: PlannedChange): string[] {
-  const head = `${SYMBOL[c.action].padStart(3)} ${c.title}${c.id ? ` (${c.id})` : ''}${c.reason ? `: ${c.reason}` : ''}`;
-  const fields = c.changes.map((f) => `        ${f.field}: ${show(f.before)} -> ${show(f.after)}`);
-  const warn = c.destructive ? [`        !! destructive: ${c.destructive}`] : [];
+  const head = `${SYMBOL[c.action].padStart(3)} ${oneLine(c.title)}${c.id ? ` (${oneLine(c.id)})` : ''}${c.reason ? `: ${oneLine(c.reason)}` : ''}`;
+  const fields = c.changes.map((f) => `        ${oneLine(f.field)}: ${show(f.before)} -> ${show(f.after)}`);
+  const warn = c.destructive ? [`        !! destructive: ${oneLine(c.destructive)}`] : [];
   return [head, ...fields, ...warn];
 }
 
@@ -66,25 +68,23 @@ export function renderPlanText(plan: Plan): string {
   }
   if (plan.destructive.length) {
     lines.push('', 'Destructive changes (apply refuses them without --allow-destructive):');
-    lines.push(...plan.destructive.map((d) => `  - ${d}`));
+    lines.push(...plan.destructive.map((d) => `  - ${oneLine(d)}`));
   }
   if (plan.conflicts.length) {
     lines.push('', 'Conflicts (apply refuses until they are resolved):');
-    lines.push(...plan.conflicts.map((d) => `  - ${d}`));
+    lines.push(...plan.conflicts.map((d) => `  - ${oneLine(d)}`));
   }
   if (plan.warnings.length) {
     lines.push('', 'Warnings:');
-    lines.push(...plan.warnings.map((w) => `  - ${w}`));
+    lines.push(...plan.warnings.map((w) => `  - ${oneLine(w)}`));
   }
   return lines.join('\n');
 }
 
-const mdEscape = (s: string) => s.replace(/\|/g, '\\|');
-
 export function renderPlanMarkdown(plan: Plan): string {
   const s = plan.summary;
-  const lines: string[] = [`### tripod plan: \`${plan.cluster}\` (${plan.region})`, ''];
-  if (!plan.hasChanges) lines.push(`**${summaryLine(plan)}**`);
+  const lines: string[] = [`### tripod plan: ${mdCode(plan.cluster)} (${mdText(plan.region)})`, ''];
+  if (!plan.hasChanges) lines.push(`**${mdText(summaryLine(plan))}**`);
   else {
     lines.push(
       '| create | update | replace | delete |',
@@ -98,20 +98,20 @@ export function renderPlanMarkdown(plan: Plan): string {
       '> [!CAUTION]',
       '> **Destructive changes**: apply refuses them without `allow-destructive`.',
     );
-    lines.push(...plan.destructive.map((d) => `> - ${mdEscape(d)}`));
+    lines.push(...plan.destructive.map((d) => `> - ${mdText(d)}`));
   }
   if (plan.conflicts.length) {
     lines.push('', '> [!WARNING]', '> **Conflicts**: apply refuses until they are resolved.');
-    lines.push(...plan.conflicts.map((d) => `> - ${mdEscape(d)}`));
+    lines.push(...plan.conflicts.map((d) => `> - ${mdText(d)}`));
   }
   if (plan.warnings.length) {
     lines.push('', '> [!WARNING]');
-    lines.push(...plan.warnings.map((w) => `> ${mdEscape(w)}`));
+    lines.push(...plan.warnings.map((w) => `> ${mdText(w)}`));
   }
   if (plan.hasChanges) {
-    lines.push('', '<details open><summary>Changes</summary>', '', '```diff');
-    lines.push(...planDiffLines(plan));
-    lines.push('```', '', '</details>');
+    lines.push('', '<details open><summary>Changes</summary>', '');
+    lines.push(mdFence(planDiffLines(plan).join('\n'), 'diff'));
+    lines.push('', '</details>');
   }
   return lines.join('\n');
 }
