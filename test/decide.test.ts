@@ -404,7 +404,7 @@ describe('decide: priorities of issue 5', () => {
     s.memory.pendingSince = { 'i-3': NOW - 900_000 };
     const d = decide(s, cfg, NOW);
     expect(kinds(d.actions)).not.toContain('complete-lifecycle');
-    expect(d.waits.join('\n')).toMatch(/i-3: not abandoned, its member m3 \(i-3\) votes and quorum needs it/);
+    expect(d.waits).toContain('i-3: its API server /readyz'); // a healthy voter is held, not traded for time
     expect(only(d.actions, 'heartbeat-lifecycle')).toMatchObject([{ instanceId: 'i-3', hook: 'launching' }]);
   });
 
@@ -631,6 +631,21 @@ describe('decide: issue 14, healing rules that hold when faults overlap', () => 
     expect(only(decide(s, cfg, NOW).actions, 'complete-lifecycle')).toMatchObject([
       { instanceId: 'i-3', result: 'ABANDON' },
     ]);
+  });
+
+  it('a healthy voter whose API is slow is not abandoned at the boot timeout: held until ready (simulate --seed 70 --masters 5)', () => {
+    const s = healthy(3);
+    s.group.instances[2] = {
+      ...withState(s.group.instances[2]!, 'Pending:Wait'),
+      apiReady: false,
+      launchTime: NOW - 2_000_000,
+    };
+    s.memory.pendingSince = { 'i-3': NOW - 2_000_000 };
+    const d = decide(s, cfg, NOW);
+    expect(changes(d.actions)).toEqual([]);
+    expect(only(d.actions, 'complete-lifecycle')).toEqual([]);
+    expect(heartbeats(d.actions)).toEqual(['i-3 launching']);
+    expect(d.waits).toContain('i-3: its API server /readyz');
   });
 
   it('finding 4: one etcd dead for good, then a healthy master terminated: replace the dead first, then remove the terminating one', () => {

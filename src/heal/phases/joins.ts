@@ -27,6 +27,9 @@ export function abandonPhase(p: Pass, established: boolean, protectedIds: Readon
     const seen = p.memory.pendingSince?.[id] ?? p.now;
     const bootStart = Math.max(inst.launchTime, seen);
     if (ready || !(inst.bootFailed || p.now - bootStart >= p.config.bootTimeoutMs)) continue;
+    // A healthy voter that is only slow to serve its API is not traded away for time: it counts
+    // toward quorum. It stays held (the joins phase) until its API is ready or its boot fails.
+    if (m !== undefined && !inst.bootFailed && p.healthy(m)) continue;
     if (!p.reachable && established && p.observed.joins[id] !== undefined) {
       // It was given a join: it may run a voter nobody can see now. Abandoning would terminate it.
       p.handled.add(id);
