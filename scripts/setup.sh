@@ -49,6 +49,23 @@ if ! etcd_built; then
   etcd_built || { say "the built etcd does not report version $etcd_pin"; exit 1; }
 fi
 
+# The pod network manifest the masters install (src/spec/versions.ts pins version and SHA-256), for the
+# offline schema test: the same file comes from the Go module proxy (flannel's module holds it), and
+# must have the pinned checksum, which also cross-checks the pin against a second source.
+flannel_version=$(sed -nE "s#^export const FLANNEL_VERSION = '([0-9.]+)';#\1#p" src/spec/versions.ts)
+flannel_sha=$(sed -nE "s#^export const FLANNEL_MANIFEST_SHA256 = '([0-9a-f]{64})';#\1#p" src/spec/versions.ts)
+flannel_file=.tripod/cni/kube-flannel-v${flannel_version}.yml
+if [ -n "$flannel_version" ] && ! echo "$flannel_sha  $flannel_file" | sha256sum -c --status 2>/dev/null; then
+  say "fetching the Flannel ${flannel_version} manifest from the Go module proxy"
+  flannel_dir=$(cd "${TMPDIR:-/tmp}" && GOFLAGS=-mod=mod go mod download -json "github.com/flannel-io/flannel@v${flannel_version}" |
+    sed -nE 's#^[[:space:]]*"Dir": "(.*)",?$#\1#p')
+  mkdir -p .tripod/cni
+  cp "$flannel_dir/Documentation/kube-flannel.yml" "$flannel_file"
+  chmod 644 "$flannel_file"
+  echo "$flannel_sha  $flannel_file" | sha256sum -c --status ||
+    { say "the Flannel ${flannel_version} manifest does not have the SHA-256 pinned in src/spec/versions.ts"; exit 1; }
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing node packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
