@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
 import {
   API_SERVER_PORT,
+  bootFailurePath,
   CLUSTER_ADMIN_GROUP,
   caParameter,
   configParameter,
@@ -103,6 +104,7 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_ETCD_CLIENT_PORT: String(ETCD_CLIENT_PORT),
     TRIPOD_ETCD_PEER_PORT: String(ETCD_PEER_PORT),
     TRIPOD_JOIN_PREFIX: joinParameterPath(spec.name),
+    TRIPOD_BOOT_FAILED_PREFIX: bootFailurePath(spec.name),
     TRIPOD_PKI_PREFIX: pkiPrefix,
     TRIPOD_RECONCILER_CERT_PARAM: reconcilerClientCertParameter(spec.name),
     TRIPOD_WORKER_JOIN_PARAM: workerJoinParameter(spec.name),
