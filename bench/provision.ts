@@ -24,15 +24,18 @@ async function main() {
   const own = process.env.AWS_ENDPOINT_URL ? undefined : await startMoto();
   const endpoint = own?.endpoint ?? process.env.AWS_ENDPOINT_URL!;
   const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
+  const name = `bench-${Date.now().toString(36)}`;
   try {
     const iam = new IAMClient({ region: 'us-east-1', endpoint, maxAttempts: 1, credentials });
     await iam
-      .send(new CreateRoleCommand({ RoleName: DEFAULT_RECONCILER_ROLE, AssumeRolePolicyDocument: '{}' }))
+      .send(
+        new CreateRoleCommand({ RoleName: DEFAULT_RECONCILER_ROLE(name), AssumeRolePolicyDocument: '{}' }),
+      )
       .catch(() => undefined);
     iam.destroy();
 
     const text = readFileSync('examples/three-zones.yaml', 'utf8')
-      .replace('name: demo-eu', `name: bench-${Date.now().toString(36)}`)
+      .replace('name: demo-eu', `name: ${name}`)
       .replace('region: eu-west-1', `region: ${REGION}`)
       .replaceAll(/eu-west-1([abc])/g, `${REGION}$1`);
     const parsed = parseSpec(text);

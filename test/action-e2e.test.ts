@@ -45,7 +45,23 @@ beforeAll(async () => {
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed: ${code}`))));
   });
   api = await startFakeGitHubApi({ token: TOKEN });
-  await ensureReconcilerRole(inject('motoEndpoint'));
+  await ensureReconcilerRole(
+    inject('motoEndpoint'),
+    ...[
+      'nocreds',
+      'nodestroy',
+      'other',
+      'badspec',
+      'badinput',
+      'region',
+      'nocluster',
+      'status',
+      'upgrade',
+      'secret',
+      'flow',
+      'timeout',
+    ].map((n) => `e2e-${n}`),
+  );
 });
 
 afterAll(async () => {

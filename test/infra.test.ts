@@ -19,6 +19,7 @@ import { NODE_DETAIL_TYPES, NODE_EVENT_SOURCE } from '../src/heal/protocol.js';
 type Cfn = any;
 
 const TEMPLATE = 'infra/tripod-setup.yaml';
+const CLUSTER_TEMPLATE = 'infra/tripod-cluster.yaml';
 
 /** CloudFormation's short-form intrinsic functions, so the template parses as data. */
 const cfnTags: Tags = ['Ref', 'Sub', 'GetAtt', 'Equals', 'If', 'Not', 'Join', 'Select', 'Split'].flatMap(
@@ -48,11 +49,19 @@ function roleActions(template: Record<string, Cfn>, logicalId: string): string[]
   const role = template.Resources[logicalId];
   expect(role?.Type, `${logicalId} in ${TEMPLATE}`).toBe('AWS::IAM::Role');
   const out: string[] = [];
-  for (const p of role.Properties.Policies ?? []) {
-    for (const s of p.PolicyDocument.Statement as Statement[]) {
-      if (s.Effect !== 'Allow') continue;
-      out.push(...(Array.isArray(s.Action) ? s.Action : s.Action ? [s.Action] : []));
-    }
+  // A statement under Fn::If (its condition true) counts; so do the KMS key policy's statements that
+  // name this role (the cluster key grants its use there, not in the role's policies).
+  const unwrap = (s: Cfn): Statement => (s['Fn::If'] ? s['Fn::If'][1] : s);
+  const keyStatements = Object.values<Cfn>(template.Resources)
+    .filter((r) => r.Type === 'AWS::KMS::Key')
+    .flatMap((r) => r.Properties.KeyPolicy.Statement as Cfn[])
+    .filter((s) => [s.Principal?.AWS?.['Fn::GetAtt']].flat().join('.') === `${logicalId}.Arn`);
+  for (const s of [
+    ...(role.Properties.Policies ?? []).flatMap((p: Cfn) => p.PolicyDocument.Statement),
+    ...keyStatements,
+  ].map(unwrap)) {
+    if (s.Effect !== 'Allow') continue;
+    out.push(...(Array.isArray(s.Action) ? s.Action : s.Action ? [s.Action] : []));
   }
   return out;
 }
@@ -72,6 +81,7 @@ const SDK_PREFIX: Record<string, string> = {
 
 /** SDK operations whose IAM action has another name, or needs more than one action. */
 const IAM_ACTIONS: Record<string, string[]> = {
+  'lambda:Invoke': ['lambda:InvokeFunction'],
   's3:ListObjectsV2': ['s3:ListBucket'],
   's3:HeadObject': ['s3:GetObject'],
   's3:HeadBucket': ['s3:ListBucket'],
@@ -178,7 +188,11 @@ function expectNone(list: string[], what: string) {
 describe(TEMPLATE, () => {
   let template: Record<string, Cfn>;
   beforeAll(() => {
-    template = parse(readFileSync(TEMPLATE, 'utf8'), { customTags: cfnTags }) as Record<string, Cfn>;
+    // The account stack and the per-cluster stack, their resources together (logical ids differ).
+    const [setup, cluster] = [TEMPLATE, CLUSTER_TEMPLATE].map(
+      (f) => parse(readFileSync(f, 'utf8'), { customTags: cfnTags }) as Record<string, Cfn>,
+    );
+    template = { ...setup, Resources: { ...setup!.Resources, ...cluster!.Resources } };
   });
 
   it('passes cfn-lint', () => {
@@ -215,20 +229,24 @@ describe(TEMPLATE, () => {
     expect(used.size).toBeGreaterThan(5);
     const allowed = new Set(roleActions(template, 'ReconcilerRole'));
     expectNone([...used].filter((a) => !allowed.has(a)).sort(), 'called by the Lambda but not allowed');
-    expectNone([...allowed].filter((a) => !used.has(a)).sort(), 'allowed but never called by the Lambda');
+    // (KMS use follows from the SSM and S3 calls: test/iam-contract.test.ts proves each key grant needed.)
+    expectNone(
+      [...allowed].filter((a) => !used.has(a) && !a.startsWith('kms:')).sort(),
+      'allowed but never called by the Lambda',
+    );
   });
 
   it('the deploy role allows every call of the GitHub Action', async () => {
     const used = await sdkActions(['src/action/index.ts']);
     expect(used.size).toBeGreaterThan(5);
-    const allowed = new Set(roleActions(template, 'DeployRole'));
+    const allowed = new Set(roleActions(template, 'ApplyRole'));
     expectNone([...used].filter((a) => !allowed.has(a)).sort(), 'called by the Action but not allowed');
   });
 
   it('the node (master) role allows every AWS call of the master scripts', () => {
     const used = nodeScriptActions('master');
     expect(used.size).toBeGreaterThan(3);
-    const allowed = new Set(roleActions(template, 'NodeRole'));
+    const allowed = new Set(roleActions(template, 'MasterRole'));
     expectNone(
       [...used].filter((a) => !allowed.has(a)).sort(),
       'called by the master scripts but not allowed',
@@ -236,7 +254,7 @@ describe(TEMPLATE, () => {
   });
 
   it('the node role may put exactly the tripod.node events the nodes send (Member Started, Node Ready)', () => {
-    const statements = template.Resources.NodeRole.Properties.Policies.flatMap(
+    const statements = template.Resources.MasterRole.Properties.Policies.flatMap(
       (p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement,
     ) as Array<Statement & { Condition?: Record<string, Record<string, unknown>> }>;
     const put = statements.filter((s) => [s.Action].flat().includes('events:PutEvents'));
@@ -255,7 +273,7 @@ describe(TEMPLATE, () => {
       'called by the worker scripts but not allowed',
     );
     expectNone(
-      [...allowed].filter((a) => !used.has(a)).sort(),
+      [...allowed].filter((a) => !used.has(a) && !a.startsWith('kms:')).sort(),
       'allowed but never called by the worker scripts',
     );
   });
@@ -271,7 +289,8 @@ describe(TEMPLATE, () => {
       [s.Resource].flat().map((r) => (typeof r === 'string' ? r : (r as { 'Fn::Sub': string })['Fn::Sub']));
     const reads = ssm.filter((s: Statement) => [s.Action].flat().some((a) => /^ssm:Get/.test(a as string)));
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
-    const prefix = 'arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/tripod/${ClusterNamePattern}/';
+    const prefix =
+      'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/tripod/${ClusterName}/';
     expect(reads.flatMap(resources)).toEqual([`${prefix}worker-join`]);
     for (const s of ssm) for (const r of resources(s)) expect(r).not.toMatch(/pki/);
     const writes = ssm.filter((s: Statement) => [s.Action].flat().includes('ssm:PutParameter'));
@@ -279,16 +298,32 @@ describe(TEMPLATE, () => {
     const profile = template.Resources.WorkerInstanceProfile.Properties;
     expect(profile.Roles).toEqual([{ Ref: 'WorkerRole' }]);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
-    expect(profile.InstanceProfileName).toEqual({ 'Fn::Sub': '${RoleNamePrefix}-worker' });
+    expect(profile.InstanceProfileName).toEqual({ 'Fn::Sub': 'tripod-${ClusterName}-worker' });
   });
 
-  it('the deploy role can only be assumed from the given repository through GitHub OIDC', () => {
-    const trust = template.Resources.DeployRole.Properties.AssumeRolePolicyDocument.Statement[0];
+  it('the apply role can only be assumed from the given repository branch or environment through GitHub OIDC', () => {
+    const trust = template.Resources.ApplyRole.Properties.AssumeRolePolicyDocument.Statement[0];
     expect(trust.Action).toBe('sts:AssumeRoleWithWebIdentity');
     expect(trust.Condition.StringEquals['token.actions.githubusercontent.com:aud']).toBe('sts.amazonaws.com');
-    expect(trust.Condition.StringLike['token.actions.githubusercontent.com:sub']).toEqual({
+    expect(trust.Condition.StringLike).toBeUndefined();
+    expect(trust.Condition.StringEquals['token.actions.githubusercontent.com:sub'][0]).toEqual({
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
-      'Fn::Sub': 'repo:${GitHubRepository}:${GitHubRef}',
+      'Fn::Sub': 'repo:${GitHubRepository}:ref:${GitHubRef}',
     });
+  });
+
+  it('the example workflows assume exactly the plan and apply roles the account stack makes', () => {
+    const names = [
+      template.Resources.PlanRole.Properties.RoleName,
+      template.Resources.ApplyRole.Properties.RoleName,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
+    ].map((n) =>
+      (n['Fn::Sub'] as string).replace('${RoleNamePrefix}', template.Parameters.RoleNamePrefix.Default),
+    );
+    for (const f of readdirSync('examples/workflows')) {
+      const text = readFileSync(`examples/workflows/${f}`, 'utf8');
+      for (const m of text.matchAll(/role-to-assume: arn:aws:iam::\d+:role\/([\w+=,.@-]+)/g))
+        expect(names, `${f}: role ${m[1]}`).toContain(m[1]);
+    }
   });
 });

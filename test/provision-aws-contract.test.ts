@@ -83,7 +83,15 @@ const noProgress = { allowDestructive: false, signal: new AbortController().sign
 
 let aws: AwsClients;
 beforeAll(async () => {
-  await ensureReconcilerRole(endpoint);
+  await ensureReconcilerRole(
+    endpoint,
+    'pt-bundle0',
+    'pt-bundle1',
+    'pt-bundle2',
+    'pt-pending',
+    'pt-async',
+    'pt-eni',
+  );
   aws = clients(endpoint, REGION);
 });
 afterAll(() => aws?.destroy());
@@ -153,7 +161,7 @@ describe('the reconciler function against Lambda contracts', () => {
       await strict.lambda.send(
         new CreateFunctionCommand({
           FunctionName: 'pt-pending-raw',
-          Role: 'arn:aws:iam::123456789012:role/tripod-reconciler',
+          Role: 'arn:aws:iam::123456789012:role/tripod-pt-pending-reconciler',
           Handler: b.handler,
           Runtime: b.runtime as never,
           Code: { ZipFile: b.zip },

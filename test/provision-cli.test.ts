@@ -28,7 +28,7 @@ async function tripod(...args: string[]) {
 }
 
 beforeAll(async () => {
-  await ensureReconcilerRole(endpoint);
+  await ensureReconcilerRole(endpoint, 'pt-cli');
   dir = mkdtempSync(join(tmpdir(), 'tripod-cli-'));
   file = join(dir, 'cluster.yaml');
   const text = readFileSync('examples/three-zones.yaml', 'utf8')

@@ -192,14 +192,14 @@ describe('desired resources', () => {
     });
   });
 
-  it('masters launch with the tripod-node profile, workers with tripod-worker (no CA keys); both overridable', () => {
+  it('masters launch with the tripod-<cluster>-master profile, workers with tripod-<cluster>-worker (no CA keys); both overridable', () => {
     const lt = (options: Parameters<typeof desiredCluster>[1] = {}) => {
       const r = new Map(desiredCluster(three, options).resources.map((x) => [x.key, x.value]));
       return [r.get('lt/masters'), r.get('lt/workers')].map(
         (v) => (v as DesiredLaunchTemplate).instanceProfile,
       );
     };
-    expect(lt()).toEqual(['tripod-node', 'tripod-worker']);
+    expect(lt()).toEqual([`tripod-${three.name}-master`, `tripod-${three.name}-worker`]);
     expect(lt({ nodeInstanceProfile: 'm', workerInstanceProfile: 'w' })).toEqual(['m', 'w']);
   });
 

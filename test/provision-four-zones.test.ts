@@ -26,7 +26,7 @@ let subnetIds: string[];
 let publicSubnetIds: string[];
 
 beforeAll(async () => {
-  await ensureReconcilerRole(endpoint);
+  await ensureReconcilerRole(endpoint, 'pt-four');
   aws = clients(endpoint, REGION);
   const vpc = await createVpc(aws, '10.50.0.0/16', { Name: 'brought-by-user' });
   vpcId = vpc.id;

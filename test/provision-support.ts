@@ -12,13 +12,20 @@ export function clients(endpoint: string, region: string): AwsClients {
   return createAwsClients({ region, endpoint, maxAttempts: 1, credentials });
 }
 
-/** The role the reconciler function runs as (infra/tripod-setup.yaml makes it in a real account). */
-export async function ensureReconcilerRole(endpoint: string): Promise<void> {
+/**
+ * The role each cluster's reconciler function runs as (infra/tripod-cluster.yaml makes it in a real
+ * account, `tripod-<cluster>-reconciler`); moto refuses a function whose role does not exist.
+ */
+export async function ensureReconcilerRole(endpoint: string, ...clusters: string[]): Promise<void> {
+  for (const cluster of clusters) await ensureRole(endpoint, DEFAULT_RECONCILER_ROLE(cluster));
+}
+
+async function ensureRole(endpoint: string, RoleName: string): Promise<void> {
   const iam = new IAMClient({ region: 'us-east-1', endpoint, maxAttempts: 1, credentials });
   try {
     await iam.send(
       new CreateRoleCommand({
-        RoleName: DEFAULT_RECONCILER_ROLE,
+        RoleName,
         AssumeRolePolicyDocument: JSON.stringify({
           Version: '2012-10-17',
           Statement: [

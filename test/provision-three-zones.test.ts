@@ -33,7 +33,7 @@ const keysOf = (changes: Array<{ action: string; key: string }>) =>
   changes.map((c) => `${c.action} ${c.key}`).sort();
 
 beforeAll(async () => {
-  await ensureReconcilerRole(endpoint);
+  await ensureReconcilerRole(endpoint, spec.name);
   aws = clients(endpoint, REGION);
 });
 afterAll(() => aws?.destroy());

@@ -30,7 +30,7 @@ const bundle = (text: string) => ({
 
 let aws: AwsClients;
 beforeAll(async () => {
-  await ensureReconcilerRole(endpoint);
+  await ensureReconcilerRole(endpoint, spec.name);
   aws = clients(endpoint, REGION);
   await applyPlan(await planCluster(aws, spec, { reconcilerBundle: bundle('v1') }));
 });

@@ -15,6 +15,7 @@ import type { DesiredRule as DesiredEventRule } from './event-rules.js';
 import type { DesiredLaunchTemplate } from './launch-templates.js';
 import { desiredMasterGroup } from './master-group.js';
 import {
+  clusterKeyAlias,
   DEFAULT_NODE_INSTANCE_PROFILE,
   DEFAULT_RECONCILER_ROLE,
   DEFAULT_WORKER_INSTANCE_PROFILE,
@@ -39,13 +40,13 @@ import { desiredServiceLoadBalancer } from './service-load-balancer.js';
 import { desiredWorkerGroup } from './worker-group.js';
 
 export interface DesiredOptions {
-  /** Instance profile of the masters (default `tripod-node`, made by infra/tripod-setup.yaml). */
+  /** Instance profile of the masters (default `tripod-<cluster>-master`, made by infra/tripod-cluster.yaml). */
   nodeInstanceProfile?: string;
-  /** Instance profile of the workers (default `tripod-worker`: no access to the CA keys). */
+  /** Instance profile of the workers (default `tripod-<cluster>-worker`: no access to the CA keys). */
   workerInstanceProfile?: string;
   /** The reconciler's code; the shipped bundle (dist/lambdas/reconciler.zip) when absent. */
   reconcilerBundle?: ReconcilerBundle;
-  /** The reconciler's execution role (default: role `tripod-reconciler` in the cluster's account). */
+  /** The reconciler's execution role (default: role `tripod-<cluster>-reconciler` in the cluster's account). */
   reconcilerRoleArn?: string;
   /**
    * The account the cluster lives in: names the backup bucket (`tripod-<cluster>-<account>-<region>-backups`),
@@ -161,8 +162,8 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
 
   // ---- launch templates ----
   const profiles = {
-    masters: options.nodeInstanceProfile ?? DEFAULT_NODE_INSTANCE_PROFILE,
-    workers: options.workerInstanceProfile ?? DEFAULT_WORKER_INSTANCE_PROFILE,
+    masters: options.nodeInstanceProfile ?? DEFAULT_NODE_INSTANCE_PROFILE(spec.name),
+    workers: options.workerInstanceProfile ?? DEFAULT_WORKER_INSTANCE_PROFILE(spec.name),
   };
   for (const role of ['masters', 'workers'] as const) {
     const pool = role === 'masters' ? spec.masters : spec.workers;
@@ -216,7 +217,14 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   const bucket = options.backupBucket
     ? undefined
     : options.accountId
-      ? desiredBackupBucket({ cluster: spec.name, region: spec.region, accountId: options.accountId, tags })
+      ? desiredBackupBucket({
+          cluster: spec.name,
+          region: spec.region,
+          accountId: options.accountId,
+          tags,
+          // The cluster's own key (infra/tripod-cluster.yaml), not the account-wide `aws/s3`.
+          kmsKeyId: clusterKeyAlias(spec.name),
+        })
       : undefined;
   if (bucket) out.push(backupBucketDesired(bucket));
   const backupBucket = options.backupBucket ?? bucket?.name;
@@ -247,7 +255,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
       bundle: options.reconcilerBundle ?? defaultReconcilerBundle(),
       role: options.reconcilerRoleArn
         ? { arn: options.reconcilerRoleArn }
-        : { name: DEFAULT_RECONCILER_ROLE },
+        : { name: DEFAULT_RECONCILER_ROLE(spec.name) },
       subnets: nodeSubnets,
       securityGroups: ['sg/reconciler'],
       environment: { TRIPOD_CLUSTER: spec.name, TRIPOD_CONFIG_PARAMETER: configParameter(spec.name) },

@@ -43,6 +43,12 @@ export interface DesiredLaunchTemplate {
   tags: Tags;
 }
 
+/**
+ * IMDS answers a PUT for a token only this many network hops away: 1 = the node itself. A pod's
+ * request crosses the node's bridge (one more hop), so pods cannot take the node's role credentials.
+ */
+export const NODE_METADATA_HOP_LIMIT = 1;
+
 export interface ActualLaunchTemplate {
   template: LaunchTemplate;
   data: LaunchTemplateData | undefined;
@@ -65,6 +71,7 @@ function dataOf(d: DesiredLaunchTemplate, refs: Refs): LaunchTemplateData {
     userData: b64(d.userData),
     volumeSize: d.volumeSize,
     instanceTags: d.instanceTags,
+    metadataHopLimit: NODE_METADATA_HOP_LIMIT,
   };
 }
 
@@ -98,6 +105,7 @@ export const launchTemplateKind: ResourceKind<DesiredLaunchTemplate, ActualLaunc
         ...diff('instanceProfile', have?.instanceProfile, want.instanceProfile),
         ...diff('securityGroups', have?.securityGroupIds ?? [], want.securityGroupIds),
         ...diff('volumeSize', have?.volumeSize, want.volumeSize),
+        ...diff('metadataHopLimit', have?.metadataHopLimit, want.metadataHopLimit),
         ...diff('userData', userData(have?.userData), userData(want.userData)),
         ...Object.entries(want.instanceTags)
           .filter(([k, v]) => have?.instanceTags[k] !== v)

@@ -42,8 +42,14 @@ export const INSTANCE_GONE_STATES = ['stopping', 'stopped', 'shutting-down', 'te
 /** On EC2 network resources: which desired resource this is (`subnet/private/eu-west-1a`). */
 export const RESOURCE_TAG = 'tripod:resource';
 
-/** Made once per account by infra/tripod-setup.yaml (RoleNamePrefix `tripod`): the masters' instance profile. */
-export const DEFAULT_NODE_INSTANCE_PROFILE = 'tripod-node';
-/** The workers' instance profile: reads the join document only, never the CA keys (tripod-setup.yaml). */
-export const DEFAULT_WORKER_INSTANCE_PROFILE = 'tripod-worker';
-export const DEFAULT_RECONCILER_ROLE = 'tripod-reconciler';
+/**
+ * The cluster's own roles, made by infra/tripod-cluster.yaml (one stack per cluster): each names this
+ * cluster's resources only. The masters' instance profile:
+ */
+export const DEFAULT_NODE_INSTANCE_PROFILE = (cluster: string) => `tripod-${cluster}-master`;
+/** The workers' instance profile: reads the worker join document only, never the CA keys. */
+export const DEFAULT_WORKER_INSTANCE_PROFILE = (cluster: string) => `tripod-${cluster}-worker`;
+/** The reconciler's execution role. */
+export const DEFAULT_RECONCILER_ROLE = (cluster: string) => `tripod-${cluster}-reconciler`;
+/** The cluster's KMS key (SecureStrings under /tripod/<cluster>/, etcd snapshots). */
+export const clusterKeyAlias = (cluster: string) => `alias/tripod-${cluster}`;

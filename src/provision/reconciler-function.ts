@@ -209,7 +209,7 @@ export function explainRole(e: unknown, role: string): unknown {
   const text = `${(e as { code?: string }).code ?? ''} ${(e as Error).message ?? ''}`;
   if (!/InvalidParameterValue/.test(text) || !/role/i.test(text)) return e;
   return new Error(
-    `the reconciler's execution role ${role} does not exist or Lambda cannot assume it: deploy infra/tripod-setup.yaml once per account (it creates the tripod-reconciler role), or set reconciler.functionArn to a function you run (${(e as Error).message})`,
+    `the reconciler's execution role ${role} does not exist or Lambda cannot assume it: deploy infra/tripod-cluster.yaml for this cluster (it creates the tripod-<cluster>-reconciler role), or set reconciler.functionArn to a function you run (${(e as Error).message})`,
     { cause: e },
   );
 }

@@ -37,6 +37,8 @@ import type { AwsCall, AwsCallHook, AwsClients } from '../../src/adapters/aws/cl
 import type { HealPorts } from '../../src/heal/ports.js';
 
 export const TEMPLATE = 'infra/tripod-setup.yaml';
+/** The per-cluster stack: the cluster's node and reconciler roles and its KMS key. */
+export const CLUSTER_TEMPLATE = 'infra/tripod-cluster.yaml';
 export const ACCOUNT = '123456789012';
 const PARTITION = 'aws';
 
@@ -74,13 +76,24 @@ export const cfnTags: YamlTags = [
   })) as YamlTags;
 });
 
-/** `TRIPOD_IAM_TEMPLATE` evaluates another template (e.g. an older one) against the same calls. */
-export function loadTemplate(path = process.env.TRIPOD_IAM_TEMPLATE ?? TEMPLATE): Cfn {
+export function loadTemplate(path = TEMPLATE): Cfn {
   return parse(readFileSync(path, 'utf8'), { customTags: cfnTags });
 }
 
+/**
+ * The account stack and the cluster stack. `TRIPOD_IAM_TEMPLATE` evaluates other templates (e.g. an
+ * older one; comma-separated) against the same calls.
+ */
+export function loadTemplates(): Cfn[] {
+  const paths = process.env.TRIPOD_IAM_TEMPLATE?.split(',') ?? [TEMPLATE, CLUSTER_TEMPLATE];
+  return paths.map((p) => loadTemplate(p));
+}
+
 /** Parameters without a default (the administrator gives them when deploying). */
-const REQUIRED_PARAMETERS: Record<string, string> = { GitHubRepository: 'example/infra' };
+const REQUIRED_PARAMETERS: Record<string, string> = {
+  GitHubRepository: 'example/infra',
+  GitHubRef: 'refs/heads/main',
+};
 
 export interface Role {
   /** The logical id in the template (ReconcilerRole). */
@@ -98,14 +111,40 @@ export interface ResolvedTemplate {
   roles: Record<RoleName, Role>;
   /** Instance profile name -> the ARN of its role (for iam:PassRole). */
   profiles: Record<string, string>;
+  /** The cluster's KMS key policy (the cluster stack's AWS::KMS::Key), if a template has one. */
+  keyPolicy?: Cfn;
 }
 
-/** Resolves the intrinsics the template uses; anything else is an error naming where it is. */
-export function resolveRoles(template: Cfn, region: string): ResolvedTemplate {
-  const params: Record<string, string> = { ...REQUIRED_PARAMETERS };
-  for (const [k, p] of Object.entries<Cfn>(template.Parameters ?? {})) {
-    if (p.Default !== undefined) params[k] = String(p.Default);
+/** Removed by Fn::If's AWS::NoValue. */
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/**
+ * Resolves the intrinsics the templates use (several templates: their roles together, e.g. the
+ * account stack and one cluster's stack); anything else is an error naming where it is. `given`
+ * are parameter values (ClusterName), over the defaults.
+ */
+export function resolveRoles(
+  templates: Cfn | Cfn[],
+  region: string,
+  given: Record<string, string> = {},
+): ResolvedTemplate {
+  const all = [templates].flat();
+  if (all.length > 1) {
+    const parts = all.map((t) => resolveRoles(t, region, given));
+    return {
+      region,
+      roles: Object.assign({}, ...parts.map((p) => p.roles)),
+      profiles: Object.assign({}, ...parts.map((p) => p.profiles)),
+      keyPolicy: parts.find((p) => p.keyPolicy)?.keyPolicy,
+    };
   }
+  const template = all[0];
+  const params: Record<string, string | string[]> = { ...REQUIRED_PARAMETERS, ClusterName: 't1' };
+  for (const [k, p] of Object.entries<Cfn>(template.Parameters ?? {})) {
+    if (p.Default !== undefined)
+      params[k] = p.Type === 'CommaDelimitedList' ? String(p.Default).split(',') : String(p.Default);
+  }
+  Object.assign(params, given);
   const pseudo: Record<string, string> = {
     'AWS::AccountId': ACCOUNT,
     'AWS::Partition': PARTITION,
@@ -128,13 +167,14 @@ export function resolveRoles(template: Cfn, region: string): ResolvedTemplate {
     return `arn:${PARTITION}:iam::${ACCOUNT}:${kind}/${physical(id, where)}`;
   };
   const resolve = (v: Cfn, where: string): Cfn => {
-    if (Array.isArray(v)) return v.map((x, i) => resolve(x, `${where}[${i}]`));
+    if (Array.isArray(v)) return v.map((x, i) => resolve(x, `${where}[${i}]`)).filter((x) => x !== NO_VALUE);
     if (v === null || typeof v !== 'object') return v;
     const keys = Object.keys(v);
     if (keys.length === 1 && (keys[0] === 'Ref' || keys[0]!.startsWith('Fn::'))) {
       const [fn, arg] = [keys[0]!, v[keys[0]!]];
       switch (fn) {
         case 'Ref':
+          if (arg === 'AWS::NoValue') return NO_VALUE;
           if (arg in pseudo) return pseudo[arg];
           if (arg in params) return params[arg];
           return physical(arg, where);
@@ -143,7 +183,7 @@ export function resolveRoles(template: Cfn, region: string): ResolvedTemplate {
           return String(text).replace(/\$\{([^}!]+)\}/g, (_m, name: string) => {
             if (name in vars) return vars[name];
             if (name in pseudo) return pseudo[name]!;
-            if (name in params) return params[name]!;
+            if (name in params) return String(params[name]);
             const [id, att] = name.split('.');
             if (att === 'Arn') return arnOf(id!, where);
             throw new Error(`${TEMPLATE}: ${where}: \${${name}} names nothing`);
@@ -169,19 +209,27 @@ export function resolveRoles(template: Cfn, region: string): ResolvedTemplate {
           const [sep, list] = arg;
           return (resolve(list, where) as string[]).join(sep);
         }
+        case 'Fn::Split': {
+          const [sep, text] = arg;
+          return String(resolve(text, where)).split(sep);
+        }
         default:
           throw new Error(`${TEMPLATE}: ${where}: ${fn} is not modelled by test/support/iam.ts`);
       }
     }
-    return Object.fromEntries(keys.map((k) => [k, resolve(v[k], `${where}.${k}`)]));
+    return Object.fromEntries(
+      keys.map((k) => [k, resolve(v[k], `${where}.${k}`)]).filter(([, x]) => x !== NO_VALUE),
+    );
   };
   for (const [k, c] of Object.entries<Cfn>(template.Conditions ?? {}))
     conditions[k] = resolve(c, `Conditions.${k}`);
 
   const roles: Record<RoleName, Role> = {};
   const profiles: Record<string, string> = {};
+  let keyPolicy: Cfn;
   for (const [id, r] of Object.entries<Cfn>(resources)) {
     if (r.Condition && !conditions[r.Condition]) continue;
+    if (r.Type === 'AWS::KMS::Key') keyPolicy = resolve(r.Properties.KeyPolicy, `${id}.KeyPolicy`);
     if (r.Type === 'AWS::IAM::Role') {
       roles[id.replace(/Role$/, '').toLowerCase()] = {
         logicalId: id,
@@ -197,7 +245,7 @@ export function resolveRoles(template: Cfn, region: string): ResolvedTemplate {
       profiles[physical(id, id)] = `arn:${PARTITION}:iam::${ACCOUNT}:role/${role}`;
     }
   }
-  return { region, roles, profiles };
+  return { region, roles, profiles, ...(keyPolicy ? { keyPolicy } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,6 +419,25 @@ const object = (actions: string[], kms: string[] = []): Rule => ({
     })),
   ],
 });
+
+/**
+ * The SecureStrings of the protocol (src/heal/protocol.ts): the CA material and client certificate
+ * under pki/, the worker join document and the masters' join parameters. A call whose output says
+ * the type (moto) is taken at its word; the node scripts' stand-in returns nothing, so by name.
+ */
+const SECURE_PARAMETER = /^\/tripod\/[^/]+\/(pki\/[^/]+|worker-join|join\/[^/]+)$/;
+const isSecure = (_f: Facts, name: string, type: string | undefined) =>
+  type ? type === 'SecureString' : SECURE_PARAMETER.test(name);
+/** What SSM asks KMS for a SecureString: through SSM, the parameter's ARN as encryption context. */
+const ssmKms = (f: Facts, actions: string[], name: string): Check[] =>
+  actions.map((action) => ({
+    action,
+    resource: arn.kmsKey(f),
+    context: {
+      'kms:ViaService': `ssm.${f.region}.amazonaws.com`,
+      'kms:EncryptionContext:PARAMETER_ARN': arn.ssm(f, name),
+    },
+  }));
 
 /**
  * `<iam prefix>:<SDK operation>` -> its checks. Add a row when tripod sends a new operation; the
@@ -642,7 +709,13 @@ export const IAM_MAP: Record<string, Rule> = {
   },
 
   // ---------- SSM ----------
-  'ssm:GetParameter': ssmParam('ssm:GetParameter'),
+  'ssm:GetParameter': {
+    before: ssmParam('ssm:GetParameter').before,
+    after: (f) =>
+      f.input.WithDecryption && isSecure(f, f.input.Name, f.output?.Parameter?.Type)
+        ? ssmKms(f, ['kms:Decrypt'], f.input.Name)
+        : [],
+  },
   'ssm:GetParameters': ssmParams('ssm:GetParameters'),
   'ssm:GetParametersByPath': ssmParam('ssm:GetParametersByPath', 'Path'),
   'ssm:DeleteParameter': ssmParam('ssm:DeleteParameter'),
@@ -657,7 +730,9 @@ export const IAM_MAP: Record<string, Rule> = {
       },
     ],
   },
-  // Tags on PutParameter need AddTagsToResource as well.
+  // Tags on PutParameter need AddTagsToResource as well; a SecureString is encrypted with the
+  // cluster's key (Encrypt for a standard parameter, a data key for an advanced one: Intelligent-Tiering
+  // may pick either).
   'ssm:PutParameter': {
     before: (f) => {
       const resource = arn.ssm(f, f.input.Name);
@@ -665,6 +740,9 @@ export const IAM_MAP: Record<string, Rule> = {
       return [
         { action: 'ssm:PutParameter', resource, context },
         ...((f.input.Tags ?? []).length > 0 ? [{ action: 'ssm:AddTagsToResource', resource, context }] : []),
+        ...(f.input.Type === 'SecureString'
+          ? ssmKms(f, ['kms:Encrypt', 'kms:GenerateDataKey'], f.input.Name)
+          : []),
       ];
     },
   },
@@ -738,6 +816,7 @@ export const IAM_MAP: Record<string, Rule> = {
     ].map((op) => [`lambda:${op}`, lambdaFn(`lambda:${op}`)]),
   ),
   'lambda:GetAccountSettings': anywhere('lambda:GetAccountSettings'),
+  'lambda:Invoke': lambdaFn('lambda:InvokeFunction'),
   'lambda:TagResource': on('lambda:TagResource', (f) => arn.fn(f, f.input.Resource)),
   // The function runs as its role: iam:PassRole to Lambda; tags on create need TagResource.
   'lambda:CreateFunction': {
@@ -1026,9 +1105,11 @@ export class IamRecorder {
         ],
       }),
       parameters: wrap(ports.parameters, {
-        get: (name: string) => [['ssm', 'GetParameter', { Name: name }]],
+        get: (name: string) => [['ssm', 'GetParameter', { Name: name, WithDecryption: true }]],
         getByPath: (path: string) => [['ssm', 'GetParametersByPath', { Path: path }]],
-        put: (name: string) => [['ssm', 'PutParameter', { Name: name }]],
+        put: (name: string, _value: string, options?: { secure?: boolean }) => [
+          ['ssm', 'PutParameter', { Name: name, ...(options?.secure ? { Type: 'SecureString' } : {}) }],
+        ],
         delete: (name: string) => [['ssm', 'DeleteParameter', { Name: name }]],
       }),
       backup:
@@ -1073,6 +1154,7 @@ export function cliCalls(log: string): Array<AwsCall & { region?: string }> {
   for (const record of log.split('\x1e')) {
     if (!record.trim()) continue;
     const [cliService, command, ...rest] = record.split('\x1f');
+    if (cliService?.startsWith('--')) continue; // `aws --version`: no request
     const service = CLI_SERVICE[cliService!];
     if (!service)
       throw new Error(
@@ -1089,7 +1171,8 @@ export function cliCalls(log: string): Array<AwsCall & { region?: string }> {
       const value = hasValue ? next : true;
       if (hasValue) i++;
       if (a === '--region') region = String(value);
-      else if (['--query', '--output', '--with-decryption', '--overwrite', '--type'].includes(a)) continue;
+      else if (a === '--with-decryption') input.WithDecryption = true;
+      else if (['--query', '--output', '--overwrite'].includes(a)) continue;
       else {
         let v: unknown = value;
         if (typeof v === 'string' && /^[[{]/.test(v)) {
@@ -1134,7 +1217,11 @@ export async function denials(template: ResolvedTemplate, calls: RecordedCall[])
         if (svc) context[`${svc}:ResourceTag/${k}`] = v;
       }
       const key = JSON.stringify([call.role, check.action, check.resource, context]);
-      if (!cache.has(key)) cache.set(key, await deny(role, call.role, check.action, check.resource, context));
+      if (!cache.has(key))
+        cache.set(
+          key,
+          await deny(role, call.role, check.action, check.resource, context, template.keyPolicy),
+        );
       const why = cache.get(key);
       if (why) out.add(`${why} (in ${call.service}:${call.operation})`);
     }
@@ -1160,7 +1247,20 @@ async function deny(
   action: string,
   resource: string,
   context: Record<string, string | string[]>,
+  keyPolicy: Cfn = DEFAULT_KEY_POLICY,
 ): Promise<string | undefined> {
+  // iam-simulate recognises templated context keys only after a `/` (aws:RequestTag/<k>): it drops
+  // kms:EncryptionContext:<k> as unknown, and a condition on it then never matches. Carry it under a
+  // stand-in `/` key, in the request and in the key policy alike (the comparison is the same).
+  const ec = (k: string) => k.replace(/^kms:EncryptionContext:/i, 'aws:RequestTag/kms-encryption-context-');
+  if (action.startsWith('kms:')) {
+    context = Object.fromEntries(Object.entries(context).map(([k, v]) => [ec(k), v]));
+    keyPolicy = JSON.parse(
+      JSON.stringify(keyPolicy).replace(/"kms:EncryptionContext:([^"]+)"/gi, (_m, k) =>
+        JSON.stringify(ec(`kms:EncryptionContext:${k}`)),
+      ),
+    );
+  }
   const simulation: Simulation = {
     request: {
       principal: role.arn,
@@ -1171,8 +1271,9 @@ async function deny(
     identityPolicies: role.policies,
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    // A KMS key answers to its key policy: the default one, which leaves it to the account's IAM policies.
-    ...(action.startsWith('kms:') ? { resourcePolicy: DEFAULT_KEY_POLICY } : {}),
+    // A KMS key answers to its key policy: the cluster key's (infra/tripod-cluster.yaml), or the
+    // default one, which leaves it to the account's IAM policies.
+    ...(action.startsWith('kms:') ? { resourcePolicy: keyPolicy } : {}),
   };
   const r = await runSimulation(simulation, {});
   const head = `${roleName} may not ${action} on ${resource}`;

@@ -478,6 +478,11 @@ export interface LaunchTemplateData {
   volumeSize: number;
   /** Tags the instances (and their volumes) get. */
   instanceTags: Tags;
+  /**
+   * IMDSv2 PUT response hop limit: 1 keeps the node's role credentials away from containers (a pod's
+   * packet crosses one more hop); AWS's default is 1, tripod's templates once set 2.
+   */
+  metadataHopLimit: number;
 }
 
 export interface LaunchTemplate {
@@ -513,6 +518,7 @@ function fromVersion(v: LaunchTemplateVersion): LaunchTemplateData {
     userData: d.UserData ?? '',
     volumeSize: d.BlockDeviceMappings?.[0]?.Ebs?.VolumeSize ?? 0,
     instanceTags: fromAwsTags(instanceTags),
+    metadataHopLimit: d.MetadataOptions?.HttpPutResponseHopLimit ?? 1,
   };
 }
 
@@ -523,8 +529,8 @@ function toTemplateData(d: LaunchTemplateData) {
     IamInstanceProfile: { Name: d.instanceProfile },
     SecurityGroupIds: d.securityGroupIds,
     UserData: d.userData,
-    // IMDSv2 only: node credentials are not reachable by a simple SSRF.
-    MetadataOptions: { HttpTokens: 'required' as const, HttpPutResponseHopLimit: 2 },
+    // IMDSv2 only (node credentials are not reachable by a simple SSRF), hop limit 1 (nor from a pod).
+    MetadataOptions: { HttpTokens: 'required' as const, HttpPutResponseHopLimit: d.metadataHopLimit },
     BlockDeviceMappings: [
       {
         DeviceName: '/dev/sda1',
