@@ -18,7 +18,7 @@ export async function destroyCommand(run: CommandRun): Promise<void> {
     engine.destroy(spec, { signal, onProgress, deadline }),
   );
   await runner.summary(
-    `## tripod destroy: \`${spec.name}\` in ${spec.region}\n\nDeleted every resource of the cluster.\n`,
+    `## tripod destroy: \`${spec.name}\` in ${spec.region}\n\nDeleted every resource of the cluster, and every parameter under \`/tripod/${spec.name}/\`: its CAs, Secrets encryption key, tokens and records included (a new cluster of this name starts with new ones). The backup bucket and its snapshots are kept.\n`,
   );
   runner.info(`Destroyed ${spec.name}.`);
 }

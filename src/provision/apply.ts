@@ -9,6 +9,7 @@
 import type { AwsClients } from '../adapters/aws/clients.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { isDependencyError, releaseFreeElasticIps } from './network.js';
+import { sweepParameters } from './parameters.js';
 import {
   kindOf,
   type Plan,
@@ -172,6 +173,13 @@ export async function destroy(
   const result = await applyPlan(state, { ...options, allowDestructive: true });
   for (const w of state.plan.warnings.filter((x) => x.startsWith('keeping backup bucket')))
     options.onProgress?.({ group: 'backups', message: w });
+  // what was written under the cluster's path while destroy ran (a draining node, a last status)
+  const swept = await sweepParameters(aws, spec.name);
+  if (swept.length)
+    options.onProgress?.({
+      group: 'configuration',
+      message: `deleted ${swept.length} parameter(s) written while destroying: ${swept.join(', ')}`,
+    });
   const released = await releaseFreeElasticIps(state.context);
   if (released)
     options.onProgress?.({ group: 'network', message: `released ${released} unused Elastic IP(s)` });

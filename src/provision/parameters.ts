@@ -1,9 +1,17 @@
 /**
  * SSM parameters under /tripod/<cluster>/: the cluster configuration the reconciler and the nodes read
  * (`config`, JSON of `reconcilerConfigFromSpec` with the real target group ARNs). A plan reads only the
- * parameters it manages (one GetParameter each); destroy lists the whole path and removes what carries
- * the cluster's tags.
+ * parameters it manages (one GetParameter each).
+ *
+ * The path is the cluster's own: the nodes and the reconciler write their parameters there untagged
+ * (the CAs, the Secrets encryption key, the reconciler's etcd client key, bootstrap and drain tokens,
+ * join, drained and boot-failed records, the status document). Destroy deletes every parameter under
+ * it, tagged or not, except one tagged for another cluster, and sweeps the path once more at the end
+ * for what was written meanwhile: a new cluster of the same name never finds an old CA. A plan for a
+ * cluster whose configuration is missing refuses while anything is left under the path.
  */
+
+import type { AwsClients } from '../adapters/aws/clients.js';
 import {
   deleteParameter,
   getParameter,
@@ -13,7 +21,7 @@ import {
   tagParameter,
 } from '../adapters/aws/ssm.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { parameterRoot } from '../heal/protocol.js';
+import { CLUSTER_TAG, parameterRoot } from '../heal/protocol.js';
 import {
   type FieldChange,
   type Found,
@@ -33,11 +41,19 @@ export interface DesiredParameter {
 export interface ActualParameter {
   name: string;
   value: string;
+  /** String or SecureString (destroy lists without decrypting: a SecureString's value is ciphertext). */
+  type?: string;
   /** Read only when needed (destroy, or before overwriting). */
   tags: Tags | undefined;
 }
 
 const keyOf = (cluster: string, name: string) => `param/${name.slice(parameterRoot(cluster).length + 1)}`;
+
+/** Under the cluster's path, a parameter is the cluster's unless it is tagged for another cluster. */
+const belongs = (tags: Tags, cluster: string) => tags[CLUSTER_TAG] === undefined || isOwned(tags, cluster);
+
+const describeParameter = (p: { name: string; type?: string | undefined }) =>
+  `${p.type === 'SecureString' ? 'secret parameter' : 'parameter'} ${p.name}`;
 
 /** Field-level changes of two JSON documents (top-level keys), or the whole value when not JSON. */
 function jsonChanges(before: string, after: string): FieldChange[] {
@@ -70,19 +86,19 @@ export const parameterKind: ResourceKind<DesiredParameter, ActualParameter> = {
     const mine = (p: ActualParameter, owned: boolean): Found<ActualParameter> => ({
       key: keyOf(ctx.cluster, p.name),
       kind: 'parameter',
-      title: `parameter ${p.name}`,
+      title: describeParameter(p),
       id: p.name,
       owned,
       attrs: { id: p.name },
       actual: p,
     });
     if (ctx.desired.length === 0) {
-      // destroy: everything under the cluster's path that carries its tags.
-      const all = await getParametersByPath(ctx.aws, `${parameterRoot(ctx.cluster)}/`);
+      // destroy: everything under the cluster's path (the nodes' secrets are untagged), not decrypted
+      const all = await getParametersByPath(ctx.aws, `${parameterRoot(ctx.cluster)}/`, { decrypt: false });
       return Promise.all(
         all.map(async (p) => {
           const tags = await getParameterTags(ctx.aws, p.name);
-          return mine({ name: p.name, value: p.value, tags }, isOwned(tags, ctx.cluster));
+          return mine({ name: p.name, value: p.value, type: p.type, tags }, belongs(tags, ctx.cluster));
         }),
       );
     }
@@ -124,7 +140,36 @@ export const parameterKind: ResourceKind<DesiredParameter, ActualParameter> = {
     return undefined;
   },
   async delete(ctx, f) {
-    await ensureOwned(ctx, f);
+    const tags = f.actual.tags ?? (await getParameterTags(ctx.aws, f.actual.name));
+    if (!belongs(tags, ctx.cluster))
+      throw new Error(
+        `parameter ${f.actual.name} carries the tags of another cluster: tripod leaves it alone`,
+      );
     await deleteParameter(ctx.aws, f.actual.name);
   },
 };
+
+/**
+ * Destroy's last step: deletes what was written under the cluster's path while destroy ran (a
+ * terminating node's drained record, a last status document). Returns what it deleted.
+ */
+export async function sweepParameters(aws: AwsClients, cluster: string): Promise<string[]> {
+  const left = await getParametersByPath(aws, `${parameterRoot(cluster)}/`, { decrypt: false });
+  const deleted: string[] = [];
+  for (const p of left) {
+    if (!belongs(await getParameterTags(aws, p.name), cluster)) continue;
+    await deleteParameter(aws, p.name);
+    deleted.push(describeParameter(p));
+  }
+  return deleted;
+}
+
+/**
+ * Parameters left under the cluster's path by an earlier cluster of the same name (its configuration
+ * is gone, so this cluster is new): a new seed would adopt the old CAs and encryption key. Listed
+ * without decrypting; empty when the path is clean.
+ */
+export async function leftoverParameters(aws: AwsClients, cluster: string): Promise<string[]> {
+  const left = await getParametersByPath(aws, `${parameterRoot(cluster)}/`, { decrypt: false });
+  return left.map((p) => describeParameter(p));
+}

@@ -32,7 +32,7 @@ import { launchTemplateKind } from './launch-templates.js';
 import { type ConcurrencyCheck, LimitError, limitProblems } from './limits.js';
 import { listenerKind, loadBalancerKind, targetGroupKind } from './load-balancer.js';
 import { internetGatewayKind, natGatewayKind, routeTableKind, subnetKind, vpcKind } from './network.js';
-import { parameterKind } from './parameters.js';
+import { leftoverParameters, parameterKind } from './parameters.js';
 import {
   type DesiredFunction,
   externalReconcilerProblem,
@@ -191,6 +191,15 @@ export async function planCluster(
     }
     found.set(f.key, f);
     if (f.owned) ctx.refs.set(f.key, f.attrs);
+  }
+
+  // A new cluster (no configuration yet) must not adopt what an earlier one of its name left.
+  if (desired && !found.has('param/config')) {
+    const left = await leftoverParameters(aws, spec.name);
+    if (left.length)
+      conflicts.push(
+        `${left.length} parameter(s) of an earlier cluster named ${spec.name} are still under /tripod/${spec.name}/ (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', ...' : ''}): a new cluster would adopt its CAs and keys. Run tripod destroy for that cluster (it deletes them), or delete them yourself`,
+      );
   }
 
   // AWS limits the emulator does not enforce: refused here, before anything is created.

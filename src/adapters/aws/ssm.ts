@@ -29,10 +29,20 @@ export async function getParameter(aws: AwsClients, name: string): Promise<Param
   }
 }
 
-/** Every parameter under a path (recursive), paginated. */
-export async function getParametersByPath(aws: AwsClients, path: string): Promise<Parameter[]> {
+/**
+ * Every parameter under a path (recursive), paginated. `decrypt: false` leaves SecureString values
+ * encrypted (no kms:Decrypt needed): enough to list, compare names or delete.
+ */
+export async function getParametersByPath(
+  aws: AwsClients,
+  path: string,
+  options: { decrypt?: boolean } = {},
+): Promise<Parameter[]> {
   const ps = await collect(
-    paginateGetParametersByPath({ client: aws.ssm }, { Path: path, Recursive: true, WithDecryption: true }),
+    paginateGetParametersByPath(
+      { client: aws.ssm },
+      { Path: path, Recursive: true, WithDecryption: options.decrypt ?? true },
+    ),
     (p) => p.Parameters,
   );
   return ps.map((p) => ({
