@@ -4,7 +4,7 @@ import { commentBody, commentMarker, GITHUB_COMMENT_LIMIT, trimMarkdown } from '
 import { isMissingCredentials, NO_CREDENTIALS, noCredentialsMessage } from '../src/action/errors.js';
 import { InputError, parseInputs } from '../src/action/inputs.js';
 import { readStatusDocument } from '../src/action/status-document.js';
-import { GitHubApiError, GitHubComments, nextPageUrl } from '../src/adapters/github/comments.js';
+import { GITHUB_ACTIONS_BOT, GitHubApiError, GitHubComments } from '../src/adapters/github/comments.js';
 import { type FakeGitHubApi, startFakeGitHubApi } from './support/github-api.js';
 
 const reader = (values: Record<string, string>) => (name: string) => values[name] ?? '';
@@ -99,20 +99,22 @@ describe('missing credentials', () => {
   });
 });
 
-describe('GitHub comments adapter against the stand-in API', () => {
+describe('GitHub comments adapter (Octokit) against the stand-in API', () => {
   let api: FakeGitHubApi;
   beforeAll(async () => {
     api = await startFakeGitHubApi({ token: 'tok' });
   });
   afterAll(() => api.close());
 
-  const client = (token = 'tok') => new GitHubComments({ apiUrl: api.url, repository: 'acme/infra', token });
+  const client = (token = 'tok', target = api) =>
+    new GitHubComments({ apiUrl: target.url, repository: 'acme/infra', token }, { retryBaseMs: 5 });
 
   it('finds its comment beyond the first page, edits it in place, never duplicates', async () => {
     for (let i = 0; i < 130; i++) api.seed('acme/infra', 7, `someone else's comment ${i}`);
     const marker = commentMarker('paged');
     const first = await client().upsert(7, marker, `${marker}\nfirst`);
     expect(first.action).toBe('created');
+    expect(first.comment.author).toBe(GITHUB_ACTIONS_BOT);
     const second = await client().upsert(7, marker, `${marker}\nsecond`);
     expect(second.action).toBe('updated');
     expect(second.comment.id).toBe(first.comment.id);
@@ -124,17 +126,51 @@ describe('GitHub comments adapter against the stand-in API', () => {
     expect(listCalls.length).toBe(4);
   });
 
-  it('a bad token gives an error that names the input', async () => {
-    await expect(client('wrong').list(7)).rejects.toThrow(GitHubApiError);
-    await expect(client('wrong').list(7)).rejects.toThrow(/github-token input/);
+  it('a comment with the marker written by someone else is left alone and ours is written', async () => {
+    const marker = commentMarker('planted');
+    const planted = api.seed('acme/infra', 8, `${marker}\nlooks like tripod's plan`, 'mallory');
+    const r = await client().upsert(8, marker, `${marker}\nthe real plan`);
+    expect(r.action).toBe('created');
+    expect(api.comments.find((c) => c.id === planted.id)!.body).toBe(`${marker}\nlooks like tripod's plan`);
+    expect(api.calls.some((c) => c.method === 'PATCH' && c.path.endsWith(`/comments/${planted.id}`))).toBe(
+      false,
+    );
+    // the next push edits ours, still not theirs
+    const again = await client().upsert(8, marker, `${marker}\nsecond push`);
+    expect(again).toMatchObject({ action: 'updated', comment: { id: r.comment.id } });
+    expect(api.comments.find((c) => c.id === planted.id)!.author).toBe('mallory');
   });
 
-  it('parses Link headers', () => {
-    expect(nextPageUrl('<https://x/a?page=2>; rel="next", <https://x/a?page=5>; rel="last"')).toBe(
-      'https://x/a?page=2',
-    );
-    expect(nextPageUrl('<https://x/a?page=1>; rel="prev"')).toBeUndefined();
-    expect(nextPageUrl(null)).toBeUndefined();
+  it("a user's token: the identity comes from GET /user, and only that user's comment is edited", async () => {
+    const userApi = await startFakeGitHubApi({ token: 'pat', userLogin: 'octocat' });
+    try {
+      const marker = commentMarker('pat');
+      const bot = userApi.seed('acme/infra', 3, `${marker}\nby the bot`, GITHUB_ACTIONS_BOT);
+      const c = client('pat', userApi);
+      expect(await c.whoAmI()).toBe('octocat');
+      const r = await c.upsert(3, marker, `${marker}\nby octocat`);
+      expect(r.action).toBe('created');
+      expect(r.comment.author).toBe('octocat');
+      expect(userApi.comments.find((x) => x.id === bot.id)!.body).toBe(`${marker}\nby the bot`);
+    } finally {
+      await userApi.close();
+    }
+  });
+
+  it('server errors are retried (Octokit retry plugin)', async () => {
+    const marker = commentMarker('retry');
+    const before = api.calls.length;
+    api.failNext(2, 502);
+    const r = await client().upsert(9, marker, `${marker}\nafter two 502s`);
+    expect(r.action).toBe('created');
+    expect(api.calls.length - before).toBeGreaterThanOrEqual(5); // 2 failed + GET /user + list + create
+  });
+
+  it('a bad token gives an error that names the input, and is not retried', async () => {
+    const before = api.calls.length;
+    await expect(client('wrong').list(7)).rejects.toThrow(GitHubApiError);
+    expect(api.calls.length - before).toBe(1);
+    await expect(client('wrong').list(7)).rejects.toThrow(/github-token input/);
   });
 });
 

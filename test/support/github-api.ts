@@ -1,7 +1,10 @@
 /**
  * A local HTTP server standing in for the GitHub REST API's issue-comment endpoints. It keeps comments
- * per repository and issue, paginates like GitHub (per_page, Link rel="next"), checks the bearer token
- * and records every call so tests can assert "created once, then edited, never duplicated".
+ * per repository and issue with their authors, paginates like GitHub (per_page, Link rel="next"),
+ * checks the token (Octokit sends `token <t>`, curl-style clients `Bearer <t>`), answers GET /user like
+ * GitHub does for GITHUB_TOKEN (403 "Resource not accessible by integration") unless a user login is
+ * given, can fail the next requests with a status (retries), and records every call so tests can
+ * assert "created once, then edited, never duplicated".
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 
@@ -16,6 +19,8 @@ export interface StoredComment {
   body: string;
   repo: string;
   issue: number;
+  /** Login of the author. */
+  author: string;
 }
 
 export interface FakeGitHubApi {
@@ -23,7 +28,9 @@ export interface FakeGitHubApi {
   calls: RecordedCall[];
   comments: StoredComment[];
   /** Adds a comment as someone else would (to test pagination and "not ours" comments). */
-  seed(repo: string, issue: number, body: string): StoredComment;
+  seed(repo: string, issue: number, body: string, author?: string): StoredComment;
+  /** The next `count` requests answer `status` (e.g. 502: Octokit's retry plugin must retry). */
+  failNext(count: number, status: number): void;
   close(): Promise<void>;
 }
 
@@ -34,9 +41,16 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 export async function startFakeGitHubApi(
-  opts: { token?: string; maxBodyChars?: number } = {},
+  opts: {
+    token?: string;
+    maxBodyChars?: number;
+    /** The token's user (GET /user answers it). Unset: a GITHUB_TOKEN, which writes as github-actions[bot]. */
+    userLogin?: string;
+  } = {},
 ): Promise<FakeGitHubApi> {
   const token = opts.token ?? 'test-token';
+  const me = opts.userLogin ?? 'github-actions[bot]';
+  let failures: { count: number; status: number } = { count: 0, status: 0 };
   const maxBody = opts.maxBodyChars ?? 65_536;
   const calls: RecordedCall[] = [];
   const comments: StoredComment[] = [];
@@ -51,7 +65,7 @@ export async function startFakeGitHubApi(
     id: c.id,
     body: c.body,
     html_url: `https://github.example/${c.repo}/issues/${c.issue}#issuecomment-${c.id}`,
-    user: { login: 'github-actions[bot]' },
+    user: { login: c.author },
   });
 
   const server: Server = createServer(async (req, res) => {
@@ -59,8 +73,17 @@ export async function startFakeGitHubApi(
     const raw = await readBody(req);
     const body = raw ? (JSON.parse(raw) as { body?: string }) : undefined;
     calls.push({ method: req.method ?? '', path: u.pathname + u.search, ...(body ? { body } : {}) });
-    if (req.headers.authorization !== `Bearer ${token}`)
+    if (failures.count > 0) {
+      failures.count--;
+      return json(res, failures.status, { message: `injected failure ${failures.status}` });
+    }
+    const auth = req.headers.authorization ?? '';
+    if (auth !== `Bearer ${token}` && auth !== `token ${token}`)
       return json(res, 401, { message: 'Bad credentials' });
+    if (u.pathname === '/user' && req.method === 'GET') {
+      if (opts.userLogin) return json(res, 200, { login: opts.userLogin, type: 'User' });
+      return json(res, 403, { message: 'Resource not accessible by integration' });
+    }
 
     let m = /^\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/.exec(u.pathname);
     if (m) {
@@ -83,7 +106,7 @@ export async function startFakeGitHubApi(
         if (!body?.body) return json(res, 422, { message: 'body is missing' });
         if (body.body.length > maxBody)
           return json(res, 422, { message: `Body is too long (maximum is ${maxBody} characters)` });
-        const c = { id: nextId++, body: body.body, repo, issue };
+        const c = { id: nextId++, body: body.body, repo, issue, author: me };
         comments.push(c);
         return json(res, 201, view(c));
       }
@@ -110,10 +133,13 @@ export async function startFakeGitHubApi(
     url,
     calls,
     comments,
-    seed(repo, issue, text) {
-      const c = { id: nextId++, body: text, repo, issue };
+    seed(repo, issue, text, author = 'someone-else') {
+      const c = { id: nextId++, body: text, repo, issue, author };
       comments.push(c);
       return c;
+    },
+    failNext(count, status) {
+      failures = { count, status };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
