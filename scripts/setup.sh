@@ -66,6 +66,17 @@ if [ -n "$flannel_version" ] && ! echo "$flannel_sha  $flannel_file" | sha256sum
     { say "the Flannel ${flannel_version} manifest does not have the SHA-256 pinned in src/spec/versions.ts"; exit 1; }
 fi
 
+# actionlint: checks every workflow (examples/workflows, .github/workflows; test/action-workflows.test.ts).
+# Built from the Go module proxy into the same project-local bin dir (its PyPI wrapper downloads a
+# release binary at run time, which fails without general network access).
+ACTIONLINT_VERSION=1.7.12
+if ! "$ETCD_BIN_DIR/actionlint" -version 2>/dev/null | grep -x >/dev/null "v$ACTIONLINT_VERSION"; then
+  command -v go >/dev/null 2>&1 || { say "installing actionlint $ACTIONLINT_VERSION needs Go (https://go.dev/doc/install), then run this again"; exit 1; }
+  say "installing actionlint $ACTIONLINT_VERSION into $ETCD_BIN_DIR"
+  mkdir -p "$ETCD_BIN_DIR"
+  GOBIN="$PWD/$ETCD_BIN_DIR" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing node packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
@@ -79,4 +90,4 @@ if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/pip show moto 2>/dev/null | gre
   .venv/bin/pip install -q --disable-pip-version-check "moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}" \
     "kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}"
 fi
-say "ready: node $(node --version), etcd ${etcd_pin} ($ETCD_BIN_DIR), moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION}"
+say "ready: node $(node --version), etcd ${etcd_pin} and actionlint ${ACTIONLINT_VERSION} ($ETCD_BIN_DIR), moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION}"
