@@ -16,7 +16,7 @@ import type { Plan } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';
 import { parseSpec } from '../src/spec/load.js';
 import { deriveTopology } from '../src/spec/topology.js';
-import { fenceOf, logText, mdCell, mdCode, mdFence, mdText, oneLine } from '../src/text/escape.js';
+import { fenceOf, logText, mdCell, mdCode, mdFence, mdText, oneLine, shQuote } from '../src/text/escape.js';
 
 /** The workflow commands the runner would run for `log` (its v2 `::` and v1 `##[` forms). */
 function runnerCommands(log: string): string[] {
@@ -236,5 +236,21 @@ describe('the plan and status reports', () => {
     expect(md).not.toMatch(/<script>|<b>/);
     // the detail's newline shows as \n (its backslash escaped), its pipes as text
     expect(md).toContain('line\\\\n\\| a \\| b \\|');
+  });
+});
+
+describe('shell', () => {
+  it('a suggested command quotes what the shell would read otherwise', () => {
+    expect(shQuote('clusters/prod.yaml')).toBe('clusters/prod.yaml');
+    expect(shQuote("my cluster's spec.yaml")).toBe("'my cluster'\\''s spec.yaml'");
+    expect(shQuote('$(rm -rf ~); x`y`')).toBe("'$(rm -rf ~); x`y`'");
+  });
+
+  it('any word survives a round trip through bash', async () => {
+    const { execFileSync } = await import('node:child_process');
+    for (const w of ['a b', "it's", '$HOME', '`id`', 'a\nb', '*', '', '-n']) {
+      const out = execFileSync('bash', ['-c', `printf '%s' ${shQuote(w)}`], { encoding: 'utf8' });
+      expect(out).toBe(w);
+    }
   });
 });

@@ -79,3 +79,12 @@ function longestRun(s: string): number {
 export function fenceOf(line: string): string | undefined {
   return /^ {0,3}(`{3,}|~{3,})/.exec(line)?.[1];
 }
+
+/**
+ * A word for a shell command tripod suggests (`tripod restore -f <file> ...`): as it is when it holds
+ * only characters no shell treats specially, else single-quoted (a `'` inside as `'\''`).
+ */
+export function shQuote(s: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
