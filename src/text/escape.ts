@@ -27,7 +27,6 @@ const SHORT: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** One line: control characters (newlines, tabs, escapes, line separators) shown as JSON escapes. */
 export function oneLine(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
   return s.replace(
     /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
     (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
