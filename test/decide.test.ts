@@ -616,6 +616,19 @@ describe('decide: issue 14, healing rules that hold when faults overlap', () => 
     expect(reasons(d)).toContain(WAIT.etcdUnreachable);
   });
 
+  it('finding 3: etcd unreachable from the reconciler: a launching master given a join is held before its boot timeout too (simulate --seed 504)', () => {
+    const s = state({
+      instances: [
+        inst(1),
+        inst(2),
+        inst(3, { lifecycleState: 'Pending:Wait', apiReady: true, launchTime: NOW - 60_000 }),
+      ],
+      memory: { unhealthySince: {}, established: true },
+      joins: { 'i-3': { name: 'i-3', initialCluster: 'x', initialClusterState: 'existing', memberId: 'm3' } },
+    });
+    expect(heartbeats(decide(s, cfg, NOW).actions)).toEqual(['i-3 launching']);
+  });
+
   it('finding 3: a launch is never abandoned while its member votes: the member is removed first', () => {
     const s = healthy(3);
     s.group.instances[2] = {

@@ -16,7 +16,7 @@
 import type { ReconcilerConfig } from './config.js';
 import type { ClusterConditions, Decision } from './decision.js';
 import type { ObservedState, ReconcilerMemory } from './observed.js';
-import { abandonPhase, joinsPhase, seedPhase } from './phases/joins.js';
+import { abandonPhase, holdWhileUnreachablePhase, joinsPhase, seedPhase } from './phases/joins.js';
 import { Pass } from './phases/pass.js';
 import { memberlessKey, recentReplacements, replacementPhase } from './phases/replacement.js';
 import { assessQuorum, decideRestore } from './phases/restore.js';
@@ -60,6 +60,7 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
   ) {
     seedPhase(p);
   } else {
+    holdWhileUnreachablePhase(p);
     p.wait(
       'etcd-unreachable',
       `etcd unreachable${observed.etcd.error ? ` (${observed.etcd.error})` : ''}: no membership change (quorum lost?)`,

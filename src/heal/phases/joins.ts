@@ -157,6 +157,25 @@ export function joinsPhase(p: Pass): void {
   }
 }
 
+/**
+ * etcd does not answer the reconciler, in an established cluster: every launching master is held
+ * (finding 3). One given a join may run a voter nobody can see now (its default ABANDON would
+ * terminate it with its data); one without a join waits for etcd, like the rest of the pass.
+ */
+export function holdWhileUnreachablePhase(p: Pass): void {
+  for (const inst of pendingMasters(p)) {
+    const id = inst.instanceId;
+    if (p.settled.has(id) || p.handled.has(id)) continue;
+    p.hold(
+      id,
+      'launching',
+      p.observed.joins[id] !== undefined
+        ? 'etcd unreachable: its member may vote'
+        : 'waiting for etcd to answer',
+    );
+  }
+}
+
 /** 9. A brand-new cluster (etcd unreachable, never established): one seed creates it. */
 export function seedPhase(p: Pass): void {
   const pending = pendingMasters(p);
