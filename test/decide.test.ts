@@ -673,6 +673,10 @@ describe('decide: issue 14, healing rules that hold when faults overlap', () => 
     const d1 = decide(s, config, NOW);
     expect(only(d1.actions, 'set-unhealthy')).toMatchObject([{ instanceId: 'i-3' }]);
     expect(heartbeats(d1.actions)).toEqual(['i-2 terminating', 'i-4 launching']);
+    // the same when B was marked Unhealthy by a health check outside the reconciler (simulate --seed 583)
+    const marked = structuredClone(s);
+    marked.group.instances[1] = { ...marked.group.instances[1]!, health: 'Unhealthy' };
+    expect(only(decide(marked, config, NOW).actions, 'set-unhealthy')).toMatchObject([{ instanceId: 'i-3' }]);
     // pass 2: C is marked Unhealthy: its member goes (dead before new)
     s.group.instances[2] = { ...s.group.instances[2]!, health: 'Unhealthy' };
     const d2 = decide({ ...s, memory: d1.memory }, config, NOW + 10_000);

@@ -30,10 +30,10 @@ export function replacementPhase(p: Pass, established: boolean): void {
   // In progress: an instance marked Unhealthy and not gone yet, a learner joining, this pass's
   // change, or a terminating master (unless its removal waits on quorum, see above).
   const replacing =
-    p.instances.some(
-      (i) =>
-        (i.health === 'Unhealthy' && !isGone(i)) ||
-        (i.lifecycleState === 'Terminating:Wait' && !p.removalBlocked.has(i.instanceId)),
+    p.instances.some((i) =>
+      i.lifecycleState === 'Terminating:Wait'
+        ? !p.removalBlocked.has(i.instanceId) // whatever its health: it is leaving
+        : i.health === 'Unhealthy' && !isGone(i),
     ) ||
     p.learners.length > 0 ||
     p.change !== undefined;
