@@ -153,8 +153,8 @@ process.stderr.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, firstMs: t2 
     AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
     TRIPOD_CLUSTER: 'bench',
     TRIPOD_AWS_MAX_ATTEMPTS: '1',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+    TRIPOD_LOG_LEVEL: 'SILENT',
+    TRIPOD_METRICS_DISABLED: 'true',
     AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
   };
   const cold = (bundle: string, extra?: string) => {

@@ -10,6 +10,34 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
+/**
+ * The SDK clients import their whole package.json (~2 KB each, once per client) for one field: the
+ * version in the user agent. Only that field is kept.
+ */
+export const sdkPackageVersion = {
+  name: 'sdk-package-version',
+  setup(build) {
+    build.onLoad({ filter: /@aws-sdk[\\/]client-[^\\/]+[\\/]package\.json$/ }, (args) => {
+      const { version } = JSON.parse(readFileSync(args.path, 'utf8'));
+      return { contents: JSON.stringify({ version }), loader: 'json' };
+    });
+  },
+};
+
+/**
+ * Smithy's Sha256Node falls back to a pure-JavaScript SHA-256 when node:crypto has none; Lambda's
+ * Node always has it (FIPS mode included), so the fallback is replaced by a class that says so.
+ */
+export const nativeSha256Only = {
+  name: 'native-sha256-only',
+  setup(build) {
+    build.onLoad({ filter: /@smithy[\\/]core[\\/]dist-es[\\/].*[\\/]sha256[\\/]Sha256Js\.js$/ }, () => ({
+      contents: "export class Sha256Js { constructor() { throw new Error('node:crypto has no sha256'); } }\n",
+      loader: 'js',
+    }));
+  },
+};
+
 export const pureSdkSchemas = {
   name: 'pure-sdk-schemas',
   setup(build) {
@@ -40,7 +68,7 @@ export function lambdaBundleOptions(root = '.', { eventStreams = false } = {}) {
     minify: true,
     legalComments: 'none',
     mainFields: ['module', 'main'],
-    plugins: [pureSdkSchemas],
+    plugins: [pureSdkSchemas, sdkPackageVersion, nativeSha256Only],
     // Event streams are loaded lazily (a dynamic import) only for event-stream operations, which the
     // reconciler never calls (S3's client imports them statically: the snapshot module keeps them).
     // `bowser` is the SDK's browser user-agent parser (a dynamic import never taken on Node).

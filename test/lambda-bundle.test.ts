@@ -1,7 +1,7 @@
 /**
  * The shipped bundle (dist/lambdas/reconciler/index.mjs as scripts/build.mjs makes it), run in a
  * fresh `node` the way Lambda runs it: environment credentials, TRIPOD_CLUSTER, the real
- * reconcilePass, Powertools' JSON logs and EMF metrics on stdout. AWS is the moto server; the
+ * reconcilePass, JSON logs and EMF metrics on stdout (src/lambdas/telemetry.ts). AWS is the moto server; the
  * masters' addresses are loopback addresses where no etcd listens (etcd unreachable, no seed yet).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -90,6 +90,8 @@ describe('the reconciler bundle', () => {
 
   it('is a self-contained ESM index plus the lazily loaded snapshot module, with linked source maps, zipped', () => {
     expect(statSync(bundle).size).toBeGreaterThan(10_000);
+    // Issue 18's budget: under 300 KB (bench/lambda.ts prints the size and the import time).
+    expect(statSync(bundle).size).toBeLessThan(300 * 1024);
     expect(statSync(`${bundle}.map`).size).toBeGreaterThan(0);
     const zip = readFileSync(join(out, 'dist/lambdas/reconciler.zip')).toString('latin1');
     expect(zip).toContain('index.mjs');

@@ -1,15 +1,14 @@
 /**
  * The reconciler Lambda's entry point (bundled to dist/lambdas/reconciler/index.mjs): wires the real
  * dependencies - SDK clients for the four services it calls, the etcd JSON-gateway client, one
- * `reconcilePass` - and Powertools Logger (structured JSON) and Metrics (EMF) into the handler.
+ * `reconcilePass` - and JSON logs and EMF metrics on stdout (telemetry.ts) into the handler.
  *
  * Environment: TRIPOD_CLUSTER (the cluster this function reconciles), AWS_REGION (set by Lambda),
  * AWS_ENDPOINT_URL (an emulator, tests only), TRIPOD_AWS_MAX_ATTEMPTS (default 3),
  * TRIPOD_SNAPSHOT_FUNCTION (the function snapshot requests go to; default: this one,
- * AWS_LAMBDA_FUNCTION_NAME, set by Lambda).
+ * AWS_LAMBDA_FUNCTION_NAME, set by Lambda), AWS_LAMBDA_LOG_LEVEL or TRIPOD_LOG_LEVEL (default INFO),
+ * TRIPOD_METRICS_DISABLED=true (no EMF lines: benchmarks).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -25,8 +24,8 @@ import {
   type PassSummary,
   type RunPass,
   type SnapshotStorePort,
-  type Telemetry,
 } from './reconciler-handler.js';
+import { createJsonTelemetry } from './telemetry.js';
 
 export const SERVICE_NAME = 'tripod-reconciler';
 
@@ -60,23 +59,6 @@ export const runReconcilePass: RunPass = async (ports, config, options) => {
   return summary;
 };
 
-export function powertoolsTelemetry(logger: Logger, metrics: Metrics): Telemetry {
-  return {
-    info: (m, extra) => logger.info(m, extra ?? {}),
-    warn: (m, extra) => logger.warn(m, extra ?? {}),
-    error: (m, extra) => logger.error(m, extra ?? {}),
-    appendKeys: (keys) => logger.appendKeys(keys),
-    removeKeys: (keys) => logger.removeKeys(keys),
-    metric: (name, unit, value) =>
-      metrics.addMetric(name, unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds, value),
-    flushMetrics: (cluster) => {
-      if (!metrics.hasStoredMetrics()) return;
-      if (cluster) metrics.addDimension('cluster', cluster);
-      metrics.publishStoredMetrics();
-    },
-  };
-}
-
 export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const endpoint = resolveEndpoint(env.AWS_ENDPOINT_URL);
@@ -95,8 +77,7 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
     elbv2: instrument(new ElasticLoadBalancingV2Client(base), counter),
     ssm: instrument(new SSMClient(base), counter),
   };
-  const logger = new Logger({ serviceName: SERVICE_NAME });
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const telemetry = createJsonTelemetry({ service: SERVICE_NAME, namespace: METRICS_NAMESPACE, env });
   const handle = createReconcilerHandler({
     clients,
     cluster: env.TRIPOD_CLUSTER || undefined,
@@ -126,13 +107,13 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
       }
     },
     runPass: runReconcilePass,
-    telemetry: powertoolsTelemetry(logger, metrics),
+    telemetry,
     now: Date.now,
   });
   return async (event: unknown, context?: LambdaContextLike) => {
     counter.reset();
     const result = await handle(event, context);
-    if (result.status === 'reconciled') logger.debug('api calls', { calls: counter.snapshot() });
+    if (result.status === 'reconciled') telemetry.debug('api calls', { calls: counter.snapshot() });
     return result;
   };
 }
