@@ -52,7 +52,7 @@ async function cli(...argv: string[]) {
   });
   return { code, out, err };
 }
-const withSpec = (...argv: string[]) => [...argv, '-f', specFile, '--endpoint', endpoint];
+const withSpec = (...argv: string[]) => [...argv, '-f', specFile, '--endpoint-url', endpoint];
 
 const desired = async () => (await describeGroups(aws, [`${name}-masters`]))[0]?.desired;
 const protectedIds = async () =>
@@ -187,8 +187,10 @@ describe('tripod backups', () => {
       other,
       `apiVersion: tripod/v1\nkind: Cluster\nname: nobody\nregion: ${REGION}\nkubernetesVersion: 1.32.4\nnetwork:\n  cidr: 10.0.0.0/16\n  zones: [${REGION}a]\n`,
     );
+    // --endpoint: the old spelling of --endpoint-url, still accepted with a warning.
     const r = await cli('backups', '-f', other, '--endpoint', endpoint);
     expect(r.code).toBe(1);
+    expect(r.err).toContain('tripod backups: --endpoint is deprecated: use --endpoint-url');
     expect(r.err).toMatch(/cluster nobody has no configuration in ap-south-1 .*pass --bucket/);
   });
 
@@ -203,7 +205,7 @@ describe('tripod restore', () => {
 
   it('requires the cluster name as confirmation', async () => {
     const none = await cli(...withSpec('restore'));
-    expect(none.code).toBe(2);
+    expect(none.code).toBe(64);
     expect(none.err).toMatch(/--confirm <cluster name> is required/);
     const wrong = await cli(...withSpec('restore', '--confirm', 'prod'));
     expect(wrong.code).toBe(1);

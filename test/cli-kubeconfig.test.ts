@@ -251,10 +251,10 @@ describe('tripod kubeconfig', () => {
     expect(readFileSync(path, 'utf8')).toBe('- just\n- a list\n');
   });
 
-  it('refuses a bad --ttl (exit 2) and says where the CA should be when the cluster has none (exit 1)', async () => {
+  it('refuses a bad --ttl (exit 64) and says where the CA should be when the cluster has none (exit 1)', async () => {
     for (const ttl of ['12', 'forever', '30s', '8d']) {
       const r = await cli('kubeconfig', '-f', specFile('e.yaml'), '--ttl', ttl, '--endpoint-url', endpoint);
-      expect(r.code, ttl).toBe(2);
+      expect(r.code, ttl).toBe(64);
       expect(r.err).toContain('--ttl');
     }
     const missing = specFile('f.yaml').replace('f.yaml', 'g.yaml');
@@ -270,7 +270,7 @@ describe('tripod kubeconfig', () => {
   it('--help documents every flag', async () => {
     const r = await cli('kubeconfig', '--help');
     expect(r.code).toBe(0);
-    for (const flag of ['--file', '--output', '--ttl', '--merge', '--endpoint-url', '--help'])
+    for (const flag of ['--spec', '--output', '--ttl', '--merge', '--endpoint-url', '--region', '--help'])
       expect(r.out + r.err).toContain(flag);
   });
 });

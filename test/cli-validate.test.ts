@@ -50,11 +50,12 @@ describe('tripod validate', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
-  it('exit 2 on usage errors, with the help', async () => {
+  it('exit 64 on usage errors, pointing at the help', async () => {
     const r = await run(['validate', '--format', 'xml', '-f', 'examples/three-zones.yaml']);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--format must be one of table, mermaid, json/);
-    expect((await run(['frobnicate'])).code).toBe(2);
+    expect(r.code).toBe(64);
+    expect(r.err).toMatch(/--format must be one of text, json, markdown, mermaid/);
+    expect(r.err).toContain('Run `tripod validate --help` for its options.');
+    expect((await run(['frobnicate'])).code).toBe(64);
   });
 
   it('--help on the tool and on every command', async () => {

@@ -55,6 +55,7 @@ describe('tripod plan / apply / destroy', () => {
     const j = await tripod('plan', '--format', 'json');
     expect(j.code).toBe(0);
     const plan = JSON.parse(j.out);
+    expect(plan.formatVersion).toBe(1);
     expect(plan.cluster).toBe('pt-cli');
     expect(plan.summary.create).toBeGreaterThan(30);
   });
@@ -104,13 +105,13 @@ describe('tripod plan / apply / destroy', () => {
 
   it('--region must agree with the spec', async () => {
     const r = await tripod('plan', '--region', 'us-east-1');
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(64);
     expect(r.err).toMatch(/--region us-east-1 disagrees/);
   });
 
   it('destroy asks for the name: refused without it, with the wrong one, done with --confirm', async () => {
     const none = await tripod('destroy');
-    expect(none.code).toBe(2);
+    expect(none.code).toBe(64);
     expect(none.err).toMatch(/pass --confirm pt-cli/);
     const wrong = await tripod('destroy', '--confirm', 'pt-other');
     expect(wrong.code).toBe(1);

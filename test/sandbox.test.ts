@@ -43,7 +43,7 @@ describe('tripod sandbox', () => {
   it('heals a lost master and a lost etcd service with real etcd, in the right order, keeping the data', async () => {
     const c = capture();
     const code = await main(
-      ['sandbox', '--scenarios', 'lose-master,lose-etcd', '--seed', '3', '--json'],
+      ['sandbox', '--scenarios', 'lose-master,lose-etcd', '--seed', '3', '--format', 'json'],
       c.io,
     );
     const live = c.err.join('\n');
@@ -176,7 +176,7 @@ describe('tripod sandbox', () => {
   it('rejects unknown scenarios and explains the options', async () => {
     expect(() => parseScenarios('lose-master,lose-everything')).toThrow(/unknown scenario "lose-everything"/);
     const c = capture();
-    expect(await main(['sandbox', '--scenarios', 'nope'], c.io)).toBe(2);
+    expect(await main(['sandbox', '--scenarios', 'nope'], c.io)).toBe(64);
     const h = capture();
     expect(await main(['sandbox', '--help'], h.io)).toBe(0);
     expect(h.out.join('\n')).toMatch(/^Usage: tripod sandbox/);

@@ -47,7 +47,7 @@ describe('tripod simulate', () => {
     expect(err).toContain('Replay: tripod simulate --seed 2 --timeline');
   });
 
-  it('rejects bad options with exit 2 and a clear message', async () => {
+  it('rejects bad options with exit 64 and a clear message', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--faults', 'kill,kil'], /unknown fault "kil" \(known: kill, zone-outage/],
       [['--masters', '4'], /--masters must be odd/],
@@ -55,10 +55,11 @@ describe('tripod simulate', () => {
       [['--timeline'], /--timeline needs --seed S/],
       [['--seed', '1', '--seeds', '3'], /--seed runs one seed/],
       [['--etcd', 'fake'], /--etcd must be one of model, real/],
+      [['--sed', '3'], /unknown option '--sed': did you mean --seed\?/],
     ];
     for (const [args, msg] of cases) {
       const c = capture();
-      expect(await main(['simulate', ...args], c.io)).toBe(2);
+      expect(await main(['simulate', ...args], c.io)).toBe(64);
       expect(c.err.join('\n')).toMatch(msg);
     }
   });

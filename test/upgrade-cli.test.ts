@@ -16,15 +16,16 @@ describe('tripod upgrade', () => {
   it('--help shows the usage', async () => {
     const r = await run(['upgrade', '--help']);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^Usage: tripod upgrade \[-f cluster\.yaml\] \[--abort\] \[--timeout-minutes N\]/);
+    expect(r.out).toMatch(/^Usage: tripod upgrade \[options\] \[spec\] \[--abort\] \[--timeout-minutes N\]/);
+    expect(r.out).toMatch(/--region <region>/);
   });
 
-  it('usage errors exit 2 with the reason', async () => {
+  it('usage errors exit 64 with the reason', async () => {
     let r = await run(['upgrade', '--simulate', '--faults', 'meteor']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(64);
     expect(r.err).toMatch(/--faults: unknown fault "meteor" \(known: zone-outage/);
     r = await run(['upgrade', '--timeout-minutes', '0']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(64);
     expect(r.err).toMatch(/--timeout-minutes must be a whole number from 1/);
   });
 

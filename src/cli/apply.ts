@@ -2,32 +2,36 @@
 import { applyPlan, checkApplicable } from '../provision/apply.js';
 import { planCluster } from '../provision/plan.js';
 import { renderPlan } from '../provision/plan-render.js';
-import { asUserErrors, awsOptions, awsOptionsHelp, openSession } from './aws-options.js';
-import { type Command, choice } from './command.js';
+import { AWS_CREDENTIALS_NOTE, asUserErrors, openSession, provisionOptions } from './aws-options.js';
+import { type CommandDef, choice, jsonDocument } from './command.js';
+import { awsCommandOptions, formatOption, specArgument } from './options.js';
 
-export const applyCommand: Command = {
+export const applyCommand: CommandDef = {
   name: 'apply',
   summary: 'create or update the cluster in AWS to match the spec',
-  help: `Usage: tripod apply [-f cluster.yaml] [--region R] [--endpoint-url URL] [--format text|markdown|json] [--allow-destructive] [--reconciler-zip PATH]
-
-Plans (see tripod plan), prints the plan, then applies it in dependency order, waiting for NAT
+  description: `Plans (see tripod plan), prints the plan, then applies it in dependency order, waiting for NAT
 gateways and load balancers to be ready. Apply is idempotent: run it again after an interruption
 and it finishes the job. Destructive changes (deleting or replacing the master group, shrinking
 the masters, dropping zones that hold more masters than the cluster can lose, renaming the
-cluster when --previous-name says it had another name)
-are refused unless --allow-destructive is given.
+cluster when --previous-name says it had another name) are refused unless --allow-destructive
+is given.
 
 The reconciler function gets the Lambda package shipped with tripod (dist/lambdas/reconciler.zip),
 the same one the GitHub Action deploys, so a plan from either is a no-op after an apply from the
 other. --reconciler-zip deploys another package instead (e.g. a development build).
+With --format json, stdout holds one JSON document (the plan and what was applied); the progress
+goes to stderr.`,
+  argument: specArgument,
+  options: [
+    ...awsCommandOptions,
+    formatOption(),
+    ...provisionOptions,
+    { flags: '--allow-destructive', description: 'apply destructive changes too' },
+  ],
+  footer: `${AWS_CREDENTIALS_NOTE}
 
-Options:
-${awsOptionsHelp}
-      --allow-destructive  apply destructive changes too
-
-Exit codes: 0 applied (or nothing to do), 1 refused or failed, 2 usage error.`,
-  options: { ...awsOptions, 'allow-destructive': { type: 'boolean', default: false } },
-  async run(values, _positionals, io) {
+Exit codes: 0 applied (or nothing to do), 1 refused or failed, 64 usage error.`,
+  async run(values, io) {
     const format = choice(values.format, ['text', 'markdown', 'json'] as const, 'format');
     const allowDestructive = values['allow-destructive'] === true;
     const { spec, aws, desiredOptions } = openSession(values);
@@ -36,7 +40,7 @@ Exit codes: 0 applied (or nothing to do), 1 refused or failed, 2 usage error.`,
         const state = await planCluster(aws, spec, desiredOptions);
         if (format !== 'json') io.out(renderPlan(state.plan, format));
         if (!state.plan.hasChanges) {
-          if (format === 'json') io.out(JSON.stringify({ plan: state.plan, applied: 0 }, null, 2));
+          if (format === 'json') io.out(jsonDocument({ plan: state.plan, applied: 0 }));
           return 0;
         }
         checkApplicable(state.plan, allowDestructive);
@@ -50,11 +54,7 @@ Exit codes: 0 applied (or nothing to do), 1 refused or failed, 2 usage error.`,
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
         if (format === 'json')
           io.out(
-            JSON.stringify(
-              { plan: state.plan, applied: result.applied.length, seconds: Number(seconds) },
-              null,
-              2,
-            ),
+            jsonDocument({ plan: state.plan, applied: result.applied.length, seconds: Number(seconds) }),
           );
         else
           io.out(

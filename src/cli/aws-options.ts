@@ -1,4 +1,4 @@
-/** What `tripod plan`, `apply` and `destroy` share: the spec, AWS options, and AWS errors as user errors. */
+/** What the AWS commands share: the spec checked against --region, AWS clients, and AWS errors as user errors. */
 import { readFileSync } from 'node:fs';
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
@@ -9,27 +9,24 @@ import { reconcilerBundleFromZip } from '../provision/reconciler-bundle.js';
 import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { type Options, UsageError, UserError } from './command.js';
+import { type OptionDef, UsageError, UserError, type Values } from './command.js';
+import { awsMaxAttempts } from './env.js';
 
-export const awsOptions: Options = {
-  file: { type: 'string', short: 'f', default: 'cluster.yaml' },
-  region: { type: 'string' },
-  'endpoint-url': { type: 'string' },
-  format: { type: 'string', default: 'text' },
-  'reconciler-zip': { type: 'string' },
-  'previous-name': { type: 'string' },
-};
+/** Options of the commands that provision (plan, apply): what to deploy and what the cluster was called. */
+export const provisionOptions: OptionDef[] = [
+  {
+    flags: '--reconciler-zip <path>',
+    description:
+      'deploy this reconciler Lambda package instead of the shipped one (default: dist/lambdas/reconciler.zip, the bundle the Action deploys)',
+  },
+  {
+    flags: '--previous-name <name>',
+    description: "the cluster's name before this change: a different name is a rename (destructive)",
+  },
+];
 
-export const awsOptionsHelp = `  -f, --file PATH          the spec (default: cluster.yaml)
-      --region REGION      AWS region (must match the spec's region; default: the spec's)
-      --endpoint-url URL   AWS endpoint, e.g. a local moto server (default: AWS, or AWS_ENDPOINT_URL)
-      --format FORMAT      text (default), markdown or json
-      --reconciler-zip P   deploy this reconciler Lambda package instead of the shipped one
-                           (default: dist/lambdas/reconciler.zip, the bundle the Action deploys)
-      --previous-name N    the cluster's name before this change: a different name is a rename (destructive)
-  -h, --help               this help
-
-Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO,
+/** Said once under every AWS command's options. */
+export const AWS_CREDENTIALS_NOTE = `Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO,
 an instance role). TRIPOD_AWS_MAX_ATTEMPTS sets the attempts per call (adaptive retry, default 5).`;
 
 export interface Session {
@@ -47,23 +44,34 @@ export function loadSpecOrFail(file: string): ClusterSpec {
 
 /** AWS clients for `region`: `endpoint` (e.g. a local moto server) and TRIPOD_AWS_MAX_ATTEMPTS when set. */
 export function cliAwsClients(region: string, endpoint: unknown): AwsClients {
-  const attempts = Number(process.env.TRIPOD_AWS_MAX_ATTEMPTS ?? '');
+  const attempts = awsMaxAttempts();
   return createAwsClients({
     region,
     ...(typeof endpoint === 'string' ? { endpoint } : {}),
-    ...(Number.isInteger(attempts) && attempts > 0 ? { maxAttempts: attempts } : {}),
+    ...(attempts !== undefined ? { maxAttempts: attempts } : {}),
   });
 }
 
-export function openSession(values: Record<string, unknown>): Session {
-  const file = String(values.file ?? 'cluster.yaml');
+/** The spec of `--spec` (or the argument), checked against `--region`: a region of its own would mismatch its zones. */
+export function loadSpecForAws(values: Values): ClusterSpec {
+  const file = String(values.spec ?? 'cluster.yaml');
   const spec = loadSpecOrFail(file);
   if (typeof values.region === 'string' && values.region !== spec.region) {
     throw new UsageError(
       `--region ${values.region} disagrees with ${file} (region: ${spec.region}); its zones belong to ${spec.region}`,
     );
   }
-  const aws = cliAwsClients(spec.region, values['endpoint-url']);
+  return spec;
+}
+
+/** The spec (checked against --region) and AWS clients for its region and --endpoint-url. The caller destroys `aws`. */
+export function openAws(values: Values): { spec: ClusterSpec; aws: AwsClients } {
+  const spec = loadSpecForAws(values);
+  return { spec, aws: cliAwsClients(spec.region, values['endpoint-url']) };
+}
+
+export function openSession(values: Values): Session {
+  const { spec, aws } = openAws(values);
   const desiredOptions: PlanOptions = {};
   if (typeof values['previous-name'] === 'string') desiredOptions.previousName = values['previous-name'];
   if (typeof values['reconciler-zip'] === 'string') {
@@ -72,6 +80,7 @@ export function openSession(values: Record<string, unknown>): Session {
         new Uint8Array(readFileSync(values['reconciler-zip'])),
       );
     } catch (e) {
+      aws.destroy();
       throw new UserError(`--reconciler-zip ${values['reconciler-zip']}: ${(e as Error).message}`);
     }
   }

@@ -6,19 +6,19 @@ import type { SnapshotInfo } from '../heal/backup-policy.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import { configParameter } from '../heal/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { cliAwsClients, loadSpecOrFail } from './aws-options.js';
-import { type Command, choice, type Options, UserError } from './command.js';
+import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';
+import { type CommandDef, choice, jsonDocument, type OptionDef, UserError, type Values } from './command.js';
+import { awsCommandOptions, endpointAlias, formatOption, specArgument } from './options.js';
 
 /** Options shared by `tripod backups` and `tripod restore`. */
-export const backupOptions: Options = {
-  file: { type: 'string', short: 'f', default: 'cluster.yaml' },
-  bucket: { type: 'string' },
-  endpoint: { type: 'string' },
-};
-
-export const backupOptionsHelp = `  -f, --file PATH      the spec (default: cluster.yaml): cluster name and region
-      --bucket NAME    the backup bucket (default: the one in /tripod/<cluster>/config)
-      --endpoint URL   AWS endpoint (a local emulator; default: AWS, or AWS_ENDPOINT_URL)`;
+export const backupOptions: OptionDef[] = [
+  ...awsCommandOptions,
+  {
+    flags: '--bucket <name>',
+    description: 'the backup bucket (default: the one in /tripod/<cluster>/config)',
+  },
+  endpointAlias,
+];
 
 export interface BackupContext {
   spec: ClusterSpec;
@@ -28,9 +28,8 @@ export interface BackupContext {
 }
 
 /** Loads the spec, connects to AWS and finds the backup bucket. The caller destroys `aws`. */
-export async function openBackups(values: Record<string, unknown>): Promise<BackupContext> {
-  const spec = loadSpecOrFail(String(values.file ?? 'cluster.yaml'));
-  const aws = cliAwsClients(spec.region, values.endpoint);
+export async function openBackups(values: Values): Promise<BackupContext> {
+  const { spec, aws } = openAws(values);
   try {
     let bucket = typeof values.bucket === 'string' ? values.bucket : undefined;
     if (!bucket) {
@@ -89,37 +88,28 @@ export function snapshotTable(snapshots: readonly SnapshotInfo[]): string {
   return [line(head), ...rows.map(line)].join('\n');
 }
 
-export const backupsCommand: Command = {
+export const backupsCommand: CommandDef = {
   name: 'backups',
   summary: "list the cluster's etcd snapshots in S3",
-  help: `Usage: tripod backups [-f cluster.yaml] [--bucket NAME] [--format table|json]
+  description: `Lists the etcd snapshots of the cluster, oldest first: time, size, etcd revision and SHA-256.
+A snapshot without a recorded SHA-256 was never completed and is never restored.`,
+  argument: specArgument,
+  options: [...backupOptions, formatOption(['text', 'json'], { table: 'text' })],
+  footer: `${AWS_CREDENTIALS_NOTE}
 
-Lists the etcd snapshots of the cluster, oldest first: time, size, etcd revision and SHA-256.
-A snapshot without a recorded SHA-256 was never completed and is never restored.
-
-Options:
-${backupOptionsHelp}
-      --format FORMAT  table (default) or json
-  -h, --help           this help
-
-Exit codes: 0 listed, 1 something to fix (no bucket, no access), 2 usage error.`,
-  options: { ...backupOptions, format: { type: 'string', default: 'table' } },
-  async run(values, _positionals, io) {
-    const format = choice(values.format, ['table', 'json'] as const, 'format');
+Exit codes: 0 listed, 1 something to fix (no bucket, no access), 64 usage error.`,
+  async run(values, io) {
+    const format = choice(values.format, ['text', 'json'] as const, 'format');
     const ctx = await openBackups(values);
     try {
       const snapshots = await ctx.backup.list();
       if (format === 'json') {
         io.out(
-          JSON.stringify(
-            {
-              cluster: ctx.spec.name,
-              bucket: ctx.bucket,
-              snapshots: snapshots.map((s) => ({ ...s, time: new Date(s.time).toISOString() })),
-            },
-            null,
-            2,
-          ),
+          jsonDocument({
+            cluster: ctx.spec.name,
+            bucket: ctx.bucket,
+            snapshots: snapshots.map((s) => ({ ...s, time: new Date(s.time).toISOString() })),
+          }),
         );
       } else if (snapshots.length === 0) {
         io.out(`No snapshots of ${ctx.spec.name} in s3://${ctx.bucket}/${ctx.spec.name}/ yet.`);

@@ -1,5 +1,7 @@
-/** The shape every `tripod` command has, and the errors the CLI turns into exit codes. */
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+/**
+ * The shape every `tripod` command has (a declarative definition: program.ts turns it into a
+ * commander command, docs.ts into docs/cli.md), and the errors the CLI turns into exit codes.
+ */
 
 export interface Io {
   out(text: string): void;
@@ -11,23 +13,55 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
 
-export type Options = NonNullable<ParseArgsConfig['options']>;
+/** The exit codes every command shares (a command may add its own, e.g. status's 3). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  /** Only `plan --detailed-exitcode`: there are changes. */
+  changes: 2,
+  /** The command line or an environment setting is wrong (BSD sysexits EX_USAGE). */
+  usage: 64,
+  /** A bug in tripod (EX_SOFTWARE). */
+  bug: 70,
+} as const;
 
-export interface Command {
-  name: string;
-  summary: string;
-  /** Usage line(s) and option help shown by `--help`. */
-  help: string;
-  options: Options;
-  /** Returns the exit code. Throw UsageError for bad arguments, UserError for anything the user can fix. */
-  run(
-    values: Record<string, string | boolean | string[] | undefined>,
-    positionals: string[],
-    io: Io,
-  ): Promise<number>;
+/** Option values by long flag name (`endpoint-url`), after aliases and defaults are resolved. */
+export type Values = Record<string, string | boolean | undefined>;
+
+export interface OptionDef {
+  /** Commander's flag syntax: `-f, --spec <file>`, `--watch`, `--format <format>`. */
+  flags: string;
+  description: string;
+  default?: string | boolean;
+  /** The values the option takes (checked, listed in the help). */
+  choices?: readonly string[];
+  /** Old values still accepted with a warning: old value -> the value it means now. */
+  deprecatedValues?: Readonly<Record<string, string>>;
+  /** Not shown in the help (internal options). */
+  hidden?: boolean;
+  /** A hidden, deprecated alias: given, it warns and sets `to` (to `value`, or to its own argument). */
+  aliasOf?: { to: string; value?: string };
+  /** Checks and normalises the argument; throw UsageError with the reason. */
+  parse?: (value: string) => string;
 }
 
-/** Exit 2: the command line itself is wrong. */
+export interface CommandDef {
+  name: string;
+  summary: string;
+  /** Usage after `tripod <name>` (default: commander's `[options]` plus the argument). */
+  usage?: string;
+  /** The long description (preformatted when a line starts with blanks). */
+  description: string;
+  /** The optional positional argument: only the spec today (`tripod validate examples/x.yaml`). */
+  argument?: { name: string; description: string };
+  options: OptionDef[];
+  /** Shown last in the help: notes and what each exit code means for this command. */
+  footer: string;
+  /** Returns the exit code. Throw UsageError for bad arguments, UserError for anything the user can fix. */
+  run(values: Values, io: Io): Promise<number>;
+}
+
+/** Exit 64: the command line (or an environment setting) is wrong. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -37,28 +71,24 @@ export class UserError extends Error {
   override name = 'UserError';
   constructor(
     message: string,
-    readonly exitCode = 1,
+    readonly exitCode: number = EXIT.failed,
   ) {
     super(message);
   }
 }
 
-export function parseCommandArgs(cmd: Command, argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${cmd.help}`);
-  }
-}
-
+/** `value` as one of `allowed` (already checked by the option's choices; narrows the type). */
 export function choice<T extends string>(value: unknown, allowed: readonly T[], flag: string): T {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
     throw new UsageError(`--${flag} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
   }
   return value as T;
+}
+
+/** The version of every JSON document the CLI prints (`--format json`): see docs/cli.md. */
+export const FORMAT_VERSION = 1;
+
+/** A JSON document for stdout: `formatVersion` first, then `body`. */
+export function jsonDocument(body: object): string {
+  return JSON.stringify({ formatVersion: FORMAT_VERSION, ...body }, null, 2);
 }

@@ -1,7 +1,7 @@
 /** Every `tripod` command, in the order `tripod --help` lists them. Later layers add theirs here. */
 import { applyCommand } from './apply.js';
 import { backupsCommand } from './backups.js';
-import type { Command } from './command.js';
+import type { CommandDef } from './command.js';
 import { destroyCommand } from './destroy.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 import { planCommand } from './plan.js';
@@ -12,7 +12,7 @@ import { statusCommand } from './status.js';
 import { upgradeCommand } from './upgrade.js';
 import { validateCommand } from './validate.js';
 
-export const commands: Command[] = [
+export const commands: CommandDef[] = [
   validateCommand,
   planCommand,
   applyCommand,

@@ -3,8 +3,9 @@ import { createInterface } from 'node:readline/promises';
 import { destroy } from '../provision/apply.js';
 import { planCluster } from '../provision/plan.js';
 import { renderPlan } from '../provision/plan-render.js';
-import { asUserErrors, awsOptions, awsOptionsHelp, openSession } from './aws-options.js';
-import { type Command, choice, UsageError, UserError } from './command.js';
+import { AWS_CREDENTIALS_NOTE, asUserErrors, openAws } from './aws-options.js';
+import { type CommandDef, choice, jsonDocument, UsageError, UserError } from './command.js';
+import { awsCommandOptions, formatOption, specArgument } from './options.js';
 
 async function ask(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -15,33 +16,40 @@ async function ask(question: string): Promise<string> {
   }
 }
 
-export const destroyCommand: Command = {
+export const destroyCommand: CommandDef = {
   name: 'destroy',
   summary: 'delete every AWS resource of the cluster (asks for its name)',
-  help: `Usage: tripod destroy [-f cluster.yaml] [--region R] [--endpoint-url URL] (--confirm NAME | --yes)
-
-Deletes everything that carries the cluster's tags (tripod:cluster=<name>, tripod:managed-by=tripod),
+  usage: '[options] [spec] (--confirm NAME | --yes)',
+  description: `Deletes everything that carries the cluster's tags (tripod:cluster=<name>, tripod:managed-by=tripod),
 in reverse dependency order: event rules, the reconciler, parameters, DNS records, the groups and
 their instances, load balancers, launch templates, security groups, and the network tripod made.
 A VPC or subnets you brought (network.vpcId) are left alone. etcd backups in S3 are kept.
 
 Asks for the cluster name on a terminal; otherwise pass --confirm NAME (or --yes).
+With --format json, stdout holds one JSON document (the plan, then what was deleted); the progress
+goes to stderr.`,
+  argument: specArgument,
+  options: [
+    ...awsCommandOptions,
+    formatOption(),
+    { flags: '--confirm <name>', description: "the cluster's name, as confirmation" },
+    { flags: '--yes', description: 'skip the confirmation' },
+  ],
+  footer: `${AWS_CREDENTIALS_NOTE}
 
-Options:
-${awsOptionsHelp}
-      --confirm NAME       the cluster's name, as confirmation
-      --yes                skip the confirmation
-
-Exit codes: 0 destroyed (or nothing left), 1 failed or not confirmed, 2 usage error.`,
-  options: { ...awsOptions, confirm: { type: 'string' }, yes: { type: 'boolean', default: false } },
-  async run(values, _positionals, io) {
+Exit codes: 0 destroyed (or nothing left), 1 failed or not confirmed, 64 usage error.`,
+  async run(values, io) {
     const format = choice(values.format, ['text', 'markdown', 'json'] as const, 'format');
-    const { spec, aws } = openSession(values);
+    const json = format === 'json';
+    const { spec, aws } = openAws(values);
     try {
       return await asUserErrors(async () => {
         const preview = await planCluster(aws, spec, { destroy: true });
-        io.out(renderPlan(preview.plan, format));
-        if (!preview.plan.hasChanges) return 0;
+        if (!json) io.out(renderPlan(preview.plan, format));
+        if (!preview.plan.hasChanges) {
+          if (json) io.out(jsonDocument({ plan: preview.plan, destroyed: 0 }));
+          return 0;
+        }
         let confirmed = values.yes === true;
         if (!confirmed && typeof values.confirm === 'string') {
           if (values.confirm !== spec.name) {
@@ -61,13 +69,18 @@ Exit codes: 0 destroyed (or nothing left), 1 failed or not confirmed, 2 usage er
           if (answer !== spec.name) throw new UserError('the name does not match: nothing was deleted');
         }
         const started = Date.now();
+        // JSON: stdout holds only the document; progress goes to stderr.
+        const progress = json ? io.err : io.out;
         const result = await destroy(aws, spec, {
           shown: preview,
-          onProgress: (e) => io.out(`[${e.group}] ${e.message}`),
+          onProgress: (e) => progress(`[${e.group}] ${e.message}`),
         });
-        io.out(
-          `\nDestroyed cluster ${spec.name}: ${result.applied.length} resource(s) deleted in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
-        );
+        const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
+        if (json) io.out(jsonDocument({ plan: preview.plan, destroyed: result.applied.length, seconds }));
+        else
+          io.out(
+            `\nDestroyed cluster ${spec.name}: ${result.applied.length} resource(s) deleted in ${seconds.toFixed(1)} s.`,
+          );
         return 0;
       });
     } finally {

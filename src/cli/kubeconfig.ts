@@ -7,8 +7,8 @@ import { AwsApiError } from '../adapters/aws/errors.js';
 import { getParameter } from '../adapters/aws/ssm.js';
 import { callerArn } from '../adapters/aws/sts.js';
 import { API_SERVER_PORT, CLUSTER_ADMIN_GROUP, caParameter } from '../heal/protocol.js';
-import { cliAwsClients, loadSpecOrFail } from './aws-options.js';
-import { type Command, UsageError, UserError } from './command.js';
+import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';
+import { type CommandDef, UsageError, UserError } from './command.js';
 import {
   buildKubeconfig,
   issueClientCertificate,
@@ -17,6 +17,7 @@ import {
   parseTtl,
   splitPem,
 } from './kubeconfig-core.js';
+import { awsCommandOptions, specArgument } from './options.js';
 
 /** The kubeconfig `--merge` updates: $KUBECONFIG's first file, else ~/.kube/config. */
 export function defaultKubeconfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -31,12 +32,10 @@ function writePrivate(path: string, text: string): void {
   chmodSync(path, 0o600);
 }
 
-export const kubeconfigCommand: Command = {
+export const kubeconfigCommand: CommandDef = {
   name: 'kubeconfig',
   summary: "write a kubeconfig for the cluster's API (a short-lived admin client certificate)",
-  help: `Usage: tripod kubeconfig [-f cluster.yaml] [--output FILE] [--ttl 12h] [--merge]
-
-Writes a kubeconfig for the cluster's API endpoint: apiEndpoint.dnsName, else the API load
+  description: `Writes a kubeconfig for the cluster's API endpoint: apiEndpoint.dnsName, else the API load
 balancer's own DNS name, on port ${API_SERVER_PORT}. It authenticates with a client certificate made
 here: a new key pair, signed with the cluster's Kubernetes CA read from SSM
 (/tripod/<cluster>/pki/kubernetes-ca, so your AWS identity needs ssm:GetParameter on it and
@@ -44,31 +43,32 @@ kms:Decrypt through SSM), in the group ${CLUSTER_ADMIN_GROUP}, which the first m
 cluster-admin. The key is written only into the kubeconfig. The certificate cannot be revoked:
 it expires after --ttl; run the command again for a new one.
 
-Options:
-  -f, --file PATH          the spec (default: cluster.yaml): cluster name, region, apiEndpoint
-  -o, --output FILE        write the kubeconfig to FILE (mode 0600; replaced, or updated with --merge)
-      --ttl DURATION       how long the certificate is valid: 12h (default), 90m, 1h30m, at most 7d
-      --merge              add or replace this cluster's cluster, user and context (named
-                           tripod-<name>-<region>) in an existing kubeconfig, keep everything else,
-                           and make it the current context: --output FILE, else $KUBECONFIG's first
-                           file, else ~/.kube/config (mode 0600)
-      --endpoint-url URL   AWS endpoint, e.g. a local moto server (default: AWS, or AWS_ENDPOINT_URL)
-  -h, --help               this help
+Without --output or --merge the kubeconfig goes to standard output.`,
+  argument: specArgument,
+  options: [
+    ...awsCommandOptions,
+    {
+      flags: '-o, --output <file>',
+      description: 'write the kubeconfig to FILE (mode 0600; replaced, or updated with --merge)',
+    },
+    {
+      flags: '--ttl <duration>',
+      description: 'how long the certificate is valid: 12h, 90m, 1h30m, at most 7d',
+      default: '12h',
+    },
+    {
+      flags: '--merge',
+      description:
+        "add or replace this cluster's cluster, user and context (named tripod-<name>-<region>) in an existing kubeconfig, keep everything else, and make it the current context: --output FILE, else $KUBECONFIG's first file, else ~/.kube/config (mode 0600)",
+    },
+  ],
+  footer: `${AWS_CREDENTIALS_NOTE}
 
-Without --output or --merge the kubeconfig goes to standard output.
-Exit codes: 0 written, 1 cluster not found or CA not readable, 2 usage error.`,
-  options: {
-    file: { type: 'string', short: 'f', default: 'cluster.yaml' },
-    output: { type: 'string', short: 'o' },
-    ttl: { type: 'string', default: '12h' },
-    merge: { type: 'boolean', default: false },
-    'endpoint-url': { type: 'string' },
-  },
-  async run(values, _positionals, io) {
+Exit codes: 0 written, 1 cluster not found or CA not readable, 64 usage error.`,
+  async run(values, io) {
     const ttlMs = parseTtl(String(values.ttl));
     if (typeof ttlMs === 'string') throw new UsageError(ttlMs);
-    const spec = loadSpecOrFail(String(values.file));
-    const aws = cliAwsClients(spec.region, values['endpoint-url']);
+    const { spec, aws } = openAws(values);
     try {
       const name = `tripod-${spec.name}-${spec.region}`;
       const param = caParameter(spec.name, 'kubernetes-ca');

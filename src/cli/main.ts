@@ -1,58 +1,65 @@
-/** `tripod`: the command-line entry point. Thin: parse arguments, run a command, map errors to exit codes. */
-import { type Command, type Io, parseCommandArgs, processIo, UsageError, UserError } from './command.js';
+/** `tripod`: the command-line entry point. Thin: parse arguments (program.ts), run a command, map errors to exit codes. */
+import { CommanderError } from 'commander';
+import { closestMatch } from '../spec/did-you-mean.js';
+import { type CommandDef, EXIT, type Io, processIo, UsageError, UserError } from './command.js';
 import { commands } from './commands.js';
+import { buildProgram } from './program.js';
 
-export const VERSION = '0.1.0';
-
-function overview(all: Command[]): string {
-  const width = Math.max(...all.map((c) => c.name.length));
-  return [
-    'tripod: highly available Kubernetes on AWS from cluster.yaml',
-    '',
-    'Usage: tripod <command> [options]',
-    '',
-    'Commands:',
-    ...all.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    "Run `tripod <command> --help` for a command's options.",
-  ].join('\n');
+/** Commander's message for a parse error, with our did-you-mean (src/spec/did-you-mean.ts, as the spec's). */
+function usageMessage(e: CommanderError, known: { commands: string[]; flags: string[] }): string {
+  let message = e.message.replace(/^error: /, '');
+  const unknownOption = /^unknown option '([^']+)'/.exec(message);
+  const unknownCommand = /^unknown command '([^']+)'/.exec(message);
+  const guess = unknownOption
+    ? closestMatch(unknownOption[1]!.replace(/=.*$/, ''), known.flags)
+    : unknownCommand
+      ? closestMatch(unknownCommand[1]!, known.commands)
+      : undefined;
+  if (guess) message += `: did you mean ${guess}?`;
+  return message;
 }
 
-export async function main(argv: string[], io: Io = processIo, all: Command[] = commands): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.out(overview(all));
-    return name === undefined ? 2 : 0;
-  }
-  if (name === '--version' || name === '-v') {
-    io.out(VERSION);
-    return 0;
-  }
-  const cmd = all.find((c) => c.name === name);
-  if (!cmd) {
-    io.err(`tripod: unknown command "${name}"\n\n${overview(all)}`);
-    return 2;
-  }
+export async function main(
+  argv: string[],
+  io: Io = processIo,
+  all: CommandDef[] = commands,
+): Promise<number> {
+  let code: number = EXIT.ok;
+  const { program, commands: built } = buildProgram(all, io, (c) => {
+    code = c;
+  });
+  const name = all.find((c) => c.name === argv[0])?.name;
+  const prefix = `tripod${name ? ` ${name}` : ''}`;
+  const helpHint = `Run \`${prefix} --help\` for ${name ? 'its options' : 'the commands'}.`;
   try {
-    const { values, positionals } = parseCommandArgs(cmd, rest);
-    if (values.help) {
-      io.out(cmd.help);
-      return 0;
-    }
-    return await cmd.run(values, positionals, io);
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return EXIT.ok; // --help, --version, help
+      // `tripod` alone: commander printed the overview to stderr.
+      if (e.code !== 'commander.help') {
+        const cmd = name ? built.get(name) : undefined;
+        const flags = (cmd?.options ?? [])
+          .filter((o) => !o.hidden && o.long)
+          .map((o) => o.long!)
+          .concat('--help');
+        io.err(`${prefix}: ${usageMessage(e, { commands: all.map((c) => c.name), flags })}\n${helpHint}`);
+      }
+      return EXIT.usage;
+    }
     if (e instanceof UsageError) {
-      io.err(`tripod ${cmd.name}: ${e.message}`);
-      return 2;
+      io.err(`${prefix}: ${e.message}\n${helpHint}`);
+      return EXIT.usage;
     }
     if (e instanceof UserError) {
-      io.err(`tripod ${cmd.name}: ${e.message}`);
+      io.err(`${prefix}: ${e.message}`);
       return e.exitCode;
     }
     const err = e as Error;
-    io.err(`tripod ${cmd.name}: unexpected error: ${err.message}`);
+    io.err(`${prefix}: unexpected error: ${err.message}`);
     if (process.env.TRIPOD_DEBUG) io.err(String(err.stack));
     else io.err('(this is a bug in tripod; set TRIPOD_DEBUG=1 for the stack trace)');
-    return 70;
+    return EXIT.bug;
   }
 }

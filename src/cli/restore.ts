@@ -28,19 +28,20 @@ import {
 import { parseStatus } from '../heal/status.js';
 import { resourceNames } from '../provision/names.js';
 import { deriveTopology } from '../spec/topology.js';
-import { backupOptions, backupOptionsHelp, formatBytes, openBackups } from './backups.js';
-import { type Command, UsageError, UserError } from './command.js';
+import { AWS_CREDENTIALS_NOTE } from './aws-options.js';
+import { backupOptions, formatBytes, openBackups } from './backups.js';
+import { type CommandDef, UsageError, UserError } from './command.js';
+import { specArgument } from './options.js';
 
 const USABLE = new Set(['InService', 'Pending', 'Pending:Wait', 'Pending:Proceed']);
 
-export const restoreCommand: Command = {
+export const restoreCommand: CommandDef = {
   name: 'restore',
   summary: 'restore etcd from an S3 snapshot after quorum is lost (destructive)',
-  help: `Usage: tripod restore [-f cluster.yaml] [--snapshot KEY] [--dry-run] [--force] --confirm CLUSTER
-       tripod restore [-f cluster.yaml] --finish [--force] --confirm CLUSTER
-       tripod restore [-f cluster.yaml] --cancel --confirm CLUSTER
-
-Restores the cluster's etcd from a snapshot: the newest completed one, or the one named.
+  usage: `[options] [spec] [--snapshot KEY] [--dry-run] [--force] --confirm CLUSTER
+       tripod restore [options] [spec] --finish [--force] --confirm CLUSTER
+       tripod restore [options] [spec] --cancel --confirm CLUSTER`,
+  description: `Restores the cluster's etcd from a snapshot: the newest completed one, or the one named.
   0. refuses unless the reconciler's status (at most 3 min old) says etcd's quorum has been lost for
      at least 2 min (--force: restore anyway, e.g. to roll the data back)
   1. verifies the snapshot (SHA-256 and etcd's hash trailer); a bad one stops here, nothing changed
@@ -49,31 +50,34 @@ Restores the cluster's etcd from a snapshot: the newest completed one, or the on
   3. protects the seed (the longest-running master) from scale-in and shrinks the master group to 1
 The reconciler then has the seed restore the snapshot into a new one-member etcd cluster. Once the
 seed serves (\`tripod status\`), \`--finish\` grows the master group back to M: the reconciler clears
-the record and each new master joins as an etcd learner and is promoted, one at a time.
-
-Options:
-${backupOptionsHelp}
-      --snapshot KEY   the snapshot to restore (see \`tripod backups\`; default: the newest complete one)
-      --confirm NAME   the cluster's name: required, this replaces the cluster's etcd data
-      --force          skip the quorum check (and, with --finish, the seed-serves check)
-      --dry-run        check quorum, plan and verify the snapshot, change nothing
-      --finish         grow the masters back to M once the seed serves the restored data
-      --cancel         remove the restore record and grow the group back (before the seed restored)
-  -h, --help           this help
+the record and each new master joins as an etcd learner and is promoted, one at a time.`,
+  argument: specArgument,
+  options: [
+    ...backupOptions,
+    {
+      flags: '--snapshot <key>',
+      description: 'the snapshot to restore (see `tripod backups`; default: the newest complete one)',
+    },
+    {
+      flags: '--confirm <name>',
+      description: "the cluster's name: required, this replaces the cluster's etcd data",
+    },
+    {
+      flags: '--force',
+      description: 'skip the quorum check (and, with --finish, the seed-serves check)',
+    },
+    { flags: '--dry-run', description: 'check quorum, plan and verify the snapshot, change nothing' },
+    { flags: '--finish', description: 'grow the masters back to M once the seed serves the restored data' },
+    {
+      flags: '--cancel',
+      description: 'remove the restore record and grow the group back (before the seed restored)',
+    },
+  ],
+  footer: `${AWS_CREDENTIALS_NOTE}
 
 Exit codes: 0 done, 1 refused (quorum not lost, bad snapshot, wrong confirmation, restore in
-progress, seed not serving yet), 2 usage error.`,
-  options: {
-    ...backupOptions,
-    snapshot: { type: 'string' },
-    confirm: { type: 'string' },
-    'dry-run': { type: 'boolean', default: false },
-    finish: { type: 'boolean', default: false },
-    cancel: { type: 'boolean', default: false },
-    force: { type: 'boolean', default: false },
-  },
-  async run(values, positionals, io) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+progress, seed not serving yet), 64 usage error.`,
+  async run(values, io) {
     if (typeof values.confirm !== 'string' || values.confirm === '') {
       throw new UsageError(
         "--confirm <cluster name> is required: a restore replaces the cluster's etcd data",
@@ -88,7 +92,7 @@ progress, seed not serving yet), 2 usage error.`,
     try {
       if (values.confirm !== spec.name) {
         throw new UserError(
-          `--confirm ${values.confirm} does not match the cluster in ${values.file}: ${spec.name}`,
+          `--confirm ${values.confirm} does not match the cluster in ${values.spec}: ${spec.name}`,
         );
       }
       const names = resourceNames(spec.name);
@@ -222,7 +226,7 @@ progress, seed not serving yet), 2 usage error.`,
       await updateGroup(aws, names.masterGroup, { min: 1, desired: 1 });
       io.out(`shrank ${names.masterGroup} to 1 (was ${group.desired})`);
       io.out(
-        `\nNext: the reconciler lets the other masters go, then the seed restores the snapshot and starts a new one-member etcd cluster (tripod status: one member, ${plan.seedInstanceId ?? 'the seed'}, leader). Then run\n  tripod restore -f ${values.file} --finish --confirm ${spec.name}`,
+        `\nNext: the reconciler lets the other masters go, then the seed restores the snapshot and starts a new one-member etcd cluster (tripod status: one member, ${plan.seedInstanceId ?? 'the seed'}, leader). Then run\n  tripod restore -f ${values.spec} --finish --confirm ${spec.name}`,
       );
       return 0;
     } finally {

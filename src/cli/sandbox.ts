@@ -19,7 +19,8 @@ import { formatProblem } from '../spec/load.js';
 import { deriveTopology } from '../spec/topology.js';
 import { topologyTable } from '../spec/topology-render.js';
 import { ETCD_VERSION } from '../spec/versions.js';
-import { type Command, UsageError, UserError } from './command.js';
+import { type CommandDef, choice, jsonDocument, UsageError, UserError } from './command.js';
+import { formatOption, jsonAlias, specArgument, specOption } from './options.js';
 
 const DEFAULT_SPEC = 'examples/three-zones.yaml';
 
@@ -84,12 +85,10 @@ export function summaryTable(r: SandboxResult): string {
     .join('\n');
 }
 
-export const sandboxCommand: Command = {
+export const sandboxCommand: CommandDef = {
   name: 'sandbox',
   summary: 'run the example cluster on this machine (real etcd) and play the failure scenarios',
-  help: `Usage: tripod sandbox [--spec FILE] [--seed S] [--scenarios LIST] [--keep] [--json]
-
-The project's main job on one machine. Validates the spec and prints its topology, plans the
+  description: `The project's main job on one machine. Validates the spec and prints its topology, plans the
 cluster's resources against an empty world and "provisions" them into the cloud simulator (master
 and worker groups, lifecycle hooks, the API target group, the configuration parameter), then boots
 the masters as REAL etcd processes (etcd ${ETCD_VERSION}, mutual TLS, one 127.x address per
@@ -104,29 +103,29 @@ than the wall clock; etcd itself runs in real time. A partition is approximated 
 zone's etcd processes (SIGSTOP): loopback cannot be partitioned without network namespaces.
 
 Scenarios (default: all, in this order; zone-back without a lost zone gets a lose-zone first):
-${SCENARIOS.map((s) => `  ${s.padEnd(12)} ${SCENARIO_TITLES[s]}`).join('\n')}
-
-Options:
-      --spec FILE        the cluster spec (default ${DEFAULT_SPEC})
-      --seed S           which instances and zones fail (default 1)
-      --scenarios LIST   comma-separated subset of the scenarios above
-      --keep             keep the working directory (etcd data dirs, logs, certificates)
-      --json             print the result as JSON (the live timeline goes to stderr)
-  -h, --help             this help
-
-Needs etcd ${ETCD_VERSION} (bash scripts/setup.sh builds it with Go into .tripod/bin) and openssl.
-Exit codes: 0 every scenario healed and the data survived, 1 something did not heal, 2 usage error.`,
-  options: {
-    spec: { type: 'string' },
-    seed: { type: 'string', default: '1' },
-    scenarios: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
+${SCENARIOS.map((s) => `  ${s.padEnd(12)} ${SCENARIO_TITLES[s]}`).join('\n')}`,
+  argument: specArgument,
+  options: [
+    {
+      ...specOption,
+      default: undefined,
+      description: `the cluster spec (default: ${DEFAULT_SPEC}, also when run outside a checkout); may also be given as the argument`,
+    },
+    { flags: '--seed <s>', description: 'which instances and zones fail', default: '1' },
+    { flags: '--scenarios <list>', description: 'comma-separated subset of the scenarios above' },
+    { flags: '--keep', description: 'keep the working directory (etcd data dirs, logs, certificates)' },
+    {
+      ...formatOption(['text', 'json']),
+      description:
+        'text, or json: the result as one JSON document on stdout (the live timeline goes to stderr)',
+    },
+    jsonAlias,
     /** Internal: virtual seconds per real second. */
-    speed: { type: 'string' },
-  },
-  async run(values, positionals, io) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    { flags: '--speed <n>', description: 'internal: virtual seconds per real second', hidden: true },
+  ],
+  footer: `Needs etcd ${ETCD_VERSION} (bash scripts/setup.sh builds it with Go into .tripod/bin) and openssl.
+Exit codes: 0 every scenario healed and the data survived, 1 something did not heal, 64 usage error.`,
+  async run(values, io) {
     const seedText = String(values.seed);
     if (!/^\d+$/.test(seedText))
       throw new UsageError(`--seed must be a whole number (got ${JSON.stringify(seedText)})`);
@@ -135,7 +134,7 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
     const speed = values.speed === undefined ? undefined : Number(values.speed);
     if (speed !== undefined && !(speed >= 1 && speed <= 100))
       throw new UsageError('--speed must be from 1 to 100');
-    const json = values.json === true;
+    const json = choice(values.format, ['text', 'json'] as const, 'format') === 'json';
     const live = json ? io.err : io.out;
 
     let etcd: { path: string; version: string };
@@ -146,7 +145,7 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
       throw e;
     }
     requireTool('openssl', ['version'], 'Install it with: sudo apt-get install openssl');
-    const file = specPath(values.spec as string | undefined);
+    const file = specPath(typeof values.spec === 'string' ? values.spec : undefined);
     const loaded = loadSpecFile(file);
     if (!loaded.ok) {
       throw new UserError(`${loaded.problems.map(formatProblem).join('\n')}\n${file}: invalid spec`);
@@ -204,7 +203,7 @@ Exit codes: 0 every scenario healed and the data survived, 1 something did not h
       );
       if (json) {
         const { timeline, plan, ...rest } = result;
-        io.out(JSON.stringify({ ...rest, planSummary: plan.summary, timeline }, null, 2));
+        io.out(jsonDocument({ ...rest, planSummary: plan.summary, timeline }));
       }
       return result.ok ? 0 : 1;
     } finally {

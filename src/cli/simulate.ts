@@ -7,7 +7,8 @@ import type { Violation } from '../sim/invariants.js';
 import { type SimulationOptions, simulate } from '../sim/run.js';
 import { simulateReal } from '../sim/run-real.js';
 import { autoMasterCount } from '../spec/topology.js';
-import { type Command, choice, UsageError, UserError } from './command.js';
+import { ETCD_VERSION } from '../spec/versions.js';
+import { type CommandDef, choice, type Io, UsageError, UserError, type Values } from './command.js';
 
 const int = (value: unknown, flag: string, min: number, max: number): number | undefined => {
   if (value === undefined) return undefined;
@@ -88,13 +89,12 @@ function describeFailure(r: SeedOutcome): string {
   ].join('\n');
 }
 
-export const simulateCommand: Command = {
+export const simulateCommand: CommandDef = {
   name: 'simulate',
   summary: 'run the reconciler against seeded fault schedules in the cloud simulator',
-  help: `Usage: tripod simulate [--seeds N] [--from S] [--zones Z] [--masters M] [--faults LIST] [--etcd model|real]
-       tripod simulate --seed S [--timeline] [--zones Z] [--masters M] [--faults LIST]
-
-Runs the reconciler (the same code as the Lambda, with its 120 s timeout and a backup bucket) in a
+  usage: `[--seeds N] [--from S] [--zones Z] [--masters M] [--faults LIST] [--etcd model|real]
+       tripod simulate --seed S [--timeline] [--zones Z] [--masters M] [--faults LIST]`,
+  description: `Runs the reconciler (the same code as the Lambda, with its 120 s timeout and a backup bucket) in a
 deterministic simulated cloud: Auto Scaling groups with lifecycle hooks (a hook not heartbeated
 takes its default result; the instance dies with its root volume, etcd's data) and AZ rebalancing,
 EventBridge that loses and duplicates events, throttled APIs, the node watchdog of the shipped
@@ -104,47 +104,33 @@ checks that no action drops healthy voters below quorum, that at most one member
 flight, that no healthy voter is removed unless its instance is terminating, that no master
 terminates while its member votes, that no hook of such a master reaches its default result, that
 quorum is lost only when the faults alone exceed the tolerance, that the watchdog replaces no
-master, and that the cluster converges once the faults stop. The same seed replays exactly.
-
-Options:
-      --seeds N        how many seeds to run (default 100)
-      --from S         first seed (default 1)
-      --seed S         run one seed (add --timeline to print what happened)
-      --timeline       print the seed's timeline
-      --zones Z        availability zones, 1-6 (default 3)
-      --masters M      odd number of masters (default: one per zone, plus one when even, at least 3)
-      --faults LIST    comma-separated, from: ${FAULT_KINDS.join(',')}
-                       (default: all; "none" for no faults). terminate-healthy: AZ rebalancing,
-                       instance refresh, an operator or a health check terminates an InService
-                       master; snapshot-fail/-slow: S3/KMS denied, or a database too large for
-                       the pass; peer-cut: a member cut off from its peers (2380), still reachable
-                       on 2379; etcd-unreachable: the reconciler cut off from etcd; crash-loop:
-                       etcd crash-loops on every master for minutes; boot-failure: new masters
-                       never join (with or without their boot-failed record)
-      --etcd BACKEND   model (default): the fast etcd model, thousands of seeds a minute.
-                       real: every master runs a REAL etcd process (etcd 3.5.33, mTLS, a 127.x
-                       address each), in real time at 30x: about a minute per seed, at most 2
-                       faults per seed, seeds one after another (default --seeds 3); a partition
-                       freezes the zone's processes (SIGSTOP): loopback has no partitions
-      --jobs N         worker processes (default: 2, or 1 on a single-CPU machine)
-  -h, --help           this help
-
-Exit codes: 0 every seed passed, 1 a seed violated an invariant, 2 usage error.`,
-  options: {
-    seeds: { type: 'string' },
-    from: { type: 'string' },
-    seed: { type: 'string' },
-    timeline: { type: 'boolean' },
-    zones: { type: 'string' },
-    masters: { type: 'string' },
-    faults: { type: 'string' },
-    etcd: { type: 'string', default: 'model' },
-    jobs: { type: 'string' },
+master, and that the cluster converges once the faults stop. The same seed replays exactly.`,
+  options: [
+    { flags: '--seeds <n>', description: 'how many seeds to run (default 100)' },
+    { flags: '--from <s>', description: 'first seed (default 1)' },
+    { flags: '--seed <s>', description: 'run one seed (add --timeline to print what happened)' },
+    { flags: '--timeline', description: "print the seed's timeline" },
+    { flags: '--zones <z>', description: 'availability zones, 1-6 (default 3)' },
+    {
+      flags: '--masters <m>',
+      description: 'odd number of masters (default: one per zone, plus one when even, at least 3)',
+    },
+    {
+      flags: '--faults <list>',
+      description: `comma-separated, from: ${FAULT_KINDS.join(',')} (default: all; "none" for no faults). terminate-healthy: AZ rebalancing, instance refresh, an operator or a health check terminates an InService master; snapshot-fail/-slow: S3/KMS denied, or a database too large for the pass; peer-cut: a member cut off from its peers (2380), still reachable on 2379; etcd-unreachable: the reconciler cut off from etcd; crash-loop: etcd crash-loops on every master for minutes; boot-failure: new masters never join (with or without their boot-failed record)`,
+    },
+    {
+      flags: '--etcd <backend>',
+      description: `model: the fast etcd model, thousands of seeds a minute. real: every master runs a REAL etcd process (etcd ${ETCD_VERSION}, mTLS, a 127.x address each), in real time at 30x: about a minute per seed, at most 2 faults per seed, seeds one after another (default --seeds 3); a partition freezes the zone's processes (SIGSTOP): loopback has no partitions`,
+      default: 'model',
+      choices: ['model', 'real'],
+    },
+    { flags: '--jobs <n>', description: 'worker processes (default: 2, or 1 on a single-CPU machine)' },
     /** Internal: this process is worker i of n (started by --jobs). */
-    shard: { type: 'string' },
-  },
-  async run(values, positionals, io) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    { flags: '--shard <i/n>', description: 'internal: worker i of n (started by --jobs)', hidden: true },
+  ],
+  footer: 'Exit codes: 0 every seed passed, 1 a seed violated an invariant, 64 usage error.',
+  async run(values, io) {
     const etcd = choice(values.etcd, ['model', 'real'] as const, 'etcd');
     const zones = int(values.zones, 'zones', 1, 6) ?? 3;
     const masters = int(values.masters, 'masters', 1, 9) ?? autoMasterCount(zones);
@@ -267,9 +253,9 @@ Exit codes: 0 every seed passed, 1 a seed violated an invariant, 2 usage error.`
 
 /** `--etcd real`: seeds one after another with real etcd processes (slow: real time). */
 async function runReal(
-  values: Record<string, string | boolean | string[] | undefined>,
+  values: Values,
   base: { zones: number; masters: number; faults: FaultKind[] },
-  io: Parameters<Command['run']>[2],
+  io: Io,
 ): Promise<number> {
   const one = int(values.seed, 'seed', 0, 2 ** 32 - 1);
   const count = one !== undefined ? 1 : (int(values.seeds, 'seeds', 1, 1000) ?? 3);

@@ -11,8 +11,9 @@ import { AwsApiError } from '../adapters/aws/errors.js';
 import { statusParameter } from '../heal/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
-import { cliAwsClients, loadSpecOrFail } from './aws-options.js';
-import { type Command, choice, type Io, UsageError, UserError } from './command.js';
+import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';
+import { type CommandDef, choice, type Io, jsonDocument, UsageError, UserError } from './command.js';
+import { awsCommandOptions, formatOption, specArgument } from './options.js';
 
 /** One look: the report (text or JSON) and its exit code. */
 export async function statusOnce(
@@ -33,34 +34,31 @@ export async function statusOnce(
   const verdict = statusVerdict(status, assessment, at);
   const text =
     format === 'json'
-      ? JSON.stringify(
-          {
-            state: verdict.state,
-            exitCode: verdict.exitCode,
-            reasons: verdict.reasons,
-            quorum: status.quorum,
-            healthyVoters: assessment.healthyVoters,
-            quorumMargin: verdict.quorumMargin,
-            survivesAnyZoneLoss: assessment.zones.every((z) => z.survivesLoss),
-            zones: assessment.zones,
-            statusDocument: {
-              parameter: statusParameter(spec.name),
-              at: status.statusAt ?? null,
-              ageSeconds: verdict.statusAgeMs === undefined ? null : Math.round(verdict.statusAgeMs / 1000),
-              stale: verdict.stale,
-            },
-            warnings: assessment.warnings,
-            status,
+      ? jsonDocument({
+          state: verdict.state,
+          exitCode: verdict.exitCode,
+          reasons: verdict.reasons,
+          quorum: status.quorum,
+          healthyVoters: assessment.healthyVoters,
+          quorumMargin: verdict.quorumMargin,
+          survivesAnyZoneLoss: assessment.zones.every((z) => z.survivesLoss),
+          zones: assessment.zones,
+          statusDocument: {
+            parameter: statusParameter(spec.name),
+            at: status.statusAt ?? null,
+            ageSeconds: verdict.statusAgeMs === undefined ? null : Math.round(verdict.statusAgeMs / 1000),
+            stale: verdict.stale,
           },
-          null,
-          2,
-        )
+          warnings: assessment.warnings,
+          status,
+        })
       : statusText(status, assessment, verdict, at, statusParameter(spec.name));
   return { text, exitCode: verdict.exitCode };
 }
 
 /**
- * Looks every `intervalMs` until `signal` aborts (Ctrl-C): each look replaces the last on a terminal.
+ * Looks every `intervalMs` until `signal` aborts (Ctrl-C): each look replaces the last on a terminal;
+ * with `json`, each look is one JSON document on stdout.
  * Returns the last look's exit code.
  */
 export async function watchStatus(
@@ -69,12 +67,18 @@ export async function watchStatus(
   intervalMs: number,
   signal: AbortSignal,
   clear: boolean,
+  json = false,
 ): Promise<number> {
   let code: number = STATUS_EXIT.healthy;
   while (!signal.aborted) {
     const r = await look();
     code = r.exitCode;
-    io.out(`${clear ? '\x1b[2J\x1b[H' : ''}${r.text}\n(every ${intervalMs / 1000} s; Ctrl-C stops)`);
+    const note = `(every ${intervalMs / 1000} s; Ctrl-C stops)`;
+    // JSON: one document per look on stdout, nothing else (the note goes to stderr).
+    if (json) {
+      io.out(r.text);
+      io.err(note);
+    } else io.out(`${clear ? '\x1b[2J\x1b[H' : ''}${r.text}\n${note}`);
     await new Promise<void>((res) => {
       const t = setTimeout(res, intervalMs);
       signal.addEventListener(
@@ -90,46 +94,40 @@ export async function watchStatus(
   return code;
 }
 
-export const statusCommand: Command = {
+export const statusCommand: CommandDef = {
   name: 'status',
   summary: 'health of a running cluster: masters, etcd quorum, zone-loss survival, reconciler, backups',
-  help: `Usage: tripod status [-f cluster.yaml] [--format text|json] [--watch [--interval SECONDS]]
-
-The Action's status report in a terminal: masters per zone, instance and API target health, etcd
+  description: `The Action's status report in a terminal: masters per zone, instance and API target health, etcd
 members with health and leader, quorum margin, whether the cluster survives losing any zone now,
 the reconciler's last passes and the last backup.
 
 AWS (Auto Scaling, the API target group, the backup bucket) is read now. The CLI cannot reach etcd
 inside the cluster's private network: etcd's facts are those of the reconciler's status document
 (/tripod/<cluster>/status in SSM, published every pass, at least once a minute), shown with its
-age. A document older than 3 minutes is stale, and that alone makes the cluster "degraded".
+age. A document older than 3 minutes is stale, and that alone makes the cluster "degraded".`,
+  argument: specArgument,
+  options: [
+    ...awsCommandOptions,
+    formatOption(['text', 'json']),
+    { flags: '--watch', description: 'look again every --interval seconds until Ctrl-C' },
+    {
+      flags: '--interval <seconds>',
+      description: 'the pause between looks with --watch (at least 2)',
+      default: '10',
+    },
+  ],
+  footer: `${AWS_CREDENTIALS_NOTE}
 
-Options:
-  -f, --file PATH          the spec (default: cluster.yaml)
-      --format FORMAT      text (default) or json
-      --watch              look again every --interval seconds until Ctrl-C
-      --interval SECONDS   the pause between looks with --watch (default 10, at least 2)
-      --endpoint-url URL   AWS endpoint, e.g. a local moto server (default: AWS, or AWS_ENDPOINT_URL)
-  -h, --help               this help
-
-Exit codes: 0 healthy, 1 degraded (or the cluster cannot be read), 2 usage error, 3 etcd quorum lost.
+Exit codes: 0 healthy, 1 degraded (or the cluster cannot be read), 3 etcd quorum lost, 64 usage error.
 With --watch: the last look's.`,
-  options: {
-    file: { type: 'string', short: 'f', default: 'cluster.yaml' },
-    format: { type: 'string', default: 'text' },
-    watch: { type: 'boolean', default: false },
-    interval: { type: 'string', default: '10' },
-    'endpoint-url': { type: 'string' },
-  },
-  async run(values, _positionals, io) {
+  async run(values, io) {
     const format = choice(values.format, ['text', 'json'] as const, 'format');
     const interval = Number(values.interval);
     if (!Number.isFinite(interval) || interval < 2)
       throw new UsageError(
         `--interval must be a number of seconds, at least 2 (got ${JSON.stringify(values.interval)})`,
       );
-    const spec = loadSpecOrFail(String(values.file));
-    const aws = cliAwsClients(spec.region, values['endpoint-url']);
+    const { spec, aws } = openAws(values);
     try {
       const look = () => statusOnce(aws, spec, format);
       if (values.watch !== true) {
@@ -141,7 +139,14 @@ With --watch: the last look's.`,
       const onInt = () => stop.abort();
       process.once('SIGINT', onInt);
       try {
-        return await watchStatus(look, io, interval * 1000, stop.signal, process.stdout.isTTY === true);
+        return await watchStatus(
+          look,
+          io,
+          interval * 1000,
+          stop.signal,
+          format === 'text' && process.stdout.isTTY === true,
+          format === 'json',
+        );
       } finally {
         process.off('SIGINT', onInt);
       }

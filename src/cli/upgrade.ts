@@ -12,8 +12,9 @@ import {
   UPGRADE_FAULTS,
   type UpgradeFault,
 } from '../upgrade/simulate.js';
-import { cliAwsClients, loadSpecOrFail } from './aws-options.js';
-import { type Command, type Io, UsageError, UserError } from './command.js';
+import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';
+import { type CommandDef, type Io, UsageError, UserError } from './command.js';
+import { awsCommandOptions, specArgument } from './options.js';
 
 const SIM_FAULTS = UPGRADE_FAULTS;
 
@@ -33,49 +34,50 @@ export function reportOutcome(o: UpgradeOutcome, io: Io): number {
   throw new UserError(`upgrade ${o.result}${o.paused ? ' while paused' : ''}: ${o.message}`);
 }
 
-export const upgradeCommand: Command = {
+export const upgradeCommand: CommandDef = {
   name: 'upgrade',
   summary: 'replace masters (one at a time, surge first), then workers, with the new launch templates',
-  help: `Usage: tripod upgrade [-f cluster.yaml] [--abort] [--timeout-minutes N]
-       tripod upgrade --simulate [--seed S] [--masters M] [--zones Z] [--workers W] [--faults a,b] [--seeds N]
-
-Run apply first: it writes the new launch template versions (Kubernetes version, image or instance
+  usage: `[options] [spec] [--abort] [--timeout-minutes N]
+       tripod upgrade --simulate [--seed S] [--masters M] [--zones Z] [--workers W] [--faults a,b] [--seeds N]`,
+  description: `Run apply first: it writes the new launch template versions (Kubernetes version, image or instance
 type). upgrade then checks the cluster (every etcd member a healthy voter, no lifecycle action
 pending, zone-loss survival, no skipped Kubernetes minor version) and replaces the masters with an
 Auto Scaling instance refresh (min healthy 100 %: a new master joins before an old one leaves), then
 the workers in batches (upgrade.workerMinHealthyPercentage). It pauses while the etcd quorum margin
-is 0 and resumes when the cluster is healthy. Running it again resumes an upgrade in progress.
+is 0 and resumes when the cluster is healthy. Running it again resumes an upgrade in progress.`,
+  argument: specArgument,
+  options: [
+    ...awsCommandOptions,
+    {
+      flags: '--abort',
+      description: 'cancel the upgrade in progress and roll back to the previous launch templates',
+    },
+    {
+      flags: '--timeout-minutes <n>',
+      description: 'give up after N minutes; nothing is rolled back',
+      default: '60',
+    },
+    {
+      flags: '--simulate',
+      description: 'run the upgrade in the simulator (real reconciler, simulated AWS and etcd)',
+    },
+    { flags: '--seed <s>', description: 'simulator seed', default: '1' },
+    { flags: '--masters <m>', description: 'simulator masters (default: from --zones)' },
+    { flags: '--zones <z>', description: 'simulator zones', default: '3' },
+    { flags: '--workers <w>', description: 'simulator worker group size (default: none)' },
+    {
+      flags: '--faults <list>',
+      description: `simulator faults mid-upgrade, comma-separated: ${SIM_FAULTS.join(', ')}`,
+    },
+    { flags: '--seeds <n>', description: 'run N seeds from --seed, each with its own mix of those faults' },
+  ],
+  footer: `${AWS_CREDENTIALS_NOTE}
 
-Options:
-  -f, --file PATH          the spec (default: cluster.yaml)
-      --abort              cancel the upgrade in progress and roll back to the previous launch templates
-      --timeout-minutes N  give up after N minutes (default 60); nothing is rolled back
-      --simulate           run the upgrade in the simulator (real reconciler, simulated AWS and etcd)
-      --seed S             simulator seed (default 1)
-      --masters M          simulator masters (default: from --zones)
-      --zones Z            simulator zones (default 3)
-      --workers W          simulator worker group size (default: none)
-      --faults LIST        simulator faults mid-upgrade: ${SIM_FAULTS.join(', ')}
-      --seeds N            run N seeds from --seed, each with its own mix of those faults
-  -h, --help               this help
-
-Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed out; 2 usage error.`,
-  options: {
-    file: { type: 'string', short: 'f', default: 'cluster.yaml' },
-    abort: { type: 'boolean', default: false },
-    'timeout-minutes': { type: 'string', default: '60' },
-    simulate: { type: 'boolean', default: false },
-    seed: { type: 'string', default: '1' },
-    masters: { type: 'string' },
-    zones: { type: 'string', default: '3' },
-    faults: { type: 'string', default: '' },
-    seeds: { type: 'string' },
-    workers: { type: 'string' },
-  },
-  async run(values, _positionals, io) {
+Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed out; 64 usage error.`,
+  async run(values, io) {
     const timeoutMinutes = positiveInt(values['timeout-minutes'], 'timeout-minutes', 24 * 60);
     if (values.simulate) {
-      const faults = String(values.faults)
+      const faults = String(values.faults ?? '')
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
@@ -125,8 +127,7 @@ Exit codes: 0 completed, aborted or nothing to do; 1 refused, failed or timed ou
         );
       return 0;
     }
-    const spec = loadSpecOrFail(String(values.file));
-    const aws = cliAwsClients(spec.region, undefined);
+    const { spec, aws } = openAws(values);
     try {
       const outcome = await runUpgrade(
         createUpgradePort(aws),

@@ -1,33 +1,27 @@
 import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import { deriveTopology } from '../spec/topology.js';
-import { topologyJson, topologyMermaid, topologyTable } from '../spec/topology-render.js';
-import { type Command, choice } from './command.js';
+import { topologyJson, topologyMarkdown, topologyMermaid, topologyTable } from '../spec/topology-render.js';
+import { type CommandDef, choice, jsonDocument } from './command.js';
+import { fileAlias, formatOption, specArgument, specOption } from './options.js';
 
-export const validateCommand: Command = {
+const FORMATS = ['text', 'json', 'markdown', 'mermaid'] as const;
+
+export const validateCommand: CommandDef = {
   name: 'validate',
   summary: 'check cluster.yaml and print the topology it describes',
-  help: `Usage: tripod validate [-f cluster.yaml] [--format table|mermaid|json]
-
-Checks the spec and prints the topology: masters per zone, quorum, and whether the
+  description: `Checks the spec and prints the topology: masters per zone, quorum, and whether the
 cluster survives the loss of each zone. Every problem is reported as FILE:LINE:COL field: message.
-
-Options:
-  -f, --file PATH      the spec (default: cluster.yaml)
-      --format FORMAT  table (default), mermaid or json
-  -h, --help           this help
-
-Exit codes: 0 valid, 1 invalid spec, 2 usage error.`,
-  options: {
-    file: { type: 'string', short: 'f', default: 'cluster.yaml' },
-    format: { type: 'string', default: 'table' },
-  },
-  async run(values, _positionals, io) {
-    const format = choice(values.format, ['table', 'mermaid', 'json'] as const, 'format');
-    const file = String(values.file);
+--format mermaid prints the topology as a Mermaid flowchart.`,
+  argument: specArgument,
+  options: [specOption, formatOption(FORMATS, { table: 'text' }), fileAlias],
+  footer: 'Exit codes: 0 valid, 1 invalid spec, 64 usage error.',
+  async run(values, io) {
+    const format = choice(values.format, FORMATS, 'format');
+    const file = String(values.spec);
     const result = loadSpecFile(file);
     if (!result.ok) {
-      if (format === 'json') io.out(JSON.stringify({ valid: false, problems: result.problems }, null, 2));
+      if (format === 'json') io.out(jsonDocument({ valid: false, problems: result.problems }));
       else {
         io.err(result.problems.map(formatProblem).join('\n'));
         io.err(`${file}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`);
@@ -35,8 +29,9 @@ Exit codes: 0 valid, 1 invalid spec, 2 usage error.`,
       return 1;
     }
     const topology = deriveTopology(result.spec);
-    if (format === 'json') io.out(JSON.stringify({ valid: true, ...topologyJson(topology) }, null, 2));
+    if (format === 'json') io.out(jsonDocument({ valid: true, ...topologyJson(topology) }));
     else if (format === 'mermaid') io.out(topologyMermaid(topology));
+    else if (format === 'markdown') io.out(topologyMarkdown(topology));
     else io.out(`${file} is valid.\n\n${topologyTable(topology)}`);
     return 0;
   },
