@@ -23,7 +23,7 @@ import {
   reconcilerClientCertParameter,
   workerJoinParameter,
 } from '../heal/protocol.js';
-import { resourceNames } from '../provision/names.js';
+import { clusterKeyAlias, resourceNames } from '../provision/names.js';
 import { workerDrainSeconds } from '../provision/worker-group.js';
 import { clusterCidrs } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';
@@ -106,6 +106,8 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_JOIN_PREFIX: joinParameterPath(spec.name),
     TRIPOD_BOOT_FAILED_PREFIX: bootFailurePath(spec.name),
     TRIPOD_PKI_PREFIX: pkiPrefix,
+    // Every SecureString a node writes is encrypted with the cluster's own key (not aws/ssm).
+    TRIPOD_KMS_KEY: clusterKeyAlias(spec.name),
     TRIPOD_RECONCILER_CERT_PARAM: reconcilerClientCertParameter(spec.name),
     TRIPOD_WORKER_JOIN_PARAM: workerJoinParameter(spec.name),
     TRIPOD_EVENT_SOURCE: NODE_EVENT_SOURCE,

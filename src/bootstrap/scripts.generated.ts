@@ -269,14 +269,14 @@ private_file() {
   (umask 077 && : >"$1") && chmod 600 "$1"
 }
 
-# ssm_put_secret NAME [--overwrite] <VALUE: stdin as a SecureString, through a 0600 temp file the CLI
-# reads (file://) and that is removed after. Without --overwrite it fails when the parameter exists
-# (how the seed creates the CAs exactly once).
+# ssm_put_secret NAME [--overwrite] <VALUE: stdin as a SecureString under the cluster's own KMS key
+# (TRIPOD_KMS_KEY), through a 0600 temp file the CLI reads (file://) and that is removed after. Without
+# --overwrite it fails when the parameter exists (how the seed creates the CAs exactly once).
 ssm_put_secret() {
   local f rc=0
   f=$(mktemp) # 0600
   cat >"$f"
-  aws ssm put-parameter --region "$TRIPOD_REGION" --name "$1" --type SecureString \\
+  aws ssm put-parameter --region "$TRIPOD_REGION" --name "$1" --type SecureString --key-id "$TRIPOD_KMS_KEY" \\
     --tier Intelligent-Tiering --value "file://$f" \${2:+"$2"} >/dev/null || rc=$?
   rm -f "$f"
   return "$rc"

@@ -58,7 +58,7 @@ setup_node() {
   export TRIPOD_CLUSTER=t1 TRIPOD_REGION=eu-west-1 TRIPOD_ROLE=master TRIPOD_K8S_VERSION=1.32.4
   export TRIPOD_K8S_APT_REPO=https://repo.invalid TRIPOD_API_DNS=api.t1.example.com TRIPOD_API_LB_NAME=t1-api
   export TRIPOD_API_PORT=6443 TRIPOD_ETCD_CLIENT_PORT=2379 TRIPOD_ETCD_PEER_PORT=2380
-  export TRIPOD_JOIN_PREFIX=/tripod/t1/join/ TRIPOD_PKI_PREFIX=/tripod/t1/pki/
+  export TRIPOD_JOIN_PREFIX=/tripod/t1/join/ TRIPOD_PKI_PREFIX=/tripod/t1/pki/ TRIPOD_KMS_KEY=alias/tripod-t1
   export TRIPOD_RECONCILER_CERT_PARAM=/tripod/t1/pki/reconciler-client TRIPOD_WORKER_JOIN_PARAM=/tripod/t1/worker-join
   export TRIPOD_EVENT_SOURCE=tripod.node TRIPOD_EVENT_DETAIL_TYPE='Node Ready' TRIPOD_GROUP=t1-masters
   export TRIPOD_MEMBER_STARTED_DETAIL_TYPE='Member Started' TRIPOD_MEMBER_STARTED_EVERY=10 TRIPOD_MEMBER_STARTED_MAX=30

@@ -517,6 +517,9 @@ status_doc() {
   # the CAs, the reconciler's key and the worker join document went to SSM as SecureStrings, from 0600 files
   [ "$(calls | grep -c '^aws ssm put-parameter .*--type SecureString .*--value file://')" -ge 6 ]
   no_call 'put-parameter .*--value [^f]'
+  # under the cluster's own KMS key, never the account-wide aws/ssm
+  [ "$(calls | grep -c '^aws ssm put-parameter .*--type SecureString --key-id alias/tripod-t1 ')" = \
+    "$(calls | grep -c '^aws ssm put-parameter .*--type SecureString')" ]
   refute grep -q '^file-mode .* [0-7][0-7][1-7]$' "$CALLS"
   refute grep -q '^file-mode .* [0-7][1-7][0-7]$' "$CALLS"
   jq -e '.token and .drainToken' <<<"$(ssm_value /tripod/t1/worker-join)"
