@@ -1,4 +1,5 @@
 /** The action's commands over a stand-in Engine: what they log, output, summarise and refuse. */
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { applyCommand } from '../src/action/apply.js';
 import type { RunContext } from '../src/action/context.js';
@@ -98,6 +99,8 @@ const context: RunContext = {
   pullRequest: undefined,
   headSha: undefined,
   runUrl: undefined,
+  tempDir: tmpdir(),
+  forkRepository: undefined,
 };
 
 function commandRun(e: Engine, inputs: Record<string, string>, rec = recorder()): CommandRun {

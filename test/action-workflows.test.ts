@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMMANDS } from '../src/action/inputs.js';
+import { OUTPUTS } from '../src/action/runner.js';
 
 interface Step {
   uses?: string;
@@ -38,6 +39,9 @@ describe('action.yml', () => {
         'github-token',
         'spec',
         'timeout-minutes',
+        'plan-file',
+        'approved-plan',
+        'allow-plan-drift',
       ].sort(),
     );
     expect(Object.keys(action.outputs).sort()).toEqual(
@@ -48,9 +52,16 @@ describe('action.yml', () => {
         'has-changes',
         'plan-json',
         'service-endpoint',
+        'plan-file',
+        'spec-hash',
+        'observed-hash',
       ].sort(),
     );
     expect(action.inputs['github-token']!.default).toBe(`\${{ github.token }}`);
+  });
+
+  it('every output is one the Action sets (runner.ts OUTPUTS)', () => {
+    expect(Object.keys(action.outputs).sort()).toEqual([...OUTPUTS].sort());
   });
 });
 

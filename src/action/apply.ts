@@ -1,6 +1,8 @@
 /** command: apply. Plans, refuses destructive changes unless allowed, applies with grouped progress, bounded by timeout-minutes. */
 
-import { mdCode } from '../text/escape.js';
+import { readFileSync } from 'node:fs';
+import { approvedPlanCheck, parseSavedPlan, SavedPlanError } from '../provision/saved-plan.js';
+import { mdCode, mdFence } from '../text/escape.js';
 import type { PlanView } from './engine.js';
 import { ActionError } from './errors.js';
 import { makePlan, setPlanOutputs } from './plan.js';
@@ -14,6 +16,7 @@ import { type CommandRun, runGrouped } from './runner.js';
 export async function applySpec(run: CommandRun, minutes: number): Promise<PlanView> {
   const { runner, engine, spec, inputs } = run;
   const plan = await makePlan(run);
+  if (inputs.approvedPlan) await checkApprovedPlan(run, plan, inputs.approvedPlan);
 
   if (plan.conflicts.length) {
     await runner.summary(
@@ -42,6 +45,44 @@ export async function applySpec(run: CommandRun, minutes: number): Promise<PlanV
     );
   }
   return plan;
+}
+
+/**
+ * Compares the fresh plan with the approved one (approved-plan): the same spec and the same changes,
+ * or a refusal that shows the difference (unless allow-plan-drift). Nothing is touched before.
+ */
+async function checkApprovedPlan(run: CommandRun, plan: PlanView, file: string): Promise<void> {
+  const { runner, inputs } = run;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ActionError(
+      `approved-plan: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): download the plan artifact of the reviewed pull request there first. Nothing was changed.`,
+    );
+  }
+  if (!plan.saved) throw new Error('internal: the engine made a plan without its saved form');
+  let verdict: ReturnType<typeof approvedPlanCheck>;
+  try {
+    const approved = parseSavedPlan(text, file);
+    verdict = approvedPlanCheck(approved, plan.saved, { allowDrift: inputs.allowPlanDrift, file });
+  } catch (e) {
+    if (e instanceof SavedPlanError)
+      throw new ActionError(`approved-plan: ${e.message}. Nothing was changed.`);
+    throw e;
+  }
+  const shown = verdict.differences.join('\n');
+  if (!verdict.ok) {
+    await runner.summary(
+      `## tripod apply refused: not the approved plan\n\n${mdFence(shown, 'text')}\n` +
+        planReport({ topology: run.topology, plan, specPath: inputs.spec, title: 'apply (refused)' }),
+    );
+    throw new ActionError(`${verdict.message}\nDifference:\n${shown}`);
+  }
+  if (verdict.differences.length) {
+    runner.warning(`${verdict.message}:\n${shown}`);
+    await runner.summary(`## tripod apply: plan drift allowed\n\n${mdFence(shown, 'text')}\n`);
+  } else runner.info(verdict.message);
 }
 
 export async function applyCommand(run: CommandRun): Promise<void> {

@@ -20,6 +20,7 @@ import type { DesiredOptions } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
 import { type Plan, type PlanState, planCluster } from '../provision/plan.js';
 import { planDiffLines, renderPlanText } from '../provision/plan-render.js';
+import { savePlan } from '../provision/saved-plan.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
@@ -45,7 +46,7 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
     },
     async plan(spec) {
       const state = await planCluster(clients, spec, desiredOptions);
-      const view = planView(state.plan);
+      const view: PlanView = { ...planView(state.plan), saved: savePlan(spec, state) };
       states.set(view, state);
       return view;
     },

@@ -3,6 +3,7 @@
  * (plan, apply, destroy, endpoints) and from the reconciler's published state (status). main.ts
  * builds the real one over AWS (engine-aws.ts); nothing else in src/action talks to AWS.
  */
+import type { SavedPlan } from '../provision/saved-plan.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { UpgradeOutcome } from '../upgrade/run.js';
 
@@ -20,6 +21,8 @@ export interface PlanView {
   text: string;
   /** The JSON value for the plan-json output. */
   json: unknown;
+  /** The plan to save and compare (with the spec's and what-it-read hashes); the AWS engine always sets it. */
+  saved?: SavedPlan;
 }
 
 export interface Endpoints {

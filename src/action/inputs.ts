@@ -20,6 +20,12 @@ export interface ActionInputs {
   confirmDestroy: string;
   /** command upgrade: roll the upgrade in progress back. */
   abort: boolean;
+  /** command plan: where to write the saved plan (undefined: the runner's temp directory). */
+  planFile: string | undefined;
+  /** command apply/upgrade: the saved plan that was reviewed; apply refuses a different one. */
+  approvedPlan: string | undefined;
+  /** command apply/upgrade: apply even when the fresh plan differs from approved-plan. */
+  allowPlanDrift: boolean;
 }
 
 export class InputError extends Error {
@@ -89,6 +95,23 @@ export function parseInputs(read: (name: string) => string, eventName: string): 
   if (confirmDestroy && command !== 'destroy')
     problems.push(`confirm-destroy: only used with command destroy (command is ${rawCommand})`);
 
+  const planFile = get('plan-file') || undefined;
+  if (planFile && command !== undefined && command !== 'plan')
+    problems.push(
+      `plan-file: only used with command plan (command is ${rawCommand}); apply takes approved-plan`,
+    );
+  const approvedPlan = get('approved-plan') || undefined;
+  const allowPlanDrift = bool('allow-plan-drift', false);
+  const applies = command === 'apply' || command === 'upgrade';
+  if (approvedPlan && command !== undefined && !applies)
+    problems.push(`approved-plan: only used with command apply or upgrade (command is ${rawCommand})`);
+  if (approvedPlan && abort)
+    problems.push('approved-plan: not used with abort (an abort applies nothing, it rolls back)');
+  if (allowPlanDrift && !approvedPlan)
+    problems.push(
+      'allow-plan-drift: only used with approved-plan (there is no approved plan to differ from)',
+    );
+
   if (problems.length > 0 || !command) throw new InputError(problems);
   return {
     command,
@@ -100,5 +123,8 @@ export function parseInputs(read: (name: string) => string, eventName: string): 
     timeoutMinutes,
     confirmDestroy,
     abort,
+    planFile,
+    approvedPlan,
+    allowPlanDrift,
   };
 }

@@ -46,8 +46,10 @@ export async function run(makeEngine: EngineFactory, env: NodeJS.ProcessEnv = pr
   let engine: Engine | undefined;
   let region = env.AWS_REGION ?? '';
   let command = '';
+  let forkRepository: string | undefined;
   try {
     const context = readRunContext(env);
+    forkRepository = context.forkRepository;
     const inputs = parseInputs((name) => core.getInput(name), context.eventName);
     command = inputs.command;
     if (inputs.githubToken) core.setSecret(inputs.githubToken);
@@ -82,7 +84,7 @@ export async function run(makeEngine: EngineFactory, env: NodeJS.ProcessEnv = pr
     });
   } catch (e) {
     let message: string;
-    if (isMissingCredentials(e)) message = noCredentialsMessage(region || 'eu-west-1', env);
+    if (isMissingCredentials(e)) message = noCredentialsMessage(region || 'eu-west-1', env, forkRepository);
     else if (e instanceof ActionError || e instanceof InputError) message = e.message;
     else if ((e as { name?: string }).name === 'AwsApiError') message = (e as Error).message;
     else {

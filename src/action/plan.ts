@@ -1,5 +1,12 @@
-/** command: plan. Never changes anything. "No changes" is a success; on pull requests the plan is also ONE comment, edited in place. */
+/**
+ * command: plan. Never changes anything. "No changes" is a success; on pull requests the plan is also
+ * ONE comment, edited in place. The plan is saved (plan-file output: JSON with the spec's and
+ * what-it-read hashes) for the workflow to keep as an artifact: apply on main takes it as approved-plan.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { GitHubComments } from '../adapters/github/comments.js';
+import { savedPlanText } from '../provision/saved-plan.js';
 import { commentBody, commentMarker, JOB_SUMMARY_LIMIT, trimMarkdown } from './comment.js';
 import type { Endpoints, PlanView } from './engine.js';
 import { planHeadline, planReport } from './plan-report.js';
@@ -12,6 +19,24 @@ export function setPlanOutputs(run: CommandRun, plan: PlanView, endpoints: Endpo
   run.runner.setOutput('plan-json', JSON.stringify(plan.json));
   run.runner.setOutput('api-endpoint', endpoints.api ?? '');
   run.runner.setOutput('service-endpoint', endpoints.service ?? '');
+  if (plan.saved) {
+    run.runner.setOutput('spec-hash', plan.saved.specHash);
+    run.runner.setOutput('observed-hash', plan.saved.observedHash);
+  }
+}
+
+/** Writes the saved plan (with the commit it was made for) where the workflow can upload it; returns the path. */
+export function writeSavedPlan(run: CommandRun, plan: PlanView): string | undefined {
+  if (!plan.saved) return undefined;
+  const { context, inputs, spec } = run;
+  const commit = context.headSha ?? context.sha;
+  const saved = { ...plan.saved, ...(commit ? { commit } : {}) };
+  const path = inputs.planFile ?? join(context.tempDir, 'tripod', `plan-${spec.name}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, savedPlanText(saved));
+  run.runner.setOutput('plan-file', path);
+  run.runner.info(`Saved plan: ${path} (spec ${saved.specHash}, read ${saved.observedHash})`);
+  return path;
 }
 
 /** Plans (shared with apply): the full plan in its own log group, then the headline. */
@@ -43,6 +68,7 @@ export async function planCommand(run: CommandRun): Promise<void> {
     ),
   );
   setPlanOutputs(run, plan, await engine.endpoints(spec));
+  writeSavedPlan(run, plan);
 
   if (!inputs.commentOnPr) return;
   if (context.pullRequest === undefined) {
@@ -55,11 +81,10 @@ export async function planCommand(run: CommandRun): Promise<void> {
     );
     return;
   }
-  const comments = new GitHubComments({
-    apiUrl: context.apiUrl,
-    repository: context.repository,
-    token: inputs.githubToken,
-  });
+  const comments = new GitHubComments(
+    { apiUrl: context.apiUrl, repository: context.repository, token: inputs.githubToken },
+    { log: (m) => runner.info(m) },
+  );
   try {
     const { action, comment } = await comments.upsert(
       context.pullRequest,

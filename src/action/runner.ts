@@ -18,6 +18,9 @@ export const OUTPUTS = [
   'api-endpoint',
   'service-endpoint',
   'cluster-name',
+  'plan-file',
+  'spec-hash',
+  'observed-hash',
 ] as const;
 export type OutputName = (typeof OUTPUTS)[number];
 
