@@ -110,11 +110,13 @@ export function kubernetesVersionProblem(
 export const KUBERNETES_PACKAGE_KEY_FINGERPRINT = 'DE15B14486CD377B9E876E1A234654DA9A296436';
 
 /**
- * containerd from Ubuntu's archive, pinned to this upstream version (any Ubuntu build of it,
- * `2.2.1-0ubuntu1~24.04.3`) and held. A version the archive no longer carries stops the boot with
- * a clear error: bump it here.
+ * containerd from Ubuntu's archive: the newest build of this release line (e.g.
+ * `2.2.1-0ubuntu1~24.04.3`), then held. A line, not a patch: Ubuntu's -updates pocket keeps only its
+ * newest build (containerd follows upstream patch releases there), so pinning a patch would stop every
+ * boot the day Ubuntu ships the next one. A line the archive no longer carries stops the boot with a
+ * clear error: bump it here.
  */
-export const CONTAINERD_VERSION = '2.2.1';
+export const CONTAINERD_VERSION = '2.2';
 
 /**
  * The AWS CLI v2 release the nodes install from its official zip `awscli-exe-linux-<arch>-<version>.zip`,

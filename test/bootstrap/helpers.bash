@@ -62,12 +62,13 @@ setup_node() {
   export TRIPOD_RECONCILER_CERT_PARAM=/tripod/t1/pki/reconciler-client TRIPOD_WORKER_JOIN_PARAM=/tripod/t1/worker-join
   export TRIPOD_EVENT_SOURCE=tripod.node TRIPOD_EVENT_DETAIL_TYPE='Node Ready' TRIPOD_GROUP=t1-masters
   export TRIPOD_MEMBER_STARTED_DETAIL_TYPE='Member Started' TRIPOD_MEMBER_STARTED_EVERY=10 TRIPOD_MEMBER_STARTED_MAX=30
+  export TRIPOD_LEARNER_READY_PERCENT=90
   export TRIPOD_LAUNCH_HOOK=tripod-master-launching TRIPOD_TERMINATE_HOOK=tripod-master-terminating
   export TRIPOD_SCHEDULABLE=false TRIPOD_JOIN_TIMEOUT=60 TRIPOD_LEAVE_TIMEOUT=60 TRIPOD_DRAIN_TIMEOUT=120
   export TRIPOD_TOKEN_TTL_SECONDS=86400 TRIPOD_TOKEN_RENEW_SECONDS=43200 TRIPOD_WATCHDOG_FAILURES=3
   export TRIPOD_CONFIG_PARAM=/tripod/t1/config TRIPOD_POD_SUBNET=10.244.0.0/16 TRIPOD_SERVICE_SUBNET=10.96.0.0/12
   # pinned inputs: the package key is stubs/release-key.asc (a test key), the AWS CLI a fake release
-  export TRIPOD_K8S_KEY_FINGERPRINT=D9C7263ACD20689C96C5C1EA5AFFF2DE82E2A52C TRIPOD_CONTAINERD_VERSION=2.2.1
+  export TRIPOD_K8S_KEY_FINGERPRINT=D9C7263ACD20689C96C5C1EA5AFFF2DE82E2A52C TRIPOD_CONTAINERD_VERSION=2.2
   export TRIPOD_AWS_CLI_VERSION=2.22.0 TRIPOD_AWS_CLI_URL=https://awscli.invalid
   # the pod network (fake_cni_manifest) and the group tripod kubeconfig certificates carry
   export TRIPOD_CNI=flannel TRIPOD_CNI_MANIFEST_URL=https://cni.invalid/v0.28.9/kube-flannel.yml
@@ -79,7 +80,7 @@ setup_node() {
   mkdir -m 700 "$BATS_TEST_TMPDIR/gnupg"
   stub gpg "GNUPGHOME=\"$BATS_TEST_TMPDIR/gnupg\" exec $(command -v gpg) \"\$@\""
   cp "$HERE/stubs/release-key.asc" "$RESP/release-key"
-  stub apt-cache 'case "$2" in containerd) echo "   containerd | 2.2.1-0ubuntu1~24.04.3 | https://archive.invalid noble-updates/main Packages"; echo "   containerd | 1.7.12-0ubuntu4 | https://archive.invalid noble/main Packages" ;; *) echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages" ;; esac'
+  stub apt-cache 'case "$2" in containerd) echo "   containerd | 2.20.0-0ubuntu1 | https://archive.invalid noble-proposed/main Packages"; echo "   containerd | 2.2.1-0ubuntu1~24.04.3 | https://archive.invalid noble-updates/main Packages"; echo "   containerd | 2.2.0-0ubuntu1~24.04.1 | https://archive.invalid noble-security/main Packages"; echo "   containerd | 1.7.12-0ubuntu4 | https://archive.invalid noble/main Packages" ;; *) echo "   kubeadm | 1.32.5-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.32.4-1.1 | https://repo.invalid  Packages"; echo "   kubeadm | 1.31.9-1.1 | https://repo.invalid  Packages" ;; esac'
   stub containerd 'echo "            SystemdCgroup = false"'
   # kubeadm checks its configuration against a model of kubeadm's (stubs/kubeadm-config.mjs)
   export TRIPOD_TEST_STUBS="$HERE/stubs"

@@ -172,10 +172,11 @@ install_aws_cli() {
   log "installed AWS CLI $v"
 }
 
-# apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1).
+# apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1); PKG 2.2 -> the
+# newest build of the 2.2 line (2.2.1-0ubuntu1~24.04.3).
 apt_package_version() {
   # awk reads to the end: exiting early would kill apt-cache with SIGPIPE (a failure under pipefail)
-  apt-cache madison "$1" | awk -F'|' -v v="$2" '{ gsub(/ /, "", $2) } !found && index($2, v "-") == 1 { print $2; found = 1 }' |
+  apt-cache madison "$1" | awk -F'|' -v v="$2" '{ gsub(/ /, "", $2) } !found && (index($2, v "-") == 1 || index($2, v ".") == 1) { print $2; found = 1 }' |
     grep .
 }
 
