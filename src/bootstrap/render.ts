@@ -6,6 +6,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
+import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import {
   API_SERVER_PORT,
   bootFailurePath,
@@ -115,6 +116,8 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_MEMBER_STARTED_DETAIL_TYPE: MEMBER_STARTED_DETAIL_TYPE,
     TRIPOD_MEMBER_STARTED_EVERY: String(MEMBER_STARTED_REPEAT_MS / 1000),
     TRIPOD_MEMBER_STARTED_MAX: String(MEMBER_STARTED_MAX_SENDS),
+    // etcd's promotion test, which the node applies before its first Member Started (master.sh learner_in_sync).
+    TRIPOD_LEARNER_READY_PERCENT: String(Math.round(IN_SYNC_SHARE * 100)),
     TRIPOD_GROUP: role === 'master' ? names.masterGroup : names.workerGroup,
     TRIPOD_LAUNCH_HOOK: role === 'master' ? names.masterLaunchingHook : names.workerLaunchingHook,
     TRIPOD_TERMINATE_HOOK: role === 'master' ? names.masterTerminatingHook : names.workerTerminatingHook,

@@ -357,10 +357,11 @@ install_aws_cli() {
   log "installed AWS CLI $v"
 }
 
-# apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1).
+# apt_package_version PKG 1.32.4 -> the repository's full version string (1.32.4-1.1); PKG 2.2 -> the
+# newest build of the 2.2 line (2.2.1-0ubuntu1~24.04.3).
 apt_package_version() {
   # awk reads to the end: exiting early would kill apt-cache with SIGPIPE (a failure under pipefail)
-  apt-cache madison "$1" | awk -F'|' -v v="$2" '{ gsub(/ /, "", $2) } !found && index($2, v "-") == 1 { print $2; found = 1 }' |
+  apt-cache madison "$1" | awk -F'|' -v v="$2" '{ gsub(/ /, "", $2) } !found && (index($2, v "-") == 1 || index($2, v ".") == 1) { print $2; found = 1 }' |
     grep .
 }
 
@@ -938,16 +939,33 @@ send_ready_event() {
     --arg ip "$NODE_IP" --arg z "$ZONE" --arg r "$1" '{cluster: $c, instanceId: $i, ip: $ip, zone: $z, role: $r}')"
 }
 
-# local_member_status: the local etcd member's /v3/maintenance/status (learners answer it too).
-local_member_status() {
+# member_status IP: the /v3/maintenance/status of the member at IP (learners answer it too).
+member_status() {
   curl -sf --max-time 5 --cacert "$TRIPOD_PKI/etcd/ca.crt" --cert "$TRIPOD_PKI/apiserver-etcd-client.crt" \\
-    --key "$TRIPOD_PKI/apiserver-etcd-client.key" -X POST -d '{}' "https://$NODE_IP:$TRIPOD_ETCD_CLIENT_PORT/v3/maintenance/status"
+    --key "$TRIPOD_PKI/apiserver-etcd-client.key" -X POST -d '{}' "https://$1:$TRIPOD_ETCD_CLIENT_PORT/v3/maintenance/status"
+}
+local_member_status() { member_status "$NODE_IP"; }
+
+# learner_in_sync STATUS: etcd's own promotion test (isLearnerReady; src/heal/quorum.ts): the local
+# raft index (STATUS) is at least TRIPOD_LEARNER_READY_PERCENT % of the leader's, the leader found
+# among the join parameters' initial cluster by its status's member id.
+learner_in_sync() {
+  local ip s leader mine share=$TRIPOD_LEARNER_READY_PERCENT j="$TRIPOD_STATE/join.json"
+  leader=$(jq -r '.leader' <<<"$1") mine=$(jq -r '.raftIndex // 0' <<<"$1")
+  JOIN_NAME=$(jq -r .name "$j") && JOIN_INITIAL_CLUSTER=$(jq -r .initialCluster "$j") || return 1
+  for ip in $(peer_ips); do
+    s=$(member_status "$ip") || continue
+    [ "$(jq -r .header.member_id <<<"$s")" = "$leader" ] || continue
+    [ $((mine * 100)) -ge $(($(jq -r '.raftIndex // 0' <<<"$s") * share)) ]
+    return
+  done
+  return 1
 }
 
 # member_started_loop: the "Member Started" nudge (src/heal/protocol.ts). Once the local member
-# serves (it knows a leader) it tells the reconciler, and repeats every TRIPOD_MEMBER_STARTED_EVERY s
-# while the member is a learner, at most TRIPOD_MEMBER_STARTED_MAX times: a promotion tried too
-# early ("not in sync") is retried within seconds. Waits at most 10 min for the member to serve.
+# serves (it knows a leader) and, a learner, is in sync (learner_in_sync: the promotion will pass) it
+# tells the reconciler, and repeats every TRIPOD_MEMBER_STARTED_EVERY s while the member is a learner,
+# at most TRIPOD_MEMBER_STARTED_MAX times. Polls every second, at most 10 min, until then.
 member_started_loop() {
   local sent=0 polls=0 status learner detail
   while [ "$sent" -lt "$TRIPOD_MEMBER_STARTED_MAX" ] && [ "$polls" -lt "\${TRIPOD_MEMBER_STARTED_WAIT:-600}" ]; do
@@ -958,6 +976,11 @@ member_started_loop() {
     fi
     learner=$(jq -r '.isLearner == true' <<<"$status")
     [ "$sent" = 0 ] || [ "$learner" = true ] || break
+    if [ "$sent" = 0 ] && [ "$learner" = true ] && ! learner_in_sync "$status"; then
+      polls=$((polls + 1))
+      "$TRIPOD_SLEEP" 1
+      continue
+    fi
     detail=$(jq -cn --arg c "$TRIPOD_CLUSTER" --arg i "$INSTANCE_ID" --arg ip "$NODE_IP" --arg z "$ZONE" \\
       --arg m "$(jq -r '.header.member_id // ""' <<<"$status")" \\
       '{cluster: $c, instanceId: $i, ip: $ip, zone: $z} + (if $m == "" then {} else {memberId: $m} end)')

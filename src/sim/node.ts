@@ -2,7 +2,7 @@
  * A simulated master following the bootstrap protocol (src/heal/protocol.ts): after its boot it
  * polls SSM for its join parameters, starts its etcd member with them, starts the API server once
  * its member is a voter, and sends one `tripod.node` "Node Ready" event. Once its member serves it
- * sends "Member Started", repeated every 10 s while the member is a learner (at most 30 times). A
+ * (and, a learner, is in sync) sends "Member Started", repeated every 10 s while a learner (at most 30). A
  * crashed etcd service is restarted by systemd (Restart=always) unless the fault says it cannot come back.
  * Once ready, the node's watchdog (lib.sh watchdog_check, read from the shipped scripts) checks its
  * units every 30 s, restarts a dead one, and after N failed checks in a row reports its own instance
@@ -10,6 +10,7 @@
  */
 import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
 import type { JoinParameters } from '../heal/observed.js';
+import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import {
   bootFailureParameter,
   joinParameter,
@@ -56,8 +57,14 @@ export interface NodeEtcd {
   startMember(ip: string, params: JoinParameters): string | undefined;
   /** The member on `ip` is a started, connected voter: the API server can come up. */
   servingVoter(ip: string): boolean;
-  /** The member on `ip` runs and serves (a learner or a voter): the node says "Member Started". */
+  /** The member on `ip` runs and serves (a learner or a voter). */
   serving(ip: string): boolean;
+  /**
+   * The member on `ip` passes etcd's promotion test as the node checks it (master.sh learner_in_sync):
+   * its raft index is at least IN_SYNC_SHARE of the leader's. A learner's node says "Member Started"
+   * only then.
+   */
+  inSync(ip: string): boolean;
   crash(ip: string, permanent: boolean): void;
   /** The etcd process of `ip` runs (systemctl is-active etcd). */
   running(ip: string): boolean;
@@ -88,6 +95,16 @@ export function modelNodeEtcd(etcd: EtcdModel): NodeEtcd {
       const m = etcd.memberByPeerIp(ip);
       return !!m && m.running && m.connectedSince !== undefined;
     },
+    inSync: (ip) => {
+      const m = etcd.memberByPeerIp(ip);
+      return (
+        !!m &&
+        m.running &&
+        m.connectedSince !== undefined &&
+        etcd.leaderId !== undefined &&
+        etcd.indexOf(m) >= IN_SYNC_SHARE * etcd.commitIndex()
+      );
+    },
     crash: (ip) => etcd.crash(ip),
     running: (ip) => etcd.memberByPeerIp(ip)?.running === true,
     restart: (ip) => etcd.restart(ip),
@@ -102,6 +119,12 @@ export function realNodeEtcd(real: RealEtcd): NodeEtcd {
     serving: (ip) => {
       const s = real.running(ip) ? real.view.status.get(ip) : undefined;
       return s !== undefined && s.leaderId !== '0';
+    },
+    inSync: (ip) => {
+      const s = real.running(ip) ? real.view.status.get(ip) : undefined;
+      if (s === undefined || s.leaderId === '0') return false;
+      const leader = [...real.view.status.values()].find((x) => x.memberId === s.leaderId);
+      return leader !== undefined && s.raftIndex >= IN_SYNC_SHARE * leader.raftIndex;
     },
     crash: (ip, permanent) => real.crash(ip, permanent),
     running: (ip) => real.running(ip),
@@ -253,7 +276,8 @@ export class Nodes {
 
   /**
    * The node's "Member Started" loop (master.sh member_started_loop): polls every second until its
-   * member serves, sends the event, then repeats it every 10 s while the member is a learner.
+   * member serves and, a learner, is in sync (etcd's promotion test), sends the event, then repeats it
+   * every 10 s while the member is a learner.
    */
   private nudge(node: SimNode): void {
     if (node.phase !== 'etcd' || node.memberStartedSent >= MEMBER_STARTED_MAX_SENDS) return;
@@ -265,6 +289,10 @@ export class Nodes {
     }
     const voter = this.etcd.servingVoter(ip);
     if (node.memberStartedSent > 0 && voter) return; // promoted: the nudge is over
+    if (node.memberStartedSent === 0 && !voter && !this.etcd.inSync(ip)) {
+      this.k.after(1_000, () => this.nudge(node));
+      return;
+    }
     node.memberStartedSent++;
     this.k.log('node', `${node.instance.id} member started: event ${node.memberStartedSent} sent`);
     this.bus.emit({

@@ -460,14 +460,27 @@ restore_join() {
   [ "$(cat "$TRIPOD_ETCD_DATA/member/old")" = old ]
 }
 
-# status_doc LEADER IS_LEARNER: the local member's /v3/maintenance/status, as etcd's JSON API gives it.
+# status_doc LEADER IS_LEARNER [RAFT_INDEX [MEMBER_ID]]: a member's /v3/maintenance/status, as etcd's
+# JSON API gives it (uint64 as decimal strings).
 status_doc() {
-  printf '{"header":{"member_id":"10276657743932975437"},"leader":"%s","isLearner":%s}' "$1" "$2"
+  printf '{"header":{"member_id":"%s"},"leader":"%s","raftIndex":"%s","isLearner":%s}' \
+    "${4:-10276657743932975437}" "$1" "${3:-1000}" "$2"
+}
+
+# a_leader_at_10_0_2_5 [RAFT_INDEX]: the join parameters name 10.0.2.5 (and 10.0.3.5, which does not
+# answer); the member there is the leader (id 42) at RAFT_INDEX (default 1000).
+a_leader_at_10_0_2_5() {
+  mkdir -p "$TRIPOD_STATE"
+  join_doc existing 'i-0old1=https://10.0.3.5:2380,i-0old2=https://10.0.2.5:2380,i-0abc=https://10.0.1.5:2380' \
+    >"$TRIPOD_STATE/join.json"
+  respond status-10.0.3.5 fail
+  respond status-10.0.2.5 "$(status_doc 42 false "${1:-1000}" 42)"
 }
 
 @test "a learner's node sends Member Started once its member serves, every 10 s while a learner, and stops once promoted" {
   stub sleeper
   export TRIPOD_SLEEP=sleeper
+  a_leader_at_10_0_2_5
   respond status-10.0.1.5 fail "$(status_doc 0 true)" "$(status_doc 42 true)" "$(status_doc 42 true)" "$(status_doc 42 false)"
   member_started_loop 2>/dev/null
   [ "$(calls | grep -c '^aws events put-events')" = 2 ]
@@ -477,10 +490,35 @@ status_doc() {
   [ "$(calls | grep -c '^sleeper 1$')" = 2 ]
   [ "$(calls | grep -c '^sleeper 10$')" = 2 ]
   # the voter's status was read, and no event followed it
-  [ "$(line_of '"isLearner":false')" -gt "$(calls | grep -n '^aws events put-events' | tail -1 | cut -d: -f1)" ]
+  [ "$(line_of '^status-10.0.1.5 -> .*"isLearner":false')" -gt "$(calls | grep -n '^aws events put-events' | tail -1 | cut -d: -f1)" ]
+}
+
+@test "a learner's first Member Started waits until it is in sync: raft index >= 90 % of the leader's (etcd's promotion test)" {
+  stub sleeper
+  export TRIPOD_SLEEP=sleeper
+  a_leader_at_10_0_2_5 1000
+  respond status-10.0.1.5 "$(status_doc 42 true 12)" "$(status_doc 42 true 899)" "$(status_doc 42 true 900)" \
+    "$(status_doc 42 false 1000)"
+  member_started_loop 2>/dev/null
+  [ "$(calls | grep -c '^aws events put-events')" = 1 ]
+  # two polls a second apart while behind (12 and 899 of 1000), the event at 900, then the voter
+  [ "$(calls | grep -c '^sleeper 1$')" = 2 ]
+  [ "$(line_of '^aws events put-events')" -gt "$(line_of '"raftIndex":"900"')" ]
+  # the leader is found by its id: the member that did not answer is skipped
+  [ "$(calls | grep -c '^status-10.0.2.5 -> ')" = 3 ]
+}
+
+@test "a learner whose leader cannot be asked sends no Member Started (the schedule promotes it)" {
+  export TRIPOD_SLEEP=true
+  a_leader_at_10_0_2_5
+  respond status-10.0.2.5 fail
+  respond status-10.0.1.5 "$(status_doc 42 true 1000)"
+  TRIPOD_MEMBER_STARTED_WAIT=4 member_started_loop 2>/dev/null
+  [ "$(calls | grep -c '^aws events put-events')" = 0 ]
 }
 
 @test "Member Started is bounded: at most TRIPOD_MEMBER_STARTED_MAX events while the member stays a learner" {
+  a_leader_at_10_0_2_5
   export TRIPOD_MEMBER_STARTED_MAX=3
   respond status-10.0.1.5 "$(status_doc 42 true)"
   member_started_loop 2>/dev/null
