@@ -251,7 +251,15 @@ network:
   it('--help documents every flag and where the etcd facts come from', async () => {
     const r = await cli('status', '--help');
     const help = r.out + r.err;
-    for (const flag of ['--spec', '--format', '--watch', '--interval', '--endpoint-url', '--region', '--help'])
+    for (const flag of [
+      '--spec',
+      '--format',
+      '--watch',
+      '--interval',
+      '--endpoint-url',
+      '--region',
+      '--help',
+    ])
       expect(help).toContain(flag);
     expect(help).toContain('/tripod/<cluster>/status');
     expect(help).toContain('0 healthy, 1 degraded');

@@ -7,6 +7,7 @@ import { loadSpecFile } from '../spec/file.js';
 import { formatProblem } from '../spec/load.js';
 import { deriveTopology } from '../spec/topology.js';
 import { logText, mdFence } from '../text/escape.js';
+import { VERSION } from '../version.js';
 import { applyCommand } from './apply.js';
 import { readRunContext } from './context.js';
 import { destroyCommand } from './destroy.js';
@@ -43,6 +44,8 @@ export type EngineFactory = (region: string) => Engine;
 
 /** Runs the action; resolves when done (the exit code is set through core.setFailed). */
 export async function run(makeEngine: EngineFactory, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // First, so every log says which tripod ran (package.json's version, bundled at build time).
+  core.info(`tripod ${VERSION}`);
   let engine: Engine | undefined;
   let region = env.AWS_REGION ?? '';
   let command = '';
