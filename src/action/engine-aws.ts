@@ -12,9 +12,9 @@ import {
   GroupNotFoundError,
 } from '../adapters/aws/heal-ports.js';
 import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
-import { createS3Backup } from '../adapters/aws/s3-backup.js';
+import type { BackupStatusDocument } from '../heal/backup-policy.js';
 import type { ReconcilerConfig } from '../heal/config.js';
-import { configParameter, statusParameter } from '../heal/protocol.js';
+import { backupStatusParameter, configParameter, statusParameter } from '../heal/protocol.js';
 import { applyPlan, destroy } from '../provision/apply.js';
 import type { DesiredOptions } from '../provision/desired.js';
 import { resourceNames } from '../provision/names.js';
@@ -126,7 +126,7 @@ export async function readClusterStatus(clients: AwsClients, spec: ClusterSpec):
     ? await loadBalancers.describeTargets(config.apiTargetGroupArn)
     : [];
   const doc = readStatusDocument(await parameters.get(statusParameter(spec.name)));
-  const backup = await lastBackup(clients, spec.name, config?.backupBucket);
+  const backup = await lastBackup(parameters, spec.name, config?.backupBucket);
   const mastersPerZone: Record<string, number> = Object.fromEntries(spec.network.zones.map((z) => [z, 0]));
   for (const i of group.instances) mastersPerZone[i.zone] = (mastersPerZone[i.zone] ?? 0) + 1;
   return {
@@ -155,22 +155,29 @@ export async function readClusterStatus(clients: AwsClients, spec: ClusterSpec):
   };
 }
 
-/** The newest completed snapshot in the cluster's backup bucket (one listing), or why it is unknown. */
+/**
+ * The newest completed snapshot, from the backup status the snapshot invocation publishes
+ * (`backupStatusParameter`): a plain parameter, so a read-only role (the plan role of a drift check)
+ * reports it without reading, or decrypting, any object of the bucket.
+ */
 async function lastBackup(
-  clients: AwsClients,
+  parameters: ReturnType<typeof createParameterPort>,
   cluster: string,
   bucket: string | undefined,
 ): Promise<Pick<ClusterStatus, 'lastBackup' | 'lastBackupUnknown'>> {
   if (!bucket) return { lastBackupUnknown: `${configParameter(cluster)} names no backup bucket` };
   try {
-    const ref = await createS3Backup({ s3: clients.s3, bucket, cluster }).latest();
+    const text = await parameters.get(backupStatusParameter(cluster));
+    if (text === undefined) return { lastBackup: null };
+    const doc = JSON.parse(text) as BackupStatusDocument;
+    const last = doc.lastSnapshot;
     return {
-      lastBackup: ref
-        ? { time: new Date(ref.time).toISOString(), key: ref.key, revision: ref.revision }
+      lastBackup: last
+        ? { time: new Date(Date.parse(last.at)).toISOString(), key: last.key, revision: last.revision }
         : null,
     };
   } catch (e) {
-    return { lastBackupUnknown: `cannot list s3://${bucket}: ${(e as Error).message}` };
+    return { lastBackupUnknown: `cannot read ${backupStatusParameter(cluster)}: ${(e as Error).message}` };
   }
 }
 
