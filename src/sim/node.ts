@@ -10,7 +10,6 @@
  */
 import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
 import type { JoinParameters } from '../heal/observed.js';
-import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import {
   bootFailureParameter,
   joinParameter,
@@ -21,6 +20,7 @@ import {
   NODE_READY_DETAIL_TYPE,
   restoreParameter,
 } from '../heal/protocol.js';
+import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import type { Ec2, SimInstance } from './ec2.js';
 import type { EtcdModel } from './etcd-model.js';
 import type { RealEtcd } from './etcd-real.js';
@@ -49,7 +49,29 @@ export interface SimNode {
   /** The restore (its record's requestedAt) this node restored etcd for, and one under way. */
   restored?: string;
   restoring?: boolean;
+  /** When the control-plane phases (images, kubeadm init/join) are done: the API server can start. */
+  kubeadmDoneAt?: number;
 }
+
+/**
+ * The phases of a master's boot as the real script runs them (master.sh master_boot), each with a
+ * duration range in simulated ms from published figures (bench/README.md cites them). Instance start
+ * (RunInstances to running) is EC2's (src/sim/ec2.ts); the etcd phase is the etcd model's (start,
+ * catch-up) and the reconciler's (join parameters, promotion); the rest are here.
+ */
+export const BOOT_PHASES = {
+  /** running -> cloud-init runs the user data (kernel, systemd, cloud-init's stages). */
+  osBoot: [15_000, 30_000],
+  /** install_packages: apt update, containerd, kubelet/kubeadm/kubectl, the AWS CLI, etcd. */
+  packages: [40_000, 120_000],
+  /** the control-plane images (kubeadm's preflight pulls them: apiserver, controller-manager, scheduler, proxy, coredns, pause). */
+  images: [15_000, 60_000],
+  /** kubeadm init (the seed) or join --control-plane, up to its static pods running. */
+  kubeadm: [15_000, 45_000],
+  /** the local API server's /readyz passes once its etcd member is a voter. */
+  apiReady: [5_000, 15_000],
+} as const satisfies Record<string, readonly [number, number]>;
+export type BootPhase = keyof typeof BOOT_PHASES;
 
 /** What a node needs from its etcd member: the model's, or a real etcd process (etcd-real.ts). */
 export interface NodeEtcd {
@@ -203,8 +225,14 @@ export class Nodes {
     };
     this.nodes.set(instance.id, node);
     const failure = this.bootFailures.shift();
-    this.k.after(this.k.rng.int(5_000, 20_000), () => {
+    // RunInstances (the group's launch) to running: EC2's part (src/sim/ec2.ts).
+    this.logPhase(node, 'instanceStart', this.k.now() - instance.launchTime);
+    const osBoot = this.phase(node, 'osBoot');
+    const packages = this.phase(node, 'packages');
+    this.k.after(osBoot + packages, () => {
       if (node.phase !== 'booting') return;
+      this.logPhase(node, 'osBoot', osBoot);
+      this.logPhase(node, 'packages', packages);
       if (failure) {
         if (failure.record) this.fail(node, failure.why);
         else {
@@ -256,15 +284,25 @@ export class Nodes {
       node.seed = params.initialClusterState === 'new';
       this.k.log('node', `${node.instance.id} started etcd (${params.initialClusterState})`);
       this.nudge(node);
+      // master_boot goes on at once: kubeadm pulls the images and runs init/join beside the learner's catch-up.
+      const images = this.phase(node, 'images');
+      const kubeadm = this.phase(node, 'kubeadm');
+      this.k.after(images + kubeadm, () => {
+        if (node.phase !== 'etcd') return;
+        this.logPhase(node, 'images', images);
+        this.logPhase(node, 'kubeadm', kubeadm);
+        node.kubeadmDoneAt = this.k.now();
+      });
       return;
     }
-    if (node.phase === 'etcd' && !node.apiUp) {
+    if (node.phase === 'etcd' && !node.apiUp && node.kubeadmDoneAt !== undefined) {
       if (this.etcd.servingVoter(ip) && (node.seed || this.joinApiReachable())) {
         node.apiUp = true;
-        // kubeadm brings up the control plane; /readyz passes after a while.
-        this.k.after(this.k.rng.int(10_000, 30_000), () => {
+        const apiReady = this.phase(node, 'apiReady');
+        this.k.after(apiReady, () => {
           if (node.phase !== 'etcd') return;
           node.phase = 'ready';
+          this.logPhase(node, 'apiReady', apiReady);
           this.k.log('node', `${node.instance.id} API server ready`);
           // master.sh: install_watchdog, then the ready event.
           this.k.after(this.watchdog.intervalMs, () => this.watchdogCheck(node));
@@ -301,6 +339,17 @@ export class Nodes {
       instanceId: node.instance.id,
     });
     if (!voter) this.k.after(MEMBER_STARTED_REPEAT_MS, () => this.nudge(node));
+  }
+
+  /** A phase's duration for this node, drawn from its range. */
+  private phase(_node: SimNode, name: BootPhase): number {
+    const [lo, hi] = BOOT_PHASES[name];
+    return this.k.rng.int(lo, hi);
+  }
+
+  /** The timeline line bench/sandbox.ts breaks a heal down by. */
+  private logPhase(node: SimNode, name: BootPhase | 'instanceStart', ms: number): void {
+    this.k.log('node', `${node.instance.id} phase ${name} ${(ms / 1000).toFixed(1)} s`);
   }
 
   private sendReady(node: SimNode): void {
