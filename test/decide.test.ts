@@ -629,6 +629,32 @@ describe('decide: issue 14, healing rules that hold when faults overlap', () => 
     expect(heartbeats(decide(s, cfg, NOW).actions)).toEqual(['i-3 launching']);
   });
 
+  it('finding 3: a brand-new cluster while etcd does not answer the reconciler: the seed, given its join and serving its API, is held past its boot timeout (simulate --seed 4)', () => {
+    const booting = { lifecycleState: 'Pending:Wait' as const, launchTime: NOW - 1_000_000 };
+    const s = state({
+      instances: [inst(1, { ...booting, apiReady: true }), inst(2, { ...booting, apiReady: false })],
+      memory: {
+        unhealthySince: {},
+        seedInstanceId: 'i-1',
+        pendingSince: { 'i-1': NOW - 1_000_000, 'i-2': NOW - 1_000_000 },
+      },
+      joins: {
+        'i-1': { name: 'i-1', initialCluster: `i-1=https://${ipOf(1)}:2380`, initialClusterState: 'new' },
+      },
+    });
+    const d = decide(s, cfg, NOW);
+    // Its API server serves, so its etcd runs: the only voter of the cluster. i-2 has no join: nothing runs there.
+    expect(only(d.actions, 'complete-lifecycle')).toMatchObject([{ instanceId: 'i-2', result: 'ABANDON' }]);
+    expect(heartbeats(d.actions)).toEqual(['i-1 launching']);
+    expect(reasons(d)).toContain(WAIT.etcdUnreachable);
+    // A seed whose API never came up is abandoned at the boot timeout (a new cluster must not hang on it).
+    s.group.instances[0] = { ...s.group.instances[0]!, apiReady: false };
+    expect(only(decide(s, cfg, NOW).actions, 'complete-lifecycle')).toMatchObject([
+      { instanceId: 'i-1', result: 'ABANDON' },
+      { instanceId: 'i-2', result: 'ABANDON' },
+    ]);
+  });
+
   it('finding 3: a launch is never abandoned while its member votes: the member is removed first', () => {
     const s = healthy(3);
     s.group.instances[2] = {

@@ -32,28 +32,26 @@ import {
 } from '../adapters/aws/heal-ports.js';
 import type { EtcdTls } from '../adapters/etcd/client.js';
 import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
-import {
-  type BackupStatusDocument,
-  isBackupDue,
-  nextBackupStatus,
-  parseBackupStatus,
-  snapshotInFlight,
-} from '../heal/backup-policy.js';
-import { backupSchedule, type ReconcilerConfig } from '../heal/config.js';
+import type { ReconcilerConfig } from '../heal/config.js';
 import type { ClusterConditions } from '../heal/decision.js';
-import { candidateEndpoints, observeEtcd } from '../heal/observe.js';
 import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
 import {
-  backupStatusParameter,
   CLUSTER_TAG,
   caParameter,
   configParameter,
   reconcilerClientCertParameter,
   statusParameter,
 } from '../heal/protocol.js';
-import { isHealthyVoter } from '../heal/quorum.js';
 import { type StatusDocument, serializeStatus } from '../heal/status.js';
 import { resourceNames } from '../provision/names.js';
+import {
+  type BackupOutcome,
+  requestingBackupPort,
+  requestSnapshot as requestSnapshotVia,
+  type SnapshotStorePort,
+  scheduledSnapshot,
+  takeSnapshot,
+} from './backups.js';
 import { parseTrigger, type SnapshotRequestDetail, type Trigger } from './events.js';
 import { settleWorkerHooks, type WorkerHookOutcome } from './worker-hooks.js';
 
@@ -69,25 +67,7 @@ export interface PassSummary {
   snapshotFrom?: string;
 }
 
-/** The snapshot store a snapshot invocation writes to (S3Backup): one snapshot, then retention. */
-export interface SnapshotStorePort {
-  take(
-    fromEndpoint: string,
-    reason: string,
-    retentionDays: number,
-  ): Promise<{ key: string; bytes: number; revision: number; pruned: string[] }>;
-}
-
-/**
- * What happened to backups on this invocation: on the schedule, whether a snapshot was requested;
- * on a snapshot request, whether it was taken.
- */
-export type BackupOutcome =
-  | { outcome: 'requested'; reason: string }
-  | { outcome: 'in-flight'; since: string }
-  | { outcome: 'not-due'; nextInMs: number }
-  | { outcome: 'taken'; key: string; bytes: number; pruned: number }
-  | { outcome: 'failed'; error: string };
+export type { BackupOutcome, SnapshotStorePort } from './backups.js';
 
 /** `options.remainingMs`: the invocation's remaining time (a pass starts no new work when it is short). */
 export type RunPass = (
@@ -273,50 +253,29 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
           : names.masterTerminatingHook;
   }
 
-  /** The backup status document (undefined: none yet, or unreadable). */
-  async function readBackupStatus(cluster: string): Promise<BackupStatusDocument | undefined> {
-    const text = await parameters.get(backupStatusParameter(cluster));
-    if (text === undefined) return undefined;
-    try {
-      return JSON.parse(text) as BackupStatusDocument;
-    } catch {
-      return undefined;
-    }
-  }
-
   /**
    * Asks for a snapshot in an invocation of its own, unless one is under way: writes `requestedAt`
    * to the backup status, then starts the invocation. Returns at once (never streams a snapshot).
    */
   async function requestSnapshot(config: ReconcilerConfig, reason: string): Promise<BackupOutcome> {
-    const now = deps.now();
-    const prev = await readBackupStatus(config.cluster);
-    const view = parseBackupStatus(prev === undefined ? undefined : JSON.stringify(prev));
-    if (snapshotInFlight(view, now)) return { outcome: 'in-flight', since: prev?.requestedAt ?? '' };
-    if (!deps.requestSnapshot) return { outcome: 'failed', error: 'this function cannot request snapshots' };
-    const requestedAt = new Date(now).toISOString();
-    await parameters.put(
-      backupStatusParameter(config.cluster),
-      JSON.stringify(nextBackupStatus(prev, { kind: 'requested', at: now })),
+    const start = deps.requestSnapshot;
+    const r = await requestSnapshotVia(
+      parameters,
+      config,
+      deps.now(),
+      start && ((detail) => start(config, detail)),
+      reason,
     );
-    await deps.requestSnapshot(config, { cluster: config.cluster, reason, requestedAt });
-    log.info(`snapshot requested (${reason}): it runs in an invocation of its own`);
-    return { outcome: 'requested', reason };
+    if (r.outcome === 'requested')
+      log.info(`snapshot requested (${reason}): it runs in an invocation of its own`);
+    return r;
   }
 
   /** On the schedule, after the pass: request a snapshot when one is due (metrics, never a stream). */
   async function scheduledBackup(config: ReconcilerConfig): Promise<BackupOutcome> {
-    let outcome: BackupOutcome;
-    try {
-      const view = parseBackupStatus(JSON.stringify((await readBackupStatus(config.cluster)) ?? {}));
-      const { intervalMinutes } = backupSchedule(config);
-      const now = deps.now();
-      outcome = isBackupDue(view?.lastSnapshotAt, now, intervalMinutes)
-        ? await requestSnapshot(config, 'scheduled')
-        : { outcome: 'not-due', nextInMs: (view?.lastSnapshotAt ?? now) + intervalMinutes * 60_000 - now };
-    } catch (e) {
-      outcome = { outcome: 'failed', error: e instanceof Error ? e.message : String(e) };
-    }
+    const outcome = await scheduledSnapshot(parameters, config, deps.now(), () =>
+      requestSnapshot(config, 'scheduled'),
+    );
     log.metric('BackupRequested', 'Count', outcome.outcome === 'requested' ? 1 : 0);
     if (outcome.outcome === 'failed') {
       log.metric('BackupFailed', 'Count', 1);
@@ -344,46 +303,18 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
     const etcd = deps.makeEtcd(tls);
     const store = config.backupBucket ? deps.makeSnapshotStore?.(config, tls) : undefined;
     try {
-      if (!store) throw new Error('no backup bucket configured');
-      const group = await createFleetPort(clients.autoScaling, clients.ec2, hookName(config)).describeGroup(
-        config.masterGroupName,
+      outcome = await takeSnapshot(
+        {
+          fleet: createFleetPort(clients.autoScaling, clients.ec2, hookName(config)),
+          etcd,
+          parameters,
+          now: deps.now,
+        },
+        store,
+        config,
+        detail,
+        (message) => log.warn(message),
       );
-      const seen = await observeEtcd(etcd, candidateEndpoints(group.instances, config));
-      const from = seen.members
-        .filter((m) => isHealthyVoter(m, seen) && m.clientURLs[0])
-        .sort((a, b) => Number(a.id === seen.leaderId) - Number(b.id === seen.leaderId))[0]?.clientURLs[0];
-      if (!from)
-        throw new Error(
-          `no healthy etcd voter to take the snapshot from${seen.error ? ` (${seen.error})` : ''}`,
-        );
-      const r = await store.take(from, detail.reason, backupSchedule(config).retentionDays);
-      outcome = { outcome: 'taken', key: r.key, bytes: r.bytes, pruned: r.pruned.length };
-      await parameters.put(
-        backupStatusParameter(config.cluster),
-        JSON.stringify(
-          nextBackupStatus(await readBackupStatus(config.cluster), {
-            kind: 'taken',
-            at: started,
-            key: r.key,
-            bytes: r.bytes,
-            revision: r.revision,
-          }),
-        ),
-      );
-    } catch (e) {
-      outcome = { outcome: 'failed', error: e instanceof Error ? e.message : String(e) };
-      await parameters
-        .put(
-          backupStatusParameter(config.cluster),
-          JSON.stringify(
-            nextBackupStatus(await readBackupStatus(config.cluster).catch(() => undefined), {
-              kind: 'failed',
-              at: deps.now(),
-              error: outcome.error,
-            }),
-          ),
-        )
-        .catch((err) => log.warn(`backup status not updated: ${(err as Error).message}`));
     } finally {
       etcd.close?.();
       store?.close?.();
@@ -493,18 +424,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
         // Before a membership change the pass only asks for a snapshot (its own invocation).
         const backup: BackupPort | undefined =
           config.backupBucket && deps.requestSnapshot
-            ? {
-                snapshot: async (_from, reason) => {
-                  const r = await requestSnapshot(config, reason);
-                  if (r.outcome === 'failed') throw new Error(r.error);
-                  return {
-                    requested:
-                      r.outcome === 'requested'
-                        ? 'requested'
-                        : `already under way since ${r.outcome === 'in-flight' ? r.since : '?'}`,
-                  };
-                },
-              }
+            ? requestingBackupPort((reason) => requestSnapshot(config, reason))
             : undefined;
         const kubeCa = pemCertificates((await parameters.get(caParameter(cluster, 'kubernetes-ca'))) ?? '');
         try {

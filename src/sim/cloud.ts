@@ -5,7 +5,7 @@
  * takes a little virtual time and may be throttled or fail with a 5xx while that fault is active.
  */
 import type { ReconcilerConfig } from '../heal/config.js';
-import { EtcdError, type HealPorts } from '../heal/ports.js';
+import { EtcdError, type HealPorts, type ParameterPort } from '../heal/ports.js';
 import {
   API_SERVER_PORT,
   configParameter,
@@ -13,6 +13,8 @@ import {
   ETCD_PEER_PORT,
   hostOfURL,
 } from '../heal/protocol.js';
+import { requestingBackupPort, requestSnapshot, type SnapshotStorePort } from '../lambdas/backups.js';
+import type { SnapshotRequestDetail } from '../lambdas/events.js';
 import { resourceNames } from '../provision/names.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
@@ -258,27 +260,91 @@ export class SimCloud {
     return 'up';
   }
 
-  /** The ports one reconciler invocation sees. */
-  ports(inv: Invocation): HealPorts {
+  /**
+   * One call of an invocation: a little virtual time, then the call, unless the invocation died
+   * (its calls never return), crashes before this mutation, or AWS throttles it (that fault).
+   */
+  private async invocationCall<T>(
+    inv: Invocation,
+    service: string,
+    op: string,
+    fn: () => T | Promise<T>,
+  ): Promise<T> {
+    const k = this.k;
+    await k.sleep(k.rng.int(5, 60));
+    if (inv.dead) return new Promise<T>(() => {});
+    if (MUTATING.has(op) && inv.crashAfter !== undefined && inv.mutations++ >= inv.crashAfter) {
+      inv.dead = true;
+      inv.onCrash(`${service}.${op}`);
+      return new Promise<T>(() => {});
+    }
+    this.stats.calls++;
+    try {
+      if (service !== 'etcd' && service !== 'probe') this.apiFaults.check(k.now(), service, op);
+      return await fn();
+    } catch (e) {
+      this.stats.failedCalls++;
+      throw e;
+    }
+  }
+
+  /** The reconciler cannot open a connection to etcd's client port now (security groups or that fault). */
+  private etcdCut(): boolean {
+    return !this.passes(this.links.reconcilerEtcd) || this.k.now() < this.faults.etcdCutUntil;
+  }
+
+  /**
+   * The snapshot store a snapshot invocation streams to (S3 in AWS, snapshot.ts): etcd's snapshot
+   * stream from a serving member, uploaded under the backup faults (a large database streams for
+   * `slowMs`; a disabled KMS key or denied bucket fails the upload). A stream takes a few seconds.
+   */
+  snapshotStore(inv: Invocation): SnapshotStorePort {
+    const k = this.k;
+    const etcd = this.real?.port ?? this.etcd.port;
+    return {
+      take: (from) =>
+        this.invocationCall(inv, 's3', 'snapshot', async () => {
+          const ip = hostOfURL(from);
+          if (this.etcdCut()) {
+            await k.sleep(ETCD_TIMEOUT_MS);
+            throw new Error(`snapshot: dial tcp ${ip}:${ETCD_CLIENT_PORT}: i/o timeout`);
+          }
+          if (!this.ec2.reconcilerReach(ip))
+            throw new Error(`snapshot: dial tcp ${ip}:${ETCD_CLIENT_PORT}: i/o timeout`);
+          // The stream opens on a serving member (one that answers its status); a stopped etcd refuses it.
+          const status = await etcd.status(from);
+          await k.sleep(k.rng.int(1_000, 5_000));
+          const b = this.faults.backup;
+          if (b && k.now() < b.until) {
+            if (b.slowMs) await k.sleep(b.slowMs);
+            if (b.fail) throw new SimAwsError('AccessDeniedException', b.fail, 400, k.rng.hex(8));
+          }
+          return {
+            key: `${this.config.cluster}/${new Date(k.now()).toISOString()}-rev${status.raftIndex}.db`,
+            bytes: 2_097_152,
+            revision: status.raftIndex,
+            pruned: [],
+          };
+        }),
+    };
+  }
+
+  /** The Lambda Invoke API (InvocationType Event) as an invocation calls it: `start` queues the event. */
+  invoke(inv: Invocation, start: (detail: SnapshotRequestDetail) => void) {
+    return (detail: SnapshotRequestDetail): Promise<void> =>
+      this.invocationCall(inv, 'lambda', 'invoke', () => start(detail));
+  }
+
+  /**
+   * The ports one reconciler invocation sees. `startSnapshot` is the Lambda Invoke API: it queues a
+   * snapshot invocation of the function (asynchronously); with it the backup port only requests a
+   * snapshot, as the Lambda's does (reconciler-handler.ts), and never streams one inside the pass.
+   */
+  ports(inv: Invocation, startSnapshot?: (detail: SnapshotRequestDetail) => void): HealPorts {
     const k = this.k;
     const rng = k.rng;
-    const call = async <T>(service: string, op: string, fn: () => T | Promise<T>): Promise<T> => {
-      await k.sleep(rng.int(5, 60));
-      if (inv.dead) return new Promise<T>(() => {});
-      if (MUTATING.has(op) && inv.crashAfter !== undefined && inv.mutations++ >= inv.crashAfter) {
-        inv.dead = true;
-        inv.onCrash(`${service}.${op}`);
-        return new Promise<T>(() => {});
-      }
-      this.stats.calls++;
-      try {
-        if (service !== 'etcd' && service !== 'probe') this.apiFaults.check(k.now(), service, op);
-        return fn();
-      } catch (e) {
-        this.stats.failedCalls++;
-        throw e;
-      }
-    };
+    const call = <T>(service: string, op: string, fn: () => T | Promise<T>): Promise<T> =>
+      this.invocationCall(inv, service, op, fn);
     const group = (name: string) => {
       if (name === this.group.name) return this.group;
       return undefined;
@@ -302,7 +368,7 @@ export class SimCloud {
     // A connection the security groups drop is not refused: the client waits for its deadline.
     const etcdCall = <T>(op: string, describe: string | undefined, ep: string, fn: () => Promise<T>) =>
       call('etcd', op, async () => {
-        if (!this.passes(this.links.reconcilerEtcd) || k.now() < this.faults.etcdCutUntil) {
+        if (this.etcdCut()) {
           await k.sleep(ETCD_TIMEOUT_MS);
           throw new EtcdError('timeout', `dial tcp ${hostOfURL(ep)}:${ETCD_CLIENT_PORT}: i/o timeout`, 4);
         }
@@ -317,6 +383,15 @@ export class SimCloud {
           throw e;
         },
       );
+    const parameters: ParameterPort = {
+      get: (name) => call('ssm', 'get', () => this.ssm.get(name)),
+      getByPath: (path) => call('ssm', 'getByPath', () => this.ssm.getByPath(path)),
+      put: (name, value, options) =>
+        call('ssm', 'put', () => {
+          this.ssm.put(name, value, options?.secure ?? false);
+        }),
+      delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
+    };
     return {
       clock: k.clock,
       fleet: {
@@ -357,15 +432,7 @@ export class SimCloud {
           }),
         deregisterTarget: (arn, id) => call('elbv2', 'deregisterTarget', () => tg(arn).deregister(id)),
       },
-      parameters: {
-        get: (name) => call('ssm', 'get', () => this.ssm.get(name)),
-        getByPath: (path) => call('ssm', 'getByPath', () => this.ssm.getByPath(path)),
-        put: (name, value, options) =>
-          call('ssm', 'put', () => {
-            this.ssm.put(name, value, options?.secure ?? false);
-          }),
-        delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
-      },
+      parameters,
       etcd: {
         listMembers: (ep) => etcdCall('listMembers', undefined, ep, () => etcd.listMembers(ep)),
         addLearner: (ep, peer) =>
@@ -390,23 +457,13 @@ export class SimCloud {
             return !!inst && this.ec2.reconcilerReach(ip) && this.nodes.apiReady(inst.id);
           }),
       },
-      backup: {
-        snapshot: (from, _reason) =>
-          call('s3', 'snapshot', async () => {
-            const ip = hostOfURL(from);
-            const cut = !this.passes(this.links.reconcilerEtcd) || k.now() < this.faults.etcdCutUntil;
-            if (cut) await k.sleep(ETCD_TIMEOUT_MS);
-            if (!this.ec2.reconcilerReach(ip) || cut)
-              throw new Error(`snapshot: dial tcp ${ip}:${ETCD_CLIENT_PORT}: i/o timeout`);
-            const b = this.faults.backup;
-            if (b && k.now() < b.until) {
-              // A large database or a slow S3 path streams for this long; a denied key fails at the upload.
-              if (b.slowMs) await k.sleep(b.slowMs);
-              if (b.fail) throw new SimAwsError('AccessDeniedException', b.fail, 400, rng.hex(8));
-            }
-            return { key: `${this.config.cluster}/${k.now()}.db`, bytes: 2_097_152, sha256: rng.hex(64) };
-          }),
-      },
+      ...(this.config.backupBucket && startSnapshot
+        ? {
+            backup: requestingBackupPort((reason) =>
+              requestSnapshot(parameters, this.config, k.now(), this.invoke(inv, startSnapshot), reason),
+            ),
+          }
+        : {}),
     };
   }
 }

@@ -1,11 +1,21 @@
 /**
- * The reconciler Lambda in the simulator: invoked by EventBridge (lifecycle and node events, and a
- * one-minute schedule), one invocation at a time (reserved concurrency 1: later triggers queue and
- * coalesce). An invocation can crash between two calls; the next trigger starts a fresh one. An
- * invocation that runs past the function's timeout (the product's own, lambdas/package.ts) is
- * stopped there, as Lambda does: whatever it had not done yet is not done.
+ * The reconciler Lambda in the simulator, as the provisioner deploys it (lambdas/package.ts):
+ * reserved concurrency 1, a 120 s timeout, asynchronous events kept at most `maximumEventAgeSeconds`
+ * and retried `maximumRetryAttempts` times after a function error. Two kinds of invocation share
+ * the one slot, as in AWS:
+ *  - a pass: EventBridge's lifecycle and node events and the one-minute schedule. A trigger while a
+ *    pass is already queued adds nothing (level-triggered: the queued pass sees at least as much);
+ *  - a snapshot invocation: the pass's backup port only requests one (the Invoke API, through the
+ *    same code as the Lambda's, lambdas/backups.ts) and goes on; the request queues like any async
+ *    event, and the invocation streams the snapshot (cloud.snapshotStore) under the same timeout.
+ * Queued events run in arrival order once the slot is free; an event older than the maximum age is
+ * dropped. An invocation can crash between two calls; one that runs past the timeout is stopped
+ * there, as Lambda does ("Task timed out"): whatever it had not done yet is not done. A pass gets the
+ * invocation's remaining time from the simulated clock (Lambda's getRemainingTimeInMillis).
  */
 import { type Action, describeAction } from '../heal/actions.js';
+import { requestSnapshot, scheduledSnapshot, takeSnapshot } from '../lambdas/backups.js';
+import type { SnapshotRequestDetail } from '../lambdas/events.js';
 import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import type { Invocation, SimCloud } from './cloud.js';
 import type { Reconciler } from './stub-reconciler.js';
@@ -13,17 +23,35 @@ import type { Reconciler } from './stub-reconciler.js';
 export const SCHEDULE_MS = 60_000;
 /** The reconciler function's timeout. */
 export const TIMEOUT_MS = RECONCILER_PACKAGE.timeoutSeconds * 1000;
+/** Lambda drops an asynchronous event older than this (the function's event invoke configuration). */
+export const MAX_EVENT_AGE_MS = RECONCILER_PACKAGE.eventInvoke.maximumEventAgeSeconds * 1000;
+/** Lambda retries an asynchronous event whose invocation failed (or timed out) this many times. */
+export const MAX_RETRIES = RECONCILER_PACKAGE.eventInvoke.maximumRetryAttempts;
+/** Lambda's delay before the first retry of a failed asynchronous invocation. */
+const RETRY_DELAY_MS = 60_000;
+
+type QueuedEvent =
+  | { kind: 'pass'; at: number; scheduled: boolean }
+  | { kind: 'snapshot'; at: number; detail: SnapshotRequestDetail; attempt: number };
 
 export class ReconcilerLambda {
   private running = false;
-  private queued = false;
+  /** Asynchronous events waiting for the slot (reserved concurrency 1), oldest first. */
+  private readonly queue: QueuedEvent[] = [];
   /** Probability that an invocation crashes (set by the reconciler-crash fault), until `crashUntil`. */
   crashRate = 0;
   crashUntil = 0;
   /** The time the current invocation started (the invariants look at it). */
   passStartedAt = 0;
   private current: Invocation | undefined;
-  readonly stats = { invocations: 0, crashes: 0, errors: 0, timeouts: 0 };
+  readonly stats = {
+    invocations: 0,
+    crashes: 0,
+    errors: 0,
+    timeouts: 0,
+    snapshots: 0,
+    dropped: 0,
+  };
   lastError: string | undefined;
 
   constructor(
@@ -32,7 +60,7 @@ export class ReconcilerLambda {
   ) {
     const k = cloud.k;
     const tick = () => {
-      this.trigger();
+      this.trigger(true);
       k.after(SCHEDULE_MS, tick);
     };
     k.after(SCHEDULE_MS, tick);
@@ -43,20 +71,44 @@ export class ReconcilerLambda {
     return this.running;
   }
 
-  trigger(): void {
-    if (this.running) {
-      this.queued = true;
-      return;
-    }
-    this.start();
+  /** An event for a pass (EventBridge, or the schedule: that pass also requests a scheduled snapshot when one is due). */
+  trigger(scheduled = false): void {
+    const now = this.cloud.k.now();
+    const queued = this.queue.find((e) => e.kind === 'pass');
+    if (queued?.kind === 'pass') {
+      queued.at = now;
+      queued.scheduled ||= scheduled;
+    } else this.queue.push({ kind: 'pass', at: now, scheduled });
+    this.next();
   }
 
-  private start(): void {
+  /** The Invoke API (InvocationType Event): a snapshot invocation joins the queue. */
+  requestSnapshot(detail: SnapshotRequestDetail, attempt = 0, at = this.cloud.k.now()): void {
+    this.queue.push({ kind: 'snapshot', at, detail, attempt });
+    this.next();
+  }
+
+  /** Starts the oldest queued event that is not too old, when the slot is free. */
+  private next(): void {
+    if (this.running) return;
+    const k = this.cloud.k;
+    for (let e = this.queue.shift(); e !== undefined; e = this.queue.shift()) {
+      if (k.now() - e.at > MAX_EVENT_AGE_MS) {
+        this.stats.dropped++;
+        k.log('lambda', `${e.kind} event dropped: older than ${MAX_EVENT_AGE_MS / 1000} s`);
+        continue;
+      }
+      this.start(e);
+      return;
+    }
+  }
+
+  private start(e: QueuedEvent): void {
     const k = this.cloud.k;
     this.running = true;
-    this.queued = false;
     this.stats.invocations++;
-    this.passStartedAt = k.now();
+    const started = k.now();
+    this.passStartedAt = started;
     const crashes = k.now() < this.crashUntil && k.rng.chance(this.crashRate);
     const inv: Invocation = {
       crashAfter: crashes ? k.rng.int(0, 3) : undefined,
@@ -66,14 +118,48 @@ export class ReconcilerLambda {
         this.stats.crashes++;
         k.log('lambda', `reconciler crashed before ${before}`);
         k.abandon();
+        this.failed(e);
         this.finish();
       },
     };
     let timedOut = false;
     let stop: () => void = () => {};
-    const pass = new Promise<unknown>((resolve, reject) => {
+    const work = (): Promise<unknown> => {
+      if (e.kind === 'pass') {
+        const config = this.cloud.config;
+        const start = (detail: SnapshotRequestDetail) => this.requestSnapshot(detail);
+        const ports = this.cloud.ports(inv, start);
+        return this.reconcile(ports, config, { remainingMs: () => started + TIMEOUT_MS - k.now() }).then(
+          async (value) => {
+            // The handler, after a scheduled pass: a snapshot invocation when one is due.
+            if (e.scheduled && config.backupBucket) {
+              const invoke = this.cloud.invoke(inv, start);
+              await scheduledSnapshot(ports.parameters, config, k.now(), () =>
+                requestSnapshot(ports.parameters, config, k.now(), invoke, 'scheduled'),
+              );
+            }
+            return value;
+          },
+        );
+      }
+      this.stats.snapshots++;
+      const ports = this.cloud.ports(inv);
+      return takeSnapshot(
+        { fleet: ports.fleet, etcd: ports.etcd, parameters: ports.parameters, now: () => k.now() },
+        this.cloud.config.backupBucket ? this.cloud.snapshotStore(inv) : undefined,
+        this.cloud.config,
+        e.detail,
+      ).then((r) => {
+        k.log(
+          'lambda',
+          `snapshot (${e.detail.reason}): ${r.outcome === 'taken' ? r.key : r.outcome === 'failed' ? `failed: ${r.error}` : r.outcome}`,
+        );
+        return undefined;
+      });
+    };
+    const run = new Promise<unknown>((resolve, reject) => {
       stop = () => resolve(undefined);
-      this.reconcile(this.cloud.ports(inv), this.cloud.config).then(resolve, reject);
+      work().then(resolve, reject);
     });
     k.after(TIMEOUT_MS, () => {
       if (inv.dead || this.current !== inv) return;
@@ -81,15 +167,19 @@ export class ReconcilerLambda {
       timedOut = true;
       inv.dead = true;
       this.stats.timeouts++;
-      k.log('lambda', `reconciler timed out after ${TIMEOUT_MS / 1000} s`);
+      k.log(
+        'lambda',
+        `${e.kind === 'pass' ? 'reconciler' : 'snapshot invocation'} timed out after ${TIMEOUT_MS / 1000} s`,
+      );
       stop();
     });
     this.current = inv;
     k.spawn(
-      () => pass,
+      () => run,
       (r) => {
         if (this.current === inv) this.current = undefined;
         if (timedOut) {
+          this.failed(e);
           this.finish();
           return;
         }
@@ -99,11 +189,19 @@ export class ReconcilerLambda {
           this.stats.errors++;
           const msg = r.error instanceof Error ? `${r.error.name}: ${r.error.message}` : String(r.error);
           this.lastError = msg;
-          k.log('lambda', `pass failed: ${msg}`);
+          k.log('lambda', `${e.kind} failed: ${msg}`);
+          this.failed(e);
         }
         this.finish();
       },
     );
+  }
+
+  /** A function error (crash, timeout, exception): Lambda retries the event after a delay, a limited number of times. */
+  private failed(e: QueuedEvent): void {
+    if (e.kind !== 'snapshot' || e.attempt >= MAX_RETRIES) return;
+    // A pass's event is not retried here: the schedule runs a pass every minute anyway (harsher, not kinder).
+    this.cloud.k.after(RETRY_DELAY_MS, () => this.requestSnapshot(e.detail, e.attempt + 1, e.at));
   }
 
   /** What the pass decided and why, with each action's outcome (from reconcilePass's result). */
@@ -119,10 +217,7 @@ export class ReconcilerLambda {
 
   private finish(): void {
     this.running = false;
-    if (this.queued) {
-      // Lambda picks the queued event up shortly after.
-      this.cloud.k.after(100, () => this.trigger());
-      this.queued = false;
-    }
+    // Lambda picks the next queued event up shortly after.
+    if (this.queue.length > 0) this.cloud.k.after(100, () => this.next());
   }
 }

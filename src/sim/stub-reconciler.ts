@@ -16,7 +16,12 @@ import {
   statusParameter,
 } from '../heal/protocol.js';
 
-export type Reconciler = (ports: HealPorts, config: ReconcilerConfig) => Promise<unknown>;
+/** A pass as the Lambda runs it; `options.remainingMs` is the invocation's remaining time (Lambda's context). */
+export type Reconciler = (
+  ports: HealPorts,
+  config: ReconcilerConfig,
+  options?: { remainingMs?: () => number },
+) => Promise<unknown>;
 
 export interface StubOptions {
   /** Deliberately wrong: add a learner even while a dead voter is still a member (rule 2). */

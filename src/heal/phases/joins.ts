@@ -30,8 +30,10 @@ export function abandonPhase(p: Pass, established: boolean, protectedIds: Readon
     // A healthy voter that is only slow to serve its API is not traded away for time: it counts
     // toward quorum. It stays held (the joins phase) until its API is ready or its boot fails.
     if (m !== undefined && !inst.bootFailed && p.healthy(m)) continue;
-    if (!p.reachable && established && p.observed.joins[id] !== undefined) {
+    if (!p.reachable && p.observed.joins[id] !== undefined && (established || inst.apiReady)) {
       // It was given a join: it may run a voter nobody can see now. Abandoning would terminate it.
+      // Before a cluster is established that is certain once its API server serves (it needs its
+      // etcd): the seed of a new cluster the reconciler cannot reach runs the cluster's only voter.
       p.handled.add(id);
       p.hold(id, 'launching', 'etcd unreachable: its member may vote');
       p.wait(WAIT.etcdUnreachable, `${id}: not abandoned while etcd is unreachable (it was given a join)`);
