@@ -140,6 +140,31 @@ describe('the new faults', () => {
     });
     expect(tame).toMatchObject({ watchesEtcd: false, reportsUnhealthy: false });
   });
+
+  it('read the role condition of watchdog_check: a master never reports itself Unhealthy, a worker does', () => {
+    expect(watchdogModel()).toMatchObject({
+      watchesEtcd: true,
+      reportsUnhealthy: false,
+      workerReportsUnhealthy: true,
+    });
+    const lib = (body: string) =>
+      `watchdog_check() {\n${body}}\nreport_unhealthy() {\n  aws autoscaling set-instance-health --instance-id x \\\n    --health-status Unhealthy\n}\nwrite_timer tripod-watchdog 'x' 30s y\n`;
+    const model = (body: string) =>
+      watchdogModel({ 'master.sh': 'install_watchdog containerd kubelet etcd\n', 'lib.sh': lib(body) });
+    // The report through a function, on the master's path: the model must see it (stricter, not kinder).
+    const branch = (role: string, op = '=') =>
+      `  if [ "\${TRIPOD_ROLE:-}" ${op} ${role} ]; then\n    report_unhealthy\n  else\n    log "still restarting"\n  fi\n`;
+    expect(model(branch('master'))).toMatchObject({ reportsUnhealthy: true, workerReportsUnhealthy: false });
+    expect(model(branch('worker'))).toMatchObject({ reportsUnhealthy: false, workerReportsUnhealthy: true });
+    expect(model(branch('master', '!='))).toMatchObject({
+      reportsUnhealthy: false,
+      workerReportsUnhealthy: true,
+    });
+    expect(model('  report_unhealthy\n')).toMatchObject({
+      reportsUnhealthy: true,
+      workerReportsUnhealthy: true,
+    });
+  });
 });
 
 describe('the new invariants catch what they name', () => {

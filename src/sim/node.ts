@@ -169,23 +169,62 @@ const RESTORE_WATCH_MS = 20_000;
 export interface WatchdogModel {
   /** The master's watched units include etcd. */
   watchesEtcd: boolean;
-  /** watchdog_check reports the instance Unhealthy (`set-instance-health ... Unhealthy`). */
+  /**
+   * watchdog_check on a master reports its instance Unhealthy (`set-instance-health ... Unhealthy`,
+   * directly or through a lib.sh function it calls, on the path TRIPOD_ROLE=master takes).
+   */
   reportsUnhealthy: boolean;
+  /** The same on a worker (TRIPOD_ROLE=worker). */
+  workerReportsUnhealthy: boolean;
   /** Failed checks in a row before it does. */
   failures: number;
   intervalMs: number;
+}
+
+const REPORTS_UNHEALTHY = /set-instance-health[\s\S]*?Unhealthy/;
+
+/** The body of shell function `name` in `script` ('' when it has none). */
+const shellFunction = (script: string, name: string): string =>
+  new RegExp(`^${name}\\(\\)\\s*\\{([\\s\\S]*?)^\\}`, 'm').exec(script)?.[1] ?? '';
+
+/**
+ * The text of `body` a node with TRIPOD_ROLE=`role` runs: an `if [ "${TRIPOD_ROLE:-}" = x ]` (or `!=`)
+ * conditional is replaced by the branch that role takes; everything else runs for every role.
+ */
+function roleView(body: string, role: string): string {
+  const cond =
+    /^([ \t]*)if \[ "\$\{?TRIPOD_ROLE(?::-)?\}?" (!?=) "?(\w+)"? \]; then\n([\s\S]*?)^\1(?:else\n([\s\S]*?)^\1)?fi\b/m;
+  let text = body;
+  for (let m = cond.exec(text); m; m = cond.exec(text)) {
+    const matches = (m[2] === '=') === (role === m[3]);
+    text = text.slice(0, m.index) + (matches ? m[4] : (m[5] ?? '')) + text.slice(m.index + m[0].length);
+  }
+  return text;
+}
+
+/** Does `text` run `set-instance-health ... Unhealthy`, itself or through a function of `lib` it calls? */
+function reportsIn(text: string, lib: string, seen: Set<string>): boolean {
+  if (REPORTS_UNHEALTHY.test(text)) return true;
+  for (const [, name] of text.matchAll(/(?:^|[\s;&|(])([a-z_][a-z0-9_]*)\b/gm)) {
+    if (!name || seen.has(name)) continue;
+    seen.add(name);
+    const body = shellFunction(lib, name);
+    if (body && reportsIn(body, lib, seen)) return true;
+  }
+  return false;
 }
 
 export function watchdogModel(scripts: Readonly<Record<string, string>> = BOOTSTRAP_SCRIPTS): WatchdogModel {
   const lib = scripts['lib.sh'] ?? '';
   const master = scripts['master.sh'] ?? '';
   const units = /^\s*install_watchdog\s+(.+)$/m.exec(master)?.[1]?.split(/\s+/) ?? [];
-  const check = /^watchdog_check\(\)\s*\{([\s\S]*?)^\}/m.exec(lib)?.[1] ?? '';
+  const check = shellFunction(lib, 'watchdog_check');
   const failures = Number(/TRIPOD_WATCHDOG_FAILURES:-(\d+)/.exec(check)?.[1] ?? '6');
   const interval = /write_timer tripod-watchdog .*?'\s+(\d+)s/.exec(lib)?.[1];
   return {
     watchesEtcd: units.includes('etcd'),
-    reportsUnhealthy: /set-instance-health[\s\S]*Unhealthy/.test(check),
+    reportsUnhealthy: reportsIn(roleView(check, 'master'), lib, new Set(['watchdog_check'])),
+    workerReportsUnhealthy: reportsIn(roleView(check, 'worker'), lib, new Set(['watchdog_check'])),
     failures,
     intervalMs: Number(interval ?? '30') * 1000,
   };
