@@ -36,7 +36,7 @@ const rulesOf = (d: DesiredCluster) =>
 
 const ruleName = (group: string, r: DesiredRule) =>
   `${group} ${r.protocol}/${r.from === r.to ? r.from : `${r.from}-${r.to}`} from ${
-    'group' in r.source ? r.source.group : r.source.cidr
+    'group' in r.source ? r.source.group : 'cidr' in r.source ? r.source.cidr : r.source.cidrOf
   } (${r.description})`;
 
 /** The desired resources without the i-th rule of `group` (a deep copy). */

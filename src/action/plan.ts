@@ -47,6 +47,8 @@ export async function makePlan(run: CommandRun): Promise<PlanView> {
   runner.info(plan.text);
   runner.endGroup();
   runner.info(planHeadline(plan).replace(/\*\*/g, ''));
+  // Outside the folded group, as annotations: no HA, a zone loss not survived, an API open to the internet.
+  for (const w of run.topology.warnings) runner.warning(w);
   return plan;
 }
 

@@ -327,6 +327,43 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
 }
 
 /**
+ * Who may reach the API (6443) through its load balancer: `apiEndpoint.allowedCidrs` (default: the
+ * VPC's CIDR for an internal endpoint, 0.0.0.0/0 for an internet-facing one, which plan warns about),
+ * and always the nodes: the workers join and run their kubelets through it. An internal load balancer
+ * sees a worker's own address (its security group is admitted); to an internet-facing one the workers'
+ * traffic arrives from their zone's NAT gateway (the NAT gateways tripod makes are admitted; with
+ * `vpcId` the spec's allowedCidrs must name the NAT's addresses).
+ */
+function apiRules(spec: ClusterSpec): DesiredRule[] {
+  const rule = (source: DesiredRule['source'], description: string): DesiredRule => ({
+    protocol: 'tcp',
+    from: 6443,
+    to: 6443,
+    source,
+    description,
+  });
+  const internal = spec.apiEndpoint.scheme === 'internal';
+  const given = spec.apiEndpoint.allowedCidrs;
+  const allowed: DesiredRule['source'][] = given
+    ? given.map((cidr) => ({ cidr }))
+    : internal
+      ? [spec.network.cidr ? { cidr: spec.network.cidr } : { cidrOf: 'vpc' }]
+      : [{ cidr: '0.0.0.0/0' }];
+  // The VPC tripod makes holds every node; a given range or an existing VPC's CIDR may not.
+  const nodes: DesiredRule['source'][] = internal
+    ? given || !spec.network.cidr
+      ? [{ group: 'sg/workers' }]
+      : []
+    : given && spec.network.cidr
+      ? spec.network.zones.map((z) => ({ cidrOf: `nat/${z}` }))
+      : [];
+  return [
+    ...allowed.map((s) => rule(s, 'Kubernetes API')),
+    ...nodes.map((s) => rule(s, 'Kubernetes API: workers')),
+  ];
+}
+
+/**
  * Ingress of each group. etcd (2379-2380) only between masters, plus the reconciler on the client
  * port; the API (6443) from the load balancers, workers, masters and the reconciler (its /readyz
  * probe); the kubelet (10250) from the masters; the VXLAN overlay (UDP 8472) between all nodes; each
@@ -372,7 +409,7 @@ function securityRules(spec: ClusterSpec): Record<DesiredSecurityGroup['role'], 
     return [tcp(p.port, p.port, '0.0.0.0/0', d)];
   });
   return {
-    lb: [tcp(6443, 6443, '0.0.0.0/0', 'Kubernetes API'), ...listenerRules],
+    lb: [...apiRules(spec), ...listenerRules],
     masters: [
       tcp(6443, 6443, 'sg/lb', 'API from the load balancer'),
       tcp(6443, 6443, 'sg/workers', 'API from workers'),

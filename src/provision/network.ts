@@ -283,6 +283,12 @@ export interface DesiredNatGateway {
   tags: Tags;
 }
 
+/** A NAT gateway's references: its id, and `cidr`, the /32 of the address its traffic leaves from (security group rules admit it). */
+const natAttrs = (id: string, publicIp: string | undefined): Record<string, string> => ({
+  id,
+  ...(publicIp ? { cidr: `${publicIp}/32` } : {}),
+});
+
 export const natGatewayKind: ResourceKind<DesiredNatGateway, NatGateway> = {
   kind: 'nat-gateway',
   group: 'network',
@@ -294,7 +300,7 @@ export const natGatewayKind: ResourceKind<DesiredNatGateway, NatGateway> = {
       title: `NAT gateway`,
       id: n.id,
       owned: isOwned(n.tags, ctx.cluster),
-      attrs: { id: n.id },
+      attrs: natAttrs(n.id, n.publicIps[0]),
       actual: n,
     }));
   },
@@ -332,7 +338,7 @@ export const natGatewayKind: ResourceKind<DesiredNatGateway, NatGateway> = {
       title: d.title,
       id: n.id,
       owned: true,
-      attrs: { id: n.id },
+      attrs: natAttrs(n.id, n.publicIps[0] ?? eip.publicIp),
       actual: n,
     };
   },

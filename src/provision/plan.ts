@@ -170,13 +170,16 @@ export async function planCluster(
   const conflicts: string[] = [];
 
   const existing = desired?.existingNetwork;
-  const [foundPerKind, networkProblems] = await Promise.all([
+  const [foundPerKind, network] = await Promise.all([
     Promise.all(KINDS.map((k) => (k as unknown as ResourceKind).find(ctx))),
-    existing && !options.destroy ? checkExistingNetwork(aws, spec, existing) : Promise.resolve([]),
+    existing && !options.destroy
+      ? checkExistingNetwork(aws, spec, existing)
+      : Promise.resolve({ problems: [], vpcCidr: undefined }),
   ]);
-  conflicts.push(...networkProblems);
+  conflicts.push(...network.problems);
   if (existing) {
-    ctx.refs.set('vpc', { id: existing.vpcId });
+    // Its CIDR: the default apiEndpoint.allowedCidrs of an internal API (security-groups.ts).
+    ctx.refs.set('vpc', { id: existing.vpcId, ...(network.vpcCidr ? { cidr: network.vpcCidr } : {}) });
     for (const [zone, id] of Object.entries(existing.subnets))
       ctx.refs.set(nodeSubnetKey(spec, zone), { id });
     for (const [zone, id] of Object.entries(existing.publicSubnets))
@@ -350,7 +353,7 @@ async function checkExistingNetwork(
   aws: AwsClients,
   spec: ClusterSpec,
   net: ExistingNetwork,
-): Promise<string[]> {
+): Promise<{ problems: string[]; vpcCidr: string | undefined }> {
   // A filter (not SubnetIds) so that missing subnets are simply absent instead of failing the call.
   const ids = [...new Set([...Object.values(net.subnets), ...Object.values(net.publicSubnets)])];
   const [subnets, vpcs] = await Promise.all([
@@ -380,7 +383,7 @@ async function checkExistingNetwork(
         `network.${field}: ${ranges[field]}${spec.network[field] ? '' : ' (the default)'} overlaps VPC ${net.vpcId} (${vpc!.cidr}): set network.${field} to a range outside it`,
       );
   }
-  return problems;
+  return { problems, vpcCidr: vpc?.cidr };
 }
 
 /**

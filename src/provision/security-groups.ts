@@ -48,8 +48,11 @@ export interface DesiredRule {
   protocol: 'tcp' | 'udp';
   from: number;
   to: number;
-  /** Another of the cluster's groups (by key) or a CIDR. */
-  source: { group: string } | { cidr: string };
+  /**
+   * Another of the cluster's groups (by key), a CIDR, or the range of another resource (`cidrOf`: its
+   * `cidr` attribute: the VPC's CIDR when the spec names an existing VPC, a NAT gateway's public /32).
+   */
+  source: { group: string } | { cidr: string } | { cidrOf: string };
   description: string;
 }
 
@@ -122,14 +125,19 @@ const ruleText = (r: IngressRule) =>
     'groupId' in r.source ? r.source.groupId : r.source.cidr
   }`;
 
+/** The rules with their sources resolved; a rule stated twice (a NAT's address also in allowedCidrs) once: AWS refuses duplicates. */
 function resolveRules(rules: DesiredRule[], refs: Refs): IngressRule[] {
-  return rules.map((r) => ({
+  const resolved = rules.map((r) => ({
     protocol: r.protocol,
     fromPort: r.from,
     toPort: r.to,
-    source: 'group' in r.source ? { groupId: refs.get(r.source.group) } : { cidr: r.source.cidr },
+    source:
+      'group' in r.source
+        ? { groupId: refs.get(r.source.group) }
+        : { cidr: 'cidr' in r.source ? r.source.cidr : refs.get(r.source.cidrOf, 'cidr') },
     description: r.description,
   }));
+  return resolved.filter((r, i) => resolved.findIndex((x) => ruleText(x) === ruleText(r)) === i);
 }
 
 /** Rules to add and to remove so the group has exactly the desired ingress. */

@@ -3,9 +3,14 @@
  * built once from a spec's desired resources (`desiredCluster`, the same ones `plan` computes), and
  * answering "may A open a connection to B on protocol/port?" the way AWS would:
  *
- * - A connection is allowed when one ingress rule of one of the destination's groups matches its
- *   protocol and port and its source: a group the sender is in, or a CIDR holding every address the
+ * - A connection is allowed when ingress rules of the destination's groups match its protocol and
+ *   port and its source: a group the sender is in, or CIDRs that together hold every address the
  *   sender may have (its subnets; unknown addresses, as in a VPC we did not make, match only /0).
+ *   A range the model knows only by name (`@vpc`: the CIDR of a VPC the spec names; `@nat/<zone>`:
+ *   a NAT gateway's public address) is held only by a rule naming that same resource (`cidrOf`).
+ * - To an internet-facing load balancer, an instance in a private subnet connects from its zone's
+ *   NAT gateway (its default route): the load balancer sees that public address, not the instance's
+ *   group or private address.
  * - Security groups are stateful: the reply of an allowed connection is allowed; only who opens
  *   the connection matters. Egress is AWS's default (all) because the provisioner declares none.
  * - A network load balancer WITH security groups: clients must pass the load balancer's inbound
@@ -37,8 +42,11 @@ import type { ClusterSpec } from '../spec/schema.js';
 export type Protocol = 'tcp' | 'udp';
 /** Where instances run (by their group's role). */
 export type Host = 'masters' | 'workers' | 'reconciler';
-/** A party: a host role, a load balancer (`lb/api`), an internet client or an address in the VPC. */
-export type Party = Host | 'internet' | 'vpc' | `lb/${string}`;
+/**
+ * A party: a host role, a load balancer (`lb/api`), an internet client, an address in the VPC, or a
+ * client at a given address outside the VPC (`addr/203.0.113.9`).
+ */
+export type Party = Host | 'internet' | 'vpc' | `lb/${string}` | `addr/${string}`;
 
 interface PartyInfo {
   /** Security group keys (`sg/masters`) the party's network interfaces are in. */
@@ -60,8 +68,10 @@ interface TargetGroupInfo {
 const INTERNET_CLIENT = '198.51.100.7/32';
 
 const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-/** Does `outer` hold every address of `inner`? */
+/** Does `outer` hold every address of `inner`? (A named range `@...` is held only by itself and /0.) */
 function cidrHolds(outer: string, inner: string): boolean {
+  if (outer === '0.0.0.0/0' || outer === inner) return true;
+  if (outer.startsWith('@') || inner.startsWith('@')) return false;
   const [oip, obits] = outer.split('/');
   const [iip, ibits] = inner.split('/');
   const ob = Number(obits);
@@ -79,6 +89,10 @@ export const blockText = (from: string, to: string, protocol: Protocol, port: nu
 export class NetworkModel {
   private readonly rules = new Map<string, DesiredRule[]>();
   private readonly parties = new Map<string, PartyInfo>();
+  /** What each host's traffic to the internet leaves from: its zones' NAT gateways (undefined: unknown). */
+  private readonly egress = new Map<Host, string[] | undefined>();
+  /** `cidrOf` sources resolved: the CIDR of a resource the model knows, else its name (`@vpc`). */
+  private readonly cidrOf = new Map<string, string>();
   private readonly lbs = new Map<string, DesiredLoadBalancer>();
   private readonly listeners: DesiredListener[] = [];
   private readonly tgs = new Map<string, TargetGroupInfo>();
@@ -97,6 +111,14 @@ export class NetworkModel {
       const cidrs = keys.map((k) => value<{ cidr?: string }>(k)?.cidr);
       return cidrs.every((c): c is string => typeof c === 'string') ? cidrs : undefined;
     };
+    // A private subnet's traffic to the internet leaves through its zone's NAT gateway (network.ts).
+    const natRanges = (keys: string[]) => {
+      const nats = keys.map((k) => value<{ zone?: string }>(k)?.zone).map((z) => `nat/${z}`);
+      return nats.every((n) => byKey.get(n)?.kind === 'nat-gateway') ? nats.map((n) => `@${n}`) : undefined;
+    };
+    const vpcCidr = value<{ cidr: string }>('vpc')?.cidr;
+    for (const r of desired.resources) if (r.kind === 'nat-gateway') m.cidrOf.set(r.key, `@${r.key}`);
+    m.cidrOf.set('vpc', vpcCidr ?? '@vpc');
     for (const r of desired.resources) {
       if (r.kind === 'security-group-rules') {
         const v = r.value as DesiredRules;
@@ -126,6 +148,7 @@ export class NetworkModel {
       const host = g.role as Host;
       const lt = value<DesiredLaunchTemplate>(g.launchTemplate);
       m.parties.set(host, { groups: lt?.securityGroups ?? [], ranges: subnetRanges(g.subnets) });
+      m.egress.set(host, natRanges(g.subnets));
       for (const t of g.targetGroups) m.tgs.get(t)?.targets.push(host);
     }
     const fn = value<DesiredFunction>('fn/reconciler');
@@ -134,10 +157,8 @@ export class NetworkModel {
       ranges: fn ? subnetRanges(fn.subnets) : undefined,
     });
     m.parties.set('internet', { groups: [], ranges: [INTERNET_CLIENT] });
-    m.parties.set('vpc', {
-      groups: [],
-      ranges: value<{ cidr: string }>('vpc') ? [value<{ cidr: string }>('vpc')!.cidr] : undefined,
-    });
+    // An address in the VPC: in its CIDR (named only, `@vpc`, when the spec names an existing VPC).
+    m.parties.set('vpc', { groups: [], ranges: [vpcCidr ?? '@vpc'] });
     // What the nodes serve: kubelet, kube-proxy's health endpoint, the overlay, the NodePorts
     // (kube-proxy, on every node), and on masters the API server and etcd.
     const nodePorts = spec.serviceEndpoint.ports.flatMap((p) =>
@@ -158,27 +179,43 @@ export class NetworkModel {
   }
 
   private party(p: string): PartyInfo {
+    if (p.startsWith('addr/')) {
+      const a = p.slice('addr/'.length);
+      return { groups: [], ranges: [a.includes('/') ? a : `${a}/32`] };
+    }
     const info = this.parties.get(p);
     if (!info) throw new Error(`network model: no party ${p} in the desired resources`);
     return info;
   }
 
   private admitted(sources: PartyInfo[], to: PartyInfo, protocol: Protocol, port: number): boolean {
-    for (const g of to.groups) {
-      for (const r of this.rules.get(g) ?? []) {
-        if (r.protocol !== protocol || port < r.from || port > r.to) continue;
-        for (const s of sources) {
-          if ('group' in r.source ? s.groups.includes(r.source.group) : this.cidrAdmits(r.source.cidr, s))
-            return true;
-        }
-      }
-    }
-    return false;
+    const matching = to.groups.flatMap((g) =>
+      (this.rules.get(g) ?? []).filter((r) => r.protocol === protocol && port >= r.from && port <= r.to),
+    );
+    const cidrs = matching.flatMap((r) =>
+      'group' in r.source
+        ? []
+        : ['cidr' in r.source ? r.source.cidr : (this.cidrOf.get(r.source.cidrOf) ?? `@${r.source.cidrOf}`)],
+    );
+    return sources.some(
+      (s) =>
+        matching.some((r) => 'group' in r.source && s.groups.includes(r.source.group)) ||
+        cidrs.includes('0.0.0.0/0') ||
+        // Every address the party may have is held by some rule (each packet is judged by its source).
+        (s.ranges !== undefined &&
+          s.ranges.length > 0 &&
+          s.ranges.every((range) => cidrs.some((c) => cidrHolds(c, range)))),
+    );
   }
 
-  private cidrAdmits(cidr: string, s: PartyInfo): boolean {
-    if (cidr === '0.0.0.0/0') return true;
-    return s.ranges !== undefined && s.ranges.length > 0 && s.ranges.every((r) => cidrHolds(cidr, r));
+  /**
+   * Who `client` is to a load balancer: an instance reaching an internet-facing one leaves through
+   * its NAT gateway (no group, the NAT's public address).
+   */
+  private clientOf(client: Party, lb: DesiredLoadBalancer | undefined): PartyInfo {
+    if (lb?.scheme === 'internet-facing' && this.egress.has(client as Host))
+      return { groups: [], ranges: this.egress.get(client as Host) };
+    return this.party(client);
   }
 
   /** Why `from` cannot open a connection to `to` (its security groups' ingress), or undefined. */
@@ -206,12 +243,13 @@ export class NetworkModel {
     if (!l) return `no listener ${protocol}/${port} on ${lb}`;
     const lbv = this.lbs.get(lb);
     const hasGroups = (lbv?.securityGroups.length ?? 0) > 0;
-    if (hasGroups && !this.admitted([this.party(client)], this.party(lb), protocol, port))
+    const from = this.clientOf(client, lbv);
+    if (hasGroups && !this.admitted([from], this.party(lb), protocol, port))
       return blockText(client, lb, protocol, port);
     const tg = this.tgs.get(l.targetGroup);
     if (!tg) return `listener ${protocol}/${port} of ${lb} forwards to no target group`;
     // The targets see the load balancer's group (when it has one) or the client's own address.
-    const sources = hasGroups ? [this.party(lb), this.party(client)] : [this.party(client)];
+    const sources = hasGroups ? [this.party(lb), from] : [from];
     for (const host of tg.targets) {
       if (!this.admitted(sources, this.party(host), protocol, tg.value.port))
         return blockText(hasGroups ? lb : client, host, protocol, tg.value.port);
@@ -274,16 +312,15 @@ export class NetworkModel {
     const out: Array<string | undefined> = [];
     const nodes: Host[] = ['masters', 'workers'];
     const api = this.lbs.get('lb/api');
-    // kubectl: from the internet when the API endpoint faces it, else from inside the VPC.
-    if (api)
-      out.push(
-        this.throughListener(
-          api.scheme === 'internet-facing' ? 'internet' : 'vpc',
-          'lb/api',
-          'tcp',
-          API_SERVER_PORT,
-        ),
-      );
+    // kubectl: from the first of apiEndpoint.allowedCidrs when given, else from the internet when the
+    // API endpoint faces it, else from inside the VPC.
+    const allowed = this.spec.apiEndpoint.allowedCidrs?.[0];
+    const kubectl: Party = allowed
+      ? `addr/${allowed}`
+      : api?.scheme === 'internet-facing'
+        ? 'internet'
+        : 'vpc';
+    if (api) out.push(this.throughListener(kubectl, 'lb/api', 'tcp', API_SERVER_PORT));
     // Workers join and run their kubelet through the API load balancer; pods on any node reach
     // the API servers through the kubernetes Service (DNAT to a master's own address).
     out.push(this.throughListener('workers', 'lb/api', 'tcp', API_SERVER_PORT));

@@ -222,6 +222,21 @@ const dnsName = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9
   message: 'is not a DNS name',
 });
 
+/** At most this many `apiEndpoint.allowedCidrs`: the load balancers' group holds them and the service listeners (60 inbound rules per group). */
+export const ALLOWED_CIDRS_MAX = 40;
+
+/** A source range for a security group rule: any IPv4 prefix, given as its network address. */
+const allowedCidr = z.string().superRefine((s, ctx) => {
+  const problem = !/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.test(s)
+    ? 'must be an IPv4 CIDR like 203.0.113.0/24 (a single address is /32)'
+    : !parseCidr(s)
+      ? 'is not a valid IPv4 CIDR (octets up to 255, prefix up to /32)'
+      : hasHostBits(s)
+        ? 'has bits set after the prefix: give the network address'
+        : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 /** The load balancers' schemes when the spec gives none. */
 export const DEFAULT_SCHEMES = { apiEndpoint: 'internal', serviceEndpoint: 'internet-facing' } as const;
 
@@ -233,6 +248,27 @@ const apiEndpoint = z
       .meta({ description: 'Scheme of the API network load balancer.' }),
     dnsName: dnsName.optional().meta({ description: 'DNS name for the API (an alias record is created).' }),
     hostedZoneId: hostedZoneId.optional().meta({ description: 'Route 53 hosted zone for `dnsName`.' }),
+    allowedCidrs: z
+      .array(allowedCidr)
+      .min(1, { message: 'needs at least one CIDR (leave the field out for the default)' })
+      .max(ALLOWED_CIDRS_MAX, {
+        message: `holds at most ${ALLOWED_CIDRS_MAX} CIDRs (a security group has at most 60 inbound rules, shared with the service listeners)`,
+      })
+      .superRefine((list, ctx) => {
+        list.forEach((c, i) => {
+          if (list.indexOf(c) !== i)
+            ctx.addIssue({
+              code: 'custom',
+              path: [i],
+              message: `repeats ${c} (AWS refuses a duplicate rule)`,
+            });
+        });
+      })
+      .optional()
+      .meta({
+        description:
+          "IPv4 CIDRs allowed to reach the API (TCP 6443) through its load balancer. Default: the VPC's CIDR for an `internal` endpoint; for an `internet-facing` one, `0.0.0.0/0`, and `plan` warns that the API is open to the internet. The nodes always reach the API: an internal endpoint also admits the workers' security group, an internet-facing one the NAT gateways' addresses tripod made (with `vpcId`, add your NAT's public addresses here).",
+      }),
   })
   .meta({
     description: 'The Kubernetes API endpoint: a network load balancer on TCP 6443 in front of the masters.',

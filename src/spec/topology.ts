@@ -22,8 +22,17 @@ export interface Topology {
   /** Masters that can fail at once with quorum kept. */
   faultTolerance: number;
   survivesAnyZoneLoss: boolean;
-  /** Plain-language warnings (no HA, zone loss not survivable) for plans and summaries. */
+  /** Plain-language warnings (no HA, zone loss not survivable, an API open to the internet) for plans and summaries. */
   warnings: string[];
+}
+
+/**
+ * An internet-facing API without `apiEndpoint.allowedCidrs` admits every address on the internet to
+ * TCP 6443 (the load balancers' security group): anyone can probe the API server and try credentials.
+ */
+export function apiExposureWarning(spec: ClusterSpec): string | undefined {
+  if (spec.apiEndpoint.scheme !== 'internet-facing' || spec.apiEndpoint.allowedCidrs) return undefined;
+  return 'The Kubernetes API is OPEN TO THE WHOLE INTERNET: apiEndpoint is internet-facing and gives no allowedCidrs, so TCP 6443 is allowed from 0.0.0.0/0. List the networks that need it in apiEndpoint.allowedCidrs, or make apiEndpoint internal.';
 }
 
 export const quorumOf = (members: number): number => Math.floor(members / 2) + 1;
@@ -76,6 +85,8 @@ export function deriveTopology(spec: ClusterSpec): Topology {
         : 'use masters.count auto or a count that spreads evenly';
     warnings.push(`A zone loss is NOT survivable: ${why}. To survive one, ${fix}.`);
   }
+  const exposed = apiExposureWarning(spec);
+  if (exposed) warnings.push(exposed);
   return {
     cluster: spec.name,
     region: spec.region,

@@ -200,6 +200,8 @@ export async function deleteInternetGateway(aws: AwsClients, igw: InternetGatewa
 
 export interface ElasticIp {
   allocationId: string;
+  /** The public IPv4 address. */
+  publicIp: string | undefined;
   associationId: string | undefined;
   tags: Tags;
 }
@@ -209,6 +211,7 @@ export async function findElasticIps(aws: AwsClients, filters: Filter[]): Promis
   const r = await aws.ec2.send(new DescribeAddressesCommand({ Filters: filters }));
   return (r.Addresses ?? []).map((a) => ({
     allocationId: a.AllocationId!,
+    publicIp: a.PublicIp,
     associationId: a.AssociationId,
     tags: fromAwsTags(a.Tags),
   }));
@@ -218,7 +221,7 @@ export async function allocateElasticIp(aws: AwsClients, tags: Tags): Promise<El
   const r = await aws.ec2.send(
     new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: spec('elastic-ip', tags) }),
   );
-  return { allocationId: r.AllocationId!, associationId: undefined, tags };
+  return { allocationId: r.AllocationId!, publicIp: r.PublicIp, associationId: undefined, tags };
 }
 
 export async function releaseElasticIp(aws: AwsClients, allocationId: string): Promise<void> {
@@ -230,6 +233,8 @@ export interface NatGateway {
   subnetId: string;
   state: string;
   allocationIds: string[];
+  /** The public addresses its traffic to the internet leaves from. */
+  publicIps: string[];
   tags: Tags;
 }
 
@@ -246,6 +251,7 @@ export async function findNatGateways(aws: AwsClients, filters: Filter[]): Promi
     subnetId: n.SubnetId!,
     state: n.State ?? 'unknown',
     allocationIds: (n.NatGatewayAddresses ?? []).map((a) => a.AllocationId!).filter(Boolean),
+    publicIps: (n.NatGatewayAddresses ?? []).map((a) => a.PublicIp!).filter(Boolean),
     tags: fromAwsTags(n.Tags),
   }));
 }
@@ -267,6 +273,7 @@ export async function createNatGateway(
     subnetId: input.subnetId,
     state: n.State ?? 'pending',
     allocationIds: [input.allocationId],
+    publicIps: (n.NatGatewayAddresses ?? []).map((x) => x.PublicIp!).filter(Boolean),
     tags: input.tags,
   };
 }
