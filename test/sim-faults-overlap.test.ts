@@ -104,6 +104,25 @@ describe('the new faults', () => {
     expect(LEGACY_FAULT_KINDS.every((k) => (FAULT_KINDS as readonly string[]).includes(k))).toBe(true);
   });
 
+  it('start no destructive fault before the first cluster could form after an early etcd-unreachable (simulate --seed 97)', () => {
+    let early = 0;
+    for (const masters of [3, 5, 7]) {
+      for (let seed = 1; seed <= 2000; seed++) {
+        const { faults } = generateSchedule(new Random(seed), FAULT_KINDS, 3, 6, masters);
+        const destructive = faults.filter(
+          (f) => (f.slots ?? 0) > 0 || f.kind === 'terminate-healthy' || f.kind === 'crash-loop',
+        );
+        for (const cut of faults.filter((f) => f.kind === 'etcd-unreachable' && f.at < 10 * MIN)) {
+          early++;
+          const formed = cut.at + (cut.durationMs ?? 0) + 6 * MIN;
+          for (const d of destructive)
+            expect(d.at, `seed ${seed}, ${masters} masters`).toBeGreaterThanOrEqual(formed);
+        }
+      }
+    }
+    expect(early).toBeGreaterThan(0);
+  });
+
   it('overlap destructive faults only within the fault tolerance (M - quorum)', () => {
     let overlapped = 0;
     for (const masters of [3, 5, 7]) {

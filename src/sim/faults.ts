@@ -68,6 +68,8 @@ export interface ScheduledFault {
 }
 
 const MIN = 60_000;
+/** Time for the first cluster to form once the reconciler reaches etcd (seed, then learners one by one). */
+const FORM_MS = 6 * MIN;
 /** Time for the cluster to heal after a destructive fault before the next one. */
 const HEAL_GAP_MS = 20 * MIN;
 
@@ -115,7 +117,7 @@ export function generateSchedule(
   const usable = kinds.filter((k) => k !== 'zone-recovery' && (k !== 'zone-outage' || zoneCount >= 3));
   let t = rng.int(2 * MIN, 8 * MIN);
   // The first cluster forms in the first minutes: a destructive fault before that could leave it without quorum.
-  const firstDestructive = 10 * MIN;
+  let firstDestructive = 10 * MIN;
   const holds: Hold[] = [];
   const held = (at: number) => holds.reduce((n, h) => n + (h.from <= at && at < h.until ? h.slots : 0), 0);
   /** The earliest time from `at` when `slots` more voters fit in the budget. */
@@ -187,6 +189,16 @@ export function generateSchedule(
         break;
       case 'etcd-unreachable':
         f.durationMs = rng.int(2 * MIN, 20 * MIN);
+        if (f.at < firstDestructive) {
+          // While the reconciler cannot reach etcd the first cluster cannot grow past its seed: one
+          // voter, no fault tolerance. Destructive faults wait until it had time to form after the
+          // cut; when one is already placed, the cut ends early enough for the cluster to form first.
+          const placed = faults.some(
+            (o) => (o.slots ?? 0) > 0 || o.kind === 'terminate-healthy' || o.kind === 'crash-loop',
+          );
+          if (placed) f.durationMs = Math.max(MIN, Math.min(f.durationMs, firstDestructive - FORM_MS - f.at));
+          else firstDestructive = Math.max(firstDestructive, f.at + f.durationMs + FORM_MS);
+        }
         break;
       case 'crash-loop':
         f.durationMs = rng.int(2 * MIN, 10 * MIN);
