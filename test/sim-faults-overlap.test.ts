@@ -123,6 +123,29 @@ describe('the new faults', () => {
     expect(early).toBeGreaterThan(0);
   });
 
+  it('count a healthy master terminated as a voter taken, healed only after the reconciler reaches etcd again (simulate --seed 786, 814, 1238, 1379, 1558, 1733)', () => {
+    let checked = 0;
+    for (let seed = 1; seed <= 2000; seed++) {
+      // 3 masters: tolerance 1, so destructive faults never overlap their holds.
+      const { faults } = generateSchedule(new Random(seed), FAULT_KINDS, 3, 6, 3);
+      const destructive = faults.filter((f) => (f.slots ?? 0) > 0);
+      const terminations = faults.filter((f) => f.kind === 'terminate-healthy');
+      expect(terminations.every((f) => f.slots === 1)).toBe(true);
+      const cuts = faults.filter((f) => f.kind === 'etcd-unreachable');
+      for (const [i, a] of destructive.entries()) {
+        let until = a.at + (a.durationMs ?? 0) + 20 * MIN;
+        for (const c of cuts)
+          if (c.at < until && a.at < c.at + (c.durationMs ?? 0))
+            until = Math.max(until, c.at + (c.durationMs ?? 0) + 20 * MIN);
+        for (const b of destructive.slice(i + 1)) {
+          checked++;
+          expect(b.at, `seed ${seed}: ${b.kind} inside the hold of ${a.kind}`).toBeGreaterThanOrEqual(until);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it('overlap destructive faults only within the fault tolerance (M - quorum)', () => {
     let overlapped = 0;
     for (const masters of [3, 5, 7]) {

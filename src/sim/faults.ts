@@ -119,6 +119,13 @@ export function generateSchedule(
   // The first cluster forms in the first minutes: a destructive fault before that could leave it without quorum.
   let firstDestructive = 10 * MIN;
   const holds: Hold[] = [];
+  /** When the reconciler cannot reach etcd (etcd-unreachable): nothing heals then. */
+  const cuts: Array<{ from: number; until: number }> = [];
+  /** A hold lasts until the cluster had HEAL_GAP_MS to heal after every cut that overlaps it. */
+  const extend = (h: Hold) => {
+    for (const c of cuts)
+      if (c.from < h.until && h.from < c.until) h.until = Math.max(h.until, c.until + HEAL_GAP_MS);
+  };
   const held = (at: number) => holds.reduce((n, h) => n + (h.from <= at && at < h.until ? h.slots : 0), 0);
   /** The earliest time from `at` when `slots` more voters fit in the budget. */
   const earliestFit = (at: number, slots: number): number => {
@@ -171,9 +178,10 @@ export function generateSchedule(
         f.rate = 0.3 + 0.5 * rng.next();
         break;
       case 'terminate-healthy':
-        // Through its hook: the member still serves until the reconciler lets it go.
+        // Through its hook: the member still serves until the reconciler lets it go; then its voter
+        // is gone until the replacement is promoted, like a kill's.
         f.cause = rng.pick(TERMINATION_CAUSES);
-        f.at = Math.max(t, firstDestructive);
+        slots = 1;
         break;
       case 'snapshot-fail':
         f.durationMs = rng.int(5 * MIN, 60 * MIN);
@@ -199,6 +207,9 @@ export function generateSchedule(
           if (placed) f.durationMs = Math.max(MIN, Math.min(f.durationMs, firstDestructive - FORM_MS - f.at));
           else firstDestructive = Math.max(firstDestructive, f.at + f.durationMs + FORM_MS);
         }
+        // A voter taken before or during the cut is replaced only after it.
+        cuts.push({ from: f.at, until: f.at + f.durationMs });
+        for (const h of holds) extend(h);
         break;
       case 'crash-loop':
         f.durationMs = rng.int(2 * MIN, 10 * MIN);
@@ -212,7 +223,9 @@ export function generateSchedule(
     if (slots > 0) {
       f.at = earliestFit(t, slots);
       f.slots = slots;
-      holds.push({ from: f.at, until: f.at + (f.durationMs ?? 0) + HEAL_GAP_MS, slots });
+      const hold = { from: f.at, until: f.at + (f.durationMs ?? 0) + HEAL_GAP_MS, slots };
+      extend(hold);
+      holds.push(hold);
     }
     faults.push(f);
     if (kind === 'zone-outage') {
