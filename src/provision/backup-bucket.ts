@@ -7,6 +7,9 @@
  *  - versioned (a deleted or overwritten snapshot stays recoverable until the lifecycle expires it),
  *  - encrypted by default with KMS (SSE-KMS, bucket key on),
  *  - closed to the public (all four public-access blocks),
+ *  - under a bucket policy (`backupBucketPolicy`): every request without TLS is denied, and the
+ *    snapshots (every object: they hold the cluster's Secrets and CA keys) are denied to every
+ *    principal but the cluster's reconciler and master roles, administrators included,
  *  - tagged `tripod:cluster`,
  *  - under a lifecycle policy: incomplete multipart uploads are aborted after a day, noncurrent
  *    versions expire after `NONCURRENT_DAYS`, expired delete markers are removed.
@@ -22,6 +25,7 @@ import {
   enableVersioning,
   findBackupBucket,
   type LifecycleRule,
+  putBucketPolicy,
   putBucketTags,
   putKmsEncryption,
   putLifecycleRules,
@@ -49,8 +53,75 @@ export interface BackupBucketDesired {
   cluster: string;
   /** KMS key for default encryption; undefined: the account's `aws/s3` key. */
   kmsKeyId?: string;
+  /** The bucket policy (`backupBucketPolicy`); undefined: none managed. */
+  policy?: BucketPolicy;
   tags: Record<string, string>;
 }
+
+export interface BucketPolicy {
+  Version: '2012-10-17';
+  Statement: Array<Record<string, unknown>>;
+}
+
+/** The ARN partition of a region (`aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`). */
+export const partitionOf = (region: string) =>
+  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+
+/**
+ * The backup bucket's policy: no request without TLS (`aws:SecureTransport` false), and no object
+ * request (read, write, delete, any version) from a principal other than `snapshotRoles`, the
+ * cluster's reconciler (takes and prunes snapshots) and master roles (read one to restore). The
+ * principals are named by condition (`aws:PrincipalArn`), not in `Principal`, so the policy is
+ * accepted even before infra/tripod-cluster.yaml made the roles. The bucket's settings stay with the
+ * apply role's identity policy (infra/tripod-setup.yaml): the account's root user can always remove
+ * a bucket policy, an administrator can read no snapshot.
+ */
+export function backupBucketPolicy(input: {
+  bucket: string;
+  partition: string;
+  snapshotRoles: string[];
+}): BucketPolicy {
+  const bucket = `arn:${input.partition}:s3:::${input.bucket}`;
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'DenyWithoutTls',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [bucket, `${bucket}/*`],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+      {
+        Sid: 'SnapshotsOnlyForTheClusterRoles',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: `${bucket}/*`,
+        Condition: { ArnNotLike: { 'aws:PrincipalArn': [...input.snapshotRoles] } },
+      },
+    ],
+  };
+}
+
+/**
+ * A policy document in a form that compares equal whatever S3 does to the text: keys in order, a
+ * one-element list the same as its element, lists of strings sorted.
+ */
+function policyForm(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    const items = v.map(policyForm);
+    if (items.length === 1) return items[0];
+    return items.every((x) => typeof x === 'string') ? [...(items as string[])].sort() : items;
+  }
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, policyForm(x)]),
+    );
+  return v;
+}
+const policyText = (p: unknown) => (p === undefined ? 'none' : canonical(policyForm(p)));
 
 export function desiredBackupBucket(input: {
   cluster: string;
@@ -58,12 +129,24 @@ export function desiredBackupBucket(input: {
   accountId: string;
   tags?: Record<string, string>;
   kmsKeyId?: string;
+  /** Role ARNs that may read and write the snapshots (the bucket policy); none: no policy managed. */
+  snapshotRoles?: string[];
 }): BackupBucketDesired {
+  const name = backupBucketName(input.cluster, input.accountId, input.region);
   return {
-    name: backupBucketName(input.cluster, input.accountId, input.region),
+    name,
     region: input.region,
     cluster: input.cluster,
     ...(input.kmsKeyId ? { kmsKeyId: input.kmsKeyId } : {}),
+    ...(input.snapshotRoles?.length
+      ? {
+          policy: backupBucketPolicy({
+            bucket: name,
+            partition: partitionOf(input.region),
+            snapshotRoles: input.snapshotRoles,
+          }),
+        }
+      : {}),
     tags: { ...(input.tags ?? {}), [CLUSTER_TAG]: input.cluster },
   };
 }
@@ -93,6 +176,7 @@ export type BackupBucketChange =
   | { kind: 'encryption'; from: string; to: string }
   | { kind: 'public-access-block'; from: boolean; to: true }
   | { kind: 'lifecycle'; from: string[]; to: string[] }
+  | { kind: 'policy'; from: string; to: string }
   | { kind: 'tags'; from: Record<string, string>; to: Record<string, string> };
 
 const encryptionLabel = (e: { algorithm: string; kmsKeyId?: string } | undefined): string =>
@@ -127,6 +211,7 @@ export function compareBackupBucket(
       { kind: 'encryption', from: 'none', to: encryptionLabel(wantEncryption) },
       { kind: 'public-access-block', from: false, to: true },
       { kind: 'lifecycle', from: [], to: wantRules.map((r) => r.ID ?? '') },
+      ...(desired.policy ? [{ kind: 'policy' as const, from: 'none', to: policyText(desired.policy) }] : []),
       { kind: 'tags', from: {}, to: desired.tags },
     ];
   }
@@ -146,6 +231,8 @@ export function compareBackupBucket(
       to: wantRules.map((r) => r.ID ?? ''),
     });
   }
+  if (desired.policy && policyText(observed.policy) !== policyText(desired.policy))
+    changes.push({ kind: 'policy', from: policyText(observed.policy), to: policyText(desired.policy) });
   const tagsDiffer =
     Object.entries(desired.tags).some(([k, v]) => observed.tags[k] !== v) ||
     Object.keys(observed.tags).some((k) => k.startsWith('tripod:') && !(k in desired.tags));
@@ -176,6 +263,9 @@ export async function applyBackupBucket(
         break;
       case 'lifecycle':
         await putLifecycleRules(s3, bucket, backupLifecycleRules());
+        break;
+      case 'policy':
+        await putBucketPolicy(s3, bucket, desired.policy);
         break;
       case 'tags':
         await putBucketTags(s3, bucket, desired.tags);

@@ -10,7 +10,7 @@ import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
 import { desiredApiLoadBalancer } from './api-load-balancer.js';
-import { backupBucketDesired, desiredBackupBucket } from './backup-bucket.js';
+import { backupBucketDesired, desiredBackupBucket, partitionOf } from './backup-bucket.js';
 import type { DesiredRule as DesiredEventRule } from './event-rules.js';
 import type { DesiredLaunchTemplate } from './launch-templates.js';
 import { desiredMasterGroup } from './master-group.js';
@@ -224,6 +224,12 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
           tags,
           // The cluster's own key (infra/tripod-cluster.yaml), not the account-wide `aws/s3`.
           kmsKeyId: clusterKeyAlias(spec.name),
+          // Only the reconciler (snapshots) and the masters (restores) reach the objects.
+          snapshotRoles: [
+            options.reconcilerRoleArn ??
+              `arn:${partitionOf(spec.region)}:iam::${options.accountId}:role/${DEFAULT_RECONCILER_ROLE(spec.name)}`,
+            `arn:${partitionOf(spec.region)}:iam::${options.accountId}:role/${DEFAULT_NODE_INSTANCE_PROFILE(spec.name)}`,
+          ],
         })
       : undefined;
   if (bucket) out.push(backupBucketDesired(bucket));

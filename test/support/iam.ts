@@ -872,6 +872,8 @@ export const IAM_MAP: Record<string, Rule> = {
   's3:PutBucketLifecycleConfiguration': bucket('s3:PutLifecycleConfiguration'),
   's3:GetBucketTagging': bucket('s3:GetBucketTagging'),
   's3:PutBucketTagging': bucket('s3:PutBucketTagging'),
+  's3:GetBucketPolicy': bucket('s3:GetBucketPolicy'),
+  's3:PutBucketPolicy': bucket('s3:PutBucketPolicy'),
   's3:GetObject': object(['s3:GetObject'], ['kms:Decrypt']),
   's3:HeadObject': object(['s3:GetObject'], ['kms:Decrypt']),
   's3:PutObject': object(['s3:PutObject'], ['kms:GenerateDataKey']),

@@ -7,12 +7,14 @@ import {
   CreateBucketCommand,
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
+  GetBucketPolicyCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
   type LifecycleRule,
   PutBucketEncryptionCommand,
   PutBucketLifecycleConfigurationCommand,
+  PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutPublicAccessBlockCommand,
@@ -29,6 +31,8 @@ export interface BackupBucketObserved {
   encryption: { algorithm: string; kmsKeyId?: string } | undefined;
   publicAccessBlocked: boolean;
   lifecycle: LifecycleRule[];
+  /** The bucket policy document, parsed (undefined: none). */
+  policy?: unknown;
   tags: Record<string, string>;
 }
 
@@ -37,8 +41,8 @@ const httpStatus = (e: unknown): number | undefined =>
   (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 
 /**
- * Reads what exists; undefined when the bucket does not exist. Five calls: GetBucketVersioning doubles
- * as the existence probe (NoSuchBucket / 404), then the other four settings are read in parallel.
+ * Reads what exists; undefined when the bucket does not exist. Six calls: GetBucketVersioning doubles
+ * as the existence probe (NoSuchBucket / 404), then the other five settings are read in parallel.
  */
 export async function findBackupBucket(
   s3: S3Client,
@@ -60,7 +64,7 @@ export async function findBackupBucket(
       throw e;
     }
   };
-  const [encryption, publicAccessBlocked, lifecycle, tags] = await Promise.all([
+  const [encryption, publicAccessBlocked, lifecycle, policy, tags] = await Promise.all([
     optional(
       async () => {
         const r = await s3.send(new GetBucketEncryptionCommand({ Bucket: name }));
@@ -88,6 +92,14 @@ export async function findBackupBucket(
     ),
     optional(
       async () => {
+        const text = (await s3.send(new GetBucketPolicyCommand({ Bucket: name }))).Policy;
+        return text ? (JSON.parse(text) as unknown) : undefined;
+      },
+      undefined as unknown,
+      'NoSuchBucketPolicy',
+    ),
+    optional(
+      async () => {
         const r = await s3.send(new GetBucketTaggingCommand({ Bucket: name }));
         return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
       },
@@ -102,6 +114,7 @@ export async function findBackupBucket(
     encryption,
     publicAccessBlocked,
     lifecycle,
+    policy,
     tags,
   };
 }
@@ -163,6 +176,11 @@ export async function blockPublicAccess(s3: S3Client, Bucket: string): Promise<v
 
 export async function putLifecycleRules(s3: S3Client, Bucket: string, Rules: LifecycleRule[]): Promise<void> {
   await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules } }));
+}
+
+/** Replaces the bucket policy. */
+export async function putBucketPolicy(s3: S3Client, Bucket: string, policy: unknown): Promise<void> {
+  await s3.send(new PutBucketPolicyCommand({ Bucket, Policy: JSON.stringify(policy) }));
 }
 
 /** Replaces the bucket's tag set. */
