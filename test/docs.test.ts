@@ -65,9 +65,6 @@ function page(file: string): Page {
   return p;
 }
 
-/** The README's replacement, proposed in docs/ until it is moved: its links are checked from the root. */
-const PROPOSAL = 'docs/_readme-proposal.md';
-
 /** Why a link from `from` (read from `base`, its folder by default) is broken, or undefined when it resolves. */
 function broken(from: string, href: string, base = dirname(from)): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:/i.test(href)) return undefined; // https:, mailto:: not ours to check
@@ -85,7 +82,7 @@ function broken(from: string, href: string, base = dirname(from)): string | unde
 describe('relative links in README.md and docs/', () => {
   it.each(PAGES)('%s: every relative link resolves, #anchors included', (name) => {
     const file = join(ROOT, name);
-    const base = name === PROPOSAL ? ROOT : dirname(file);
+    const base = dirname(file);
     const problems = page(file)
       .links.map((l) => ({ ...l, why: broken(file, l.href, base) }))
       .filter((l) => l.why)

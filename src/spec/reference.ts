@@ -1,4 +1,4 @@
-/** The JSON Schema and the README's spec reference, both generated from `clusterSpecSchema`. */
+/** The JSON Schema and the spec reference table (docs/spec.md), both generated from `clusterSpecSchema`. */
 import { z } from 'zod';
 import { clusterSpecSchema } from './schema.js';
 
@@ -72,11 +72,4 @@ export function specReferenceMarkdown(): string {
   };
   walk(root, '', new Set(root.required ?? []));
   return rows.join('\n');
-}
-
-export function replaceReference(readme: string, reference: string): string {
-  const start = readme.indexOf(REFERENCE_START);
-  const end = readme.indexOf(REFERENCE_END);
-  if (start < 0 || end < start) throw new Error('README.md lacks the spec-reference markers');
-  return `${readme.slice(0, start + REFERENCE_START.length)}\n${reference}\n${readme.slice(end)}`;
 }
