@@ -655,6 +655,25 @@ describe('decide: issue 14, healing rules that hold when faults overlap', () => 
     ]);
   });
 
+  it('heartbeats the hooks with a voter behind them first: an invocation that dies mid-pass has held those (simulate --seed 1099 --masters 7)', () => {
+    const s = healthy(3);
+    // i-1 waits to join (no member yet); i-3 votes and waits for its API server.
+    s.etcd.members.shift();
+    s.etcd.leaderId = 'm2';
+    s.group.instances[0] = {
+      ...withState(s.group.instances[0]!, 'Pending:Wait'),
+      apiReady: false,
+      launchTime: NOW - 60_000,
+    };
+    s.group.instances[2] = {
+      ...withState(s.group.instances[2]!, 'Pending:Wait'),
+      apiReady: false,
+      launchTime: NOW - 60_000,
+    };
+    const d = decide(s, cfg, NOW);
+    expect(heartbeats(d.actions)).toEqual(['i-3 launching', 'i-1 launching']);
+  });
+
   it('finding 3: a launch is never abandoned while its member votes: the member is removed first', () => {
     const s = healthy(3);
     s.group.instances[2] = {

@@ -13,6 +13,7 @@
  *   7 targets      target-group consistency
  *   8 replacement  mark a long-unhealthy member's instance Unhealthy (the safe order when blocked)
  */
+import type { LifecycleHook } from './actions.js';
 import type { ReconcilerConfig } from './config.js';
 import type { ClusterConditions, Decision } from './decision.js';
 import type { ObservedState, ReconcilerMemory } from './observed.js';
@@ -72,7 +73,19 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
 
   // Holds last: a phase may hold a hook another settled; restore's holds win over the joins' reasons.
   for (const [id, h] of restore?.heartbeats ?? []) p.hold(id, h.hook, h.reason);
-  for (const [instanceId, { hook, reason }] of [...p.holds].sort((a, b) => a[0].localeCompare(b[0]))) {
+  // Hooks with a voter behind them first (their default result would take the voter's data), then
+  // learners', then the rest: an invocation that dies mid-pass has heartbeated the ones that matter.
+  // Unseen (etcd unreachable): a terminating master or one given a join may run a voter.
+  const stake = (id: string, hook: LifecycleHook): number => {
+    if (!p.reachable) return hook === 'terminating' || observed.joins[id] !== undefined ? 0 : 2;
+    const inst = p.instances.find((i) => i.instanceId === id);
+    const m = inst ? p.roster.memberOf(inst) : undefined;
+    return m === undefined ? 2 : m.isLearner ? 1 : 0;
+  };
+  const held = [...p.holds].sort(
+    (a, b) => stake(a[0], a[1].hook) - stake(b[0], b[1].hook) || a[0].localeCompare(b[0]),
+  );
+  for (const [instanceId, { hook, reason }] of held) {
     if (!p.settled.has(instanceId)) p.actions.push({ kind: 'heartbeat-lifecycle', instanceId, hook, reason });
   }
   if (

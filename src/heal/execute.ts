@@ -40,9 +40,11 @@ export interface ExecuteOptions {
 }
 
 /**
- * The order actions run in: heartbeats first, then target (de)registrations and lifecycle
- * completions, then the rest (leader moves, snapshots, membership changes, joins, replacements) in
- * decide's order. A hook is never left to time out behind a slow snapshot or membership change.
+ * The order actions run in: launches completed CONTINUE and heartbeats first (both keep a hook from
+ * its default result: a CONTINUE is a voter's launch done), then target (de)registrations and the
+ * other completions, then the rest (leader moves, snapshots, membership changes, joins,
+ * replacements) in decide's order. A hook is never left to time out behind a slow snapshot or
+ * membership change, nor behind a target registration (an invocation dying between calls).
  */
 const STAGE: Partial<Record<Action['kind'], number>> = {
   'heartbeat-lifecycle': 0,
@@ -50,9 +52,13 @@ const STAGE: Partial<Record<Action['kind'], number>> = {
   'register-target': 1,
   'complete-lifecycle': 1,
 };
+const stageOf = (a: Action): number =>
+  a.kind === 'complete-lifecycle' && a.hook === 'launching' && a.result === 'CONTINUE'
+    ? 0
+    : (STAGE[a.kind] ?? 2);
 export const executionOrder = (actions: readonly Action[]): Action[] =>
   actions
-    .map((a, k) => ({ a, k, stage: STAGE[a.kind] ?? 2 }))
+    .map((a, k) => ({ a, k, stage: stageOf(a) }))
     .sort((x, y) => x.stage - y.stage || x.k - y.k)
     .map((x) => x.a);
 
@@ -175,7 +181,10 @@ export async function execute(
             a.reason,
           );
           snapshotFailed = undefined;
-          return ok(a, 'requested' in snap ? `snapshot ${snap.requested}` : `${snap.key} (${snap.bytes} bytes)`);
+          return ok(
+            a,
+            'requested' in snap ? `snapshot ${snap.requested}` : `${snap.key} (${snap.bytes} bytes)`,
+          );
         } catch (e) {
           snapshotFailed = errorText(e);
           throw e;
@@ -242,7 +251,7 @@ export async function execute(
   const byAction = new Map<Action, ActionResult>();
   for (const a of executionOrder(actions)) {
     const left = options.remainingMs?.();
-    if (left !== undefined && left < START_WORK_RESERVE_MS && (STAGE[a.kind] ?? 2) === 2) {
+    if (left !== undefined && left < START_WORK_RESERVE_MS && stageOf(a) === 2) {
       byAction.set(
         a,
         skip(a, `not started: ${Math.round(left / 1000)} s left in this invocation (next pass)`),
