@@ -54,7 +54,12 @@ describe('observe', () => {
     const w = fakeWorld(3);
     w.ports.etcd.members[0]!.up = false; // the first endpoint tried
     w.ports.etcd.members[1]!.alarms = ['NOSPACE'];
-    await w.ports.parameters.put(bootFailureParameter(cfg.cluster, 'i-3'), 'kubeadm failed');
+    // Written by i-3's own role session (report_boot_failure on the master).
+    w.ports.parameters.putAs(
+      `arn:aws:sts::123456789012:assumed-role/tripod-${cfg.cluster}-master/i-3`,
+      bootFailureParameter(cfg.cluster, 'i-3'),
+      'kubeadm failed',
+    );
     await w.ports.parameters.put(
       joinParameter(cfg.cluster, 'i-3'),
       '{"name":"i-3","initialCluster":"i-3=x","initialClusterState":"new"}',

@@ -22,7 +22,13 @@ import {
   workerDrainedParameter,
   workerLeavingParameter,
 } from '../src/lambdas/worker-hooks.js';
-import { createLambdaCloud, type LambdaCloud, registerTargets, targetsOf } from './support/lambda-cloud.js';
+import {
+  createLambdaCloud,
+  type LambdaCloud,
+  registerTargets,
+  sessionArn,
+  targetsOf,
+} from './support/lambda-cloud.js';
 import {
   lifecycleEvent,
   memberStartedEvent,
@@ -245,14 +251,34 @@ describe('reconciler handler against moto', () => {
     const leaving = workerLeavingParameter(cloud.config.cluster, id);
     expect(await ssmValue(leaving)).toMatch(/^\d+$/);
 
-    // the node's own drain finished: worker.sh writes this just before it completes the hook
-    await cloud.aws.ssm.send(
-      new PutParameterCommand({
-        Name: workerDrainedParameter(cloud.config.cluster, id),
-        Value: '2026-01-01T00:00:00Z',
-        Type: 'String',
-      }),
-    );
+    // Another worker (a pod with its node's role) says this one drained: not counted.
+    const drainedBy = (session: string) =>
+      cloud.ssmWriters.writeAs(sessionArn(`tripod-${cloud.config.cluster}-worker`, session), () =>
+        cloud.aws.ssm.send(
+          new PutParameterCommand({
+            Name: workerDrainedParameter(cloud.config.cluster, id),
+            Value: '2026-01-01T00:00:00Z',
+            Type: 'String',
+            Overwrite: true,
+          }),
+        ),
+      );
+    await drainedBy(cloud.workers[0]!);
+    expect(await handler(event)).toMatchObject({
+      workerHooks: [
+        {
+          instanceId: id,
+          result: 'heartbeat',
+          reason: expect.stringContaining(
+            `(ignored ${workerDrainedParameter(cloud.config.cluster, id)}: written by ${sessionArn(`tripod-${cloud.config.cluster}-worker`, cloud.workers[0]!)}, not by ${id}'s own session`,
+          ),
+        },
+      ],
+    });
+    expect(cloud.completions.filter((c) => c.InstanceId === id)).toEqual([]);
+
+    // the node's own drain finished: worker.sh writes this (as its own session) just before it completes the hook
+    await drainedBy(id);
     const done = await handler(event);
     expect(done).toMatchObject({
       workerHooks: [{ instanceId: id, result: 'continued', reason: 'the node drained itself' }],

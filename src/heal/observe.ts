@@ -3,6 +3,8 @@
  * the first started voter that answers), one status per member, and the alarm list only when a
  * status reports an alarm (or the adapter does not report etcd's `errors`): M+1 calls per steady pass.
  */
+
+import { parseBackupStatus } from './backup-policy.js';
 import type { ReconcilerConfig } from './config.js';
 import {
   emptyMemory,
@@ -14,7 +16,6 @@ import {
   type ObservedTarget,
 } from './observed.js';
 import type { EtcdMemberStatusReply, EtcdPort, FleetInstance, HealPorts } from './ports.js';
-import { parseBackupStatus } from './backup-policy.js';
 import {
   backupStatusParameter,
   bootFailurePath,
@@ -22,6 +23,7 @@ import {
   clusterRecordParameter,
   joinParameterPath,
   restoreParameter,
+  signalWriterProblem,
   statusParameter,
 } from './protocol.js';
 import { quorumOf } from './quorum.js';
@@ -172,10 +174,22 @@ export interface Observation {
   observed: ObservedState;
   /** The status document the previous pass published (undefined on the first pass or if unreadable). */
   previous: StatusDocument | undefined;
+  /** Node signals not counted, and why (written by another session than the instance's own): logged. */
+  ignoredSignals: string[];
 }
 
 export async function observe(ports: HealPorts, config: ReconcilerConfig): Promise<Observation> {
-  const [group, targets, statusText, joinValues, failures, restoreText, clusterRecord, backupText] = await Promise.all([
+  const [
+    group,
+    targets,
+    statusText,
+    joinValues,
+    failures,
+    failureWriters,
+    restoreText,
+    clusterRecord,
+    backupText,
+  ] = await Promise.all([
     ports.fleet.describeGroup(config.masterGroupName),
     config.apiTargetGroupArn
       ? ports.loadBalancer.describeTargets(config.apiTargetGroupArn)
@@ -183,12 +197,24 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
     ports.parameters.get(statusParameter(config.cluster)),
     ports.parameters.getByPath(joinParameterPath(config.cluster)),
     ports.parameters.getByPath(bootFailurePath(config.cluster)),
+    ports.parameters.writers(bootFailurePath(config.cluster)),
     ports.parameters.get(restoreParameter(config.cluster)),
     ports.parameters.get(clusterRecordParameter(config.cluster)),
-    config.backupBucket ? ports.parameters.get(backupStatusParameter(config.cluster)) : Promise.resolve(undefined),
+    config.backupBucket
+      ? ports.parameters.get(backupStatusParameter(config.cluster))
+      : Promise.resolve(undefined),
   ]);
+  // A boot-failed record counts only when the master wrote it with its own session: any master's
+  // role may write any instance's record, and a forged one would abandon a healthy launch.
   const failedPrefix = bootFailurePath(config.cluster);
-  const bootFailed = new Set(Object.keys(failures).map((k) => k.slice(failedPrefix.length)));
+  const bootFailed = new Set<string>();
+  const ignoredSignals: string[] = [];
+  for (const name of Object.keys(failures)) {
+    const id = name.slice(failedPrefix.length);
+    const problem = signalWriterProblem(failureWriters[name], config.cluster, 'master', id);
+    if (problem) ignoredSignals.push(`ignored ${name}: ${problem}`);
+    else bootFailed.add(id);
+  }
   const [etcd, instances] = await Promise.all([
     observeEtcd(ports.etcd, candidateEndpoints(group.instances, config)),
     Promise.all(
@@ -216,5 +242,6 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
       ...(backup ? { backup } : {}),
     },
     previous,
+    ignoredSignals,
   };
 }

@@ -38,6 +38,11 @@ export interface ParameterPort {
   get(name: string): Promise<string | undefined>;
   /** All parameters under a path prefix, name -> value. */
   getByPath(path: string): Promise<Record<string, string>>;
+  /**
+   * Who last wrote each parameter under a path prefix: name -> the writer's ARN (SSM's
+   * DescribeParameters LastModifiedUser; for a role session `arn:...:sts::<account>:assumed-role/<role>/<session>`).
+   */
+  writers(path: string): Promise<Record<string, string | undefined>>;
   put(name: string, value: string, options?: { secure?: boolean }): Promise<void>;
   delete(name: string): Promise<void>;
 }

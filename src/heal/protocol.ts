@@ -37,6 +37,32 @@ export const joinParameterPath = (cluster: string) => `${parameterRoot(cluster)}
 export const bootFailureParameter = (cluster: string, instanceId: string) =>
   `${parameterRoot(cluster)}/boot-failed/${instanceId}`;
 export const bootFailurePath = (cluster: string) => `${parameterRoot(cluster)}/boot-failed/`;
+/**
+ * The cluster's own roles (infra/tripod-cluster.yaml): `tripod-<cluster>-master|worker|reconciler`.
+ */
+export type ClusterRole = 'master' | 'worker' | 'reconciler';
+export const clusterRoleName = (cluster: string, role: ClusterRole) => `tripod-${cluster}-${role}`;
+
+/**
+ * A node's signal (`boot-failed/<id>`, `workers/drained/<id>`) counts only when the instance wrote
+ * it itself: IAM lets every node of a role write every such name, but SSM records who last wrote a
+ * parameter (DescribeParameters' LastModifiedUser), and an EC2 instance's role session is named
+ * after the instance: `arn:<partition>:sts::<account>:assumed-role/<role>/<instance-id>`. A pod on
+ * another node holds that node's session, never this one's. Undefined when the writer is the
+ * instance; else why the signal is not trusted.
+ */
+export function signalWriterProblem(
+  writer: string | undefined,
+  cluster: string,
+  role: 'master' | 'worker',
+  instanceId: string,
+): string | undefined {
+  const expected = `assumed-role/${clusterRoleName(cluster, role)}/${instanceId}`;
+  const m = /^arn:aws[a-z-]*:sts::\d{12}:(assumed-role\/[^/]+\/[^/]+)$/.exec(writer ?? '');
+  if (m?.[1] === expected) return undefined;
+  return `written by ${writer ?? 'an unknown writer'}, not by ${instanceId}'s own session (${expected})`;
+}
+
 /** CA material (SecureString), created once by the seed. */
 export const caParameter = (
   cluster: string,

@@ -19,6 +19,8 @@ export interface PassResult {
   status: StatusDocument;
   /** The status could not be published (the pass itself still ran). */
   statusError?: string;
+  /** Node signals the pass did not count (a forged `boot-failed/<id>`), for the log. */
+  ignoredSignals: string[];
 }
 
 export async function reconcilePass(
@@ -26,15 +28,16 @@ export async function reconcilePass(
   config: ReconcilerConfig,
   options: ExecuteOptions = {},
 ): Promise<PassResult> {
-  const { observed, previous } = await observe(ports, config);
+  const { observed, previous, ignoredSignals } = await observe(ports, config);
   const now = ports.clock.now();
   const decision = decide(observed, config, now);
   const results = await execute(decision.actions, ports, config, observed, options);
   const status = buildStatus(observed, decision, results, now, previous);
   try {
     await ports.parameters.put(statusParameter(config.cluster), serializeStatus(status));
-    return { observed, decision, results, status };
+    return { observed, decision, results, status, ignoredSignals };
   } catch (e) {
-    return { observed, decision, results, status, statusError: e instanceof Error ? e.message : String(e) };
+    const statusError = e instanceof Error ? e.message : String(e);
+    return { observed, decision, results, status, statusError, ignoredSignals };
   }
 }

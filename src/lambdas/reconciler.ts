@@ -44,6 +44,7 @@ export const runReconcilePass: RunPass = async (ports, config, options) => {
         : `skipped: ${describeAction(x.action)}: ${x.reason}`,
     );
   if (r.statusError) problems.push(`status not published: ${r.statusError}`);
+  problems.push(...r.ignoredSignals);
   // Scheduled snapshots come from a healthy follower when there is one (the leader is busiest).
   const voters = r.observed.etcd.members
     .filter((m) => isHealthyVoter(m, r.observed.etcd) && m.clientURLs[0])

@@ -18,6 +18,7 @@
  */
 import type { AwsLoadBalancerPort } from '../adapters/aws/heal-ports.js';
 import type { FleetPort, ParameterPort } from '../heal/ports.js';
+import { signalWriterProblem } from '../heal/protocol.js';
 
 /** Time a worker gets to drain beyond its targets' deregistration delay before the fallback CONTINUE. */
 export const DRAIN_GRACE_MS = 5 * 60_000;
@@ -91,7 +92,10 @@ export async function settleWorkerHooks(
     delayMs = Math.max(delayMs, (await deps.loadBalancer.deregistrationDelaySeconds(tg)) * 1000);
   }
 
-  const records = await deps.parameters.getByPath(workersParameterPath(deps.cluster));
+  const [records, writers] = await Promise.all([
+    deps.parameters.getByPath(workersParameterPath(deps.cluster)),
+    deps.parameters.writers(workersParameterPath(deps.cluster)),
+  ]);
   const now = deps.now();
   const forget = async (id: string) => {
     for (const name of [workerLeavingParameter(deps.cluster, id), workerDrainedParameter(deps.cluster, id)]) {
@@ -103,7 +107,15 @@ export async function settleWorkerHooks(
     const since = Number.isFinite(seen) && seen > 0 ? seen : now;
     if (since === now) await deps.parameters.put(workerLeavingParameter(deps.cluster, id), String(now));
     const deadline = since + delayMs + DRAIN_GRACE_MS;
-    const drained = workerDrainedParameter(deps.cluster, id) in records;
+    // The drained record counts only when the worker wrote it with its own session: every worker's
+    // role may write every worker's record, and a forged one would cut a node's drain short.
+    const drainedName = workerDrainedParameter(deps.cluster, id);
+    const forged =
+      drainedName in records
+        ? signalWriterProblem(writers[drainedName], deps.cluster, 'worker', id)
+        : undefined;
+    const drained = drainedName in records && !forged;
+    const ignored = forged ? ` (ignored ${drainedName}: ${forged})` : '';
     if (drained || now >= deadline) {
       await deps.fleet.completeLifecycleAction(groupName, id, 'terminating', 'CONTINUE');
       await forget(id);
@@ -113,7 +125,7 @@ export async function settleWorkerHooks(
         result: 'continued',
         reason: drained
           ? 'the node drained itself'
-          : `the node did not finish draining by ${new Date(deadline).toISOString()} (deregistration delay ${delayMs / 1000} s + ${DRAIN_GRACE_MS / 1000} s grace)`,
+          : `the node did not finish draining by ${new Date(deadline).toISOString()} (deregistration delay ${delayMs / 1000} s + ${DRAIN_GRACE_MS / 1000} s grace)${ignored}`,
       });
     } else {
       await deps.fleet.recordLifecycleHeartbeat(groupName, id, 'terminating');
@@ -121,7 +133,7 @@ export async function settleWorkerHooks(
         instanceId: id,
         hook: 'terminating',
         result: 'heartbeat',
-        reason: `the node is draining (deregistered from the service target groups; CONTINUE by ${new Date(deadline).toISOString()} at the latest)`,
+        reason: `the node is draining (deregistered from the service target groups; CONTINUE by ${new Date(deadline).toISOString()} at the latest)${ignored}`,
       });
     }
   }

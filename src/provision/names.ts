@@ -2,6 +2,8 @@
  * The AWS names of a cluster's resources: one place, so the provisioner, the reconciler config and
  * the simulator agree. ELBv2 names are at most 32 characters: cluster names are at most 20.
  */
+import { clusterRoleName } from '../heal/protocol.js';
+
 export function resourceNames(cluster: string) {
   return {
     masterGroup: `${cluster}-masters`,
@@ -46,10 +48,10 @@ export const RESOURCE_TAG = 'tripod:resource';
  * The cluster's own roles, made by infra/tripod-cluster.yaml (one stack per cluster): each names this
  * cluster's resources only. The masters' instance profile:
  */
-export const DEFAULT_NODE_INSTANCE_PROFILE = (cluster: string) => `tripod-${cluster}-master`;
+export const DEFAULT_NODE_INSTANCE_PROFILE = (cluster: string) => clusterRoleName(cluster, 'master');
 /** The workers' instance profile: reads the worker join document only, never the CA keys. */
-export const DEFAULT_WORKER_INSTANCE_PROFILE = (cluster: string) => `tripod-${cluster}-worker`;
+export const DEFAULT_WORKER_INSTANCE_PROFILE = (cluster: string) => clusterRoleName(cluster, 'worker');
 /** The reconciler's execution role. */
-export const DEFAULT_RECONCILER_ROLE = (cluster: string) => `tripod-${cluster}-reconciler`;
+export const DEFAULT_RECONCILER_ROLE = (cluster: string) => clusterRoleName(cluster, 'reconciler');
 /** The cluster's KMS key (SecureStrings under /tripod/<cluster>/, etcd snapshots). */
 export const clusterKeyAlias = (cluster: string) => `alias/tripod-${cluster}`;

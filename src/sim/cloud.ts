@@ -8,6 +8,7 @@ import type { ReconcilerConfig } from '../heal/config.js';
 import { EtcdError, type HealPorts, type ParameterPort } from '../heal/ports.js';
 import {
   API_SERVER_PORT,
+  clusterRoleName,
   configParameter,
   ETCD_CLIENT_PORT,
   ETCD_PEER_PORT,
@@ -27,7 +28,7 @@ import { Kernel } from './kernel.js';
 import type { NetworkModel, Party, Protocol } from './network.js';
 import { modelNodeEtcd, Nodes, realNodeEtcd } from './node.js';
 import { simNetwork } from './sim-spec.js';
-import { ParameterStore } from './ssm.js';
+import { ParameterStore, sessionArn } from './ssm.js';
 import { Zones } from './zones.js';
 
 export interface CloudOptions {
@@ -386,9 +387,17 @@ export class SimCloud {
     const parameters: ParameterPort = {
       get: (name) => call('ssm', 'get', () => this.ssm.get(name)),
       getByPath: (path) => call('ssm', 'getByPath', () => this.ssm.getByPath(path)),
+      writers: (path) => call('ssm', 'describeParameters', () => this.ssm.writers(path)),
       put: (name, value, options) =>
         call('ssm', 'put', () => {
-          this.ssm.put(name, value, options?.secure ?? false);
+          // The reconciler writes as its own role's session (the function's).
+          const reconciler = clusterRoleName(this.config.cluster, 'reconciler');
+          this.ssm.put(
+            name,
+            value,
+            options?.secure ?? false,
+            sessionArn(reconciler, `${this.config.cluster}-reconciler`),
+          );
         }),
       delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
     };

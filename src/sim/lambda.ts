@@ -206,6 +206,8 @@ export class ReconcilerLambda {
 
   /** What the pass decided and why, with each action's outcome (from reconcilePass's result). */
   private logDecisions(value: unknown): void {
+    const ignored = (value as { ignoredSignals?: unknown } | undefined)?.ignoredSignals;
+    if (Array.isArray(ignored)) for (const why of ignored) this.cloud.k.log('lambda', String(why));
     const results = (value as { results?: unknown } | undefined)?.results;
     if (!Array.isArray(results)) return;
     for (const r of results as Array<{ action: Action; outcome: string; reason?: string; error?: string }>) {

@@ -12,6 +12,7 @@ import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
 import type { JoinParameters } from '../heal/observed.js';
 import {
   bootFailureParameter,
+  clusterRoleName,
   joinParameter,
   MEMBER_STARTED_DETAIL_TYPE,
   MEMBER_STARTED_MAX_SENDS,
@@ -26,7 +27,7 @@ import type { EtcdModel } from './etcd-model.js';
 import type { RealEtcd } from './etcd-real.js';
 import type { EventBus } from './eventbridge.js';
 import type { Kernel } from './kernel.js';
-import type { ParameterStore } from './ssm.js';
+import { type ParameterStore, sessionArn } from './ssm.js';
 
 export type NodePhase = 'booting' | 'waiting-join' | 'etcd' | 'ready' | 'failed' | 'gone';
 
@@ -404,7 +405,9 @@ export class Nodes {
   private fail(node: SimNode, why: string): void {
     node.phase = 'failed';
     node.failure = why;
-    this.ssm.put(bootFailureParameter(this.cluster, node.instance.id), why);
+    // Written as the instance's own role session, as report_boot_failure on a master does.
+    const session = sessionArn(clusterRoleName(this.cluster, 'master'), node.instance.id);
+    this.ssm.put(bootFailureParameter(this.cluster, node.instance.id), why, false, session);
     this.k.log('node', `${node.instance.id} bootstrap failed: ${why}`);
   }
 

@@ -355,7 +355,20 @@ export class FakeLoadBalancer implements LoadBalancerPort {
 
 export class FakeParameters implements ParameterPort {
   values = new Map<string, string>();
+  /** Who last wrote each parameter (SSM's LastModifiedUser); `put` writes as the reconciler. */
+  writer = new Map<string, string>();
   calls: string[] = [];
+  /** A write by another principal (a node's role session). */
+  putAs(writer: string, name: string, value: string) {
+    this.values.set(name, value);
+    this.writer.set(name, writer);
+  }
+  async writers(path: string) {
+    this.calls.push(`writers ${path}`);
+    return Object.fromEntries(
+      [...this.values.keys()].filter((k) => k.startsWith(path)).map((k) => [k, this.writer.get(k)]),
+    );
+  }
   async get(name: string) {
     this.calls.push(`get ${name}`);
     return this.values.get(name);
@@ -367,9 +380,11 @@ export class FakeParameters implements ParameterPort {
   async put(name: string, value: string) {
     this.calls.push(`put ${name}`);
     this.values.set(name, value);
+    this.writer.set(name, 'arn:aws:sts::123456789012:assumed-role/tripod-reconciler/reconciler');
   }
   async delete(name: string) {
     this.values.delete(name);
+    this.writer.delete(name);
   }
 }
 

@@ -718,6 +718,7 @@ export const IAM_MAP: Record<string, Rule> = {
   },
   'ssm:GetParameters': ssmParams('ssm:GetParameters'),
   'ssm:GetParametersByPath': ssmParam('ssm:GetParametersByPath', 'Path'),
+  'ssm:DescribeParameters': anywhere('ssm:DescribeParameters'),
   'ssm:DeleteParameter': ssmParam('ssm:DeleteParameter'),
   'ssm:DeleteParameters': ssmParams('ssm:DeleteParameters'),
   'ssm:ListTagsForResource': ssmParam('ssm:ListTagsForResource', 'ResourceId'),

@@ -2,8 +2,9 @@
  * A tripod cluster's AWS side in moto for the reconciler's tests: VPC, master and worker groups
  * (tagged), API and service target groups, the ReconcilerConfig in SSM. Plus what moto lacks, through
  * aws-sdk-client-mock: lifecycle hooks (Pending:Wait / Terminating:Wait overlays on
- * DescribeAutoScalingGroups, CompleteLifecycleAction, RecordLifecycleActionHeartbeat) and targets
- * that keep draining.
+ * DescribeAutoScalingGroups, CompleteLifecycleAction, RecordLifecycleActionHeartbeat), targets
+ * that keep draining, and SSM's LastModifiedUser (moto says "N/A"): writes through `aws.ssm` are the
+ * reconciler's, a node's go through `ssmWriters.writeAs(<its session>, ...)`.
  */
 import {
   AutoScalingClient,
@@ -31,6 +32,7 @@ import { type AwsClients, createAwsClients } from '../../src/adapters/aws/client
 import type { ReconcilerConfig } from '../../src/heal/config.js';
 import { CLUSTER_TAG, configParameter } from '../../src/heal/protocol.js';
 import { resourceNames } from '../../src/provision/names.js';
+import { SsmWriters } from './ssm-writers.js';
 
 const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
 
@@ -50,7 +52,13 @@ export interface LambdaCloud {
   /** Instances that stay `draining` in every target group once deregistered. */
   keepDraining: Set<string>;
   untaggedGroup: string;
+  /** Who wrote each parameter (DescribeParameters' LastModifiedUser). */
+  ssmWriters: SsmWriters;
 }
+
+/** A role session ARN in moto's account (an EC2 instance's session is its instance id). */
+export const sessionArn = (role: string, session: string) =>
+  `arn:aws:sts::123456789012:assumed-role/${role}/${session}`;
 
 /**
  * `octet`: the VPC is 127.<octet>.0.0/16 (moto accepts it), so the instances' private addresses are
@@ -64,6 +72,8 @@ export async function createLambdaCloud(
 ): Promise<LambdaCloud> {
   const aws = createAwsClients({ region, endpoint, maxAttempts: 1, credentials: creds });
   const names = resourceNames(cluster);
+  const ssmWriters = new SsmWriters(sessionArn(`tripod-${cluster}-reconciler`, `${cluster}-reconciler`));
+  ssmWriters.attach(aws.ssm);
   const zone = `${region}a`;
   const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: `127.${octet}.0.0/16` }));
   const vpcId = vpc.Vpc!.VpcId!;
@@ -226,6 +236,7 @@ export async function createLambdaCloud(
     heartbeats,
     keepDraining,
     untaggedGroup: `${cluster}-other`,
+    ssmWriters,
   };
 }
 

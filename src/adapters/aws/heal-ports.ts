@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   DeleteParameterCommand,
+  DescribeParametersCommand,
   GetParameterCommand,
   GetParametersByPathCommand,
   PutParameterCommand,
@@ -232,6 +233,22 @@ export function createParameterPort(ssm: SSMClient): ParameterPort {
           }),
         );
         for (const p of r.Parameters ?? []) if (p.Name && p.Value !== undefined) out[p.Name] = p.Value;
+        token = r.NextToken;
+      } while (token);
+      return out;
+    },
+    async writers(path) {
+      // DescribeParameters' Path filter takes the path without a trailing slash; Recursive as getByPath.
+      const out: Record<string, string | undefined> = {};
+      let token: string | undefined;
+      do {
+        const r = await ssm.send(
+          new DescribeParametersCommand({
+            ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [path.replace(/\/+$/, '')] }],
+            NextToken: token,
+          }),
+        );
+        for (const p of r.Parameters ?? []) if (p.Name) out[p.Name] = p.LastModifiedUser;
         token = r.NextToken;
       } while (token);
       return out;
