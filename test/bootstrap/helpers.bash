@@ -100,31 +100,38 @@ setup_node() {
 
 # fake_etcd_release [SHA]: the curl stand-in serves a tarball shaped like the official release
 # (etcd-v<version>-linux-<arch>/etcd, etcdctl, etcdutl); its pinned SHA-256 is set to the tarball's
-# own, or to SHA when given (a mismatch).
+# own, or to SHA when given (a mismatch). Made once per .bats file (same bytes for every test; curl
+# copies it), which keeps each test's set-up short.
 fake_etcd_release() {
-  local arch dir="$BATS_TEST_TMPDIR/release" name sha tool
+  local arch dir name sha tool
   case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=amd64 ;; esac
   name="etcd-v$TRIPOD_ETCD_VERSION-linux-$arch"
-  mkdir -p "$dir/$name"
-  for tool in etcd etcdctl etcdutl; do
-    printf '#!/bin/sh\necho "%s Version: %s"\n' "$tool" "$TRIPOD_ETCD_VERSION" >"$dir/$name/$tool"
-    chmod +x "$dir/$name/$tool"
-  done
-  tar -czf "$dir/$name.tar.gz" -C "$dir" "$name"
+  dir="${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/release-$name"
+  if [ ! -f "$dir/$name.tar.gz" ]; then
+    mkdir -p "$dir/$name"
+    for tool in etcd etcdctl etcdutl; do
+      printf '#!/bin/sh\necho "%s Version: %s"\n' "$tool" "$TRIPOD_ETCD_VERSION" >"$dir/$name/$tool"
+      chmod +x "$dir/$name/$tool"
+    done
+    tar -czf "$dir/$name.tar.gz.part" -C "$dir" "$name" && mv "$dir/$name.tar.gz.part" "$dir/$name.tar.gz"
+  fi
   echo "$dir/$name.tar.gz" >"$RESP/etcd-tarball"
   sha=$(sha256sum "$dir/$name.tar.gz" | cut -d' ' -f1)
   export TRIPOD_ETCD_SHA_AMD64=${1:-$sha} TRIPOD_ETCD_SHA_ARM64=${1:-$sha}
 }
 
 # fake_aws_cli_release [SHA]: the curl stand-in serves a zip shaped like the AWS CLI's (aws/install,
-# which records its call); its pinned SHA-256 is the zip's own, or SHA when given (a mismatch).
+# which records its call); its pinned SHA-256 is the zip's own, or SHA when given (a mismatch). Made
+# once per .bats file, as the etcd release (zipping starts a Python: most of a test's set-up time).
 fake_aws_cli_release() {
-  local dir="$BATS_TEST_TMPDIR/awscli" sha
-  mkdir -p "$dir/aws"
-  # shellcheck disable=SC2016 # expands when the installer runs
-  printf '#!/bin/sh\necho "aws/install $*" >>"$CALLS"\n' >"$dir/aws/install"
-  chmod +x "$dir/aws/install"
-  (cd "$dir" && rm -f awscli.zip && python3 -m zipfile -c awscli.zip aws/)
+  local dir="${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/awscli" sha
+  if [ ! -f "$dir/awscli.zip" ]; then
+    mkdir -p "$dir/aws"
+    # shellcheck disable=SC2016 # expands when the installer runs
+    printf '#!/bin/sh\necho "aws/install $*" >>"$CALLS"\n' >"$dir/aws/install"
+    chmod +x "$dir/aws/install"
+    (cd "$dir" && rm -f awscli.zip.part && python3 -m zipfile -c awscli.zip.part aws/ && mv awscli.zip.part awscli.zip)
+  fi
   echo "$dir/awscli.zip" >"$RESP/awscli-zip"
   sha=$(sha256sum "$dir/awscli.zip" | cut -d' ' -f1)
   export TRIPOD_AWS_CLI_SHA_AMD64=${1:-$sha} TRIPOD_AWS_CLI_SHA_ARM64=${1:-$sha}
