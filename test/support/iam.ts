@@ -1110,6 +1110,13 @@ export class IamRecorder {
       parameters: wrap(ports.parameters, {
         get: (name: string) => [['ssm', 'GetParameter', { Name: name, WithDecryption: true }]],
         getByPath: (path: string) => [['ssm', 'GetParametersByPath', { Path: path }]],
+        writers: (path: string) => [
+          [
+            'ssm',
+            'DescribeParameters',
+            { ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [path] }] },
+          ],
+        ],
         put: (name: string, _value: string, options?: { secure?: boolean }) => [
           ['ssm', 'PutParameter', { Name: name, ...(options?.secure ? { Type: 'SecureString' } : {}) }],
         ],
