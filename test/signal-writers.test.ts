@@ -9,7 +9,7 @@
 import { DescribeParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { createParameterPort } from '../src/adapters/aws/heal-ports.js';
+import { createSignalParameterPort } from '../src/adapters/aws/parameter-writers.js';
 import { observe } from '../src/heal/observe.js';
 import { bootFailureParameter, signalWriterProblem } from '../src/heal/protocol.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
@@ -64,7 +64,7 @@ describe('the AWS adapter reads LastModifiedUser with DescribeParameters', () =>
         NextToken: 't',
       })
       .resolvesOnce({ Parameters: [{ Name: '/tripod/c/boot-failed/i-2' }] });
-    expect(await createParameterPort(ssm).writers('/tripod/c/boot-failed/')).toEqual({
+    expect(await createSignalParameterPort(ssm).writers('/tripod/c/boot-failed/')).toEqual({
       '/tripod/c/boot-failed/i-1': master('i-1'),
       '/tripod/c/boot-failed/i-2': undefined,
     });

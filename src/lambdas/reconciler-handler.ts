@@ -23,13 +23,13 @@ import {
   createFleetPort,
   createLoadBalancerPort,
   createNodeProbePort,
-  createParameterPort,
   describeGroupWithTags,
   describeInstance,
   GroupNotFoundError,
   pemCertificates,
   pemPrivateKey,
 } from '../adapters/aws/heal-ports.js';
+import { createSignalParameterPort } from '../adapters/aws/parameter-writers.js';
 import type { EtcdTls } from '../adapters/etcd/client.js';
 import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
 import type { ReconcilerConfig } from '../heal/config.js';
@@ -160,7 +160,7 @@ class Ignore extends Error {}
 
 export function createReconcilerHandler(deps: ReconcilerDeps) {
   const { clients, telemetry: log } = deps;
-  const parameters = createParameterPort(clients.ssm);
+  const parameters = createSignalParameterPort(clients.ssm);
 
   /** The cluster and (for lifecycle events) the group an event concerns; throws Ignore. */
   async function locate(

@@ -23,7 +23,6 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   DeleteParameterCommand,
-  DescribeParametersCommand,
   GetParameterCommand,
   GetParametersByPathCommand,
   PutParameterCommand,
@@ -209,7 +208,12 @@ export function createLoadBalancerPort(elbv2: ElasticLoadBalancingV2Client): Aws
   };
 }
 
-export function createParameterPort(ssm: SSMClient): ParameterPort {
+/**
+ * Parameter Store reads and writes. Who wrote a parameter (`writers`, ssm:DescribeParameters) is the
+ * reconciler's alone: createSignalParameterPort (parameter-writers.ts), kept out of this module so the
+ * Action and the CLI, which never ask, do not carry the call (infra.test.ts checks their roles).
+ */
+export function createParameterPort(ssm: SSMClient): Omit<ParameterPort, 'writers'> {
   return {
     async get(name) {
       try {
@@ -233,22 +237,6 @@ export function createParameterPort(ssm: SSMClient): ParameterPort {
           }),
         );
         for (const p of r.Parameters ?? []) if (p.Name && p.Value !== undefined) out[p.Name] = p.Value;
-        token = r.NextToken;
-      } while (token);
-      return out;
-    },
-    async writers(path) {
-      // DescribeParameters' Path filter takes the path without a trailing slash; Recursive as getByPath.
-      const out: Record<string, string | undefined> = {};
-      let token: string | undefined;
-      do {
-        const r = await ssm.send(
-          new DescribeParametersCommand({
-            ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [path.replace(/\/+$/, '')] }],
-            NextToken: token,
-          }),
-        );
-        for (const p of r.Parameters ?? []) if (p.Name) out[p.Name] = p.LastModifiedUser;
         token = r.NextToken;
       } while (token);
       return out;
