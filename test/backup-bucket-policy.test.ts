@@ -21,8 +21,9 @@ const ACCOUNT = '123456789012';
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 const RECONCILER = role('tripod-pol-reconciler');
 const MASTER = role('tripod-pol-master');
+const CLUSTER_ADMIN = role('tripod-pol-admin');
 const BUCKET = `tripod-pol-${ACCOUNT}-eu-north-1-backups`;
-const policy = backupBucketPolicy({ bucket: BUCKET, partition: 'aws', snapshotRoles: [RECONCILER, MASTER] });
+const policy = backupBucketPolicy({ bucket: BUCKET, partition: 'aws', snapshotRoles: [RECONCILER, MASTER, CLUSTER_ADMIN] });
 
 const ADMIN_POLICY = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
@@ -55,6 +56,8 @@ describe('the bucket policy, evaluated', () => {
     for (const a of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'])
       expect(await evaluate(RECONCILER, a, object)).toBe('Allowed');
     expect(await evaluate(MASTER, 's3:GetObject', object)).toBe('Allowed');
+    // the cluster's administrators' role: tripod restore verifies a snapshot before anything changes
+    expect(await evaluate(CLUSTER_ADMIN, 's3:GetObject', object)).toBe('Allowed');
   });
 
   it('nobody else reaches a snapshot, not even an administrator or the other roles of the cluster', async () => {
@@ -83,7 +86,7 @@ describe('the bucket policy, evaluated', () => {
     expect(await evaluate(role('tripod-plan'), 's3:GetBucketPolicy', bucket)).toBe('Allowed');
   });
 
-  it("the provisioner names the cluster's own reconciler and master roles", () => {
+  it("the provisioner names the cluster's own reconciler, master and admin roles", () => {
     const spec = simSpec({ cluster: 'pol', region: 'eu-north-1', zones: ['eu-north-1a'], masters: 1 });
     const d = desiredCluster(spec, { accountId: ACCOUNT });
     const value = d.resources.find((r) => r.kind === 'backup-bucket')!.value as { policy: unknown };

@@ -171,6 +171,14 @@ const UNRECORDED: Record<string, string> = {
   'ReconcilerRole/ListSnapshots': 'retention pruning: see Snapshots',
   'ReconcilerRole/RequestSnapshot': 'the snapshot request (async Invoke of its own function): see Snapshots',
   'ClusterKey/ReconcilerSnapshots': 'SSE-KMS of the snapshots: see ReconcilerRole/Snapshots',
+  'AdminRole/ReadCluster':
+    "the administrators' role: tripod status/kubeconfig/restore (test/cli-*.test.ts, backup-cli against moto, not recorded here)",
+  'AdminRole/ClusterParameters': 'see AdminRole/ReadCluster',
+  'AdminRole/RestoreRecord': 'tripod restore: see AdminRole/ReadCluster',
+  'AdminRole/ResizeAndProtectMasters': 'tripod restore: see AdminRole/ReadCluster',
+  'AdminRole/ReadSnapshots': 'tripod restore verifies the snapshot: see AdminRole/ReadCluster',
+  'ClusterKey/AdminKubeconfigCa': 'tripod kubeconfig: see AdminRole/ReadCluster',
+  'ClusterKey/AdminVerifiesSnapshots': 'tripod restore: see AdminRole/ReadCluster',
   'ClusterKey/ReconcilerSecrets':
     "the Lambda reads its etcd client certificate (pki/reconciler-client) through the adapter, not the simulator's ports",
 };

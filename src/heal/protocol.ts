@@ -40,7 +40,7 @@ export const bootFailurePath = (cluster: string) => `${parameterRoot(cluster)}/b
 /**
  * The cluster's own roles (infra/tripod-cluster.yaml): `tripod-<cluster>-master|worker|reconciler`.
  */
-export type ClusterRole = 'master' | 'worker' | 'reconciler';
+export type ClusterRole = 'master' | 'worker' | 'reconciler' | 'admin';
 export const clusterRoleName = (cluster: string, role: ClusterRole) => `tripod-${cluster}-${role}`;
 
 /**

@@ -5,7 +5,13 @@
  */
 import { renderUserData } from '../bootstrap/render.js';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
-import { configParameter, NODE_DETAIL_TYPES, NODE_EVENT_SOURCE, ROLE_TAG } from '../heal/protocol.js';
+import {
+  clusterRoleName,
+  configParameter,
+  NODE_DETAIL_TYPES,
+  NODE_EVENT_SOURCE,
+  ROLE_TAG,
+} from '../heal/protocol.js';
 import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
@@ -224,11 +230,14 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
           tags,
           // The cluster's own key (infra/tripod-cluster.yaml), not the account-wide `aws/s3`.
           kmsKeyId: clusterKeyAlias(spec.name),
-          // Only the reconciler (snapshots) and the masters (restores) reach the objects.
+          // Only the reconciler (snapshots), the masters (a restore's seed) and the cluster's administrators
+          // (tripod restore) reach the objects.
           snapshotRoles: [
             options.reconcilerRoleArn ??
               `arn:${partitionOf(spec.region)}:iam::${options.accountId}:role/${DEFAULT_RECONCILER_ROLE(spec.name)}`,
             `arn:${partitionOf(spec.region)}:iam::${options.accountId}:role/${DEFAULT_NODE_INSTANCE_PROFILE(spec.name)}`,
+            // the cluster's administrators: tripod restore verifies the snapshot before anything changes
+            `arn:${partitionOf(spec.region)}:iam::${options.accountId}:role/${clusterRoleName(spec.name, 'admin')}`,
           ],
         })
       : undefined;
