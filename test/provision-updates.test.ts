@@ -98,7 +98,7 @@ describe('updates and conflicts', () => {
     await expect(applyPlan(known)).rejects.toThrow(/refusing destructive/);
   });
 
-  it('a missing reconciler role is explained: deploy infra/tripod-setup.yaml or name a function', async () => {
+  it('a missing reconciler role is explained: deploy infra/tripod-cluster.yaml or name a function', async () => {
     const b = placeholderBundle();
     const role = 'arn:aws:iam::123456789012:role/pt-upd-no-such-role';
     const e = await createFunction(
@@ -124,7 +124,7 @@ describe('updates and conflicts', () => {
       { timeoutMs: 10_000 },
     ).catch((x) => explainRole(x, role));
     expect((e as Error).message).toMatch(
-      /execution role arn:aws:iam::123456789012:role\/pt-upd-no-such-role does not exist or Lambda cannot assume it: deploy infra\/tripod-setup.yaml/,
+      /execution role arn:aws:iam::123456789012:role\/pt-upd-no-such-role does not exist or Lambda cannot assume it: deploy infra\/tripod-cluster.yaml/,
     );
   });
 });
