@@ -76,7 +76,7 @@ export type RunPass = (
   options?: { remainingMs?: () => number },
 ) => Promise<PassSummary>;
 
-/** The logging and metrics the handler needs (Powertools Logger and Metrics satisfy it). */
+/** The logging and metrics the handler needs (telemetry.ts: JSON log lines and CloudWatch EMF metrics, shaped like Powertools' Logger and Metrics). */
 export interface Telemetry {
   info(message: string, extra?: Record<string, unknown>): void;
   warn(message: string, extra?: Record<string, unknown>): void;
