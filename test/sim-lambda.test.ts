@@ -8,8 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { reconcilePass } from '../src/heal/reconcile.js';
 import { SIM_EPOCH } from '../src/sim/clock.js';
+import { SimCloud } from '../src/sim/cloud.js';
 import { TIMEOUT_MS } from '../src/sim/lambda.js';
-import { simulate } from '../src/sim/run.js';
+import { simulate, zoneNames } from '../src/sim/run.js';
 import type { Reconciler } from '../src/sim/stub-reconciler.js';
 
 const MIN = 60_000;
@@ -95,5 +96,30 @@ describe('the simulated reconciler Lambda', () => {
       // No pass ran while the snapshot invocation held the slot (reserved concurrency 1).
       expect(starts.filter((s) => s > t - TIMEOUT_MS && s < t)).toEqual([]);
     }
+  });
+});
+
+describe('AWS calls in the simulator', () => {
+  it('are retried like the SDK does (throttling and 5xx, 3 attempts): a 50 % fault rate fails about 1 call in 8, not 1 in 2 (a zones-1/9-masters shape whose every pass failed at observe)', async () => {
+    const cloud = new SimCloud({ seed: 3, zones: zoneNames(3), masters: 3 });
+    const k = cloud.k;
+    cloud.apiFaults.degrade(k.now() + 3_600_000, 0.5);
+    const ports = cloud.ports({ crashAfter: undefined, mutations: 0, dead: false, onCrash: () => {} });
+    const n = 400;
+    let done = 0;
+    let failed = 0;
+    for (let i = 0; i < n; i++) {
+      k.spawn(
+        () => ports.parameters.get('/tripod/sim/x'),
+        (r) => {
+          done++;
+          if (!r.ok) failed++;
+        },
+      );
+    }
+    await k.runUntil(k.now() + 600_000, () => done === n);
+    expect(done).toBe(n);
+    expect(failed / n).toBeGreaterThan(0.05);
+    expect(failed / n).toBeLessThan(0.2);
   });
 });

@@ -23,6 +23,8 @@ export const RECONCILER_PACKAGE = {
    * minutes carries nothing the next pass does not see, so drop it (60-21600 s; retries 0-2).
    */
   eventInvoke: { maximumEventAgeSeconds: 180, maximumRetryAttempts: 1 },
+  /** Attempts per AWS call (the SDK's retry: throttling and 5xx are retried; TRIPOD_AWS_MAX_ATTEMPTS overrides). */
+  awsMaxAttempts: 3,
   memoryMb: 256,
   /** Relative to the Action's own bundle (dist/action/index.js). */
   zipPathFromAction: '../lambdas/reconciler.zip',

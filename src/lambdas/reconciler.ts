@@ -18,6 +18,7 @@ import { createEtcdClient } from '../adapters/etcd/client.js';
 import { describeAction } from '../heal/actions.js';
 import { isHealthyVoter } from '../heal/quorum.js';
 import { reconcilePass } from '../heal/reconcile.js';
+import { RECONCILER_PACKAGE } from './package.js';
 import {
   createReconcilerHandler,
   type LambdaContextLike,
@@ -66,7 +67,7 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env) {
   const credentials = localCredentials(endpoint);
   const base = {
     region,
-    maxAttempts: Number(env.TRIPOD_AWS_MAX_ATTEMPTS ?? 3),
+    maxAttempts: Number(env.TRIPOD_AWS_MAX_ATTEMPTS ?? RECONCILER_PACKAGE.awsMaxAttempts),
     retryMode: 'adaptive',
     ...(endpoint ? { endpoint } : {}),
     ...(credentials ? { credentials } : {}),

@@ -16,6 +16,7 @@ import {
 } from '../heal/protocol.js';
 import { requestingBackupPort, requestSnapshot, type SnapshotStorePort } from '../lambdas/backups.js';
 import type { SnapshotRequestDetail } from '../lambdas/events.js';
+import { RECONCILER_PACKAGE } from '../lambdas/package.js';
 import { resourceNames } from '../provision/names.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
@@ -280,12 +281,24 @@ export class SimCloud {
       return new Promise<T>(() => {});
     }
     this.stats.calls++;
-    try {
-      if (service !== 'etcd' && service !== 'probe') this.apiFaults.check(k.now(), service, op);
-      return await fn();
-    } catch (e) {
-      this.stats.failedCalls++;
-      throw e;
+    const aws = service !== 'etcd' && service !== 'probe';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (aws) this.apiFaults.check(k.now(), service, op);
+        return await fn();
+      } catch (e) {
+        // The SDK's standard retry: throttling and 5xx again after a jittered exponential backoff
+        // (base 500 ms for throttling, 100 ms otherwise), up to the function's attempts per call.
+        const throttled = e instanceof SimAwsError && e.name === 'ThrottlingException';
+        const retryable = e instanceof SimAwsError && (throttled || e.$fault === 'server');
+        if (aws && retryable && attempt < RECONCILER_PACKAGE.awsMaxAttempts) {
+          await k.sleep(k.rng.int(0, (throttled ? 500 : 100) * 2 ** attempt));
+          if (inv.dead) return new Promise<T>(() => {});
+          continue;
+        }
+        this.stats.failedCalls++;
+        throw e;
+      }
     }
   }
 
