@@ -155,7 +155,8 @@ function templateOf(c: RecordedCall, t: Cfn[]): ResolvedTemplate {
 
 /**
  * Statements whose use no run here records (kept on purpose, each with the reason). Every other
- * statement of a role or of the key policy must be needed by a recorded call.
+ * statement of a role recorded here (all but the node roles) or of the key policy for it must be
+ * needed by a recorded call.
  */
 const UNRECORDED: Record<string, string> = {
   'PlanRole/WhoAmI':
