@@ -89,10 +89,9 @@ describe('example workflows', () => {
   }
 });
 
-describe('README', () => {
+describe('docs/action.md', () => {
   it('documents every input and output of action.yml', () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const section = readme.slice(readme.indexOf('## GitHub Action'));
+    const section = readFileSync('docs/action.md', 'utf8');
     for (const name of [...Object.keys(action.inputs), ...Object.keys(action.outputs)])
       expect(section, name).toContain(`| \`${name}\` |`);
   });

@@ -127,7 +127,7 @@ describe('the reconciler bundle: the CLI and the Action deploy the same one', ()
     expect(view.hasChanges).toBe(false);
     const help = await cli('apply', '--help');
     expect(help.out).toMatch(
-      /--reconciler-zip P +deploy this reconciler Lambda package instead of the shipped one/,
+      /--reconciler-zip <path> +deploy this reconciler Lambda package instead of the shipped one/,
     );
   });
 });
