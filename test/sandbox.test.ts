@@ -194,7 +194,7 @@ describe('runSandbox when etcd cannot run', () => {
       seed: 1,
       scenarios: ['lose-master'],
       etcdBin: '/bin/false',
-      bootTimeoutRealMs: 4_000,
+      bootTimeoutRealMs: 20_000, // BOOT_PHASES (src/sim/node.ts): instance start, OS boot and packages come before the etcd phase
       out: (l) => lines.push(l),
     });
     expect(r.ok).toBe(false);
@@ -205,5 +205,5 @@ describe('runSandbox when etcd cannot run', () => {
     expect(lines.join('\n')).toMatch(/etcd process of i-[0-9a-f]{17} exited/);
     expect(liveEtcdPids()).toEqual([]);
     expect(existsSync(r.dir)).toBe(false);
-  }, 30_000);
+  }, 60_000);
 });
