@@ -23,7 +23,11 @@ const RECONCILER = role('tripod-pol-reconciler');
 const MASTER = role('tripod-pol-master');
 const CLUSTER_ADMIN = role('tripod-pol-admin');
 const BUCKET = `tripod-pol-${ACCOUNT}-eu-north-1-backups`;
-const policy = backupBucketPolicy({ bucket: BUCKET, partition: 'aws', snapshotRoles: [RECONCILER, MASTER, CLUSTER_ADMIN] });
+const policy = backupBucketPolicy({
+  bucket: BUCKET,
+  partition: 'aws',
+  snapshotRoles: [RECONCILER, MASTER, CLUSTER_ADMIN],
+});
 
 const ADMIN_POLICY = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 

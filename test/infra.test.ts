@@ -288,8 +288,8 @@ describe(TEMPLATE, () => {
     const resources = (s: Statement) =>
       [s.Resource].flat().map((r) => (typeof r === 'string' ? r : (r as { 'Fn::Sub': string })['Fn::Sub']));
     const reads = ssm.filter((s: Statement) => [s.Action].flat().some((a) => /^ssm:Get/.test(a as string)));
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
     const prefix =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
       'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/tripod/${ClusterName}/';
     expect(reads.flatMap(resources)).toEqual([`${prefix}worker-join`]);
     for (const s of ssm) for (const r of resources(s)) expect(r).not.toMatch(/pki/);
@@ -316,9 +316,12 @@ describe(TEMPLATE, () => {
     const names = [
       template.Resources.PlanRole.Properties.RoleName,
       template.Resources.ApplyRole.Properties.RoleName,
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
     ].map((n) =>
-      (n['Fn::Sub'] as string).replace('${RoleNamePrefix}', template.Parameters.RoleNamePrefix.Default),
+      (n['Fn::Sub'] as string).replace(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
+        '${RoleNamePrefix}',
+        template.Parameters.RoleNamePrefix.Default,
+      ),
     );
     for (const f of readdirSync('examples/workflows')) {
       const text = readFileSync(`examples/workflows/${f}`, 'utf8');

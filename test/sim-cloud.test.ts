@@ -143,7 +143,7 @@ describe('Auto Scaling group', () => {
     const terminated = lines.findIndex((t) => t.includes('AZ rebalance: terminating'));
     expect(launched).toBeGreaterThan(-1);
     const newId = /launch (i-\w+)/.exec(lines[launched] as string)?.[1];
-    const inService = lines.findIndex((t) => t === `${newId} InService`);
+    const inService = lines.indexOf(`${newId} InService`);
     expect(inService).toBeGreaterThan(launched);
     expect(terminated).toBeGreaterThan(inService);
     expect([...before].filter((id) => !cloud.group.members.has(id))).toHaveLength(1);

@@ -130,8 +130,10 @@ describe('the invariants catch a wrong reconciler', () => {
     const wrongDecide: Reconciler = async (ports, config) => {
       const { observed } = await observe(ports, config);
       const decision = decide(observed, config, ports.clock.now());
-      const victim = observed.etcd.members.find((m) => isHealthyVoter(m) && m.id !== observed.etcd.leaderId);
-      const voters = observed.etcd.members.filter(isHealthyVoter).length;
+      const victim = observed.etcd.members.find(
+        (m) => isHealthyVoter(m, observed.etcd) && m.id !== observed.etcd.leaderId,
+      );
+      const voters = observed.etcd.members.filter((m) => isHealthyVoter(m, observed.etcd)).length;
       const actions: Action[] = [...decision.actions];
       if (victim && voters === config.expectedMasters) {
         actions.push({

@@ -6,7 +6,6 @@
  */
 import { gzipSync } from 'node:zlib';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
-import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import {
   API_SERVER_PORT,
   bootFailurePath,
@@ -24,6 +23,7 @@ import {
   reconcilerClientCertParameter,
   workerJoinParameter,
 } from '../heal/protocol.js';
+import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import { clusterKeyAlias, resourceNames } from '../provision/names.js';
 import { workerDrainSeconds } from '../provision/worker-group.js';
 import { clusterCidrs } from '../spec/cidr.js';
