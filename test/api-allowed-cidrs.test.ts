@@ -27,16 +27,9 @@ import { formatProblem, parseSpec } from '../src/spec/load.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 import { deriveTopology } from '../src/spec/topology.js';
 import { topologyMarkdown, topologyTable } from '../src/spec/topology-render.js';
+import { MINIMAL_SPEC } from './support/spec-text.js';
 
-const yaml = (api: string) => `apiVersion: tripod/v1
-kind: Cluster
-name: demo
-region: eu-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
-apiEndpoint:
+const yaml = (api: string) => `${MINIMAL_SPEC}apiEndpoint:
 ${api}`;
 
 function problems(text: string): string[] {

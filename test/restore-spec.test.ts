@@ -6,16 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { formatProblem, parseSpec } from '../src/spec/load.js';
+import { MINIMAL_SPEC } from './support/spec-text.js';
 
-const spec = (etcd: string) => `apiVersion: tripod/v1
-kind: Cluster
-name: demo
-region: eu-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
-etcd:
+const spec = (etcd: string) => `${MINIMAL_SPEC}etcd:
 ${etcd}
 `;
 

@@ -11,16 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadSpecFile } from '../src/spec/file.js';
 import { formatProblem, parseSpec } from '../src/spec/load.js';
 import { AWS_TAG_CHARACTERS, tagTextProblem } from '../src/spec/schema.js';
+import { MINIMAL_SPEC } from './support/spec-text.js';
 
-const base = `apiVersion: tripod/v1
-kind: Cluster
-name: demo
-region: eu-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
-tags:
+const base = `${MINIMAL_SPEC}tags:
 `;
 
 function problems(text: string): string[] {

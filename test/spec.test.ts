@@ -3,16 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { clusterCidrs, overlaps, parseCidr } from '../src/spec/cidr.js';
 import { loadSpecFile } from '../src/spec/file.js';
 import { formatProblem, parseSpec } from '../src/spec/load.js';
+import { MINIMAL_SPEC } from './support/spec-text.js';
 
-const base = `apiVersion: tripod/v1
-kind: Cluster
-name: demo
-region: eu-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
-`;
+const base = MINIMAL_SPEC;
 
 function problems(text: string) {
   const r = parseSpec(text, 'cluster.yaml');
