@@ -20,10 +20,10 @@ import { describeGroups } from '../src/adapters/aws/autoscaling.js';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
 import { createS3Backup } from '../src/adapters/aws/s3-backup.js';
 import { deleteParameter, getParameter, putParameter } from '../src/adapters/aws/ssm.js';
-import { main } from '../src/cli/main.js';
 import type { QuorumMemory } from '../src/heal/observed.js';
 import { configParameter, restoreParameter, statusParameter } from '../src/heal/protocol.js';
 import { STATUS_VERSION } from '../src/heal/status.js';
+import { cli } from './support/cli.js';
 
 const REGION = 'ap-south-1';
 const name = `cli${Date.now().toString(36)}${process.pid % 1000}`.slice(0, 20);
@@ -39,19 +39,6 @@ function etcdLike(size: number): Buffer {
   return Buffer.concat([body, createHash('sha256').update(body).digest()]);
 }
 
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    out: (t) => {
-      out += `${t}\n`;
-    },
-    err: (t) => {
-      err += `${t}\n`;
-    },
-  });
-  return { code, out, err };
-}
 const withSpec = (...argv: string[]) => [...argv, '-f', specFile, '--endpoint-url', endpoint];
 
 const desired = async () => (await describeGroups(aws, [`${name}-masters`]))[0]?.desired;

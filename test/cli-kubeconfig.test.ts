@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
 import { putParameter } from '../src/adapters/aws/ssm.js';
-import { main } from '../src/cli/main.js';
 import { caParameter } from '../src/heal/protocol.js';
 import { resourceNames } from '../src/provision/names.js';
+import { cli } from './support/cli.js';
 
 const REGION = 'eu-north-1';
 const name = `kc${Date.now().toString(36)}${process.pid % 1000}`.slice(0, 20);
@@ -26,20 +26,6 @@ let aws: AwsClients;
 let dir: string;
 let endpoint: string;
 let lbDns: string;
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    out: (t) => {
-      out += `${t}\n`;
-    },
-    err: (t) => {
-      err += `${t}\n`;
-    },
-  });
-  return { code, out, err };
-}
 
 function specFile(file: string, extra = ''): string {
   const path = join(dir, file);

@@ -12,12 +12,12 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEtcdClient } from '../src/adapters/etcd/client.js';
-import { main } from '../src/cli/main.js';
 import { statusOnce, watchStatus } from '../src/cli/status.js';
 import { reconcilerClientCertParameter, statusParameter } from '../src/heal/protocol.js';
 import { runReconcilePass } from '../src/lambdas/reconciler.js';
 import { createReconcilerHandler, type Telemetry } from '../src/lambdas/reconciler-handler.js';
 import { parseSpec } from '../src/spec/load.js';
+import { cli } from './support/cli.js';
 import { EtcdTestCluster, type EtcdTestMember } from './support/etcd-cluster.js';
 import { createLambdaCloud, type LambdaCloud } from './support/lambda-cloud.js';
 import { scheduledEvent } from './support/lambda-events.js';
@@ -36,20 +36,6 @@ const quiet: Telemetry = {
   metric: () => {},
   flushMetrics: () => {},
 };
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    out: (t) => {
-      out += `${t}\n`;
-    },
-    err: (t) => {
-      err += `${t}\n`;
-    },
-  });
-  return { code, out, err };
-}
 
 describe('tripod status against moto and real etcd', () => {
   let cloud: LambdaCloud;
