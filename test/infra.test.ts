@@ -10,9 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse, type Tags } from 'yaml';
+import { parse } from 'yaml';
 import { type NodeRole, ROLE_SCRIPTS } from '../src/bootstrap/render.js';
 import { NODE_DETAIL_TYPES, NODE_EVENT_SOURCE } from '../src/heal/protocol.js';
+import { cfnTags } from './support/iam.js';
 
 /** Parsed CloudFormation YAML: untyped by nature. */
 // biome-ignore lint/suspicious/noExplicitAny: a template is arbitrary YAML
@@ -20,23 +21,6 @@ type Cfn = any;
 
 const TEMPLATE = 'infra/tripod-setup.yaml';
 const CLUSTER_TEMPLATE = 'infra/tripod-cluster.yaml';
-
-/** CloudFormation's short-form intrinsic functions, so the template parses as data. */
-const cfnTags: Tags = ['Ref', 'Sub', 'GetAtt', 'Equals', 'If', 'Not', 'Join', 'Select', 'Split'].flatMap(
-  (fn) => {
-    const key = fn === 'Ref' ? 'Ref' : `Fn::${fn}`;
-    return (['scalar', 'seq', 'map'] as const).map((collection) => ({
-      tag: `!${fn}`,
-      collection: collection === 'scalar' ? undefined : collection,
-      resolve: (value: unknown) => ({
-        [key]:
-          typeof value === 'object' && value && 'toJSON' in value
-            ? (value as { toJSON(): unknown }).toJSON()
-            : value,
-      }),
-    })) as Tags;
-  },
-);
 
 interface Statement {
   Effect: string;
