@@ -20,7 +20,7 @@ import type { ObservedState, ReconcilerMemory } from './observed.js';
 import { abandonPhase, holdWhileUnreachablePhase, joinsPhase, seedPhase } from './phases/joins.js';
 import { Pass } from './phases/pass.js';
 import { memberlessKey, recentReplacements, replacementPhase } from './phases/replacement.js';
-import { assessQuorum, decideRestore } from './phases/restore.js';
+import { assessQuorum, decideRestore, nextQuorumMemory } from './phases/restore.js';
 import { straysPhase } from './phases/strays.js';
 import { forgetJoinsPhase, targetsPhase } from './phases/targets.js';
 import { terminatingPhase } from './phases/terminating.js';
@@ -35,11 +35,7 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
   const established = isEstablished(observed, p.memory);
 
   const quorum = assessQuorum(observed);
-  p.memory.quorum = {
-    state: quorum.state,
-    since: observed.memory.quorum?.state === quorum.state ? observed.memory.quorum.since : now,
-    why: quorum.why,
-  };
+  p.memory.quorum = nextQuorumMemory(observed.memory.quorum, quorum, now);
   const restore = decideRestore(observed, config, quorum, now);
   if (restore) {
     for (const id of restore.settled) p.settled.add(id);

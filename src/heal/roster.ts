@@ -27,6 +27,17 @@ export const RUNNING_STATES: ReadonlySet<LifecycleState> = new Set([
 export const isGone = (i: ObservedInstance | undefined): boolean => !i || GONE_STATES.has(i.lifecycleState);
 export const isRunning = (i: ObservedInstance): boolean => RUNNING_STATES.has(i.lifecycleState);
 
+/** Oldest first, then by id: the order seeds and joins are chosen in. */
+export const byLaunchThenId = (a: ObservedInstance, b: ObservedInstance) =>
+  a.launchTime - b.launchTime || a.instanceId.localeCompare(b.instanceId);
+
+/** The join of a master that starts a new one-member cluster (a brand-new cluster's seed, or a restore's). */
+export const seedJoinParameters = (seed: ObservedInstance, peerURL: string) => ({
+  name: seed.instanceId,
+  initialCluster: `${seed.instanceId}=${peerURL}`,
+  initialClusterState: 'new' as const,
+});
+
 export const instancePeerURL = (
   i: ObservedInstance,
   config: Pick<ReconcilerConfig, 'etcdScheme' | 'etcdPeerPort'>,

@@ -6,12 +6,9 @@
  */
 import type { ObservedInstance } from '../observed.js';
 import { IN_SYNC_SHARE, isStarted } from '../quorum.js';
-import { instancePeerURL, isGone, joinParametersFor } from '../roster.js';
+import { byLaunchThenId, instancePeerURL, isGone, joinParametersFor, seedJoinParameters } from '../roster.js';
 import { label, type Pass, WAIT } from './pass.js';
 import { removeLeavingMember } from './terminating.js';
-
-const byLaunchThenId = (a: ObservedInstance, b: ObservedInstance) =>
-  a.launchTime - b.launchTime || a.instanceId.localeCompare(b.instanceId);
 
 export function pendingMasters(p: Pass): ObservedInstance[] {
   return p.instances.filter((i) => i.lifecycleState === 'Pending:Wait').sort(byLaunchThenId);
@@ -194,11 +191,7 @@ export function seedPhase(p: Pass): void {
     p.actions.push({
       kind: 'publish-join',
       instanceId: seed.instanceId,
-      params: {
-        name: seed.instanceId,
-        initialCluster: `${seed.instanceId}=${url}`,
-        initialClusterState: 'new',
-      },
+      params: seedJoinParameters(seed, url),
       reason: 'seed of a brand-new cluster (earliest launched master)',
     });
   }

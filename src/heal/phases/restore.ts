@@ -20,9 +20,9 @@
  */
 import type { Action, LifecycleHook } from '../actions.js';
 import type { ReconcilerConfig } from '../config.js';
-import type { ObservedInstance, ObservedState, QuorumMemory, RestoreMemory } from '../observed.js';
+import type { ObservedState, QuorumMemory, RestoreMemory } from '../observed.js';
 import { isHealthyVoter, quorumOf } from '../quorum.js';
-import { buildRoster, instancePeerURL, isGone } from '../roster.js';
+import { buildRoster, byLaunchThenId, instancePeerURL, isGone, seedJoinParameters } from '../roster.js';
 
 export interface QuorumAssessment {
   state: QuorumMemory['state'];
@@ -95,9 +95,6 @@ export interface RestorePhase {
   restored: boolean;
 }
 
-const byLaunchThenId = (a: ObservedInstance, b: ObservedInstance) =>
-  a.launchTime - b.launchTime || a.instanceId.localeCompare(b.instanceId);
-
 /** The restore decisions of one pass; undefined when no restore record exists. */
 export function decideRestore(
   observed: ObservedState,
@@ -151,28 +148,25 @@ export function decideRestore(
   for (const inst of instances.filter((i) => i.lifecycleState === 'Terminating:Wait')) {
     const id = inst.instanceId;
     out.handledTerminating.add(id);
+    const letGo = (reason: string) => {
+      out.settled.add(id);
+      out.actions.push({
+        kind: 'complete-lifecycle',
+        instanceId: id,
+        hook: 'terminating',
+        result: 'CONTINUE',
+        reason,
+      });
+    };
     if (out.restored) {
       // The old cluster is gone; this master's member (if any) is not in the restored one.
-      out.settled.add(id);
-      out.actions.push({
-        kind: 'complete-lifecycle',
-        instanceId: id,
-        hook: 'terminating',
-        result: 'CONTINUE',
-        reason: 'not a member of the restored cluster',
-      });
+      letGo('not a member of the restored cluster');
     } else if (goAhead) {
-      out.settled.add(id);
-      out.actions.push({
-        kind: 'complete-lifecycle',
-        instanceId: id,
-        hook: 'terminating',
-        result: 'CONTINUE',
-        reason:
-          record.force === true
-            ? `a forced restore replaces the old cluster (${since})`
-            : `quorum is lost (${quorum.why}): the restore replaces the old cluster`,
-      });
+      letGo(
+        record.force === true
+          ? `a forced restore replaces the old cluster (${since})`
+          : `quorum is lost (${quorum.why}): the restore replaces the old cluster`,
+      );
     } else {
       out.heartbeats.set(id, { hook: 'terminating', reason: `held: ${since} but quorum is ${quorum.state}` });
       out.waits.push(
@@ -215,12 +209,7 @@ export function decideRestore(
         out.actions.push({
           kind: 'publish-join',
           instanceId: seed.instanceId,
-          params: {
-            name: seed.instanceId,
-            initialCluster: `${seed.instanceId}=${url}`,
-            initialClusterState: 'new',
-            restore: record.requestedAt,
-          },
+          params: { ...seedJoinParameters(seed, url), restore: record.requestedAt },
           reason: `the seed of the restore (${since}) restores the snapshot into a new one-member cluster`,
         });
       }
