@@ -4,7 +4,7 @@
  * exits 0; one member killed (once a pass saw it) exits 1; a majority killed exits 3. A stale
  * document is itself "degraded". The CLI never dials etcd: its etcd facts are the document's.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,20 +13,20 @@ import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEtcdClient } from '../src/adapters/etcd/client.js';
 import { statusOnce, watchStatus } from '../src/cli/status.js';
-import { reconcilerClientCertParameter, statusParameter } from '../src/heal/protocol.js';
+import { statusParameter } from '../src/heal/protocol.js';
 import { runReconcilePass } from '../src/lambdas/reconciler.js';
 import { createReconcilerHandler, type Telemetry } from '../src/lambdas/reconciler-handler.js';
 import { parseSpec } from '../src/spec/load.js';
 import { cli } from './support/cli.js';
-import { EtcdTestCluster, type EtcdTestMember } from './support/etcd-cluster.js';
+import type { EtcdTestCluster, EtcdTestMember } from './support/etcd-cluster.js';
 import { createLambdaCloud, type LambdaCloud } from './support/lambda-cloud.js';
 import { scheduledEvent } from './support/lambda-events.js';
-import { issueClientCert, makeCa, readTls } from './support/pki.js';
+import { startMastersEtcd } from './support/masters-etcd.js';
 import { until } from './support/until.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'ca-central-1';
-const pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
+const _pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
 const quiet: Telemetry = {
   info: () => {},
   warn: () => {},
@@ -76,30 +76,7 @@ network:
   zones: [${REGION}a]
 `,
     );
-    const caDir = join(dir, 'ca');
-    mkdirSync(caDir);
-    const ca = await makeCa(caDir);
-    const tls = await readTls(ca.cert, await issueClientCert(caDir, caDir, 'tripod-reconciler'));
-    await cloud.aws.ssm.send(
-      new PutParameterCommand({
-        Name: reconcilerClientCertParameter(cloud.config.cluster),
-        Value: JSON.stringify({ ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key) }),
-        Type: 'SecureString',
-      }),
-    );
-    const client = createEtcdClient({ tls, timeoutMs: 1000 });
-    cluster = new EtcdTestCluster(dir, 'https', `127.${octet}.1.`, caDir, tls, client, {
-      scheme: 'https',
-      heartbeatMs: 50,
-      electionMs: 500,
-      namePrefix: 'i-',
-      timeoutMs: 1000,
-      readyTimeoutS: 30,
-    });
-    members = [...ips].map(([name, ip]) => cluster.allocateAt(name, ip, 2379, 2380));
-    const initialCluster = members.map((m) => `${m.name}=${m.peerURL}`).join(',');
-    for (const m of members) cluster.startMember(m, { initialCluster, state: 'new' });
-    await Promise.all(members.map((m) => cluster.waitServing(m)));
+    ({ cluster, members } = await startMastersEtcd(cloud, dir, octet, ips));
   }, 120_000);
   afterAll(async () => {
     await cluster?.stop();

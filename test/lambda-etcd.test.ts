@@ -1,10 +1,3 @@
-/**
- * The reconciler handler with everything real but the cloud: moto for AWS (its master instances get
- * loopback addresses 127.x.1.k), a real 3-member TLS etcd cluster listening on exactly those
- * addresses (2379/2380, members named after the instances, as the bootstrap names them), the
- * reconciler's client certificate read from SSM, the real etcd client and the real reconcilePass.
- */
-import { mkdirSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,17 +6,17 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEtcdClient } from '../src/adapters/etcd/client.js';
-import { reconcilerClientCertParameter, statusParameter } from '../src/heal/protocol.js';
+import { statusParameter } from '../src/heal/protocol.js';
 import { runReconcilePass } from '../src/lambdas/reconciler.js';
 import { createReconcilerHandler, type Telemetry } from '../src/lambdas/reconciler-handler.js';
-import { EtcdTestCluster, type EtcdTestMember } from './support/etcd-cluster.js';
+import type { EtcdTestCluster } from './support/etcd-cluster.js';
 import { createLambdaCloud, type LambdaCloud } from './support/lambda-cloud.js';
 import { scheduledEvent, stateChangeEvent } from './support/lambda-events.js';
-import { issueClientCert, makeCa, readTls } from './support/pki.js';
+import { startMastersEtcd } from './support/masters-etcd.js';
 import { until } from './support/until.js';
 
 const endpoint = inject('motoEndpoint');
-const pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
+const _pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
 
 function telemetry() {
   const metrics = new Map<string, number>();
@@ -62,31 +55,7 @@ describe('reconciler handler against moto and real etcd', () => {
     for (const ip of ips.values()) expect(ip).toMatch(/^127\./); // nothing leaves the machine
 
     const dir = await mkdtemp(join(tmpdir(), 'tripod-lambda-etcd-'));
-    const caDir = join(dir, 'ca');
-    mkdirSync(caDir);
-    const ca = await makeCa(caDir);
-    const tls = await readTls(ca.cert, await issueClientCert(caDir, caDir, 'tripod-reconciler'));
-    // What the seed publishes for the Lambda (master.sh publish_reconciler_cert).
-    await cloud.aws.ssm.send(
-      new PutParameterCommand({
-        Name: reconcilerClientCertParameter(cloud.config.cluster),
-        Value: JSON.stringify({ ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key) }),
-        Type: 'SecureString',
-      }),
-    );
-    const client = createEtcdClient({ tls, timeoutMs: 1000 });
-    cluster = new EtcdTestCluster(dir, 'https', `127.${octet}.1.`, caDir, tls, client, {
-      scheme: 'https',
-      heartbeatMs: 50,
-      electionMs: 500,
-      namePrefix: 'i-',
-      timeoutMs: 1000,
-      readyTimeoutS: 30,
-    });
-    const members: EtcdTestMember[] = [...ips].map(([name, ip]) => cluster.allocateAt(name, ip, 2379, 2380));
-    const initialCluster = members.map((m) => `${m.name}=${m.peerURL}`).join(',');
-    for (const m of members) cluster.startMember(m, { initialCluster, state: 'new' });
-    await Promise.all(members.map((m) => cluster.waitServing(m)));
+    ({ cluster } = await startMastersEtcd(cloud, dir, octet, ips));
   });
   afterAll(async () => {
     await cluster?.stop();
