@@ -7,13 +7,14 @@ import { destroyCommand } from '../src/action/destroy.js';
 import type { ClusterStatus, Engine, PlanView } from '../src/action/engine.js';
 import { parseInputs } from '../src/action/inputs.js';
 import { planCommand } from '../src/action/plan.js';
-import type { CommandRun, Runner } from '../src/action/runner.js';
+import type { CommandRun } from '../src/action/runner.js';
 import { statusCommand } from '../src/action/status.js';
 import { withTimeout } from '../src/action/timeout.js';
 import { upgradeCommand } from '../src/action/upgrade.js';
 import { parseSpec } from '../src/spec/load.js';
 import { deriveTopology } from '../src/spec/topology.js';
 import type { UpgradeOutcome } from '../src/upgrade/run.js';
+import { recorder } from './support/action-runner.js';
 
 const specText = `apiVersion: tripod/v1
 kind: Cluster
@@ -27,26 +28,6 @@ network:
 const loaded = parseSpec(specText);
 if (!loaded.ok) throw new Error('fixture spec is invalid');
 const spec = loaded.spec;
-
-function recorder() {
-  const log: string[] = [];
-  const outputs: Record<string, string> = {};
-  let summary = '';
-  const runner: Runner = {
-    info: (t) => log.push(t),
-    warning: (t) => log.push(`::warning::${t}`),
-    startGroup: (n) => log.push(`::group::${n}`),
-    endGroup: () => log.push('::endgroup::'),
-    setOutput: (n, v) => {
-      outputs[n] = v;
-    },
-    setSecret: () => {},
-    summary: async (md) => {
-      summary += md;
-    },
-  };
-  return { runner, log, outputs, summary: () => summary };
-}
 
 const plan = (over: Partial<PlanView> = {}): PlanView => ({
   hasChanges: true,

@@ -13,7 +13,7 @@ import type { Engine, PlanView } from '../src/action/engine.js';
 import { forkPullRequestMessage, noCredentialsMessage } from '../src/action/errors.js';
 import { InputError, parseInputs } from '../src/action/inputs.js';
 import { planCommand } from '../src/action/plan.js';
-import type { CommandRun, Runner } from '../src/action/runner.js';
+import type { CommandRun } from '../src/action/runner.js';
 import { upgradeCommand } from '../src/action/upgrade.js';
 import type { Plan, PlannedChange } from '../src/provision/plan.js';
 import type { Found } from '../src/provision/resource.js';
@@ -30,6 +30,7 @@ import {
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 import { deriveTopology } from '../src/spec/topology.js';
+import { recorder } from './support/action-runner.js';
 
 const specText = (workers = 3) => `apiVersion: tripod/v1
 kind: Cluster
@@ -183,26 +184,6 @@ describe('saved plans (pure)', () => {
 });
 
 // --- the Action's commands over a stand-in engine ---------------------------------------------
-
-function recorder() {
-  const log: string[] = [];
-  const outputs: Record<string, string> = {};
-  let summary = '';
-  const runner: Runner = {
-    info: (t) => log.push(t),
-    warning: (t) => log.push(`::warning::${t}`),
-    startGroup: (n) => log.push(`::group::${n}`),
-    endGroup: () => log.push('::endgroup::'),
-    setOutput: (n, v) => {
-      outputs[n] = v;
-    },
-    setSecret: () => {},
-    summary: async (md) => {
-      summary += md;
-    },
-  };
-  return { runner, log, outputs, summary: () => summary };
-}
 
 const view = (s: SavedPlan): PlanView => ({
   hasChanges: s.plan.hasChanges,
