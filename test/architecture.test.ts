@@ -14,7 +14,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const SRC = join(ROOT, 'src');
 
 /** docs/architecture.md's layers, lowest first: each a set of folders (or files) directly under src/. */
-export function layersFromDoc(markdown: string): string[][] {
+function layersFromDoc(markdown: string): string[][] {
   const section = markdown.split(/^## The layering rule$/m)[1]?.split(/^## /m)[0];
   if (!section) throw new Error('docs/architecture.md: no "## The layering rule" section');
   const layers: string[][] = [];
@@ -30,7 +30,7 @@ export function layersFromDoc(markdown: string): string[][] {
 }
 
 /** Every .ts file under src/ (relative to src/, with `/`) and the src/ files it imports. */
-export function importGraph(srcDir: string): Map<string, string[]> {
+function importGraph(srcDir: string): Map<string, string[]> {
   const files = readdirSync(srcDir, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts'))
     .map((f) => f.split('\\').join('/'));
@@ -54,7 +54,7 @@ export function importGraph(srcDir: string): Map<string, string[]> {
 }
 
 /** The strongly connected components with more than one node (Tarjan): each one is a cycle. */
-export function cycles(graph: Map<string, Iterable<string>>): string[][] {
+function cycles(graph: Map<string, Iterable<string>>): string[][] {
   let next = 0;
   const index = new Map<string, number>();
   const low = new Map<string, number>();
