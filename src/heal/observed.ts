@@ -16,7 +16,18 @@ export type LifecycleState =
   | 'Detaching'
   | 'Detached'
   | 'EnteringStandby'
-  | 'Standby';
+  | 'Standby'
+  // A warm pool's instances (DescribeWarmPool): prepared, never part of the control plane.
+  | 'Warmed:Pending'
+  | 'Warmed:Pending:Wait'
+  | 'Warmed:Pending:Proceed'
+  | 'Warmed:Stopped'
+  | 'Warmed:Running'
+  | 'Warmed:Hibernated'
+  | 'Warmed:Terminating'
+  | 'Warmed:Terminating:Wait'
+  | 'Warmed:Terminating:Proceed'
+  | 'Warmed:Terminated';
 
 export interface ObservedInstance {
   instanceId: string;

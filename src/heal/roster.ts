@@ -3,9 +3,10 @@
  * instance id once started; before that (an added learner) only the peer URL built from the
  * instance's private IP ties them together.
  */
+
+import { peerURL } from '../contract/protocol.js';
 import type { ReconcilerConfig } from './config.js';
 import type { JoinParameters, LifecycleState, ObservedInstance, ObservedMember } from './observed.js';
-import { peerURL } from './protocol.js';
 
 /** The instance is gone or going without a hook holding it: its member has no live instance. */
 export const GONE_STATES: ReadonlySet<LifecycleState> = new Set([
@@ -23,6 +24,14 @@ export const RUNNING_STATES: ReadonlySet<LifecycleState> = new Set([
   'Pending:Proceed',
   'InService',
 ]);
+
+/**
+ * A warm pool instance (Warmed:*): it prepares (packages, images), then waits stopped or running
+ * until the group takes it (Pending:Wait). It runs no etcd and is never a master, a member or a
+ * seed candidate; only the node completes its warm-up hook (master.sh prepare).
+ */
+export const isWarm = (i: Pick<ObservedInstance, 'lifecycleState'>): boolean =>
+  i.lifecycleState.startsWith('Warmed:');
 
 export const isGone = (i: ObservedInstance | undefined): boolean => !i || GONE_STATES.has(i.lifecycleState);
 export const isRunning = (i: ObservedInstance): boolean => RUNNING_STATES.has(i.lifecycleState);

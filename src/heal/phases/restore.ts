@@ -22,7 +22,14 @@ import type { Action, LifecycleHook } from '../actions.js';
 import type { ReconcilerConfig } from '../config.js';
 import type { ObservedState, QuorumMemory, RestoreMemory } from '../observed.js';
 import { isHealthyVoter, quorumOf } from '../quorum.js';
-import { buildRoster, byLaunchThenId, instancePeerURL, isGone, seedJoinParameters } from '../roster.js';
+import {
+  buildRoster,
+  byLaunchThenId,
+  instancePeerURL,
+  isGone,
+  isWarm,
+  seedJoinParameters,
+} from '../roster.js';
 
 export interface QuorumAssessment {
   state: QuorumMemory['state'];
@@ -126,7 +133,10 @@ export function decideRestore(
   const goAhead = record.force === true || quorum.state === 'lost';
 
   // The seed: the record's, while it lives; else the one chosen earlier; else the oldest live master.
-  const alive = instances.filter((i) => !isGone(i) && !i.lifecycleState.startsWith('Terminating'));
+  // A warm pool instance is no master: it runs no etcd and may be stopped (never the seed).
+  const alive = instances.filter(
+    (i) => !isGone(i) && !isWarm(i) && !i.lifecycleState.startsWith('Terminating'),
+  );
   const seed =
     alive.find((i) => i.instanceId === memory.seedInstanceId) ??
     alive.find((i) => i.instanceId === record.seedInstanceId) ??
