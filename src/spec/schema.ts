@@ -148,6 +148,45 @@ const image = z.string().regex(/^(ami-[0-9a-f]{8,17}|resolve:ssm:\/.+)$/, {
 export const DEFAULT_IMAGE =
   'resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
 
+/** `masters.warmPool.state`: Auto Scaling's PoolState values. */
+export const WARM_POOL_STATES = ['Stopped', 'Running', 'Hibernated'] as const;
+/** Root volume price tripod's cost figures use: gp3, USD per GiB-month (us-east-1, 2025). */
+export const GP3_USD_PER_GIB_MONTH = 0.08;
+
+const warmPool = z
+  .strictObject({
+    size: z.number().int().min(0).max(10).default(1).meta({
+      description:
+        'Masters kept prepared in the pool (its MinSize): booted once, packages and images installed, then kept in `state`, not etcd members. `0`: no warm pool (tripod deletes one it made).',
+    }),
+    state: z
+      .enum(WARM_POOL_STATES, {
+        message: 'must be Stopped or Running (AWS PoolState; Hibernated is refused)',
+      })
+      .default('Stopped')
+      .superRefine((s, ctx) => {
+        if (s === 'Hibernated')
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'Hibernated is refused: AWS hibernates only instances launched with hibernation configured, from a supported instance family and AMI, with an encrypted root volume larger than their memory; tripod configures none of that. Use Stopped (pays only the root volume) or Running',
+          });
+      })
+      .meta({
+        description:
+          "The pool instances' state: `Stopped` pays only the root volume (gp3); `Running` pays the instance as well and saves its start (about a minute). `Hibernated` is refused (tripod does not configure hibernation).",
+      }),
+    reuseOnScaleIn: z.boolean().default(false).meta({
+      description:
+        "Return a master the group scales in to the pool instead of terminating it. Off by default: a returning master carries an old etcd member's data and identity, a fresh instance does not.",
+    }),
+  })
+  .meta({
+    description: `An Auto Scaling warm pool for the master group: a replacement master starts from a prepared instance, shortening the time the cluster runs one member short. Default: 1 instance, Stopped, which costs only its root volume: \`masters.volumeSize\` GiB x $${GP3_USD_PER_GIB_MONTH}/GiB-month of gp3, $4 a month at the default 50 GiB (a running m6i.large is about $70). Set \`size: 0\` to go without.`,
+  });
+/** `masters.warmPool` as parsed, with defaults. */
+export type WarmPoolSpec = z.output<typeof warmPool>;
+
 const masters = z
   .strictObject({
     instanceType: instanceType
@@ -173,6 +212,7 @@ const masters = z
       .max(16384)
       .default(50)
       .meta({ description: 'Root volume size in GiB.' }),
+    warmPool: warmPool.prefault({}),
   })
   .meta({
     description: 'The control plane: each master runs an etcd member and the Kubernetes control plane.',
