@@ -1,7 +1,7 @@
 /** The node scripts name the same SSM parameters as the TypeScript side that reads or writes them. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { restoreParameter } from '../src/heal/protocol.js';
+import { restoreParameter } from '../src/contract/protocol.js';
 import { workerDrainedParameter } from '../src/lambdas/worker-hooks.js';
 
 const script = (name: string) => readFileSync(`src/bootstrap/scripts/${name}`, 'utf8');

@@ -15,7 +15,7 @@ import {
   renderUserData,
   USER_DATA_LIMIT,
 } from '../src/bootstrap/render.js';
-import { caParameter, configParameter, joinParameter, workerJoinParameter } from '../src/heal/protocol.js';
+import { caParameter, configParameter, joinParameter, workerJoinParameter } from '../src/contract/protocol.js';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 
@@ -144,7 +144,7 @@ describe('node settings come from the spec and the protocol', () => {
   const spec = examples.find((e) => e.file === 'three-zones.yaml')!.spec;
   const withDns = examples.find((e) => e.file === 'four-zones.yaml')!.spec;
 
-  it('SSM names match src/heal/protocol.ts', () => {
+  it('SSM names match src/contract/protocol.ts', () => {
     const env = nodeEnvironment(spec, 'master');
     for (const ca of ['etcd-ca', 'kubernetes-ca', 'front-proxy-ca', 'service-account'] as const) {
       expect(env.TRIPOD_PKI_PREFIX + ca).toBe(caParameter(spec.name, ca));

@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
 import { putParameter } from '../src/adapters/aws/ssm.js';
-import { caParameter } from '../src/heal/protocol.js';
-import { resourceNames } from '../src/provision/names.js';
+import { caParameter } from '../src/contract/protocol.js';
+import { resourceNames } from '../src/contract/names.js';
 import { cli } from './support/cli.js';
 
 const REGION = 'eu-north-1';

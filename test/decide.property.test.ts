@@ -9,7 +9,7 @@ import type {
   ObservedState,
   ReconcilerMemory,
 } from '../src/heal/observed.js';
-import { clientURL, peerURL } from '../src/heal/protocol.js';
+import { clientURL, peerURL } from '../src/contract/protocol.js';
 import { inst, ipOf, member, state, T0, testConfig } from './support/fake-ports.js';
 
 const NOW = T0 + 3_600_000;

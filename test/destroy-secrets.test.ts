@@ -8,7 +8,7 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { getParameter, getParametersByPath, putParameter } from '../src/adapters/aws/ssm.js';
-import { CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE } from '../src/heal/protocol.js';
+import { CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE } from '../src/contract/protocol.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
 import { clients, exampleSpec } from './provision-support.js';

@@ -8,7 +8,7 @@ import {
   joinParameter,
   restoreParameter,
   statusParameter,
-} from '../src/heal/protocol.js';
+} from '../src/contract/protocol.js';
 import { isHealthyVoter } from '../src/heal/quorum.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
 import { buildStatus, parseStatus, STATUS_MAX_CHARS, serializeStatus } from '../src/heal/status.js';

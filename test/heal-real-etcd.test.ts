@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEtcdClient } from '../src/adapters/etcd/client.js';
 import type { JoinParameters } from '../src/heal/observed.js';
 import { EtcdError, type HealPorts } from '../src/heal/ports.js';
-import { joinParameter } from '../src/heal/protocol.js';
+import { joinParameter } from '../src/contract/protocol.js';
 import { type PassResult, reconcilePass } from '../src/heal/reconcile.js';
 import { EtcdTestCluster, type EtcdTestMember } from './support/etcd-cluster.js';
 import { FakeFleet, FakeLoadBalancer, FakeParameters, testConfig } from './support/fake-ports.js';

@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type NodeRole, ROLE_SCRIPTS } from '../src/bootstrap/render.js';
-import { NODE_DETAIL_TYPES, NODE_EVENT_SOURCE } from '../src/heal/protocol.js';
+import { NODE_DETAIL_TYPES, NODE_EVENT_SOURCE } from '../src/contract/protocol.js';
 import { cfnTags } from './support/iam.js';
 
 /** Parsed CloudFormation YAML: untyped by nature. */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { statusParameter } from '../src/heal/protocol.js';
+import { statusParameter } from '../src/contract/protocol.js';
 import { createLambdaCloud, type LambdaCloud } from './support/lambda-cloud.js';
 import { lifecycleEvent, nodeReadyEvent, scheduledEvent } from './support/lambda-events.js';
 

@@ -6,7 +6,7 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEtcdClient } from '../src/adapters/etcd/client.js';
-import { statusParameter } from '../src/heal/protocol.js';
+import { statusParameter } from '../src/contract/protocol.js';
 import { runReconcilePass } from '../src/lambdas/reconciler.js';
 import { createReconcilerHandler, type Telemetry } from '../src/lambdas/reconciler-handler.js';
 import type { EtcdTestCluster } from './support/etcd-cluster.js';

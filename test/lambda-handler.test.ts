@@ -7,7 +7,7 @@ import { describeAction } from '../src/heal/actions.js';
 import type { ReconcilerConfig } from '../src/heal/config.js';
 import type { ClusterConditions } from '../src/heal/decision.js';
 import type { EtcdPort, HealPorts } from '../src/heal/ports.js';
-import { backupStatusParameter, configParameter, statusParameter } from '../src/heal/protocol.js';
+import { backupStatusParameter, configParameter, statusParameter } from '../src/contract/protocol.js';
 import type { SnapshotRequestDetail } from '../src/lambdas/events.js';
 import {
   createReconcilerHandler,

@@ -28,7 +28,7 @@ import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { createParameterPort } from '../src/adapters/aws/heal-ports.js';
 import { codeSha256, getFunction } from '../src/adapters/aws/lambda.js';
 import { main } from '../src/cli/main.js';
-import { RECONCILER_PACKAGE } from '../src/lambdas/package.js';
+import { RECONCILER_PACKAGE } from '../src/contract/reconciler-package.js';
 import { applyPlan, destroy, ProvisionError } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
 import { defaultReconcilerBundle, reconcilerZipCandidates } from '../src/provision/reconciler-bundle.js';

@@ -10,7 +10,7 @@ import { getFunction } from '../src/adapters/aws/lambda.js';
 import { encodeUserData } from '../src/bootstrap/render.js';
 import { desiredCluster } from '../src/provision/desired.js';
 import { LimitError, limitProblems } from '../src/provision/limits.js';
-import { DEFAULT_RECONCILER_ROLE } from '../src/provision/names.js';
+import { DEFAULT_RECONCILER_ROLE } from '../src/contract/names.js';
 import { planCluster } from '../src/provision/plan.js';
 import { placeholderBundle } from '../src/provision/reconciler-function.js';
 import type { Desired } from '../src/provision/resource.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
-import { DEFAULT_RECONCILER_ROLE } from '../src/provision/names.js';
+import { DEFAULT_RECONCILER_ROLE } from '../src/contract/names.js';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpec } from '../src/spec/schema.js';
 

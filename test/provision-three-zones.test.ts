@@ -13,7 +13,7 @@ import { findLaunchTemplates, getLaunchTemplateVersion, tagFilter } from '../src
 import { listRules, listTargets } from '../src/adapters/aws/eventbridge.js';
 import { getParameter } from '../src/adapters/aws/ssm.js';
 import type { ReconcilerConfig } from '../src/heal/config.js';
-import { CLUSTER_TAG, configParameter } from '../src/heal/protocol.js';
+import { CLUSTER_TAG, configParameter } from '../src/contract/protocol.js';
 import { applyPlan, destroy, ProvisionError } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { findVpcs, tagFilter } from '../src/adapters/aws/ec2.js';
 import { createFunction, getFunction } from '../src/adapters/aws/lambda.js';
-import { CLUSTER_TAG } from '../src/heal/protocol.js';
+import { CLUSTER_TAG } from '../src/contract/protocol.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
 import { explainRole, placeholderBundle } from '../src/provision/reconciler-function.js';

@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { createSignalParameterPort } from '../src/adapters/aws/parameter-writers.js';
 import { observe } from '../src/heal/observe.js';
-import { bootFailureParameter, signalWriterProblem } from '../src/heal/protocol.js';
+import { bootFailureParameter, signalWriterProblem } from '../src/contract/protocol.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
 import { workerDrainedParameter } from '../src/lambdas/worker-hooks.js';
 import { simulate } from '../src/sim/run.js';

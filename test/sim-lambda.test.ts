@@ -1,5 +1,5 @@
 /**
- * The simulated reconciler Lambda models production (lambdas/package.ts, reconciler-handler.ts):
+ * The simulated reconciler Lambda models production (contract/reconciler-package.ts, reconciler-handler.ts):
  *  - a pass's backup port only requests a snapshot (it never streams one inside the pass);
  *  - the snapshot runs in an invocation of its own that shares the one concurrency slot with the
  *    passes (queued like Lambda's asynchronous events) and has the same 120 s timeout;

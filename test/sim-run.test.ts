@@ -4,11 +4,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MEMBER_STARTED_REPEAT_MS } from '../src/contract/protocol.js';
 import type { Action } from '../src/heal/actions.js';
 import { decide } from '../src/heal/decide.js';
 import { execute } from '../src/heal/execute.js';
 import { observe } from '../src/heal/observe.js';
-import { MEMBER_STARTED_REPEAT_MS } from '../src/heal/protocol.js';
 import { isHealthyVoter } from '../src/heal/quorum.js';
 import { generateSchedule, LEGACY_FAULT_KINDS } from '../src/sim/faults.js';
 import { Random } from '../src/sim/random.js';

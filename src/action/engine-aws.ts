@@ -12,12 +12,12 @@ import {
   GroupNotFoundError,
 } from '../adapters/aws/heal-ports.js';
 import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
+import { resourceNames } from '../contract/names.js';
+import { backupStatusParameter, configParameter, statusParameter } from '../contract/protocol.js';
 import type { BackupStatusDocument } from '../heal/backup-policy.js';
 import type { ReconcilerConfig } from '../heal/config.js';
-import { backupStatusParameter, configParameter, statusParameter } from '../heal/protocol.js';
 import { applyPlan, destroy } from '../provision/apply.js';
 import type { DesiredOptions } from '../provision/desired.js';
-import { resourceNames } from '../provision/names.js';
 import { type Plan, type PlanState, planCluster } from '../provision/plan.js';
 import { planDiffLines, renderPlanText } from '../provision/plan-render.js';
 import { savePlan } from '../provision/saved-plan.js';
@@ -90,7 +90,7 @@ export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process
 
 /**
  * The API and service endpoints: the spec's DNS names when it has them (what users connect to), else
- * the load balancers' own (found by their names, src/provision/names.ts).
+ * the load balancers' own (found by their names, src/contract/names.ts).
  */
 export async function clusterEndpoints(clients: AwsClients, spec: ClusterSpec): Promise<Endpoints> {
   const names = resourceNames(spec.name);

@@ -5,7 +5,7 @@
  * numbers only: CAs and tokens come from SSM SecureString at boot, never from user data.
  */
 import { gzipSync } from 'node:zlib';
-import { reconcilerConfigFromSpec } from '../heal/config.js';
+import { clusterKeyAlias, resourceNames } from '../contract/names.js';
 import {
   API_SERVER_PORT,
   bootFailurePath,
@@ -22,9 +22,9 @@ import {
   NODE_READY_DETAIL_TYPE,
   reconcilerClientCertParameter,
   workerJoinParameter,
-} from '../heal/protocol.js';
+} from '../contract/protocol.js';
+import { reconcilerConfigFromSpec } from '../heal/config.js';
 import { IN_SYNC_SHARE } from '../heal/quorum.js';
-import { clusterKeyAlias, resourceNames } from '../provision/names.js';
 import { workerDrainSeconds } from '../provision/worker-group.js';
 import { clusterCidrs } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';

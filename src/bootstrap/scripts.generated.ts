@@ -567,7 +567,7 @@ common_setup() {
 }
 `,
   'master.sh': `#!/usr/bin/env bash
-# tripod master functions (sourced after lib.sh). The join handshake is src/heal/protocol.ts:
+# tripod master functions (sourced after lib.sh). The join handshake is src/contract/protocol.ts:
 # wait for join parameters -> etcd member (etcd-member.sh) + "Member Started" nudge -> control plane
 # -> /readyz -> ready event.
 
@@ -962,7 +962,7 @@ learner_in_sync() {
   return 1
 }
 
-# member_started_loop: the "Member Started" nudge (src/heal/protocol.ts). Once the local member
+# member_started_loop: the "Member Started" nudge (src/contract/protocol.ts). Once the local member
 # serves (it knows a leader) and, a learner, is in sync (learner_in_sync: the promotion will pass) it
 # tells the reconciler, and repeats every TRIPOD_MEMBER_STARTED_EVERY s while the member is a learner,
 # at most TRIPOD_MEMBER_STARTED_MAX times. Polls every second, at most 10 min, until then.

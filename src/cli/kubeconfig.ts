@@ -6,7 +6,7 @@ import { clusterEndpoints } from '../action/engine-aws.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
 import { getParameter } from '../adapters/aws/ssm.js';
 import { callerArn } from '../adapters/aws/sts.js';
-import { API_SERVER_PORT, CLUSTER_ADMIN_GROUP, caParameter } from '../heal/protocol.js';
+import { API_SERVER_PORT, CLUSTER_ADMIN_GROUP, caParameter } from '../contract/protocol.js';
 import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';
 import { type CommandDef, UsageError, UserError } from './command.js';
 import {

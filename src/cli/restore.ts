@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { describeGroups, setInstanceProtection, updateGroup } from '../adapters/aws/autoscaling.js';
 import { BackupError } from '../adapters/aws/s3-backup.js';
 import { deleteParameter, getParameter, putParameter } from '../adapters/aws/ssm.js';
-import { restoreParameter, statusParameter } from '../heal/protocol.js';
+import { resourceNames } from '../contract/names.js';
+import { restoreParameter, statusParameter } from '../contract/protocol.js';
 import {
   describeRestoreStep,
   planRestore,
@@ -26,7 +27,6 @@ import {
   restoreStage,
 } from '../heal/restore.js';
 import { parseStatus } from '../heal/status.js';
-import { resourceNames } from '../provision/names.js';
 import { deriveTopology } from '../spec/topology.js';
 import { AWS_CREDENTIALS_NOTE } from './aws-options.js';
 import { backupOptions, formatBytes, openBackups } from './backups.js';

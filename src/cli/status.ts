@@ -8,7 +8,7 @@ import { ActionError } from '../action/errors.js';
 import { assessStatus, STATUS_EXIT, statusText, statusVerdict } from '../action/status-report.js';
 import type { AwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
-import { statusParameter } from '../heal/protocol.js';
+import { statusParameter } from '../contract/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
 import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';

@@ -2,10 +2,10 @@
  * What the reconciler needs to know about a cluster. The provisioner derives it from the spec and
  * publishes it as JSON in SSM (`/tripod/<cluster>/config`); the Lambda and the simulator read it.
  */
-import { resourceNames } from '../provision/names.js';
+import { resourceNames } from '../contract/names.js';
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../contract/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './protocol.js';
 
 export interface ReconcilerConfig {
   cluster: string;

@@ -5,13 +5,14 @@
  * peer URL that is already a member, a lifecycle action already completed. A learner not yet in sync
  * turns into a wait. Every action gets a result: ok, skipped (with the reason) or failed (the error).
  */
+
+import { bootFailureParameter, clusterRecordParameter, joinParameter } from '../contract/protocol.js';
 import type { Action } from './actions.js';
 import type { ReconcilerConfig } from './config.js';
 import { candidateEndpoints, observeEtcd } from './observe.js';
 import type { ObservedEtcd, ObservedState } from './observed.js';
 import { clearRestore } from './phases/restore-execute.js';
 import { EtcdError, type HealPorts, isNoActiveLifecycleAction } from './ports.js';
-import { bootFailureParameter, clusterRecordParameter, joinParameter } from './protocol.js';
 import { checkChange, isHealthyVoter, type MembershipChange } from './quorum.js';
 import { joinParametersFor } from './roster.js';
 

@@ -4,6 +4,16 @@
  * status reports an alarm (or the adapter does not report etcd's `errors`): M+1 calls per steady pass.
  */
 
+import {
+  backupStatusParameter,
+  bootFailurePath,
+  clientURL,
+  clusterRecordParameter,
+  joinParameterPath,
+  restoreParameter,
+  signalWriterProblem,
+  statusParameter,
+} from '../contract/protocol.js';
 import { parseBackupStatus } from './backup-policy.js';
 import type { ReconcilerConfig } from './config.js';
 import {
@@ -16,16 +26,6 @@ import {
   type ObservedTarget,
 } from './observed.js';
 import type { EtcdMemberStatusReply, EtcdPort, FleetInstance, HealPorts } from './ports.js';
-import {
-  backupStatusParameter,
-  bootFailurePath,
-  clientURL,
-  clusterRecordParameter,
-  joinParameterPath,
-  restoreParameter,
-  signalWriterProblem,
-  statusParameter,
-} from './protocol.js';
 import { quorumOf } from './quorum.js';
 import type { RestoreRecord } from './restore.js';
 import { parseStatus, type StatusDocument } from './status.js';

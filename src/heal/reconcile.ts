@@ -2,6 +2,8 @@
  * One reconcile pass: observe -> decide -> execute -> publish status. The single entry point the
  * Lambda and the simulator both call, through the same ports.
  */
+
+import { statusParameter } from '../contract/protocol.js';
 import type { ReconcilerConfig } from './config.js';
 import { decide } from './decide.js';
 import type { Decision } from './decision.js';
@@ -9,7 +11,6 @@ import { type ActionResult, type ExecuteOptions, execute } from './execute.js';
 import { observe } from './observe.js';
 import type { ObservedState } from './observed.js';
 import type { HealPorts } from './ports.js';
-import { statusParameter } from './protocol.js';
 import { buildStatus, type StatusDocument, serializeStatus } from './status.js';
 
 export interface PassResult {

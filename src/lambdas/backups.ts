@@ -7,6 +7,8 @@
  *  - takeSnapshot: what that invocation does: pick a healthy voter (a follower when there is one: the
  *    leader is busiest), stream the snapshot to the store, apply retention, publish the backup status.
  */
+
+import { backupStatusParameter } from '../contract/protocol.js';
 import {
   type BackupStatusDocument,
   isBackupDue,
@@ -17,7 +19,6 @@ import {
 import { backupSchedule, type ReconcilerConfig } from '../heal/config.js';
 import { candidateEndpoints, observeEtcd } from '../heal/observe.js';
 import type { BackupPort, EtcdPort, FleetPort, ParameterPort } from '../heal/ports.js';
-import { backupStatusParameter } from '../heal/protocol.js';
 import { isHealthyVoter } from '../heal/quorum.js';
 import type { SnapshotRequestDetail } from './events.js';
 

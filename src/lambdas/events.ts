@@ -6,14 +6,14 @@
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import type { LifecycleHook } from '../heal/actions.js';
 import {
   MEMBER_STARTED_DETAIL_TYPE,
   NODE_EVENT_SOURCE,
   NODE_READY_DETAIL_TYPE,
   SNAPSHOT_DETAIL_TYPE,
   SNAPSHOT_EVENT_SOURCE,
-} from '../heal/protocol.js';
+} from '../contract/protocol.js';
+import type { LifecycleHook } from '../heal/actions.js';
 
 export const LAUNCH_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
 export const TERMINATE_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';

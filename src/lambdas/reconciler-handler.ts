@@ -31,19 +31,19 @@ import {
 } from '../adapters/aws/heal-ports.js';
 import { createSignalParameterPort } from '../adapters/aws/parameter-writers.js';
 import type { EtcdTls } from '../adapters/etcd/client.js';
-import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
-import type { ReconcilerConfig } from '../heal/config.js';
-import type { ClusterConditions } from '../heal/decision.js';
-import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
+import { resourceNames } from '../contract/names.js';
 import {
   CLUSTER_TAG,
   caParameter,
   configParameter,
   reconcilerClientCertParameter,
   statusParameter,
-} from '../heal/protocol.js';
+} from '../contract/protocol.js';
+import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
+import type { ReconcilerConfig } from '../heal/config.js';
+import type { ClusterConditions } from '../heal/decision.js';
+import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
 import { type StatusDocument, serializeStatus } from '../heal/status.js';
-import { resourceNames } from '../provision/names.js';
 import {
   type BackupOutcome,
   requestingBackupPort,

@@ -15,10 +15,10 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { ApiCallCounter, instrument, localCredentials, resolveEndpoint } from '../adapters/aws/clients.js';
 import { createEtcdClient } from '../adapters/etcd/client.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import { describeAction } from '../heal/actions.js';
 import { isHealthyVoter } from '../heal/quorum.js';
 import { reconcilePass } from '../heal/reconcile.js';
-import { RECONCILER_PACKAGE } from './package.js';
 import {
   createReconcilerHandler,
   type LambdaContextLike,

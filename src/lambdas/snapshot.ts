@@ -13,8 +13,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { type ApiCallCounter, instrument } from '../adapters/aws/clients.js';
 import { createS3Backup, etcdSnapshotSource } from '../adapters/aws/s3-backup.js';
 import type { EtcdTls } from '../adapters/etcd/client.js';
+import { SNAPSHOT_DETAIL_TYPE, SNAPSHOT_EVENT_SOURCE } from '../contract/protocol.js';
 import type { ReconcilerConfig } from '../heal/config.js';
-import { SNAPSHOT_DETAIL_TYPE, SNAPSHOT_EVENT_SOURCE } from '../heal/protocol.js';
 import type { SnapshotRequestDetail, SnapshotRequestEvent } from './events.js';
 import type { SnapshotStorePort } from './reconciler-handler.js';
 

@@ -18,7 +18,7 @@
  */
 import type { AwsLoadBalancerPort } from '../adapters/aws/heal-ports.js';
 import type { FleetPort, ParameterPort } from '../heal/ports.js';
-import { signalWriterProblem } from '../heal/protocol.js';
+import { signalWriterProblem } from '../contract/protocol.js';
 
 /** Time a worker gets to drain beyond its targets' deregistration delay before the fallback CONTINUE. */
 export const DRAIN_GRACE_MS = 5 * 60_000;

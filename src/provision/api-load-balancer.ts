@@ -3,10 +3,10 @@
  * zone with no healthy master still answers), a TCP 6443 listener and the masters' target group,
  * health-checked over HTTPS on /readyz (the API server's own readiness, not just an open port).
  */
-import { API_SERVER_PORT } from '../heal/protocol.js';
+import { API_SERVER_PORT } from '../contract/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { DesiredListener, DesiredLoadBalancer, DesiredTargetGroup } from './load-balancer.js';
-import { resourceNames } from './names.js';
+import { resourceNames } from '../contract/names.js';
 import { type Desired, ownerTags } from './resource.js';
 
 export const CROSS_ZONE = 'load_balancing.cross_zone.enabled';

@@ -18,7 +18,7 @@ import {
   updateGroup,
 } from '../adapters/aws/autoscaling.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { resourceNames } from './names.js';
+import { resourceNames } from '../contract/names.js';
 import {
   type Comparison,
   type Context,

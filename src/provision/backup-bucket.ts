@@ -31,7 +31,7 @@ import {
   putLifecycleRules,
 } from '../adapters/aws/backup-bucket.js';
 import type { AwsClients } from '../adapters/aws/clients.js';
-import { CLUSTER_TAG } from '../heal/protocol.js';
+import { CLUSTER_TAG } from '../contract/protocol.js';
 import { type Desired, type FieldChange, type Found, isOwned, type ResourceKind } from './resource.js';
 
 export type { BackupBucketObserved };

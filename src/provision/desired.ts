@@ -11,8 +11,8 @@ import {
   NODE_DETAIL_TYPES,
   NODE_EVENT_SOURCE,
   ROLE_TAG,
-} from '../heal/protocol.js';
-import { RECONCILER_PACKAGE } from '../lambdas/package.js';
+} from '../contract/protocol.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
 import { desiredApiLoadBalancer } from './api-load-balancer.js';
@@ -28,7 +28,7 @@ import {
   INSTANCE_GONE_STATES,
   RESOURCE_TAG,
   resourceNames,
-} from './names.js';
+} from '../contract/names.js';
 import { zoneSubnetCidrs } from './network.js';
 import type { DesiredParameter } from './parameters.js';
 import { defaultReconcilerBundle } from './reconciler-bundle.js';

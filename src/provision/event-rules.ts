@@ -17,7 +17,7 @@ import {
 } from '../adapters/aws/eventbridge.js';
 import { allowEventBridge } from '../adapters/aws/lambda.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { EVENT_RULES, type EventRuleName, resourceNames } from './names.js';
+import { EVENT_RULES, type EventRuleName, resourceNames } from '../contract/names.js';
 import { type Context, diff, type Found, isOwned, type Refs, type ResourceKind } from './resource.js';
 
 export const TARGET_ID = 'tripod-reconciler';

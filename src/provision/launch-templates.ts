@@ -18,7 +18,7 @@ import {
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { encodeUserData } from '../bootstrap/render.js';
-import { CLUSTER_TAG } from '../heal/protocol.js';
+import { CLUSTER_TAG } from '../contract/protocol.js';
 import {
   type Context,
   diff,

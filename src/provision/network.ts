@@ -38,8 +38,8 @@ import {
   waitNatGateway,
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { CLUSTER_TAG } from '../heal/protocol.js';
-import { RESOURCE_TAG } from './names.js';
+import { CLUSTER_TAG } from '../contract/protocol.js';
+import { RESOURCE_TAG } from '../contract/names.js';
 import {
   type Context,
   diff,

@@ -21,7 +21,7 @@ import {
   tagParameter,
 } from '../adapters/aws/ssm.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { CLUSTER_TAG, parameterRoot } from '../heal/protocol.js';
+import { CLUSTER_TAG, parameterRoot } from '../contract/protocol.js';
 import {
   type FieldChange,
   type Found,

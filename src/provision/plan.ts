@@ -13,7 +13,7 @@ import { findSecurityGroups, findSubnets, findVpcs } from '../adapters/aws/ec2.j
 import { AwsApiError } from '../adapters/aws/errors.js';
 import { accountConcurrency, type LambdaFunction } from '../adapters/aws/lambda.js';
 import { callerAccountId } from '../adapters/aws/sts.js';
-import { CLUSTER_TAG } from '../heal/protocol.js';
+import { CLUSTER_TAG } from '../contract/protocol.js';
 import { clusterCidrs, overlaps, parseCidr } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { autoScalingGroupKind } from './auto-scaling-group.js';

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RECONCILER_PACKAGE } from '../lambdas/package.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import type { ReconcilerBundle } from './resource.js';
 
 /**

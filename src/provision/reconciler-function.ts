@@ -21,8 +21,8 @@ import {
   waitFunctionReady,
 } from '../adapters/aws/lambda.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { RECONCILER_PACKAGE } from '../lambdas/package.js';
-import { resourceNames } from './names.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
+import { resourceNames } from '../contract/names.js';
 import {
   type Context,
   diff,

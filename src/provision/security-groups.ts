@@ -15,7 +15,7 @@ import {
   tagResources,
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { CLUSTER_TAG, ROLE_TAG } from '../heal/protocol.js';
+import { CLUSTER_TAG, ROLE_TAG } from '../contract/protocol.js';
 import { retryDependency } from './network.js';
 import {
   type Context,

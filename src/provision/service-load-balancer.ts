@@ -5,7 +5,7 @@
 import type { ClusterSpec } from '../spec/schema.js';
 import { CROSS_ZONE } from './api-load-balancer.js';
 import type { DesiredListener, DesiredLoadBalancer, DesiredTargetGroup } from './load-balancer.js';
-import { resourceNames } from './names.js';
+import { resourceNames } from '../contract/names.js';
 import { type Desired, ownerTags } from './resource.js';
 import { KUBE_PROXY_HEALTH_PORT } from './security-groups.js';
 

@@ -13,10 +13,10 @@
  *   the termination still happens after it.
  */
 import type { LifecycleHookSpec } from '../adapters/aws/autoscaling.js';
-import { ROLE_TAG } from '../heal/protocol.js';
+import { ROLE_TAG } from '../contract/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { DesiredGroup } from './auto-scaling-group.js';
-import { resourceNames } from './names.js';
+import { resourceNames } from '../contract/names.js';
 import { ownerTags } from './resource.js';
 
 /** Time the node gives `kubectl drain` before it completes its terminating hook anyway. */

@@ -13,11 +13,11 @@ import {
   ETCD_CLIENT_PORT,
   ETCD_PEER_PORT,
   hostOfURL,
-} from '../heal/protocol.js';
+} from '../contract/protocol.js';
 import { requestingBackupPort, requestSnapshot, type SnapshotStorePort } from '../lambdas/backups.js';
 import type { SnapshotRequestDetail } from '../lambdas/events.js';
-import { RECONCILER_PACKAGE } from '../lambdas/package.js';
-import { resourceNames } from '../provision/names.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
+import { resourceNames } from '../contract/names.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
 import { Ec2 } from './ec2.js';

@@ -7,7 +7,7 @@
  */
 import type { JoinParameters } from '../heal/observed.js';
 import { EtcdError, type EtcdMemberReply, type EtcdMemberStatusReply, type EtcdPort } from '../heal/ports.js';
-import { clientURL, hostOfURL, peerURL } from '../heal/protocol.js';
+import { clientURL, hostOfURL, peerURL } from '../contract/protocol.js';
 import { quorumOf } from '../spec/topology.js';
 import { ETCD_VERSION } from '../spec/versions.js';
 import type { Kernel } from './kernel.js';

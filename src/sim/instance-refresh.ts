@@ -15,7 +15,7 @@
  *    version, unless the template resolves its image from SSM (then AWS refuses it).
  * It also gives the upgrade its port (`port()`), like the AWS adapter does.
  */
-import { statusParameter } from '../heal/protocol.js';
+import { statusParameter } from '../contract/protocol.js';
 import { parseStatus } from '../heal/status.js';
 import type {
   GroupView,

@@ -1,5 +1,5 @@
 /**
- * The reconciler Lambda in the simulator, as the provisioner deploys it (lambdas/package.ts):
+ * The reconciler Lambda in the simulator, as the provisioner deploys it (contract/reconciler-package.ts):
  * reserved concurrency 1, a 120 s timeout, asynchronous events kept at most `maximumEventAgeSeconds`
  * and retried `maximumRetryAttempts` times after a function error. Two kinds of invocation share
  * the one slot, as in AWS:
@@ -16,7 +16,7 @@
 import { type Action, describeAction } from '../heal/actions.js';
 import { requestSnapshot, scheduledSnapshot, takeSnapshot } from '../lambdas/backups.js';
 import type { SnapshotRequestDetail } from '../lambdas/events.js';
-import { RECONCILER_PACKAGE } from '../lambdas/package.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import type { Invocation, SimCloud } from './cloud.js';
 import type { Reconciler } from './stub-reconciler.js';
 

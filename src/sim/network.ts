@@ -24,7 +24,7 @@
  *
  * Nothing here sends traffic: the simulator asks and acts on the answer (see cloud.ts).
  */
-import { API_SERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../heal/protocol.js';
+import { API_SERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../contract/protocol.js';
 import type { DesiredGroup } from '../provision/auto-scaling-group.js';
 import type { DesiredCluster } from '../provision/desired.js';
 import type { DesiredLaunchTemplate } from '../provision/launch-templates.js';

@@ -1,5 +1,5 @@
 /**
- * A simulated master following the bootstrap protocol (src/heal/protocol.ts): after its boot it
+ * A simulated master following the bootstrap protocol (src/contract/protocol.ts): after its boot it
  * polls SSM for its join parameters, starts its etcd member with them, starts the API server once
  * its member is a voter, and sends one `tripod.node` "Node Ready" event. Once its member serves it
  * (and, a learner, is in sync) sends "Member Started", repeated every 10 s while a learner (at most 30). A
@@ -20,7 +20,7 @@ import {
   NODE_EVENT_SOURCE,
   NODE_READY_DETAIL_TYPE,
   restoreParameter,
-} from '../heal/protocol.js';
+} from '../contract/protocol.js';
 import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import type { Ec2, SimInstance } from './ec2.js';
 import type { EtcdModel } from './etcd-model.js';

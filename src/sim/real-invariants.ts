@@ -7,7 +7,7 @@
  * every one registered, spread over the zones that are up, no lifecycle action pending).
  */
 import type { EtcdMemberReply } from '../heal/ports.js';
-import { hostOfURL } from '../heal/protocol.js';
+import { hostOfURL } from '../contract/protocol.js';
 import { quorumOf } from '../spec/topology.js';
 import type { SimCloud } from './cloud.js';
 import type { RealEtcd } from './etcd-real.js';

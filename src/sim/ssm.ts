@@ -2,7 +2,7 @@
  * SSM Parameter Store: String and SecureString parameters in a map, each with who last wrote it
  * (DescribeParameters' LastModifiedUser, the writer's ARN: for a role session
  * `arn:aws:sts::<account>:assumed-role/<role>/<session>`). The reconciler trusts a node's signal
- * only when the node's own session wrote it (heal/protocol.ts signalWriterProblem).
+ * only when the node's own session wrote it (contract/protocol.ts signalWriterProblem).
  */
 
 /** The simulated account. */

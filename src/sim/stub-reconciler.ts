@@ -14,7 +14,7 @@ import {
   joinParameterPath,
   peerURL,
   statusParameter,
-} from '../heal/protocol.js';
+} from '../contract/protocol.js';
 
 /** A pass as the Lambda runs it; `options.remainingMs` is the invocation's remaining time (Lambda's context). */
 export type Reconciler = (

@@ -1,5 +1,5 @@
 /** The upgrade request a spec makes (one place for the CLI and the Action). */
-import { resourceNames } from '../provision/names.js';
+import { resourceNames } from '../contract/names.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
 import type { UpgradeRequest } from './plan.js';

@@ -3,6 +3,8 @@
  * in-memory ports (for the executor and reconcilePass). The etcd fake follows the rules etcd 3.5
  * enforces (strict reconfig, one learner, promote only in sync, move-leader to the leader only).
  */
+
+import { clientURL, peerURL } from '../../src/contract/protocol.js';
 import type { LifecycleHook } from '../../src/heal/actions.js';
 import type { ReconcilerConfig } from '../../src/heal/config.js';
 import type {
@@ -27,7 +29,6 @@ import {
   type NodeProbePort,
   type ParameterPort,
 } from '../../src/heal/ports.js';
-import { clientURL, peerURL } from '../../src/heal/protocol.js';
 
 export const T0 = 1_700_000_000_000;
 

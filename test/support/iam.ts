@@ -421,7 +421,7 @@ const object = (actions: string[], kms: string[] = []): Rule => ({
 });
 
 /**
- * The SecureStrings of the protocol (src/heal/protocol.ts): the CA material and client certificate
+ * The SecureStrings of the protocol (src/contract/protocol.ts): the CA material and client certificate
  * under pki/, the worker join document and the masters' join parameters. A call whose output says
  * the type (moto) is taken at its word; the node scripts' stand-in returns nothing, so by name.
  */

@@ -29,9 +29,9 @@ import {
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type AwsClients, createAwsClients } from '../../src/adapters/aws/clients.js';
+import { resourceNames } from '../../src/contract/names.js';
+import { CLUSTER_TAG, configParameter } from '../../src/contract/protocol.js';
 import type { ReconcilerConfig } from '../../src/heal/config.js';
-import { CLUSTER_TAG, configParameter } from '../../src/heal/protocol.js';
-import { resourceNames } from '../../src/provision/names.js';
 import { SsmWriters } from './ssm-writers.js';
 
 const creds = { accessKeyId: 'test', secretAccessKey: 'test' };

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createEtcdClient } from '../../src/adapters/etcd/client.js';
-import { reconcilerClientCertParameter } from '../../src/heal/protocol.js';
+import { reconcilerClientCertParameter } from '../../src/contract/protocol.js';
 import { EtcdTestCluster, type EtcdTestMember } from './etcd-cluster.js';
 import type { LambdaCloud } from './lambda-cloud.js';
 import { issueClientCert, makeCa, readTls } from './pki.js';

@@ -28,6 +28,7 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import { API_SERVER_PORT } from '../../contract/protocol.js';
 import type { LifecycleHook } from '../../heal/actions.js';
 import type { LifecycleState, TargetHealthState } from '../../heal/observed.js';
 import {
@@ -38,7 +39,6 @@ import {
   type NodeProbePort,
   type ParameterPort,
 } from '../../heal/ports.js';
-import { API_SERVER_PORT } from '../../heal/protocol.js';
 import { isNotFound } from './errors.js';
 
 export class GroupNotFoundError extends Error {

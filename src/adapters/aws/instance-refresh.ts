@@ -17,7 +17,7 @@ import {
   StartInstanceRefreshCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
-import { statusParameter } from '../../heal/protocol.js';
+import { statusParameter } from '../../contract/protocol.js';
 import { parseStatus } from '../../heal/status.js';
 import type {
   GroupView,

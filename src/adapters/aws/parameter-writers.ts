@@ -1,7 +1,7 @@
 /**
  * The reconciler's ParameterPort: Parameter Store reads and writes (heal-ports.ts) plus who last wrote
  * each parameter under a path (DescribeParameters' LastModifiedUser), which decides whether a node's
- * signal counts (heal/protocol.ts signalWriterProblem).
+ * signal counts (contract/protocol.ts signalWriterProblem).
  */
 import { DescribeParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ParameterPort } from '../../heal/ports.js';

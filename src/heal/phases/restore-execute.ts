@@ -2,10 +2,11 @@
  * Executes the restore phase's one action of its own: removing the restore record, only when it is
  * still the record the pass decided on (a restore requested meanwhile is never removed).
  */
+
+import { restoreParameter } from '../../contract/protocol.js';
 import type { Action } from '../actions.js';
 import type { ActionResult } from '../execute.js';
 import type { HealPorts } from '../ports.js';
-import { restoreParameter } from '../protocol.js';
 
 export async function clearRestore(
   ports: Pick<HealPorts, 'parameters'>,

@@ -2,7 +2,7 @@
  * The AWS names of a cluster's resources: one place, so the provisioner, the reconciler config and
  * the simulator agree. ELBv2 names are at most 32 characters: cluster names are at most 20.
  */
-import { clusterRoleName } from '../heal/protocol.js';
+import { clusterRoleName } from './protocol.js';
 
 export function resourceNames(cluster: string) {
   return {
