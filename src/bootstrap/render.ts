@@ -23,9 +23,9 @@ import {
   reconcilerClientCertParameter,
   workerJoinParameter,
 } from '../contract/protocol.js';
+import { workerDrainSeconds } from '../contract/worker-drain.js';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
 import { IN_SYNC_SHARE } from '../heal/quorum.js';
-import { workerDrainSeconds } from '../provision/worker-group.js';
 import { clusterCidrs } from '../spec/cidr.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import {

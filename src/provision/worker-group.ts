@@ -13,17 +13,12 @@
  *   the termination still happens after it.
  */
 import type { LifecycleHookSpec } from '../adapters/aws/autoscaling.js';
+import { resourceNames } from '../contract/names.js';
 import { ROLE_TAG } from '../contract/protocol.js';
+import { DRAIN_MARGIN_SECONDS, workerDrainSeconds } from '../contract/worker-drain.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { DesiredGroup } from './auto-scaling-group.js';
-import { resourceNames } from '../contract/names.js';
 import { ownerTags } from './resource.js';
-
-/** Time the node gives `kubectl drain` before it completes its terminating hook anyway. */
-export const workerDrainSeconds = (spec: ClusterSpec) =>
-  Math.max(spec.reconciler.lifecycleHeartbeatSeconds - 60, 60);
-/** The terminating hook outlasts the drain by this much (the node still has to complete the action). */
-export const DRAIN_MARGIN_SECONDS = 60;
 
 export function workerHooks(spec: ClusterSpec): LifecycleHookSpec[] {
   const names = resourceNames(spec.name);
