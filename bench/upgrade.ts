@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/upgrade.ts [seeds]
  */
-import { simulateUpgrade } from '../src/upgrade/simulate.js';
+import { simulateUpgrade } from '../src/sim/upgrade.js';
 
 const seeds = Number(process.argv[2] ?? 10);
 

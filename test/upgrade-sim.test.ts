@@ -8,7 +8,7 @@ import {
   simulateUpgradeSeeds,
   type UpgradeFault,
   type UpgradeSimResult,
-} from '../src/upgrade/simulate.js';
+} from '../src/sim/upgrade.js';
 
 const explain = (r: UpgradeSimResult) =>
   `seed ${r.seed}: ${[...r.problems, ...r.violations.map((v) => `${v.rule}: ${v.detail}`)].join('; ')}\n${r.lines.join('\n')}`;

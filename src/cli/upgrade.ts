@@ -4,14 +4,9 @@
  * rolls it back. `--simulate` runs the same upgrade in the deterministic simulator instead of AWS.
  */
 import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
+import { simulateUpgrade, simulateUpgradeSeeds, UPGRADE_FAULTS, type UpgradeFault } from '../sim/upgrade.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
 import { runUpgrade, UpgradeError, type UpgradeOutcome, upgradeSucceeded } from '../upgrade/run.js';
-import {
-  simulateUpgrade,
-  simulateUpgradeSeeds,
-  UPGRADE_FAULTS,
-  type UpgradeFault,
-} from '../upgrade/simulate.js';
 import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';
 import { type CommandDef, type Io, UsageError, UserError } from './command.js';
 import { awsCommandOptions, specArgument } from './options.js';

@@ -5,15 +5,15 @@
  * upgrade must complete (or end paused, safely) and the cluster converge on the new version.
  */
 import { reconcilePass } from '../heal/reconcile.js';
-import { AutoScalingGroup } from '../sim/auto-scaling.js';
-import { SimCloud } from '../sim/cloud.js';
-import { SimInstanceRefresh, simUpgradePort } from '../sim/instance-refresh.js';
-import { InvariantChecker, type Violation } from '../sim/invariants.js';
-import { ReconcilerLambda } from '../sim/lambda.js';
-import { zoneNames } from '../sim/run.js';
 import { autoMasterCount } from '../spec/topology.js';
-import type { UpgradeRequest } from './plan.js';
-import { runUpgrade, type UpgradeOutcome } from './run.js';
+import type { UpgradeRequest } from '../upgrade/plan.js';
+import { runUpgrade, type UpgradeOutcome } from '../upgrade/run.js';
+import { AutoScalingGroup } from './auto-scaling.js';
+import { SimCloud } from './cloud.js';
+import { SimInstanceRefresh, simUpgradePort } from './instance-refresh.js';
+import { InvariantChecker, type Violation } from './invariants.js';
+import { ReconcilerLambda } from './lambda.js';
+import { zoneNames } from './run.js';
 
 export type UpgradeFault =
   /** The zone of the first replacement fails for 10 min. */
