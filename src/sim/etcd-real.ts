@@ -381,6 +381,9 @@ export class RealEtcd {
 
   private spawnMember(m: RealMember): void {
     if (this.stopped || !m.params) return;
+    // systemd runs one copy of a unit: a second start while the first runs is a bug of the model
+    // (the second process would fail to bind and the first would be lost track of).
+    if (m.process) throw new Error(`etcd of ${m.name} is started while its process ${m.pid} still runs`);
     const initialCluster = m.params.initialCluster
       .split(',')
       .map((entry) => {
@@ -432,7 +435,8 @@ export class RealEtcd {
     const lines = readFileSync(m.logFile, 'utf8').trimEnd().split('\n');
     const last = lines.at(-1) ?? '';
     const msg = /"msg":"([^"]*)"/.exec(last)?.[1];
-    return (msg ?? last).slice(0, 160);
+    const error = /"error":"((?:[^"\\]|\\.)*)"/.exec(last)?.[1];
+    return (msg ? (error ? `${msg}: ${error}` : msg) : last).slice(0, 300);
   }
 
   /** SIGKILL (a killed instance, a crashed service). */

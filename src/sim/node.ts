@@ -180,6 +180,8 @@ export interface WatchdogModel {
   /** Failed checks in a row before it does. */
   failures: number;
   intervalMs: number;
+  /** master.sh restore_watch stops the watchdog's timer while it restores (etcd is down on purpose). */
+  pausedDuringRestore: boolean;
 }
 
 const REPORTS_UNHEALTHY = /set-instance-health[\s\S]*?Unhealthy/;
@@ -228,6 +230,7 @@ export function watchdogModel(scripts: Readonly<Record<string, string>> = BOOTST
     workerReportsUnhealthy: reportsIn(roleView(check, 'worker'), lib, new Set(['watchdog_check'])),
     failures,
     intervalMs: Number(interval ?? '30') * 1000,
+    pausedDuringRestore: /systemctl stop tripod-watchdog\.timer/.test(shellFunction(master, 'restore_watch')),
   };
 }
 
@@ -488,6 +491,7 @@ export class Nodes {
     if (node.phase === 'gone' || node.instance.state === 'terminated') return;
     this.k.after(this.watchdog.intervalMs, () => this.watchdogCheck(node));
     if (!this.ec2.alive(node.instance) || !this.watchdog.watchesEtcd) return;
+    if (node.restoring && this.watchdog.pausedDuringRestore) return;
     if (this.etcdActive(node)) {
       node.watchdogFailures = 0;
       return;

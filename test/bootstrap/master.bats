@@ -446,6 +446,18 @@ restore_join() {
   [ "$(calls | grep -c '^etcdutl snapshot restore')" = 1 ]
 }
 
+@test "restore_watch: a restore that fails starts the watchdog again (etcd comes back on its old data), and the next tick retries" {
+  restore_case 0000000000000000000000000000000000000000000000000000000000000000
+  ssm_set /tripod/t1/restore "$(ssm_value /tripod/t1/restore | jq -c '. + {requestedAt: "R1"}')"
+  ssm_set /tripod/t1/join/i-0abc "$(restore_join R1)"
+  run restore_watch
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"corrupt or truncated"* ]]
+  [ "$(line_of 'systemctl stop tripod-watchdog.timer')" -lt "$(line_of 'systemctl start tripod-watchdog.timer')" ]
+  [ "$(cat "$TRIPOD_ETCD_DATA/member/old")" = old ]
+  [ ! -e "$TRIPOD_STATE/restored" ]
+}
+
 @test "restore_watch: nothing without a restore join; a join naming another restore than the record restores nothing" {
   restore_case
   ssm_set /tripod/t1/join/i-0abc "$(join_doc existing 'i-0abc=https://10.0.1.5:2380')"

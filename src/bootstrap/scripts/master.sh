@@ -220,10 +220,14 @@ restore_watch() {
   [ "$JOIN_STATE" = new ] || die "a restore join must have state new, got '$JOIN_STATE'"
   log "restore: this master is the seed of restore $want: stopping etcd"
   systemctl stop tripod-watchdog.timer || true
+  # A restore that fails (die) must not leave the watchdog off: it brings etcd back on the old data
+  # (put back by restore_seed_data), and the next tick tries the restore again.
+  trap 'systemctl start tripod-watchdog.timer || true' EXIT
   systemctl stop etcd.service || true
   mkdir -p "$TRIPOD_STATE"
   printf '%s\n' "$doc" >"$TRIPOD_STATE/join.json"
   run_etcd_phase
+  trap - EXIT
   systemctl start tripod-watchdog.timer || true
   start_member_started_nudge
 }
