@@ -5,6 +5,15 @@
  * holds instances in Pending:Wait / Terminating:Wait for lifecycle hooks until completed or until
  * the heartbeat timeout applies the default result (launch ABANDON terminates the instance), and
  * registers InService instances in attached target groups.
+ *
+ * A warm pool (PutWarmPool; DescribeWarmPool lists its instances): the group keeps `size` prepared
+ * instances beside it, launched into the zones with the fewest pool instances. Each goes through
+ * Warmed:Pending:Wait (the launching hook; Origin EC2, Destination WarmPool) while its node prepares,
+ * then Warmed:Stopped (StopInstances) or Warmed:Running. When the group needs an instance in a zone
+ * it takes a ready pool instance of THAT zone (balance first, as for any launch): it starts (from
+ * Stopped, EC2_START_FROM_STOPPED_MS) and enters Pending:Wait (Origin WarmPool, Destination
+ * AutoScalingGroup); with none there it launches fresh (a cold start). A pool instance in a zone that
+ * is down cannot start. The pool refills after use.
  */
 import type { LifecycleHook } from '../heal/actions.js';
 import type { LifecycleState } from '../heal/observed.js';
@@ -30,7 +39,15 @@ export interface GroupOptions {
   impairedGraceMs: number;
   /** Period of the group's own activity loop. */
   tickMs: number;
+  /** A warm pool (PutWarmPool MinSize and PoolState); undefined: none. */
+  warmPool?: { size: number; state: 'Stopped' | 'Running' };
 }
+
+/**
+ * StartInstances of a stopped EBS-backed instance to `running` (bench/README.md cites the source):
+ * EC2 attaches the root volume again and boots the instance on a host; no AMI copy, no new ENI.
+ */
+export const EC2_START_FROM_STOPPED_MS = [10_000, 25_000] as const;
 
 export interface GroupMember {
   id: string;
@@ -56,7 +73,16 @@ export type TerminationCause =
 
 export class AutoScalingGroup {
   readonly members = new Map<string, GroupMember>();
-  readonly stats = { launched: 0, terminated: 0, hookTimeouts: 0, rebalances: 0 };
+  /** The warm pool's instances (Warmed:*), not counted against desired capacity. */
+  readonly pool = new Map<string, GroupMember>();
+  readonly stats = {
+    launched: 0,
+    terminated: 0,
+    hookTimeouts: 0,
+    rebalances: 0,
+    warmStarts: 0,
+    coldStarts: 0,
+  };
   /** A lifecycle action reached its default result (heartbeat or global timeout): before it applies. */
   onHookTimeout: (
     m: GroupMember,
@@ -92,7 +118,8 @@ export class AutoScalingGroup {
 
   describe(): { name: string; desired: number; instances: FleetInstance[] } {
     const instances: FleetInstance[] = [];
-    for (const m of this.members.values()) {
+    // DescribeAutoScalingGroups' instances, then DescribeWarmPool's (the FleetPort lists both).
+    for (const m of [...this.members.values(), ...this.pool.values()]) {
       const inst = this.ec2.get(m.id) as SimInstance;
       instances.push({
         instanceId: m.id,
@@ -137,9 +164,10 @@ export class AutoScalingGroup {
   }
 
   private waiting(instanceId: string, hook: LifecycleHook): GroupMember {
-    const m = this.members.get(instanceId);
-    const state = hook === 'launching' ? 'Pending:Wait' : 'Terminating:Wait';
-    if (!m || m.lifecycle !== state) {
+    const m = this.members.get(instanceId) ?? this.pool.get(instanceId);
+    const states: LifecycleState[] =
+      hook === 'launching' ? ['Pending:Wait', 'Warmed:Pending:Wait'] : ['Terminating:Wait'];
+    if (!m || !states.includes(m.lifecycle)) {
       throw new SimAwsError(
         'ValidationError',
         `No active Lifecycle Action found with instance ID ${instanceId}`,
@@ -183,19 +211,121 @@ export class AutoScalingGroup {
     return true;
   }
 
+  /** The target lifecycle state the instance metadata gives the node (autoscaling/target-lifecycle-state). */
+  targetLifecycleState(instanceId: string): string | undefined {
+    const w = this.pool.get(instanceId);
+    if (w)
+      return w.lifecycle === 'Warmed:Terminating'
+        ? 'Warmed:Terminated'
+        : `Warmed:${this.opts.warmPool?.state ?? 'Stopped'}`;
+    const m = this.members.get(instanceId);
+    if (!m) return undefined;
+    return m.lifecycle.startsWith('Terminat') ? 'Terminated' : 'InService';
+  }
+
+  /** Pool instances that count toward its size (not leaving it). */
+  private poolKept(): GroupMember[] {
+    return [...this.pool.values()].filter((m) => !m.lifecycle.startsWith('Warmed:Terminat'));
+  }
+
+  /** Launches pool instances up to its size, each in the available zone with the fewest of them. */
+  private refillPool(): void {
+    const wp = this.opts.warmPool;
+    const available = this.zones.available();
+    if (!wp || available.length === 0) return;
+    for (let n = this.poolKept().length; n < wp.size; n++) {
+      const counts = this.counts(this.poolKept(), available);
+      const min = Math.min(...counts.values());
+      const zone = this.k.rng.pick(available.filter((z) => counts.get(z) === min));
+      const inst = this.ec2.launch(zone, this.name);
+      this.stats.launched++;
+      const now = this.k.now();
+      const hb = this.opts.hookHeartbeatMs;
+      const m: GroupMember = {
+        id: inst.id,
+        zone,
+        lifecycle: hb === undefined ? 'Warmed:Pending' : 'Warmed:Pending:Wait',
+        health: 'Healthy',
+        launchTime: now,
+      };
+      this.pool.set(inst.id, m);
+      this.k.log('asg', `warm pool: launch ${inst.id} in ${zone} (${inst.ip}) to prepare`);
+      if (hb === undefined) {
+        this.k.after(1_000, () => {
+          m.lifecycle = 'Warmed:Pending:Wait';
+          this.finishHook(m, 'CONTINUE');
+        });
+        continue;
+      }
+      m.hookDeadline = now + hb;
+      m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
+      this.bus.emit({
+        source: 'aws.autoscaling',
+        detailType: 'EC2 Instance-launch Lifecycle Action',
+        instanceId: inst.id,
+        detail: 'Origin EC2, Destination WarmPool',
+      });
+    }
+  }
+
+  /**
+   * The group takes a ready pool instance in `zone` into service (a warm start): a stopped one is
+   * started first (EC2 refuses a start in a zone that is down). False when the zone has none.
+   */
+  private fromPool(zone: string, why: string, rebalance: boolean): boolean {
+    const wp = this.opts.warmPool;
+    if (!wp) return false;
+    const ready = [...this.pool.values()]
+      .filter(
+        (m) => m.zone === zone && (m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running'),
+      )
+      .sort((a, b) => a.launchTime - b.launchTime || (a.id < b.id ? -1 : 1));
+    for (const m of ready) {
+      const inst = this.ec2.get(m.id);
+      if (!inst) continue;
+      if (m.lifecycle === 'Warmed:Stopped' && !this.ec2.start(m.id, EC2_START_FROM_STOPPED_MS)) continue;
+      if (m.lifecycle === 'Warmed:Running' && inst.state !== 'running') continue;
+      this.pool.delete(m.id);
+      this.stats.warmStarts++;
+      const now = this.k.now();
+      const hb = this.opts.hookHeartbeatMs;
+      m.lifecycle = hb === undefined ? 'Pending' : 'Pending:Wait';
+      m.launchTime = now;
+      if (rebalance) m.rebalance = true;
+      this.members.set(m.id, m);
+      this.k.log('asg', `warm start: ${m.id} in ${zone} (${inst.ip}) leaves the warm pool: ${why}`);
+      if (hb !== undefined) {
+        m.hookDeadline = now + hb;
+        m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
+        this.bus.emit({
+          source: 'aws.autoscaling',
+          detailType: 'EC2 Instance-launch Lifecycle Action',
+          instanceId: m.id,
+          detail: 'Origin WarmPool, Destination AutoScalingGroup',
+        });
+      } else {
+        this.k.after(1_000, () => this.enterService(m));
+      }
+      return true;
+    }
+    return false;
+  }
+
   tick(): void {
     const now = this.k.now();
     // Lifecycle hook timeouts: the default result applies.
-    for (const m of this.members.values()) {
+    for (const m of [...this.members.values(), ...this.pool.values()]) {
       if (
-        (m.lifecycle === 'Pending:Wait' || m.lifecycle === 'Terminating:Wait') &&
+        (m.lifecycle === 'Pending:Wait' ||
+          m.lifecycle === 'Terminating:Wait' ||
+          m.lifecycle === 'Warmed:Pending:Wait') &&
         m.hookDeadline !== undefined
       ) {
         if (now >= m.hookDeadline) {
           this.stats.hookTimeouts++;
-          const result =
-            m.lifecycle === 'Pending:Wait' ? this.opts.launchDefaultResult : this.opts.terminateDefaultResult;
-          const hook: LifecycleHook = m.lifecycle === 'Pending:Wait' ? 'launching' : 'terminating';
+          const launching = m.lifecycle !== 'Terminating:Wait';
+          const result = launching ? this.opts.launchDefaultResult : this.opts.terminateDefaultResult;
+          const hook: LifecycleHook = launching ? 'launching' : 'terminating';
           const global = m.hookGlobalDeadline !== undefined && now >= m.hookGlobalDeadline;
           this.k.log(
             'asg',
@@ -220,6 +350,7 @@ export class AutoScalingGroup {
         }
       }
     }
+    this.refillPool();
     const active = this.active();
     const pending = active.filter((m) => m.lifecycle.startsWith('Pending'));
     const available = this.zones.available();
@@ -290,6 +421,8 @@ export class AutoScalingGroup {
   }
 
   private launch(zone: string, why: string, rebalance: boolean): void {
+    if (this.fromPool(zone, why, rebalance)) return;
+    if (this.opts.warmPool) this.stats.coldStarts++;
     const inst = this.ec2.launch(zone, this.name);
     this.stats.launched++;
     const hb = this.opts.hookHeartbeatMs;
@@ -319,6 +452,23 @@ export class AutoScalingGroup {
 
   private finishHook(m: GroupMember, result: 'CONTINUE' | 'ABANDON'): void {
     m.hookDeadline = undefined;
+    if (m.lifecycle === 'Warmed:Pending:Wait') {
+      if (result === 'ABANDON') {
+        m.lifecycle = 'Warmed:Terminating';
+        this.k.after(2_000, () => this.terminated(m));
+        return;
+      }
+      // Its warm-up is done: into the pool's state (a stopped instance shuts down first).
+      m.lifecycle = 'Warmed:Pending:Proceed';
+      this.k.after(1_000, () => {
+        if (m.lifecycle !== 'Warmed:Pending:Proceed' || !this.pool.has(m.id)) return;
+        const inst = this.ec2.get(m.id);
+        if (this.opts.warmPool?.state === 'Stopped' && inst?.state === 'running') this.ec2.stop(m.id);
+        m.lifecycle = this.opts.warmPool?.state === 'Running' ? 'Warmed:Running' : 'Warmed:Stopped';
+        this.k.log('asg', `${m.id} (${m.zone}) ${m.lifecycle}`);
+      });
+      return;
+    }
     if (m.lifecycle === 'Pending:Wait') {
       if (result === 'ABANDON') {
         m.lifecycle = 'Terminating';
@@ -373,6 +523,14 @@ export class AutoScalingGroup {
   }
 
   private terminated(m: GroupMember): void {
+    if (this.pool.delete(m.id)) {
+      m.lifecycle = 'Warmed:Terminated';
+      this.hookEnds.delete(m.id);
+      this.stats.terminated++;
+      this.ec2.terminate(m.id);
+      this.k.log('asg', `${m.id} Warmed:Terminated`);
+      return;
+    }
     if (!this.members.has(m.id)) return;
     const inst = this.ec2.get(m.id);
     this.onTerminate(m, this.hookEnds.get(m.id) ?? { kind: 'no-hook' }, inst?.state !== 'terminated');

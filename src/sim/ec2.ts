@@ -5,7 +5,7 @@
 import type { Kernel } from './kernel.js';
 import type { Zones } from './zones.js';
 
-export type Ec2State = 'pending' | 'running' | 'terminated';
+export type Ec2State = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated';
 
 export interface SimInstance {
   id: string;
@@ -51,6 +51,37 @@ export class Ec2 {
       this.onRunning(inst);
     });
     return inst;
+  }
+
+  /**
+   * StopInstances (a warm pool's Stopped state): the OS shuts down, the instance keeps its id, zone,
+   * private IP and root volume. Refused unless it runs (EC2's IncorrectInstanceState).
+   */
+  stop(id: string): void {
+    const inst = this.instances.get(id);
+    if (!inst || inst.state !== 'running') throw new Error(`IncorrectInstanceState: ${id} is not running`);
+    inst.state = 'stopping';
+    this.k.after(this.k.rng.int(5_000, 15_000), () => {
+      if (inst.state === 'stopping') inst.state = 'stopped';
+    });
+  }
+
+  /**
+   * StartInstances of a stopped instance: pending for `startMs` (EC2_START_FROM_STOPPED_MS), then
+   * running (the node boots again). Refused unless stopped, and in a zone that is down (nothing
+   * there can start).
+   */
+  start(id: string, startMs: readonly [number, number]): boolean {
+    const inst = this.instances.get(id);
+    if (!inst || inst.state !== 'stopped' || !this.zones.isUp(inst.zone)) return false;
+    inst.state = 'pending';
+    inst.launchTime = this.k.now();
+    this.k.after(this.k.rng.int(startMs[0], startMs[1]), () => {
+      if (inst.state !== 'pending') return;
+      inst.state = 'running';
+      this.onRunning(inst);
+    });
+    return true;
   }
 
   terminate(id: string): void {

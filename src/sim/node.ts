@@ -9,7 +9,6 @@
  * Unhealthy, when the shipped script does so.
  */
 import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
-import type { JoinParameters } from '../heal/observed.js';
 import {
   bootFailureParameter,
   clusterRoleName,
@@ -21,6 +20,7 @@ import {
   NODE_READY_DETAIL_TYPE,
   restoreParameter,
 } from '../contract/protocol.js';
+import type { JoinParameters } from '../heal/observed.js';
 import { IN_SYNC_SHARE } from '../heal/quorum.js';
 import type { Ec2, SimInstance } from './ec2.js';
 import type { EtcdModel } from './etcd-model.js';
@@ -29,7 +29,7 @@ import type { EventBus } from './eventbridge.js';
 import type { Kernel } from './kernel.js';
 import { type ParameterStore, sessionArn } from './ssm.js';
 
-export type NodePhase = 'booting' | 'waiting-join' | 'etcd' | 'ready' | 'failed' | 'gone';
+export type NodePhase = 'booting' | 'prepared' | 'waiting-join' | 'etcd' | 'ready' | 'failed' | 'gone';
 
 export interface SimNode {
   instance: SimInstance;
@@ -52,13 +52,18 @@ export interface SimNode {
   restoring?: boolean;
   /** When the control-plane phases (images, kubeadm init/join) are done: the API server can start. */
   kubeadmDoneAt?: number;
+  /**
+   * A warm pool instance's prepare is done (master.sh master_prepare): packages and images are in,
+   * so the join after it leaves the pool skips them.
+   */
+  prepared?: boolean;
 }
 
 /**
  * The phases of a master's boot as the real script runs them (master.sh master_boot), each with a
  * duration range in simulated ms from published figures (bench/README.md cites them). Instance start
- * (RunInstances to running) is EC2's (src/sim/ec2.ts); the etcd phase is the etcd model's (start,
- * catch-up) and the reconciler's (join parameters, promotion); the rest are here.
+ * (RunInstances to running, or StartInstances from a warm pool's Stopped) is EC2's (src/sim/ec2.ts);
+ * the etcd phase is the etcd model's (start, catch-up) and the reconciler's (join parameters, promotion); the rest are here.
  */
 export const BOOT_PHASES = {
   /** running -> cloud-init runs the user data (kernel, systemd, cloud-init's stages). */
@@ -243,6 +248,10 @@ export class Nodes {
   joinApiReachable: () => boolean = () => true;
   /** The watchdog reports its own instance Unhealthy (the cloud wires it to the group). */
   reportUnhealthy: (instanceId: string) => void = () => {};
+  /** The instance metadata's `autoscaling/target-lifecycle-state` (the cloud asks the group). */
+  targetLifecycleState: (instanceId: string) => string | undefined = () => 'InService';
+  /** The node completes its own warm-up hook CONTINUE (master.sh complete_lifecycle); the cloud wires it. */
+  completeWarmUp: (instanceId: string) => void = () => {};
   readonly watchdog: WatchdogModel = watchdogModel();
   /** The next boots fail (a boot-failure fault): `record` says whether the node writes its boot-failed record. */
   private readonly bootFailures: Array<{ why: string; record: boolean }> = [];
@@ -256,8 +265,13 @@ export class Nodes {
     private readonly cluster: string,
   ) {}
 
-  /** EC2 says the instance runs: user data starts. */
+  /** EC2 says the instance runs: user data starts (or, a prepared pool instance started again, its join unit). */
   boot(instance: SimInstance): void {
+    const before = this.nodes.get(instance.id);
+    if (before?.prepared && before.phase === 'prepared') {
+      this.warmJoin(before);
+      return;
+    }
     const node: SimNode = {
       instance,
       phase: 'booting',
@@ -285,10 +299,62 @@ export class Nodes {
         }
         return;
       }
-      node.phase = 'waiting-join';
-      this.loop(node);
-      this.restoreWatch(node);
+      const target = this.targetLifecycleState(instance.id) ?? '';
+      if (target.startsWith('Warmed:')) {
+        this.prepare(node);
+        return;
+      }
+      this.startJoin(node);
     });
+  }
+
+  /**
+   * master.sh master_prepare (target lifecycle state Warmed:*): the images too, then the join unit
+   * for the next start, then the node completes its warm-up hook; Auto Scaling stops it (or, a
+   * Running pool, it waits for InService in the instance metadata).
+   */
+  private prepare(node: SimNode): void {
+    const images = this.phase(node, 'images');
+    this.k.after(images, () => {
+      if (node.phase !== 'booting' || !this.ec2.alive(node.instance)) return;
+      this.logPhase(node, 'images', images);
+      node.prepared = true;
+      node.phase = 'prepared';
+      this.k.log('node', `${node.instance.id} prepared for the warm pool: completes its warm-up hook`);
+      this.completeWarmUp(node.instance.id);
+      this.waitInService(node);
+    });
+  }
+
+  /** A Running pool's prepared node polls its target lifecycle state until the group takes it. */
+  private waitInService(node: SimNode): void {
+    this.k.after(POLL_MS, () => {
+      if (node.phase !== 'prepared' || node.instance.state !== 'running') return;
+      if (this.targetLifecycleState(node.instance.id) === 'InService') {
+        this.k.log('node', `${node.instance.id} left the warm pool (running): joins`);
+        this.startJoin(node);
+        return;
+      }
+      this.waitInService(node);
+    });
+  }
+
+  /** A prepared pool instance started again (StartInstances): the OS boots, then the join; no packages, no images. */
+  private warmJoin(node: SimNode): void {
+    this.logPhase(node, 'instanceStart', this.k.now() - node.instance.launchTime);
+    const osBoot = this.phase(node, 'osBoot');
+    this.k.after(osBoot, () => {
+      if (node.phase !== 'prepared') return;
+      this.logPhase(node, 'osBoot', osBoot);
+      this.k.log('node', `${node.instance.id} left the warm pool (started): joins`);
+      this.startJoin(node);
+    });
+  }
+
+  private startJoin(node: SimNode): void {
+    node.phase = 'waiting-join';
+    this.loop(node);
+    this.restoreWatch(node);
   }
 
   gone(instance: SimInstance): void {
@@ -328,11 +394,12 @@ export class Nodes {
       this.k.log('node', `${node.instance.id} started etcd (${params.initialClusterState})`);
       this.nudge(node);
       // master_boot goes on at once: kubeadm pulls the images and runs init/join beside the learner's catch-up.
-      const images = this.phase(node, 'images');
+      // A prepared pool instance pulled them while it warmed up.
+      const images = node.prepared ? 0 : this.phase(node, 'images');
       const kubeadm = this.phase(node, 'kubeadm');
       this.k.after(images + kubeadm, () => {
         if (node.phase !== 'etcd') return;
-        this.logPhase(node, 'images', images);
+        if (!node.prepared) this.logPhase(node, 'images', images);
         this.logPhase(node, 'kubeadm', kubeadm);
         node.kubeadmDoneAt = this.k.now();
       });
