@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTrigger } from '../src/lambdas/events.js';
+import { parseTrigger } from '../src/heal/events.js';
 import {
   lifecycleEvent,
   memberStartedEvent,

@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createParameterPort } from '../src/adapters/aws/heal-ports.js';
+import { backupStatusParameter, configParameter, statusParameter } from '../src/contract/protocol.js';
 import { describeAction } from '../src/heal/actions.js';
 import type { ReconcilerConfig } from '../src/heal/config.js';
 import type { ClusterConditions } from '../src/heal/decision.js';
+import type { SnapshotRequestDetail } from '../src/heal/events.js';
 import type { EtcdPort, HealPorts } from '../src/heal/ports.js';
-import { backupStatusParameter, configParameter, statusParameter } from '../src/contract/protocol.js';
-import type { SnapshotRequestDetail } from '../src/lambdas/events.js';
 import {
   createReconcilerHandler,
   type PassSummary,

@@ -40,10 +40,6 @@ import {
   statusParameter,
 } from '../contract/protocol.js';
 import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
-import type { ReconcilerConfig } from '../heal/config.js';
-import type { ClusterConditions } from '../heal/decision.js';
-import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
-import { type StatusDocument, serializeStatus } from '../heal/status.js';
 import {
   type BackupOutcome,
   requestingBackupPort,
@@ -51,8 +47,12 @@ import {
   type SnapshotStorePort,
   scheduledSnapshot,
   takeSnapshot,
-} from './backups.js';
-import { parseTrigger, type SnapshotRequestDetail, type Trigger } from './events.js';
+} from '../heal/backups.js';
+import type { ReconcilerConfig } from '../heal/config.js';
+import type { ClusterConditions } from '../heal/decision.js';
+import { parseTrigger, type SnapshotRequestDetail, type Trigger } from '../heal/events.js';
+import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
+import { type StatusDocument, serializeStatus } from '../heal/status.js';
 import { settleWorkerHooks, type WorkerHookOutcome } from './worker-hooks.js';
 
 /** What a master pass reports back (the entry point adapts `reconcilePass`'s result to it). */
@@ -67,7 +67,7 @@ export interface PassSummary {
   snapshotFrom?: string;
 }
 
-export type { BackupOutcome, SnapshotStorePort } from './backups.js';
+export type { BackupOutcome, SnapshotStorePort } from '../heal/backups.js';
 
 /** `options.remainingMs`: the invocation's remaining time (a pass starts no new work when it is short). */
 export type RunPass = (

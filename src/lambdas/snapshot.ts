@@ -15,7 +15,7 @@ import { createS3Backup, etcdSnapshotSource } from '../adapters/aws/s3-backup.js
 import type { EtcdTls } from '../adapters/etcd/client.js';
 import { SNAPSHOT_DETAIL_TYPE, SNAPSHOT_EVENT_SOURCE } from '../contract/protocol.js';
 import type { ReconcilerConfig } from '../heal/config.js';
-import type { SnapshotRequestDetail, SnapshotRequestEvent } from './events.js';
+import type { SnapshotRequestDetail, SnapshotRequestEvent } from '../heal/events.js';
 import type { SnapshotStorePort } from './reconciler-handler.js';
 
 type ClientConfig = { region: string; endpoint?: string } & Record<string, unknown>;

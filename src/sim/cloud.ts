@@ -4,8 +4,7 @@
  * healing core the same interfaces the AWS and etcd adapters give it in the Lambda; every call
  * takes a little virtual time and may be throttled or fail with a 5xx while that fault is active.
  */
-import type { ReconcilerConfig } from '../heal/config.js';
-import { EtcdError, type HealPorts, type ParameterPort } from '../heal/ports.js';
+import { resourceNames } from '../contract/names.js';
 import {
   API_SERVER_PORT,
   clusterRoleName,
@@ -14,10 +13,11 @@ import {
   ETCD_PEER_PORT,
   hostOfURL,
 } from '../contract/protocol.js';
-import { requestingBackupPort, requestSnapshot, type SnapshotStorePort } from '../lambdas/backups.js';
-import type { SnapshotRequestDetail } from '../lambdas/events.js';
 import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
-import { resourceNames } from '../contract/names.js';
+import { requestingBackupPort, requestSnapshot, type SnapshotStorePort } from '../heal/backups.js';
+import type { ReconcilerConfig } from '../heal/config.js';
+import type { SnapshotRequestDetail } from '../heal/events.js';
+import { EtcdError, type HealPorts, type ParameterPort } from '../heal/ports.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
 import { Ec2 } from './ec2.js';

@@ -32,9 +32,9 @@ import { join } from 'node:path';
 import { createEtcdClient, type EtcdClient, type EtcdTls } from '../adapters/etcd/client.js';
 import { Gateway } from '../adapters/etcd/gateway.js';
 import { BOOTSTRAP_SCRIPTS } from '../bootstrap/scripts.generated.js';
+import { clientURL, peerURL } from '../contract/protocol.js';
 import type { JoinParameters } from '../heal/observed.js';
 import type { EtcdMemberReply, EtcdMemberStatusReply, EtcdPort } from '../heal/ports.js';
-import { clientURL, peerURL } from '../contract/protocol.js';
 import { restoreSnapshotOnNode } from '../heal/restore.js';
 import { etcdBinary, locateEtcdTool } from './etcd-bin.js';
 

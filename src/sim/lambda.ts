@@ -6,17 +6,18 @@
  *  - a pass: EventBridge's lifecycle and node events and the one-minute schedule. A trigger while a
  *    pass is already queued adds nothing (level-triggered: the queued pass sees at least as much);
  *  - a snapshot invocation: the pass's backup port only requests one (the Invoke API, through the
- *    same code as the Lambda's, lambdas/backups.ts) and goes on; the request queues like any async
+ *    same code as the Lambda's, heal/backups.ts) and goes on; the request queues like any async
  *    event, and the invocation streams the snapshot (cloud.snapshotStore) under the same timeout.
  * Queued events run in arrival order once the slot is free; an event older than the maximum age is
  * dropped. An invocation can crash between two calls; one that runs past the timeout is stopped
  * there, as Lambda does ("Task timed out"): whatever it had not done yet is not done. A pass gets the
  * invocation's remaining time from the simulated clock (Lambda's getRemainingTimeInMillis).
  */
-import { type Action, describeAction } from '../heal/actions.js';
-import { requestSnapshot, scheduledSnapshot, takeSnapshot } from '../lambdas/backups.js';
-import type { SnapshotRequestDetail } from '../lambdas/events.js';
+
 import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
+import { type Action, describeAction } from '../heal/actions.js';
+import { requestSnapshot, scheduledSnapshot, takeSnapshot } from '../heal/backups.js';
+import type { SnapshotRequestDetail } from '../heal/events.js';
 import type { Invocation, SimCloud } from './cloud.js';
 import type { Reconciler } from './stub-reconciler.js';
 

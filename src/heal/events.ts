@@ -13,7 +13,7 @@ import {
   SNAPSHOT_DETAIL_TYPE,
   SNAPSHOT_EVENT_SOURCE,
 } from '../contract/protocol.js';
-import type { LifecycleHook } from '../heal/actions.js';
+import type { LifecycleHook } from './actions.js';
 
 export const LAUNCH_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
 export const TERMINATE_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';

@@ -15,12 +15,12 @@ import {
   nextBackupStatus,
   parseBackupStatus,
   snapshotInFlight,
-} from '../heal/backup-policy.js';
-import { backupSchedule, type ReconcilerConfig } from '../heal/config.js';
-import { candidateEndpoints, observeEtcd } from '../heal/observe.js';
-import type { BackupPort, EtcdPort, FleetPort, ParameterPort } from '../heal/ports.js';
-import { isHealthyVoter } from '../heal/quorum.js';
+} from './backup-policy.js';
+import { backupSchedule, type ReconcilerConfig } from './config.js';
 import type { SnapshotRequestDetail } from './events.js';
+import { candidateEndpoints, observeEtcd } from './observe.js';
+import type { BackupPort, EtcdPort, FleetPort, ParameterPort } from './ports.js';
+import { isHealthyVoter } from './quorum.js';
 
 /** The snapshot store a snapshot invocation writes to (S3Backup): one snapshot, then retention. */
 export interface SnapshotStorePort {
