@@ -13,7 +13,7 @@ import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEtcdClient } from '../src/adapters/etcd/client.js';
 import { statusOnce, watchStatus } from '../src/cli/status.js';
-import { statusParameter } from '../src/contract/protocol.js';
+import { backupStatusParameter, configParameter, statusParameter } from '../src/contract/protocol.js';
 import { runReconcilePass } from '../src/lambdas/reconciler.js';
 import { createReconcilerHandler, type Telemetry } from '../src/lambdas/reconciler-handler.js';
 import { parseSpec } from '../src/spec/load.js';
@@ -130,7 +130,38 @@ network:
       /etcd facts: the reconciler's status document \/tripod\/.+\/status, published \d+ s ago/,
     );
     expect(t.out).toContain('voter, leader');
-    expect(t.out).toMatch(/Last backup: /);
+    // No bucket in the configuration: the report says why it cannot tell, it does not invent one.
+    expect(t.out).toContain(
+      `Last backup: unknown (${configParameter(cloud.config.cluster)} names no backup bucket)`,
+    );
+  }, 120_000);
+
+  it("the last backup comes from the backups' status document: time, age, revision, key; none yet before the first", async () => {
+    await passUntilHealthy(3);
+    const put = (Name: string, Value: string) =>
+      cloud.aws.ssm.send(new PutParameterCommand({ Name, Value, Type: 'String', Overwrite: true }));
+    const config = { ...cloud.config, backupBucket: `${cloud.config.cluster}-backups` };
+    await put(configParameter(cloud.config.cluster), JSON.stringify(config));
+    try {
+      const at = new Date(Date.now() - 5 * 60_000).toISOString();
+      const key = `${cloud.config.cluster}/2026-11-29T00-00-00Z-rev42.db`;
+      await put(
+        backupStatusParameter(cloud.config.cluster),
+        JSON.stringify({ lastSnapshot: { at, key, bytes: 1234, revision: 42 } }),
+      );
+      const t = await status('text');
+      const line = t.out.split('\n').find((l) => l.startsWith('Last backup: '));
+      // 5 min old when written; the report may come a little later on a loaded machine.
+      expect(line).toMatch(/^Last backup: \S+ \((5|6) min ago\), revision 42, \S+$/);
+      expect(line).toContain(`${at} (`);
+      expect(line?.endsWith(`, ${key}`)).toBe(true);
+      const j = JSON.parse((await status()).out);
+      expect(j.status.lastBackup).toEqual({ time: at, key, revision: 42 });
+      await put(backupStatusParameter(cloud.config.cluster), JSON.stringify({}));
+      expect((await status('text')).out).toContain('Last backup: none yet');
+    } finally {
+      await put(configParameter(cloud.config.cluster), JSON.stringify(cloud.config));
+    }
   }, 120_000);
 
   it('one member killed: exit 1 (degraded), naming the member', async () => {
