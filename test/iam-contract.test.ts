@@ -112,11 +112,15 @@ describe('apply and plan roles: the provisioner against moto', () => {
       'ec2:CreateTags',
       'lambda:GetFunction',
       'autoscaling:CreateAutoScalingGroup',
+      // the example spec's master warm pool (issue 18)
+      'autoscaling:PutWarmPool',
+      'autoscaling:DeleteWarmPool',
       'ec2:DeleteVpc',
     ])
       expect(ops, op).toContain(op);
     const planned = new Set(recorder.calls.filter((c) => c.role === 'plan').map((c) => c.operation));
     expect(planned).toContain('GetFunction');
+    expect(planned).toContain('DescribeWarmPool');
     await expectAllowed(template, recorder.calls);
   }, 600_000);
 });

@@ -101,7 +101,10 @@ export const autoScalingGroupKind: ResourceKind<DesiredGroup, ActualGroup> = {
   group: 'instances',
   async find(ctx: Context) {
     const names = resourceNames(ctx.cluster);
-    const groups = await describeGroups(ctx.aws, [names.masterGroup, names.workerGroup]);
+    // Shared with the warm pool's find (warm-pool.ts): one DescribeAutoScalingGroups for both.
+    const groups = await ctx.once('auto-scaling-groups', () =>
+      describeGroups(ctx.aws, [names.masterGroup, names.workerGroup]),
+    );
     return Promise.all(
       groups.map(async (g) => {
         const role = g.name === names.masterGroup ? 'masters' : 'workers';

@@ -4,22 +4,6 @@
  * are keys; their ids are resolved when planning (from what exists) and applying (from what was made).
  */
 import { renderUserData } from '../bootstrap/render.js';
-import { reconcilerConfigFromSpec } from '../heal/config.js';
-import {
-  clusterRoleName,
-  configParameter,
-  NODE_DETAIL_TYPES,
-  NODE_EVENT_SOURCE,
-  ROLE_TAG,
-} from '../contract/protocol.js';
-import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology, type Topology } from '../spec/topology.js';
-import { desiredApiLoadBalancer } from './api-load-balancer.js';
-import { backupBucketDesired, desiredBackupBucket, partitionOf } from './backup-bucket.js';
-import type { DesiredRule as DesiredEventRule } from './event-rules.js';
-import type { DesiredLaunchTemplate } from './launch-templates.js';
-import { desiredMasterGroup } from './master-group.js';
 import {
   clusterKeyAlias,
   DEFAULT_NODE_INSTANCE_PROFILE,
@@ -29,6 +13,22 @@ import {
   RESOURCE_TAG,
   resourceNames,
 } from '../contract/names.js';
+import {
+  clusterRoleName,
+  configParameter,
+  NODE_DETAIL_TYPES,
+  NODE_EVENT_SOURCE,
+  ROLE_TAG,
+} from '../contract/protocol.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
+import { reconcilerConfigFromSpec } from '../heal/config.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { deriveTopology, type Topology } from '../spec/topology.js';
+import { desiredApiLoadBalancer } from './api-load-balancer.js';
+import { backupBucketDesired, desiredBackupBucket, partitionOf } from './backup-bucket.js';
+import type { DesiredRule as DesiredEventRule } from './event-rules.js';
+import type { DesiredLaunchTemplate } from './launch-templates.js';
+import { desiredMasterGroup } from './master-group.js';
 import { zoneSubnetCidrs } from './network.js';
 import type { DesiredParameter } from './parameters.js';
 import { defaultReconcilerBundle } from './reconciler-bundle.js';
@@ -43,6 +43,7 @@ import {
   OVERLAY_PORT,
 } from './security-groups.js';
 import { desiredServiceLoadBalancer } from './service-load-balancer.js';
+import { desiredMasterWarmPool, WARM_POOL_KEY } from './warm-pool.js';
 import { desiredWorkerGroup } from './worker-group.js';
 
 export interface DesiredOptions {
@@ -204,6 +205,14 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
     `worker group ${names.workerGroup}`,
     desiredWorkerGroup(spec, nodeSubnets),
   );
+  const warmPool = desiredMasterWarmPool(spec);
+  if (warmPool)
+    add(
+      WARM_POOL_KEY,
+      'warm-pool',
+      `warm pool of ${names.masterGroup} (${warmPool.minSize} ${warmPool.poolState.toLowerCase()})`,
+      warmPool,
+    );
 
   // ---- DNS ----
   for (const [key, ep, lb] of [

@@ -49,6 +49,7 @@ import {
   type Timeouts,
 } from './resource.js';
 import { securityGroupKind, securityGroupRulesKind } from './security-groups.js';
+import { warmPoolKind } from './warm-pool.js';
 
 /**
  * Every kind, in dependency order (deletes run in reverse). The Auto Scaling groups come last: the
@@ -74,6 +75,7 @@ export const KINDS: ReadonlyArray<ResourceKind<never, never>> = [
   reconcilerFunctionKind,
   eventRuleKind,
   autoScalingGroupKind,
+  warmPoolKind,
 ] as unknown as ReadonlyArray<ResourceKind<never, never>>;
 
 export type ChangeAction = 'create' | 'update' | 'replace' | 'delete';

@@ -155,10 +155,16 @@ export const GP3_USD_PER_GIB_MONTH = 0.08;
 
 const warmPool = z
   .strictObject({
-    size: z.number().int().min(0).max(10).default(1).meta({
-      description:
-        'Masters kept prepared in the pool (its MinSize): booted once, packages and images installed, then kept in `state`, not etcd members. `0`: no warm pool (tripod deletes one it made).',
-    }),
+    size: z
+      .number({ message: 'must be a whole number of instances, 0 for no pool' })
+      .int({ message: 'must be a whole number of instances, 0 for no pool' })
+      .min(0, { message: 'must be 0 (no pool) or more' })
+      .max(10, { message: 'must be at most 10 prepared masters' })
+      .default(1)
+      .meta({
+        description:
+          'Masters kept prepared in the pool (its MinSize): booted once, packages and images installed, then kept in `state`, not etcd members. `0`: no warm pool (tripod deletes one it made).',
+      }),
     state: z
       .enum(WARM_POOL_STATES, {
         message: 'must be Stopped or Running (AWS PoolState; Hibernated is refused)',

@@ -552,6 +552,7 @@ export const IAM_MAP: Record<string, Rule> = {
       'DescribeInstanceRefreshes',
       'DescribeScalingActivities',
       'DescribeAutoScalingInstances',
+      'DescribeWarmPool',
     ].map((op) => [`autoscaling:${op}`, anywhere(`autoscaling:${op}`)]),
   ),
   // The group launches from its launch template (checked as ec2:RunInstances); the first group in an
@@ -585,6 +586,9 @@ export const IAM_MAP: Record<string, Rule> = {
       'DeleteAutoScalingGroup',
       'PutLifecycleHook',
       'DeleteLifecycleHook',
+      // The pool's instances are launched by Auto Scaling's service-linked role, not the caller.
+      'PutWarmPool',
+      'DeleteWarmPool',
       'SetDesiredCapacity',
       'StartInstanceRefresh',
       'CancelInstanceRefresh',

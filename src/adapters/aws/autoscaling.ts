@@ -9,9 +9,12 @@ import {
   CreateOrUpdateTagsCommand,
   DeleteAutoScalingGroupCommand,
   DeleteLifecycleHookCommand,
+  DeleteWarmPoolCommand,
   DescribeLifecycleHooksCommand,
+  DescribeWarmPoolCommand,
   DetachLoadBalancerTargetGroupsCommand,
   PutLifecycleHookCommand,
+  PutWarmPoolCommand,
   paginateDescribeAutoScalingGroups,
   RecordLifecycleActionHeartbeatCommand,
   SetInstanceProtectionCommand,
@@ -253,4 +256,65 @@ export async function recordLifecycleHeartbeat(
       InstanceId: input.instanceId,
     }),
   );
+}
+
+/** A group's warm pool: the settings tripod manages, and AWS's status of the pool. */
+export interface WarmPool {
+  /** Instances kept in the pool at least. */
+  minSize: number;
+  /** Group instances plus pool instances at most; undefined: AWS's default (the group's max size). */
+  maxGroupPreparedCapacity: number | undefined;
+  poolState: 'Stopped' | 'Running' | 'Hibernated';
+  reuseOnScaleIn: boolean;
+  /** `PendingDelete` while a deleted pool's instances go; undefined otherwise. */
+  status: string | undefined;
+  /** Instances in the pool now. */
+  instances: number;
+}
+
+/**
+ * The group's warm pool, or undefined when it has none. One call: the pool's instances are paged
+ * (MaxRecords 100), but only the first page is read, as a count for people; tripod manages none of
+ * them one by one, so the plan stays one call whatever the pool's size.
+ */
+export async function describeWarmPool(aws: AwsClients, group: string): Promise<WarmPool | undefined> {
+  const r = await aws.autoScaling.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: group }));
+  const c = r.WarmPoolConfiguration;
+  if (!c) return undefined;
+  const max = c.MaxGroupPreparedCapacity;
+  return {
+    minSize: c.MinSize ?? 0,
+    // -1 is how AWS spells "not set" (the group's max size).
+    maxGroupPreparedCapacity: max === undefined || max === -1 ? undefined : max,
+    poolState: (c.PoolState ?? 'Stopped') as WarmPool['poolState'],
+    reuseOnScaleIn: c.InstanceReusePolicy?.ReuseOnScaleIn ?? false,
+    status: c.Status,
+    instances: r.Instances?.length ?? 0,
+  };
+}
+
+/** Creates the group's warm pool or replaces its settings (PutWarmPool does both). */
+export async function putWarmPool(
+  aws: AwsClients,
+  group: string,
+  pool: Pick<WarmPool, 'minSize' | 'maxGroupPreparedCapacity' | 'poolState' | 'reuseOnScaleIn'>,
+): Promise<void> {
+  await aws.autoScaling.send(
+    new PutWarmPoolCommand({
+      AutoScalingGroupName: group,
+      MinSize: pool.minSize,
+      MaxGroupPreparedCapacity: pool.maxGroupPreparedCapacity ?? -1,
+      PoolState: pool.poolState,
+      InstanceReusePolicy: { ReuseOnScaleIn: pool.reuseOnScaleIn },
+    }),
+  );
+}
+
+/**
+ * Deletes the group's warm pool. Without ForceDelete: AWS terminates the pool's instances through
+ * their lifecycle hooks (the pool shows `PendingDelete` meanwhile) instead of dropping outstanding
+ * lifecycle actions.
+ */
+export async function deleteWarmPool(aws: AwsClients, group: string): Promise<void> {
+  await aws.autoScaling.send(new DeleteWarmPoolCommand({ AutoScalingGroupName: group }));
 }

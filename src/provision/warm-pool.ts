@@ -1,0 +1,123 @@
+/**
+ * The master group's warm pool (`masters.warmPool`): masters booted once and prepared (packages,
+ * images), then kept Stopped or Running beside the group, so a replacement starts from one instead of
+ * from a bare AMI. Pool instances are not etcd members: the reconciler lets them into the pool and
+ * out of it (Warmed:* lifecycle actions).
+ *
+ * One DescribeWarmPool per plan (the master group's, when tripod owns it): the no-op plan stays flat
+ * in the number of instances. The pool holds `size` instances exactly: the master group has
+ * min = max = desired, so with MaxGroupPreparedCapacity at AWS's default (the group's max size)
+ * the pool is max(MinSize, max - desired) = MinSize. tripod sets that default explicitly and reads
+ * it back, so a capacity someone else set shows in the plan.
+ *
+ * Removing the pool (`size: 0`) is not destructive: it terminates only prepared instances that
+ * never joined etcd and hold no data. tripod deletes it without ForceDelete, so AWS runs the pool
+ * instances' terminate hooks rather than dropping their outstanding lifecycle actions.
+ */
+import {
+  deleteWarmPool,
+  describeGroups,
+  describeWarmPool,
+  putWarmPool,
+  type WarmPool,
+} from '../adapters/aws/autoscaling.js';
+import { resourceNames } from '../contract/names.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { type Comparison, type Context, diff, type Found, isOwned, type ResourceKind } from './resource.js';
+
+export interface DesiredWarmPool {
+  /** Key of the group the pool belongs to. */
+  group: string;
+  /** The group's name (the pool has no name of its own). */
+  groupName: string;
+  minSize: number;
+  poolState: 'Stopped' | 'Running';
+  reuseOnScaleIn: boolean;
+}
+
+export const WARM_POOL_KEY = 'warm-pool/masters';
+
+/** The master group's pool, or undefined for `size: 0` (no pool). */
+export function desiredMasterWarmPool(spec: ClusterSpec): DesiredWarmPool | undefined {
+  const w = spec.masters.warmPool;
+  if (w.size === 0) return undefined;
+  // The schema refuses Hibernated (tripod configures no hibernation).
+  if (w.state === 'Hibernated')
+    throw new Error('internal: masters.warmPool.state Hibernated passed validation');
+  return {
+    group: 'asg/masters',
+    groupName: resourceNames(spec.name).masterGroup,
+    minSize: w.size,
+    poolState: w.state,
+    reuseOnScaleIn: w.reuseOnScaleIn,
+  };
+}
+
+function compareWarmPool(d: DesiredWarmPool, f: Found<WarmPool>): Comparison {
+  const a = f.actual;
+  return {
+    changes: [
+      ...diff('minSize', a.minSize, d.minSize),
+      ...diff('maxGroupPreparedCapacity', a.maxGroupPreparedCapacity ?? 'group max size', 'group max size'),
+      ...diff('poolState', a.poolState, d.poolState),
+      ...diff('reuseOnScaleIn', a.reuseOnScaleIn, d.reuseOnScaleIn),
+      // A pool being deleted is put back by PutWarmPool once AWS has finished with it.
+      ...diff('status', a.status ?? 'active', 'active'),
+    ],
+  };
+}
+
+const found = (key: string, group: string, pool: WarmPool): Found<WarmPool> => ({
+  key,
+  kind: 'warm-pool',
+  title: `warm pool of ${group}`,
+  id: group,
+  // The pool has no tags of its own: it is tripod's when its group is.
+  owned: true,
+  attrs: { id: group },
+  actual: pool,
+});
+
+export const warmPoolKind: ResourceKind<DesiredWarmPool, WarmPool> = {
+  kind: 'warm-pool',
+  group: 'instances',
+  async find(ctx: Context) {
+    const name = resourceNames(ctx.cluster).masterGroup;
+    const groups = await ctx.once('auto-scaling-groups', () =>
+      describeGroups(ctx.aws, [name, resourceNames(ctx.cluster).workerGroup]),
+    );
+    const g = groups.find((x) => x.name === name);
+    // Another owner's group is a conflict of the group kind; its pool is not looked at.
+    if (!g || !isOwned(g.tags, ctx.cluster)) return [];
+    const pool = await describeWarmPool(ctx.aws, name);
+    return pool ? [found(WARM_POOL_KEY, name, pool)] : [];
+  },
+  compare: compareWarmPool,
+  async create(ctx, d) {
+    const v = d.value;
+    ctx.refs.need(v.group);
+    const pool = {
+      minSize: v.minSize,
+      maxGroupPreparedCapacity: undefined,
+      poolState: v.poolState,
+      reuseOnScaleIn: v.reuseOnScaleIn,
+    };
+    await putWarmPool(ctx.aws, v.groupName, pool);
+    return found(d.key, v.groupName, { ...pool, status: undefined, instances: 0 });
+  },
+  async update(ctx, d) {
+    const v = d.value;
+    await putWarmPool(ctx.aws, v.groupName, {
+      minSize: v.minSize,
+      maxGroupPreparedCapacity: undefined,
+      poolState: v.poolState,
+      reuseOnScaleIn: v.reuseOnScaleIn,
+    });
+    return undefined;
+  },
+  async delete(ctx, f) {
+    if (f.actual.status === 'PendingDelete') return;
+    ctx.progress(`deleting ${f.title} and its ${f.actual.instances} prepared instance(s)`);
+    await deleteWarmPool(ctx.aws, f.id);
+  },
+};
