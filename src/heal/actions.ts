@@ -43,6 +43,12 @@ export type Action =
   /** Snapshot etcd to the backup store before a membership change (rule 10). */
   | { kind: 'snapshot'; reason: string };
 
+/** What running one action came to (execute.ts): the status document and the logs report it. */
+export type ActionResult =
+  | { action: Action; outcome: 'ok'; detail?: string }
+  | { action: Action; outcome: 'skipped'; reason: string }
+  | { action: Action; outcome: 'failed'; error: string };
+
 export type ActionKind = Action['kind'];
 
 export const MEMBERSHIP_CHANGES: ReadonlySet<ActionKind> = new Set([

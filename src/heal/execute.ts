@@ -7,7 +7,7 @@
  */
 
 import { bootFailureParameter, clusterRecordParameter, joinParameter } from '../contract/protocol.js';
-import type { Action } from './actions.js';
+import type { Action, ActionResult } from './actions.js';
 import type { ReconcilerConfig } from './config.js';
 import { candidateEndpoints, observeEtcd } from './observe.js';
 import type { ObservedEtcd, ObservedState } from './observed.js';
@@ -15,11 +15,6 @@ import { clearRestore } from './phases/restore-execute.js';
 import { EtcdError, type HealPorts, isNoActiveLifecycleAction } from './ports.js';
 import { checkChange, isHealthyVoter, type MembershipChange } from './quorum.js';
 import { joinParametersFor } from './roster.js';
-
-export type ActionResult =
-  | { action: Action; outcome: 'ok'; detail?: string }
-  | { action: Action; outcome: 'skipped'; reason: string }
-  | { action: Action; outcome: 'failed'; error: string };
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const isKind = (e: unknown, kind: EtcdError['kind']) => e instanceof EtcdError && e.kind === kind;

@@ -4,10 +4,11 @@
  */
 
 import { statusParameter } from '../contract/protocol.js';
+import type { ActionResult } from './actions.js';
 import type { ReconcilerConfig } from './config.js';
 import { decide } from './decide.js';
 import type { Decision } from './decision.js';
-import { type ActionResult, type ExecuteOptions, execute } from './execute.js';
+import { type ExecuteOptions, execute } from './execute.js';
 import { observe } from './observe.js';
 import type { ObservedState } from './observed.js';
 import type { HealPorts } from './ports.js';

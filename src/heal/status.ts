@@ -4,9 +4,8 @@
  * quorum margin and the memory the next pass starts from. Pure builder; serialised under SSM's
  * standard-tier limit (4 KB) by trimming the history first.
  */
-import { describeAction } from './actions.js';
+import { type ActionResult, describeAction } from './actions.js';
 import type { ClusterConditions, Decision } from './decision.js';
-import type { ActionResult } from './execute.js';
 import type { ObservedState, ReconcilerMemory } from './observed.js';
 import type { WaitReason } from './phases/pass.js';
 import { isHealthyVoter } from './quorum.js';

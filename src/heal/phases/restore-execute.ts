@@ -4,8 +4,7 @@
  */
 
 import { restoreParameter } from '../../contract/protocol.js';
-import type { Action } from '../actions.js';
-import type { ActionResult } from '../execute.js';
+import type { Action, ActionResult } from '../actions.js';
 import type { HealPorts } from '../ports.js';
 
 export async function clearRestore(
