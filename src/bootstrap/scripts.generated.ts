@@ -1137,11 +1137,51 @@ master_leave() {
 
 leave() { master_leave; }
 
-# master_boot: the whole master bootstrap.
-master_boot() {
-  local endpoint
-  node_identity
+# --- warm pool: prepare now, join when the group takes the instance --------------------------------
+# The user data is a plain script: cloud-init runs it once per instance (scripts-user, per-instance),
+# not again when a stopped pool instance is started. The prepare therefore installs tripod-join.service,
+# which runs the boot again on the next start; the join disables it first (later reboots run no boot).
+JOIN_UNIT=tripod-join.service
+
+# master_prepare (target lifecycle state Warmed:*): packages, etcd and the control-plane images while
+# the instance warms up; then the join unit and the prepared marker, and the node completes its own
+# warm-up hook (only it knows it is prepared; the reconciler never joins a Warmed:* instance). Auto
+# Scaling then stops it; a Running pool's instance waits here until the group takes it (InService).
+master_prepare() {
   common_setup master
+  kubeadm config images pull --kubernetes-version "v$TRIPOD_K8S_VERSION"
+  mkdir -p "$TRIPOD_SYSTEMD" "$TRIPOD_STATE"
+  printf '%s\\n' '[Unit]' 'Description=tripod: join the cluster once the warm pool hands this master to its group' \\
+    'Wants=network-online.target' 'After=network-online.target' '[Service]' 'Type=oneshot' \\
+    "ExecStart=/bin/sh -c '$TRIPOD_BIN boot >>/var/log/tripod-bootstrap.log 2>&1'" \\
+    '[Install]' 'WantedBy=multi-user.target' >"$TRIPOD_SYSTEMD/$JOIN_UNIT"
+  systemctl daemon-reload
+  systemctl enable "$JOIN_UNIT"
+  : >"$TRIPOD_STATE/prepared"
+  log "prepared for the warm pool: completing the warm-up hook"
+  complete_lifecycle "$TRIPOD_LAUNCH_HOOK" CONTINUE
+  # Stopping the instance ends this wait: that is no boot failure (no record; the join unit goes on).
+  trap - EXIT
+  until [ "$(lifecycle_state || true)" = InService ]; do "$TRIPOD_SLEEP" "\${TRIPOD_LIFECYCLE_POLL:-5}"; done
+  trap 'report_boot_failure $?' EXIT
+  log "the group took this master out of the warm pool: joining"
+}
+
+# master_boot: the whole master bootstrap. A warm pool instance (target lifecycle state Warmed:*)
+# prepares first; a prepared one (its second start) skips the packages.
+master_boot() {
+  local endpoint target
+  node_identity
+  target=$(retry_backoff 30 lifecycle_state) || target=InService
+  if [ -f "$TRIPOD_STATE/prepared" ]; then
+    systemctl disable "$JOIN_UNIT" || true
+    log "prepared in the warm pool: joining without installing again"
+  elif [[ "$target" == Warmed:* ]]; then
+    log "target lifecycle state $target: preparing for the warm pool"
+    master_prepare
+  else
+    common_setup master
+  fi
   wait_for_join_params
   if [ "$JOIN_STATE" = new ]; then ensure_cluster_cas; else fetch_cluster_cas; fi
   ensure_encryption_config "$JOIN_STATE"

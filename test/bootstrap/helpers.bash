@@ -91,6 +91,7 @@ setup_node() {
   respond local-ipv4 10.0.1.5
   respond zone eu-west-1a
   respond readyz ok
+  respond lifecycle InService # autoscaling/target-lifecycle-state: a master launched into its group
   fake_etcd_release "" # the release matches its pinned SHA-256 (tests that need a mismatch call it again)
   fake_aws_cli_release ""
   fake_cni_manifest ""

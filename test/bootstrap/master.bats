@@ -858,3 +858,47 @@ keep_applied() {
   [[ "$output" == *"cannot download https://cni.invalid/v0.28.9/kube-flannel.yml"* ]]
   [ "$(calls | grep -c 'kube-flannel.yml')" -gt 1 ]
 }
+
+# --- warm pool (issue 18): prepare while warming up, join when the group takes the instance ---------
+
+@test "a warm pool instance (target Warmed:Stopped) prepares: packages, images, the join unit, then completes its own warm-up hook; no etcd, no join" {
+  respond lifecycle Warmed:Stopped Warmed:Stopped InService
+  env_file="$BATS_TEST_TMPDIR/node.env"
+  export TRIPOD_BOOT_FAILED_PREFIX=/tripod/t1/boot-failed/ TRIPOD_JOIN_TIMEOUT=0
+  for v in "${!TRIPOD_@}"; do printf "%s='%s'\n" "$v" "${!v}"; done >"$env_file"
+  # the join that follows has no parameters (TRIPOD_JOIN_TIMEOUT=0): the boot stops after the prepare
+  TRIPOD_ENV_FILE="$env_file" run "$SCRIPTS/tripod-node.sh" boot
+  [ "$(line_of '^apt-get install')" -gt 0 ]
+  pull=$(line_of '^kubeadm config images pull --kubernetes-version v1.32.4$')
+  [ "$pull" -gt "$(line_of '^apt-get install')" ]
+  unit="$TRIPOD_ROOT/etc/systemd/system/tripod-join.service"
+  grep -qx "ExecStart=/bin/sh -c '/opt/tripod/tripod-node boot >>/var/log/tripod-bootstrap.log 2>&1'" "$unit"
+  grep -qx 'WantedBy=multi-user.target' "$unit"
+  enable=$(line_of '^systemctl enable tripod-join.service$')
+  hook=$(line_of '^aws autoscaling complete-lifecycle-action .*--lifecycle-hook-name tripod-master-launching --instance-id i-0abc --lifecycle-action-result CONTINUE')
+  [ "$pull" -lt "$enable" ] && [ "$enable" -lt "$hook" ]
+  # it asked for its join parameters only after the group took it (InService)
+  [ "$(line_of 'lifecycle -> InService')" -gt "$hook" ]
+  [ -f "$TRIPOD_ROOT/var/lib/tripod/prepared" ]
+}
+
+@test "a prepared master started again (the join unit) installs nothing, disables the unit and joins" {
+  mkdir -p "$TRIPOD_ROOT/var/lib/tripod"
+  : >"$TRIPOD_ROOT/var/lib/tripod/prepared"
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  master_boot 2>/dev/null
+  no_call '^apt-get'
+  no_call '^kubeadm config images pull'
+  no_call 'complete-lifecycle-action'
+  [ "$(line_of '^systemctl disable tripod-join.service$')" -lt "$(line_of '^systemctl .*etcd')" ]
+  [ "$(line_of '^kubeadm init')" -gt 0 ]
+}
+
+@test "a master launched into its group (target InService) installs and joins as before, with no join unit" {
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  master_boot 2>/dev/null
+  [ "$(line_of '^apt-get install')" -gt 0 ]
+  no_call 'tripod-join'
+  no_call 'complete-lifecycle-action'
+  [ ! -f "$TRIPOD_ROOT/etc/systemd/system/tripod-join.service" ]
+}
