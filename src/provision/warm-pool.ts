@@ -20,6 +20,7 @@ import {
   describeWarmPool,
   putWarmPool,
   type WarmPool,
+  waitWarmPoolGone,
 } from '../adapters/aws/autoscaling.js';
 import { resourceNames } from '../contract/names.js';
 import type { ClusterSpec } from '../spec/schema.js';
@@ -61,7 +62,7 @@ function compareWarmPool(d: DesiredWarmPool, f: Found<WarmPool>): Comparison {
       ...diff('maxGroupPreparedCapacity', a.maxGroupPreparedCapacity ?? 'group max size', 'group max size'),
       ...diff('poolState', a.poolState, d.poolState),
       ...diff('reuseOnScaleIn', a.reuseOnScaleIn, d.reuseOnScaleIn),
-      // A pool being deleted is put back by PutWarmPool once AWS has finished with it.
+      // A pool still being deleted (PendingDelete) is put back once AWS has finished with it.
       ...diff('status', a.status ?? 'active', 'active'),
     ],
   };
@@ -105,8 +106,12 @@ export const warmPoolKind: ResourceKind<DesiredWarmPool, WarmPool> = {
     await putWarmPool(ctx.aws, v.groupName, pool);
     return found(d.key, v.groupName, { ...pool, status: undefined, instances: 0 });
   },
-  async update(ctx, d) {
+  async update(ctx, d, f) {
     const v = d.value;
+    if (f.actual.status === 'PendingDelete') {
+      ctx.progress(`waiting for ${f.title} to finish deleting before putting it back`);
+      await waitWarmPoolGone(ctx.aws, v.groupName, ctx.timeouts.groupDeleteMs);
+    }
     await putWarmPool(ctx.aws, v.groupName, {
       minSize: v.minSize,
       maxGroupPreparedCapacity: undefined,

@@ -318,3 +318,17 @@ export async function putWarmPool(
 export async function deleteWarmPool(aws: AwsClients, group: string): Promise<void> {
   await aws.autoScaling.send(new DeleteWarmPoolCommand({ AutoScalingGroupName: group }));
 }
+
+/** Waits until a deleted pool (`PendingDelete`) is gone: AWS puts no new pool over one still being deleted. */
+export async function waitWarmPoolGone(
+  aws: AwsClients,
+  group: string,
+  timeoutMs: number,
+  intervalMs = 1000,
+): Promise<void> {
+  await waitFor(
+    `the warm pool of ${group} to finish deleting`,
+    async () => ((await describeWarmPool(aws, group)) === undefined ? true : undefined),
+    { timeoutMs, intervalMs },
+  );
+}
