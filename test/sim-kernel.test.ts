@@ -93,4 +93,44 @@ describe('VirtualClock and Kernel', () => {
     expect(seen).toEqual(['task@200', 'a@500', 'task@600', 'done 7']);
     expect(k.clock.elapsed()).toBe(10_000);
   });
+
+  it("in real time, compresses the simulated delays only: a pass's chain of latencies takes their sum, its real I/O counts at 1x", async () => {
+    // The sandbox runs 20x: before, each awaited latency cost at least one 5 ms wait of the loop
+    // (100 ms simulated) and real etcd I/O counted 20 times over, so the reconciler's share
+    // measured the compression, not the reconciler.
+    const k = new Kernel(1);
+    const seen: Record<string, number> = {};
+    let done = false;
+    let early: number | undefined;
+    k.spawn(
+      async () => {
+        const t0 = k.clock.elapsed();
+        for (let i = 0; i < 20; i++) await k.sleep(30);
+        seen.chain = k.clock.elapsed() - t0;
+        const t1 = k.clock.elapsed();
+        // An event due 500 ms (simulated) after the I/O starts must not run during a 50 ms real call.
+        k.after(500, () => {
+          early ??= k.clock.elapsed() - t1;
+        });
+        const w0 = performance.now();
+        const v = await k.realIo(() => new Promise<number>((r) => setTimeout(() => r(7), 50)));
+        seen.ioReal = performance.now() - w0;
+        seen.io = k.clock.elapsed() - t1;
+        seen.value = v;
+        await expect(k.realIo(() => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+      },
+      (r) => {
+        done = true;
+        if (!r.ok) throw r.error;
+      },
+    );
+    const deadline = performance.now() + 20_000;
+    await k.runRealtime(k.now() + 3_600_000, 20, () => done || performance.now() > deadline);
+    expect(done).toBe(true);
+    expect(seen.chain).toBe(600);
+    expect(seen.value).toBe(7);
+    expect(seen.io).toBeGreaterThanOrEqual(50);
+    expect(seen.io).toBeLessThanOrEqual(Math.ceil(seen.ioReal as number) + 1);
+    expect(early === undefined || early >= (seen.io as number)).toBe(true);
+  });
 });

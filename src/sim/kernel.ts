@@ -20,6 +20,13 @@ export class Kernel {
   private readonly queue = new EventQueue<() => void>();
   /** Async tasks in flight (reconciler passes): while any is, the loop lets promises settle after each event. */
   private asyncTasks = 0;
+  /**
+   * Real time the simulated world spent waiting on real work (runRealtime): how many pieces are in
+   * flight, since when, and the real milliseconds held since runRealtime last looked.
+   */
+  private readonly held = { count: 0, since: 0, ms: 0 };
+  /** Ends runRealtime's wait between two looks early (real I/O finished). */
+  private wake: (() => void) | undefined;
   /** Called after every event (the invariant checker). */
   afterEvent: (() => void) | undefined;
   /** Called with every timeline entry as it is logged (the sandbox's live output). */
@@ -80,30 +87,104 @@ export class Kernel {
   }
 
   /**
+   * Real I/O inside the simulation (a reconciler pass's call to a real etcd process). While any is
+   * in flight, runRealtime's virtual clock follows the wall clock at 1x, not `speed` times faster:
+   * the call counts for the time it really takes (the same call inside a VPC takes about as long),
+   * not 20 times that. Its outcome comes back through the event queue at the virtual time it
+   * finished (start + its real duration), so the caller's next step starts then.
+   */
+  realIo<T>(io: () => Promise<T>): Promise<T> {
+    const startedAt = this.clock.now();
+    const t0 = this.hold();
+    return new Promise<T>((resolve, reject) => {
+      const back = (deliver: () => void) => {
+        this.release();
+        this.at(startedAt + Math.round(performance.now() - t0), deliver);
+        this.wake?.();
+      };
+      let running: Promise<T>;
+      try {
+        running = io();
+      } catch (e) {
+        running = Promise.reject(e);
+      }
+      running.then(
+        (v) => back(() => resolve(v)),
+        (e: unknown) => back(() => reject(e)),
+      );
+    });
+  }
+
+  private hold(): number {
+    const now = performance.now();
+    if (this.held.count++ === 0) this.held.since = now;
+    return now;
+  }
+
+  private release(): void {
+    if (--this.held.count === 0) this.held.ms += performance.now() - this.held.since;
+  }
+
+  /** The real milliseconds held since the last call (a hold still on counts up to now). */
+  private takeHeld(): number {
+    const now = performance.now();
+    let ms = this.held.ms;
+    this.held.ms = 0;
+    if (this.held.count > 0) {
+      ms += now - this.held.since;
+      this.held.since = now;
+    }
+    return ms;
+  }
+
+  /**
    * Real-time mode (real etcd processes): virtual time follows the wall clock `speed` times faster,
    * so real etcd has real time to elect and catch up while the simulated delays (boots, polls, the
    * one-minute schedule, hook timeouts) are compressed. Events run once their virtual time has come;
    * async tasks (reconciler passes) do real I/O meanwhile. Not deterministic, by nature.
+   * The compression is for the simulated delays only, never for the reconciler's own work: after
+   * each event the async tasks' continuations run at that event's virtual time (a pass's chain of
+   * simulated call latencies takes their sum, not one wait of this loop each), and the real time
+   * they and their real I/O (`realIo`) take counts at 1x.
    * Returns true when `stop()` answered true, false when virtual time `t` was reached.
    */
   async runRealtime(t: number, speed: number, stop?: () => boolean): Promise<boolean> {
-    const wall0 = performance.now();
-    const v0 = this.clock.now();
+    let v = this.clock.now();
+    let wallLast = performance.now();
+    this.takeHeld();
     for (;;) {
-      const vnow = Math.min(t, v0 + Math.round((performance.now() - wall0) * speed));
+      const wallNow = performance.now();
+      const held = Math.min(this.takeHeld(), wallNow - wallLast);
+      v += (wallNow - wallLast - held) * speed + held;
+      wallLast = wallNow;
+      const vnow = Math.min(t, Math.round(v));
       for (;;) {
         const next = this.queue.peek();
         if (!next || next.at > vnow) break;
         this.queue.pop();
         this.clock.advanceTo(Math.max(this.clock.now(), next.at));
         next.value();
+        if (this.asyncTasks > 0) {
+          this.hold();
+          await settle();
+          this.release();
+        }
         this.afterEvent?.();
         if (stop?.()) return true;
       }
       if (this.clock.now() < vnow) this.clock.advanceTo(vnow);
+      v = Math.max(v, this.clock.now());
       if (stop?.()) return true;
       if (vnow >= t) return false;
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, 5);
+        this.wake = done;
+      });
     }
   }
 
