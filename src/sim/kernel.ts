@@ -157,7 +157,7 @@ export class Kernel {
       const held = Math.min(this.takeHeld(), wallNow - wallLast);
       v += (wallNow - wallLast - held) * speed + held;
       wallLast = wallNow;
-      const vnow = Math.min(t, Math.round(v));
+      let vnow = Math.min(t, Math.round(v));
       for (;;) {
         const next = this.queue.peek();
         if (!next || next.at > vnow) break;
@@ -168,6 +168,8 @@ export class Kernel {
           this.hold();
           await settle();
           this.release();
+          // Real I/O started at this event's time: the world waits there and follows it at 1x.
+          if (this.held.count > 0) v = vnow = this.clock.now();
         }
         this.afterEvent?.();
         if (stop?.()) return true;
