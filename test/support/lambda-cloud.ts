@@ -12,6 +12,7 @@ import {
   type CompleteLifecycleActionCommandInput,
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
+  DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
   type RecordLifecycleActionHeartbeatCommandInput,
   SetInstanceHealthCommand,
@@ -169,6 +170,10 @@ export async function createLambdaCloud(
     }
     return out;
   });
+  // The reconciler lists the warm pool's instances too (moto answers DescribeWarmPool).
+  asMock
+    .on(DescribeWarmPoolCommand)
+    .callsFake((input) => aws.autoScaling.send(new DescribeWarmPoolCommand(input)));
   asMock
     .on(SetInstanceHealthCommand)
     .callsFake((input) => aws.autoScaling.send(new SetInstanceHealthCommand(input)));

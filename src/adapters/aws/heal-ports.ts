@@ -9,9 +9,11 @@ import {
   type AutoScalingClient,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
+  DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
   SetInstanceHealthCommand,
   type TagDescription,
+  type Instance as WarmPoolInstance,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
@@ -96,6 +98,42 @@ export async function describeGroupWithTags(
   };
 }
 
+/**
+ * The group's warm pool instances (DescribeWarmPool: Warmed:* states; DescribeAutoScalingGroups does
+ * not list them), with private IP and launch time from EC2. Empty without a warm pool.
+ */
+export async function describeWarmPoolInstances(
+  autoScaling: AutoScalingClient,
+  ec2: EC2Client,
+  groupName: string,
+): Promise<FleetInstance[]> {
+  const pool: WarmPoolInstance[] = [];
+  let token: string | undefined;
+  do {
+    const r = await autoScaling.send(
+      new DescribeWarmPoolCommand({ AutoScalingGroupName: groupName, NextToken: token }),
+    );
+    pool.push(...(r.Instances ?? []));
+    token = r.NextToken;
+  } while (token);
+  const ids = pool.map((i) => i.InstanceId!).filter(Boolean);
+  const details = new Map<string, { ip: string | undefined; launch: number }>();
+  if (ids.length > 0) {
+    const r = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+    for (const res of r.Reservations ?? [])
+      for (const i of res.Instances ?? [])
+        details.set(i.InstanceId!, { ip: i.PrivateIpAddress, launch: i.LaunchTime?.getTime() ?? 0 });
+  }
+  return pool.map((i) => ({
+    instanceId: i.InstanceId!,
+    zone: i.AvailabilityZone ?? '',
+    privateIp: details.get(i.InstanceId!)?.ip,
+    lifecycleState: (i.LifecycleState ?? 'Warmed:Pending') as LifecycleState,
+    health: i.HealthStatus === 'Unhealthy' ? 'Unhealthy' : 'Healthy',
+    launchTime: details.get(i.InstanceId!)?.launch ?? 0,
+  }));
+}
+
 /** One instance's tags and EC2 state, or undefined when EC2 no longer knows it. */
 export async function describeInstance(
   ec2: EC2Client,
@@ -124,7 +162,8 @@ export function createFleetPort(
   return {
     async describeGroup(groupName) {
       const g = await describeGroupWithTags(autoScaling, ec2, groupName);
-      return { name: g.name, desired: g.desired, instances: g.instances };
+      const warm = await describeWarmPoolInstances(autoScaling, ec2, groupName);
+      return { name: g.name, desired: g.desired, instances: [...g.instances, ...warm] };
     },
     async completeLifecycleAction(groupName, instanceId, hook, result) {
       try {
