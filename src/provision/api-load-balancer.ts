@@ -3,11 +3,18 @@
  * zone with no healthy master still answers), a TCP 6443 listener and the masters' target group,
  * health-checked over HTTPS on /readyz (the API server's own readiness, not just an open port).
  */
+import { resourceNames } from '../contract/names.js';
 import { API_SERVER_PORT } from '../contract/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import type { DesiredListener, DesiredLoadBalancer, DesiredTargetGroup } from './load-balancer.js';
-import { resourceNames } from '../contract/names.js';
-import { type Desired, ownerTags } from './resource.js';
+import {
+  type DesiredListener,
+  type DesiredLoadBalancer,
+  type DesiredTargetGroup,
+  listenerKind,
+  loadBalancerKind,
+  targetGroupKind,
+} from './load-balancer.js';
+import { type Desired, desire, ownerTags } from './resource.js';
 
 export const CROSS_ZONE = 'load_balancing.cross_zone.enabled';
 
@@ -18,11 +25,11 @@ export function desiredApiLoadBalancer(
   const names = resourceNames(spec.name);
   const tags = ownerTags(spec);
   return [
-    {
-      key: 'lb/api',
-      kind: 'load-balancer',
-      title: `API load balancer ${names.apiLoadBalancer} (${spec.apiEndpoint.scheme})`,
-      value: {
+    desire(
+      loadBalancerKind,
+      'lb/api',
+      `API load balancer ${names.apiLoadBalancer} (${spec.apiEndpoint.scheme})`,
+      {
         name: names.apiLoadBalancer,
         scheme: spec.apiEndpoint.scheme,
         subnets,
@@ -32,24 +39,25 @@ export function desiredApiLoadBalancer(
         replaceIsDestructive:
           'replacing the API load balancer changes the API endpoint every node and kubeconfig uses',
       },
-    },
-    {
-      key: 'tg/api',
-      kind: 'target-group',
-      title: `API target group ${names.apiTargetGroup} (TCP ${API_SERVER_PORT}, HTTPS /readyz)`,
-      value: {
+    ),
+    desire(
+      targetGroupKind,
+      'tg/api',
+      `API target group ${names.apiTargetGroup} (TCP ${API_SERVER_PORT}, HTTPS /readyz)`,
+      {
         name: names.apiTargetGroup,
         protocol: 'TCP',
         port: API_SERVER_PORT,
         healthCheck: { protocol: 'HTTPS', path: '/readyz', port: 'traffic-port' },
         tags,
       },
-    },
-    {
-      key: `listener/api-${API_SERVER_PORT}`,
-      kind: 'listener',
-      title: `API listener TCP ${API_SERVER_PORT}`,
-      value: { loadBalancer: 'lb/api', port: API_SERVER_PORT, protocol: 'TCP', targetGroup: 'tg/api', tags },
-    },
+    ),
+    desire(listenerKind, `listener/api-${API_SERVER_PORT}`, `API listener TCP ${API_SERVER_PORT}`, {
+      loadBalancer: 'lb/api',
+      port: API_SERVER_PORT,
+      protocol: 'TCP',
+      targetGroup: 'tg/api',
+      tags,
+    }),
   ];
 }

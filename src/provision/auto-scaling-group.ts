@@ -19,6 +19,12 @@ import {
 } from '../adapters/aws/autoscaling.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { resourceNames } from '../contract/names.js';
+import { eventRuleKind } from './event-rules.js';
+import { launchTemplateKind } from './launch-templates.js';
+import { targetGroupKind } from './load-balancer.js';
+import { subnetKind } from './network.js';
+import { parameterKind } from './parameters.js';
+import { reconcilerFunctionKind } from './reconciler-function.js';
 import {
   type Comparison,
   type Context,
@@ -99,6 +105,17 @@ function compareGroup(d: DesiredGroup, f: Found<ActualGroup>, refs: Refs): Compa
 export const autoScalingGroupKind: ResourceKind<DesiredGroup, ActualGroup> = {
   kind: 'auto-scaling-group',
   group: 'instances',
+  // Groups come last: the configuration, the reconciler and its event rules exist before the first
+  // master launches, so its lifecycle events reach a reconciler that can let it join (on destroy the
+  // groups go first, while the reconciler still completes their hooks).
+  dependsOn: [
+    subnetKind,
+    launchTemplateKind,
+    targetGroupKind,
+    parameterKind,
+    reconcilerFunctionKind,
+    eventRuleKind,
+  ],
   async find(ctx: Context) {
     const names = resourceNames(ctx.cluster);
     // Shared with the warm pool's find (warm-pool.ts): one DescribeAutoScalingGroups for both.

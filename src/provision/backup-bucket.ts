@@ -32,7 +32,14 @@ import {
 } from '../adapters/aws/backup-bucket.js';
 import type { AwsClients } from '../adapters/aws/clients.js';
 import { CLUSTER_TAG } from '../contract/protocol.js';
-import { type Desired, type FieldChange, type Found, isOwned, type ResourceKind } from './resource.js';
+import {
+  type Desired,
+  desire,
+  type FieldChange,
+  type Found,
+  isOwned,
+  type ResourceKind,
+} from './resource.js';
 
 export type { BackupBucketObserved };
 
@@ -306,7 +313,7 @@ const foundOf = (observed: BackupBucketObserved, cluster: string): Found<BackupB
 
 /** The desired resource for the provisioner's list (tags: the owner tags of the spec). */
 export function backupBucketDesired(value: BackupBucketDesired): Desired<BackupBucketDesired> {
-  return { key: BACKUP_BUCKET_KEY, kind: 'backup-bucket', title: `backup bucket ${value.name}`, value };
+  return desire(backupBucketKind, BACKUP_BUCKET_KEY, `backup bucket ${value.name}`, value);
 }
 
 /**
@@ -316,6 +323,7 @@ export function backupBucketDesired(value: BackupBucketDesired): Desired<BackupB
 export const backupBucketKind: ResourceKind<BackupBucketDesired, BackupBucketObserved> = {
   kind: 'backup-bucket',
   group: 'backups',
+  dependsOn: [],
   async find(ctx) {
     const wanted = ctx.desired.find((d) => d.kind === 'backup-bucket')?.value as
       | BackupBucketDesired

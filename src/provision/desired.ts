@@ -25,15 +25,31 @@ import { reconcilerConfigFromSpec } from '../heal/config.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology, type Topology } from '../spec/topology.js';
 import { desiredApiLoadBalancer } from './api-load-balancer.js';
+import { autoScalingGroupKind } from './auto-scaling-group.js';
 import { backupBucketDesired, desiredBackupBucket, partitionOf } from './backup-bucket.js';
-import type { DesiredRule as DesiredEventRule } from './event-rules.js';
-import type { DesiredLaunchTemplate } from './launch-templates.js';
+import { dnsKind } from './dns.js';
+import { type DesiredRule as DesiredEventRule, eventRuleKind } from './event-rules.js';
+import { type DesiredLaunchTemplate, launchTemplateKind } from './launch-templates.js';
 import { desiredMasterGroup } from './master-group.js';
-import { zoneSubnetCidrs } from './network.js';
-import type { DesiredParameter } from './parameters.js';
+import {
+  internetGatewayKind,
+  natGatewayKind,
+  routeTableKind,
+  subnetKind,
+  vpcKind,
+  zoneSubnetCidrs,
+} from './network.js';
+import { type DesiredParameter, parameterKind } from './parameters.js';
 import { defaultReconcilerBundle } from './reconciler-bundle.js';
-import type { DesiredFunction } from './reconciler-function.js';
-import { type Desired, ownerTags, type ReconcilerBundle, type Refs } from './resource.js';
+import { type DesiredFunction, reconcilerFunctionKind } from './reconciler-function.js';
+import {
+  type Desired,
+  desire,
+  ownerTags,
+  type ReconcilerBundle,
+  type Refs,
+  type ResourceKind,
+} from './resource.js';
 import {
   type DesiredRule,
   type DesiredRules,
@@ -41,9 +57,11 @@ import {
   KUBE_PROXY_HEALTH_PORT,
   KUBELET_PORT,
   OVERLAY_PORT,
+  securityGroupKind,
+  securityGroupRulesKind,
 } from './security-groups.js';
 import { desiredServiceLoadBalancer } from './service-load-balancer.js';
-import { desiredMasterWarmPool, WARM_POOL_KEY } from './warm-pool.js';
+import { desiredMasterWarmPool, WARM_POOL_KEY, warmPoolKind } from './warm-pool.js';
 import { desiredWorkerGroup } from './worker-group.js';
 
 export interface DesiredOptions {
@@ -93,23 +111,23 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   const tags = ownerTags(spec);
   const zones = spec.network.zones;
   const out: Desired[] = [];
-  const add = <D>(key: string, kind: string, title: string, value: D) =>
-    out.push({ key, kind, title, value });
+  const add = <D>(key: string, kind: ResourceKind<D>, title: string, value: D) =>
+    out.push(desire(kind, key, title, value));
   const withKey = (key: string, name: string) => ({ ...tags, [RESOURCE_TAG]: key, Name: name });
 
   // ---- network (only when tripod makes it) ----
   if (spec.network.cidr) {
     const cidrs = zoneSubnetCidrs(spec.network.cidr, zones);
-    add('vpc', 'vpc', `VPC ${spec.network.cidr}`, {
+    add('vpc', vpcKind, `VPC ${spec.network.cidr}`, {
       cidr: spec.network.cidr,
       tags: withKey('vpc', names.vpc),
     });
-    add('igw', 'internet-gateway', 'internet gateway', { tags: withKey('igw', names.vpc) });
+    add('igw', internetGatewayKind, 'internet gateway', { tags: withKey('igw', names.vpc) });
     for (const zone of zones) {
       const c = cidrs.get(zone)!;
       for (const tier of ['public', 'private'] as const) {
         const key = `subnet/${tier}/${zone}`;
-        add(key, 'subnet', `${tier} subnet ${zone} ${c[tier]}`, {
+        add(key, subnetKind, `${tier} subnet ${zone} ${c[tier]}`, {
           zone,
           cidr: c[tier],
           public: tier === 'public',
@@ -118,19 +136,19 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
       }
     }
     for (const zone of zones) {
-      add(`nat/${zone}`, 'nat-gateway', `NAT gateway ${zone}`, {
+      add(`nat/${zone}`, natGatewayKind, `NAT gateway ${zone}`, {
         zone,
         subnet: `subnet/public/${zone}`,
         tags: withKey(`nat/${zone}`, names.natGateway(zone)),
       });
     }
-    add('rtb/public', 'route-table', 'public route table (-> internet gateway)', {
+    add('rtb/public', routeTableKind, 'public route table (-> internet gateway)', {
       defaultRoute: { gateway: 'igw' },
       subnets: zones.map((z) => `subnet/public/${z}`),
       tags: withKey('rtb/public', names.routeTable('public')),
     });
     for (const zone of zones) {
-      add(`rtb/private/${zone}`, 'route-table', `private route table ${zone} (-> NAT ${zone})`, {
+      add(`rtb/private/${zone}`, routeTableKind, `private route table ${zone} (-> NAT ${zone})`, {
         defaultRoute: { natGateway: `nat/${zone}` },
         subnets: [`subnet/private/${zone}`],
         tags: withKey(`rtb/private/${zone}`, names.routeTable('private', zone)),
@@ -152,7 +170,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
     ['reconciler', names.reconcilerSecurityGroup, 'tripod reconciler (etcd client)'],
   ];
   for (const [role, name, description] of groups) {
-    add(`sg/${role}`, 'security-group', `security group ${name}`, {
+    add(`sg/${role}`, securityGroupKind, `security group ${name}`, {
       role,
       name,
       description: `${description} of cluster ${spec.name}`,
@@ -161,7 +179,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   }
   const rules = securityRules(spec);
   for (const [role] of groups) {
-    add(`sg-rules/${role}`, 'security-group-rules', `ingress rules of ${role}`, {
+    add(`sg-rules/${role}`, securityGroupRulesKind, `ingress rules of ${role}`, {
       group: `sg/${role}`,
       rules: rules[role],
     } satisfies DesiredRules);
@@ -175,7 +193,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   for (const role of ['masters', 'workers'] as const) {
     const pool = role === 'masters' ? spec.masters : spec.workers;
     const name = role === 'masters' ? names.masterLaunchTemplate : names.workerLaunchTemplate;
-    add(`lt/${role}`, 'launch-template', `launch template ${name}`, {
+    add(`lt/${role}`, launchTemplateKind, `launch template ${name}`, {
       name,
       image: pool.image,
       instanceType: pool.instanceType,
@@ -195,13 +213,13 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   // ---- groups ----
   add(
     'asg/masters',
-    'auto-scaling-group',
+    autoScalingGroupKind,
     `master group ${names.masterGroup} (${topology.masters})`,
     desiredMasterGroup(spec, topology, nodeSubnets),
   );
   add(
     'asg/workers',
-    'auto-scaling-group',
+    autoScalingGroupKind,
     `worker group ${names.workerGroup}`,
     desiredWorkerGroup(spec, nodeSubnets),
   );
@@ -209,7 +227,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
   if (warmPool)
     add(
       WARM_POOL_KEY,
-      'warm-pool',
+      warmPoolKind,
       `warm pool of ${names.masterGroup} (${warmPool.minSize} ${warmPool.poolState.toLowerCase()})`,
       warmPool,
     );
@@ -220,7 +238,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
     ['dns/svc', spec.serviceEndpoint, 'lb/svc'],
   ] as const) {
     if (ep.dnsName && ep.hostedZoneId) {
-      add(key, 'dns-record', `alias record ${ep.dnsName}`, {
+      add(key, dnsKind, `alias record ${ep.dnsName}`, {
         hostedZoneId: ep.hostedZoneId,
         name: ep.dnsName,
         loadBalancer: lb,
@@ -255,7 +273,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
 
   // ---- configuration ----
   const svcTgs = spec.serviceEndpoint.ports.map((p) => `tg/svc-${p.port}`);
-  add('param/config', 'parameter', `parameter ${configParameter(spec.name)}`, {
+  add('param/config', parameterKind, `parameter ${configParameter(spec.name)}`, {
     name: configParameter(spec.name),
     render: (refs: Refs) =>
       JSON.stringify(
@@ -274,7 +292,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
     ? { arn: spec.reconciler.functionArn }
     : { key: 'fn/reconciler' };
   if (!spec.reconciler.functionArn) {
-    add('fn/reconciler', 'function', `reconciler function ${names.reconcilerFunction}`, {
+    add('fn/reconciler', reconcilerFunctionKind, `reconciler function ${names.reconcilerFunction}`, {
       name: names.reconcilerFunction,
       bundle: options.reconcilerBundle ?? defaultReconcilerBundle(),
       role: options.reconcilerRoleArn
@@ -296,7 +314,7 @@ export function desiredCluster(spec: ClusterSpec, options: DesiredOptions = {}):
     description: string,
     body: Partial<DesiredEventRule>,
   ) =>
-    add(`rule/${what}`, 'event-rule', `event rule ${names.eventRule(what)}`, {
+    add(`rule/${what}`, eventRuleKind, `event rule ${names.eventRule(what)}`, {
       name: names.eventRule(what),
       description: `${description} (tripod cluster ${spec.name})`,
       target,

@@ -3,6 +3,7 @@
  * only ever touches the records the spec names (a record dropped from the spec is left alone).
  */
 import { type AliasRecord, changeAliasRecord, getAliasRecord } from '../adapters/aws/route53.js';
+import { loadBalancerKind } from './load-balancer.js';
 import { diff, type Found, type ResourceKind } from './resource.js';
 
 export interface DesiredAlias {
@@ -20,6 +21,7 @@ export interface ActualAlias {
 export const dnsKind: ResourceKind<DesiredAlias, ActualAlias> = {
   kind: 'dns-record',
   group: 'dns',
+  dependsOn: [loadBalancerKind],
   async find(ctx) {
     const wanted: Array<{ key: string; hostedZoneId?: string; dnsName?: string }> = [
       { key: 'dns/api', ...ctx.spec.apiEndpoint },

@@ -18,6 +18,7 @@ import {
 import { allowEventBridge } from '../adapters/aws/lambda.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { EVENT_RULES, type EventRuleName, resourceNames } from '../contract/names.js';
+import { reconcilerFunctionKind } from './reconciler-function.js';
 import { type Context, diff, type Found, isOwned, type Refs, type ResourceKind } from './resource.js';
 
 export const TARGET_ID = 'tripod-reconciler';
@@ -89,6 +90,7 @@ async function write(ctx: Context, d: DesiredRule, existing: RuleTarget[] | unde
 export const eventRuleKind: ResourceKind<DesiredRule, ActualRule> = {
   kind: 'event-rule',
   group: 'events',
+  dependsOn: [reconcilerFunctionKind],
   async find(ctx) {
     const names = resourceNames(ctx.cluster);
     const byName = new Map(EVENT_RULES.map((r) => [names.eventRule(r), r] as [string, EventRuleName]));

@@ -28,6 +28,7 @@ import {
   type ResourceKind,
   tagChanges,
 } from './resource.js';
+import { securityGroupKind } from './security-groups.js';
 
 export interface DesiredLaunchTemplate {
   name: string;
@@ -78,6 +79,7 @@ function dataOf(d: DesiredLaunchTemplate, refs: Refs): LaunchTemplateData {
 export const launchTemplateKind: ResourceKind<DesiredLaunchTemplate, ActualLaunchTemplate> = {
   kind: 'launch-template',
   group: 'launch templates',
+  dependsOn: [securityGroupKind],
   async find(ctx: Context) {
     const templates = await findLaunchTemplates(ctx.aws, [tagFilter(CLUSTER_TAG, ctx.cluster)]);
     return Promise.all(

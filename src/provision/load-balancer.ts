@@ -27,7 +27,7 @@ import {
   waitLoadBalancerActive,
 } from '../adapters/aws/elbv2.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { retryDependency } from './network.js';
+import { retryDependency, subnetKind, vpcKind } from './network.js';
 import {
   type Context,
   diff,
@@ -37,6 +37,7 @@ import {
   type ResourceKind,
   tagChanges,
 } from './resource.js';
+import { securityGroupKind } from './security-groups.js';
 
 export interface DesiredLoadBalancer {
   name: string;
@@ -109,6 +110,7 @@ const lbAttrs = (l: LoadBalancer) => ({
 export const loadBalancerKind: ResourceKind<DesiredLoadBalancer, ActualLoadBalancer> = {
   kind: 'load-balancer',
   group: 'load balancers',
+  dependsOn: [subnetKind, securityGroupKind],
   async find(ctx) {
     const { lbs } = await loadElb(ctx);
     return Promise.all(
@@ -189,6 +191,7 @@ export const loadBalancerKind: ResourceKind<DesiredLoadBalancer, ActualLoadBalan
 export const targetGroupKind: ResourceKind<DesiredTargetGroup, TargetGroup & { tags: Tags }> = {
   kind: 'target-group',
   group: 'load balancers',
+  dependsOn: [vpcKind],
   async find(ctx) {
     const { tgs } = await loadElb(ctx);
     return tgs.map((t) => ({
@@ -257,6 +260,7 @@ export const targetGroupKind: ResourceKind<DesiredTargetGroup, TargetGroup & { t
 export const listenerKind: ResourceKind<DesiredListener, Listener> = {
   kind: 'listener',
   group: 'load balancers',
+  dependsOn: [loadBalancerKind, targetGroupKind],
   async find(ctx) {
     const { lbs } = await loadElb(ctx);
     const owned = lbs.filter((l) => isOwned(l.tags, ctx.cluster));

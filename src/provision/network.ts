@@ -38,8 +38,8 @@ import {
   waitNatGateway,
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { CLUSTER_TAG } from '../contract/protocol.js';
 import { RESOURCE_TAG } from '../contract/names.js';
+import { CLUSTER_TAG } from '../contract/protocol.js';
 import {
   type Context,
   diff,
@@ -98,6 +98,7 @@ export interface DesiredVpc {
 export const vpcKind: ResourceKind<DesiredVpc, Vpc> = {
   kind: 'vpc',
   group: 'network',
+  dependsOn: [],
   async find(ctx) {
     const vpcs = ofCluster(ctx, await findVpcs(ctx.aws, clusterFilter(ctx)));
     return vpcs.map((v) => ({
@@ -169,6 +170,7 @@ export interface DesiredInternetGateway {
 export const internetGatewayKind: ResourceKind<DesiredInternetGateway, InternetGateway> = {
   kind: 'internet-gateway',
   group: 'network',
+  dependsOn: [vpcKind],
   async find(ctx) {
     const igws = ofCluster(ctx, await findInternetGateways(ctx.aws, clusterFilter(ctx)));
     return igws.map((g) => ({
@@ -221,6 +223,7 @@ export interface DesiredSubnet {
 export const subnetKind: ResourceKind<DesiredSubnet, Subnet> = {
   kind: 'subnet',
   group: 'network',
+  dependsOn: [vpcKind],
   async find(ctx) {
     const subnets = ofCluster(ctx, await findSubnets(ctx.aws, { filters: clusterFilter(ctx) }));
     return subnets.map((s) => ({
@@ -292,6 +295,8 @@ const natAttrs = (id: string, publicIp: string | undefined): Record<string, stri
 export const natGatewayKind: ResourceKind<DesiredNatGateway, NatGateway> = {
   kind: 'nat-gateway',
   group: 'network',
+  // A public NAT gateway needs the VPC's internet gateway attached.
+  dependsOn: [subnetKind, internetGatewayKind],
   async find(ctx) {
     const nats = ofCluster(ctx, await findNatGateways(ctx.aws, clusterFilter(ctx)));
     return nats.map((n) => ({
@@ -384,6 +389,7 @@ const routeText = (r: { gatewayId?: string; natGatewayId?: string } | undefined)
 export const routeTableKind: ResourceKind<DesiredRouteTable, RouteTable> = {
   kind: 'route-table',
   group: 'network',
+  dependsOn: [vpcKind, subnetKind, internetGatewayKind, natGatewayKind],
   async find(ctx) {
     const tables = ofCluster(ctx, await findRouteTables(ctx.aws, clusterFilter(ctx)));
     return tables.map((t) => ({

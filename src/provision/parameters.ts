@@ -22,6 +22,8 @@ import {
 } from '../adapters/aws/ssm.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { CLUSTER_TAG, parameterRoot } from '../contract/protocol.js';
+import { backupBucketKind } from './backup-bucket.js';
+import { loadBalancerKind, targetGroupKind } from './load-balancer.js';
 import {
   type FieldChange,
   type Found,
@@ -82,6 +84,8 @@ async function ensureOwned(ctx: Parameters<ResourceKind['delete']>[0], f: Found<
 export const parameterKind: ResourceKind<DesiredParameter, ActualParameter> = {
   kind: 'parameter',
   group: 'configuration',
+  // The configuration names the API target group, load balancer and backup bucket for the reconciler.
+  dependsOn: [backupBucketKind, loadBalancerKind, targetGroupKind],
   async find(ctx) {
     const mine = (p: ActualParameter, owned: boolean): Found<ActualParameter> => ({
       key: keyOf(ctx.cluster, p.name),

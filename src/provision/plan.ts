@@ -44,6 +44,7 @@ import {
   type Desired,
   type FieldChange,
   type Found,
+  orderKinds,
   Refs,
   type ResourceKind,
   type Timeouts,
@@ -52,12 +53,11 @@ import { securityGroupKind, securityGroupRulesKind } from './security-groups.js'
 import { warmPoolKind } from './warm-pool.js';
 
 /**
- * Every kind, in dependency order (deletes run in reverse). The Auto Scaling groups come last: the
- * cluster configuration, the reconciler function and its event rules exist before the first master
- * launches, so its lifecycle events reach a reconciler that can let it join (on destroy the groups
- * go first, while the reconciler still completes their hooks).
+ * Every kind, in the order apply creates them (deletes run in reverse): derived from what each kind
+ * depends on (`dependsOn`), so a new kind only has to be listed here, anywhere. Ties keep this
+ * listing's order.
  */
-export const KINDS: ReadonlyArray<ResourceKind<never, never>> = [
+export const KINDS: ReadonlyArray<ResourceKind> = orderKinds<ResourceKind>([
   vpcKind,
   internetGatewayKind,
   subnetKind,
@@ -76,7 +76,7 @@ export const KINDS: ReadonlyArray<ResourceKind<never, never>> = [
   eventRuleKind,
   autoScalingGroupKind,
   warmPoolKind,
-] as unknown as ReadonlyArray<ResourceKind<never, never>>;
+]);
 
 export type ChangeAction = 'create' | 'update' | 'replace' | 'delete';
 
@@ -130,7 +130,7 @@ export interface PlanState {
 const kindOf = (name: string) => {
   const k = KINDS.find((x) => x.kind === name);
   if (!k) throw new Error(`internal: no resource kind ${name}`);
-  return k as unknown as ResourceKind;
+  return k;
 };
 
 export function makeContext(
@@ -173,7 +173,7 @@ export async function planCluster(
 
   const existing = desired?.existingNetwork;
   const [foundPerKind, network] = await Promise.all([
-    Promise.all(KINDS.map((k) => (k as unknown as ResourceKind).find(ctx))),
+    Promise.all(KINDS.map((k) => k.find(ctx))),
     existing && !options.destroy
       ? checkExistingNetwork(aws, spec, existing)
       : Promise.resolve({ problems: [], vpcCidr: undefined }),
@@ -219,7 +219,7 @@ export async function planCluster(
   }
 
   const forward: PlannedChange[] = [];
-  for (const kind of KINDS as unknown as ResourceKind[]) {
+  for (const kind of KINDS) {
     for (const d of wanted.filter((w) => w.kind === kind.kind)) {
       const f = found.get(d.key);
       const base = { key: d.key, kind: d.kind, group: kind.group, title: d.title };
@@ -259,7 +259,7 @@ export async function planCluster(
 
   const wantedKeys = new Set(wanted.map((w) => w.key));
   const deletes: PlannedChange[] = [];
-  for (const kind of [...(KINDS as unknown as ResourceKind[])].reverse()) {
+  for (const kind of [...KINDS].reverse()) {
     for (const f of found.values()) {
       if (f.kind !== kind.kind || !f.owned || wantedKeys.has(f.key)) continue;
       deletes.push({

@@ -21,8 +21,11 @@ import {
   waitFunctionReady,
 } from '../adapters/aws/lambda.js';
 import type { Tags } from '../adapters/aws/tags.js';
-import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import { resourceNames } from '../contract/names.js';
+import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
+import { targetGroupKind } from './load-balancer.js';
+import { subnetKind } from './network.js';
+import { parameterKind } from './parameters.js';
 import {
   type Context,
   diff,
@@ -33,6 +36,7 @@ import {
   type ResourceKind,
   UNKNOWN,
 } from './resource.js';
+import { securityGroupKind } from './security-groups.js';
 import { zipSync } from './zip.js';
 
 export interface DesiredFunction {
@@ -126,6 +130,8 @@ const readyWait = (ctx: Context): ReadyWait => ({
 export const reconcilerFunctionKind: ResourceKind<DesiredFunction, LambdaFunction> = {
   kind: 'function',
   group: 'reconciler',
+  // It reads the configuration on its first event.
+  dependsOn: [subnetKind, securityGroupKind, targetGroupKind, parameterKind],
   async find(ctx) {
     const name = resourceNames(ctx.cluster).reconcilerFunction;
     const fn = await getFunction(ctx.aws, name);

@@ -125,12 +125,50 @@ export interface ResourceKind<D = unknown, A = unknown> {
   kind: string;
   /** Heading for progress output (network, masters, ...). */
   group: string;
+  /**
+   * The kinds this kind's resources reference (their ids and ARNs through `Refs`), or that must exist
+   * before one of them is made: apply creates those first and deletes them after. The apply order
+   * is derived from these (`orderKinds`), never kept by hand.
+   */
+  dependsOn: ReadonlyArray<ResourceKind>;
   find(ctx: Context): Promise<Array<Found<A>>>;
   compare(desired: D, found: Found<A>, refs: Refs): Comparison;
   create(ctx: Context, desired: Desired<D>): Promise<Found<A>>;
   /** Brings the resource to its desired value (recomputes what differs). */
   update(ctx: Context, desired: Desired<D>, found: Found<A>): Promise<Found<A> | undefined>;
   delete(ctx: Context, found: Found<A>): Promise<void>;
+}
+
+/** A desired resource, made through its kind: the value is checked against the kind's own type. */
+export const desire = <D>(kind: ResourceKind<D>, key: string, title: string, value: D): Desired<D> => ({
+  key,
+  kind: kind.kind,
+  title,
+  value,
+});
+
+/**
+ * The kinds in an order where every kind comes after the kinds it depends on (a topological sort,
+ * Kahn's), ties kept in the given order. Throws on a dependency outside `kinds` or a cycle.
+ */
+export function orderKinds<K extends ResourceKind>(kinds: readonly K[]): K[] {
+  const known = new Set<ResourceKind>(kinds);
+  for (const k of kinds)
+    for (const d of k.dependsOn)
+      if (!known.has(d))
+        throw new Error(`internal: resource kind ${k.kind} depends on ${d.kind}, which is not listed`);
+  const ordered: K[] = [];
+  const placed = new Set<ResourceKind>();
+  while (ordered.length < kinds.length) {
+    const next = kinds.find((k) => !placed.has(k) && k.dependsOn.every((d) => placed.has(d)));
+    if (!next) {
+      const left = kinds.filter((k) => !placed.has(k)).map((k) => k.kind);
+      throw new Error(`internal: resource kinds depend on each other in a circle: ${left.join(', ')}`);
+    }
+    ordered.push(next);
+    placed.add(next);
+  }
+  return ordered;
 }
 
 /** The tags everything tripod creates carries: the cluster's, tripod's, and the spec's own. */

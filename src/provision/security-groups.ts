@@ -16,7 +16,7 @@ import {
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { CLUSTER_TAG, ROLE_TAG } from '../contract/protocol.js';
-import { retryDependency } from './network.js';
+import { retryDependency, vpcKind } from './network.js';
 import {
   type Context,
   diff,
@@ -70,6 +70,7 @@ const roleOf = (g: SecurityGroup) => g.tags[ROLE_TAG] ?? g.name.slice(g.name.las
 export const securityGroupKind: ResourceKind<DesiredSecurityGroup, SecurityGroup> = {
   kind: 'security-group',
   group: 'security groups',
+  dependsOn: [vpcKind],
   async find(ctx) {
     const groups = await loadGroups(ctx);
     return groups.map((g) => ({
@@ -154,6 +155,7 @@ function ruleDelta(want: IngressRule[], have: IngressRule[]) {
 export const securityGroupRulesKind: ResourceKind<DesiredRules, SecurityGroup> = {
   kind: 'security-group-rules',
   group: 'security groups',
+  dependsOn: [securityGroupKind, vpcKind],
   async find(ctx) {
     const groups = await loadGroups(ctx);
     return groups.map((g) => ({

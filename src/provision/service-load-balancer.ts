@@ -2,11 +2,18 @@
  * The service endpoint: a network load balancer with one listener per spec port, each forwarding to
  * a target group on the port's nodePort, in front of the workers (and the masters when schedulable).
  */
+import { resourceNames } from '../contract/names.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { CROSS_ZONE } from './api-load-balancer.js';
-import type { DesiredListener, DesiredLoadBalancer, DesiredTargetGroup } from './load-balancer.js';
-import { resourceNames } from '../contract/names.js';
-import { type Desired, ownerTags } from './resource.js';
+import {
+  type DesiredListener,
+  type DesiredLoadBalancer,
+  type DesiredTargetGroup,
+  listenerKind,
+  loadBalancerKind,
+  targetGroupKind,
+} from './load-balancer.js';
+import { type Desired, desire, ownerTags } from './resource.js';
 import { KUBE_PROXY_HEALTH_PORT } from './security-groups.js';
 
 /**
@@ -27,11 +34,11 @@ export function desiredServiceLoadBalancer(
   const names = resourceNames(spec.name);
   const tags = ownerTags(spec);
   return [
-    {
-      key: 'lb/svc',
-      kind: 'load-balancer',
-      title: `service load balancer ${names.serviceLoadBalancer} (${spec.serviceEndpoint.scheme})`,
-      value: {
+    desire(
+      loadBalancerKind,
+      'lb/svc',
+      `service load balancer ${names.serviceLoadBalancer} (${spec.serviceEndpoint.scheme})`,
+      {
         name: names.serviceLoadBalancer,
         scheme: spec.serviceEndpoint.scheme,
         subnets,
@@ -39,32 +46,32 @@ export function desiredServiceLoadBalancer(
         attributes: { [CROSS_ZONE]: 'true' },
         tags,
       },
-    },
+    ),
     ...spec.serviceEndpoint.ports.flatMap((p) => [
-      {
-        key: `tg/svc-${p.port}`,
-        kind: 'target-group',
-        title: `service target group ${names.serviceTargetGroup(p.port)} (${p.protocol} ${p.nodePort})`,
-        value: {
+      desire(
+        targetGroupKind,
+        `tg/svc-${p.port}`,
+        `service target group ${names.serviceTargetGroup(p.port)} (${p.protocol} ${p.nodePort})`,
+        {
           name: names.serviceTargetGroup(p.port),
           protocol: p.protocol,
           port: p.nodePort,
           healthCheck: serviceHealthCheck(p.protocol),
           tags,
         } satisfies DesiredTargetGroup,
-      },
-      {
-        key: `listener/svc-${p.port}`,
-        kind: 'listener',
-        title: `service listener ${p.protocol} ${p.port} -> ${p.nodePort}`,
-        value: {
+      ),
+      desire(
+        listenerKind,
+        `listener/svc-${p.port}`,
+        `service listener ${p.protocol} ${p.port} -> ${p.nodePort}`,
+        {
           loadBalancer: 'lb/svc',
           port: p.port,
           protocol: p.protocol,
           targetGroup: `tg/svc-${p.port}`,
           tags,
         } satisfies DesiredListener,
-      },
+      ),
     ]),
   ];
 }

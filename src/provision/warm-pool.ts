@@ -24,6 +24,7 @@ import {
 } from '../adapters/aws/autoscaling.js';
 import { resourceNames } from '../contract/names.js';
 import type { ClusterSpec } from '../spec/schema.js';
+import { autoScalingGroupKind } from './auto-scaling-group.js';
 import { type Comparison, type Context, diff, type Found, isOwned, type ResourceKind } from './resource.js';
 
 export interface DesiredWarmPool {
@@ -82,6 +83,8 @@ const found = (key: string, group: string, pool: WarmPool): Found<WarmPool> => (
 export const warmPoolKind: ResourceKind<DesiredWarmPool, WarmPool> = {
   kind: 'warm-pool',
   group: 'instances',
+  // The pool belongs to the master group: made after it, deleted before it.
+  dependsOn: [autoScalingGroupKind],
   async find(ctx: Context) {
     const name = resourceNames(ctx.cluster).masterGroup;
     const groups = await ctx.once('auto-scaling-groups', () =>
