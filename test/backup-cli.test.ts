@@ -20,8 +20,8 @@ import { describeGroups } from '../src/adapters/aws/autoscaling.js';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
 import { createS3Backup } from '../src/adapters/aws/s3-backup.js';
 import { deleteParameter, getParameter, putParameter } from '../src/adapters/aws/ssm.js';
-import type { QuorumMemory } from '../src/heal/observed.js';
 import { configParameter, restoreParameter, statusParameter } from '../src/contract/protocol.js';
+import type { QuorumMemory } from '../src/heal/observed.js';
 import { STATUS_VERSION } from '../src/heal/status.js';
 import { cli } from './support/cli.js';
 

@@ -17,8 +17,8 @@
  * worker that completed its hook itself, when the next worker leaves).
  */
 import type { AwsLoadBalancerPort } from '../adapters/aws/heal-ports.js';
-import type { FleetPort, ParameterPort } from '../heal/ports.js';
 import { signalWriterProblem } from '../contract/protocol.js';
+import type { FleetPort, ParameterPort } from '../heal/ports.js';
 
 /** Time a worker gets to drain beyond its targets' deregistration delay before the fallback CONTINUE. */
 export const DRAIN_GRACE_MS = 5 * 60_000;

@@ -6,8 +6,9 @@
  * keeps quorum and that no other learner is in flight. It also says whether the cluster has converged (M voting members, all answering, on the InService masters,
  * every one registered, spread over the zones that are up, no lifecycle action pending).
  */
-import type { EtcdMemberReply } from '../heal/ports.js';
+
 import { hostOfURL } from '../contract/protocol.js';
+import type { EtcdMemberReply } from '../heal/ports.js';
 import { quorumOf } from '../spec/topology.js';
 import type { SimCloud } from './cloud.js';
 import type { RealEtcd } from './etcd-real.js';

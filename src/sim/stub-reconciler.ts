@@ -3,9 +3,7 @@
  * proving the invariants catch a wrong decision). The real one is src/heal's `reconcilePass`; the
  * simulator runs that unchanged through the same ports.
  */
-import type { ReconcilerConfig } from '../heal/config.js';
-import type { JoinParameters, ReconcilerMemory } from '../heal/observed.js';
-import type { EtcdMemberReply, EtcdMemberStatusReply, FleetInstance, HealPorts } from '../heal/ports.js';
+
 import {
   bootFailurePath,
   clientURL,
@@ -15,6 +13,9 @@ import {
   peerURL,
   statusParameter,
 } from '../contract/protocol.js';
+import type { ReconcilerConfig } from '../heal/config.js';
+import type { JoinParameters, ReconcilerMemory } from '../heal/observed.js';
+import type { EtcdMemberReply, EtcdMemberStatusReply, FleetInstance, HealPorts } from '../heal/ports.js';
 
 /** A pass as the Lambda runs it; `options.remainingMs` is the invocation's remaining time (Lambda's context). */
 export type Reconciler = (
