@@ -11,8 +11,15 @@ function cluster(seed = 1) {
   const k = new Kernel(seed);
   const down = new Set<string>();
   const cut = new Set<string>();
+  /** Sides of a partition that is not transitive: side 1 and side 2 miss each other, both reach side 0. */
+  const side = new Map<string, 1 | 2>();
+  const reach = (a: string, b: string) =>
+    !down.has(a) &&
+    !down.has(b) &&
+    (a === b ||
+      (!cut.has(a) && !cut.has(b) && (side.get(a) ?? side.get(b)) === (side.get(b) ?? side.get(a))));
   const etcd = new EtcdModel(k, {
-    reach: (a, b) => !down.has(a) && !down.has(b) && (a === b || (!cut.has(a) && !cut.has(b))),
+    reach,
     reconcilerReach: (ip) => !down.has(ip) && !cut.has(ip),
     hostAlive: (ip) => !down.has(ip),
   });
@@ -37,7 +44,7 @@ function cluster(seed = 1) {
     await wait(6_000);
     return member.id;
   };
-  return { k, etcd, down, cut, wait, net, grow };
+  return { k, etcd, down, cut, side, reach, wait, net, grow };
 }
 
 async function three() {
@@ -211,6 +218,45 @@ describe('etcd model', () => {
     });
     expect(etcd.restart('10.2.0.1')).toBeUndefined();
     expect((await etcd.port.status(ep('10.2.0.1'))).isLearner).toBe(false);
+  });
+
+  it('has quorum exactly when a running voter reaches a majority of the voters (every crash/down/cut/partition mix of five)', async () => {
+    const c = await three();
+    await c.grow('10.1.0.1', '10.4.0.1');
+    await c.grow('10.1.0.1', '10.5.0.1');
+    await c.etcd.port.addLearner(ep('10.1.0.1'), peer('10.6.0.1'));
+    c.etcd.startMember('10.6.0.1', { name: 'l', initialCluster: '', initialClusterState: 'existing' });
+    const voters = c.etcd.voters();
+    expect(voters).toHaveLength(5);
+    const ips = voters.map((v) => v.ip);
+    // What etcd needs to elect a leader, straight from the definition: some voter whose process runs
+    // on a live host, linked to running voters (itself included) that make a majority of all voters.
+    const expected = () => {
+      const up = voters.filter((v) => v.running && v.started && !c.down.has(v.ip));
+      return up.some((v) => up.filter((w) => v === w || c.reach(v.ip, w.ip)).length >= 3);
+    };
+    const states = ['ok', 'down', 'cut', 'crashed', 'side 1', 'side 2'] as const;
+    let withQuorum = 0;
+    for (let mix = 0; mix < states.length ** ips.length; mix++) {
+      c.down.clear();
+      c.cut.clear();
+      c.side.clear();
+      ips.forEach((ip, i) => {
+        const state = states[Math.floor(mix / states.length ** i) % states.length];
+        if (state === 'down') c.down.add(ip);
+        else if (state === 'cut') c.cut.add(ip);
+        else if (state === 'side 1') c.side.set(ip, 1);
+        else if (state === 'side 2') c.side.set(ip, 2);
+        if (state === 'crashed') c.etcd.crash(ip);
+        else c.etcd.restart(ip);
+      });
+      const want = expected();
+      if (c.etcd.hasQuorum() !== want) throw new Error(`mix ${mix}: hasQuorum should be ${want}`);
+      if (want) withQuorum++;
+    }
+    // Both answers occur many times (the mixes are not all one-sided).
+    expect(withQuorum).toBeGreaterThan(1_000);
+    expect(states.length ** ips.length - withQuorum).toBeGreaterThan(1_000);
   });
 
   it('refuses to seed a second cluster over an existing one', async () => {

@@ -5,9 +5,10 @@
  * only, raft indexes that advance while a leader exists, partitions and process crashes. Errors are
  * `EtcdError`s with the kinds, gRPC codes and messages etcd 3.5 gives.
  */
+
+import { clientURL, hostOfURL, peerURL } from '../contract/protocol.js';
 import type { JoinParameters } from '../heal/observed.js';
 import { EtcdError, type EtcdMemberReply, type EtcdMemberStatusReply, type EtcdPort } from '../heal/ports.js';
-import { clientURL, hostOfURL, peerURL } from '../contract/protocol.js';
 import { quorumOf } from '../spec/topology.js';
 import { ETCD_VERSION } from '../spec/versions.js';
 import type { Kernel } from './kernel.js';
@@ -166,16 +167,37 @@ export class EtcdModel {
     this.k.log('etcd', `leader ${old} gone: ${why}`);
   }
 
-  /** A majority of the voters runs and reaches each other: etcd can elect a leader and commit. */
+  /**
+   * A majority of the voters runs and reaches each other: etcd can elect a leader and commit.
+   * The invariant checker asks this after every event: it stops at the first voter that makes a
+   * majority (the same answer as `electable().length > 0`, without the all-pairs walk).
+   */
   hasQuorum(): boolean {
-    return this.electable().length > 0;
+    const up = this.upVoters();
+    const q = this.quorum();
+    return up.length >= q && up.some((v) => this.reachesMajority(v, up, q));
   }
 
   /** Running voters that, with the voters they reach, make a majority. */
   private electable(): ModelMember[] {
-    const voters = this.voters().filter((v) => this.up(v));
+    const up = this.upVoters();
     const q = this.quorum();
-    return voters.filter((v) => voters.filter((w) => this.linked(v, w)).length >= q);
+    if (up.length < q) return [];
+    return up.filter((v) => this.reachesMajority(v, up, q));
+  }
+
+  /** Voters whose process runs and has started, on a live host (each looked up once). */
+  private upVoters(): ModelMember[] {
+    const up: ModelMember[] = [];
+    for (const m of this.members.values()) if (!m.isLearner && this.up(m)) up.push(m);
+    return up;
+  }
+
+  /** `v` (up) with the `up` voters it reaches (itself included) makes `q`: `linked` for up members. */
+  private reachesMajority(v: ModelMember, up: readonly ModelMember[], q: number): boolean {
+    let n = 0;
+    for (const w of up) if ((w === v || this.net.reach(v.ip, w.ip)) && ++n >= q) return true;
+    return false;
   }
 
   private elect(): void {

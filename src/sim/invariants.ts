@@ -16,6 +16,7 @@
 import type { LifecycleHook } from '../heal/actions.js';
 import type { GroupMember, TerminationCause } from './auto-scaling.js';
 import type { SimCloud } from './cloud.js';
+import type { SimInstance } from './ec2.js';
 import type { MembershipRequest, ModelMember } from './etcd-model.js';
 
 export interface Violation {
@@ -35,6 +36,12 @@ export class InvariantChecker {
   private seenTimeline = 0;
   private quorumLostAt: number | undefined;
   private readonly watchdogSeen = new Set<string>();
+  /**
+   * The instances not yet seen gone, and how many of EC2's instances were looked at: instances are
+   * never forgotten by EC2 (its map only grows), so each check walks only the live ones.
+   */
+  private notGone: SimInstance[] = [];
+  private instancesSeen = 0;
 
   constructor(private readonly cloud: SimCloud) {
     cloud.etcd.onRequest = (r) => this.onRequest(r);
@@ -95,8 +102,12 @@ export class InvariantChecker {
 
   private checkQuorum(): void {
     const etcd = this.cloud.etcd;
+    if (etcd.hasQuorum()) {
+      this.quorumLostAt = undefined;
+      return;
+    }
     const voters = etcd.voters();
-    if (voters.length === 0 || etcd.hasQuorum()) {
+    if (voters.length === 0) {
       this.quorumLostAt = undefined;
       return;
     }
@@ -206,20 +217,37 @@ export class InvariantChecker {
     }
   }
 
-  /** After every event. */
-  check(): void {
+  /** Record when each instance is first seen gone (terminated, Terminating*, or out of the group). */
+  private markGone(): void {
     const now = this.cloud.k.now();
-    for (const inst of this.cloud.ec2.instances.values()) {
-      if (this.goneSince.has(inst.id)) continue;
-      const gm = this.cloud.group.members.get(inst.id);
+    const instances = this.cloud.ec2.instances;
+    if (instances.size !== this.instancesSeen) {
+      this.instancesSeen = instances.size;
+      this.notGone = [...instances.values()].filter((i) => !this.goneSince.has(i.id));
+    }
+    const members = this.cloud.group.members;
+    let kept = 0;
+    for (const inst of this.notGone) {
+      const gm = members.get(inst.id);
       if (inst.state === 'terminated' || !gm || gm.lifecycle.startsWith('Terminat'))
         this.goneSince.set(inst.id, now);
+      else this.notGone[kept++] = inst;
     }
+    this.notGone.length = kept;
+  }
+
+  /** After every event. */
+  check(): void {
+    this.markGone();
     const etcd = this.cloud.etcd;
-    if (etcd.learners().length > 1) this.violate('one-learner', `${etcd.learners().length} learners`);
-    const unstarted = [...etcd.members.values()].filter((m) => !m.started);
-    if (unstarted.length > 1)
-      this.violate('one-change-in-flight', `${unstarted.length} members added and not started`);
+    let learners = 0;
+    let unstarted = 0;
+    for (const m of etcd.members.values()) {
+      if (m.isLearner) learners++;
+      if (!m.started) unstarted++;
+    }
+    if (learners > 1) this.violate('one-learner', `${learners} learners`);
+    if (unstarted > 1) this.violate('one-change-in-flight', `${unstarted} members added and not started`);
     if (etcd.secondSeed) this.violate('single-cluster', etcd.secondSeed);
     this.checkQuorum();
     this.checkWatchdog();

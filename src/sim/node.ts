@@ -222,6 +222,10 @@ function reportsIn(text: string, lib: string, seen: Set<string>): boolean {
   return false;
 }
 
+let bootstrapWatchdog: WatchdogModel | undefined;
+/** The watchdog of the embedded bootstrap scripts (they are constants: read once). */
+const defaultWatchdog = (): WatchdogModel => (bootstrapWatchdog ??= watchdogModel());
+
 export function watchdogModel(scripts: Readonly<Record<string, string>> = BOOTSTRAP_SCRIPTS): WatchdogModel {
   const lib = scripts['lib.sh'] ?? '';
   const master = scripts['master.sh'] ?? '';
@@ -252,7 +256,8 @@ export class Nodes {
   targetLifecycleState: (instanceId: string) => string | undefined = () => 'InService';
   /** The node completes its own warm-up hook CONTINUE (master.sh complete_lifecycle); the cloud wires it. */
   completeWarmUp: (instanceId: string) => void = () => {};
-  readonly watchdog: WatchdogModel = watchdogModel();
+  /** Its own copy (a test may change it): the scripts are parsed once per process, not per cloud. */
+  readonly watchdog: WatchdogModel = { ...defaultWatchdog() };
   /** The next boots fail (a boot-failure fault): `record` says whether the node writes its boot-failed record. */
   private readonly bootFailures: Array<{ why: string; record: boolean }> = [];
 
