@@ -2,42 +2,80 @@
  * What the reconciler needs to know about a cluster. The provisioner derives it from the spec and
  * publishes it as JSON in SSM (`/tripod/<cluster>/config`); the Lambda and the simulator read it.
  */
+import * as z from 'zod/mini';
 import { resourceNames } from '../contract/names.js';
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../contract/protocol.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
 
-export interface ReconcilerConfig {
-  cluster: string;
-  region: string;
-  zones: string[];
+const nonEmpty = z.string().check(z.minLength(1));
+
+/**
+ * The configuration's schema: the type is derived from it, and the Lambda checks what it reads from
+ * SSM against it (fields it does not know, from a newer provisioner, are dropped).
+ */
+export const reconcilerConfigSchema = z.object({
+  cluster: nonEmpty,
+  region: nonEmpty,
+  zones: z.array(z.string()),
   /** M: the number of voting members the cluster should have. */
-  expectedMasters: number;
-  masterGroupName: string;
-  workerGroupName: string;
+  expectedMasters: z.int().check(z.positive()),
+  masterGroupName: nonEmpty,
+  workerGroupName: nonEmpty,
   /** Filled by the provisioner once the target group exists (the simulator uses its own ids). */
-  apiTargetGroupArn: string;
-  serviceTargetGroupArns: string[];
-  etcdScheme: 'https' | 'http';
-  etcdClientPort: number;
-  etcdPeerPort: number;
+  apiTargetGroupArn: z.string(),
+  serviceTargetGroupArns: z.array(z.string()),
+  etcdScheme: z.enum(['https', 'http']),
+  etcdClientPort: z.int(),
+  etcdPeerPort: z.int(),
   /** A member unhealthy longer than this gets its instance replaced (debounced death, rule 7). */
-  memberUnhealthyMs: number;
+  memberUnhealthyMs: z.number(),
   /** A master still in Pending:Wait without a ready API after this long is abandoned. */
-  bootTimeoutMs: number;
+  bootTimeoutMs: z.number(),
   /** A learner within this many raft entries of the leader is promoted. */
-  learnerMaxLag: number;
+  learnerMaxLag: z.number(),
   /**
    * The API load balancer's own DNS name (filled by the provisioner once it exists): the masters put
    * it in the API server certificate beside `apiEndpoint.dnsName` (src/bootstrap/scripts/master.sh).
    */
-  apiLoadBalancerDnsName?: string;
+  apiLoadBalancerDnsName: z.optional(z.string()),
   /** The etcd snapshot bucket (the provisioner's backup bucket); no scheduled backups without it. */
-  backupBucket?: string;
+  backupBucket: z.optional(z.string()),
   /** Minutes between scheduled snapshots (spec `etcd.backupIntervalMinutes`; default 15). */
-  backupIntervalMinutes?: number;
+  backupIntervalMinutes: z.optional(z.number().check(z.positive())),
   /** Days daily snapshots are kept (spec `etcd.backupRetentionDays`; default 30). */
-  backupRetentionDays?: number;
+  backupRetentionDays: z.optional(z.int().check(z.positive())),
+});
+
+export type ReconcilerConfig = z.infer<typeof reconcilerConfigSchema>;
+
+/**
+ * The configuration of `cluster` from its parameter's text (`name` for the messages), or why it is
+ * not one: not JSON, a field that does not fit (named by its path), or another cluster's.
+ */
+export function parseReconcilerConfig(
+  text: string,
+  cluster: string,
+  name: string,
+): { ok: true; config: ReconcilerConfig } | { ok: false; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, problem: `${name}: not JSON (${(e as Error).message})` };
+  }
+  const parsed = reconcilerConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    return { ok: false, problem: `${name}: not a reconciler configuration: ${issues}` };
+  }
+  if (parsed.data.cluster !== cluster) {
+    return {
+      ok: false,
+      problem: `${name}: holds the configuration of cluster ${parsed.data.cluster}, not ${cluster}`,
+    };
+  }
+  return { ok: true, config: parsed.data };
 }
 
 export const DEFAULT_BACKUP_SCHEDULE = { intervalMinutes: 15, retentionDays: 30 } as const;

@@ -18,7 +18,6 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod/mini';
 import {
   createFleetPort,
   createLoadBalancerPort,
@@ -48,7 +47,7 @@ import {
   scheduledSnapshot,
   takeSnapshot,
 } from '../heal/backups.js';
-import type { ReconcilerConfig } from '../heal/config.js';
+import { parseReconcilerConfig, type ReconcilerConfig } from '../heal/config.js';
 import type { ClusterConditions } from '../heal/decision.js';
 import { parseTrigger, type SnapshotRequestDetail, type Trigger } from '../heal/events.js';
 import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
@@ -134,28 +133,6 @@ export type HandlerResult =
     }
   | { status: 'snapshot'; cluster: string; backup: BackupOutcome };
 
-const nonEmpty = z.string().check(z.minLength(1));
-
-const configSchema = z.looseObject({
-  cluster: nonEmpty,
-  region: nonEmpty,
-  zones: z.array(z.string()),
-  expectedMasters: z.int().check(z.positive()),
-  masterGroupName: nonEmpty,
-  workerGroupName: nonEmpty,
-  apiTargetGroupArn: z.string(),
-  serviceTargetGroupArns: z.array(z.string()),
-  etcdScheme: z.enum(['https', 'http']),
-  etcdClientPort: z.int(),
-  etcdPeerPort: z.int(),
-  memberUnhealthyMs: z.number(),
-  bootTimeoutMs: z.number(),
-  learnerMaxLag: z.number(),
-  backupBucket: z.optional(z.string()),
-  backupIntervalMinutes: z.optional(z.number().check(z.positive())),
-  backupRetentionDays: z.optional(z.int().check(z.positive())),
-});
-
 class Ignore extends Error {}
 
 export function createReconcilerHandler(deps: ReconcilerDeps) {
@@ -199,23 +176,9 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
     const name = configParameter(cluster);
     const text = await parameters.get(name);
     if (text === undefined) throw new Ignore(`cluster ${cluster} has no configuration at ${name}`);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${name}: not JSON (${(e as Error).message})`);
-    }
-    const parsed = configSchema.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ');
-      throw new Error(`${name}: not a reconciler configuration: ${issues}`);
-    }
-    if (parsed.data.cluster !== cluster) {
-      throw new Error(`${name}: holds the configuration of cluster ${parsed.data.cluster}, not ${cluster}`);
-    }
-    return parsed.data as ReconcilerConfig;
+    const parsed = parseReconcilerConfig(text, cluster, name);
+    if (!parsed.ok) throw new Error(parsed.problem);
+    return parsed.config;
   }
 
   async function etcdTls(config: ReconcilerConfig): Promise<EtcdTls | undefined> {
