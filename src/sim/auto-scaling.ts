@@ -117,9 +117,17 @@ export class AutoScalingGroup {
   }
 
   describe(): { name: string; desired: number; instances: FleetInstance[] } {
+    return { name: this.name, desired: this.opts.desired, instances: this.fleet(this.members.values()) };
+  }
+
+  /** DescribeWarmPool's instances (Warmed:*): the reconciler's FleetPort lists them beside the group's. */
+  describeWarmPool(): FleetInstance[] {
+    return this.fleet(this.pool.values());
+  }
+
+  private fleet(members: Iterable<GroupMember>): FleetInstance[] {
     const instances: FleetInstance[] = [];
-    // DescribeAutoScalingGroups' instances, then DescribeWarmPool's (the FleetPort lists both).
-    for (const m of [...this.members.values(), ...this.pool.values()]) {
+    for (const m of members) {
       const inst = this.ec2.get(m.id) as SimInstance;
       instances.push({
         instanceId: m.id,
@@ -130,7 +138,7 @@ export class AutoScalingGroup {
         launchTime: m.launchTime,
       });
     }
-    return { name: this.name, desired: this.opts.desired, instances };
+    return instances;
   }
 
   completeLifecycleAction(instanceId: string, hook: LifecycleHook, result: 'CONTINUE' | 'ABANDON'): void {

@@ -4,6 +4,7 @@
  * healing core the same interfaces the AWS and etcd adapters give it in the Lambda; every call
  * takes a little virtual time and may be throttled or fail with a 5xx while that fault is active.
  */
+
 import { resourceNames } from '../contract/names.js';
 import {
   API_SERVER_PORT,
@@ -58,6 +59,8 @@ export interface CloudOptions {
   };
   /** The etcd snapshot bucket in the reconciler's configuration (backups on; default: none). */
   backupBucket?: string;
+  /** The master group's warm pool (spec masters.warmPool; size 0 or undefined: none). */
+  warmPool?: { size: number; state: 'Stopped' | 'Running' };
 }
 
 /**
@@ -222,7 +225,17 @@ export class SimCloud {
       targetGroups: opts.attachTargetGroup ? [this.apiTargets] : [],
       impairedGraceMs: 60_000,
       tickMs: 10_000,
+      ...(opts.warmPool && opts.warmPool.size > 0 ? { warmPool: opts.warmPool } : {}),
     });
+    this.nodes.targetLifecycleState = (id) => this.group.targetLifecycleState(id);
+    // The node's `aws autoscaling complete-lifecycle-action` (its own warm-up hook; master role OwnLifecycle).
+    this.nodes.completeWarmUp = (id) => {
+      try {
+        this.group.completeLifecycleAction(id, 'launching', 'CONTINUE');
+      } catch (e) {
+        this.k.log('node', `${id}: no warm-up lifecycle action to complete (${(e as Error).message})`);
+      }
+    };
   }
 
   /** True when `blocked` is undefined; otherwise logs the reason (once) and returns false. */
@@ -326,7 +339,7 @@ export class SimCloud {
           if (!this.ec2.reconcilerReach(ip))
             throw new Error(`snapshot: dial tcp ${ip}:${ETCD_CLIENT_PORT}: i/o timeout`);
           // The stream opens on a serving member (one that answers its status); a stopped etcd refuses it.
-          const status = await etcd.status(from);
+          const status = await (this.real ? k.realIo(() => etcd.status(from)) : etcd.status(from));
           await k.sleep(k.rng.int(1_000, 5_000));
           const b = this.faults.backup;
           if (b && k.now() < b.until) {
@@ -380,13 +393,14 @@ export class SimCloud {
     const mutation = (text: string) => k.log('reconciler', text);
     const etcd = this.real?.port ?? this.etcd.port;
     // A connection the security groups drop is not refused: the client waits for its deadline.
+    // A real etcd process's answer takes the real time it takes (Kernel.realIo), not `speed` times that.
     const etcdCall = <T>(op: string, describe: string | undefined, ep: string, fn: () => Promise<T>) =>
       call('etcd', op, async () => {
         if (this.etcdCut()) {
           await k.sleep(ETCD_TIMEOUT_MS);
           throw new EtcdError('timeout', `dial tcp ${hostOfURL(ep)}:${ETCD_CLIENT_PORT}: i/o timeout`, 4);
         }
-        return fn();
+        return this.real ? k.realIo(fn) : fn();
       }).then(
         (v) => {
           if (describe) mutation(`${describe}: ok`);
@@ -420,7 +434,10 @@ export class SimCloud {
         describeGroup: (name) =>
           call('autoscaling', 'describeGroup', () => {
             const g = group(name);
-            return g ? g.describe() : { name, desired: 0, instances: [] };
+            if (!g) return { name, desired: 0, instances: [] };
+            // DescribeAutoScalingGroups, then DescribeWarmPool: the pool's Warmed:* instances too.
+            const d = g.describe();
+            return { ...d, instances: [...d.instances, ...g.describeWarmPool()] };
           }),
         completeLifecycleAction: (name, id, hook, result) =>
           call('autoscaling', 'completeLifecycleAction', () => {
