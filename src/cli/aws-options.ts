@@ -1,4 +1,5 @@
 /** What the AWS commands share: the spec checked against --region, AWS clients, and AWS errors as user errors. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
@@ -52,6 +53,20 @@ export function cliAwsClients(region: string, endpoint: unknown): AwsClients {
   });
 }
 
+/** Opens a command's AWS clients for a region and `--endpoint-url`: `cliAwsClients`, unless `withAwsClients` says otherwise. */
+export type AwsOpener = (region: string, endpoint: unknown) => AwsClients;
+
+const opener = new AsyncLocalStorage<AwsOpener>();
+
+/**
+ * Runs `run` (e.g. the CLI's `main`) with every command's AWS clients opened by `open`: the IAM
+ * contract (test/iam-contract.test.ts) records the calls of `tripod status`, `kubeconfig`, `backups`
+ * and `restore` as the admin role's. Scoped to `run`'s async calls; anything else uses `cliAwsClients`.
+ */
+export function withAwsClients<T>(open: AwsOpener, run: () => Promise<T>): Promise<T> {
+  return opener.run(open, run);
+}
+
 /** The spec of `--spec` (or the argument), checked against `--region`: a region of its own would mismatch its zones. */
 export function loadSpecForAws(values: Values): ClusterSpec {
   const file = String(values.spec ?? 'cluster.yaml');
@@ -67,7 +82,8 @@ export function loadSpecForAws(values: Values): ClusterSpec {
 /** The spec (checked against --region) and AWS clients for its region and --endpoint-url. The caller destroys `aws`. */
 export function openAws(values: Values): { spec: ClusterSpec; aws: AwsClients } {
   const spec = loadSpecForAws(values);
-  return { spec, aws: cliAwsClients(spec.region, values['endpoint-url']) };
+  const open = opener.getStore() ?? cliAwsClients;
+  return { spec, aws: open(spec.region, values['endpoint-url']) };
 }
 
 export function openSession(values: Values): Session {

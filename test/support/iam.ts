@@ -600,6 +600,8 @@ export const IAM_MAP: Record<string, Rule> = {
     ].map((op) => [`autoscaling:${op}`, asgRule(`autoscaling:${op}`)]),
   ),
   'autoscaling:SetInstanceHealth': asgOfInstance('autoscaling:SetInstanceHealth'),
+  // tripod restore protects the seed from scale-in (the group is the resource, its tags the condition).
+  'autoscaling:SetInstanceProtection': asgRule('autoscaling:SetInstanceProtection'),
   'autoscaling:TerminateInstanceInAutoScalingGroup': asgOfInstance(
     'autoscaling:TerminateInstanceInAutoScalingGroup',
   ),
@@ -907,7 +909,9 @@ export const IAM_MAP: Record<string, Rule> = {
   },
 
   // ---------- STS ----------
-  'sts:GetCallerIdentity': anywhere('sts:GetCallerIdentity'),
+  // AWS checks nothing: "No permissions are required to perform this operation", even under an
+  // explicit deny (the STS API reference). tripod kubeconfig names the certificate's user after it.
+  'sts:GetCallerIdentity': {},
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1043,6 +1047,9 @@ export class IamRecorder {
       )
         entry.resourceTags[c.resource] = await world.tags(c.resource);
     }
+    // AWS authorizes before it looks: a call that then fails (ParameterNotFound, NoSuchKey) was
+    // still checked, so its checks are evaluated too.
+    entry.checks = before;
     const output = await proceed();
     const after = rule.after ? await rule.after({ ...facts, output }) : [];
     entry.checks = [...before, ...after];
