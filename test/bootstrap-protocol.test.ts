@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { restoreParameter } from '../src/contract/protocol.js';
-import { workerDrainedParameter } from '../src/lambdas/worker-hooks.js';
+import { workerDrainedParameter } from '../src/heal/worker-hooks.js';
 
 const script = (name: string) => readFileSync(`src/bootstrap/scripts/${name}`, 'utf8');
 

@@ -18,7 +18,7 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
-import { workerDrainedParameter } from '../src/lambdas/worker-hooks.js';
+import { workerDrainedParameter } from '../src/heal/worker-hooks.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
 import { zipSync } from '../src/provision/zip.js';
@@ -383,7 +383,7 @@ describe('what the roles refuse (issue 15)', () => {
 });
 
 describe('the worker signals its drain where the reconciler reads it', () => {
-  it('worker.sh writes workerDrainedParameter (src/lambdas/worker-hooks.ts) and the worker role allows it', async () => {
+  it('worker.sh writes workerDrainedParameter (src/heal/worker-hooks.ts) and the worker role allows it', async () => {
     const script = readFileSync('src/bootstrap/scripts/worker.sh', 'utf8');
     const written = script.match(/--name "(\/tripod\/\$TRIPOD_CLUSTER\/[^"]*\$INSTANCE_ID)"/)?.[1];
     expect(written?.replace('$TRIPOD_CLUSTER', 'c1').replace('$INSTANCE_ID', 'i-0abc')).toBe(

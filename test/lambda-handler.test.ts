@@ -21,7 +21,7 @@ import {
   DRAIN_GRACE_MS,
   workerDrainedParameter,
   workerLeavingParameter,
-} from '../src/lambdas/worker-hooks.js';
+} from '../src/heal/worker-hooks.js';
 import {
   createLambdaCloud,
   type LambdaCloud,

@@ -13,7 +13,7 @@ import { createSignalParameterPort } from '../src/adapters/aws/parameter-writers
 import { observe } from '../src/heal/observe.js';
 import { bootFailureParameter, signalWriterProblem } from '../src/contract/protocol.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
-import { workerDrainedParameter } from '../src/lambdas/worker-hooks.js';
+import { workerDrainedParameter } from '../src/heal/worker-hooks.js';
 import { simulate } from '../src/sim/run.js';
 import { simSpec } from '../src/sim/sim-spec.js';
 import { ParameterStore, sessionArn } from '../src/sim/ssm.js';

@@ -21,6 +21,7 @@ import type { SnapshotRequestDetail } from './events.js';
 import { candidateEndpoints, observeEtcd } from './observe.js';
 import type { BackupPort, EtcdPort, FleetPort, ParameterPort } from './ports.js';
 import { isHealthyVoter } from './quorum.js';
+import type { StatusDocument } from './status.js';
 
 /** The snapshot store a snapshot invocation writes to (S3Backup): one snapshot, then retention. */
 export interface SnapshotStorePort {
@@ -178,4 +179,33 @@ export async function takeSnapshot(
       .catch((err) => warn(`backup status not updated: ${(err as Error).message}`));
     return outcome;
   }
+}
+
+/**
+ * The status document with a line for this backup appended to its last actions (the pass published
+ * the document; a snapshot invocation, or a scheduled request that failed, adds its line). Throws
+ * when the stored text is not JSON.
+ */
+export function statusWithBackup(
+  text: string | undefined,
+  outcome: BackupOutcome,
+  now: number,
+): StatusDocument {
+  const doc = (text ? JSON.parse(text) : {}) as Partial<StatusDocument>;
+  const line: StatusDocument['lastActions'][number] = {
+    at: new Date(now).toISOString(),
+    action: 'backup',
+    outcome: outcome.outcome === 'failed' ? 'failed' : 'ok',
+    detail:
+      outcome.outcome === 'failed'
+        ? outcome.error
+        : outcome.outcome === 'taken'
+          ? `${outcome.key} (${outcome.bytes} bytes), ${outcome.pruned} pruned`
+          : outcome.outcome,
+  };
+  return {
+    ...doc,
+    lastActions: [...(Array.isArray(doc.lastActions) ? doc.lastActions : []), line],
+    waits: Array.isArray(doc.waits) ? doc.waits : [],
+  } as StatusDocument;
 }

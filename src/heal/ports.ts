@@ -33,6 +33,11 @@ export interface LoadBalancerPort {
   deregisterTarget(targetGroupArn: string, instanceId: string): Promise<void>;
 }
 
+/** How long a target group keeps a deregistered target's connections (ELB's `deregistration_delay.timeout_seconds`, AWS default 300). */
+export interface TargetDrainPort {
+  deregistrationDelaySeconds(targetGroupArn: string): Promise<number>;
+}
+
 /** SSM Parameter Store (String and SecureString). */
 export interface ParameterPort {
   get(name: string): Promise<string | undefined>;
@@ -132,6 +137,26 @@ export function isNoActiveLifecycleAction(e: unknown): boolean {
 
 export interface Clock {
   now(): number;
+  /**
+   * Waits `ms` (the Lambda: a timer; the simulator: virtual time). Only for short, bounded waits
+   * inside a pass, such as etcd electing a new leader after the old one died.
+   */
+  sleep?(ms: number): Promise<void>;
+}
+
+/**
+ * What settling the worker group's lifecycle hooks needs (worker-hooks.ts): it reads the instances
+ * waiting on a hook, their EC2 state, the service target groups, and the workers' records (when the
+ * reconciler first saw one leave, the node's `drained` signal and who wrote it); it completes or
+ * heartbeats hooks, deregisters leaving workers and keeps or forgets those records.
+ */
+export interface WorkerHookPort {
+  fleet: Pick<FleetPort, 'describeGroup' | 'completeLifecycleAction' | 'recordLifecycleHeartbeat'>;
+  loadBalancer: Pick<LoadBalancerPort, 'describeTargets' | 'deregisterTarget'> & TargetDrainPort;
+  parameters: Pick<ParameterPort, 'getByPath' | 'writers' | 'put' | 'delete'>;
+  /** EC2 state of an instance (`running`, `pending`, ...), undefined when EC2 does not know it. */
+  instanceState(instanceId: string): Promise<string | undefined>;
+  clock: Clock;
 }
 
 export interface HealPorts {

@@ -6,39 +6,39 @@
  * group's `tripod:cluster` tag, the instance's tag, the node's own event, or the function's
  * environment for the schedule), load that cluster's ReconcilerConfig from SSM, then run one pass.
  * A pass is level-triggered and idempotent: duplicated, late or lost events are harmless.
- *  - a worker group lifecycle event: settle the worker hooks (worker-hooks.ts);
+ *  - a worker group lifecycle event: settle the worker hooks (heal/worker-hooks.ts);
  *  - a snapshot request (the reconciler's own asynchronous invocation): stream a snapshot from a
  *    healthy voter to S3, apply retention, publish the backup status; no pass. Snapshots are never
  *    taken inside a pass: a pass (before a membership change, or the schedule when one is due) only
  *    requests one and goes on (issue 14, finding 5);
  *  - anything else: one master reconcile pass (observe -> decide -> execute -> publish status), then
  *    settle the worker hooks too, so the schedule catches any worker event that was lost.
+ * This file is wiring: the decisions are heal's (events, config, worker hooks, backups), the reads
+ * and writes the AWS adapters' (adapters/aws/reconciler-io.ts). An event that concerns no cluster
+ * of ours is logged ("event ignored") and answered `{ status: 'ignored' }`; an error is thrown.
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import {
+  type AwsLoadBalancerPort,
   createFleetPort,
   createLoadBalancerPort,
   createNodeProbePort,
-  describeGroupWithTags,
-  describeInstance,
-  GroupNotFoundError,
-  pemCertificates,
-  pemPrivateKey,
 } from '../adapters/aws/heal-ports.js';
 import { createSignalParameterPort } from '../adapters/aws/parameter-writers.js';
-import type { EtcdTls } from '../adapters/etcd/client.js';
-import { resourceNames } from '../contract/names.js';
 import {
-  CLUSTER_TAG,
-  caParameter,
-  configParameter,
-  reconcilerClientCertParameter,
-  statusParameter,
-} from '../contract/protocol.js';
-import { type Action, describeAction, type LifecycleHook } from '../heal/actions.js';
+  createWorkerHookPort,
+  lifecycleHookNames,
+  loadEtcdTls,
+  loadKubernetesCa,
+  loadReconcilerConfig,
+  locateCluster,
+  recordBackupInStatus,
+} from '../adapters/aws/reconciler-io.js';
+import type { EtcdTls } from '../adapters/etcd/client.js';
+import { type Action, describeAction } from '../heal/actions.js';
 import {
   type BackupOutcome,
   requestingBackupPort,
@@ -47,12 +47,11 @@ import {
   scheduledSnapshot,
   takeSnapshot,
 } from '../heal/backups.js';
-import { parseReconcilerConfig, type ReconcilerConfig } from '../heal/config.js';
+import type { ReconcilerConfig } from '../heal/config.js';
 import type { ClusterConditions } from '../heal/decision.js';
 import { parseTrigger, type SnapshotRequestDetail, type Trigger } from '../heal/events.js';
-import type { BackupPort, EtcdPort, HealPorts } from '../heal/ports.js';
-import { type StatusDocument, serializeStatus } from '../heal/status.js';
-import { settleWorkerHooks, type WorkerHookOutcome } from './worker-hooks.js';
+import type { BackupPort, EtcdPort, FleetPort, HealPorts, ParameterPort } from '../heal/ports.js';
+import { settleWorkerHooks, type WorkerHookOutcome } from '../heal/worker-hooks.js';
 
 /** What a master pass reports back (the entry point adapts `reconcilePass`'s result to it). */
 export interface PassSummary {
@@ -133,304 +132,60 @@ export type HandlerResult =
     }
   | { status: 'snapshot'; cluster: string; backup: BackupOutcome };
 
-class Ignore extends Error {}
-
 export function createReconcilerHandler(deps: ReconcilerDeps) {
   const { clients, telemetry: log } = deps;
   const parameters = createSignalParameterPort(clients.ssm);
 
-  /** The cluster and (for lifecycle events) the group an event concerns; throws Ignore. */
-  async function locate(
-    trigger: Exclude<Trigger, { kind: 'ignored' }>,
-  ): Promise<{ cluster: string; group?: string }> {
-    switch (trigger.kind) {
-      case 'lifecycle': {
-        const group = trigger.event.detail.AutoScalingGroupName;
-        try {
-          const g = await describeGroupWithTags(clients.autoScaling, clients.ec2, group);
-          const cluster = g.tags[CLUSTER_TAG];
-          if (!cluster) throw new Ignore(`group ${group} has no ${CLUSTER_TAG} tag: not a tripod group`);
-          return { cluster, group };
-        } catch (e) {
-          if (e instanceof GroupNotFoundError) throw new Ignore(e.message);
-          throw e;
-        }
-      }
-      case 'state-change': {
-        const id = trigger.event.detail['instance-id'];
-        const cluster = (await describeInstance(clients.ec2, id))?.tags[CLUSTER_TAG];
-        if (!cluster) throw new Ignore(`instance ${id} has no ${CLUSTER_TAG} tag (or EC2 does not know it)`);
-        return { cluster };
-      }
-      case 'node-ready':
-      case 'member-started':
-      case 'snapshot':
-        return { cluster: trigger.event.detail.cluster };
-      case 'schedule':
-        if (!deps.cluster) throw new Ignore('a scheduled event, but TRIPOD_CLUSTER is not set');
-        return { cluster: deps.cluster };
-    }
+  function ignore(reason: string): HandlerResult {
+    log.warn('event ignored', { reason });
+    return { status: 'ignored', reason };
   }
 
-  async function loadConfig(cluster: string): Promise<ReconcilerConfig> {
-    const name = configParameter(cluster);
-    const text = await parameters.get(name);
-    if (text === undefined) throw new Ignore(`cluster ${cluster} has no configuration at ${name}`);
-    const parsed = parseReconcilerConfig(text, cluster, name);
-    if (!parsed.ok) throw new Error(parsed.problem);
-    return parsed.config;
-  }
-
-  async function etcdTls(config: ReconcilerConfig): Promise<EtcdTls | undefined> {
-    if (config.etcdScheme === 'http') return undefined;
-    const doc = await parameters.get(reconcilerClientCertParameter(config.cluster));
-    if (!doc) return undefined; // Not published yet (no seed): the pass sees etcd as unreachable.
-    let fields: { ca?: string; cert?: string; key?: string } = {};
-    try {
-      fields = JSON.parse(doc);
-    } catch {
-      /* a PEM bundle instead of the JSON document */
-    }
-    const ca = pemCertificates(
-      fields.ca ?? (await parameters.get(caParameter(config.cluster, 'etcd-ca'))) ?? '',
-    );
-    const cert = pemCertificates(fields.cert ?? doc);
-    const key = pemPrivateKey(fields.key ?? doc);
-    if (ca.length === 0 || cert.length === 0 || !key) {
-      throw new Error(
-        `${reconcilerClientCertParameter(config.cluster)}: needs the etcd CA, a client certificate and its key (PEM)`,
-      );
-    }
-    return { ca: ca.join('\n'), cert: cert.join('\n'), key };
-  }
-
-  function hookName(config: ReconcilerConfig) {
-    const names = resourceNames(config.cluster);
-    return (group: string, hook: LifecycleHook) =>
-      group === config.workerGroupName
-        ? hook === 'launching'
-          ? names.workerLaunchingHook
-          : names.workerTerminatingHook
-        : hook === 'launching'
-          ? names.masterLaunchingHook
-          : names.masterTerminatingHook;
-  }
-
-  /**
-   * Asks for a snapshot in an invocation of its own, unless one is under way: writes `requestedAt`
-   * to the backup status, then starts the invocation. Returns at once (never streams a snapshot).
-   */
-  async function requestSnapshot(config: ReconcilerConfig, reason: string): Promise<BackupOutcome> {
-    const start = deps.requestSnapshot;
-    const r = await requestSnapshotVia(
-      parameters,
-      config,
-      deps.now(),
-      start && ((detail) => start(config, detail)),
-      reason,
-    );
-    if (r.outcome === 'requested')
-      log.info(`snapshot requested (${reason}): it runs in an invocation of its own`);
-    return r;
-  }
-
-  /** On the schedule, after the pass: request a snapshot when one is due (metrics, never a stream). */
-  async function scheduledBackup(config: ReconcilerConfig): Promise<BackupOutcome> {
-    const outcome = await scheduledSnapshot(parameters, config, deps.now(), () =>
-      requestSnapshot(config, 'scheduled'),
-    );
-    log.metric('BackupRequested', 'Count', outcome.outcome === 'requested' ? 1 : 0);
-    if (outcome.outcome === 'failed') {
-      log.metric('BackupFailed', 'Count', 1);
-      log.error(`scheduled backup could not be requested: ${outcome.error}`, { bucket: config.backupBucket });
-      const problem = await recordInStatus(config.cluster, outcome);
-      if (problem) log.warn(`status not updated with the backup: ${problem}`);
-    } else if (outcome.outcome === 'not-due') {
-      log.info(`scheduled backup not due for ${Math.round(outcome.nextInMs / 1000)} s`);
-    }
-    return outcome;
-  }
-
-  /**
-   * A snapshot invocation: from a healthy voter (a follower when there is one: the leader is
-   * busiest), streamed to S3 (multipart), then retention; the backup status and the status document
-   * say how it went, and metrics count it (BackupTaken/BackupFailed, BackupDuration, BackupBytes).
-   */
-  async function snapshotInvocation(
-    config: ReconcilerConfig,
-    detail: SnapshotRequestDetail,
-  ): Promise<BackupOutcome> {
-    const started = deps.now();
-    let outcome: BackupOutcome;
-    const tls = await etcdTls(config);
-    const etcd = deps.makeEtcd(tls);
-    const store = config.backupBucket ? deps.makeSnapshotStore?.(config, tls) : undefined;
-    try {
-      outcome = await takeSnapshot(
-        {
-          fleet: createFleetPort(clients.autoScaling, clients.ec2, hookName(config)),
-          etcd,
-          parameters,
-          now: deps.now,
-        },
-        store,
-        config,
-        detail,
-        (message) => log.warn(message),
-      );
-    } finally {
-      etcd.close?.();
-      store?.close?.();
-    }
-    log.metric('BackupFailed', 'Count', outcome.outcome === 'failed' ? 1 : 0);
-    log.metric('BackupTaken', 'Count', outcome.outcome === 'taken' ? 1 : 0);
-    if (outcome.outcome === 'taken') {
-      log.metric('BackupDuration', 'Milliseconds', deps.now() - started);
-      log.metric('BackupBytes', 'Count', outcome.bytes);
-      log.metric('BackupsPruned', 'Count', outcome.pruned);
-      log.info(`snapshot (${detail.reason}): ${outcome.key} (${outcome.bytes} bytes)`, {
-        bucket: config.backupBucket,
-      });
-    } else if (outcome.outcome === 'failed') {
-      log.error(`snapshot (${detail.reason}) failed: ${outcome.error}`, { bucket: config.backupBucket });
-    }
-    const problem = await recordInStatus(config.cluster, outcome);
-    if (problem) log.warn(`status not updated with the backup: ${problem}`);
-    return outcome;
-  }
-
-  /** Appends the backup to the status document the pass just published; an error message when it cannot. */
-  async function recordInStatus(cluster: string, outcome: BackupOutcome): Promise<string | undefined> {
-    const name = statusParameter(cluster);
-    try {
-      const text = await parameters.get(name);
-      const doc = (text ? JSON.parse(text) : {}) as Partial<StatusDocument>;
-      const line: StatusDocument['lastActions'][number] = {
-        at: new Date(deps.now()).toISOString(),
-        action: 'backup',
-        outcome: outcome.outcome === 'failed' ? 'failed' : 'ok',
-        detail:
-          outcome.outcome === 'failed'
-            ? outcome.error
-            : outcome.outcome === 'taken'
-              ? `${outcome.key} (${outcome.bytes} bytes), ${outcome.pruned} pruned`
-              : outcome.outcome,
-      };
-      const next = {
-        ...doc,
-        lastActions: [...(Array.isArray(doc.lastActions) ? doc.lastActions : []), line],
-        waits: Array.isArray(doc.waits) ? doc.waits : [],
-      } as StatusDocument;
-      await parameters.put(name, serializeStatus(next));
-      return undefined;
-    } catch (e) {
-      return e instanceof Error ? e.message : String(e);
-    }
-  }
-
-  return async function handler(event: unknown, _context?: LambdaContextLike): Promise<HandlerResult> {
+  return async function handler(event: unknown, context?: LambdaContextLike): Promise<HandlerResult> {
     const started = deps.now();
     const trigger = parseTrigger(event);
     let cluster: string | undefined;
     try {
-      if (trigger.kind === 'ignored') throw new Ignore(trigger.reason);
-      const instanceId =
-        trigger.kind === 'lifecycle'
-          ? trigger.event.detail.EC2InstanceId
-          : trigger.kind === 'state-change'
-            ? trigger.event.detail['instance-id']
-            : trigger.kind === 'node-ready' || trigger.kind === 'member-started'
-              ? trigger.event.detail.instanceId
-              : undefined;
-      log.appendKeys({
-        trigger: trigger.kind,
-        eventId: trigger.event.id,
-        ...(instanceId ? { instanceId } : {}),
-      });
-      const where = await locate(trigger);
+      if (trigger.kind === 'ignored') return ignore(trigger.reason);
+      log.appendKeys(eventKeys(trigger));
+      const where = await locateCluster(clients, trigger, deps.cluster);
+      if (!where.ok) return ignore(where.why);
       cluster = where.cluster;
       if (deps.cluster && cluster !== deps.cluster) {
-        throw new Ignore(`the event concerns cluster ${cluster}; this function reconciles ${deps.cluster}`);
+        return ignore(`the event concerns cluster ${cluster}; this function reconciles ${deps.cluster}`);
       }
       log.appendKeys({ cluster });
-      const config = await loadConfig(cluster);
+      const loaded = await loadReconcilerConfig(parameters, cluster);
+      if (loaded.kind === 'missing') return ignore(loaded.why);
+      if (loaded.kind === 'invalid') throw new Error(loaded.problem);
+      const { config } = loaded;
+
       if (trigger.kind === 'snapshot') {
-        const backup = await snapshotInvocation(config, trigger.event.detail);
+        const backup = await snapshotInvocation(deps, parameters, config, trigger.event.detail);
         log.metric('SnapshotInvocationDuration', 'Milliseconds', deps.now() - started);
         return { status: 'snapshot', cluster, backup };
       }
       if (where.group && where.group !== config.masterGroupName && where.group !== config.workerGroupName) {
-        throw new Ignore(`group ${where.group} is neither the master nor the worker group of ${cluster}`);
+        return ignore(`group ${where.group} is neither the master nor the worker group of ${cluster}`);
       }
 
-      const fleet = createFleetPort(clients.autoScaling, clients.ec2, hookName(config));
+      const fleet = createFleetPort(clients.autoScaling, clients.ec2, lifecycleHookNames(config));
       const loadBalancer = createLoadBalancerPort(clients.elbv2);
-      const settleWorkers = () =>
-        settleWorkerHooks(
-          {
-            cluster: config.cluster,
-            fleet,
-            loadBalancer,
-            parameters,
-            instanceState: async (id) => (await describeInstance(clients.ec2, id))?.state,
-            now: deps.now,
-          },
-          config.workerGroupName,
-          config.serviceTargetGroupArns,
-        );
-
-      let summary: PassSummary | undefined;
-      let tls: EtcdTls | undefined;
-      if (!(trigger.kind === 'lifecycle' && where.group === config.workerGroupName)) {
-        tls = await etcdTls(config);
-        const etcd = deps.makeEtcd(tls);
-        // Before a membership change the pass only asks for a snapshot (its own invocation).
-        const backup: BackupPort | undefined =
-          config.backupBucket && deps.requestSnapshot
-            ? requestingBackupPort((reason) => requestSnapshot(config, reason))
-            : undefined;
-        const kubeCa = pemCertificates((await parameters.get(caParameter(cluster, 'kubernetes-ca'))) ?? '');
-        try {
-          summary = await deps.runPass(
-            {
-              fleet,
-              loadBalancer,
-              parameters,
-              etcd,
-              probe: createNodeProbePort({
-                ca: kubeCa.join('\n'),
-                ...(deps.apiServerPort ? { port: deps.apiServerPort } : {}),
-              }),
-              clock: { now: deps.now },
-              ...(backup ? { backup } : {}),
-            },
-            config,
-            _context?.getRemainingTimeInMillis
-              ? { remainingMs: () => _context.getRemainingTimeInMillis!() }
-              : {},
-          );
-        } finally {
-          etcd.close?.();
-        }
-        for (const a of summary.actions) log.info(describeAction(a), { action: a.kind });
-        for (const w of summary.waits) log.info(`waiting: ${w}`);
-        for (const p of summary.problems ?? []) log.warn(p);
-        log.metric('QuorumMargin', 'Count', summary.conditions.quorumMargin);
-        log.metric('HealthyVoters', 'Count', summary.conditions.healthyVoters);
-        log.metric('ActionsTaken', 'Count', summary.actions.length);
-        const byKind = new Map<string, number>();
-        for (const a of summary.actions) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
-        for (const [kind, n] of byKind) log.metric(`Action.${kind}`, 'Count', n);
-      }
-      const workerHooks = await settleWorkers();
-      for (const o of workerHooks) {
-        log.info(`worker ${o.hook} ${o.instanceId}: ${o.result} (${o.reason})`, {
-          workerInstanceId: o.instanceId,
-        });
-      }
+      const workerEvent = trigger.kind === 'lifecycle' && where.group === config.workerGroupName;
+      const summary = workerEvent
+        ? undefined
+        : await masterPass(deps, { fleet, loadBalancer, parameters }, config, context);
+      if (summary) logPass(log, summary);
+      const workerHooks = await settleWorkerHooks(
+        createWorkerHookPort(clients.ec2, { fleet, loadBalancer, parameters }, deps.now),
+        config.cluster,
+        config.workerGroupName,
+        config.serviceTargetGroupArns,
+      );
+      logWorkerHooks(log, workerHooks);
       const backup =
         trigger.kind === 'schedule' && config.backupBucket && deps.requestSnapshot
-          ? await scheduledBackup(config)
+          ? await scheduledBackup(deps, parameters, config)
           : undefined;
       log.metric('PassDuration', 'Milliseconds', deps.now() - started);
       log.info('pass done', {
@@ -449,10 +204,6 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
         ...(backup ? { backup } : {}),
       };
     } catch (e) {
-      if (e instanceof Ignore) {
-        log.warn('event ignored', { reason: e.message });
-        return { status: 'ignored', reason: e.message };
-      }
       log.error('pass failed', { error: (e as Error).message });
       throw e;
     } finally {
@@ -460,4 +211,169 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       log.removeKeys(['trigger', 'eventId', 'instanceId', 'cluster']);
     }
   };
+}
+
+/** The log keys of an event: its kind, id, and the instance it is about (when it names one). */
+function eventKeys(trigger: Exclude<Trigger, { kind: 'ignored' }>): Record<string, unknown> {
+  const instanceId =
+    trigger.kind === 'lifecycle'
+      ? trigger.event.detail.EC2InstanceId
+      : trigger.kind === 'state-change'
+        ? trigger.event.detail['instance-id']
+        : trigger.kind === 'node-ready' || trigger.kind === 'member-started'
+          ? trigger.event.detail.instanceId
+          : undefined;
+  return { trigger: trigger.kind, eventId: trigger.event.id, ...(instanceId ? { instanceId } : {}) };
+}
+
+/** One master pass over the AWS ports, etcd (with the cluster's client TLS) and the API servers' probe. */
+async function masterPass(
+  deps: ReconcilerDeps,
+  ports: { fleet: FleetPort; loadBalancer: AwsLoadBalancerPort; parameters: ParameterPort },
+  config: ReconcilerConfig,
+  context: LambdaContextLike | undefined,
+): Promise<PassSummary> {
+  const etcd = deps.makeEtcd(await loadEtcdTls(ports.parameters, config));
+  // Before a membership change the pass only asks for a snapshot (its own invocation).
+  const backup: BackupPort | undefined =
+    config.backupBucket && deps.requestSnapshot
+      ? requestingBackupPort((reason) => requestSnapshot(deps, ports.parameters, config, reason))
+      : undefined;
+  const kubeCa = await loadKubernetesCa(ports.parameters, config.cluster);
+  try {
+    return await deps.runPass(
+      {
+        ...ports,
+        etcd,
+        probe: createNodeProbePort({
+          ca: kubeCa,
+          ...(deps.apiServerPort ? { port: deps.apiServerPort } : {}),
+        }),
+        clock: { now: deps.now, sleep: (ms) => new Promise<void>((r) => setTimeout(r, ms)) },
+        ...(backup ? { backup } : {}),
+      },
+      config,
+      context?.getRemainingTimeInMillis ? { remainingMs: () => context.getRemainingTimeInMillis!() } : {},
+    );
+  } finally {
+    etcd.close?.();
+  }
+}
+
+/** A pass's actions, waits and problems as log lines; its conditions and actions as metrics. */
+function logPass(log: Telemetry, summary: PassSummary): void {
+  for (const a of summary.actions) log.info(describeAction(a), { action: a.kind });
+  for (const w of summary.waits) log.info(`waiting: ${w}`);
+  for (const p of summary.problems ?? []) log.warn(p);
+  log.metric('QuorumMargin', 'Count', summary.conditions.quorumMargin);
+  log.metric('HealthyVoters', 'Count', summary.conditions.healthyVoters);
+  log.metric('ActionsTaken', 'Count', summary.actions.length);
+  const byKind = new Map<string, number>();
+  for (const a of summary.actions) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
+  for (const [kind, n] of byKind) log.metric(`Action.${kind}`, 'Count', n);
+}
+
+function logWorkerHooks(log: Telemetry, outcomes: readonly WorkerHookOutcome[]): void {
+  for (const o of outcomes) {
+    log.info(`worker ${o.hook} ${o.instanceId}: ${o.result} (${o.reason})`, {
+      workerInstanceId: o.instanceId,
+    });
+  }
+}
+
+/**
+ * Asks for a snapshot in an invocation of its own, unless one is under way: writes `requestedAt`
+ * to the backup status, then starts the invocation. Returns at once (never streams a snapshot).
+ */
+async function requestSnapshot(
+  deps: ReconcilerDeps,
+  parameters: ParameterPort,
+  config: ReconcilerConfig,
+  reason: string,
+): Promise<BackupOutcome> {
+  const start = deps.requestSnapshot;
+  const r = await requestSnapshotVia(
+    parameters,
+    config,
+    deps.now(),
+    start && ((detail) => start(config, detail)),
+    reason,
+  );
+  if (r.outcome === 'requested') {
+    deps.telemetry.info(`snapshot requested (${reason}): it runs in an invocation of its own`);
+  }
+  return r;
+}
+
+/** On the schedule, after the pass: request a snapshot when one is due (metrics, never a stream). */
+async function scheduledBackup(
+  deps: ReconcilerDeps,
+  parameters: ParameterPort,
+  config: ReconcilerConfig,
+): Promise<BackupOutcome> {
+  const log = deps.telemetry;
+  const outcome = await scheduledSnapshot(parameters, config, deps.now(), () =>
+    requestSnapshot(deps, parameters, config, 'scheduled'),
+  );
+  log.metric('BackupRequested', 'Count', outcome.outcome === 'requested' ? 1 : 0);
+  if (outcome.outcome === 'failed') {
+    log.metric('BackupFailed', 'Count', 1);
+    log.error(`scheduled backup could not be requested: ${outcome.error}`, { bucket: config.backupBucket });
+    const problem = await recordBackupInStatus(parameters, config.cluster, outcome, deps.now());
+    if (problem) log.warn(`status not updated with the backup: ${problem}`);
+  } else if (outcome.outcome === 'not-due') {
+    log.info(`scheduled backup not due for ${Math.round(outcome.nextInMs / 1000)} s`);
+  }
+  return outcome;
+}
+
+/**
+ * A snapshot invocation: from a healthy voter (a follower when there is one: the leader is
+ * busiest), streamed to S3 (multipart), then retention; the backup status and the status document
+ * say how it went, and metrics count it (BackupTaken/BackupFailed, BackupDuration, BackupBytes).
+ */
+async function snapshotInvocation(
+  deps: ReconcilerDeps,
+  parameters: ParameterPort,
+  config: ReconcilerConfig,
+  detail: SnapshotRequestDetail,
+): Promise<BackupOutcome> {
+  const { clients, telemetry: log } = deps;
+  const started = deps.now();
+  let outcome: BackupOutcome;
+  const tls = await loadEtcdTls(parameters, config);
+  const etcd = deps.makeEtcd(tls);
+  const store = config.backupBucket ? deps.makeSnapshotStore?.(config, tls) : undefined;
+  try {
+    outcome = await takeSnapshot(
+      {
+        fleet: createFleetPort(clients.autoScaling, clients.ec2, lifecycleHookNames(config)),
+        etcd,
+        parameters,
+        now: deps.now,
+      },
+      store,
+      config,
+      detail,
+      (message) => log.warn(message),
+    );
+  } finally {
+    etcd.close?.();
+    store?.close?.();
+  }
+  log.metric('BackupFailed', 'Count', outcome.outcome === 'failed' ? 1 : 0);
+  log.metric('BackupTaken', 'Count', outcome.outcome === 'taken' ? 1 : 0);
+  if (outcome.outcome === 'taken') {
+    log.metric('BackupDuration', 'Milliseconds', deps.now() - started);
+    log.metric('BackupBytes', 'Count', outcome.bytes);
+    log.metric('BackupsPruned', 'Count', outcome.pruned);
+    log.info(`snapshot (${detail.reason}): ${outcome.key} (${outcome.bytes} bytes)`, {
+      bucket: config.backupBucket,
+    });
+  } else if (outcome.outcome === 'failed') {
+    log.error(`snapshot (${detail.reason}) failed: ${outcome.error}`, { bucket: config.backupBucket });
+  }
+  const problem = await recordBackupInStatus(parameters, config.cluster, outcome, deps.now());
+  if (problem) log.warn(`status not updated with the backup: ${problem}`);
+  return outcome;
 }

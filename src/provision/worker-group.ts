@@ -2,7 +2,7 @@
  * The worker group: one Auto Scaling group over all zones, registered in the service target groups.
  * `desired` is only owned when the spec sets it; otherwise an autoscaler may move it within min..max.
  *
- * Hook choices (the reconciler's side is src/lambdas/worker-hooks.ts, the node's worker.sh):
+ * Hook choices (the reconciler's side is src/heal/worker-hooks.ts, the node's worker.sh):
  * - Launching, DefaultResult CONTINUE, heartbeat `reconciler.lifecycleHeartbeatSeconds`: completed
  *   CONTINUE by the reconciler once EC2 says the instance runs, and by worker.sh once it joined. A
  *   worker holds no quorum: if neither answers, capacity must not be lost, so the default continues.

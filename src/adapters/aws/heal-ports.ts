@@ -40,6 +40,7 @@ import {
   type LoadBalancerPort,
   type NodeProbePort,
   type ParameterPort,
+  type TargetDrainPort,
 } from '../../heal/ports.js';
 import { isNotFound } from './errors.js';
 
@@ -205,10 +206,8 @@ export function createFleetPort(
   };
 }
 
-export interface AwsLoadBalancerPort extends LoadBalancerPort {
-  /** `deregistration_delay.timeout_seconds` of a target group (AWS default 300). */
-  deregistrationDelaySeconds(targetGroupArn: string): Promise<number>;
-}
+/** ELBv2: the target groups, and a group's `deregistration_delay.timeout_seconds` (for worker hooks). */
+export interface AwsLoadBalancerPort extends LoadBalancerPort, TargetDrainPort {}
 
 export function createLoadBalancerPort(elbv2: ElasticLoadBalancingV2Client): AwsLoadBalancerPort {
   return {
