@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { Action } from '../src/heal/actions.js';
-import { execute, executionOrder, START_WORK_RESERVE_MS, snapshotFailures } from '../src/heal/execute.js';
-import { observe } from '../src/heal/observe.js';
-import type { JoinParameters } from '../src/heal/observed.js';
 import {
   bootFailureParameter,
   joinParameter,
   restoreParameter,
   statusParameter,
 } from '../src/contract/protocol.js';
+import type { Action } from '../src/heal/actions.js';
+import {
+  execute,
+  executionOrder,
+  LEADER_ELECTION_WAIT_MS,
+  START_WORK_RESERVE_MS,
+  snapshotFailures,
+} from '../src/heal/execute.js';
+import { observe } from '../src/heal/observe.js';
+import type { JoinParameters } from '../src/heal/observed.js';
 import { isHealthyVoter } from '../src/heal/quorum.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
 import { buildStatus, parseStatus, STATUS_MAX_CHARS, serializeStatus } from '../src/heal/status.js';
@@ -187,6 +193,69 @@ describe('execute', () => {
     expect(results.map((r) => r.outcome)).toEqual(['ok', 'ok']);
     expect(w.ports.etcd.leaderId).toBe(idOf(w, 'i-2'));
     expect(w.ports.etcd.members.map((m) => m.name)).toEqual(['i-2', 'i-3']);
+  });
+
+  it('a leader that died: the removal waits (bounded) for the others to elect a new one, then removes it', async () => {
+    const w = fakeWorld(3);
+    const dead = w.ports.etcd.leaderId!;
+    const { observed } = await observe(w.ports, cfg);
+    w.ports.etcd.members.find((m) => m.id === dead)!.up = false; // its process is gone; the others still name it
+    const slept: number[] = [];
+    const electAfterMs = 1_200;
+    const ports = {
+      ...w.ports,
+      clock: {
+        now: () => w.time.now,
+        sleep: async (ms: number) => {
+          slept.push(ms);
+          w.time.now += ms;
+          if (slept.reduce((a, b) => a + b, 0) >= electAfterMs) w.ports.etcd.leaderId = idOf(w, 'i-2');
+        },
+      },
+    };
+    const remove: Action = {
+      kind: 'remove-member',
+      memberId: dead,
+      name: 'i-1',
+      reason: 'its instance is terminated',
+    };
+    const [r] = await execute([remove], ports, cfg, observed);
+    expect(r).toMatchObject({ outcome: 'ok' });
+    expect(w.ports.etcd.members.map((m) => m.name)).toEqual(['i-2', 'i-3']);
+    expect(slept.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(electAfterMs);
+
+    // No election within the bound: skipped as before, after at most LEADER_ELECTION_WAIT_MS.
+    const v = fakeWorld(3);
+    const gone = v.ports.etcd.leaderId!;
+    const seen = (await observe(v.ports, cfg)).observed;
+    v.ports.etcd.members.find((m) => m.id === gone)!.up = false;
+    let waited = 0;
+    const stuck = {
+      ...v.ports,
+      clock: {
+        now: () => v.time.now,
+        sleep: async (ms: number) => {
+          waited += ms;
+          v.time.now += ms;
+        },
+      },
+    };
+    const [s] = await execute([{ ...remove, memberId: gone }], stuck, cfg, seen);
+    expect(s).toMatchObject({ outcome: 'skipped', reason: 'it still leads etcd: move leadership first' });
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThanOrEqual(LEADER_ELECTION_WAIT_MS);
+    // A leader that still answers is never waited on: leadership is moved (decide's move-leader).
+    const u = fakeWorld(3);
+    let asked = 0;
+    const alive = { ...u.ports, clock: { now: () => u.time.now, sleep: async () => void asked++ } };
+    const [t] = await execute(
+      [{ ...remove, memberId: u.ports.etcd.leaderId! }],
+      alive,
+      cfg,
+      (await observe(u.ports, cfg)).observed,
+    );
+    expect(t).toMatchObject({ outcome: 'skipped', reason: 'it still leads etcd: move leadership first' });
+    expect(asked).toBe(0);
   });
 
   it('move-leader answered "not leader" after leadership moved is success', async () => {

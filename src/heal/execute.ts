@@ -29,6 +29,13 @@ function voterEndpoints(etcd: ObservedEtcd, exceptId?: string): string[] {
 
 /** Below this much remaining invocation time a pass starts no new work (heartbeats and completions still run). */
 export const START_WORK_RESERVE_MS = 20_000;
+/**
+ * How long a removal waits for etcd to elect a new leader when the member to remove led and died:
+ * an election takes an election timeout or two (1 s by default on the masters, plus its random
+ * spread); five seconds leaves room for a lost first round.
+ */
+export const LEADER_ELECTION_WAIT_MS = 5_000;
+const LEADER_ELECTION_POLL_MS = 250;
 
 export interface ExecuteOptions {
   /** The invocation's remaining time (the Lambda context's getRemainingTimeInMillis); none: no deadline. */
@@ -95,6 +102,25 @@ export async function execute(
     throw last;
   };
 
+  /**
+   * Polls etcd until a majority names a leader other than `deadId`, at most LEADER_ELECTION_WAIT_MS
+   * and never into the invocation's last START_WORK_RESERVE_MS; undefined when no new leader came in time.
+   */
+  const awaitNewLeader = async (deadId: string): Promise<ObservedEtcd | undefined> => {
+    const sleep = ports.clock.sleep;
+    if (!sleep) return undefined;
+    const until = ports.clock.now() + LEADER_ELECTION_WAIT_MS;
+    while (
+      ports.clock.now() < until &&
+      (options.remainingMs?.() ?? Number.POSITIVE_INFINITY) > START_WORK_RESERVE_MS
+    ) {
+      await sleep(LEADER_ELECTION_POLL_MS);
+      const again = await observeEtcd(ports.etcd, endpoints());
+      if (again.reachable && again.leaderId !== undefined && again.leaderId !== deadId) return again;
+    }
+    return undefined;
+  };
+
   const membershipChange = async (
     a: Action & { kind: 'add-learner' | 'remove-member' | 'promote-member' },
   ) => {
@@ -111,9 +137,20 @@ export async function execute(
     switch (a.kind) {
       case 'remove-member': {
         if (!fresh.members.some((m) => m.id === a.memberId)) return ok(a, 'already removed');
-        if (fresh.leaderId === a.memberId) return skip(a, 'it still leads etcd: move leadership first');
+        let current = fresh;
+        if (
+          current.leaderId === a.memberId &&
+          !current.members.find((m) => m.id === a.memberId)?.status.reachable
+        ) {
+          // A leader that died: the others still name it until they elect a new one (an election
+          // timeout or two). Wait for that, bounded, instead of leaving the removal to the next trigger.
+          current = (await awaitNewLeader(a.memberId)) ?? current;
+          const again = checkChange(current, mc);
+          if (!again.safe) return skip(a, `no longer safe: ${again.reason}`);
+        }
+        if (current.leaderId === a.memberId) return skip(a, 'it still leads etcd: move leadership first');
         try {
-          await onVoter(fresh, a.memberId, (ep) => ports.etcd.removeMember(ep, a.memberId));
+          await onVoter(current, a.memberId, (ep) => ports.etcd.removeMember(ep, a.memberId));
           return ok(a);
         } catch (e) {
           if (isKind(e, 'not-found')) return ok(a, 'already removed');

@@ -429,7 +429,7 @@ export class SimCloud {
       delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
     };
     return {
-      clock: k.clock,
+      clock: { now: () => k.clock.now(), sleep: (ms) => k.sleep(ms) },
       fleet: {
         describeGroup: (name) =>
           call('autoscaling', 'describeGroup', () => {
