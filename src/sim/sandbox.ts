@@ -8,13 +8,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { snapshotKey } from '../heal/backup-policy.js';
+import { resourceNames } from '../contract/names.js';
 import { restoreParameter, statusParameter } from '../contract/protocol.js';
+import { snapshotKey } from '../heal/backup-policy.js';
 import { reconcilePass } from '../heal/reconcile.js';
 import { planRestore, type RestoreRecord, restoreRefusal, restoreStage } from '../heal/restore.js';
 import { parseStatus } from '../heal/status.js';
 import { desiredCluster } from '../provision/desired.js';
-import { resourceNames } from '../contract/names.js';
 import { KINDS, type Plan, type PlannedChange } from '../provision/plan.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { deriveTopology } from '../spec/topology.js';
@@ -181,6 +181,15 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     masters: topology.masters,
     network: NetworkModel.of(spec, desired),
     hookHeartbeatMs: hookS * 1000,
+    // The spec's warm pool (masters.warmPool; Hibernated is refused by the spec).
+    ...(spec.masters.warmPool.size > 0
+      ? {
+          warmPool: {
+            size: spec.masters.warmPool.size,
+            state: spec.masters.warmPool.state === 'Running' ? ('Running' as const) : ('Stopped' as const),
+          },
+        }
+      : {}),
     realEtcd: {
       dir: join(dir, 'etcd'),
       caDir: pki.caDir,
@@ -257,7 +266,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     say(`masters boot; the reconciler seeds etcd, then adds each other master as a learner and promotes it`);
     // ---- boot ----
     const b = await until(
-      () => realNotConverged(cloud, real, 0) ?? workersShort(workers) ?? cloud.dataPlaneBlocked(),
+      () =>
+        realNotConverged(cloud, real, 0) ??
+        workersShort(workers) ??
+        warmPoolShort(cloud.group) ??
+        cloud.dataPlaneBlocked(),
       opts.bootTimeoutRealMs ?? 90_000,
     );
     boot = {
@@ -319,8 +332,23 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       },
       'lose-zone': {
         inject() {
-          const z = pickZone(true);
+          // With a warm pool, the zone its (first) instance sits in, among those with the most masters:
+          // the pool instance there cannot start, the group must launch fresh elsewhere.
+          const most = Math.max(
+            ...cloud.zones.available().map((z) => liveMasters().filter((m) => m.zone === z).length),
+          );
+          const pooled = [...cloud.group.pool.values()].find(
+            (p) => liveMasters().filter((m) => m.zone === p.zone).length === most && cloud.zones.isUp(p.zone),
+          );
+          const z = pooled?.zone ?? pickZone(true);
           downZone = z;
+          if (pooled) {
+            this.extra = () =>
+              cloud.group.members.has(pooled.id)
+                ? `the pool instance ${pooled.id} in the lost zone ${z} was taken into the group`
+                : undefined;
+            say(`the warm pool's ${pooled.id} sits in ${z} (${pooled.lifecycle}): it cannot start there`);
+          }
           cloud.zones.fail(z, k.now());
           cloud.networkChanged();
           return `zone ${z} goes dark: every instance in it stops answering, its etcd processes get SIGKILL`;
@@ -461,7 +489,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       k.log('fault', await sc.inject());
       const startedAt = Date.now();
       const r = await until(
-        () => sc.extra?.() ?? realNotConverged(cloud, real, startedAt + 300) ?? workersShort(workers),
+        () =>
+          sc.extra?.() ??
+          realNotConverged(cloud, real, startedAt + 300) ??
+          workersShort(workers) ??
+          warmPoolShort(cloud.group),
         sc.timeoutRealMs ?? SCENARIO_TIMEOUT_REAL_MS,
       );
       let dataOk = true;
@@ -585,6 +617,15 @@ export function scenarioOrder(requested: readonly ScenarioName[]): ScenarioName[
   }
   return out;
 }
+/** The master group's warm pool is not back to its size of prepared instances (it refills after use). */
+function warmPoolShort(group: AutoScalingGroup): string | undefined {
+  const size = group.opts.warmPool?.size ?? 0;
+  const ready = [...group.pool.values()].filter(
+    (m) => m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running',
+  ).length;
+  return ready >= size ? undefined : `${ready} of ${size} warm pool instances prepared`;
+}
+
 function workersShort(workers: AutoScalingGroup): string | undefined {
   const inService = [...workers.members.values()].filter((m) => m.lifecycle === 'InService').length;
   return inService >= workers.opts.desired
