@@ -33,9 +33,29 @@ function view(over: Partial<WorkerHooksView> = {}): WorkerHooksView {
   };
 }
 
+/**
+ * planWorkerHooks, with each hook step written as the call it makes (complete or heartbeat), and the
+ * hook outcomes on their own.
+ */
+function decide(v: WorkerHooksView) {
+  const steps = planWorkerHooks(v);
+  return {
+    steps: steps.map((s) =>
+      s.kind === 'hook'
+        ? {
+            kind: s.outcome.result === 'continued' ? 'complete' : 'heartbeat',
+            instanceId: s.outcome.instanceId,
+            hook: s.outcome.hook,
+          }
+        : s,
+    ),
+    outcomes: steps.flatMap((s) => (s.kind === 'hook' ? [s.outcome] : [])),
+  };
+}
+
 describe('planWorkerHooks: launching', () => {
   it('CONTINUE once EC2 says running', () => {
-    const plan = planWorkerHooks(view({ launching: [{ instanceId: 'i-1', state: 'running' }] }));
+    const plan = decide(view({ launching: [{ instanceId: 'i-1', state: 'running' }] }));
     expect(plan.steps).toEqual([{ kind: 'complete', instanceId: 'i-1', hook: 'launching' }]);
     expect(plan.outcomes).toEqual([
       { instanceId: 'i-1', hook: 'launching', result: 'continued', reason: 'the instance is running' },
@@ -43,7 +63,7 @@ describe('planWorkerHooks: launching', () => {
   });
 
   it('heartbeats while the instance is not running yet, or EC2 does not know it', () => {
-    const plan = planWorkerHooks(
+    const plan = decide(
       view({
         launching: [
           { instanceId: 'i-1', state: 'pending' },
@@ -69,15 +89,13 @@ describe('planWorkerHooks: terminating', () => {
   ];
 
   it('nobody leaving: no deregistration and no record is touched, stale ones included', () => {
-    const plan = planWorkerHooks(
-      view({ targetGroups: tgs, records: { [leaving('i-old')]: '1' }, writers: {} }),
-    );
+    const plan = decide(view({ targetGroups: tgs, records: { [leaving('i-old')]: '1' }, writers: {} }));
     expect(plan.steps).toEqual([]);
     expect(plan.outcomes).toEqual([]);
   });
 
   it('first sight: deregisters from the groups it is registered in (first), records when, heartbeats until the longest delay + grace', () => {
-    const plan = planWorkerHooks(view({ leaving: ['i-1'], targetGroups: tgs }));
+    const plan = decide(view({ leaving: ['i-1'], targetGroups: tgs }));
     expect(plan.steps).toEqual([
       { kind: 'deregister', targetGroupArn: 'tg-a', instanceId: 'i-1' },
       { kind: 'put', name: leaving('i-1'), value: String(NOW) },
@@ -96,12 +114,12 @@ describe('planWorkerHooks: terminating', () => {
   it('the deadline counts from the first sight: heartbeat a millisecond before it, CONTINUE (and forget) at it', () => {
     const since = NOW - 120_000 - DRAIN_GRACE_MS;
     const records = { [leaving('i-1')]: String(since + 1) };
-    const before = planWorkerHooks(view({ leaving: ['i-1'], targetGroups: tgs, records }));
+    const before = decide(view({ leaving: ['i-1'], targetGroups: tgs, records }));
     expect(before.steps.filter((s) => s.kind !== 'deregister')).toEqual([
       { kind: 'heartbeat', instanceId: 'i-1', hook: 'terminating' },
     ]);
 
-    const at = planWorkerHooks(
+    const at = decide(
       view({ leaving: ['i-1'], targetGroups: tgs, records: { [leaving('i-1')]: String(since) } }),
     );
     expect(at.steps.filter((s) => s.kind !== 'deregister')).toEqual([
@@ -118,7 +136,7 @@ describe('planWorkerHooks: terminating', () => {
 
   it('an unreadable or zero leaving record counts as a first sight', () => {
     for (const value of ['not a time', '0', '-5']) {
-      const plan = planWorkerHooks(view({ leaving: ['i-1'], records: { [leaving('i-1')]: value } }));
+      const plan = decide(view({ leaving: ['i-1'], records: { [leaving('i-1')]: value } }));
       expect(plan.steps).toEqual([
         { kind: 'put', name: leaving('i-1'), value: String(NOW) },
         { kind: 'heartbeat', instanceId: 'i-1', hook: 'terminating' },
@@ -127,7 +145,7 @@ describe('planWorkerHooks: terminating', () => {
   });
 
   it('no service target groups: the deadline is the grace alone', () => {
-    const plan = planWorkerHooks(
+    const plan = decide(
       view({ leaving: ['i-1'], records: { [leaving('i-1')]: String(NOW - DRAIN_GRACE_MS) } }),
     );
     expect(plan.outcomes[0]?.result).toBe('continued');
@@ -136,7 +154,7 @@ describe('planWorkerHooks: terminating', () => {
 
   it('drained, written by the node’s own session: CONTINUE at once and forget both records', () => {
     const records = { [leaving('i-1')]: String(NOW - 1000), [drained('i-1')]: 'true' };
-    const plan = planWorkerHooks(
+    const plan = decide(
       view({ leaving: ['i-1'], records, writers: { [drained('i-1')]: ownSession('i-1') } }),
     );
     expect(plan.steps).toEqual([
@@ -150,9 +168,7 @@ describe('planWorkerHooks: terminating', () => {
   it('drained, written by another worker’s session or an unknown writer: ignored, the node keeps draining', () => {
     for (const writer of [ownSession('i-2'), undefined]) {
       const records = { [leaving('i-1')]: String(NOW - 1000), [drained('i-1')]: 'true' };
-      const plan = planWorkerHooks(
-        view({ leaving: ['i-1'], records, writers: { [drained('i-1')]: writer } }),
-      );
+      const plan = decide(view({ leaving: ['i-1'], records, writers: { [drained('i-1')]: writer } }));
       expect(plan.steps).toEqual([{ kind: 'heartbeat', instanceId: 'i-1', hook: 'terminating' }]);
       expect(plan.outcomes[0]?.result).toBe('heartbeat');
       expect(plan.outcomes[0]?.reason).toContain(
@@ -163,7 +179,7 @@ describe('planWorkerHooks: terminating', () => {
 
   it('a forged drained record past the deadline: CONTINUE by the deadline, saying what was ignored', () => {
     const records = { [leaving('i-1')]: String(NOW - DRAIN_GRACE_MS), [drained('i-1')]: 'true' };
-    const plan = planWorkerHooks(
+    const plan = decide(
       view({ leaving: ['i-1'], records, writers: { [drained('i-1')]: ownSession('i-2') } }),
     );
     expect(plan.outcomes[0]?.result).toBe('continued');
@@ -177,7 +193,7 @@ describe('planWorkerHooks: terminating', () => {
       [leaving('i-gone')]: '1',
       [drained('i-gone')]: 'true',
     };
-    const plan = planWorkerHooks(view({ leaving: ['i-1'], records }));
+    const plan = decide(view({ leaving: ['i-1'], records }));
     expect(plan.steps).toEqual([
       { kind: 'heartbeat', instanceId: 'i-1', hook: 'terminating' },
       { kind: 'delete', name: leaving('i-gone') },

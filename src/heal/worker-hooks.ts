@@ -58,35 +58,35 @@ export interface WorkerHooksView {
   writers: Readonly<Record<string, string | undefined>>;
 }
 
+/**
+ * What to do, in order: a hook step completes the hook (CONTINUE) when its outcome is `continued`
+ * and records a heartbeat when it is `heartbeat`.
+ */
 export type WorkerHookStep =
-  | { kind: 'complete'; instanceId: string; hook: LifecycleHook }
-  | { kind: 'heartbeat'; instanceId: string; hook: LifecycleHook }
+  | { kind: 'hook'; outcome: WorkerHookOutcome }
   | { kind: 'deregister'; targetGroupArn: string; instanceId: string }
   | { kind: 'put'; name: string; value: string }
   | { kind: 'delete'; name: string };
 
-/** The steps in the order they must run, and what each hook's outcome is. */
-export interface WorkerHookPlan {
-  steps: WorkerHookStep[];
-  outcomes: WorkerHookOutcome[];
-}
-
-export function planWorkerHooks(view: WorkerHooksView): WorkerHookPlan {
+export function planWorkerHooks(view: WorkerHooksView): WorkerHookStep[] {
   const { cluster, now, records } = view;
   const steps: WorkerHookStep[] = [];
-  const outcomes: WorkerHookOutcome[] = [];
+  const settle = (instanceId: string, hook: LifecycleHook, continued: boolean | undefined, reason: string) =>
+    steps.push({
+      kind: 'hook',
+      outcome: { instanceId, hook, result: continued ? 'continued' : 'heartbeat', reason },
+    });
 
   for (const { instanceId, state } of view.launching) {
     const running = state === 'running';
-    steps.push({ kind: running ? 'complete' : 'heartbeat', instanceId, hook: 'launching' });
-    outcomes.push({
+    settle(
       instanceId,
-      hook: 'launching',
-      result: running ? 'continued' : 'heartbeat',
-      reason: running ? 'the instance is running' : `the instance is ${state ?? 'not known to EC2 yet'}`,
-    });
+      'launching',
+      running,
+      running ? 'the instance is running' : `the instance is ${state ?? 'not known to EC2 yet'}`,
+    );
   }
-  if (view.leaving.length === 0) return { steps, outcomes };
+  if (view.leaving.length === 0) return steps;
 
   // Deregister first (idempotent): the load balancers stop sending new connections while the node drains.
   for (const tg of view.targetGroups) {
@@ -106,9 +106,9 @@ export function planWorkerHooks(view: WorkerHooksView): WorkerHookPlan {
     const leavingName = workerLeavingParameter(cluster, id);
     const seen = Number(records[leavingName]);
     const firstSight = !(Number.isFinite(seen) && seen > 0);
-    const since = firstSight ? now : seen;
     if (firstSight) steps.push({ kind: 'put', name: leavingName, value: String(now) });
-    const deadline = since + delayMs + DRAIN_GRACE_MS;
+    const deadline = (firstSight ? now : seen) + delayMs + DRAIN_GRACE_MS;
+    const by = new Date(deadline).toISOString();
     // The drained record counts only when the worker wrote it with its own session: every worker's
     // role may write every worker's record, and a forged one would cut a node's drain short.
     const drainedName = workerDrainedParameter(cluster, id);
@@ -118,26 +118,18 @@ export function planWorkerHooks(view: WorkerHooksView): WorkerHookPlan {
       : undefined;
     const drained = written && !forged;
     const ignored = forged ? ` (ignored ${drainedName}: ${forged})` : '';
-    if (drained || now >= deadline) {
-      steps.push({ kind: 'complete', instanceId: id, hook: 'terminating' });
-      forget(id);
-      outcomes.push({
-        instanceId: id,
-        hook: 'terminating',
-        result: 'continued',
-        reason: drained
-          ? 'the node drained itself'
-          : `the node did not finish draining by ${new Date(deadline).toISOString()} (deregistration delay ${delayMs / 1000} s + ${DRAIN_GRACE_MS / 1000} s grace)${ignored}`,
-      });
-    } else {
-      steps.push({ kind: 'heartbeat', instanceId: id, hook: 'terminating' });
-      outcomes.push({
-        instanceId: id,
-        hook: 'terminating',
-        result: 'heartbeat',
-        reason: `the node is draining (deregistered from the service target groups; CONTINUE by ${new Date(deadline).toISOString()} at the latest)${ignored}`,
-      });
-    }
+    const continued = drained || now >= deadline;
+    settle(
+      id,
+      'terminating',
+      continued,
+      drained
+        ? 'the node drained itself'
+        : continued
+          ? `the node did not finish draining by ${by} (deregistration delay ${delayMs / 1000} s + ${DRAIN_GRACE_MS / 1000} s grace)${ignored}`
+          : `the node is draining (deregistered from the service target groups; CONTINUE by ${by} at the latest)${ignored}`,
+    );
+    if (continued) forget(id);
   }
   // Records of instances that left without us (a worker completes its own hook after draining).
   const stale = new Set(
@@ -146,7 +138,7 @@ export function planWorkerHooks(view: WorkerHooksView): WorkerHookPlan {
       .filter((id) => !view.leaving.includes(id)),
   );
   for (const id of stale) forget(id);
-  return { steps, outcomes };
+  return steps;
 }
 
 /** Reads the worker group's hooks through the port, plans, and carries the plan out in order. */
@@ -181,26 +173,27 @@ export async function settleWorkerHooks(
       port.parameters.writers(workersParameterPath(cluster)),
     ]);
   }
-  const view = { cluster, now: port.clock.now(), launching, leaving, targetGroups, records, writers };
-  const plan = planWorkerHooks(view);
-  for (const step of plan.steps) {
-    switch (step.kind) {
-      case 'complete':
-        await port.fleet.completeLifecycleAction(groupName, step.instanceId, step.hook, 'CONTINUE');
-        break;
-      case 'heartbeat':
-        await port.fleet.recordLifecycleHeartbeat(groupName, step.instanceId, step.hook);
-        break;
-      case 'deregister':
-        await port.loadBalancer.deregisterTarget(step.targetGroupArn, step.instanceId);
-        break;
-      case 'put':
-        await port.parameters.put(step.name, step.value);
-        break;
-      case 'delete':
-        await port.parameters.delete(step.name);
-        break;
-    }
+  const view: WorkerHooksView = {
+    cluster,
+    now: port.clock.now(),
+    launching,
+    leaving,
+    targetGroups,
+    records,
+    writers,
+  };
+  const outcomes: WorkerHookOutcome[] = [];
+  for (const step of planWorkerHooks(view)) {
+    if (step.kind === 'hook') {
+      const { instanceId, hook, result } = step.outcome;
+      if (result === 'continued') {
+        await port.fleet.completeLifecycleAction(groupName, instanceId, hook, 'CONTINUE');
+      } else await port.fleet.recordLifecycleHeartbeat(groupName, instanceId, hook);
+      outcomes.push(step.outcome);
+    } else if (step.kind === 'deregister') {
+      await port.loadBalancer.deregisterTarget(step.targetGroupArn, step.instanceId);
+    } else if (step.kind === 'put') await port.parameters.put(step.name, step.value);
+    else await port.parameters.delete(step.name);
   }
-  return plan.outcomes;
+  return outcomes;
 }

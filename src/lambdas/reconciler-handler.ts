@@ -61,8 +61,6 @@ export interface PassSummary {
   waits: string[];
   /** Actions that failed or were skipped, and a status document that could not be published. */
   problems?: string[];
-  /** A healthy voter's client URL to take a scheduled snapshot from (none: etcd has no healthy voter). */
-  snapshotFrom?: string;
 }
 
 export type { BackupOutcome, SnapshotStorePort } from '../heal/backups.js';
@@ -156,8 +154,10 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       }
       log.appendKeys({ cluster });
       const loaded = await loadReconcilerConfig(parameters, cluster);
-      if (loaded.kind === 'missing') return ignore(loaded.why);
-      if (loaded.kind === 'invalid') throw new Error(loaded.problem);
+      if (!loaded.ok) {
+        if ('missing' in loaded) return ignore(loaded.missing);
+        throw new Error(loaded.problem);
+      }
       const { config } = loaded;
 
       if (trigger.kind === 'snapshot') {
@@ -171,13 +171,12 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
 
       const fleet = createFleetPort(clients.autoScaling, clients.ec2, lifecycleHookNames(config));
       const loadBalancer = createLoadBalancerPort(clients.elbv2);
+      const ports = { fleet, loadBalancer, parameters };
       const workerEvent = trigger.kind === 'lifecycle' && where.group === config.workerGroupName;
-      const summary = workerEvent
-        ? undefined
-        : await masterPass(deps, { fleet, loadBalancer, parameters }, config, context);
+      const summary = workerEvent ? undefined : await masterPass(deps, ports, config, context);
       if (summary) logPass(log, summary);
       const workerHooks = await settleWorkerHooks(
-        createWorkerHookPort(clients.ec2, { fleet, loadBalancer, parameters }, deps.now),
+        createWorkerHookPort(clients.ec2, ports, deps.now),
         config.cluster,
         config.workerGroupName,
         config.serviceTargetGroupArns,

@@ -17,7 +17,6 @@ import { ApiCallCounter, instrument, localCredentials, resolveEndpoint } from '.
 import { createEtcdClient } from '../adapters/etcd/client.js';
 import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import { describeAction } from '../heal/actions.js';
-import { isHealthyVoter } from '../heal/quorum.js';
 import { reconcilePass } from '../heal/reconcile.js';
 import {
   createReconcilerHandler,
@@ -46,13 +45,7 @@ export const runReconcilePass: RunPass = async (ports, config, options) => {
     );
   if (r.statusError) problems.push(`status not published: ${r.statusError}`);
   problems.push(...r.ignoredSignals);
-  // Scheduled snapshots come from a healthy follower when there is one (the leader is busiest).
-  const voters = r.observed.etcd.members
-    .filter((m) => isHealthyVoter(m, r.observed.etcd) && m.clientURLs[0])
-    .sort((a, b) => Number(a.id === r.observed.etcd.leaderId) - Number(b.id === r.observed.etcd.leaderId));
-  const snapshotFrom = voters[0]?.clientURLs[0];
   const summary: PassSummary = {
-    ...(snapshotFrom ? { snapshotFrom } : {}),
     conditions: r.decision.conditions,
     actions: r.results.filter((x) => x.outcome === 'ok').map((x) => x.action),
     waits: r.decision.waits,

@@ -75,23 +75,18 @@ export async function locateCluster(
 }
 
 /**
- * The cluster's ReconcilerConfig (`/tripod/<cluster>/config`): `missing` when apply has not written
- * one (not a tripod cluster, or not yet), `invalid` with the problem naming the parameter and field.
+ * The cluster's ReconcilerConfig (`/tripod/<cluster>/config`), or the problem naming the parameter
+ * and field; `missing` says why there is none (apply has not written one: not a tripod cluster, or
+ * not yet).
  */
 export async function loadReconcilerConfig(
   parameters: Pick<ParameterPort, 'get'>,
   cluster: string,
-): Promise<
-  | { kind: 'config'; config: ReconcilerConfig }
-  | { kind: 'missing'; why: string }
-  | { kind: 'invalid'; problem: string }
-> {
+): Promise<ReturnType<typeof parseReconcilerConfig> | { ok: false; missing: string }> {
   const name = configParameter(cluster);
   const text = await parameters.get(name);
-  if (text === undefined)
-    return { kind: 'missing', why: `cluster ${cluster} has no configuration at ${name}` };
-  const parsed = parseReconcilerConfig(text, cluster, name);
-  return parsed.ok ? { kind: 'config', config: parsed.config } : { kind: 'invalid', problem: parsed.problem };
+  if (text === undefined) return { ok: false, missing: `cluster ${cluster} has no configuration at ${name}` };
+  return parseReconcilerConfig(text, cluster, name);
 }
 
 /**
