@@ -15,7 +15,7 @@ import {
   USER_DATA_LIMIT,
 } from '../src/bootstrap/render.js';
 import { BOOTSTRAP_SCRIPTS } from '../src/bootstrap/scripts.generated.js';
-import { parseSpec } from '../src/spec/load.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
 
 const roles: NodeRole[] = ['master', 'worker'];
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;

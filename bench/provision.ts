@@ -10,11 +10,11 @@ import { readFileSync } from 'node:fs';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { describeGroups } from '../src/adapters/aws/autoscaling.js';
 import { createAwsClients } from '../src/adapters/aws/clients.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
 import { DEFAULT_RECONCILER_ROLE } from '../src/contract/names.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
-import { parseSpec } from '../src/spec/load.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
 import { startMoto } from '../test/support/moto.js';
 
 const REGION = 'eu-west-2';

@@ -31,8 +31,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseSpec } from '../src/cluster-spec/load.js';
 import { runSandbox, type SandboxEvent } from '../src/sim/sandbox.js';
-import { parseSpec } from '../src/spec/load.js';
 
 const losses = Number(process.argv[2] ?? 3);
 const seed = Number(process.argv[3] ?? 1);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the sandbox and the benchmarks need, from scratch, idempotently:
 # node packages, etcd + etcdctl + etcdutl built with Go from tools/etcd/go.mod into .tripod/bin (the
-# release the masters install, src/spec/versions.ts), shellcheck, bats, openssl, gpg, unzip, and a project-local
+# release the masters install, src/cluster-spec/versions.ts), shellcheck, bats, openssl, gpg, unzip, and a project-local
 # Python virtualenv (.venv) with a pinned moto server, cfn-lint and kubernetes-validate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 # etcd: the pinned release, built from the Go module proxy (tools/etcd/go.mod pins it; a test checks
-# that it is the version in src/spec/versions.ts). Skipped when the built binaries already say it.
+# that it is the version in src/cluster-spec/versions.ts). Skipped when the built binaries already say it.
 ETCD_BIN_DIR=.tripod/bin
 etcd_pin=$(sed -nE 's#^[[:space:]]*(require[[:space:]]+)?go\.etcd\.io/etcd/server/v3 v([0-9.]+)$#\2#p' tools/etcd/go.mod)
 [ -n "$etcd_pin" ] || { say "cannot read the etcd version from tools/etcd/go.mod"; exit 1; }
@@ -49,11 +49,11 @@ if ! etcd_built; then
   etcd_built || { say "the built etcd does not report version $etcd_pin"; exit 1; }
 fi
 
-# The pod network manifest the masters install (src/spec/versions.ts pins version and SHA-256), for the
+# The pod network manifest the masters install (src/cluster-spec/versions.ts pins version and SHA-256), for the
 # offline schema test: the same file comes from the Go module proxy (flannel's module holds it), and
 # must have the pinned checksum, which also cross-checks the pin against a second source.
-flannel_version=$(sed -nE "s#^export const FLANNEL_VERSION = '([0-9.]+)';#\1#p" src/spec/versions.ts)
-flannel_sha=$(sed -nE "s#^export const FLANNEL_MANIFEST_SHA256 = '([0-9a-f]{64})';#\1#p" src/spec/versions.ts)
+flannel_version=$(sed -nE "s#^export const FLANNEL_VERSION = '([0-9.]+)';#\1#p" src/cluster-spec/versions.ts)
+flannel_sha=$(sed -nE "s#^export const FLANNEL_MANIFEST_SHA256 = '([0-9a-f]{64})';#\1#p" src/cluster-spec/versions.ts)
 flannel_file=.tripod/cni/kube-flannel-v${flannel_version}.yml
 if [ -n "$flannel_version" ] && ! echo "$flannel_sha  $flannel_file" | sha256sum -c --status 2>/dev/null; then
   say "fetching the Flannel ${flannel_version} manifest from the Go module proxy"
@@ -63,7 +63,7 @@ if [ -n "$flannel_version" ] && ! echo "$flannel_sha  $flannel_file" | sha256sum
   cp "$flannel_dir/Documentation/kube-flannel.yml" "$flannel_file"
   chmod 644 "$flannel_file"
   echo "$flannel_sha  $flannel_file" | sha256sum -c --status ||
-    { say "the Flannel ${flannel_version} manifest does not have the SHA-256 pinned in src/spec/versions.ts"; exit 1; }
+    { say "the Flannel ${flannel_version} manifest does not have the SHA-256 pinned in src/cluster-spec/versions.ts"; exit 1; }
 fi
 
 # actionlint: checks every workflow (examples/workflows, .github/workflows; test/action-workflows.test.ts).

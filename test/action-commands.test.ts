@@ -11,8 +11,8 @@ import type { CommandRun } from '../src/action/runner.js';
 import { statusCommand } from '../src/action/status.js';
 import { withTimeout } from '../src/action/timeout.js';
 import { upgradeCommand } from '../src/action/upgrade.js';
-import { parseSpec } from '../src/spec/load.js';
-import { deriveTopology } from '../src/spec/topology.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import { deriveTopology } from '../src/cluster-spec/topology.js';
 import type { UpgradeOutcome } from '../src/upgrade/run.js';
 import { recorder } from './support/action-runner.js';
 

@@ -15,6 +15,9 @@ import { InputError, parseInputs } from '../src/action/inputs.js';
 import { planCommand } from '../src/action/plan.js';
 import type { CommandRun } from '../src/action/runner.js';
 import { upgradeCommand } from '../src/action/upgrade.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
+import { deriveTopology } from '../src/cluster-spec/topology.js';
 import type { Plan, PlannedChange } from '../src/provision/plan.js';
 import type { Found } from '../src/provision/resource.js';
 import {
@@ -27,9 +30,6 @@ import {
   savePlan,
   specHash,
 } from '../src/provision/saved-plan.js';
-import { parseSpec } from '../src/spec/load.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
-import { deriveTopology } from '../src/spec/topology.js';
 import { recorder } from './support/action-runner.js';
 
 const specText = (workers = 3) => `apiVersion: tripod/v1

@@ -11,6 +11,10 @@ import type { Engine } from '../src/action/engine.js';
 import { parseInputs } from '../src/action/inputs.js';
 import { makePlan } from '../src/action/plan.js';
 import type { Runner } from '../src/action/runner.js';
+import { formatProblem, parseSpec } from '../src/cluster-spec/load.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
+import { deriveTopology } from '../src/cluster-spec/topology.js';
+import { topologyMarkdown, topologyTable } from '../src/cluster-spec/topology-render.js';
 import { type DesiredCluster, desiredCluster } from '../src/provision/desired.js';
 import type { Plan } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';
@@ -23,10 +27,6 @@ import {
 import { NetworkModel } from '../src/sim/network.js';
 import { simulate } from '../src/sim/run.js';
 import { simSpec } from '../src/sim/sim-spec.js';
-import { formatProblem, parseSpec } from '../src/spec/load.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
-import { deriveTopology } from '../src/spec/topology.js';
-import { topologyMarkdown, topologyTable } from '../src/spec/topology-render.js';
 import { MINIMAL_SPEC } from './support/spec-text.js';
 
 const yaml = (api: string) => `${MINIMAL_SPEC}apiEndpoint:

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderUserData } from '../src/bootstrap/render.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
 import { etcdBinary } from '../src/sim/etcd-bin.js';
-import { parseSpec } from '../src/spec/load.js';
 import {
   cliCalls,
   clusterWorld,

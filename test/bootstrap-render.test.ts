@@ -15,9 +15,14 @@ import {
   renderUserData,
   USER_DATA_LIMIT,
 } from '../src/bootstrap/render.js';
-import { caParameter, configParameter, joinParameter, workerJoinParameter } from '../src/contract/protocol.js';
-import { parseSpec } from '../src/spec/load.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
+import {
+  caParameter,
+  configParameter,
+  joinParameter,
+  workerJoinParameter,
+} from '../src/contract/protocol.js';
 
 const examples = readdirSync('examples')
   .filter((f) => f.endsWith('.yaml'))

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type NodeRole, renderUserData } from '../src/bootstrap/render.js';
-import { parseSpec } from '../src/spec/load.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
 
 const scriptsDir = 'src/bootstrap/scripts';
 const scripts = readdirSync(scriptsDir).filter((f) => f.endsWith('.sh'));

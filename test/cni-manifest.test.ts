@@ -1,5 +1,5 @@
 /**
- * The pod network the seed applies (network.cni, src/spec/versions.ts): the pin, and the manifest as
+ * The pod network the seed applies (network.cni, src/cluster-spec/versions.ts): the pin, and the manifest as
  * the node renders it (the node's own cni_manifest: SHA-256 check, then network.pods in place of the
  * manifest's range) validated offline against the Kubernetes API schemas of every supported minor by
  * kubernetes-validate (pinned in scripts/setup.sh, in .venv), in strict mode (unknown fields refused).
@@ -16,14 +16,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { nodeEnvironment } from '../src/bootstrap/render.js';
-import { parseSpec } from '../src/spec/load.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
 import {
   FLANNEL_DEFAULT_NETWORK,
   FLANNEL_MANIFEST_SHA256,
   FLANNEL_MANIFEST_URL,
   FLANNEL_VERSION,
   KUBEADM_MIN_EXTERNAL_ETCD,
-} from '../src/spec/versions.js';
+} from '../src/cluster-spec/versions.js';
 
 const VALIDATE = '.venv/bin/kubernetes-validate';
 const SCRIPTS = 'src/bootstrap/scripts';

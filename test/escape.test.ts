@@ -12,10 +12,10 @@ import type { PlanView } from '../src/action/engine.js';
 import { coreRunner } from '../src/action/main.js';
 import { planReport } from '../src/action/plan-report.js';
 import { statusReport } from '../src/action/status-report.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import { deriveTopology } from '../src/cluster-spec/topology.js';
 import type { Plan } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';
-import { parseSpec } from '../src/spec/load.js';
-import { deriveTopology } from '../src/spec/topology.js';
 import { fenceOf, logText, mdCell, mdCode, mdFence, mdText, oneLine, shQuote } from '../src/text/escape.js';
 
 /** The workflow commands the runner would run for `log` (its v2 `::` and v1 `##[` forms). */

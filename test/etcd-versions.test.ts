@@ -1,5 +1,5 @@
 /**
- * The etcd version facts (src/spec/versions.ts): the pinned release satisfies kubeadm for every
+ * The etcd version facts (src/cluster-spec/versions.ts): the pinned release satisfies kubeadm for every
  * supported Kubernetes minor, the Go module the tests build pins the same release, the spec refuses
  * a minor kubeadm would not run on that etcd, and the local binary finder refuses Debian's 3.4.
  */
@@ -7,15 +7,15 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { etcdVersionProblem, lowestAcceptedEtcd } from '../src/sim/etcd-bin.js';
-import { parseSpec } from '../src/spec/load.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
 import {
   compareVersions,
   ETCD_RELEASE_SHA256,
   ETCD_VERSION,
   KUBEADM_MIN_EXTERNAL_ETCD,
   kubernetesVersionProblem,
-} from '../src/spec/versions.js';
+} from '../src/cluster-spec/versions.js';
+import { etcdVersionProblem, lowestAcceptedEtcd } from '../src/sim/etcd-bin.js';
 
 const spec = (k8s: string) =>
   `apiVersion: tripod/v1\nkind: Cluster\nname: t\nregion: us-east-1\nkubernetesVersion: ${k8s}\nnetwork:\n  cidr: 10.0.0.0/16\n  zones: [us-east-1a]\n`;
@@ -104,7 +104,7 @@ describe('the local etcd finder', () => {
 });
 
 describe('the node configuration', () => {
-  it('carries the pinned etcd version and SHA-256s to masters only (from src/spec/versions.ts)', async () => {
+  it('carries the pinned etcd version and SHA-256s to masters only (from src/cluster-spec/versions.ts)', async () => {
     const { nodeEnvironment } = await import('../src/bootstrap/render.js');
     const r = parseSpec(readFileSync('examples/three-zones.yaml', 'utf8'));
     if (!r.ok) throw new Error('examples/three-zones.yaml does not parse');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { clusterJsonSchema } from '../src/spec/reference.js';
+import { clusterJsonSchema } from '../src/cluster-spec/reference.js';
 
 // The spec reference table lives in docs/spec.md (test/docs.test.ts checks it is current).
 describe('generated files stay in step with the schema', () => {

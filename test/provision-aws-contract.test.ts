@@ -28,14 +28,14 @@ import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { createParameterPort } from '../src/adapters/aws/heal-ports.js';
 import { codeSha256, getFunction } from '../src/adapters/aws/lambda.js';
 import { main } from '../src/cli/main.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
 import { RECONCILER_PACKAGE } from '../src/contract/reconciler-package.js';
 import { applyPlan, destroy, ProvisionError } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
 import { defaultReconcilerBundle, reconcilerZipCandidates } from '../src/provision/reconciler-bundle.js';
 import type { DesiredFunction } from '../src/provision/reconciler-function.js';
 import { placeholderBundle } from '../src/provision/reconciler-function.js';
-import { parseSpec } from '../src/spec/load.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
 import { clients, ensureReconcilerRole } from './provision-support.js';
 import { lingeringInterfaces, pendingFunctions } from './support/aws-strict.js';
 

@@ -2,6 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nodeEnvironment } from '../src/bootstrap/render.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
+import { deriveTopology } from '../src/cluster-spec/topology.js';
 import type { ActualGroup, DesiredGroup } from '../src/provision/auto-scaling-group.js';
 import { desiredCluster } from '../src/provision/desired.js';
 import type { DesiredLaunchTemplate } from '../src/provision/launch-templates.js';
@@ -11,8 +13,6 @@ import type { Plan } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';
 import { Refs } from '../src/provision/resource.js';
 import type { DesiredRules } from '../src/provision/security-groups.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
-import { deriveTopology } from '../src/spec/topology.js';
 import { changed, exampleSpec } from './provision-support.js';
 
 const three = exampleSpec('examples/three-zones.yaml', []);

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { createSubnet, createVpc, findSubnets, findVpcs } from '../src/adapters/aws/ec2.js';
 import { getAliasRecord } from '../src/adapters/aws/route53.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
 import { changed, clients, ensureReconcilerRole, exampleSpec } from './provision-support.js';
 
 const endpoint = inject('motoEndpoint');

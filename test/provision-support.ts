@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { type AwsClients, createAwsClients } from '../src/adapters/aws/clients.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
 import { DEFAULT_RECONCILER_ROLE } from '../src/contract/names.js';
-import { parseSpec } from '../src/spec/load.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
 
 export const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 

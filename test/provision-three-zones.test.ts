@@ -12,12 +12,12 @@ import type { AwsClients } from '../src/adapters/aws/clients.js';
 import { findLaunchTemplates, getLaunchTemplateVersion, tagFilter } from '../src/adapters/aws/ec2.js';
 import { listRules, listTargets } from '../src/adapters/aws/eventbridge.js';
 import { getParameter } from '../src/adapters/aws/ssm.js';
-import type { ReconcilerConfig } from '../src/heal/config.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
 import { CLUSTER_TAG, configParameter } from '../src/contract/protocol.js';
+import type { ReconcilerConfig } from '../src/heal/config.js';
 import { applyPlan, destroy, ProvisionError } from '../src/provision/apply.js';
 import { planCluster } from '../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../src/provision/plan-render.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
 import { changed, clients, ensureReconcilerRole, exampleSpec } from './provision-support.js';
 
 const endpoint = inject('motoEndpoint');

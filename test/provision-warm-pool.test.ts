@@ -6,11 +6,11 @@
 import { DescribeWarmPoolCommand, PutWarmPoolCommand } from '@aws-sdk/client-auto-scaling';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '../src/adapters/aws/clients.js';
+import { formatProblem, parseSpec } from '../src/cluster-spec/load.js';
 import { resourceNames } from '../src/contract/names.js';
 import { applyPlan, destroy } from '../src/provision/apply.js';
 import { desiredCluster } from '../src/provision/desired.js';
 import { planCluster } from '../src/provision/plan.js';
-import { formatProblem, parseSpec } from '../src/spec/load.js';
 import { changed, clients, ensureReconcilerRole, exampleSpec } from './provision-support.js';
 
 const MINIMAL = `apiVersion: tripod/v1

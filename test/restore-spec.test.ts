@@ -5,7 +5,7 @@
  * call). A spec that still sets it is refused at its line, naming the field.
  */
 import { describe, expect, it } from 'vitest';
-import { formatProblem, parseSpec } from '../src/spec/load.js';
+import { formatProblem, parseSpec } from '../src/cluster-spec/load.js';
 import { MINIMAL_SPEC } from './support/spec-text.js';
 
 const spec = (etcd: string) => `${MINIMAL_SPEC}etcd:

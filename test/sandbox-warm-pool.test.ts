@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseSpec } from '../src/cluster-spec/load.js';
 import { runSandbox } from '../src/sim/sandbox.js';
-import { parseSpec } from '../src/spec/load.js';
 
 describe('tripod sandbox with a warm pool', () => {
   it('lose-zone where the pool instance sits: healed by a fresh launch elsewhere, the pool instance never taken', async () => {

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import type { Io } from '../src/cli/command.js';
 import { main } from '../src/cli/main.js';
 import { parseScenarios } from '../src/cli/sandbox.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
 import { liveEtcdPids } from '../src/sim/etcd-real.js';
 import { runSandbox, scenarioOrder } from '../src/sim/sandbox.js';
-import { parseSpec } from '../src/spec/load.js';
 
 function capture() {
   const out: string[] = [];

@@ -6,6 +6,7 @@
  * are tested below them.
  */
 import { describe, expect, it } from 'vitest';
+import { quorumOf } from '../src/cluster-spec/topology.js';
 import {
   FAULT_KINDS,
   generateSchedule,
@@ -16,7 +17,6 @@ import {
 import { watchdogModel } from '../src/sim/node.js';
 import { Random } from '../src/sim/random.js';
 import { type SimulationResult, simulate } from '../src/sim/run.js';
-import { quorumOf } from '../src/spec/topology.js';
 
 const MIN = 60_000;
 

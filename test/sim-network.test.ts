@@ -4,13 +4,13 @@
  * dropped without a simulation failing (and saying which connection was blocked).
  */
 import { describe, expect, it } from 'vitest';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
 import { type DesiredCluster, desiredCluster } from '../src/provision/desired.js';
 import type { DesiredLoadBalancer, DesiredTargetGroup } from '../src/provision/load-balancer.js';
 import type { DesiredRule, DesiredRules } from '../src/provision/security-groups.js';
 import { NetworkModel } from '../src/sim/network.js';
 import { simulate } from '../src/sim/run.js';
 import { simSpec } from '../src/sim/sim-spec.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
 
 const base = {
   cluster: 'net',

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSpecFile } from '../src/spec/file.js';
-import { formatProblem, parseSpec } from '../src/spec/load.js';
-import { AWS_TAG_CHARACTERS, tagTextProblem } from '../src/spec/schema.js';
+import { loadSpecFile } from '../src/cluster-spec/file.js';
+import { formatProblem, parseSpec } from '../src/cluster-spec/load.js';
+import { AWS_TAG_CHARACTERS, tagTextProblem } from '../src/cluster-spec/schema.js';
 import { MINIMAL_SPEC } from './support/spec-text.js';
 
 const base = `${MINIMAL_SPEC}tags:

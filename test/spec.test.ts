@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clusterCidrs, overlaps, parseCidr } from '../src/spec/cidr.js';
-import { loadSpecFile } from '../src/spec/file.js';
-import { formatProblem, parseSpec } from '../src/spec/load.js';
+import { clusterCidrs, overlaps, parseCidr } from '../src/cluster-spec/cidr.js';
+import { loadSpecFile } from '../src/cluster-spec/file.js';
+import { formatProblem, parseSpec } from '../src/cluster-spec/load.js';
 import { MINIMAL_SPEC } from './support/spec-text.js';
 
 const base = MINIMAL_SPEC;

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../src/spec/load.js';
-import type { ClusterSpec } from '../src/spec/schema.js';
-import { autoMasterCount, deriveTopology, placeMasters, quorumOf } from '../src/spec/topology.js';
-import { topologyMarkdown } from '../src/spec/topology-render.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import type { ClusterSpec } from '../src/cluster-spec/schema.js';
+import { autoMasterCount, deriveTopology, placeMasters, quorumOf } from '../src/cluster-spec/topology.js';
+import { topologyMarkdown } from '../src/cluster-spec/topology-render.js';
 
 function specWith(zones: string[], count: 'auto' | number = 'auto'): ClusterSpec {
   const r = parseSpec(

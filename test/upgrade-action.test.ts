@@ -5,8 +5,8 @@ import type { Engine, UpgradeOptions } from '../src/action/engine.js';
 import { InputError, parseInputs } from '../src/action/inputs.js';
 import type { CommandRun, Runner } from '../src/action/runner.js';
 import { upgradeCommand } from '../src/action/upgrade.js';
-import { parseSpec } from '../src/spec/load.js';
-import { deriveTopology } from '../src/spec/topology.js';
+import { parseSpec } from '../src/cluster-spec/load.js';
+import { deriveTopology } from '../src/cluster-spec/topology.js';
 
 const loaded = parseSpec(`apiVersion: tripod/v1
 kind: Cluster

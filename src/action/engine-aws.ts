@@ -12,6 +12,8 @@ import {
   GroupNotFoundError,
 } from '../adapters/aws/heal-ports.js';
 import { createUpgradePort } from '../adapters/aws/instance-refresh.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
 import { resourceNames } from '../contract/names.js';
 import { backupStatusParameter, configParameter, statusParameter } from '../contract/protocol.js';
 import type { BackupStatusDocument } from '../heal/backup-policy.js';
@@ -21,8 +23,6 @@ import type { DesiredOptions } from '../provision/desired.js';
 import { type Plan, type PlanState, planCluster } from '../provision/plan.js';
 import { planDiffLines, renderPlanText } from '../provision/plan-render.js';
 import { savePlan } from '../provision/saved-plan.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology } from '../spec/topology.js';
 import { upgradeRequestFromSpec } from '../upgrade/request.js';
 import { runUpgrade } from '../upgrade/run.js';
 import type { ClusterStatus, Endpoints, Engine, PlanView } from './engine.js';

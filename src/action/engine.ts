@@ -3,8 +3,9 @@
  * (plan, apply, destroy, endpoints) and from the reconciler's published state (status). main.ts
  * builds the real one over AWS (engine-aws.ts); nothing else in src/action talks to AWS.
  */
+
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import type { SavedPlan } from '../provision/saved-plan.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import type { UpgradeOutcome } from '../upgrade/run.js';
 
 /** A plan as the action shows and reports it. */

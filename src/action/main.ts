@@ -3,9 +3,9 @@
  * `core.setFailed` message (no stack); a bad spec also annotates each problem at its file:line:col.
  */
 import * as core from '@actions/core';
-import { loadSpecFile } from '../spec/file.js';
-import { formatProblem } from '../spec/load.js';
-import { deriveTopology } from '../spec/topology.js';
+import { loadSpecFile } from '../cluster-spec/file.js';
+import { formatProblem } from '../cluster-spec/load.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
 import { logText, mdFence } from '../text/escape.js';
 import { VERSION } from '../version.js';
 import { applyCommand } from './apply.js';

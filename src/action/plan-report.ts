@@ -3,8 +3,8 @@
  * Mermaid diagram of zones, masters and load balancers), zone-loss survival, and the plan as a diff.
  */
 
-import type { Topology } from '../spec/topology.js';
-import { topologyMarkdown, topologyMermaid } from '../spec/topology-render.js';
+import type { Topology } from '../cluster-spec/topology.js';
+import { topologyMarkdown, topologyMermaid } from '../cluster-spec/topology-render.js';
 import { mdCode, mdFence, mdText } from '../text/escape.js';
 import type { PlanView } from './engine.js';
 

@@ -3,8 +3,8 @@
  * the job summary. main.ts backs it with @actions/core; commands never import core themselves.
  */
 
-import type { ClusterSpec } from '../spec/schema.js';
-import type { Topology } from '../spec/topology.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import type { Topology } from '../cluster-spec/topology.js';
 import type { RunContext } from './context.js';
 import type { Engine } from './engine.js';
 import { ActionError } from './errors.js';

@@ -2,7 +2,7 @@
  * Status: what AWS and the reconciler's status document say, judged against the spec's topology.
  * Pure: `assessStatus` decides pass/fail, `statusReport` renders Markdown.
  */
-import { quorumOf, type Topology } from '../spec/topology.js';
+import { quorumOf, type Topology } from '../cluster-spec/topology.js';
 import { mdCell, mdCode, mdText } from '../text/escape.js';
 import type { ClusterStatus } from './engine.js';
 

@@ -5,6 +5,19 @@
  * numbers only: CAs and tokens come from SSM SecureString at boot, never from user data.
  */
 import { gzipSync } from 'node:zlib';
+import { clusterCidrs } from '../cluster-spec/cidr.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import {
+  AWS_CLI_SHA256,
+  AWS_CLI_VERSION,
+  CONTAINERD_VERSION,
+  ETCD_RELEASE_SHA256,
+  ETCD_VERSION,
+  FLANNEL_DEFAULT_NETWORK,
+  FLANNEL_MANIFEST_SHA256,
+  FLANNEL_MANIFEST_URL,
+  KUBERNETES_PACKAGE_KEY_FINGERPRINT,
+} from '../cluster-spec/versions.js';
 import { clusterKeyAlias, resourceNames } from '../contract/names.js';
 import {
   API_SERVER_PORT,
@@ -26,19 +39,6 @@ import {
 import { workerDrainSeconds } from '../contract/worker-drain.js';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
 import { IN_SYNC_SHARE } from '../heal/quorum.js';
-import { clusterCidrs } from '../spec/cidr.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import {
-  AWS_CLI_SHA256,
-  AWS_CLI_VERSION,
-  CONTAINERD_VERSION,
-  ETCD_RELEASE_SHA256,
-  ETCD_VERSION,
-  FLANNEL_DEFAULT_NETWORK,
-  FLANNEL_MANIFEST_SHA256,
-  FLANNEL_MANIFEST_URL,
-  KUBERNETES_PACKAGE_KEY_FINGERPRINT,
-} from '../spec/versions.js';
 import { BOOTSTRAP_SCRIPTS } from './scripts.generated.js';
 
 export type NodeRole = 'master' | 'worker';
@@ -82,7 +82,7 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_ROLE: role,
     TRIPOD_K8S_VERSION: spec.kubernetesVersion,
     TRIPOD_K8S_APT_REPO: KUBERNETES_APT_REPOSITORY,
-    // Pinned inputs (src/spec/versions.ts): the package key, containerd, the AWS CLI.
+    // Pinned inputs (src/cluster-spec/versions.ts): the package key, containerd, the AWS CLI.
     TRIPOD_K8S_KEY_FINGERPRINT: KUBERNETES_PACKAGE_KEY_FINGERPRINT,
     TRIPOD_CONTAINERD_VERSION: CONTAINERD_VERSION,
     TRIPOD_AWS_CLI_VERSION: AWS_CLI_VERSION,
@@ -96,7 +96,7 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_CONFIG_PARAM: configParameter(spec.name),
     TRIPOD_POD_SUBNET: cidrs.pods,
     TRIPOD_SERVICE_SUBNET: cidrs.services,
-    // The pod network the seed applies once (network.cni; src/spec/versions.ts pins its manifest).
+    // The pod network the seed applies once (network.cni; src/cluster-spec/versions.ts pins its manifest).
     TRIPOD_CNI: spec.network.cni,
     TRIPOD_CNI_MANIFEST_URL: FLANNEL_MANIFEST_URL,
     TRIPOD_CNI_MANIFEST_SHA256: FLANNEL_MANIFEST_SHA256,
@@ -130,7 +130,7 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
     TRIPOD_TOKEN_TTL_SECONDS: String(WORKER_TOKEN_TTL_SECONDS),
     TRIPOD_TOKEN_RENEW_SECONDS: String(WORKER_TOKEN_TTL_SECONDS / 2),
     TRIPOD_WATCHDOG_FAILURES: '6',
-    // Masters install the official etcd release, checked against its pinned SHA-256 (src/spec/versions.ts).
+    // Masters install the official etcd release, checked against its pinned SHA-256 (src/cluster-spec/versions.ts).
     ...(role === 'master'
       ? {
           TRIPOD_ETCD_VERSION: ETCD_VERSION,

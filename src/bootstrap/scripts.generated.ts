@@ -302,7 +302,7 @@ hold_service_starts() {
 
 # install_packages ROLE: containerd, the AWS CLI, etcd (masters: install_etcd in master.sh), and
 # kubelet/kubeadm/kubectl pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its
-# minor version, whose signing key must have the pinned fingerprint. Versions: src/spec/versions.ts.
+# minor version, whose signing key must have the pinned fingerprint. Versions: src/cluster-spec/versions.ts.
 install_packages() {
   local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin key
   local k8s_minor=\${TRIPOD_K8S_VERSION%.*}
@@ -803,7 +803,7 @@ restore_watch() {
 # --- etcd: the official release ---------------------------------------------------------------------
 # install_etcd (from install_packages): etcd, etcdctl and etcdutl of release TRIPOD_ETCD_VERSION into
 # /usr/local/bin. The tarball is checked against its pinned SHA-256 (TRIPOD_ETCD_SHA_<ARCH>, from
-# src/spec/versions.ts) before it is unpacked: a mismatch stops the boot. Kept when already there.
+# src/cluster-spec/versions.ts) before it is unpacked: a mismatch stops the boot. Kept when already there.
 install_etcd() {
   local v=$TRIPOD_ETCD_VERSION arch sha f w="$TRIPOD_STATE/etcd-download" bin="$TRIPOD_ROOT/usr/local/bin"
   case "$(uname -m)" in

@@ -3,13 +3,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { AwsApiError } from '../adapters/aws/errors.js';
+import { loadSpecFile } from '../cluster-spec/file.js';
+import { formatProblem } from '../cluster-spec/load.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { ProvisionError } from '../provision/apply.js';
 import { LimitError } from '../provision/limits.js';
 import type { PlanOptions } from '../provision/plan.js';
 import { reconcilerBundleFromZip } from '../provision/reconciler-bundle.js';
-import { loadSpecFile } from '../spec/file.js';
-import { formatProblem } from '../spec/load.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import { type OptionDef, UsageError, UserError, type Values } from './command.js';
 import { awsMaxAttempts } from './env.js';
 

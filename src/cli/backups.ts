@@ -2,10 +2,10 @@
 import type { AwsClients } from '../adapters/aws/clients.js';
 import { createS3Backup, type S3Backup } from '../adapters/aws/s3-backup.js';
 import { getParameter } from '../adapters/aws/ssm.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { configParameter } from '../contract/protocol.js';
 import type { SnapshotInfo } from '../heal/backup-policy.js';
 import type { ReconcilerConfig } from '../heal/config.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import { AWS_CREDENTIALS_NOTE, openAws } from './aws-options.js';
 import { type CommandDef, choice, jsonDocument, type OptionDef, UserError, type Values } from './command.js';
 import { awsCommandOptions, endpointAlias, formatOption, specArgument } from './options.js';

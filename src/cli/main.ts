@@ -1,11 +1,11 @@
 /** `tripod`: the command-line entry point. Thin: parse arguments (program.ts), run a command, map errors to exit codes. */
 import { CommanderError } from 'commander';
-import { closestMatch } from '../spec/did-you-mean.js';
+import { closestMatch } from '../cluster-spec/did-you-mean.js';
 import { type CommandDef, EXIT, type Io, processIo, UsageError, UserError } from './command.js';
 import { commands } from './commands.js';
 import { buildProgram } from './program.js';
 
-/** Commander's message for a parse error, with our did-you-mean (src/spec/did-you-mean.ts, as the spec's). */
+/** Commander's message for a parse error, with our did-you-mean (src/cluster-spec/did-you-mean.ts, as the spec's). */
 function usageMessage(e: CommanderError, known: { commands: string[]; flags: string[] }): string {
   let message = e.message.replace(/^error: /, '');
   const unknownOption = /^unknown option '([^']+)'/.exec(message);

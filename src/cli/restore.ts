@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { describeGroups, setInstanceProtection, updateGroup } from '../adapters/aws/autoscaling.js';
 import { BackupError } from '../adapters/aws/s3-backup.js';
 import { deleteParameter, getParameter, putParameter } from '../adapters/aws/ssm.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
 import { resourceNames } from '../contract/names.js';
 import { restoreParameter, statusParameter } from '../contract/protocol.js';
 import {
@@ -27,7 +28,6 @@ import {
   restoreStage,
 } from '../heal/restore.js';
 import { parseStatus } from '../heal/status.js';
-import { deriveTopology } from '../spec/topology.js';
 import { AWS_CREDENTIALS_NOTE } from './aws-options.js';
 import { backupOptions, formatBytes, openBackups } from './backups.js';
 import { type CommandDef, UsageError, UserError } from './command.js';

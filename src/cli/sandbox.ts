@@ -3,6 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadSpecFile } from '../cluster-spec/file.js';
+import { formatProblem } from '../cluster-spec/load.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
+import { topologyTable } from '../cluster-spec/topology-render.js';
+import { ETCD_VERSION } from '../cluster-spec/versions.js';
 import { renderPlanText } from '../provision/plan-render.js';
 import { EtcdBinaryError, locateEtcdTool } from '../sim/etcd-bin.js';
 import { interruptCleanup, killAllEtcd } from '../sim/etcd-real.js';
@@ -14,11 +19,6 @@ import {
   type ScenarioName,
   scenarioOrder,
 } from '../sim/sandbox.js';
-import { loadSpecFile } from '../spec/file.js';
-import { formatProblem } from '../spec/load.js';
-import { deriveTopology } from '../spec/topology.js';
-import { topologyTable } from '../spec/topology-render.js';
-import { ETCD_VERSION } from '../spec/versions.js';
 import { type CommandDef, choice, jsonDocument, UsageError, UserError } from './command.js';
 import { formatOption, jsonAlias, specArgument, specOption } from './options.js';
 

@@ -1,13 +1,13 @@
 /** `tripod simulate`: seeded fault testing of the reconciler in the deterministic cloud simulator. */
 import { fork } from 'node:child_process';
 import os from 'node:os';
+import { autoMasterCount } from '../cluster-spec/topology.js';
+import { ETCD_VERSION } from '../cluster-spec/versions.js';
 import { interruptCleanup, killAllEtcd } from '../sim/etcd-real.js';
 import { FAULT_KINDS, type FaultKind, parseFaults } from '../sim/faults.js';
 import type { Violation } from '../sim/invariants.js';
 import { type SimulationOptions, simulate } from '../sim/run.js';
 import { simulateReal } from '../sim/run-real.js';
-import { autoMasterCount } from '../spec/topology.js';
-import { ETCD_VERSION } from '../spec/versions.js';
 import { type CommandDef, choice, type Io, UsageError, UserError, type Values } from './command.js';
 
 const int = (value: unknown, flag: string, min: number, max: number): number | undefined => {

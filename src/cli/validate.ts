@@ -1,7 +1,12 @@
-import { loadSpecFile } from '../spec/file.js';
-import { formatProblem } from '../spec/load.js';
-import { deriveTopology } from '../spec/topology.js';
-import { topologyJson, topologyMarkdown, topologyMermaid, topologyTable } from '../spec/topology-render.js';
+import { loadSpecFile } from '../cluster-spec/file.js';
+import { formatProblem } from '../cluster-spec/load.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
+import {
+  topologyJson,
+  topologyMarkdown,
+  topologyMermaid,
+  topologyTable,
+} from '../cluster-spec/topology-render.js';
 import { type CommandDef, choice, jsonDocument } from './command.js';
 import { fileAlias, formatOption, specArgument, specOption } from './options.js';
 

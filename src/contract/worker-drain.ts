@@ -2,7 +2,7 @@
  * The worker's leaving, agreed between the node's drain (worker.sh, TRIPOD_DRAIN_TIMEOUT in node.env)
  * and the terminating hook the provisioner makes (src/provision/worker-group.ts).
  */
-import type { ClusterSpec } from '../spec/schema.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 
 /** Time the node gives `kubectl drain` before it completes its terminating hook anyway. */
 export const workerDrainSeconds = (spec: ClusterSpec) =>

@@ -3,10 +3,10 @@
  * publishes it as JSON in SSM (`/tripod/<cluster>/config`); the Lambda and the simulator read it.
  */
 import * as z from 'zod/mini';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
 import { resourceNames } from '../contract/names.js';
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../contract/protocol.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology } from '../spec/topology.js';
 
 const nonEmpty = z.string().check(z.minLength(1));
 

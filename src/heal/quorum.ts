@@ -3,7 +3,7 @@
  * change) and the one definition of a healthy voter. One place, used by `decide` to choose, by the
  * executor to re-check before a change, by the status document and by the upgrade preflight.
  */
-import { quorumOf } from '../spec/topology.js';
+import { quorumOf } from '../cluster-spec/topology.js';
 import type { ObservedEtcd, ObservedMember } from './observed.js';
 
 export { quorumOf };

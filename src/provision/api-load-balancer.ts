@@ -3,9 +3,10 @@
  * zone with no healthy master still answers), a TCP 6443 listener and the masters' target group,
  * health-checked over HTTPS on /readyz (the API server's own readiness, not just an open port).
  */
+
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { resourceNames } from '../contract/names.js';
 import { API_SERVER_PORT } from '../contract/protocol.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import {
   type DesiredListener,
   type DesiredLoadBalancer,

@@ -7,7 +7,7 @@
  * Destroy is a plan with nothing desired, applied, plus a sweep of Elastic IPs left unassociated.
  */
 import type { AwsClients } from '../adapters/aws/clients.js';
-import type { ClusterSpec } from '../spec/schema.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { isDependencyError, releaseFreeElasticIps } from './network.js';
 import { sweepParameters } from './parameters.js';
 import {

@@ -4,6 +4,8 @@
  * are keys; their ids are resolved when planning (from what exists) and applying (from what was made).
  */
 import { renderUserData } from '../bootstrap/render.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import { deriveTopology, type Topology } from '../cluster-spec/topology.js';
 import {
   clusterKeyAlias,
   DEFAULT_NODE_INSTANCE_PROFILE,
@@ -22,8 +24,6 @@ import {
 } from '../contract/protocol.js';
 import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import { reconcilerConfigFromSpec } from '../heal/config.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology, type Topology } from '../spec/topology.js';
 import { desiredApiLoadBalancer } from './api-load-balancer.js';
 import { autoScalingGroupKind } from './auto-scaling-group.js';
 import { backupBucketDesired, desiredBackupBucket, partitionOf } from './backup-bucket.js';

@@ -17,7 +17,7 @@
  *  - Lambda PutFunctionConcurrency leaves at least 100 unreserved concurrent executions.
  */
 import { encodeUserData, USER_DATA_LIMIT } from '../bootstrap/render.js';
-import type { ClusterSpec } from '../spec/schema.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import type { DesiredGroup } from './auto-scaling-group.js';
 import type { DesiredRule as DesiredEventRule } from './event-rules.js';
 import type { DesiredLaunchTemplate } from './launch-templates.js';

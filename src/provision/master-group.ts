@@ -17,10 +17,10 @@
  * a subnet change that would take away more masters at once than the cluster can lose.
  */
 import type { LifecycleHookSpec } from '../adapters/aws/autoscaling.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import type { Topology } from '../cluster-spec/topology.js';
 import { resourceNames } from '../contract/names.js';
 import { ROLE_TAG } from '../contract/protocol.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import type { Topology } from '../spec/topology.js';
 import type { ActualGroup, DesiredGroup } from './auto-scaling-group.js';
 import { ownerTags } from './resource.js';
 

@@ -13,9 +13,9 @@ import { findSecurityGroups, findSubnets, findVpcs } from '../adapters/aws/ec2.j
 import { AwsApiError } from '../adapters/aws/errors.js';
 import { accountConcurrency, type LambdaFunction } from '../adapters/aws/lambda.js';
 import { callerAccountId } from '../adapters/aws/sts.js';
+import { clusterCidrs, overlaps, parseCidr } from '../cluster-spec/cidr.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { CLUSTER_TAG } from '../contract/protocol.js';
-import { clusterCidrs, overlaps, parseCidr } from '../spec/cidr.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import { autoScalingGroupKind } from './auto-scaling-group.js';
 import { backupBucketKind, backupBucketName } from './backup-bucket.js';
 import {

@@ -5,8 +5,8 @@
  */
 import type { AwsClients } from '../adapters/aws/clients.js';
 import type { Tags } from '../adapters/aws/tags.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE } from '../contract/protocol.js';
-import type { ClusterSpec } from '../spec/schema.js';
 
 /** Shown where a value only exists once apply has created something. */
 export const UNKNOWN = '(known after apply)';

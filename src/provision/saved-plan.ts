@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ClusterSpec } from '../spec/schema.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import type { Plan, PlannedChange } from './plan.js';
 import { changeLines } from './plan-render.js';
 import type { Found } from './resource.js';

@@ -2,8 +2,9 @@
  * The service endpoint: a network load balancer with one listener per spec port, each forwarding to
  * a target group on the port's nodePort, in front of the workers (and the masters when schedulable).
  */
+
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { resourceNames } from '../contract/names.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import { CROSS_ZONE } from './api-load-balancer.js';
 import {
   type DesiredListener,

@@ -22,8 +22,8 @@ import {
   type WarmPool,
   waitWarmPoolGone,
 } from '../adapters/aws/autoscaling.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { resourceNames } from '../contract/names.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import { autoScalingGroupKind } from './auto-scaling-group.js';
 import { type Comparison, type Context, diff, type Found, isOwned, type ResourceKind } from './resource.js';
 

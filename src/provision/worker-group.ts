@@ -13,10 +13,10 @@
  *   the termination still happens after it.
  */
 import type { LifecycleHookSpec } from '../adapters/aws/autoscaling.js';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { resourceNames } from '../contract/names.js';
 import { ROLE_TAG } from '../contract/protocol.js';
 import { DRAIN_MARGIN_SECONDS, workerDrainSeconds } from '../contract/worker-drain.js';
-import type { ClusterSpec } from '../spec/schema.js';
 import type { DesiredGroup } from './auto-scaling-group.js';
 import { ownerTags } from './resource.js';
 

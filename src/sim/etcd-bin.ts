@@ -1,7 +1,7 @@
 /**
  * Where this machine's etcd, etcdctl and etcdutl are: the one place tests, `tripod sandbox` and the
  * benchmarks find them. scripts/setup.sh builds them from tools/etcd/go.mod into `.tripod/bin/` of
- * the checkout, at the version the nodes install (src/spec/versions.ts).
+ * the checkout, at the version the nodes install (src/cluster-spec/versions.ts).
  *
  * Looked for, in order: `$TRIPOD_ETCD_BIN_DIR`, `<checkout>/.tripod/bin`, then `PATH`. A binary
  * found is asked its version; one below kubeadm's minimum, or of another MAJOR.MINOR than the
@@ -12,7 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareVersions, ETCD_VERSION, KUBEADM_MIN_EXTERNAL_ETCD, parseVersion } from '../spec/versions.js';
+import {
+  compareVersions,
+  ETCD_VERSION,
+  KUBEADM_MIN_EXTERNAL_ETCD,
+  parseVersion,
+} from '../cluster-spec/versions.js';
 
 export type EtcdTool = 'etcd' | 'etcdctl' | 'etcdutl';
 

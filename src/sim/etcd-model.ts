@@ -6,11 +6,11 @@
  * `EtcdError`s with the kinds, gRPC codes and messages etcd 3.5 gives.
  */
 
+import { quorumOf } from '../cluster-spec/topology.js';
+import { ETCD_VERSION } from '../cluster-spec/versions.js';
 import { clientURL, hostOfURL, peerURL } from '../contract/protocol.js';
 import type { JoinParameters } from '../heal/observed.js';
 import { EtcdError, type EtcdMemberReply, type EtcdMemberStatusReply, type EtcdPort } from '../heal/ports.js';
-import { quorumOf } from '../spec/topology.js';
-import { ETCD_VERSION } from '../spec/versions.js';
 import type { Kernel } from './kernel.js';
 
 const FAILED_PRECONDITION = 9;

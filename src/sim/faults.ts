@@ -11,7 +11,7 @@
  * reconciler cut off from etcd, every member crash-looping for minutes (that one exceeds the
  * tolerance by design: quorum is lost, and nothing may destroy a voter's data meanwhile), boot failures.
  */
-import { autoMasterCount, quorumOf } from '../spec/topology.js';
+import { autoMasterCount, quorumOf } from '../cluster-spec/topology.js';
 import type { SimCloud } from './cloud.js';
 import type { ReconcilerLambda } from './lambda.js';
 import type { Random } from './random.js';

@@ -24,6 +24,8 @@
  *
  * Nothing here sends traffic: the simulator asks and acts on the answer (see cloud.ts).
  */
+
+import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { API_SERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../contract/protocol.js';
 import type { DesiredGroup } from '../provision/auto-scaling-group.js';
 import type { DesiredCluster } from '../provision/desired.js';
@@ -37,7 +39,6 @@ import {
   KUBELET_PORT,
   OVERLAY_PORT,
 } from '../provision/security-groups.js';
-import type { ClusterSpec } from '../spec/schema.js';
 
 export type Protocol = 'tcp' | 'udp';
 /** Where instances run (by their group's role). */

@@ -7,9 +7,9 @@
  * every one registered, spread over the zones that are up, no lifecycle action pending).
  */
 
+import { quorumOf } from '../cluster-spec/topology.js';
 import { hostOfURL } from '../contract/protocol.js';
 import type { EtcdMemberReply } from '../heal/ports.js';
-import { quorumOf } from '../spec/topology.js';
 import type { SimCloud } from './cloud.js';
 import type { RealEtcd } from './etcd-real.js';
 

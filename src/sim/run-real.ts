@@ -11,8 +11,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { autoMasterCount } from '../cluster-spec/topology.js';
 import { reconcilePass } from '../heal/reconcile.js';
-import { autoMasterCount } from '../spec/topology.js';
 import { SimCloud } from './cloud.js';
 import { pickEtcdPorts, type RealEtcd, removeOnInterrupt } from './etcd-real.js';
 import { applyFault, endFaults, FAULT_KINDS, type FaultKind, generateSchedule } from './faults.js';

@@ -4,9 +4,9 @@
  * within a bounded simulated time once the faults stop. The same seed gives the same timeline.
  */
 
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import { autoMasterCount, deriveTopology } from '../cluster-spec/topology.js';
 import { reconcilePass } from '../heal/reconcile.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { autoMasterCount, deriveTopology } from '../spec/topology.js';
 import { SimCloud } from './cloud.js';
 import {
   applyFault,

@@ -8,6 +8,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
 import { resourceNames } from '../contract/names.js';
 import { restoreParameter, statusParameter } from '../contract/protocol.js';
 import { snapshotKey } from '../heal/backup-policy.js';
@@ -16,8 +18,6 @@ import { planRestore, type RestoreRecord, restoreRefusal, restoreStage } from '.
 import { parseStatus } from '../heal/status.js';
 import { desiredCluster } from '../provision/desired.js';
 import { KINDS, type Plan, type PlannedChange } from '../provision/plan.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology } from '../spec/topology.js';
 import { AutoScalingGroup } from './auto-scaling.js';
 import { SimCloud } from './cloud.js';
 import { killAllEtcd, pickEtcdPorts, type RealEtcd, removeOnInterrupt } from './etcd-real.js';

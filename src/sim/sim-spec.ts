@@ -4,8 +4,9 @@
  * groups the provisioner declares for that spec. Models are built once per spec shape and shared by
  * every seed that runs it.
  */
+
+import { type ClusterSpec, clusterSpecSchema } from '../cluster-spec/schema.js';
 import { desiredCluster } from '../provision/desired.js';
-import { type ClusterSpec, clusterSpecSchema } from '../spec/schema.js';
 import { NetworkModel } from './network.js';
 
 export interface SimSpecOptions {

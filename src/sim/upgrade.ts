@@ -4,8 +4,9 @@
  * with faults injected mid-upgrade. The simulator's invariants are checked after every event; the
  * upgrade must complete (or end paused, safely) and the cluster converge on the new version.
  */
+
+import { autoMasterCount } from '../cluster-spec/topology.js';
 import { reconcilePass } from '../heal/reconcile.js';
-import { autoMasterCount } from '../spec/topology.js';
 import type { UpgradeRequest } from '../upgrade/plan.js';
 import { runUpgrade, type UpgradeOutcome } from '../upgrade/run.js';
 import { AutoScalingGroup } from './auto-scaling.js';

@@ -1,7 +1,8 @@
 /** The upgrade request a spec makes (one place for the CLI and the Action). */
+
+import type { ClusterSpec } from '../cluster-spec/schema.js';
+import { deriveTopology } from '../cluster-spec/topology.js';
 import { resourceNames } from '../contract/names.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { deriveTopology } from '../spec/topology.js';
 import type { UpgradeRequest } from './plan.js';
 
 export function upgradeRequestFromSpec(spec: ClusterSpec, options: { abort: boolean }): UpgradeRequest {

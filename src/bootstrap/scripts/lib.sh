@@ -117,7 +117,7 @@ hold_service_starts() {
 
 # install_packages ROLE: containerd, the AWS CLI, etcd (masters: install_etcd in master.sh), and
 # kubelet/kubeadm/kubectl pinned to TRIPOD_K8S_VERSION from the Kubernetes package repository of its
-# minor version, whose signing key must have the pinned fingerprint. Versions: src/spec/versions.ts.
+# minor version, whose signing key must have the pinned fingerprint. Versions: src/cluster-spec/versions.ts.
 install_packages() {
   local role=$1 keyring="$TRIPOD_ROOT/etc/apt/keyrings/kubernetes.gpg" repo pin key
   local k8s_minor=${TRIPOD_K8S_VERSION%.*}

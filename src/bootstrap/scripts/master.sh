@@ -235,7 +235,7 @@ restore_watch() {
 # --- etcd: the official release ---------------------------------------------------------------------
 # install_etcd (from install_packages): etcd, etcdctl and etcdutl of release TRIPOD_ETCD_VERSION into
 # /usr/local/bin. The tarball is checked against its pinned SHA-256 (TRIPOD_ETCD_SHA_<ARCH>, from
-# src/spec/versions.ts) before it is unpacked: a mismatch stops the boot. Kept when already there.
+# src/cluster-spec/versions.ts) before it is unpacked: a mismatch stops the boot. Kept when already there.
 install_etcd() {
   local v=$TRIPOD_ETCD_VERSION arch sha f w="$TRIPOD_STATE/etcd-download" bin="$TRIPOD_ROOT/usr/local/bin"
   case "$(uname -m)" in
