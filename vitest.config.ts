@@ -8,14 +8,14 @@ import { defineConfig } from 'vitest/config';
  * would start them by file size, some near the end, and one worker would run alone for minutes.
  */
 const LONG_S: Record<string, number> = {
-  'test/bootstrap-bats.test.ts': 250,
-  'test/sandbox.test.ts': 100,
-  'test/upgrade-real-etcd.test.ts': 50,
-  'test/sim-real-etcd.test.ts': 50,
-  'test/heal-real-etcd.test.ts': 50,
-  'test/restore-etcd.test.ts': 30,
-  'test/action-e2e.test.ts': 30,
-  'test/etcd-client.test.ts': 20,
+  'test/integration/bootstrap-bats.test.ts': 250,
+  'test/integration/sandbox.test.ts': 100,
+  'test/integration/upgrade-real-etcd.test.ts': 50,
+  'test/integration/sim-real-etcd.test.ts': 50,
+  'test/integration/heal-real-etcd.test.ts': 50,
+  'test/integration/restore-etcd.test.ts': 30,
+  'test/integration/action-e2e.test.ts': 30,
+  'test/integration/etcd-client.test.ts': 20,
 };
 
 /**
@@ -36,14 +36,35 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
+/** What both projects share; `unit` starts nothing, `integration` starts the moto server first. */
+const shared = {
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+  sequence: { sequencer: LongestFirst },
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
-    globalSetup: ['test/support/global-setup.ts'],
-    sequence: { sequencer: LongestFirst },
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          // No server, no process: pure decisions, the simulator, renderers, parsers.
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          // moto, real etcd processes, bats, cfn-lint, actionlint, kubernetes-validate, local HTTP stubs.
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

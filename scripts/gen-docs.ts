@@ -4,7 +4,7 @@
  *    (`specReferenceMarkdown`, from the zod schema);
  *  - docs/action.md: the Action's inputs and outputs, from action.yml.
  * Each page is hand-written around a block between two markers; only the block is rewritten.
- * test/docs.test.ts fails when a committed page differs from what this produces.
+ * test/unit/docs.test.ts fails when a committed page differs from what this produces.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
-# validates manifests offline against the Kubernetes API schemas (test/cni-manifest.test.ts)
+# validates manifests offline against the Kubernetes API schemas (test/integration/cni-manifest.test.ts)
 KUBERNETES_VALIDATE_VERSION=1.37.0
 
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -66,7 +66,7 @@ if [ -n "$flannel_version" ] && ! echo "$flannel_sha  $flannel_file" | sha256sum
     { say "the Flannel ${flannel_version} manifest does not have the SHA-256 pinned in src/cluster-spec/versions.ts"; exit 1; }
 fi
 
-# actionlint: checks every workflow (examples/workflows, .github/workflows; test/action-workflows.test.ts).
+# actionlint: checks every workflow (examples/workflows, .github/workflows; test/unit/action-workflows.test.ts).
 # Built from the Go module proxy into the same project-local bin dir (its PyPI wrapper downloads a
 # release binary at run time, which fails without general network access).
 ACTIONLINT_VERSION=1.7.12

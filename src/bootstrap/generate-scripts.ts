@@ -2,7 +2,7 @@
  * Embeds the node scripts (src/bootstrap/scripts/*.sh) in src/bootstrap/scripts.generated.ts as string
  * constants, so the renderer works the same under tsx, vitest and the esbuild bundles in dist/ without
  * a loader or files next to the bundle. Run `npm run bootstrap-scripts` after editing a script; a test
- * (test/bootstrap-render.test.ts) fails while the generated file is stale.
+ * (test/integration/bootstrap-render.test.ts) fails while the generated file is stale.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -60,7 +60,7 @@ const opener = new AsyncLocalStorage<AwsOpener>();
 
 /**
  * Runs `run` (e.g. the CLI's `main`) with every command's AWS clients opened by `open`: the IAM
- * contract (test/iam-contract.test.ts) records the calls of `tripod status`, `kubeconfig`, `backups`
+ * contract (test/integration/iam-contract.test.ts) records the calls of `tripod status`, `kubeconfig`, `backups`
  * and `restore` as the admin role's. Scoped to `run`'s async calls; anything else uses `cliAwsClients`.
  */
 export function withAwsClients<T>(open: AwsOpener, run: () => Promise<T>): Promise<T> {

@@ -50,7 +50,7 @@ setup_node() {
   export SSM="$BATS_TEST_TMPDIR/ssm" RESP="$BATS_TEST_TMPDIR/resp"
   mkdir -p "$TRIPOD_ROOT/etc" "$STUBS" "$SSM" "$RESP"
   : >"$CALLS"
-  # etcd: the release setup.sh builds into .tripod/bin (test/bootstrap-bats.test.ts passes the one it found)
+  # etcd: the release setup.sh builds into .tripod/bin (test/integration/bootstrap-bats.test.ts passes the one it found)
   export PATH="$STUBS:$PATH" TRIPOD_SLEEP=true TRIPOD_SCRIPTS="$SCRIPTS"
   export TRIPOD_ETCD_BIN="${TRIPOD_TEST_ETCD_BIN:-$(cd "$HERE/../.." && pwd)/.tripod/bin/etcd}" TRIPOD_ETCDUTL="$STUBS/etcdutl"
   export TRIPOD_ETCD_VERSION=3.5.33 TRIPOD_ETCD_RELEASE_URL=https://releases.invalid/etcd

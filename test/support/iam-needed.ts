@@ -1,8 +1,8 @@
 /**
  * "Every statement is needed": without any one Allow statement of a role (or of the cluster key
  * policy), some recorded call is denied. Shared by the two files that record calls:
- * test/iam-contract.test.ts (apply, plan: the provisioner against moto; reconciler: the simulator)
- * and test/bootstrap-bats.test.ts (master, worker: the node scripts' `aws` calls in the bats tests,
+ * test/integration/iam-contract.test.ts (apply, plan: the provisioner against moto; reconciler: the simulator)
+ * and test/integration/bootstrap-bats.test.ts (master, worker: the node scripts' `aws` calls in the bats tests,
  * which run once, there).
  *
  * Each file checks the statements its roles own. That split loses nothing: a role's inline policy
@@ -11,7 +11,7 @@
  */
 import { type Cfn, denials, type RecordedCall, type ResolvedTemplate, type RoleName } from './iam.js';
 
-/** The roles whose calls test/bootstrap-bats.test.ts records (the node scripts); all others are iam-contract's. */
+/** The roles whose calls test/integration/bootstrap-bats.test.ts records (the node scripts); all others are iam-contract's. */
 export const NODE_ROLES: readonly RoleName[] = ['master', 'worker'];
 
 export interface AllowStatement {

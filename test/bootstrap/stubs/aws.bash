@@ -4,7 +4,7 @@
 # comes from 0600 (its mode is recorded as "file-mode PATH MODE"). `aws --version` answers
 # $AWS_STUB_VERSION (default: the pinned TRIPOD_AWS_CLI_VERSION, so nothing is installed; no AWS call).
 # With $AWS_LOG set, each call's arguments are appended to it (separated by \x1f, calls by \x1e) for
-# the IAM contract of the node roles (test/bootstrap-bats.test.ts).
+# the IAM contract of the node roles (test/integration/bootstrap-bats.test.ts).
 if [ "$1" = --version ]; then
   echo "aws-cli/${AWS_STUB_VERSION:-$TRIPOD_AWS_CLI_VERSION} Python/3.12.6 Linux/6.8.0 exe/x86_64.ubuntu.24"
   exit 0

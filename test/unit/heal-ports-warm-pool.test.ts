@@ -1,0 +1,90 @@
+/**
+ * The reconciler's FleetPort over AWS lists the masters' warm pool instances: DescribeAutoScalingGroups
+ * leaves them out, DescribeWarmPool has them (Warmed:* states). Without them a pool instance whose
+ * prepare failed would never be abandoned by the reconciler (only by the hook's timeout).
+ */
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  DescribeWarmPoolCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
+import { createFleetPort } from '../../src/adapters/aws/heal-ports.js';
+
+describe('FleetPort.describeGroup (AWS)', () => {
+  it('lists the warm pool instances (DescribeWarmPool, every page) beside the group instances', async () => {
+    const autoScaling = new AutoScalingClient({ region: 'eu-west-1' });
+    const ec2 = new EC2Client({ region: 'eu-west-1' });
+    const as = mockClient(autoScaling);
+    const e = mockClient(ec2);
+    as.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'c-masters',
+          DesiredCapacity: 1,
+          MinSize: 1,
+          MaxSize: 1,
+          AvailabilityZones: ['eu-west-1a'],
+          DefaultCooldown: 300,
+          HealthCheckType: 'EC2',
+          CreatedTime: new Date(0),
+          Instances: [
+            {
+              InstanceId: 'i-00000000000000001',
+              AvailabilityZone: 'eu-west-1a',
+              LifecycleState: 'InService',
+              HealthStatus: 'Healthy',
+              ProtectedFromScaleIn: false,
+            },
+          ],
+        },
+      ],
+    });
+    as.on(DescribeWarmPoolCommand, { AutoScalingGroupName: 'c-masters', NextToken: undefined })
+      .resolves({
+        Instances: [
+          {
+            InstanceId: 'i-00000000000000002',
+            AvailabilityZone: 'eu-west-1b',
+            LifecycleState: 'Warmed:Pending:Wait',
+            HealthStatus: 'Healthy',
+            ProtectedFromScaleIn: false,
+          },
+        ],
+        NextToken: 'page2',
+      })
+      .on(DescribeWarmPoolCommand, { AutoScalingGroupName: 'c-masters', NextToken: 'page2' })
+      .resolves({
+        Instances: [
+          {
+            InstanceId: 'i-00000000000000003',
+            AvailabilityZone: 'eu-west-1c',
+            LifecycleState: 'Warmed:Stopped',
+            HealthStatus: 'Healthy',
+            ProtectedFromScaleIn: false,
+          },
+        ],
+      });
+    e.on(DescribeInstancesCommand).callsFake(async (input: { InstanceIds?: string[] }) => ({
+      Reservations: [
+        {
+          Instances: (input.InstanceIds ?? []).map((id, k) => ({
+            InstanceId: id,
+            PrivateIpAddress: `10.0.${k}.9`,
+            LaunchTime: new Date(1_000),
+          })),
+        },
+      ],
+    }));
+    const port = createFleetPort(autoScaling, ec2, () => 'hook');
+    const g = await port.describeGroup('c-masters');
+    expect(g.instances.map((i) => [i.instanceId, i.lifecycleState, i.zone])).toEqual([
+      ['i-00000000000000001', 'InService', 'eu-west-1a'],
+      ['i-00000000000000002', 'Warmed:Pending:Wait', 'eu-west-1b'],
+      ['i-00000000000000003', 'Warmed:Stopped', 'eu-west-1c'],
+    ]);
+    expect(g.instances.every((i) => i.privateIp !== undefined && i.launchTime === 1_000)).toBe(true);
+  });
+});
