@@ -429,7 +429,12 @@ export class SimCloud {
       delete: (name) => call('ssm', 'delete', () => this.ssm.delete(name)),
     };
     return {
-      clock: { now: () => k.clock.now(), sleep: (ms) => k.sleep(ms) },
+      clock: {
+        now: () => k.clock.now(),
+        // Waiting on real etcd (its election, say) takes the real time it takes, as its I/O does.
+        sleep: (ms) =>
+          this.real ? k.realIo(() => new Promise<void>((r) => setTimeout(r, ms))) : k.sleep(ms),
+      },
       fleet: {
         describeGroup: (name) =>
           call('autoscaling', 'describeGroup', () => {
