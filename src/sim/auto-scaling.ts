@@ -303,14 +303,7 @@ export class AutoScalingGroup {
       this.members.set(m.id, m);
       this.k.log('asg', `warm start: ${m.id} in ${zone} (${inst.ip}) leaves the warm pool: ${why}`);
       if (hb !== undefined) {
-        m.hookDeadline = now + hb;
-        m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
-        this.bus.emit({
-          source: 'aws.autoscaling',
-          detailType: 'EC2 Instance-launch Lifecycle Action',
-          instanceId: m.id,
-          detail: 'Origin WarmPool, Destination AutoScalingGroup',
-        });
+        this.awaitLaunchHook(m, hb, 'Origin WarmPool, Destination AutoScalingGroup');
       } else {
         this.k.after(1_000, () => this.enterService(m));
       }
@@ -446,13 +439,7 @@ export class AutoScalingGroup {
     this.members.set(inst.id, m);
     this.k.log('asg', `launch ${inst.id} in ${zone} (${inst.ip}): ${why}`);
     if (hb !== undefined) {
-      m.hookDeadline = now + hb;
-      m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
-      this.bus.emit({
-        source: 'aws.autoscaling',
-        detailType: 'EC2 Instance-launch Lifecycle Action',
-        instanceId: inst.id,
-      });
+      this.awaitLaunchHook(m, hb);
     } else {
       this.k.after(1_000, () => this.enterService(m));
     }
@@ -496,6 +483,22 @@ export class AutoScalingGroup {
       m.lifecycle = 'Terminating:Proceed';
       this.k.after(2_000, () => this.terminated(m));
     }
+  }
+
+  /**
+   * The launch hook holds `m` in Pending:Wait: its heartbeat timeout and global timeout (min(48 h,
+   * 100 x heartbeat)) start now, and EventBridge gets the lifecycle action event.
+   */
+  private awaitLaunchHook(m: GroupMember, heartbeatMs: number, detail?: string): void {
+    const now = this.k.now();
+    m.hookDeadline = now + heartbeatMs;
+    m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * heartbeatMs);
+    this.bus.emit({
+      source: 'aws.autoscaling',
+      detailType: 'EC2 Instance-launch Lifecycle Action',
+      instanceId: m.id,
+      ...(detail !== undefined ? { detail } : {}),
+    });
   }
 
   private enterService(m: GroupMember): void {
