@@ -182,10 +182,21 @@ const warmPool = z
         description:
           "The pool instances' state: `Stopped` pays only the root volume (gp3); `Running` pays the instance as well and saves its start (about a minute). `Hibernated` is refused (tripod does not configure hibernation).",
       }),
-    reuseOnScaleIn: z.boolean().default(false).meta({
-      description:
-        "Return a master the group scales in to the pool instead of terminating it. Off by default: a returning master carries an old etcd member's data and identity, a fresh instance does not.",
-    }),
+    reuseOnScaleIn: z
+      .boolean()
+      .default(false)
+      .superRefine((reuse, ctx) => {
+        if (reuse)
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              "must be false: a master scaled in to the pool would wait on its terminating hook in Warmed:Pending:Wait and stop with its etcd member still voting, and come back later with an old member's data; tripod always terminates scaled-in masters",
+          });
+      })
+      .meta({
+        description:
+          "Must be `false` (the default; tripod sets it on the pool and puts it back if changed): a master the group scales in is terminated, its etcd member removed first. Returned to the pool it would stop with its member still voting.",
+      }),
   })
   .meta({
     description: `An Auto Scaling warm pool for the master group: a replacement master starts from a prepared instance, shortening the time the cluster runs one member short. Default: 1 instance, Stopped, which costs only its root volume: \`masters.volumeSize\` GiB x $${GP3_USD_PER_GIB_MONTH}/GiB-month of gp3, $4 a month at the default 50 GiB (a running m6i.large is about $70). Set \`size: 0\` to go without.`,

@@ -43,6 +43,14 @@ describe('masters.warmPool in the spec', () => {
     ]);
   });
 
+  it('refuses reuseOnScaleIn: true (a master returned to the pool would stop with its member voting)', () => {
+    expect(problems('  warmPool:\n    reuseOnScaleIn: true\n')).toEqual([
+      expect.stringMatching(
+        /^cluster\.yaml:12:21 masters\.warmPool\.reuseOnScaleIn: must be false: .*Warmed:Pending:Wait/,
+      ),
+    ]);
+  });
+
   it('refuses a negative size, an unknown state and an unknown field, each at its line', () => {
     const p = problems('  warmPool:\n    size: -1\n    state: stopped\n    reuse: true\n');
     expect(p).toEqual([
@@ -54,7 +62,7 @@ describe('masters.warmPool in the spec', () => {
 
   it('size 0 plans no pool; otherwise one pool resource on the master group', () => {
     const off = parseSpec(`${MINIMAL}  warmPool: { size: 0 }\n`);
-    const on = parseSpec(`${MINIMAL}  warmPool: { size: 2, state: Running, reuseOnScaleIn: true }\n`);
+    const on = parseSpec(`${MINIMAL}  warmPool: { size: 2, state: Running }\n`);
     if (!off.ok || !on.ok) throw new Error('example specs must parse');
     expect(desiredCluster(off.spec).resources.filter((r) => r.kind === 'warm-pool')).toEqual([]);
     expect(desiredCluster(on.spec).resources.filter((r) => r.kind === 'warm-pool')).toEqual([
@@ -65,7 +73,7 @@ describe('masters.warmPool in the spec', () => {
           groupName: resourceNames('wp').masterGroup,
           minSize: 2,
           poolState: 'Running',
-          reuseOnScaleIn: true,
+          reuseOnScaleIn: false,
         },
       }),
     ]);
