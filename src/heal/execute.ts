@@ -103,20 +103,39 @@ export async function execute(
   };
 
   /**
-   * Polls etcd until a majority names a leader other than `deadId`, at most LEADER_ELECTION_WAIT_MS
-   * and never into the invocation's last START_WORK_RESERVE_MS; undefined when no new leader came in time.
+   * Polls the voters that answered (never the dead leader: a terminated instance's address may
+   * drop packets, and each call to it would wait for the client's timeout) until a majority of all
+   * voters names one leader other than `deadId`; then observes etcd once more for the re-check. At
+   * most LEADER_ELECTION_WAIT_MS of polling, never into the invocation's last START_WORK_RESERVE_MS;
+   * undefined when no new leader came in time.
    */
-  const awaitNewLeader = async (deadId: string): Promise<ObservedEtcd | undefined> => {
+  const awaitNewLeader = async (seen: ObservedEtcd, deadId: string): Promise<ObservedEtcd | undefined> => {
     const sleep = ports.clock.sleep;
     if (!sleep) return undefined;
+    const voters = seen.members.filter((m) => !m.isLearner);
+    const quorum = Math.floor(voters.length / 2) + 1;
+    const alive = voters.filter((m) => m.id !== deadId && m.status.reachable).map((m) => m.clientURLs[0]!);
+    if (alive.length < quorum) return undefined;
     const until = ports.clock.now() + LEADER_ELECTION_WAIT_MS;
     while (
       ports.clock.now() < until &&
       (options.remainingMs?.() ?? Number.POSITIVE_INFINITY) > START_WORK_RESERVE_MS
     ) {
       await sleep(LEADER_ELECTION_POLL_MS);
-      const again = await observeEtcd(ports.etcd, endpoints());
-      if (again.reachable && again.leaderId !== undefined && again.leaderId !== deadId) return again;
+      const named = await Promise.all(
+        alive.map((ep) =>
+          ports.etcd.status(ep).then(
+            (r) => r.leaderId,
+            () => '0',
+          ),
+        ),
+      );
+      const votes = new Map<string, number>();
+      for (const id of named) if (id !== '0' && id !== deadId) votes.set(id, (votes.get(id) ?? 0) + 1);
+      if ([...votes.values()].some((n) => n >= quorum)) {
+        const again = await observeEtcd(ports.etcd, endpoints());
+        if (again.reachable && again.leaderId !== undefined && again.leaderId !== deadId) return again;
+      }
     }
     return undefined;
   };
@@ -144,7 +163,7 @@ export async function execute(
         ) {
           // A leader that died: the others still name it until they elect a new one (an election
           // timeout or two). Wait for that, bounded, instead of leaving the removal to the next trigger.
-          current = (await awaitNewLeader(a.memberId)) ?? current;
+          current = (await awaitNewLeader(current, a.memberId)) ?? current;
           const again = checkChange(current, mc);
           if (!again.safe) return skip(a, `no longer safe: ${again.reason}`);
         }

@@ -219,8 +219,14 @@ describe('execute', () => {
       name: 'i-1',
       reason: 'its instance is terminated',
     };
+    const deadEp = w.ports.etcd.members.find((m) => m.id === dead)!.clientURLs[0]!;
+    w.ports.etcd.calls = [];
     const [r] = await execute([remove], ports, cfg, observed);
     expect(r).toMatchObject({ outcome: 'ok' });
+    // The polls ask only the survivors: the dead leader's address is asked by the two observations
+    // (the removal's re-check and the one after the election), not by every poll.
+    expect(slept.length).toBeGreaterThan(2);
+    expect(w.ports.etcd.calls.filter((c) => c === `status ${deadEp}`)).toHaveLength(2);
     expect(w.ports.etcd.members.map((m) => m.name)).toEqual(['i-2', 'i-3']);
     expect(slept.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(electAfterMs);
 
