@@ -730,10 +730,10 @@ publish_reconciler_cert() {
 # restore_seed_data: while /tripod/<cluster>/restore exists (written by \`tripod restore\`,
 # src/heal/restore.ts), the seed (join state new) starts etcd from that snapshot instead of empty:
 # download it, check its SHA-256 against the record (a mismatch stops the boot, nothing changed),
-# move old data aside (never delete it), \`etcdutl snapshot restore\` (which also checks etcd's own
-# hash trailer) as a one-member cluster with a fresh token. Sets RESTORE_TOKEN.
+# move old data aside (never delete it; moved back when the restore fails), \`etcdutl snapshot restore\`
+# (which also checks etcd's own hash trailer) as a one-member cluster with a fresh token. Sets RESTORE_TOKEN.
 restore_seed_data() {
-  local doc bucket key sha file got aside peer
+  local doc bucket key sha file got aside='' peer
   [ "$JOIN_STATE" = new ] || return 0
   doc=$(ssm_get "/tripod/$TRIPOD_CLUSTER/restore") || return 0
   if [ -z "$doc" ] || [ "$doc" = None ]; then return 0; fi
@@ -755,15 +755,22 @@ restore_seed_data() {
   fi
   if [ -d "$TRIPOD_ETCD_DATA" ] && [ -n "$(ls -A "$TRIPOD_ETCD_DATA")" ]; then
     aside="$TRIPOD_ETCD_DATA.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
-    mv "$TRIPOD_ETCD_DATA" "$aside"
+    mv "$TRIPOD_ETCD_DATA" "$aside" || { rm -f "$file" && die "cannot move $TRIPOD_ETCD_DATA aside: nothing restored"; }
     log "restore: moved the old data directory to $aside"
   fi
   RESTORE_TOKEN="tripod-restore-$(date +%s)"
   peer="https://$NODE_IP:$TRIPOD_ETCD_PEER_PORT"
-  mkdir -p "$(dirname "$TRIPOD_ETCD_DATA")"
-  "$TRIPOD_ETCDUTL" snapshot restore "$file" --name="$JOIN_NAME" --initial-cluster="$JOIN_NAME=$peer" \\
-    --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" --data-dir="$TRIPOD_ETCD_DATA" ||
-    { rm -f "$file" && die "etcdutl snapshot restore of s3://$bucket/$key failed"; }
+  # A failure from here on puts the old data back before dying: whatever restarts etcd next (the
+  # watchdog) must find it, never an empty or partial directory (on the seed, a new empty cluster).
+  if ! mkdir -p "$(dirname "$TRIPOD_ETCD_DATA")" || ! "$TRIPOD_ETCDUTL" snapshot restore "$file" --name="$JOIN_NAME" \\
+    --initial-cluster="$JOIN_NAME=$peer" --initial-advertise-peer-urls="$peer" --initial-cluster-token="$RESTORE_TOKEN" \\
+    --data-dir="$TRIPOD_ETCD_DATA"; then
+    rm -f "$file"
+    rm -rf "$TRIPOD_ETCD_DATA"
+    [ -z "$aside" ] || mv "$aside" "$TRIPOD_ETCD_DATA" ||
+      die "etcdutl snapshot restore of s3://$bucket/$key failed, and the old data could not be moved back from $aside"
+    die "etcdutl snapshot restore of s3://$bucket/$key failed\${aside:+; the old data directory is back}"
+  fi
   rm -f "$file"
   jq -r '.requestedAt // ""' <<<"$doc" >"$TRIPOD_STATE/restored"
   log "restore: etcd data restored from s3://$bucket/$key (sha256 $sha); starting a new one-member cluster"

@@ -458,6 +458,25 @@ restore_join() {
   [ ! -e "$TRIPOD_STATE/restored" ]
 }
 
+@test "restore_watch: an etcdutl restore that fails half-way puts the old data back before the watchdog restarts etcd (never an empty new cluster)" {
+  restore_case
+  ssm_set /tripod/t1/restore "$(ssm_value /tripod/t1/restore | jq -c '. + {requestedAt: "R1"}')"
+  ssm_set /tripod/t1/join/i-0abc "$(restore_join R1)"
+  # etcdutl writes part of the new data directory, then fails
+  stub etcdutl 'for a in "$@"; do case "$a" in --data-dir=*) mkdir -p "${a#--data-dir=}/member/wal" && echo partial >"${a#--data-dir=}/member/wal/0" ;; esac; done; exit 1'
+  run restore_watch
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"etcdutl snapshot restore of s3://"*"failed"* ]]
+  # the watchdog comes back (and restarts etcd.service) only on the old data, nothing of the partial restore
+  [ "$(cat "$TRIPOD_ETCD_DATA/member/old")" = old ]
+  [ ! -e "$TRIPOD_ETCD_DATA/member/wal" ]
+  refute compgen -G "$TRIPOD_ETCD_DATA.before-restore-*"
+  [ "$(line_of '^etcdutl snapshot restore')" -lt "$(line_of 'systemctl start tripod-watchdog.timer')" ]
+  no_call 'systemctl restart etcd'
+  [ ! -e "$TRIPOD_STATE/restore.db" ]
+  [ ! -e "$TRIPOD_STATE/restored" ]
+}
+
 @test "restore_watch: nothing without a restore join; a join naming another restore than the record restores nothing" {
   restore_case
   ssm_set /tripod/t1/join/i-0abc "$(join_doc existing 'i-0abc=https://10.0.1.5:2380')"
