@@ -4,7 +4,7 @@
  * (quorum.ts); everything else (target registration, lifecycle completion, heartbeats) may be
  * several per pass. The pass runs in phases (phases/*.ts, sharing one Pass builder), in priority order:
  *   restore   while a restore record exists (phases/restore.ts)
- *   warm      warm pool instances: never masters; a failed prepare is abandoned (phases/warm.ts)
+ *   warm      warm pool instances: never masters; a failed prepare is abandoned, a pool termination let go (phases/warm.ts)
  *   1 terminating  a Terminating:Wait master: move leadership off, deregister, remove its member,
  *                  then complete; its hook is held while its member exists (or etcd cannot tell)
  *   2-3 strays     members with no live instance (dead before new), stray learners, unnamed members
@@ -47,7 +47,7 @@ export function decide(observed: ObservedState, config: ReconcilerConfig, now: n
     if (restore.memory) p.memory.restore = restore.memory;
   }
 
-  warmPhase(p);
+  warmPhase(p, established);
   terminatingPhase(p, established, p.handled);
   straysPhase(p);
   abandonPhase(p, established, restore?.protectedPending ?? new Set());

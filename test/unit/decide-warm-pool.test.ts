@@ -50,6 +50,47 @@ describe('decide: warm pool instances', () => {
     ]);
   });
 
+  it('a pool instance leaving the pool (Warmed:Terminating:Wait, no member) is let go at once: CONTINUE, not the heartbeat timeout', () => {
+    // A pool delete or an instance refresh: without this the terminating hook's timeout (600 s) passes first.
+    const s = healthy(3);
+    s.group.instances.push(warm(4, 'Warmed:Terminating:Wait'), warm(5, 'Warmed:Stopped'));
+    const d = decide(s, cfg, NOW);
+    expect(d.actions).toEqual([
+      {
+        kind: 'complete-lifecycle',
+        instanceId: 'i-4',
+        hook: 'terminating',
+        result: 'CONTINUE',
+        reason: 'a warm pool instance leaving the pool: no etcd member',
+      },
+    ]);
+    expect(d.conditions).toMatchObject({ runningMasters: 3 });
+  });
+
+  it('a leaving pool instance WITH a member (cannot normally happen) is held and its member removed first', () => {
+    const s = healthy(3);
+    s.group.instances.push(warm(4, 'Warmed:Terminating:Wait'));
+    s.etcd.members.push(member(4));
+    const d = decide(s, cfg, NOW);
+    expect(only(d.actions, 'complete-lifecycle')).toEqual([]);
+    expect(only(d.actions, 'remove-member').map((a) => a.memberId)).toEqual(['m4']);
+    expect(only(d.actions, 'heartbeat-lifecycle')).toMatchObject([
+      { instanceId: 'i-4', hook: 'terminating' },
+    ]);
+  });
+
+  it('a leaving pool instance while etcd is unreadable in an established cluster is held, not let go blind', () => {
+    const s = healthy(3);
+    s.group.instances.push(warm(4, 'Warmed:Terminating:Wait'));
+    s.etcd = { ...s.etcd, reachable: false, members: [] };
+    s.memory = { ...s.memory, established: true };
+    const d = decide(s, cfg, NOW);
+    expect(only(d.actions, 'complete-lifecycle').filter((a) => a.instanceId === 'i-4')).toEqual([]);
+    expect(only(d.actions, 'heartbeat-lifecycle').filter((a) => a.instanceId === 'i-4')).toMatchObject([
+      { hook: 'terminating' },
+    ]);
+  });
+
   it('a restore never picks a pool instance as its seed (it runs no etcd, it may be stopped)', () => {
     // quorum lost: i-2 and i-3 gone, i-1's member alone; the pool instance is older and sorts first by id
     const s = state({

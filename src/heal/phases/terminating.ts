@@ -5,7 +5,7 @@
  * unsafe, skipped or failed by the executor, or etcd may not answer the reconciler at all (finding 1
  * and 3: a hook that times out CONTINUEs, and etcd's data is on the instance's root volume).
  */
-import type { ObservedMember } from '../observed.js';
+import type { ObservedInstance, ObservedMember } from '../observed.js';
 import { label, type Pass, WAIT, type WaitReason } from './pass.js';
 
 export function terminatingPhase(p: Pass, established: boolean, handledByRestore: ReadonlySet<string>): void {
@@ -18,32 +18,42 @@ export function terminatingPhase(p: Pass, established: boolean, handledByRestore
     const mb = p.reachable ? p.roster.memberOf(b) : undefined;
     return Number(ma !== undefined && p.healthy(ma)) - Number(mb !== undefined && p.healthy(mb));
   });
-  for (const inst of ordered) {
-    const id = inst.instanceId;
-    p.deregister(id, 'the instance is terminating');
-    if (!p.reachable) {
-      if (!established) {
-        p.complete(id, 'terminating', 'CONTINUE', 'terminating before any cluster existed');
-      } else {
-        // Nothing is known about its member: it may be a voter. Held until etcd answers again.
-        p.hold(id, 'terminating', 'etcd unreachable: its member may still vote');
-        p.wait(
-          WAIT.etcdUnreachable,
-          `${id} terminating: etcd unreachable, its member cannot be removed (held)`,
-        );
-      }
-      continue;
+  for (const inst of ordered) letGo(p, inst, established);
+}
+
+/**
+ * One instance waiting in a terminating hook (Terminating:Wait, or a warm pool instance's
+ * Warmed:Terminating:Wait, phases/warm.ts): deregistered, then let go (CONTINUE) once it has no
+ * etcd member; with one (or etcd unreadable in an established cluster) it is held and the member
+ * removed first.
+ */
+export function letGo(
+  p: Pass,
+  inst: ObservedInstance,
+  established: boolean,
+  noMember = 'its etcd member is removed',
+): void {
+  const id = inst.instanceId;
+  p.deregister(id, 'the instance is terminating');
+  if (!p.reachable) {
+    if (!established) {
+      p.complete(id, 'terminating', 'CONTINUE', 'terminating before any cluster existed');
+      return;
     }
-    const m = p.roster.memberOf(inst);
-    if (!m) {
-      p.complete(id, 'terminating', 'CONTINUE', 'its etcd member is removed');
-      continue;
-    }
-    // From here on the member exists: the hook is held this pass whatever the removal's fate.
-    p.hold(id, 'terminating', `member ${label(m)} not removed yet`);
-    const blocked = removeLeavingMember(p, id, m, `its instance ${id} is terminating`, `${id} terminating`);
-    if (blocked === WAIT.quorum) p.removalBlocked.add(id);
+    // Nothing is known about its member: it may be a voter. Held until etcd answers again.
+    p.hold(id, 'terminating', 'etcd unreachable: its member may still vote');
+    p.wait(WAIT.etcdUnreachable, `${id} terminating: etcd unreachable, its member cannot be removed (held)`);
+    return;
   }
+  const m = p.roster.memberOf(inst);
+  if (!m) {
+    p.complete(id, 'terminating', 'CONTINUE', noMember);
+    return;
+  }
+  // From here on the member exists: the hook is held this pass whatever the removal's fate.
+  p.hold(id, 'terminating', `member ${label(m)} not removed yet`);
+  const blocked = removeLeavingMember(p, id, m, `its instance ${id} is terminating`, `${id} terminating`);
+  if (blocked === WAIT.quorum) p.removalBlocked.add(id);
 }
 
 /**
