@@ -794,7 +794,9 @@ restore_watch() {
   JOIN_STATE=$(jq -er .initialClusterState <<<"$doc") || die "join parameters without initialClusterState"
   [ "$JOIN_STATE" = new ] || die "a restore join must have state new, got '$JOIN_STATE'"
   log "restore: this master is the seed of restore $want: stopping etcd"
-  systemctl stop tripod-watchdog.timer || true
+  # A timer only orders its service: a watchdog check already running would still restart etcd. The
+  # service's stop ends that check (and waits for it); the timer is the only one started again.
+  systemctl stop tripod-watchdog.timer tripod-watchdog.service || true
   # A restore that fails (die) must not leave the watchdog off: it brings etcd back on the old data
   # (put back by restore_seed_data), and the next tick tries the restore again.
   trap 'systemctl start tripod-watchdog.timer || true' EXIT

@@ -446,6 +446,20 @@ restore_join() {
   [ "$(calls | grep -c '^etcdutl snapshot restore')" = 1 ]
 }
 
+@test "restore_watch: stops a watchdog check already running (its service, not only its timer) before etcd, and starts only the timer again" {
+  restore_case
+  ssm_set /tripod/t1/restore "$(ssm_value /tripod/t1/restore | jq -c '. + {requestedAt: "R1"}')"
+  ssm_set /tripod/t1/join/i-0abc "$(restore_join R1)"
+  run restore_watch # in a subshell: its EXIT traps are not bats's
+  [ "$status" = 0 ]
+  # a timer only orders its service: stopping the timer leaves a check that is running restart etcd
+  stop=$(line_of '^systemctl stop tripod-watchdog.timer tripod-watchdog.service$')
+  [ "$stop" -gt 0 ]
+  [ "$stop" -lt "$(line_of 'systemctl stop etcd.service')" ]
+  [ "$(line_of '^systemctl start tripod-watchdog.timer$')" -gt "$(line_of '^etcdutl snapshot restore')" ]
+  no_call '^systemctl (start|restart) .*tripod-watchdog.service'
+}
+
 @test "restore_watch: a restore that fails starts the watchdog again (etcd comes back on its old data), and the next tick retries" {
   restore_case 0000000000000000000000000000000000000000000000000000000000000000
   ssm_set /tripod/t1/restore "$(ssm_value /tripod/t1/restore | jq -c '. + {requestedAt: "R1"}')"
