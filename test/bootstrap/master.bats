@@ -909,10 +909,17 @@ keep_applied() {
   grep -qx 'WantedBy=multi-user.target' "$unit"
   enable=$(line_of '^systemctl enable tripod-join.service$')
   hook=$(line_of '^aws autoscaling complete-lifecycle-action .*--lifecycle-hook-name tripod-master-launching --instance-id i-0abc --lifecycle-action-result CONTINUE')
-  [ "$pull" -lt "$enable" ] && [ "$enable" -lt "$hook" ]
+  [ "$pull" -lt "$enable" ]
+  [ "$enable" -lt "$hook" ]
   # it asked for its join parameters only after the group took it (InService)
-  [ "$(line_of 'lifecycle -> InService')" -gt "$hook" ]
+  taken=$(line_of 'lifecycle -> InService')
+  [ "$taken" -gt "$hook" ]
   [ -f "$TRIPOD_ROOT/var/lib/tripod/prepared" ]
+  # and disabled the join unit before joining: a later reboot of this member runs no boot again (a
+  # Running pool's instance joins in this same run, the unit never ran)
+  disable=$(line_of '^systemctl disable tripod-join.service$')
+  [ "$disable" -gt "$taken" ]
+  [ "$disable" -lt "$(line_of "^aws ssm get-parameter .*--name /tripod/t1/join/i-0abc ")" ]
 }
 
 @test "a prepared master started again (the join unit) installs nothing, disables the unit and joins" {

@@ -581,7 +581,8 @@ leave() { master_leave; }
 # --- warm pool: prepare now, join when the group takes the instance --------------------------------
 # The user data is a plain script: cloud-init runs it once per instance (scripts-user, per-instance),
 # not again when a stopped pool instance is started. The prepare therefore installs tripod-join.service,
-# which runs the boot again on the next start; the join disables it first (later reboots run no boot).
+# which runs the boot again on the next start; the join disables it first, on both paths (later reboots
+# run no boot).
 JOIN_UNIT=tripod-join.service
 
 # master_prepare (target lifecycle state Warmed:*): packages, etcd and the control-plane images while
@@ -615,7 +616,6 @@ master_boot() {
   node_identity
   target=$(retry_backoff 30 lifecycle_state) || target=InService
   if [ -f "$TRIPOD_STATE/prepared" ]; then
-    systemctl disable "$JOIN_UNIT" || true
     log "prepared in the warm pool: joining without installing again"
   elif [[ "$target" == Warmed:* ]]; then
     log "target lifecycle state $target: preparing for the warm pool"
@@ -623,6 +623,9 @@ master_boot() {
   else
     common_setup master
   fi
+  # A warm pool master joins once, on either path (started again from a Stopped pool, or taken from a
+  # Running one in this same run): a later reboot of the member must not run the boot again.
+  if [ -f "$TRIPOD_STATE/prepared" ]; then systemctl disable "$JOIN_UNIT" || true; fi
   wait_for_join_params
   if [ "$JOIN_STATE" = new ]; then ensure_cluster_cas; else fetch_cluster_cas; fi
   ensure_encryption_config "$JOIN_STATE"
