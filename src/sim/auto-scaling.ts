@@ -14,6 +14,15 @@
  * Stopped, EC2_START_FROM_STOPPED_MS) and enters Pending:Wait (Origin WarmPool, Destination
  * AutoScalingGroup); with none there it launches fresh (a cold start). A pool instance in a zone that
  * is down cannot start. The pool refills after use.
+ *
+ * The pool's size follows API_PutWarmPool: MaxGroupPreparedCapacity (unset or -1: the group's max
+ * size) minus the desired capacity, never below MinSize (0 when desired exceeds the capacity, unless
+ * MinSize says more); only MaxGroupPreparedCapacity = MinSize gives an absolute size. A pool that
+ * shrinks, or is deleted (DeleteWarmPool), terminates its extra instances: with a terminating hook,
+ * each waits in Warmed:Terminating:Wait until completed or until the hook's heartbeat timeout applies
+ * its default result, as a group instance does in Terminating:Wait; ForceDelete terminates them at
+ * once and drops their outstanding lifecycle actions. Which instances a shrinking pool gives up first
+ * is not documented: here, the zone with the most, the newest.
  */
 import type { LifecycleHook } from '../heal/actions.js';
 import type { LifecycleState } from '../heal/observed.js';
@@ -39,8 +48,11 @@ export interface GroupOptions {
   impairedGraceMs: number;
   /** Period of the group's own activity loop. */
   tickMs: number;
-  /** A warm pool (PutWarmPool MinSize and PoolState); undefined: none. */
-  warmPool?: { size: number; state: 'Stopped' | 'Running' };
+  /**
+   * A warm pool (PutWarmPool: `size` is MinSize, PoolState, MaxGroupPreparedCapacity: undefined or
+   * -1 for the group's max size); undefined: none.
+   */
+  warmPool?: { size: number; state: 'Stopped' | 'Running'; maxGroupPreparedCapacity?: number };
 }
 
 /**
@@ -83,6 +95,8 @@ export class AutoScalingGroup {
     warmStarts: 0,
     coldStarts: 0,
   };
+  /** DeleteWarmPool without ForceDelete: PendingDelete until its last instance has terminated. */
+  private poolDeleting = false;
   /** A lifecycle action reached its default result (heartbeat or global timeout): before it applies. */
   onHookTimeout: (
     m: GroupMember,
@@ -174,7 +188,9 @@ export class AutoScalingGroup {
   private waiting(instanceId: string, hook: LifecycleHook): GroupMember {
     const m = this.members.get(instanceId) ?? this.pool.get(instanceId);
     const states: LifecycleState[] =
-      hook === 'launching' ? ['Pending:Wait', 'Warmed:Pending:Wait'] : ['Terminating:Wait'];
+      hook === 'launching'
+        ? ['Pending:Wait', 'Warmed:Pending:Wait']
+        : ['Terminating:Wait', 'Warmed:Terminating:Wait'];
     if (!m || !states.includes(m.lifecycle)) {
       throw new SimAwsError(
         'ValidationError',
@@ -223,7 +239,7 @@ export class AutoScalingGroup {
   targetLifecycleState(instanceId: string): string | undefined {
     const w = this.pool.get(instanceId);
     if (w)
-      return w.lifecycle === 'Warmed:Terminating'
+      return w.lifecycle.startsWith('Warmed:Terminat')
         ? 'Warmed:Terminated'
         : `Warmed:${this.opts.warmPool?.state ?? 'Stopped'}`;
     const m = this.members.get(instanceId);
@@ -236,12 +252,98 @@ export class AutoScalingGroup {
     return [...this.pool.values()].filter((m) => !m.lifecycle.startsWith('Warmed:Terminat'));
   }
 
-  /** Launches pool instances up to its size, each in the available zone with the fewest of them. */
-  private refillPool(): void {
+  /**
+   * The pool's size (API_PutWarmPool): max(MinSize, MaxGroupPreparedCapacity - desired), the
+   * capacity being the group's max size when unset or -1; 0 while the pool is being deleted.
+   */
+  poolSize(): number {
     const wp = this.opts.warmPool;
+    if (!wp || this.poolDeleting) return 0;
+    const cap =
+      wp.maxGroupPreparedCapacity === undefined || wp.maxGroupPreparedCapacity < 0
+        ? this.opts.max
+        : wp.maxGroupPreparedCapacity;
+    return Math.max(wp.size, cap - this.opts.desired, 0);
+  }
+
+  /**
+   * DeleteWarmPool: its instances terminate, through the terminating hook unless `forceDelete`
+   * (which drops their outstanding lifecycle actions); the pool is gone once they are.
+   */
+  deleteWarmPool(forceDelete: boolean): void {
+    if (!this.opts.warmPool) return;
+    this.poolDeleting = true;
+    this.k.log('asg', `DeleteWarmPool${forceDelete ? ' (ForceDelete)' : ''}`);
+    for (const m of this.pool.values()) {
+      if (forceDelete) {
+        if (m.lifecycle === 'Warmed:Terminating:Proceed' || m.lifecycle === 'Warmed:Terminating') continue;
+        m.hookDeadline = undefined;
+        m.lifecycle = 'Warmed:Terminating';
+        this.k.after(2_000, () => this.terminated(m));
+      } else if (!m.lifecycle.startsWith('Warmed:Terminat')) {
+        this.terminatePoolInstance(m, 'the warm pool is being deleted');
+      }
+    }
+    this.dropDeletedPool();
+  }
+
+  /** The warm pool, if any: `PendingDelete` while DeleteWarmPool waits on its instances. */
+  warmPoolStatus(): 'active' | 'PendingDelete' | undefined {
+    if (!this.opts.warmPool) return undefined;
+    return this.poolDeleting ? 'PendingDelete' : 'active';
+  }
+
+  private dropDeletedPool(): void {
+    if (!this.poolDeleting || this.pool.size > 0) return;
+    this.poolDeleting = false;
+    delete this.opts.warmPool;
+    this.k.log('asg', 'warm pool deleted');
+  }
+
+  /**
+   * A pool instance leaves the pool for good: with a terminating hook it waits in
+   * Warmed:Terminating:Wait (heartbeat and global timeouts as for a group instance), else it goes.
+   */
+  private terminatePoolInstance(m: GroupMember, why: string): void {
+    const hb = this.opts.hookHeartbeatMs;
+    this.k.log('asg', `warm pool: terminate ${m.id} (${m.zone}): ${why}`);
+    if (hb === undefined) {
+      m.hookDeadline = undefined;
+      m.lifecycle = 'Warmed:Terminating';
+      this.k.after(2_000, () => this.terminated(m));
+      return;
+    }
+    const now = this.k.now();
+    m.lifecycle = 'Warmed:Terminating:Wait';
+    m.hookDeadline = now + hb;
+    m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
+    this.bus.emit({
+      source: 'aws.autoscaling',
+      detailType: 'EC2 Instance-terminate Lifecycle Action',
+      instanceId: m.id,
+      detail: 'Origin WarmPool, Destination EC2',
+    });
+  }
+
+  /**
+   * Keeps the pool at its size: the extra instances terminate (the zone with the most first, the
+   * newest), the missing ones launch, each in the available zone with the fewest of them.
+   */
+  private refillPool(): void {
+    const size = this.poolSize();
+    let kept = this.poolKept();
+    while (kept.length > size) {
+      const counts = this.counts(kept, [...new Set(kept.map((m) => m.zone))]);
+      const most = Math.max(...counts.values());
+      const victim = kept
+        .filter((m) => counts.get(m.zone) === most)
+        .sort((a, b) => b.launchTime - a.launchTime || (a.id < b.id ? 1 : -1))[0] as GroupMember;
+      this.terminatePoolInstance(victim, `the warm pool's size is ${size}`);
+      kept = this.poolKept();
+    }
     const available = this.zones.available();
-    if (!wp || available.length === 0) return;
-    for (let n = this.poolKept().length; n < wp.size; n++) {
+    if (available.length === 0) return;
+    for (let n = kept.length; n < size; n++) {
       const counts = this.counts(this.poolKept(), available);
       const min = Math.min(...counts.values());
       const zone = this.k.rng.pick(available.filter((z) => counts.get(z) === min));
@@ -319,12 +421,13 @@ export class AutoScalingGroup {
       if (
         (m.lifecycle === 'Pending:Wait' ||
           m.lifecycle === 'Terminating:Wait' ||
-          m.lifecycle === 'Warmed:Pending:Wait') &&
+          m.lifecycle === 'Warmed:Pending:Wait' ||
+          m.lifecycle === 'Warmed:Terminating:Wait') &&
         m.hookDeadline !== undefined
       ) {
         if (now >= m.hookDeadline) {
           this.stats.hookTimeouts++;
-          const launching = m.lifecycle !== 'Terminating:Wait';
+          const launching = m.lifecycle === 'Pending:Wait' || m.lifecycle === 'Warmed:Pending:Wait';
           const result = launching ? this.opts.launchDefaultResult : this.opts.terminateDefaultResult;
           const hook: LifecycleHook = launching ? 'launching' : 'terminating';
           const global = m.hookGlobalDeadline !== undefined && now >= m.hookGlobalDeadline;
@@ -482,6 +585,12 @@ export class AutoScalingGroup {
     if (m.lifecycle === 'Terminating:Wait') {
       m.lifecycle = 'Terminating:Proceed';
       this.k.after(2_000, () => this.terminated(m));
+      return;
+    }
+    if (m.lifecycle === 'Warmed:Terminating:Wait') {
+      // CONTINUE or ABANDON: a pool instance leaving the pool terminates either way.
+      m.lifecycle = 'Warmed:Terminating:Proceed';
+      this.k.after(2_000, () => this.terminated(m));
     }
   }
 
@@ -540,6 +649,7 @@ export class AutoScalingGroup {
       this.stats.terminated++;
       this.ec2.terminate(m.id);
       this.k.log('asg', `${m.id} Warmed:Terminated`);
+      this.dropDeletedPool();
       return;
     }
     if (!this.members.has(m.id)) return;

@@ -225,7 +225,10 @@ export class SimCloud {
       targetGroups: opts.attachTargetGroup ? [this.apiTargets] : [],
       impairedGraceMs: 60_000,
       tickMs: 10_000,
-      ...(opts.warmPool && opts.warmPool.size > 0 ? { warmPool: opts.warmPool } : {}),
+      // As provision/warm-pool.ts puts it: MaxGroupPreparedCapacity = MinSize, an absolute size.
+      ...(opts.warmPool && opts.warmPool.size > 0
+        ? { warmPool: { ...opts.warmPool, maxGroupPreparedCapacity: opts.warmPool.size } }
+        : {}),
     });
     this.nodes.targetLifecycleState = (id) => this.group.targetLifecycleState(id);
     // The node's `aws autoscaling complete-lifecycle-action` (its own warm-up hook; master role OwnLifecycle).

@@ -2,10 +2,14 @@
  * The master group's warm pool in the simulator, as AWS documents it (ec2-auto-scaling-warm-pools,
  * warm-pool-instance-lifecycle): pool instances prepare in Warmed:Pending:Wait, the node completes its
  * own warm-up hook, they stop; the group takes one of the zone it needs (started, Pending:Wait), a
- * pool instance in a zone that is down cannot start, and the pool refills.
+ * pool instance in a zone that is down cannot start, and the pool refills. The pool's size follows
+ * API_PutWarmPool's formula; a pool instance leaving it waits on the terminating hook
+ * (Warmed:Terminating:Wait), which the reconciler completes.
  */
 import { describe, expect, it } from 'vitest';
+import { reconcilePass } from '../../src/heal/reconcile.js';
 import { SimCloud } from '../../src/sim/cloud.js';
+import { ReconcilerLambda } from '../../src/sim/lambda.js';
 import { zoneNames } from '../../src/sim/run.js';
 
 const MIN = 60_000;
@@ -91,5 +95,96 @@ describe('warm pool', () => {
     expect(cloud.group.stats.coldStarts).toBe(cold + 1);
     expect(cloud.group.stats.warmStarts).toBe(0);
     expect(cloud.group.active().every((m) => m.zone !== pooled.zone)).toBe(true);
+  });
+});
+
+describe('warm pool: size and termination (API_PutWarmPool, API_DeleteWarmPool)', () => {
+  it('the size is max(MinSize, MaxGroupPreparedCapacity - desired), the capacity -1 meaning the group max: not absolute unless it equals MinSize', async () => {
+    const cloud = new SimCloud({
+      seed: 8,
+      zones: zoneNames(3),
+      masters: 3,
+      warmPool: { size: 1, state: 'Stopped' },
+    });
+    continueLaunches(cloud);
+    // tripod puts MaxGroupPreparedCapacity = MinSize (cloud.ts, as provision/warm-pool.ts): 1 whatever the max
+    expect(cloud.group.opts.warmPool?.maxGroupPreparedCapacity).toBe(1);
+    cloud.group.opts.max = 6;
+    await runFor(cloud, 8 * MIN);
+    expect(cloud.group.poolSize()).toBe(1);
+    expect(poolStates(cloud)).toEqual(['Warmed:Stopped']);
+    // -1 (the group's max size): the pool is max - desired, like a restore's min = desired = 1 under max M
+    (cloud.group.opts.warmPool as { maxGroupPreparedCapacity?: number }).maxGroupPreparedCapacity = -1;
+    expect(cloud.group.poolSize()).toBe(3);
+    await runFor(cloud, 8 * MIN);
+    expect(poolStates(cloud)).toEqual(['Warmed:Stopped', 'Warmed:Stopped', 'Warmed:Stopped']);
+    // a capacity below desired: MinSize still holds
+    (cloud.group.opts.warmPool as { maxGroupPreparedCapacity?: number }).maxGroupPreparedCapacity = 2;
+    expect(cloud.group.poolSize()).toBe(1);
+  });
+
+  it('a pool instance leaving the pool waits in Warmed:Terminating:Wait on the terminating hook: until completed, or its heartbeat timeout', async () => {
+    const cloud = new SimCloud({
+      seed: 9,
+      zones: zoneNames(3),
+      masters: 3,
+      warmPool: { size: 2, state: 'Stopped' },
+    });
+    continueLaunches(cloud);
+    await runFor(cloud, 8 * MIN);
+    const [a, b] = [...cloud.group.pool.values()].map((m) => m.id);
+    cloud.group.deleteWarmPool(false);
+    expect(cloud.group.warmPoolStatus()).toBe('PendingDelete');
+    expect(poolStates(cloud)).toEqual(['Warmed:Terminating:Wait', 'Warmed:Terminating:Wait']);
+    expect(cloud.group.targetLifecycleState(a!)).toBe('Warmed:Terminated');
+    // the terminating hook is the one that completes it (not the launching one)
+    expect(() => cloud.group.completeLifecycleAction(a!, 'launching', 'CONTINUE')).toThrow(
+      /No active Lifecycle Action/,
+    );
+    cloud.group.completeLifecycleAction(a!, 'terminating', 'CONTINUE');
+    await runFor(cloud, 9 * MIN);
+    // a: completed, gone in seconds; b: nobody answered, still waiting before its 600 s heartbeat timeout
+    expect(cloud.group.pool.has(a!)).toBe(false);
+    expect(cloud.ec2.get(a!)?.state).toBe('terminated');
+    expect(cloud.group.pool.get(b!)?.lifecycle).toBe('Warmed:Terminating:Wait');
+    expect(cloud.group.warmPoolStatus()).toBe('PendingDelete');
+    await runFor(cloud, 2 * MIN);
+    expect(cloud.group.pool.size).toBe(0);
+    expect(cloud.group.warmPoolStatus()).toBeUndefined();
+    expect(cloud.group.stats.hookTimeouts).toBe(1);
+  });
+
+  it('ForceDelete terminates the pool instances at once, dropping their lifecycle actions', async () => {
+    const cloud = new SimCloud({
+      seed: 10,
+      zones: zoneNames(3),
+      masters: 3,
+      warmPool: { size: 2, state: 'Stopped' },
+    });
+    continueLaunches(cloud);
+    await runFor(cloud, 8 * MIN);
+    cloud.group.deleteWarmPool(true);
+    await runFor(cloud, 10_000);
+    expect(cloud.group.pool.size).toBe(0);
+    expect(cloud.group.warmPoolStatus()).toBeUndefined();
+    expect(cloud.group.stats.hookTimeouts).toBe(0);
+  });
+
+  it('with the reconciler, a deleted pool is gone in a pass or two, not after the hook heartbeat timeout (600 s)', async () => {
+    const cloud = new SimCloud({
+      seed: 11,
+      zones: zoneNames(3),
+      masters: 3,
+      warmPool: { size: 2, state: 'Stopped' },
+    });
+    new ReconcilerLambda(cloud, reconcilePass);
+    await runFor(cloud, 15 * MIN);
+    expect(poolStates(cloud)).toEqual(['Warmed:Stopped', 'Warmed:Stopped']);
+    const at = cloud.k.now();
+    cloud.group.deleteWarmPool(false);
+    await cloud.k.runUntil(at + 10 * MIN, () => cloud.group.warmPoolStatus() === undefined);
+    expect(cloud.group.warmPoolStatus()).toBeUndefined();
+    expect(cloud.k.now() - at).toBeLessThan(2 * MIN);
+    expect(cloud.group.stats.hookTimeouts).toBe(0);
   });
 });
