@@ -5,10 +5,12 @@
  * out of it (Warmed:* lifecycle actions).
  *
  * One DescribeWarmPool per plan (the master group's, when tripod owns it): the no-op plan stays flat
- * in the number of instances. The pool holds `size` instances exactly: the master group has
- * min = max = desired, so with MaxGroupPreparedCapacity at AWS's default (the group's max size)
- * the pool is max(MinSize, max - desired) = MinSize. tripod sets that default explicitly and reads
- * it back, so a capacity someone else set shows in the plan.
+ * in the number of instances. The pool holds `size` instances exactly: AWS sizes a pool
+ * max(MinSize, MaxGroupPreparedCapacity - desired), the capacity defaulting (-1) to the group's max
+ * size, and "only when MaxGroupPreparedCapacity and MinSize are set to the same value does the warm
+ * pool have an absolute size" (API_PutWarmPool). With the default, `tripod restore` (min = desired
+ * = 1 under max M) would have AWS grow the pool to M - 1 mid-disaster. So tripod puts both at `size`
+ * and reads the capacity back: a pool left at -1, or a capacity someone else set, shows in the plan.
  *
  * Removing the pool (`size: 0`) is not destructive: it terminates only prepared instances that
  * never joined etcd and hold no data. tripod deletes it without ForceDelete, so AWS runs the pool
@@ -33,6 +35,8 @@ export interface DesiredWarmPool {
   /** The group's name (the pool has no name of its own). */
   groupName: string;
   minSize: number;
+  /** Equal to minSize: the pool's absolute size (AWS's default would follow the group's max size). */
+  maxGroupPreparedCapacity: number;
   poolState: 'Stopped' | 'Running';
   reuseOnScaleIn: boolean;
 }
@@ -50,6 +54,7 @@ export function desiredMasterWarmPool(spec: ClusterSpec): DesiredWarmPool | unde
     group: 'asg/masters',
     groupName: resourceNames(spec.name).masterGroup,
     minSize: w.size,
+    maxGroupPreparedCapacity: w.size,
     poolState: w.state,
     reuseOnScaleIn: w.reuseOnScaleIn,
   };
@@ -60,7 +65,11 @@ function compareWarmPool(d: DesiredWarmPool, f: Found<WarmPool>): Comparison {
   return {
     changes: [
       ...diff('minSize', a.minSize, d.minSize),
-      ...diff('maxGroupPreparedCapacity', a.maxGroupPreparedCapacity ?? 'group max size', 'group max size'),
+      ...diff(
+        'maxGroupPreparedCapacity',
+        a.maxGroupPreparedCapacity ?? 'group max size',
+        d.maxGroupPreparedCapacity,
+      ),
       ...diff('poolState', a.poolState, d.poolState),
       ...diff('reuseOnScaleIn', a.reuseOnScaleIn, d.reuseOnScaleIn),
       // A pool still being deleted (PendingDelete) is put back once AWS has finished with it.
@@ -102,7 +111,7 @@ export const warmPoolKind: ResourceKind<DesiredWarmPool, WarmPool> = {
     ctx.refs.need(v.group);
     const pool = {
       minSize: v.minSize,
-      maxGroupPreparedCapacity: undefined,
+      maxGroupPreparedCapacity: v.maxGroupPreparedCapacity,
       poolState: v.poolState,
       reuseOnScaleIn: v.reuseOnScaleIn,
     };
@@ -117,7 +126,7 @@ export const warmPoolKind: ResourceKind<DesiredWarmPool, WarmPool> = {
     }
     await putWarmPool(ctx.aws, v.groupName, {
       minSize: v.minSize,
-      maxGroupPreparedCapacity: undefined,
+      maxGroupPreparedCapacity: v.maxGroupPreparedCapacity,
       poolState: v.poolState,
       reuseOnScaleIn: v.reuseOnScaleIn,
     });

@@ -72,6 +72,7 @@ describe('masters.warmPool in the spec', () => {
           group: 'asg/masters',
           groupName: resourceNames('wp').masterGroup,
           minSize: 2,
+          maxGroupPreparedCapacity: 2,
           poolState: 'Running',
           reuseOnScaleIn: false,
         },
@@ -114,6 +115,7 @@ describe('the master group warm pool against moto', () => {
     await applyPlan(state);
     expect(await pool()).toMatchObject({
       MinSize: 1,
+      MaxGroupPreparedCapacity: 1,
       PoolState: 'Stopped',
       InstanceReusePolicy: { ReuseOnScaleIn: false },
     });
@@ -133,11 +135,17 @@ describe('the master group warm pool against moto', () => {
     });
     const state = await planCluster(aws, bigger);
     expect(fields(state)).toEqual([
-      ['update', 'warm-pool/masters', ['minSize', 'poolState', 'reuseOnScaleIn'], undefined],
+      [
+        'update',
+        'warm-pool/masters',
+        ['minSize', 'maxGroupPreparedCapacity', 'poolState', 'reuseOnScaleIn'],
+        undefined,
+      ],
     ]);
     await applyPlan(state);
     expect(await pool()).toMatchObject({
       MinSize: 2,
+      MaxGroupPreparedCapacity: 2,
       PoolState: 'Running',
       InstanceReusePolicy: { ReuseOnScaleIn: true },
     });
@@ -151,6 +159,19 @@ describe('the master group warm pool against moto', () => {
     const state = await planCluster(aws, spec);
     expect(fields(state)).toEqual([['update', 'warm-pool/masters', ['maxGroupPreparedCapacity'], undefined]]);
     await applyPlan(state);
+    expect((await planCluster(aws, spec)).plan.changes).toEqual([]);
+  });
+
+  it('puts a pool left at -1 (the group max: the pool would be max - desired, M - 1 after a restore) back to MinSize', async () => {
+    await aws.autoScaling.send(
+      new PutWarmPoolCommand({ AutoScalingGroupName: group, MinSize: 1, MaxGroupPreparedCapacity: -1 }),
+    );
+    const state = await planCluster(aws, spec);
+    expect(state.plan.changes.flatMap((c) => c.changes)).toEqual([
+      { field: 'maxGroupPreparedCapacity', before: 'group max size', after: 1 },
+    ]);
+    await applyPlan(state);
+    expect(await pool()).toMatchObject({ MinSize: 1, MaxGroupPreparedCapacity: 1 });
     expect((await planCluster(aws, spec)).plan.changes).toEqual([]);
   });
 

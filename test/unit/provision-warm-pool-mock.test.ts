@@ -40,6 +40,7 @@ const desired: DesiredWarmPool = {
   group: 'asg/masters',
   groupName: 'demo-masters',
   minSize: 1,
+  maxGroupPreparedCapacity: 1,
   poolState: 'Stopped',
   reuseOnScaleIn: false,
 };
@@ -74,10 +75,23 @@ describe('warm pool: what moto lacks', () => {
     expect(await describeWarmPool(aws(), 'demo-masters')).toEqual(pendingDelete.actual);
   });
 
-  it('a pool being deleted shows in the plan, and apply waits until it is gone before putting it back', async () => {
-    expect(warmPoolKind.compare(desired, pendingDelete, new Refs()).changes).toEqual([
-      { field: 'status', before: 'PendingDelete', after: 'active' },
+  it('a pool left at -1 (the group max: the pool would follow max - desired) gets an update to MinSize', () => {
+    const active = { ...pendingDelete, actual: { ...pendingDelete.actual, status: undefined } };
+    expect(warmPoolKind.compare(desired, active, new Refs()).changes).toEqual([
+      { field: 'maxGroupPreparedCapacity', before: 'group max size', after: 1 },
     ]);
+    const fixed = { ...active, actual: { ...active.actual, maxGroupPreparedCapacity: 1 } };
+    expect(warmPoolKind.compare(desired, fixed, new Refs()).changes).toEqual([]);
+  });
+
+  it('a pool being deleted shows in the plan, and apply waits until it is gone before putting it back', async () => {
+    expect(
+      warmPoolKind.compare(
+        desired,
+        { ...pendingDelete, actual: { ...pendingDelete.actual, maxGroupPreparedCapacity: 1 } },
+        new Refs(),
+      ).changes,
+    ).toEqual([{ field: 'status', before: 'PendingDelete', after: 'active' }]);
     asMock
       .on(DescribeWarmPoolCommand)
       .resolvesOnce({ WarmPoolConfiguration: { MinSize: 1, Status: 'PendingDelete' } })
@@ -94,7 +108,7 @@ describe('warm pool: what moto lacks', () => {
       {
         AutoScalingGroupName: 'demo-masters',
         MinSize: 1,
-        MaxGroupPreparedCapacity: -1,
+        MaxGroupPreparedCapacity: 1,
         PoolState: 'Stopped',
         InstanceReusePolicy: { ReuseOnScaleIn: false },
       },
