@@ -13,8 +13,9 @@
  * and reads the capacity back: a pool left at -1, or a capacity someone else set, shows in the plan.
  *
  * Removing the pool (`size: 0`) is not destructive: it terminates only prepared instances that
- * never joined etcd and hold no data. tripod deletes it without ForceDelete, so AWS runs the pool
- * instances' terminate hooks rather than dropping their outstanding lifecycle actions.
+ * never joined etcd and hold no data. tripod deletes it with ForceDelete: without it DeleteWarmPool
+ * fails (ScalingActivityInProgress, ResourceInUse) while instances are in the pool, and each one's
+ * terminating hook would be waited on.
  */
 import {
   deleteWarmPool,

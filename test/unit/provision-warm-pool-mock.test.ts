@@ -118,7 +118,7 @@ describe('warm pool: what moto lacks', () => {
     ]);
   });
 
-  it('deleting a pool already being deleted calls nothing; otherwise DeleteWarmPool without ForceDelete', async () => {
+  it('deleting a pool already being deleted calls nothing; otherwise DeleteWarmPool with ForceDelete (it would fail while instances are in the pool)', async () => {
     asMock.on(DeleteWarmPoolCommand).resolves({});
     const ctx = context(aws(), []);
     await warmPoolKind.delete(ctx, pendingDelete);
@@ -128,7 +128,7 @@ describe('warm pool: what moto lacks', () => {
       actual: { ...pendingDelete.actual, status: undefined },
     });
     expect(asMock.commandCalls(DeleteWarmPoolCommand).map((c) => c.args[0].input)).toEqual([
-      { AutoScalingGroupName: 'demo-masters' },
+      { AutoScalingGroupName: 'demo-masters', ForceDelete: true },
     ]);
   });
 });

@@ -311,12 +311,13 @@ export async function putWarmPool(
 }
 
 /**
- * Deletes the group's warm pool. Without ForceDelete: AWS terminates the pool's instances through
- * their lifecycle hooks (the pool shows `PendingDelete` meanwhile) instead of dropping outstanding
- * lifecycle actions.
+ * Deletes the group's warm pool with ForceDelete: its instances are terminated without waiting and
+ * their outstanding lifecycle actions dropped. tripod's pool instances never join etcd and hold no
+ * data, and without ForceDelete the call fails (ScalingActivityInProgress, ResourceInUse) while
+ * instances are in the pool. The pool may still show `PendingDelete` for a while.
  */
 export async function deleteWarmPool(aws: AwsClients, group: string): Promise<void> {
-  await aws.autoScaling.send(new DeleteWarmPoolCommand({ AutoScalingGroupName: group }));
+  await aws.autoScaling.send(new DeleteWarmPoolCommand({ AutoScalingGroupName: group, ForceDelete: true }));
 }
 
 /** Waits until a deleted pool (`PendingDelete`) is gone: AWS puts no new pool over one still being deleted. */
