@@ -174,7 +174,10 @@ export interface Observation {
   observed: ObservedState;
   /** The status document the previous pass published (undefined on the first pass or if unreadable). */
   previous: StatusDocument | undefined;
-  /** Node signals not counted, and why (written by another session than the instance's own): logged. */
+  /**
+   * Node signals not counted, and why (written by another session than the instance's own), and what
+   * the fleet could not read (a warm pool the role may not describe): logged.
+   */
   ignoredSignals: string[];
 }
 
@@ -208,7 +211,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
   // role may write any instance's record, and a forged one would abandon a healthy launch.
   const failedPrefix = bootFailurePath(config.cluster);
   const bootFailed = new Set<string>();
-  const ignoredSignals: string[] = [];
+  const ignoredSignals: string[] = [...(group.warnings ?? [])];
   for (const name of Object.keys(failures)) {
     const id = name.slice(failedPrefix.length);
     const problem = signalWriterProblem(failureWriters[name], config.cluster, 'master', id);

@@ -16,7 +16,10 @@ export interface FleetInstance {
 
 /** The master Auto Scaling group (and the worker group for worker hooks). */
 export interface FleetPort {
-  describeGroup(groupName: string): Promise<{ name: string; desired: number; instances: FleetInstance[] }>;
+  /** `warnings`: what could not be read but did not stop the pass (the pass's log and problems). */
+  describeGroup(
+    groupName: string,
+  ): Promise<{ name: string; desired: number; instances: FleetInstance[]; warnings?: string[] }>;
   completeLifecycleAction(
     groupName: string,
     instanceId: string,

@@ -1,7 +1,8 @@
 /**
  * The reconciler's FleetPort over AWS lists the masters' warm pool instances: DescribeAutoScalingGroups
  * leaves them out, DescribeWarmPool has them (Warmed:* states). Without them a pool instance whose
- * prepare failed would never be abandoned by the reconciler (only by the hook's timeout).
+ * prepare failed would never be abandoned by the reconciler (only by the hook's timeout). A role that
+ * may not call DescribeWarmPool (a cluster stack from before the pool) costs a warning, not the pass.
  */
 import {
   AutoScalingClient,
@@ -12,6 +13,35 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { createFleetPort } from '../../src/adapters/aws/heal-ports.js';
+import { observe } from '../../src/heal/observe.js';
+import { fakeWorld, testConfig } from '../support/fake-ports.js';
+
+const GROUP = {
+  AutoScalingGroupName: 'c-masters',
+  DesiredCapacity: 1,
+  MinSize: 1,
+  MaxSize: 1,
+  AvailabilityZones: ['eu-west-1a'],
+  DefaultCooldown: 300,
+  HealthCheckType: 'EC2',
+  CreatedTime: new Date(0),
+  Instances: [
+    {
+      InstanceId: 'i-00000000000000001',
+      AvailabilityZone: 'eu-west-1a',
+      LifecycleState: 'InService' as const,
+      HealthStatus: 'Healthy',
+      ProtectedFromScaleIn: false,
+    },
+  ],
+};
+const denied = () =>
+  Object.assign(
+    new Error(
+      'User: arn:aws:sts::1:assumed-role/c-reconciler/x is not authorized to perform: autoscaling:DescribeWarmPool',
+    ),
+    { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } },
+  );
 
 describe('FleetPort.describeGroup (AWS)', () => {
   it('lists the warm pool instances (DescribeWarmPool, every page) beside the group instances', async () => {
@@ -19,29 +49,7 @@ describe('FleetPort.describeGroup (AWS)', () => {
     const ec2 = new EC2Client({ region: 'eu-west-1' });
     const as = mockClient(autoScaling);
     const e = mockClient(ec2);
-    as.on(DescribeAutoScalingGroupsCommand).resolves({
-      AutoScalingGroups: [
-        {
-          AutoScalingGroupName: 'c-masters',
-          DesiredCapacity: 1,
-          MinSize: 1,
-          MaxSize: 1,
-          AvailabilityZones: ['eu-west-1a'],
-          DefaultCooldown: 300,
-          HealthCheckType: 'EC2',
-          CreatedTime: new Date(0),
-          Instances: [
-            {
-              InstanceId: 'i-00000000000000001',
-              AvailabilityZone: 'eu-west-1a',
-              LifecycleState: 'InService',
-              HealthStatus: 'Healthy',
-              ProtectedFromScaleIn: false,
-            },
-          ],
-        },
-      ],
-    });
+    as.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [GROUP] });
     as.on(DescribeWarmPoolCommand, { AutoScalingGroupName: 'c-masters', NextToken: undefined })
       .resolves({
         Instances: [
@@ -86,5 +94,36 @@ describe('FleetPort.describeGroup (AWS)', () => {
       ['i-00000000000000003', 'Warmed:Stopped', 'eu-west-1c'],
     ]);
     expect(g.instances.every((i) => i.privateIp !== undefined && i.launchTime === 1_000)).toBe(true);
+  });
+
+  it('DescribeWarmPool denied (a cluster stack without it): the group instances and a warning, not a failed pass', async () => {
+    const autoScaling = new AutoScalingClient({ region: 'eu-west-1' });
+    const ec2 = new EC2Client({ region: 'eu-west-1' });
+    const as = mockClient(autoScaling);
+    mockClient(ec2).on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    as.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [GROUP] });
+    as.on(DescribeWarmPoolCommand).rejects(denied());
+    const port = createFleetPort(autoScaling, ec2, () => 'hook');
+    const g = await port.describeGroup('c-masters');
+    expect(g.instances.map((i) => i.instanceId)).toEqual(['i-00000000000000001']);
+    expect(g.warnings).toEqual([
+      expect.stringMatching(
+        /^warm pool of c-masters not read .*autoscaling:DescribeWarmPool is denied; update the cluster stack/,
+      ),
+    ]);
+    // any other failure still fails the pass
+    as.on(DescribeWarmPoolCommand).rejects(Object.assign(new Error('boom'), { name: 'InternalFailure' }));
+    await expect(port.describeGroup('c-masters')).rejects.toThrow('boom');
+  });
+
+  it("the fleet's warning reaches the pass's log (observe's ignoredSignals, the Lambda's problems)", async () => {
+    const w = fakeWorld(3);
+    const describeGroup = w.ports.fleet.describeGroup.bind(w.ports.fleet);
+    w.ports.fleet.describeGroup = async (name) => ({
+      ...(await describeGroup(name)),
+      warnings: ['pool not read'],
+    });
+    const { ignoredSignals } = await observe(w.ports, testConfig());
+    expect(ignoredSignals).toEqual(['pool not read']);
   });
 });

@@ -60,6 +60,13 @@ const CREDENTIALS = new Set([
 const ALREADY_EXISTS = /AlreadyExists|Duplicate|ResourceConflict|ParameterAlreadyExists|ResourceInUse/;
 const LIMIT = /LimitExceeded|TooMany(?!Requests)|QuotaExceeded/;
 
+/** True when IAM refused the call (`AccessDenied` and its kin, or HTTP 403). */
+export function isAccessDenied(e: unknown): boolean {
+  if (e instanceof AwsApiError) return e.kind === 'access-denied';
+  const status = (e as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return ACCESS_DENIED.has(errorCode(e)) || status === 403;
+}
+
 /** True for the "does not exist" family: `InvalidVpcID.NotFound`, `ResourceNotFoundException`, `ParameterNotFound`, ... */
 export function isNotFound(e: unknown): boolean {
   const code = errorCode(e);

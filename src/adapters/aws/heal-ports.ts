@@ -42,7 +42,7 @@ import {
   type ParameterPort,
   type TargetDrainPort,
 } from '../../heal/ports.js';
-import { isNotFound } from './errors.js';
+import { isAccessDenied, isNotFound } from './errors.js';
 
 export class GroupNotFoundError extends Error {
   override name = 'GroupNotFoundError';
@@ -163,8 +163,25 @@ export function createFleetPort(
   return {
     async describeGroup(groupName) {
       const g = await describeGroupWithTags(autoScaling, ec2, groupName);
-      const warm = await describeWarmPoolInstances(autoScaling, ec2, groupName);
-      return { name: g.name, desired: g.desired, instances: [...g.instances, ...warm] };
+      // Called on every pass, pool or not: a cluster stack from before the warm pool grants no
+      // autoscaling:DescribeWarmPool (infra/tripod-cluster.yaml ReadFleet), and that must not fail
+      // every pass. Denied: no pool instances this pass, and a warning in its problems.
+      let warm: FleetInstance[] = [];
+      const warnings: string[] = [];
+      try {
+        warm = await describeWarmPoolInstances(autoScaling, ec2, groupName);
+      } catch (e) {
+        if (!isAccessDenied(e)) throw e;
+        warnings.push(
+          `warm pool of ${groupName} not read (its instances are not seen this pass): autoscaling:DescribeWarmPool is denied; update the cluster stack (infra/tripod-cluster.yaml grants it): ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+      return {
+        name: g.name,
+        desired: g.desired,
+        instances: [...g.instances, ...warm],
+        ...(warnings.length > 0 ? { warnings } : {}),
+      };
     },
     async completeLifecycleAction(groupName, instanceId, hook, result) {
       try {
