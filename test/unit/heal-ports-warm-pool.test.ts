@@ -94,6 +94,8 @@ describe('FleetPort.describeGroup (AWS)', () => {
       ['i-00000000000000003', 'Warmed:Stopped', 'eu-west-1c'],
     ]);
     expect(g.instances.every((i) => i.privateIp !== undefined && i.launchTime === 1_000)).toBe(true);
+    // MaxRecords: DescribeWarmPool's maximum is 50 (a larger value is a ValidationError)
+    expect(as.commandCalls(DescribeWarmPoolCommand).map((c) => c.args[0].input.MaxRecords)).toEqual([50, 50]);
   });
 
   it('DescribeWarmPool denied (a cluster stack without it): the group instances and a warning, not a failed pass', async () => {

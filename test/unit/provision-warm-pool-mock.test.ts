@@ -73,6 +73,8 @@ describe('warm pool: what moto lacks', () => {
       Instances: [{ InstanceId: 'i-1', LifecycleState: 'Warmed:Terminating' } as never],
     });
     expect(await describeWarmPool(aws(), 'demo-masters')).toEqual(pendingDelete.actual);
+    // DescribeWarmPool's MaxRecords is at most 50
+    expect(asMock.commandCalls(DescribeWarmPoolCommand)[0]?.args[0].input.MaxRecords).toBe(50);
   });
 
   it('a pool left at -1 (the group max: the pool would follow max - desired) gets an update to MinSize', () => {

@@ -258,6 +258,9 @@ export async function recordLifecycleHeartbeat(
   );
 }
 
+/** DescribeWarmPool's MaxRecords: its maximum (API_DescribeWarmPool: 50, not the 100 of other calls). */
+export const WARM_POOL_PAGE = 50;
+
 /** A group's warm pool: the settings tripod manages, and AWS's status of the pool. */
 export interface WarmPool {
   /** Instances kept in the pool at least. */
@@ -274,11 +277,14 @@ export interface WarmPool {
 
 /**
  * The group's warm pool, or undefined when it has none. One call: the pool's instances are paged
- * (MaxRecords 100), but only the first page is read, as a count for people; tripod manages none of
- * them one by one, so the plan stays one call whatever the pool's size.
+ * (MaxRecords at most 50, API_DescribeWarmPool), but only the first page is read, as a count for
+ * people (the spec allows 10); tripod manages none of them one by one, so the plan stays one call
+ * whatever the pool's size.
  */
 export async function describeWarmPool(aws: AwsClients, group: string): Promise<WarmPool | undefined> {
-  const r = await aws.autoScaling.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: group }));
+  const r = await aws.autoScaling.send(
+    new DescribeWarmPoolCommand({ AutoScalingGroupName: group, MaxRecords: WARM_POOL_PAGE }),
+  );
   const c = r.WarmPoolConfiguration;
   if (!c) return undefined;
   const max = c.MaxGroupPreparedCapacity;

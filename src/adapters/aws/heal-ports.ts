@@ -42,6 +42,7 @@ import {
   type ParameterPort,
   type TargetDrainPort,
 } from '../../heal/ports.js';
+import { WARM_POOL_PAGE } from './autoscaling.js';
 import { isAccessDenied, isNotFound } from './errors.js';
 
 export class GroupNotFoundError extends Error {
@@ -112,7 +113,11 @@ export async function describeWarmPoolInstances(
   let token: string | undefined;
   do {
     const r = await autoScaling.send(
-      new DescribeWarmPoolCommand({ AutoScalingGroupName: groupName, NextToken: token }),
+      new DescribeWarmPoolCommand({
+        AutoScalingGroupName: groupName,
+        MaxRecords: WARM_POOL_PAGE,
+        NextToken: token,
+      }),
     );
     pool.push(...(r.Instances ?? []));
     token = r.NextToken;
