@@ -12,8 +12,10 @@
  * then Warmed:Stopped (StopInstances) or Warmed:Running. When the group needs an instance in a zone
  * it takes a ready pool instance of THAT zone (balance first, as for any launch): it starts (from
  * Stopped, EC2_START_FROM_STOPPED_MS) and enters Pending:Wait (Origin WarmPool, Destination
- * AutoScalingGroup); with none there it launches fresh (a cold start). A pool instance in a zone that
- * is down cannot start. The pool refills after use.
+ * AutoScalingGroup); with none there it launches fresh (a cold start). The zone rule is our
+ * assumption: AWS does not document which pool instance the group takes, only that it launches
+ * fresh when a zone is out of capacity. A pool instance in a zone that is down cannot start. The
+ * pool refills after use.
  *
  * The pool's size follows API_PutWarmPool: MaxGroupPreparedCapacity (unset or -1: the group's max
  * size) minus the desired capacity, never below MinSize (0 when desired exceeds the capacity, unless
