@@ -942,3 +942,57 @@ keep_applied() {
   no_call 'complete-lifecycle-action'
   [ ! -f "$TRIPOD_ROOT/etc/systemd/system/tripod-join.service" ]
 }
+
+@test "the prepare heartbeats its warm-up hook while it installs (its timeout may be 30 s), stops once prepared, and retries completing it" {
+  respond lifecycle Warmed:Running InService
+  env_file="$BATS_TEST_TMPDIR/node.env"
+  export TRIPOD_BOOT_FAILED_PREFIX=/tripod/t1/boot-failed/ TRIPOD_JOIN_TIMEOUT=0 TRIPOD_LIFECYCLE_HEARTBEAT_EVERY=0.1
+  # the images pull (the prepare's last step) lasts until the hook had two heartbeats (a deadline, not a count of tries)
+  stub kubeadm 'end=$((SECONDS + 20)); until [ "$(grep -c "^aws autoscaling record-lifecycle-action-heartbeat " "$CALLS")" -ge 2 ]; do
+  [ "$SECONDS" -lt "$end" ] || { echo "no heartbeat during the prepare" >&2 && exit 1; }; sleep 0.1; done'
+  # Auto Scaling refuses the first two completions (throttled)
+  stub aws 'if [ "$1 $2" = "autoscaling complete-lifecycle-action" ] && [ "$(grep -c "^aws autoscaling complete-lifecycle-action " "$CALLS")" -le 2 ]; then
+  echo "An error occurred (Throttling) when calling the CompleteLifecycleAction operation: Rate exceeded" >&2; exit 254; fi
+'"$(cat "$HERE/stubs/aws.bash")"
+  for v in "${!TRIPOD_@}"; do printf "%s='%s'\n" "$v" "${!v}"; done >"$env_file"
+  TRIPOD_ENV_FILE="$env_file" run "$SCRIPTS/tripod-node.sh" boot
+  calls | grep -qx 'aws autoscaling record-lifecycle-action-heartbeat --region eu-west-1 --auto-scaling-group-name t1-masters --lifecycle-hook-name tripod-master-launching --instance-id i-0abc'
+  [ "$(calls | grep -c '^aws autoscaling record-lifecycle-action-heartbeat ')" -ge 2 ]
+  # completed on the third try; no heartbeat once the prepare is done
+  [ "$(calls | grep -c '^aws autoscaling complete-lifecycle-action .*--lifecycle-action-result CONTINUE$')" = 3 ]
+  last_beat=$(calls | grep -n '^aws autoscaling record-lifecycle-action-heartbeat ' | tail -1 | cut -d: -f1)
+  [ "$last_beat" -lt "$(line_of '^aws autoscaling complete-lifecycle-action ')" ]
+  [ "$(line_of 'lifecycle -> InService')" -gt "$(line_of '^aws autoscaling complete-lifecycle-action ')" ]
+}
+
+@test "a prepare whose warm-up hook cannot be completed stops the boot (its boot-failed record: the reconciler abandons it), heartbeats stop" {
+  respond lifecycle Warmed:Stopped InService
+  export TRIPOD_BOOT_FAILED_PREFIX=/tripod/t1/boot-failed/ TRIPOD_LIFECYCLE_HEARTBEAT_EVERY=0.1 TRIPOD_JOIN_TIMEOUT=0
+  stub aws 'if [ "$1 $2" = "autoscaling complete-lifecycle-action" ]; then echo "An error occurred (ValidationError)" >&2; exit 254; fi
+'"$(cat "$HERE/stubs/aws.bash")"
+  run master_boot
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"could not complete the warm-up hook tripod-master-launching"* ]]
+  [ "$(calls | grep -c '^aws autoscaling complete-lifecycle-action ')" -gt 1 ]
+  no_call 'lifecycle -> InService'
+  # the heartbeat stopped with the prepare: nothing more is recorded
+  n=$(wc -l <"$CALLS")
+  sleep 0.5
+  [ "$(wc -l <"$CALLS")" = "$n" ]
+}
+
+@test "a slow IMDS: the target lifecycle state is asked for longer (a pool instance never takes the normal boot path), and an IMDS that never answers stops the boot" {
+  # six failures take the old 30 s of backoff; a warm pool instance must still prepare
+  respond lifecycle fail fail fail fail fail fail Warmed:Running InService
+  export TRIPOD_BOOT_FAILED_PREFIX=/tripod/t1/boot-failed/ TRIPOD_JOIN_TIMEOUT=0
+  run master_boot
+  [ "$(line_of '^kubeadm config images pull ')" -gt 0 ]
+  [ "$(line_of '^systemctl enable tripod-join.service$')" -gt 0 ]
+  : >"$CALLS"
+  respond lifecycle fail
+  run master_boot
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no target lifecycle state from IMDS"* ]]
+  no_call '^apt-get'
+  no_call '^kubeadm'
+}

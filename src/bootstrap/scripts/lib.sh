@@ -127,9 +127,10 @@ install_packages() {
   hold_service_starts
   retry_backoff 300 apt-get update -q
   retry_backoff 300 apt-get install -y -q apt-transport-https ca-certificates curl gpg jq unzip
+  # as early as it can (it needs unzip): a warm pool's prepare heartbeats its hook with it
+  install_aws_cli
   pin=$(apt_package_version containerd "$TRIPOD_CONTAINERD_VERSION") || die "containerd $TRIPOD_CONTAINERD_VERSION is not in the archive"
   retry_backoff 300 apt-get install -y -q --allow-downgrades "containerd=$pin"
-  install_aws_cli
   key=$(mktemp)
   retry_backoff 300 curl -fsSL -o "$key" "${repo}Release.key" || die "cannot download ${repo}Release.key"
   [ "$(key_fingerprints "$key")" = "$TRIPOD_K8S_KEY_FINGERPRINT" ] ||
@@ -338,11 +339,15 @@ ca_cert_hash() {
     openssl dgst -sha256 -hex | sed 's/^.* //')"
 }
 
-# complete_lifecycle HOOK RESULT: finish this instance's lifecycle action (ignored when none waits).
-complete_lifecycle() {
+# complete_lifecycle_action HOOK RESULT: finish this instance's lifecycle action (fails when AWS refuses).
+complete_lifecycle_action() {
   aws autoscaling complete-lifecycle-action --region "$TRIPOD_REGION" --auto-scaling-group-name "$TRIPOD_GROUP" \
-    --lifecycle-hook-name "$1" --instance-id "$INSTANCE_ID" --lifecycle-action-result "$2" ||
-    log "no $1 lifecycle action to complete"
+    --lifecycle-hook-name "$1" --instance-id "$INSTANCE_ID" --lifecycle-action-result "$2"
+}
+
+# complete_lifecycle HOOK RESULT: the same, ignored when none waits.
+complete_lifecycle() {
+  complete_lifecycle_action "$@" || log "no $1 lifecycle action to complete"
 }
 
 # The target lifecycle state Auto Scaling gives this instance (InService, Terminated, ...).

@@ -585,11 +585,32 @@ leave() { master_leave; }
 # run no boot).
 JOIN_UNIT=tripod-join.service
 
+# lifecycle_heartbeat HOOK PID (in the background): keeps this master's HOOK lifecycle action from timing
+# out while PID lives (the warm pool's prepare; kill it when done). A heartbeat
+# every TRIPOD_LIFECYCLE_HEARTBEAT_EVERY s (10: a third of the shortest heartbeat timeout, 30 s).
+lifecycle_heartbeat() {
+  local nap=''
+  trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
+  while kill -0 "$2" 2>/dev/null; do
+    aws autoscaling record-lifecycle-action-heartbeat --region "$TRIPOD_REGION" --auto-scaling-group-name "$TRIPOD_GROUP" \
+      --lifecycle-hook-name "$1" --instance-id "$INSTANCE_ID" >/dev/null || log "lifecycle heartbeat for $1 failed"
+    sleep "${TRIPOD_LIFECYCLE_HEARTBEAT_EVERY:-10}" &
+    nap=$!
+    wait "$nap" || true
+  done
+}
+
 # master_prepare (target lifecycle state Warmed:*): packages, etcd and the control-plane images while
-# the instance warms up; then the join unit and the prepared marker, and the node completes its own
-# warm-up hook (only it knows it is prepared; the reconciler never joins a Warmed:* instance). Auto
-# Scaling then stops it; a Running pool's instance waits here until the group takes it (InService).
+# the instance warms up, heartbeating its warm-up hook (the hook's timeout may be shorter than the
+# install; its default result ABANDON would relaunch it in a loop); then the join unit and the prepared
+# marker, and the node completes its own warm-up hook (only it knows it is prepared; the reconciler
+# never joins a Warmed:* instance), or stops the boot when it cannot (its boot-failed record: the
+# reconciler abandons it). Auto Scaling then stops it; a Running pool's instance waits here until the
+# group takes it (InService).
 master_prepare() {
+  local beat
+  lifecycle_heartbeat "$TRIPOD_LAUNCH_HOOK" "$BASHPID" &
+  beat=$!
   common_setup master
   kubeadm config images pull --kubernetes-version "v$TRIPOD_K8S_VERSION"
   mkdir -p "$TRIPOD_SYSTEMD" "$TRIPOD_STATE"
@@ -600,8 +621,11 @@ master_prepare() {
   systemctl daemon-reload
   systemctl enable "$JOIN_UNIT"
   : >"$TRIPOD_STATE/prepared"
+  kill "$beat" 2>/dev/null || true
+  wait "$beat" || true
   log "prepared for the warm pool: completing the warm-up hook"
-  complete_lifecycle "$TRIPOD_LAUNCH_HOOK" CONTINUE
+  retry_backoff 120 complete_lifecycle_action "$TRIPOD_LAUNCH_HOOK" CONTINUE >/dev/null ||
+    die "could not complete the warm-up hook $TRIPOD_LAUNCH_HOOK of $INSTANCE_ID"
   # Stopping the instance ends this wait: that is no boot failure (no record; the join unit goes on).
   trap - EXIT
   until [ "$(lifecycle_state || true)" = InService ]; do "$TRIPOD_SLEEP" "${TRIPOD_LIFECYCLE_POLL:-5}"; done
@@ -614,7 +638,10 @@ master_prepare() {
 master_boot() {
   local endpoint target
   node_identity
-  target=$(retry_backoff 30 lifecycle_state) || target=InService
+  # Every master is in its group: without its target state it could not tell a warm pool's prepare
+  # from a join, and guessing the join would make a pool instance a member.
+  target=$(retry_backoff 300 lifecycle_state) ||
+    die "no target lifecycle state from IMDS (autoscaling/target-lifecycle-state) after 300s: cannot tell a warm pool's prepare from a join"
   if [ -f "$TRIPOD_STATE/prepared" ]; then
     log "prepared in the warm pool: joining without installing again"
   elif [[ "$target" == Warmed:* ]]; then
