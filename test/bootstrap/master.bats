@@ -434,7 +434,9 @@ restore_join() {
   restore_case
   ssm_set /tripod/t1/restore "$(ssm_value /tripod/t1/restore | jq -c '. + {requestedAt: "R1"}')"
   ssm_set /tripod/t1/join/i-0abc "$(restore_join R1)"
-  restore_watch 2>/dev/null
+  # `run`: a subshell, so restore_watch's EXIT trap handling never touches bats's own trap
+  run restore_watch
+  [ "$status" = 0 ]
   [ "$(line_of 'systemctl stop etcd.service')" -lt "$(line_of '^etcdutl snapshot restore')" ]
   [ "$(line_of '^etcdutl snapshot restore')" -lt "$(line_of 'systemctl restart etcd.service')" ]
   grep -q -- '--initial-cluster-state=new' "$TRIPOD_ROOT/etc/systemd/system/etcd.service"
@@ -442,7 +444,8 @@ restore_join() {
   [ "$(jq -r .restore "$TRIPOD_STATE/join.json")" = R1 ]
   calls | grep -q '^systemd-run --unit tripod-member-started'
   # once per restore: the next tick does nothing
-  restore_watch 2>/dev/null
+  run restore_watch
+  [ "$status" = 0 ]
   [ "$(calls | grep -c '^etcdutl snapshot restore')" = 1 ]
 }
 
