@@ -195,7 +195,7 @@ const warmPool = z
       })
       .meta({
         description:
-          "Must be `false` (the default; tripod sets it on the pool and puts it back if changed): a master the group scales in is terminated, its etcd member removed first. Returned to the pool it would stop with its member still voting.",
+          'Must be `false` (the default; tripod sets it on the pool and puts it back if changed): a master the group scales in is terminated, its etcd member removed first. Returned to the pool it would stop with its member still voting.',
       }),
   })
   .meta({
