@@ -1480,7 +1480,13 @@ master_prepare() {
   log "prepared for the warm pool: completing the warm-up hook"
   retry_backoff 120 complete_lifecycle_action "$TRIPOD_LAUNCH_HOOK" CONTINUE >/dev/null ||
     die "could not complete the warm-up hook $TRIPOD_LAUNCH_HOOK of $INSTANCE_ID"
-  # Stopping the instance ends this wait: that is no boot failure (no record; the join unit goes on).
+  await_in_service
+}
+
+# await_in_service: a prepared pool instance waits until the group takes it out of the pool (target
+# lifecycle state InService). Stopping the instance ends this wait: that is no boot failure (no
+# record; the join unit goes on at the next start).
+await_in_service() {
   trap - EXIT
   until [ "$(lifecycle_state || true)" = InService ]; do "$TRIPOD_SLEEP" "\${TRIPOD_LIFECYCLE_POLL:-5}"; done
   trap 'report_boot_failure $?' EXIT
@@ -1498,6 +1504,8 @@ master_boot() {
     die "no target lifecycle state from IMDS (autoscaling/target-lifecycle-state) after 300s: cannot tell a warm pool's prepare from a join"
   if [ -f "$TRIPOD_STATE/prepared" ]; then
     log "prepared in the warm pool: joining without installing again"
+    # Still in the pool (a Running pool instance rebooted): no join before the group takes it.
+    if [[ "$target" == Warmed:* ]]; then await_in_service; fi
   elif [[ "$target" == Warmed:* ]]; then
     log "target lifecycle state $target: preparing for the warm pool"
     master_prepare

@@ -937,6 +937,18 @@ keep_applied() {
   [ "$(line_of '^kubeadm init')" -gt 0 ]
 }
 
+@test "a prepared master rebooted while still in the pool (Warmed:Running) waits to be taken before it joins" {
+  mkdir -p "$TRIPOD_ROOT/var/lib/tripod"
+  : >"$TRIPOD_ROOT/var/lib/tripod/prepared"
+  respond lifecycle Warmed:Running Warmed:Running InService
+  ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
+  master_boot 2>/dev/null
+  no_call '^apt-get'
+  [ "$(line_of 'lifecycle -> InService')" -gt 0 ]
+  [ "$(line_of 'lifecycle -> InService')" -lt "$(line_of 'join/i-0abc')" ]
+  [ "$(line_of '^kubeadm init')" -gt 0 ]
+}
+
 @test "a master launched into its group (target InService) installs and joins as before, with no join unit" {
   ssm_set /tripod/t1/join/i-0abc "$(join_doc new 'i-0abc=https://10.0.1.5:2380')"
   master_boot 2>/dev/null
