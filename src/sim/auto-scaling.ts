@@ -315,16 +315,8 @@ export class AutoScalingGroup {
       this.k.after(2_000, () => this.terminated(m));
       return;
     }
-    const now = this.k.now();
     m.lifecycle = 'Warmed:Terminating:Wait';
-    m.hookDeadline = now + hb;
-    m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
-    this.bus.emit({
-      source: 'aws.autoscaling',
-      detailType: 'EC2 Instance-terminate Lifecycle Action',
-      instanceId: m.id,
-      detail: 'Origin WarmPool, Destination EC2',
-    });
+    this.awaitHook(m, hb, 'terminate', 'Origin WarmPool, Destination EC2');
   }
 
   /**
@@ -369,14 +361,7 @@ export class AutoScalingGroup {
         });
         continue;
       }
-      m.hookDeadline = now + hb;
-      m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
-      this.bus.emit({
-        source: 'aws.autoscaling',
-        detailType: 'EC2 Instance-launch Lifecycle Action',
-        instanceId: inst.id,
-        detail: 'Origin EC2, Destination WarmPool',
-      });
+      this.awaitHook(m, hb, 'launch', 'Origin EC2, Destination WarmPool');
     }
   }
 
@@ -407,7 +392,7 @@ export class AutoScalingGroup {
       this.members.set(m.id, m);
       this.k.log('asg', `warm start: ${m.id} in ${zone} (${inst.ip}) leaves the warm pool: ${why}`);
       if (hb !== undefined) {
-        this.awaitLaunchHook(m, hb, 'Origin WarmPool, Destination AutoScalingGroup');
+        this.awaitHook(m, hb, 'launch', 'Origin WarmPool, Destination AutoScalingGroup');
       } else {
         this.k.after(1_000, () => this.enterService(m));
       }
@@ -544,7 +529,7 @@ export class AutoScalingGroup {
     this.members.set(inst.id, m);
     this.k.log('asg', `launch ${inst.id} in ${zone} (${inst.ip}): ${why}`);
     if (hb !== undefined) {
-      this.awaitLaunchHook(m, hb);
+      this.awaitHook(m, hb, 'launch');
     } else {
       this.k.after(1_000, () => this.enterService(m));
     }
@@ -597,16 +582,22 @@ export class AutoScalingGroup {
   }
 
   /**
-   * The launch hook holds `m` in Pending:Wait: its heartbeat timeout and global timeout (min(48 h,
-   * 100 x heartbeat)) start now, and EventBridge gets the lifecycle action event.
+   * A lifecycle hook holds `m` (Pending:Wait, Terminating:Wait or their Warmed: forms): its heartbeat
+   * timeout and global timeout (min(48 h, 100 x heartbeat)) start now, and EventBridge gets the
+   * lifecycle action event.
    */
-  private awaitLaunchHook(m: GroupMember, heartbeatMs: number, detail?: string): void {
+  private awaitHook(
+    m: GroupMember,
+    heartbeatMs: number,
+    transition: 'launch' | 'terminate',
+    detail?: string,
+  ): void {
     const now = this.k.now();
     m.hookDeadline = now + heartbeatMs;
     m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * heartbeatMs);
     this.bus.emit({
       source: 'aws.autoscaling',
-      detailType: 'EC2 Instance-launch Lifecycle Action',
+      detailType: `EC2 Instance-${transition} Lifecycle Action`,
       instanceId: m.id,
       ...(detail !== undefined ? { detail } : {}),
     });
@@ -626,7 +617,6 @@ export class AutoScalingGroup {
 
   private startTermination(m: GroupMember, why: string): void {
     const hb = this.opts.hookHeartbeatMs;
-    const now = this.k.now();
     this.k.log('asg', `terminate ${m.id} (${m.zone}): ${why}`);
     for (const tg of this.opts.targetGroups) tg.deregister(m.id);
     if (hb === undefined) {
@@ -635,13 +625,7 @@ export class AutoScalingGroup {
       return;
     }
     m.lifecycle = 'Terminating:Wait';
-    m.hookDeadline = now + hb;
-    m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * hb);
-    this.bus.emit({
-      source: 'aws.autoscaling',
-      detailType: 'EC2 Instance-terminate Lifecycle Action',
-      instanceId: m.id,
-    });
+    this.awaitHook(m, hb, 'terminate');
   }
 
   private terminated(m: GroupMember): void {
