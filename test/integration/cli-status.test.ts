@@ -5,23 +5,18 @@
  * document is itself "degraded". The CLI never dials etcd: its etcd facts are the document's.
  */
 import { writeFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createEtcdClient } from '../../src/adapters/etcd/client.js';
 import { statusOnce, watchStatus } from '../../src/cli/status.js';
 import { parseSpec } from '../../src/cluster-spec/load.js';
 import { backupStatusParameter, configParameter, statusParameter } from '../../src/contract/protocol.js';
-import { runReconcilePass } from '../../src/lambdas/reconciler.js';
-import { createReconcilerHandler, type Telemetry } from '../../src/lambdas/reconciler-handler.js';
+import type { Telemetry } from '../../src/lambdas/reconciler-handler.js';
 import { cli } from '../support/cli.js';
 import type { EtcdTestCluster, EtcdTestMember } from '../support/etcd-cluster.js';
-import { createLambdaCloud, type LambdaCloud } from '../support/lambda-cloud.js';
+import type { LambdaCloud } from '../support/lambda-cloud.js';
 import { scheduledEvent } from '../support/lambda-events.js';
-import { startMastersEtcd } from '../support/masters-etcd.js';
+import { lambdaCloudOnRealEtcd, realReconcilerHandler } from '../support/masters-etcd.js';
 import { until } from '../support/until.js';
 
 const endpoint = inject('motoEndpoint');
@@ -42,26 +37,10 @@ describe('tripod status against moto and real etcd', () => {
   let cluster: EtcdTestCluster;
   let specFile: string;
   let members: EtcdTestMember[];
-  const ips = new Map<string, string>();
 
   beforeAll(async () => {
-    const octet = 100 + Math.floor(Math.random() * 150);
-    cloud = await createLambdaCloud(endpoint, `st${octet}`, REGION, octet);
-    cloud.config.etcdScheme = 'https';
-    await cloud.aws.ssm.send(
-      new PutParameterCommand({
-        Name: `/tripod/${cloud.config.cluster}/config`,
-        Value: JSON.stringify(cloud.config),
-        Type: 'String',
-        Overwrite: true,
-      }),
-    );
-    const d = await cloud.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: cloud.masters }));
-    for (const r of d.Reservations ?? [])
-      for (const i of r.Instances ?? []) ips.set(i.InstanceId!, i.PrivateIpAddress!);
-    for (const ip of ips.values()) expect(ip).toMatch(/^127\./); // nothing leaves the machine
-
-    const dir = await mkdtemp(join(tmpdir(), 'tripod-cli-status-'));
+    let dir: string;
+    ({ cloud, cluster, members, dir } = await lambdaCloudOnRealEtcd(endpoint, 'st', REGION));
     // the spec of this cluster: its masters all live in one zone (lambda-cloud), as the spec says
     specFile = join(dir, 'cluster.yaml');
     writeFileSync(
@@ -76,21 +55,12 @@ network:
   zones: [${REGION}a]
 `,
     );
-    ({ cluster, members } = await startMastersEtcd(cloud, dir, octet, ips));
   }, 120_000);
   afterAll(async () => {
     await cluster?.stop();
   });
 
-  const handler = () =>
-    createReconcilerHandler({
-      clients: { autoScaling: cloud.autoScaling, ec2: cloud.aws.ec2, elbv2: cloud.elbv2, ssm: cloud.aws.ssm },
-      cluster: cloud.config.cluster,
-      makeEtcd: (tls) => createEtcdClient({ ...(tls ? { tls } : {}), timeoutMs: 1500 }),
-      runPass: runReconcilePass,
-      telemetry: quiet,
-      now: Date.now,
-    });
+  const handler = () => realReconcilerHandler(cloud, quiet);
   const doc = async () =>
     JSON.parse(
       (await cloud.aws.ssm.send(new GetParameterCommand({ Name: statusParameter(cloud.config.cluster) })))

@@ -1,18 +1,12 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TerminateInstanceInAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createEtcdClient } from '../../src/adapters/etcd/client.js';
 import { statusParameter } from '../../src/contract/protocol.js';
-import { runReconcilePass } from '../../src/lambdas/reconciler.js';
-import { createReconcilerHandler, type Telemetry } from '../../src/lambdas/reconciler-handler.js';
+import type { Telemetry } from '../../src/lambdas/reconciler-handler.js';
 import type { EtcdTestCluster } from '../support/etcd-cluster.js';
-import { createLambdaCloud, type LambdaCloud } from '../support/lambda-cloud.js';
+import type { LambdaCloud } from '../support/lambda-cloud.js';
 import { scheduledEvent, stateChangeEvent } from '../support/lambda-events.js';
-import { startMastersEtcd } from '../support/masters-etcd.js';
+import { lambdaCloudOnRealEtcd, realReconcilerHandler } from '../support/masters-etcd.js';
 import { until } from '../support/until.js';
 
 const endpoint = inject('motoEndpoint');
@@ -35,27 +29,10 @@ function telemetry() {
 describe('reconciler handler against moto and real etcd', () => {
   let cloud: LambdaCloud;
   let cluster: EtcdTestCluster;
-  const ips = new Map<string, string>();
+  let ips: Map<string, string>;
 
   beforeAll(async () => {
-    const octet = 100 + Math.floor(Math.random() * 150);
-    cloud = await createLambdaCloud(endpoint, `le${octet}`, 'ca-west-1', octet);
-    cloud.config.etcdScheme = 'https';
-    await cloud.aws.ssm.send(
-      new PutParameterCommand({
-        Name: `/tripod/${cloud.config.cluster}/config`,
-        Value: JSON.stringify(cloud.config),
-        Type: 'String',
-        Overwrite: true,
-      }),
-    );
-    const d = await cloud.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: cloud.masters }));
-    for (const r of d.Reservations ?? [])
-      for (const i of r.Instances ?? []) ips.set(i.InstanceId!, i.PrivateIpAddress!);
-    for (const ip of ips.values()) expect(ip).toMatch(/^127\./); // nothing leaves the machine
-
-    const dir = await mkdtemp(join(tmpdir(), 'tripod-lambda-etcd-'));
-    ({ cluster } = await startMastersEtcd(cloud, dir, octet, ips));
+    ({ cloud, cluster, ips } = await lambdaCloudOnRealEtcd(endpoint, 'le', 'ca-west-1'));
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -63,14 +40,7 @@ describe('reconciler handler against moto and real etcd', () => {
 
   const handlerWith = () => {
     const { t, metrics } = telemetry();
-    const handler = createReconcilerHandler({
-      clients: { autoScaling: cloud.autoScaling, ec2: cloud.aws.ec2, elbv2: cloud.elbv2, ssm: cloud.aws.ssm },
-      cluster: cloud.config.cluster,
-      makeEtcd: (tls) => createEtcdClient({ ...(tls ? { tls } : {}), timeoutMs: 1500 }),
-      runPass: runReconcilePass,
-      telemetry: t,
-      now: Date.now,
-    });
+    const handler = realReconcilerHandler(cloud, t);
     return { handler, metrics };
   };
 

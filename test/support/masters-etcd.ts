@@ -4,12 +4,17 @@
  * publishes it (master.sh publish_reconciler_cert), so the real handler can reach them.
  */
 import { mkdirSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createEtcdClient } from '../../src/adapters/etcd/client.js';
-import { reconcilerClientCertParameter } from '../../src/contract/protocol.js';
+import { configParameter, reconcilerClientCertParameter } from '../../src/contract/protocol.js';
+import { runReconcilePass } from '../../src/lambdas/reconciler.js';
+import { createReconcilerHandler, type Telemetry } from '../../src/lambdas/reconciler-handler.js';
 import { EtcdTestCluster, type EtcdTestMember } from './etcd-cluster.js';
-import type { LambdaCloud } from './lambda-cloud.js';
+import { createLambdaCloud, type LambdaCloud } from './lambda-cloud.js';
 import { issueClientCert, makeCa, readTls } from './pki.js';
 
 const pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
@@ -46,4 +51,53 @@ export async function startMastersEtcd(
   for (const m of members) cluster.startMember(m, { initialCluster, state: 'new' });
   await Promise.all(members.map((m) => cluster.waitServing(m)));
   return { cluster, members };
+}
+
+/**
+ * A LambdaCloud in moto (cluster `<prefix><octet>`) whose masters run real etcd at their 127.x
+ * addresses, its configuration published with TLS to etcd; `dir` is a fresh working directory.
+ */
+export async function lambdaCloudOnRealEtcd(
+  endpoint: string,
+  prefix: string,
+  region: string,
+): Promise<{
+  cloud: LambdaCloud;
+  cluster: EtcdTestCluster;
+  members: EtcdTestMember[];
+  ips: Map<string, string>;
+  dir: string;
+}> {
+  const octet = 100 + Math.floor(Math.random() * 150);
+  const cloud = await createLambdaCloud(endpoint, `${prefix}${octet}`, region, octet);
+  cloud.config.etcdScheme = 'https';
+  await cloud.aws.ssm.send(
+    new PutParameterCommand({
+      Name: configParameter(cloud.config.cluster),
+      Value: JSON.stringify(cloud.config),
+      Type: 'String',
+      Overwrite: true,
+    }),
+  );
+  const ips = new Map<string, string>();
+  const d = await cloud.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: cloud.masters }));
+  for (const r of d.Reservations ?? [])
+    for (const i of r.Instances ?? []) ips.set(i.InstanceId!, i.PrivateIpAddress!);
+  for (const ip of ips.values())
+    if (!ip.startsWith('127.')) throw new Error(`master address ${ip} is not on loopback`); // nothing leaves the machine
+  const dir = await mkdtemp(join(tmpdir(), `tripod-${prefix}-`));
+  const { cluster, members } = await startMastersEtcd(cloud, dir, octet, ips);
+  return { cloud, cluster, members, ips, dir };
+}
+
+/** The real reconciler handler over the LambdaCloud's clients and its masters' real etcd. */
+export function realReconcilerHandler(cloud: LambdaCloud, telemetry: Telemetry) {
+  return createReconcilerHandler({
+    clients: { autoScaling: cloud.autoScaling, ec2: cloud.aws.ec2, elbv2: cloud.elbv2, ssm: cloud.aws.ssm },
+    cluster: cloud.config.cluster,
+    makeEtcd: (tls) => createEtcdClient({ ...(tls ? { tls } : {}), timeoutMs: 1500 }),
+    runPass: runReconcilePass,
+    telemetry,
+    now: Date.now,
+  });
 }
