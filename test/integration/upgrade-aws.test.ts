@@ -31,6 +31,7 @@ import {
   rollbackInstanceRefresh,
 } from '../../src/adapters/aws/instance-refresh.js';
 import { masterRefreshPreferences, workerRefreshPreferences } from '../../src/upgrade/plan.js';
+import { mockedAwsClients } from '../support/mocked-aws.js';
 
 const creds = { accessKeyId: 'a', secretAccessKey: 'b' };
 
@@ -45,13 +46,7 @@ describe('instance refresh calls (aws-sdk-client-mock)', () => {
     asMock.restore();
     ec2Mock.restore();
   });
-  const aws = () =>
-    createAwsClients({
-      region: 'eu-west-1',
-      endpoint: 'http://127.0.0.1:9',
-      maxAttempts: 1,
-      credentials: creds,
-    });
+  const aws = () => mockedAwsClients();
   const group = (ltVersion: string) => ({
     AutoScalingGroups: [
       {

@@ -11,19 +11,13 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { completeLifecycleAction, recordLifecycleHeartbeat } from '../../src/adapters/aws/autoscaling.js';
-import { createAwsClients } from '../../src/adapters/aws/clients.js';
 import { toAwsApiError } from '../../src/adapters/aws/errors.js';
+import { mockedAwsClients } from '../support/mocked-aws.js';
 
 const asMock = mockClient(AutoScalingClient);
 afterEach(() => asMock.reset());
 
-const aws = () =>
-  createAwsClients({
-    region: 'eu-west-1',
-    endpoint: 'http://127.0.0.1:9',
-    maxAttempts: 1,
-    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-  });
+const aws = () => mockedAwsClients();
 
 describe('lifecycle actions (not in moto)', () => {
   it('completes a lifecycle action by instance id with the given result', async () => {

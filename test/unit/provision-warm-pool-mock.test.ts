@@ -12,20 +12,15 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeWarmPool, type WarmPool } from '../../src/adapters/aws/autoscaling.js';
-import { type AwsClients, createAwsClients } from '../../src/adapters/aws/clients.js';
+import type { AwsClients } from '../../src/adapters/aws/clients.js';
 import { type Context, DEFAULT_TIMEOUTS, type Found, Refs } from '../../src/provision/resource.js';
 import { type DesiredWarmPool, WARM_POOL_KEY, warmPoolKind } from '../../src/provision/warm-pool.js';
+import { mockedAwsClients } from '../support/mocked-aws.js';
 
 const asMock = mockClient(AutoScalingClient);
 afterEach(() => asMock.reset());
 
-const aws = () =>
-  createAwsClients({
-    region: 'eu-west-1',
-    endpoint: 'http://127.0.0.1:9',
-    maxAttempts: 1,
-    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-  });
+const aws = () => mockedAwsClients();
 const context = (clients: AwsClients, progress: string[]) =>
   ({
     aws: clients,
