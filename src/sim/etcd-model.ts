@@ -62,6 +62,11 @@ export class EtcdModel {
   private commitBase = 0;
   private commitBaseAt = 0;
   private electionScheduled = false;
+  /**
+   * The leader just lost, and until when the others still name it: a follower keeps its leader until
+   * its own election timeout fires (1-2 x etcd-member.sh's 1000 ms), then reports none.
+   */
+  private formerLeader: { id: string; namedUntil: number } | undefined;
   readonly stats = { elections: 0, adds: 0, promotes: 0, removes: 0, refused: 0 };
   /** Called before etcd checks a membership request (the invariant checker looks at it). */
   onRequest: (r: MembershipRequest) => void = () => {};
@@ -155,7 +160,7 @@ export class EtcdModel {
     }
   }
 
-  private loseLeader(why: string): void {
+  private loseLeader(why: string, stillNamed = true): void {
     const old = this.leaderId;
     this.commitBase = this.commitIndex();
     this.commitBaseAt = this.k.now();
@@ -164,6 +169,8 @@ export class EtcdModel {
       m.connectedSince = undefined;
     }
     this.leaderId = undefined;
+    if (old !== undefined && stillNamed)
+      this.formerLeader = { id: old, namedUntil: this.k.now() + this.k.rng.int(1_000, 2_000) };
     this.k.log('etcd', `leader ${old} gone: ${why}`);
   }
 
@@ -207,6 +214,7 @@ export class EtcdModel {
     const best = Math.max(...candidates.map((c) => c.frozenIndex));
     const winner = this.k.rng.pick(candidates.filter((c) => c.frozenIndex === best));
     this.leaderId = winner.id;
+    this.formerLeader = undefined;
     this.term++;
     this.stats.elections++;
     this.commitBase = Math.max(this.commitBase, winner.frozenIndex) + 1;
@@ -462,7 +470,9 @@ export class EtcdModel {
       this.stats.removes++;
       this.bump();
       this.k.log('etcd', `member ${target.id} (${target.name || 'unstarted'}) removed`);
-      if (target.id === this.leaderId) this.loseLeader('the leader was removed');
+      // The removed leader steps down once the change commits, and says so (the model reports no leader
+      // until the next election rather than the stale one).
+      if (target.id === this.leaderId) this.loseLeader('the leader was removed', false);
       if (target.running) {
         target.running = false;
         this.onRemoved(target);
@@ -474,9 +484,17 @@ export class EtcdModel {
       const leader = this.leaderId ? this.members.get(this.leaderId) : undefined;
       const seesLeader = !!leader && this.linked(leader, m);
       const index = this.indexOf(m);
+      // A follower still names the leader it lost until its election timeout (no error meanwhile).
+      const former =
+        !leader &&
+        this.formerLeader &&
+        this.k.now() < this.formerLeader.namedUntil &&
+        m.id !== this.formerLeader.id
+          ? this.formerLeader.id
+          : undefined;
       const reply: EtcdMemberStatusReply = {
         memberId: m.id,
-        leaderId: seesLeader ? (leader as ModelMember).id : '0',
+        leaderId: seesLeader ? (leader as ModelMember).id : (former ?? '0'),
         raftIndex: index,
         raftAppliedIndex: index,
         raftTerm: this.term,
@@ -484,7 +502,7 @@ export class EtcdModel {
         dbSize: 2_097_152 + index * 64,
         version: ETCD_VERSION,
       };
-      if (!seesLeader) reply.errors = ['etcdserver: no leader'];
+      if (!seesLeader && former === undefined) reply.errors = ['etcdserver: no leader'];
       return reply;
     },
     moveLeader: async (leaderEndpoint, targetMemberId) => {

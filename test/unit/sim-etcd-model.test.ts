@@ -163,6 +163,23 @@ describe('etcd model', () => {
     expect(etcd.voters()).toHaveLength(2);
   });
 
+  it('a leader whose process dies is still named by the others until their election timeout, then none, then a new one', async () => {
+    const { etcd, wait } = await three();
+    const dead = etcd.leaderId as string;
+    const follower = [...etcd.members.values()].find((m) => m.id !== dead)!;
+    etcd.crash(etcd.members.get(dead)!.ip);
+    // etcd: a follower keeps its leader until its own election timeout fires (1-2 s here)
+    const first = await etcd.port.status(ep(follower.ip));
+    expect(first.leaderId).toBe(dead);
+    expect(first.errors).toBeUndefined();
+    await wait(2_000);
+    const next = await etcd.port.status(ep(follower.ip));
+    expect(next.leaderId === dead).toBe(false);
+    await wait(4_000);
+    expect(etcd.leaderId).toBeDefined();
+    expect(etcd.leaderId).not.toBe(dead);
+  });
+
   it('a partitioned member loses the leader; the majority elects one; calls through the minority time out', async () => {
     const { etcd, net, cut, wait } = await three();
     const leader = etcd.members.get(etcd.leaderId as string);
