@@ -45,6 +45,12 @@ export const reconcilerConfigSchema = z.object({
   backupIntervalMinutes: z.optional(z.number().check(z.positive())),
   /** Days daily snapshots are kept (spec `etcd.backupRetentionDays`; default 30). */
   backupRetentionDays: z.optional(z.int().check(z.positive())),
+  /**
+   * Whether the master group has a warm pool (spec `masters.warmPool.size` above 0). False: the
+   * reconciler does not call DescribeWarmPool. Absent (a configuration written by a tripod from before
+   * this field): not known, so it is read every pass as before (tolerating AccessDenied).
+   */
+  masterWarmPool: z.optional(z.boolean()),
 });
 
 export type ReconcilerConfig = z.infer<typeof reconcilerConfigSchema>;
@@ -77,6 +83,13 @@ export function parseReconcilerConfig(
   }
   return { ok: true, config: parsed.data };
 }
+
+/**
+ * Whether a pass reads the master group's warm pool (DescribeWarmPool): unless the configuration
+ * says the group has none. A configuration without the field (an older tripod's) keeps reading it.
+ */
+export const readsMasterWarmPool = (config: Pick<ReconcilerConfig, 'masterWarmPool'>): boolean =>
+  config.masterWarmPool !== false;
 
 export const DEFAULT_BACKUP_SCHEDULE = { intervalMinutes: 15, retentionDays: 30 } as const;
 
@@ -114,6 +127,7 @@ export function reconcilerConfigFromSpec(
     memberUnhealthyMs: spec.reconciler.memberUnhealthySeconds * 1000,
     bootTimeoutMs: Math.max(spec.reconciler.lifecycleHeartbeatSeconds, 900) * 1000,
     learnerMaxLag: 100,
+    masterWarmPool: spec.masters.warmPool.size > 0,
     ...(arns.apiLoadBalancerDnsName ? { apiLoadBalancerDnsName: arns.apiLoadBalancerDnsName } : {}),
     ...(arns.backupBucket
       ? {

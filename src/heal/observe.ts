@@ -15,7 +15,7 @@ import {
   statusParameter,
 } from '../contract/protocol.js';
 import { parseBackupStatus } from './backup-policy.js';
-import type { ReconcilerConfig } from './config.js';
+import { type ReconcilerConfig, readsMasterWarmPool } from './config.js';
 import {
   emptyMemory,
   type JoinParameters,
@@ -193,7 +193,7 @@ export async function observe(ports: HealPorts, config: ReconcilerConfig): Promi
     clusterRecord,
     backupText,
   ] = await Promise.all([
-    ports.fleet.describeGroup(config.masterGroupName),
+    ports.fleet.describeGroup(config.masterGroupName, { warmPool: readsMasterWarmPool(config) }),
     config.apiTargetGroupArn
       ? ports.loadBalancer.describeTargets(config.apiTargetGroupArn)
       : Promise.resolve([] as ObservedTarget[]),

@@ -16,9 +16,14 @@ export interface FleetInstance {
 
 /** The master Auto Scaling group (and the worker group for worker hooks). */
 export interface FleetPort {
-  /** `warnings`: what could not be read but did not stop the pass (the pass's log and problems). */
+  /**
+   * The group's instances and, unless `warmPool` is false (the group has no warm pool: the
+   * configuration's `masterWarmPool`), its warm pool's (DescribeWarmPool). `warnings`: what could
+   * not be read but did not stop the pass (the pass's log and problems).
+   */
   describeGroup(
     groupName: string,
+    opts?: { warmPool?: boolean },
   ): Promise<{ name: string; desired: number; instances: FleetInstance[]; warnings?: string[] }>;
   completeLifecycleAction(
     groupName: string,

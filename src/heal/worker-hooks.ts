@@ -148,7 +148,8 @@ export async function settleWorkerHooks(
   groupName: string,
   serviceTargetGroupArns: readonly string[],
 ): Promise<WorkerHookOutcome[]> {
-  const group = await port.fleet.describeGroup(groupName);
+  // Only the group's own instances: tripod puts no warm pool on the worker group (provision/warm-pool.ts).
+  const group = await port.fleet.describeGroup(groupName, { warmPool: false });
   const launching: Array<{ instanceId: string; state: string | undefined }> = [];
   for (const i of group.instances.filter((x) => x.lifecycleState === 'Pending:Wait')) {
     launching.push({ instanceId: i.instanceId, state: await port.instanceState(i.instanceId) });

@@ -14,6 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { createFleetPort } from '../../src/adapters/aws/heal-ports.js';
 import { observe } from '../../src/heal/observe.js';
+import { settleWorkerHooks } from '../../src/heal/worker-hooks.js';
 import { fakeWorld, testConfig } from '../support/fake-ports.js';
 
 const GROUP = {
@@ -127,5 +128,70 @@ describe('FleetPort.describeGroup (AWS)', () => {
     });
     const { ignoredSignals } = await observe(w.ports, testConfig());
     expect(ignoredSignals).toEqual(['pool not read']);
+  });
+});
+
+describe('a pass reads the warm pool only when the configuration says the group may have one', () => {
+  /** A reconcile pass's observation with the fleet over mocked AWS clients; its DescribeWarmPool calls. */
+  async function warmPoolCalls(config: ReturnType<typeof testConfig>): Promise<number> {
+    const autoScaling = new AutoScalingClient({ region: 'eu-west-1' });
+    const ec2 = new EC2Client({ region: 'eu-west-1' });
+    const as = mockClient(autoScaling);
+    mockClient(ec2).on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    as.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [{ ...GROUP, AutoScalingGroupName: config.masterGroupName }],
+    });
+    as.on(DescribeWarmPoolCommand).resolves({ Instances: [] });
+    const w = fakeWorld(3);
+    w.ports.fleet.describeGroup = createFleetPort(autoScaling, ec2, () => 'hook').describeGroup;
+    await observe(w.ports, config);
+    return as.commandCalls(DescribeWarmPoolCommand).length;
+  }
+
+  it('masterWarmPool false (masters.warmPool.size 0): no DescribeWarmPool call', async () => {
+    expect(await warmPoolCalls(testConfig({ masterWarmPool: false }))).toBe(0);
+  });
+
+  it('masterWarmPool true: one DescribeWarmPool call', async () => {
+    expect(await warmPoolCalls(testConfig({ masterWarmPool: true }))).toBe(1);
+  });
+
+  it('a configuration from an older tripod (no masterWarmPool field) still reads the pool', async () => {
+    const { masterWarmPool: _, ...old } = testConfig();
+    expect('masterWarmPool' in old).toBe(false);
+    expect(await warmPoolCalls(old)).toBe(1);
+  });
+});
+
+describe('worker hooks read no warm pool', () => {
+  it('settling the worker group (tripod puts no pool on it) makes no DescribeWarmPool call', async () => {
+    const autoScaling = new AutoScalingClient({ region: 'eu-west-1' });
+    const ec2 = new EC2Client({ region: 'eu-west-1' });
+    const as = mockClient(autoScaling);
+    mockClient(ec2).on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    as.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [{ ...GROUP, AutoScalingGroupName: 'c-workers' }],
+    });
+    as.on(DescribeWarmPoolCommand).resolves({ Instances: [] });
+    const w = fakeWorld(1);
+    const outcomes = await settleWorkerHooks(
+      {
+        fleet: createFleetPort(autoScaling, ec2, () => 'hook'),
+        loadBalancer: {
+          describeTargets: (arn) => w.ports.loadBalancer.describeTargets(arn),
+          deregisterTarget: (arn, id) => w.ports.loadBalancer.deregisterTarget(arn, id),
+          deregistrationDelaySeconds: async () => 0,
+        },
+        parameters: w.ports.parameters,
+        instanceState: async () => 'running',
+        clock: w.ports.clock,
+      },
+      'c',
+      'c-workers',
+      [],
+    );
+    expect(outcomes).toEqual([]);
+    expect(as.commandCalls(DescribeAutoScalingGroupsCommand)).toHaveLength(1);
+    expect(as.commandCalls(DescribeWarmPoolCommand)).toHaveLength(0);
   });
 });

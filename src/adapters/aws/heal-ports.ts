@@ -166,15 +166,17 @@ export function createFleetPort(
   hookName: (groupName: string, hook: LifecycleHook) => string,
 ): FleetPort {
   return {
-    async describeGroup(groupName) {
+    async describeGroup(groupName, opts) {
       const g = await describeGroupWithTags(autoScaling, ec2, groupName);
-      // Called on every pass, pool or not: a cluster stack from before the warm pool grants no
-      // autoscaling:DescribeWarmPool (infra/tripod-cluster.yaml ReadFleet), and that must not fail
-      // every pass. Denied: no pool instances this pass, and a warning in its problems.
+      // Skipped when the configuration says the group has no pool (`warmPool: false`). Otherwise
+      // (a pool, or a configuration too old to say) read on every pass: a cluster stack from before
+      // the warm pool grants no autoscaling:DescribeWarmPool (infra/tripod-cluster.yaml ReadFleet),
+      // and that must not fail every pass. Denied: no pool instances this pass, and a warning in its
+      // problems.
       let warm: FleetInstance[] = [];
       const warnings: string[] = [];
       try {
-        warm = await describeWarmPoolInstances(autoScaling, ec2, groupName);
+        if (opts?.warmPool !== false) warm = await describeWarmPoolInstances(autoScaling, ec2, groupName);
       } catch (e) {
         if (!isAccessDenied(e)) throw e;
         warnings.push(
