@@ -43,6 +43,8 @@ export interface GroupOptions {
   max: number;
   /** Lifecycle hooks (both) with this heartbeat timeout; undefined = no hooks. */
   hookHeartbeatMs: number | undefined;
+  /** The terminating hook's heartbeat timeout, when it differs from the launching one's (a worker's drain). */
+  terminateHookHeartbeatMs?: number;
   launchDefaultResult: 'CONTINUE' | 'ABANDON';
   terminateDefaultResult: 'CONTINUE' | 'ABANDON';
   targetGroups: TargetGroup[];
@@ -55,6 +57,67 @@ export interface GroupOptions {
    * -1 for the group's max size); undefined: none.
    */
   warmPool?: { size: number; state: 'Stopped' | 'Running'; maxGroupPreparedCapacity?: number };
+}
+
+/** A lifecycle hook as the provisioner declares it (PutLifecycleHook's fields; adapters/aws LifecycleHookSpec). */
+export interface DeclaredHook {
+  name: string;
+  transition: string;
+  heartbeatTimeout: number;
+  defaultResult: 'CONTINUE' | 'ABANDON';
+}
+
+const LAUNCHING = 'autoscaling:EC2_INSTANCE_LAUNCHING';
+const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
+/** PutLifecycleHook's HeartbeatTimeout range, in seconds (AWS refuses a value outside it). */
+export const HOOK_HEARTBEAT_RANGE_S = [30, 7200] as const;
+
+/**
+ * The group options of the lifecycle hooks a group is declared with (the provisioner's desired
+ * group's `hooks`). Refuses what PutLifecycleHook refuses (a heartbeat timeout outside 30-7200 s, a
+ * transition other than launching or terminating) and what the model cannot hold: one transition
+ * hooked twice, or only one of the two hooked (the simulated group holds both hooks or none).
+ */
+export function declaredHookOptions(
+  group: string,
+  hooks: readonly DeclaredHook[] | undefined,
+): Pick<
+  GroupOptions,
+  'hookHeartbeatMs' | 'terminateHookHeartbeatMs' | 'launchDefaultResult' | 'terminateDefaultResult'
+> {
+  if (!hooks || hooks.length === 0) {
+    return {
+      hookHeartbeatMs: undefined,
+      launchDefaultResult: 'CONTINUE',
+      terminateDefaultResult: 'CONTINUE',
+    };
+  }
+  const byTransition = new Map<string, DeclaredHook>();
+  for (const h of hooks) {
+    const where = `group ${group}, lifecycle hook ${h.name}`;
+    if (h.transition !== LAUNCHING && h.transition !== TERMINATING)
+      throw new Error(`${where}: transition ${h.transition} is neither ${LAUNCHING} nor ${TERMINATING}`);
+    const [lo, hi] = HOOK_HEARTBEAT_RANGE_S;
+    if (!Number.isInteger(h.heartbeatTimeout) || h.heartbeatTimeout < lo || h.heartbeatTimeout > hi)
+      throw new Error(`${where}: heartbeatTimeout ${h.heartbeatTimeout} s is outside ${lo}-${hi} s`);
+    if (byTransition.has(h.transition))
+      throw new Error(
+        `${where}: ${h.transition} is already hooked by ${byTransition.get(h.transition)?.name}`,
+      );
+    byTransition.set(h.transition, h);
+  }
+  const launch = byTransition.get(LAUNCHING);
+  const terminate = byTransition.get(TERMINATING);
+  if (!launch || !terminate)
+    throw new Error(
+      `group ${group}: the simulated group holds both lifecycle hooks or none, but only ${[...byTransition.keys()].join()} is declared`,
+    );
+  return {
+    hookHeartbeatMs: launch.heartbeatTimeout * 1000,
+    terminateHookHeartbeatMs: terminate.heartbeatTimeout * 1000,
+    launchDefaultResult: launch.defaultResult,
+    terminateDefaultResult: terminate.defaultResult,
+  };
 }
 
 /**
@@ -166,7 +229,7 @@ export class AutoScalingGroup {
 
   recordHeartbeat(instanceId: string, hook: LifecycleHook): void {
     const m = this.waiting(instanceId, hook);
-    const hb = this.opts.hookHeartbeatMs ?? 0;
+    const hb = this.heartbeatMs(hook === 'launching' ? 'launch' : 'terminate');
     m.hookDeadline = Math.min(this.k.now() + hb, m.hookGlobalDeadline ?? Number.POSITIVE_INFINITY);
   }
 
@@ -316,7 +379,7 @@ export class AutoScalingGroup {
       return;
     }
     m.lifecycle = 'Warmed:Terminating:Wait';
-    this.awaitHook(m, hb, 'terminate', 'Origin WarmPool, Destination EC2');
+    this.awaitHook(m, 'terminate', 'Origin WarmPool, Destination EC2');
   }
 
   /**
@@ -361,7 +424,7 @@ export class AutoScalingGroup {
         });
         continue;
       }
-      this.awaitHook(m, hb, 'launch', 'Origin EC2, Destination WarmPool');
+      this.awaitHook(m, 'launch', 'Origin EC2, Destination WarmPool');
     }
   }
 
@@ -392,7 +455,7 @@ export class AutoScalingGroup {
       this.members.set(m.id, m);
       this.k.log('asg', `warm start: ${m.id} in ${zone} (${inst.ip}) leaves the warm pool: ${why}`);
       if (hb !== undefined) {
-        this.awaitHook(m, hb, 'launch', 'Origin WarmPool, Destination AutoScalingGroup');
+        this.awaitHook(m, 'launch', 'Origin WarmPool, Destination AutoScalingGroup');
       } else {
         this.k.after(1_000, () => this.enterService(m));
       }
@@ -529,7 +592,7 @@ export class AutoScalingGroup {
     this.members.set(inst.id, m);
     this.k.log('asg', `launch ${inst.id} in ${zone} (${inst.ip}): ${why}`);
     if (hb !== undefined) {
-      this.awaitHook(m, hb, 'launch');
+      this.awaitHook(m, 'launch');
     } else {
       this.k.after(1_000, () => this.enterService(m));
     }
@@ -586,13 +649,9 @@ export class AutoScalingGroup {
    * timeout and global timeout (min(48 h, 100 x heartbeat)) start now, and EventBridge gets the
    * lifecycle action event.
    */
-  private awaitHook(
-    m: GroupMember,
-    heartbeatMs: number,
-    transition: 'launch' | 'terminate',
-    detail?: string,
-  ): void {
+  private awaitHook(m: GroupMember, transition: 'launch' | 'terminate', detail?: string): void {
     const now = this.k.now();
+    const heartbeatMs = this.heartbeatMs(transition);
     m.hookDeadline = now + heartbeatMs;
     m.hookGlobalDeadline = now + Math.min(48 * 3_600_000, 100 * heartbeatMs);
     this.bus.emit({
@@ -601,6 +660,12 @@ export class AutoScalingGroup {
       instanceId: m.id,
       ...(detail !== undefined ? { detail } : {}),
     });
+  }
+
+  /** The heartbeat timeout of the group's hook for `transition` (0 without hooks). */
+  private heartbeatMs(transition: 'launch' | 'terminate'): number {
+    const hb = this.opts.hookHeartbeatMs ?? 0;
+    return transition === 'terminate' ? (this.opts.terminateHookHeartbeatMs ?? hb) : hb;
   }
 
   private enterService(m: GroupMember): void {
@@ -625,7 +690,7 @@ export class AutoScalingGroup {
       return;
     }
     m.lifecycle = 'Terminating:Wait';
-    this.awaitHook(m, hb, 'terminate');
+    this.awaitHook(m, 'terminate');
   }
 
   private terminated(m: GroupMember): void {

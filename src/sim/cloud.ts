@@ -18,7 +18,13 @@ import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import { requestingBackupPort, requestSnapshot, type SnapshotStorePort } from '../heal/backups.js';
 import type { ReconcilerConfig } from '../heal/config.js';
 import type { SnapshotRequestDetail } from '../heal/events.js';
-import { EtcdError, type HealPorts, type ParameterPort } from '../heal/ports.js';
+import {
+  EtcdError,
+  type HealPorts,
+  isNoActiveLifecycleAction,
+  type ParameterPort,
+  type WorkerHookPort,
+} from '../heal/ports.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
 import { Ec2 } from './ec2.js';
@@ -119,6 +125,8 @@ export class SimCloud {
   readonly nodes: Nodes;
   readonly apiTargets: TargetGroup;
   readonly group: AutoScalingGroup;
+  /** The worker group, when the world has one (worker-node.ts attaches it): the reconciler's ports reach it. */
+  workers: AutoScalingGroup | undefined;
   readonly config: ReconcilerConfig;
   readonly stats = { calls: 0, failedCalls: 0 };
   readonly faults: CloudFaults = {
@@ -359,6 +367,50 @@ export class SimCloud {
     };
   }
 
+  /**
+   * What settling the worker group's hooks needs (heal/worker-hooks.ts), over the pass's own ports:
+   * EC2's DescribeInstances for an instance's state (a terminated one stays visible, as in EC2), and
+   * a target group's deregistration delay. The simulator has no service target groups (the
+   * reconciler's serviceTargetGroupArns is empty): any ARN but the API target group's is not found.
+   */
+  workerHookPort(inv: Invocation, ports: HealPorts): WorkerHookPort {
+    const call = <T>(service: string, op: string, fn: () => T): Promise<T> =>
+      this.invocationCall(inv, service, op, fn);
+    // As the Lambda's fleet adapter (adapters/aws/heal-ports.ts): an action already completed (the
+    // node completed its own hook first) or timed out is no error.
+    const already = (e: unknown) => {
+      if (!isNoActiveLifecycleAction(e)) throw e;
+    };
+    return {
+      fleet: {
+        describeGroup: ports.fleet.describeGroup,
+        completeLifecycleAction: (name, id, hook, result) =>
+          ports.fleet.completeLifecycleAction(name, id, hook, result).catch(already),
+        recordLifecycleHeartbeat: (name, id, hook) =>
+          ports.fleet.recordLifecycleHeartbeat(name, id, hook).catch(already),
+      },
+      loadBalancer: {
+        describeTargets: ports.loadBalancer.describeTargets,
+        deregisterTarget: ports.loadBalancer.deregisterTarget,
+        deregistrationDelaySeconds: (arn) =>
+          call('elbv2', 'describeTargetGroupAttributes', () => {
+            if (arn !== this.apiTargets.arn) {
+              throw new SimAwsError(
+                'TargetGroupNotFoundException',
+                `Target groups '${arn}' not found`,
+                400,
+                this.k.rng.hex(8),
+              );
+            }
+            return this.apiTargets.deregistrationDelayMs / 1000;
+          }),
+      },
+      parameters: ports.parameters,
+      instanceState: (id) => call('ec2', 'describeInstances', () => this.ec2.get(id)?.state),
+      clock: ports.clock,
+    };
+  }
+
   /** The Lambda Invoke API (InvocationType Event) as an invocation calls it: `start` queues the event. */
   invoke(inv: Invocation, start: (detail: SnapshotRequestDetail) => void) {
     return (detail: SnapshotRequestDetail): Promise<void> =>
@@ -377,6 +429,7 @@ export class SimCloud {
       this.invocationCall(inv, service, op, fn);
     const group = (name: string) => {
       if (name === this.group.name) return this.group;
+      if (name === this.workers?.name) return this.workers;
       return undefined;
     };
     const noGroup = (name: string): never => {

@@ -12,13 +12,21 @@
  * dropped. An invocation can crash between two calls; one that runs past the timeout is stopped
  * there, as Lambda does ("Task timed out"): whatever it had not done yet is not done. A pass gets the
  * invocation's remaining time from the simulated clock (Lambda's getRemainingTimeInMillis).
+ *
+ * A pass does what the Lambda handler does (lambdas/reconciler-handler.ts), in its order: the master
+ * pass (skipped when the event is a worker group lifecycle event), then settling the worker group's
+ * lifecycle hooks (heal/worker-hooks.ts, over the simulator's WorkerHookPort), then, after a
+ * scheduled pass, a snapshot request when one is due. Coalesced events run the master pass when any
+ * of them asks for it.
  */
 
 import { RECONCILER_PACKAGE } from '../contract/reconciler-package.js';
 import { type Action, describeAction } from '../heal/actions.js';
 import { requestSnapshot, scheduledSnapshot, takeSnapshot } from '../heal/backups.js';
 import type { SnapshotRequestDetail } from '../heal/events.js';
+import { settleWorkerHooks } from '../heal/worker-hooks.js';
 import type { Invocation, SimCloud } from './cloud.js';
+import type { BusEvent } from './eventbridge.js';
 import type { Reconciler } from './stub-reconciler.js';
 
 export const SCHEDULE_MS = 60_000;
@@ -32,7 +40,7 @@ export const MAX_RETRIES = RECONCILER_PACKAGE.eventInvoke.maximumRetryAttempts;
 const RETRY_DELAY_MS = 60_000;
 
 type QueuedEvent =
-  | { kind: 'pass'; at: number; scheduled: boolean }
+  | { kind: 'pass'; at: number; scheduled: boolean; workersOnly: boolean }
   | { kind: 'snapshot'; at: number; detail: SnapshotRequestDetail; attempt: number };
 
 export class ReconcilerLambda {
@@ -52,6 +60,9 @@ export class ReconcilerLambda {
     timeouts: 0,
     snapshots: 0,
     dropped: 0,
+    /** Worker lifecycle actions the reconciler completed (heal/worker-hooks.ts), by hook. */
+    workerLaunchesContinued: 0,
+    workerTerminationsContinued: 0,
   };
   lastError: string | undefined;
 
@@ -65,21 +76,34 @@ export class ReconcilerLambda {
       k.after(SCHEDULE_MS, tick);
     };
     k.after(SCHEDULE_MS, tick);
-    cloud.bus.onDeliver = () => this.trigger();
+    cloud.bus.onDeliver = (e) => this.trigger(false, this.workerLifecycleEvent(e));
+  }
+
+  /** A lifecycle action event of the worker group (the handler then settles the worker hooks only). */
+  private workerLifecycleEvent(e: BusEvent): boolean {
+    return (
+      e.source === 'aws.autoscaling' &&
+      e.detailType.endsWith('Lifecycle Action') &&
+      this.cloud.ec2.get(e.instanceId)?.groupName === this.cloud.config.workerGroupName
+    );
   }
 
   get busy(): boolean {
     return this.running;
   }
 
-  /** An event for a pass (EventBridge, or the schedule: that pass also requests a scheduled snapshot when one is due). */
-  trigger(scheduled = false): void {
+  /**
+   * An event for a pass (EventBridge, or the schedule: that pass also requests a scheduled snapshot
+   * when one is due). `workersOnly`: a worker group lifecycle event, which skips the master pass.
+   */
+  trigger(scheduled = false, workersOnly = false): void {
     const now = this.cloud.k.now();
     const queued = this.queue.find((e) => e.kind === 'pass');
     if (queued?.kind === 'pass') {
       queued.at = now;
       queued.scheduled ||= scheduled;
-    } else this.queue.push({ kind: 'pass', at: now, scheduled });
+      queued.workersOnly &&= workersOnly;
+    } else this.queue.push({ kind: 'pass', at: now, scheduled, workersOnly });
     this.next();
   }
 
@@ -130,18 +154,32 @@ export class ReconcilerLambda {
         const config = this.cloud.config;
         const start = (detail: SnapshotRequestDetail) => this.requestSnapshot(detail);
         const ports = this.cloud.ports(inv, start);
-        return this.reconcile(ports, config, { remainingMs: () => started + TIMEOUT_MS - k.now() }).then(
-          async (value) => {
-            // The handler, after a scheduled pass: a snapshot invocation when one is due.
-            if (e.scheduled && config.backupBucket) {
-              const invoke = this.cloud.invoke(inv, start);
-              await scheduledSnapshot(ports.parameters, config, k.now(), () =>
-                requestSnapshot(ports.parameters, config, k.now(), invoke, 'scheduled'),
-              );
-            }
-            return value;
-          },
-        );
+        const pass = e.workersOnly
+          ? Promise.resolve(undefined)
+          : this.reconcile(ports, config, { remainingMs: () => started + TIMEOUT_MS - k.now() });
+        return pass.then(async (value) => {
+          // The handler, after the master pass: the worker group's hooks, every pass.
+          const outcomes = await settleWorkerHooks(
+            this.cloud.workerHookPort(inv, ports),
+            config.cluster,
+            config.workerGroupName,
+            config.serviceTargetGroupArns,
+          );
+          for (const o of outcomes) {
+            if (o.result !== 'continued') continue;
+            if (o.hook === 'launching') this.stats.workerLaunchesContinued++;
+            else this.stats.workerTerminationsContinued++;
+            k.log('decided', `worker ${o.hook} ${o.instanceId}: CONTINUE (${o.reason})`);
+          }
+          // The handler, after a scheduled pass: a snapshot invocation when one is due.
+          if (e.scheduled && config.backupBucket) {
+            const invoke = this.cloud.invoke(inv, start);
+            await scheduledSnapshot(ports.parameters, config, k.now(), () =>
+              requestSnapshot(ports.parameters, config, k.now(), invoke, 'scheduled'),
+            );
+          }
+          return value;
+        });
       }
       this.stats.snapshots++;
       const ports = this.cloud.ports(inv);

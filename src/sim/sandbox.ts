@@ -18,7 +18,7 @@ import { planRestore, type RestoreRecord, restoreRefusal, restoreStage } from '.
 import { parseStatus } from '../heal/status.js';
 import { desiredCluster } from '../provision/desired.js';
 import { KINDS, type Plan, type PlannedChange } from '../provision/plan.js';
-import { AutoScalingGroup } from './auto-scaling.js';
+import type { AutoScalingGroup } from './auto-scaling.js';
 import { SimCloud } from './cloud.js';
 import { killAllEtcd, pickEtcdPorts, type RealEtcd, removeOnInterrupt } from './etcd-real.js';
 import type { TimelineEntry } from './kernel.js';
@@ -26,6 +26,7 @@ import { ReconcilerLambda } from './lambda.js';
 import { NetworkModel } from './network.js';
 import { makeClusterPki } from './pki.js';
 import { RealWatch, realNotConverged } from './real-invariants.js';
+import { simWorkerGroup } from './worker-node.js';
 
 export const SCENARIOS = [
   'lose-master',
@@ -168,9 +169,6 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const masterGroup = desired.resources.find((r) => r.key === 'asg/masters')?.value as
     | { hooks?: Array<{ heartbeatTimeout: number }> }
     | undefined;
-  const workerGroup = desired.resources.find((r) => r.key === 'asg/workers')?.value as
-    | { min: number; max: number; desired?: number }
-    | undefined;
   const hookS = masterGroup?.hooks?.[0]?.heartbeatTimeout ?? 600;
 
   const cloud = new SimCloud({
@@ -200,18 +198,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   });
   const k = cloud.k;
   const real = cloud.real as RealEtcd;
-  const workers = new AutoScalingGroup(k, cloud.ec2, cloud.zones, cloud.bus, {
-    name: names.workerGroup,
-    desired: workerGroup?.desired ?? workerGroup?.min ?? 3,
-    min: workerGroup?.min ?? 3,
-    max: workerGroup?.max ?? 9,
-    hookHeartbeatMs: undefined,
-    launchDefaultResult: 'CONTINUE',
-    terminateDefaultResult: 'CONTINUE',
-    targetGroups: [],
-    impairedGraceMs: 60_000,
-    tickMs: 10_000,
-  });
+  // The worker group with the lifecycle hooks the provisioner declares, and its nodes (worker.sh's
+  // boot and drain); the reconciler settles its hooks every pass (heal/worker-hooks.ts).
+  const { group: workers } = simWorkerGroup(cloud, spec, desired.resources);
 
   // ---- live timeline ----
   const wall0 = performance.now();
@@ -261,7 +250,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   let boot: SandboxResult['boot'] = { healed: false, simulatedMs: 0, realMs: 0 };
   try {
     say(
-      `provisioned ${plan.summary.create} resources into the simulator; master group ${names.masterGroup} (${topology.masters}, lifecycle hooks ${hookS} s), worker group ${names.workerGroup} (${workers.opts.desired}), API target group, parameter ${`/tripod/${spec.name}/config`}`,
+      `provisioned ${plan.summary.create} resources into the simulator; master group ${names.masterGroup} (${topology.masters}, lifecycle hooks ${hookS} s), worker group ${names.workerGroup} (${workers.opts.desired}, lifecycle hooks ${(workers.opts.hookHeartbeatMs ?? 0) / 1000}/${(workers.opts.terminateHookHeartbeatMs ?? 0) / 1000} s), API target group, parameter ${`/tripod/${spec.name}/config`}`,
     );
     say(`masters boot; the reconciler seeds etcd, then adds each other master as a learner and promotes it`);
     // ---- boot ----
@@ -327,7 +316,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
           cloud.ec2.terminate(w.id);
           this.extra = () =>
             workers.members.has(w.id) ? `worker ${w.id} still in its group` : workersShort(workers);
-          return `worker ${w.id} (${w.zone}) killed: the worker group replaces it, etcd is not involved`;
+          return `worker ${w.id} (${w.zone}) killed: the worker group replaces it; its terminating hook waits for the reconciler's fallback after the drain deadline (no node is left to drain); etcd is not involved`;
         },
       },
       'lose-zone': {
