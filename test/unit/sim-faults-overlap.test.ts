@@ -26,72 +26,77 @@ const scenario = (seed: number, faults: ScheduledFault[], endMin: number, master
 
 const broken = (r: SimulationResult) => r.violations.map((v) => `${v.rule}: ${v.detail}`);
 
+/** One scenario per finding: its faults, when they stop, and a line the timeline must show. */
+interface Finding {
+  name: string;
+  seed: number;
+  faults: ScheduledFault[];
+  endMin: number;
+  timeline?: string;
+}
+
+const FINDINGS: Finding[] = [
+  {
+    name: '1: a healthy master terminated while snapshots fail (KMS key disabled) keeps its hook until its member is removed',
+    seed: 1401,
+    faults: [
+      { at: 5 * MIN, kind: 'snapshot-fail', durationMs: 40 * MIN, pick: 0 },
+      { at: 10 * MIN, kind: 'terminate-healthy', cause: 'operator', pick: 0 },
+    ],
+    endMin: 45,
+  },
+  {
+    name: '2: a voter cut off from its peers (2380) but reachable by the reconciler is not counted healthy',
+    seed: 1402,
+    faults: [
+      { at: 10 * MIN, kind: 'peer-cut', durationMs: 15 * MIN, pick: 0 },
+      { at: 11 * MIN, kind: 'terminate-healthy', cause: 'operator', pick: 1 },
+    ],
+    endMin: 26,
+  },
+  {
+    name: '3a: etcd unreachable from the reconciler while a master terminates: its hook is still heartbeated',
+    seed: 1403,
+    faults: [
+      { at: 10 * MIN, kind: 'etcd-unreachable', durationMs: 15 * MIN, pick: 0 },
+      { at: 11 * MIN, kind: 'terminate-healthy', cause: 'instance-refresh', pick: 0 },
+    ],
+    endMin: 26,
+  },
+  {
+    name: '3b: etcd crash-looping on every master for minutes: the watchdog replaces no master, no voter loses its data',
+    seed: 1404,
+    faults: [{ at: 10 * MIN, kind: 'crash-loop', durationMs: 8 * MIN, pick: 0 }],
+    endMin: 18,
+    timeline: 'etcd crash-loops on every master',
+  },
+  {
+    name: '4: one etcd dead for good, then a healthy master terminated: the dead member is replaced first, then the other removed',
+    seed: 1405,
+    faults: [
+      { at: 10 * MIN, kind: 'etcd-crash', permanent: true, pick: 0 },
+      { at: 11 * MIN, kind: 'terminate-healthy', cause: 'operator', pick: 1 },
+    ],
+    endMin: 12,
+  },
+  {
+    name: '5: slow snapshots (a large database, past the 120 s function timeout) do not starve the heartbeats',
+    seed: 1406,
+    faults: [
+      { at: 5 * MIN, kind: 'snapshot-slow', durationMs: 40 * MIN, slowMs: 300_000, pick: 0 },
+      { at: 10 * MIN, kind: 'terminate-healthy', cause: 'health-check', pick: 0 },
+    ],
+    endMin: 45,
+  },
+];
+
 describe('issue 14 findings, one scenario each (invariants must hold)', () => {
-  it('1: a healthy master terminated while snapshots fail (KMS key disabled) keeps its hook until its member is removed', async () => {
-    const r = await scenario(
-      1401,
-      [
-        { at: 5 * MIN, kind: 'snapshot-fail', durationMs: 40 * MIN, pick: 0 },
-        { at: 10 * MIN, kind: 'terminate-healthy', cause: 'operator', pick: 0 },
-      ],
-      45,
-    );
-    expect(broken(r)).toEqual([]);
-  });
-
-  it('2: a voter cut off from its peers (2380) but reachable by the reconciler is not counted healthy', async () => {
-    const r = await scenario(
-      1402,
-      [
-        { at: 10 * MIN, kind: 'peer-cut', durationMs: 15 * MIN, pick: 0 },
-        { at: 11 * MIN, kind: 'terminate-healthy', cause: 'operator', pick: 1 },
-      ],
-      26,
-    );
-    expect(broken(r)).toEqual([]);
-  });
-
-  it('3a: etcd unreachable from the reconciler while a master terminates: its hook is still heartbeated', async () => {
-    const r = await scenario(
-      1403,
-      [
-        { at: 10 * MIN, kind: 'etcd-unreachable', durationMs: 15 * MIN, pick: 0 },
-        { at: 11 * MIN, kind: 'terminate-healthy', cause: 'instance-refresh', pick: 0 },
-      ],
-      26,
-    );
-    expect(broken(r)).toEqual([]);
-  });
-
-  it('3b: etcd crash-looping on every master for minutes: the watchdog replaces no master, no voter loses its data', async () => {
-    const r = await scenario(1404, [{ at: 10 * MIN, kind: 'crash-loop', durationMs: 8 * MIN, pick: 0 }], 18);
-    expect(broken(r)).toEqual([]);
-    expect(r.timeline).toContain('etcd crash-loops on every master');
-  });
-
-  it('4: one etcd dead for good, then a healthy master terminated: the dead member is replaced first, then the other removed', async () => {
-    const r = await scenario(
-      1405,
-      [
-        { at: 10 * MIN, kind: 'etcd-crash', permanent: true, pick: 0 },
-        { at: 11 * MIN, kind: 'terminate-healthy', cause: 'operator', pick: 1 },
-      ],
-      12,
-    );
-    expect(broken(r)).toEqual([]);
-  });
-
-  it('5: slow snapshots (a large database, past the 120 s function timeout) do not starve the heartbeats', async () => {
-    const r = await scenario(
-      1406,
-      [
-        { at: 5 * MIN, kind: 'snapshot-slow', durationMs: 40 * MIN, slowMs: 300_000, pick: 0 },
-        { at: 10 * MIN, kind: 'terminate-healthy', cause: 'health-check', pick: 0 },
-      ],
-      45,
-    );
-    expect(broken(r)).toEqual([]);
-  });
+  for (const { name, seed, faults, endMin, timeline } of FINDINGS)
+    it(name, async () => {
+      const r = await scenario(seed, faults, endMin);
+      expect(broken(r)).toEqual([]);
+      if (timeline) expect(r.timeline).toContain(timeline);
+    });
 });
 
 describe('the new faults', () => {
