@@ -9,7 +9,8 @@
  * A warm pool (PutWarmPool; DescribeWarmPool lists its instances): the group keeps `size` prepared
  * instances beside it, launched into the zones with the fewest pool instances. Each goes through
  * Warmed:Pending:Wait (the launching hook; Origin EC2, Destination WarmPool) while its node prepares,
- * then Warmed:Stopped (StopInstances) or Warmed:Running. When the group needs an instance in a zone
+ * then Warmed:Pending:Proceed until it is in the pool's state: Warmed:Stopped once EC2 reports it
+ * stopped (StopInstances, EC2_STOP_MS), or Warmed:Running. When the group needs an instance in a zone
  * it takes a ready pool instance of THAT zone (balance first, as for any launch): it starts (from
  * Stopped, EC2_START_FROM_STOPPED_MS) and enters Pending:Wait (Origin WarmPool, Destination
  * AutoScalingGroup); with none there it launches fresh (a cold start). The zone rule is our
@@ -125,6 +126,15 @@ export function declaredHookOptions(
  * EC2 attaches the root volume again and boots the instance on a host; no AMI copy, no new ENI.
  */
 export const EC2_START_FROM_STOPPED_MS = [10_000, 25_000] as const;
+
+/**
+ * StopInstances of a prepared pool instance, `stopping` to `stopped`. **Estimate, no published
+ * figure found**: EC2 sends an ACPI shutdown, the OS shuts down gracefully, and "if the instance OS
+ * does not cleanly shut down within a few minutes, a hard shutdown is performed" (EC2 User Guide,
+ * how-ec2-instance-stop-start-works). A pool instance runs no etcd and no workload, so its shutdown
+ * is short; the range adds EC2's own transition.
+ */
+export const EC2_STOP_MS = [15_000, 60_000] as const;
 
 export interface GroupMember {
   id: string;
@@ -312,6 +322,15 @@ export class AutoScalingGroup {
     return m.lifecycle.startsWith('Terminat') ? 'Terminated' : 'InService';
   }
 
+  /**
+   * A pool instance leaves the pool for good (an instance refresh replacing the pool's outdated
+   * instances): through the terminating hook, and the pool refills with a new launch.
+   */
+  terminatePoolMember(instanceId: string, why: string): void {
+    const m = this.pool.get(instanceId);
+    if (m && !m.lifecycle.startsWith('Warmed:Terminat')) this.terminatePoolInstance(m, why);
+  }
+
   /** Pool instances that count toward its size (not leaving it). */
   private poolKept(): GroupMember[] {
     return [...this.pool.values()].filter((m) => !m.lifecycle.startsWith('Warmed:Terminat'));
@@ -464,8 +483,32 @@ export class AutoScalingGroup {
     return false;
   }
 
+  /**
+   * A pool instance in Warmed:Pending:Proceed reaches the pool's state. Running: at once. Stopped:
+   * the group stops it and it stays Warmed:Pending:Proceed until EC2 reports it `stopped` (AWS's
+   * lifecycle: Warmed:Pending:Proceed, then Warmed:Stopped once stopped); the group's activity tick
+   * looks again. Until then it is not ready, so the group does not take it (fromPool takes only
+   * Warmed:Stopped and Warmed:Running instances, which AWS calls ready to be launched into the group).
+   */
+  private proceedIntoPool(m: GroupMember): void {
+    if (m.lifecycle !== 'Warmed:Pending:Proceed' || !this.pool.has(m.id)) return;
+    const inst = this.ec2.get(m.id);
+    if (this.opts.warmPool?.state === 'Stopped') {
+      if (inst?.state === 'running') this.ec2.stop(m.id, EC2_STOP_MS);
+      if (inst?.state !== 'stopped') return;
+      m.lifecycle = 'Warmed:Stopped';
+    } else {
+      if (inst?.state !== 'running') return;
+      m.lifecycle = 'Warmed:Running';
+    }
+    this.k.log('asg', `${m.id} (${m.zone}) ${m.lifecycle}`);
+  }
+
   tick(): void {
     const now = this.k.now();
+    for (const m of [...this.pool.values()]) {
+      if (m.lifecycle === 'Warmed:Pending:Proceed') this.proceedIntoPool(m);
+    }
     // Lifecycle hook timeouts: the default result applies.
     for (const m of [...this.members.values(), ...this.pool.values()]) {
       if (
@@ -608,13 +651,7 @@ export class AutoScalingGroup {
       }
       // Its warm-up is done: into the pool's state (a stopped instance shuts down first).
       m.lifecycle = 'Warmed:Pending:Proceed';
-      this.k.after(1_000, () => {
-        if (m.lifecycle !== 'Warmed:Pending:Proceed' || !this.pool.has(m.id)) return;
-        const inst = this.ec2.get(m.id);
-        if (this.opts.warmPool?.state === 'Stopped' && inst?.state === 'running') this.ec2.stop(m.id);
-        m.lifecycle = this.opts.warmPool?.state === 'Running' ? 'Warmed:Running' : 'Warmed:Stopped';
-        this.k.log('asg', `${m.id} (${m.zone}) ${m.lifecycle}`);
-      });
+      this.k.after(1_000, () => this.proceedIntoPool(m));
       return;
     }
     if (m.lifecycle === 'Pending:Wait') {

@@ -54,14 +54,15 @@ export class Ec2 {
   }
 
   /**
-   * StopInstances (a warm pool's Stopped state): the OS shuts down, the instance keeps its id, zone,
-   * private IP and root volume. Refused unless it runs (EC2's IncorrectInstanceState).
+   * StopInstances (a warm pool's Stopped state): `stopping` for `stopMs` (EC2_STOP_MS) while the OS
+   * shuts down, then `stopped`; the instance keeps its id, zone, private IP and root volume. Refused
+   * unless it runs (EC2's IncorrectInstanceState).
    */
-  stop(id: string): void {
+  stop(id: string, stopMs: readonly [number, number]): void {
     const inst = this.instances.get(id);
     if (!inst || inst.state !== 'running') throw new Error(`IncorrectInstanceState: ${id} is not running`);
     inst.state = 'stopping';
-    this.k.after(this.k.rng.int(5_000, 15_000), () => {
+    this.k.after(this.k.rng.int(stopMs[0], stopMs[1]), () => {
       if (inst.state === 'stopping') inst.state = 'stopped';
     });
   }

@@ -11,6 +11,15 @@
  *  - MaxHealthyPercentage 100: terminate a batch down to the minimum healthy share, the group
  *    replaces it;
  *  - SkipMatching always (instances already on the desired version are kept);
+ *  - a warm pool: "an instance refresh first replaces InService instances. Then it replaces instances
+ *    in the warm pool" (ec2-auto-scaling-warm-pools, "Update the instances in a warm pool"). Once the
+ *    group's instances are all on the desired version, in service and warmed up, every ready pool
+ *    instance of another version is terminated (through the terminating hook) and the pool refills
+ *    from the desired version; the refresh succeeds once the pool holds only ready instances of it
+ *    (InstanceRefreshWarmPoolProgress counts an instance updated when it is healthy). One still
+ *    preparing is waited for. Not documented, our assumption: all at once (the pool serves no traffic),
+ *    and a launch of the refresh may still take an older pool instance while the group's instances are
+ *    replaced (it is then replaced in turn, as any outdated instance);
  *  - cancel finishes the replacement in flight, then stops; rollback refreshes back to the previous
  *    version, unless the template resolves its image from SSM (then AWS refuses it).
  * It also gives the upgrade its port (`port()`), like the AWS adapter does.
@@ -78,7 +87,8 @@ export class SimInstanceRefresh {
     const ec2 = cloud.ec2;
     this.group = group ?? cloud.group;
     const name = this.group.name;
-    for (const m of this.group.members.values()) this.versions.set(m.id, this.launchTemplateVersion);
+    for (const m of [...this.group.members.values(), ...this.group.pool.values()])
+      this.versions.set(m.id, this.launchTemplateVersion);
     // The hook: every launch of the group records the version it is launched from.
     const launch = ec2.launch.bind(ec2);
     ec2.launch = (zone, groupName) => {
@@ -136,7 +146,7 @@ export class SimInstanceRefresh {
       preferences,
       startTime: this.k.now(),
       originalDesired: this.group.opts.desired,
-      total: live.filter((m) => this.versions.get(m.id) !== version).length,
+      total: [...live, ...this.keptPool()].filter((m) => this.versions.get(m.id) !== version).length,
       replaced: 0,
       raised: false,
     };
@@ -176,7 +186,9 @@ export class SimInstanceRefresh {
   describe(): RefreshView[] {
     return this.refreshes.map((r) => {
       const live = [...this.group.members.values()].filter((m) => !TERMINATING(m));
-      const left = live.filter((m) => this.versions.get(m.id) !== r.desiredVersion).length;
+      const left = [...live, ...this.keptPool()].filter(
+        (m) => this.versions.get(m.id) !== r.desiredVersion,
+      ).length;
       const done = r.total === 0 ? 100 : Math.round((100 * Math.max(0, r.total - left)) / r.total);
       return {
         id: r.id,
@@ -230,7 +242,7 @@ export class SimInstanceRefresh {
       now - (this.inServiceSince.get(m.id) ?? now) >= r.preferences.instanceWarmupSeconds * 1000;
     const desired = r.originalDesired;
     if (outdated.length === 0) {
-      if (live.length >= desired && healthy.every(warm))
+      if (live.length >= desired && healthy.every(warm) && this.poolReplaced(r))
         this.finish(
           r,
           r.status === 'RollbackInProgress' ? 'RollbackSuccessful' : 'Successful',
@@ -286,6 +298,30 @@ export class SimInstanceRefresh {
       this.group.terminateInstance(victim.id, `instance refresh ${r.id}: replacing`);
     }
     this.checkpoint(r);
+  }
+
+  /** The warm pool's instances that stay in it (not leaving through Warmed:Terminating*). */
+  private keptPool(): GroupMember[] {
+    return [...this.group.pool.values()].filter((m) => !m.lifecycle.startsWith('Warmed:Terminat'));
+  }
+
+  /**
+   * The warm pool's part, after the group's instances: terminates the ready pool instances of another
+   * version (the pool refills from the desired one). True once the pool holds only ready instances
+   * of the desired version, none leaving.
+   */
+  private poolReplaced(r: SimRefresh): boolean {
+    const ready = (m: GroupMember) => m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running';
+    const stale = this.keptPool().filter((m) => this.versions.get(m.id) !== r.desiredVersion);
+    for (const m of stale.filter(ready)) {
+      r.replaced++;
+      this.group.terminatePoolMember(
+        m.id,
+        `instance refresh ${r.id}: a warm pool instance of version ${this.versions.get(m.id)}, replaced by version ${r.desiredVersion}`,
+      );
+    }
+    if (stale.some(ready)) this.checkpoint(r);
+    return stale.length === 0 && [...this.group.pool.values()].every(ready);
   }
 
   private mostCommonVersion(live: GroupMember[], except: string): string {

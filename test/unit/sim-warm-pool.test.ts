@@ -188,3 +188,57 @@ describe('warm pool: size and termination (API_PutWarmPool, API_DeleteWarmPool)'
     expect(cloud.group.stats.hookTimeouts).toBe(0);
   });
 });
+
+describe('warm pool: Warmed:Stopped follows EC2 (warm-pool-instance-lifecycle)', () => {
+  it('a prepared instance stays Warmed:Pending:Proceed while EC2 stops it, and is Warmed:Stopped only once EC2 says stopped', async () => {
+    const cloud = new SimCloud({
+      seed: 12,
+      zones: zoneNames(3),
+      masters: 3,
+      warmPool: { size: 3, state: 'Stopped' },
+    });
+    continueLaunches(cloud);
+    const seen = new Set<string>();
+    const wrong: string[] = [];
+    cloud.k.afterEvent = () => {
+      for (const m of cloud.group.pool.values()) {
+        const ec2 = cloud.ec2.get(m.id)?.state ?? 'gone';
+        seen.add(`${m.lifecycle} ${ec2}`);
+        if (m.lifecycle === 'Warmed:Stopped' && ec2 !== 'stopped')
+          wrong.push(`${m.id} Warmed:Stopped, EC2 ${ec2}`);
+      }
+    };
+    await runFor(cloud, 8 * MIN);
+    expect(wrong).toEqual([]);
+    // the window exists: proceeding while EC2 is still stopping
+    expect(seen).toContain('Warmed:Pending:Proceed stopping');
+    expect(poolStates(cloud)).toEqual(['Warmed:Stopped', 'Warmed:Stopped', 'Warmed:Stopped']);
+  });
+
+  it('the group does not take an instance still stopping (not yet ready): it launches fresh, and the pool instance still reaches Warmed:Stopped', async () => {
+    const cloud = new SimCloud({
+      seed: 13,
+      zones: zoneNames(3),
+      masters: 3,
+      warmPool: { size: 1, state: 'Stopped' },
+    });
+    continueLaunches(cloud);
+    const stopping = () =>
+      [...cloud.group.pool.values()].find(
+        (m) => m.lifecycle === 'Warmed:Pending:Proceed' && cloud.ec2.get(m.id)?.state === 'stopping',
+      );
+    await cloud.k.runUntil(cloud.k.now() + 10 * MIN, () => stopping() !== undefined);
+    const pooled = stopping()!;
+    expect(pooled).toBeDefined();
+    // lose the master of the pool instance's zone while it is stopping
+    const victim = [...cloud.group.members.values()].find((m) => m.zone === pooled.zone)!;
+    const cold = cloud.group.stats.coldStarts;
+    cloud.ec2.terminate(victim.id);
+    await cloud.k.runUntil(cloud.k.now() + 2 * MIN, () => cloud.group.stats.coldStarts > cold);
+    expect(cloud.group.stats).toMatchObject({ warmStarts: 0, coldStarts: cold + 1 });
+    expect(cloud.group.members.has(pooled.id)).toBe(false);
+    await runFor(cloud, 2 * MIN);
+    expect(cloud.group.pool.get(pooled.id)?.lifecycle).toBe('Warmed:Stopped');
+    expect(cloud.ec2.get(pooled.id)?.state).toBe('stopped');
+  });
+});

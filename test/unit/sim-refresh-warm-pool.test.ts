@@ -1,0 +1,88 @@
+/**
+ * An instance refresh of a group with a warm pool, as AWS documents it (ec2-auto-scaling-warm-pools,
+ * "Update the instances in a warm pool"): "An instance refresh first replaces InService instances.
+ * Then it replaces instances in the warm pool." So after a successful refresh no pool instance of the
+ * old launch template version is left for the group to take into service later.
+ */
+import { describe, expect, it } from 'vitest';
+import { reconcilePass } from '../../src/heal/reconcile.js';
+import { SimCloud } from '../../src/sim/cloud.js';
+import { SimInstanceRefresh } from '../../src/sim/instance-refresh.js';
+import { ReconcilerLambda } from '../../src/sim/lambda.js';
+import { zoneNames } from '../../src/sim/run.js';
+import { masterRefreshPreferences } from '../../src/upgrade/plan.js';
+
+const MIN = 60_000;
+
+async function refreshedWithPool(seed: number, size: number, zones = 3) {
+  const cloud = new SimCloud({
+    seed,
+    zones: zoneNames(zones),
+    masters: 3,
+    warmPool: { size, state: 'Stopped' },
+  });
+  new ReconcilerLambda(cloud, reconcilePass);
+  const refresh = new SimInstanceRefresh(cloud);
+  await cloud.k.runUntil(cloud.k.now() + 20 * MIN);
+  const before = [...cloud.group.pool.values()];
+  expect(before.map((m) => m.lifecycle)).toEqual(Array(size).fill('Warmed:Stopped'));
+  expect(before.map((m) => refresh.versions.get(m.id))).toEqual(Array(size).fill('1'));
+  // the provisioner's apply writes version 2; the upgrade starts the refresh
+  refresh.setLaunchTemplateVersion('2');
+  const id = refresh.start('2', masterRefreshPreferences(3));
+  // the group's instances come first: while any is outdated, the old pool instances are still there
+  let poolTouchedEarly = false;
+  cloud.k.afterEvent = () => {
+    const live = cloud.group.active();
+    const outdatedLive = live.some((m) => refresh.versions.get(m.id) !== '2');
+    const leftPool = before.some((m) => cloud.group.pool.get(m.id)?.lifecycle.startsWith('Warmed:Terminat'));
+    if (outdatedLive && leftPool) poolTouchedEarly = true;
+  };
+  const done = () => refresh.refreshes.find((r) => r.id === id)?.status;
+  await cloud.k.runUntil(cloud.k.now() + 180 * MIN, () => done() === 'Successful' || done() === 'Failed');
+  cloud.k.afterEvent = undefined;
+  return { cloud, refresh, before, status: done(), poolTouchedEarly };
+}
+
+describe('instance refresh with a warm pool', () => {
+  it('replaces the group instances first, then the pool: none of the old version is left when it succeeds', async () => {
+    // 3 masters in 4 zones, a pool instance in each: the refresh's replacement launches go to the
+    // masters' zones (and may take the pool instance there), never to the fourth, whose old pool
+    // instance only the pool's own replacement removes
+    const { cloud, refresh, before, status, poolTouchedEarly } = await refreshedWithPool(31, 4, 4);
+    expect(status).toBe('Successful');
+    expect(poolTouchedEarly).toBe(false);
+    const live = cloud.group.active();
+    expect(live.map((m) => refresh.versions.get(m.id))).toEqual(['2', '2', '2']);
+    const pool = [...cloud.group.pool.values()];
+    expect(pool.map((m) => refresh.versions.get(m.id))).toEqual(['2', '2', '2', '2']);
+    expect(pool.map((m) => m.lifecycle)).toEqual(Array(4).fill('Warmed:Stopped'));
+    // the old pool instances are gone (not merely moved into the group: the group is all version 2)
+    for (const m of before) expect(cloud.ec2.get(m.id)?.state).toBe('terminated');
+    const view = refresh.describe()[0]!;
+    expect(view).toMatchObject({ status: 'Successful', percentageComplete: 100, instancesToUpdate: 0 });
+  });
+
+  it('after it, the masters lost one after another are all replaced from pool instances of the new version', async () => {
+    const { cloud, refresh, status } = await refreshedWithPool(32, 4, 4);
+    expect(status).toBe('Successful');
+    // each replacement goes to an emptiest zone (the fourth, without a master, or the lost one's),
+    // taking the pool instance there; four losses in a row reach the fourth zone's instance too
+    const taken: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const before = new Set(cloud.group.active().map((m) => m.id));
+      const warm = cloud.group.stats.warmStarts;
+      cloud.ec2.terminate([...before][0]!);
+      await cloud.k.runUntil(cloud.k.now() + 5 * MIN, () => cloud.group.stats.warmStarts > warm);
+      taken.push(
+        ...cloud.group
+          .active()
+          .filter((m) => !before.has(m.id))
+          .map((m) => m.id),
+      );
+      await cloud.k.runUntil(cloud.k.now() + 10 * MIN);
+    }
+    expect(taken).toHaveLength(4);
+    expect(taken.map((id) => refresh.versions.get(id))).toEqual(['2', '2', '2', '2']);
+  });
+});
