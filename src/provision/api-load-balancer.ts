@@ -11,13 +11,11 @@ import {
   type DesiredListener,
   type DesiredLoadBalancer,
   type DesiredTargetGroup,
+  endpointLoadBalancer,
   listenerKind,
-  loadBalancerKind,
   targetGroupKind,
 } from './load-balancer.js';
 import { type Desired, desire, ownerTags } from './resource.js';
-
-export const CROSS_ZONE = 'load_balancing.cross_zone.enabled';
 
 export function desiredApiLoadBalancer(
   spec: ClusterSpec,
@@ -26,21 +24,14 @@ export function desiredApiLoadBalancer(
   const names = resourceNames(spec.name);
   const tags = ownerTags(spec);
   return [
-    desire(
-      loadBalancerKind,
-      'lb/api',
-      `API load balancer ${names.apiLoadBalancer} (${spec.apiEndpoint.scheme})`,
-      {
-        name: names.apiLoadBalancer,
-        scheme: spec.apiEndpoint.scheme,
-        subnets,
-        securityGroups: ['sg/lb'],
-        attributes: { [CROSS_ZONE]: 'true' },
-        tags,
-        replaceIsDestructive:
-          'replacing the API load balancer changes the API endpoint every node and kubeconfig uses',
-      },
-    ),
+    endpointLoadBalancer('lb/api', 'API', {
+      name: names.apiLoadBalancer,
+      scheme: spec.apiEndpoint.scheme,
+      subnets,
+      tags,
+      replaceIsDestructive:
+        'replacing the API load balancer changes the API endpoint every node and kubeconfig uses',
+    }),
     desire(
       targetGroupKind,
       'tg/api',

@@ -30,6 +30,8 @@ import type { Tags } from '../adapters/aws/tags.js';
 import { retryDependency, subnetKind, vpcKind } from './network.js';
 import {
   type Context,
+  type Desired,
+  desire,
   diff,
   type Found,
   isOwned,
@@ -38,6 +40,9 @@ import {
   tagChanges,
 } from './resource.js';
 import { securityGroupKind } from './security-groups.js';
+
+/** The load balancer attribute that lets each zone's node send traffic to the targets of every zone. */
+export const CROSS_ZONE = 'load_balancing.cross_zone.enabled';
 
 export interface DesiredLoadBalancer {
   name: string;
@@ -64,6 +69,27 @@ export interface DesiredListener {
   protocol: string;
   targetGroup: string;
   tags: Tags;
+}
+
+/**
+ * One of the cluster's endpoints (the API's, the services'): a network load balancer behind the load
+ * balancers' security group (sg/lb), cross-zone on, so a zone with no healthy target still answers.
+ * `what` names it in the plan: "<what> load balancer <name> (<scheme>)".
+ */
+export function endpointLoadBalancer(
+  key: string,
+  what: string,
+  lb: Pick<DesiredLoadBalancer, 'name' | 'scheme' | 'subnets' | 'tags' | 'replaceIsDestructive'>,
+): Desired<DesiredLoadBalancer> {
+  return desire(loadBalancerKind, key, `${what} load balancer ${lb.name} (${lb.scheme})`, {
+    name: lb.name,
+    scheme: lb.scheme,
+    subnets: lb.subnets,
+    securityGroups: ['sg/lb'],
+    attributes: { [CROSS_ZONE]: 'true' },
+    tags: lb.tags,
+    ...(lb.replaceIsDestructive ? { replaceIsDestructive: lb.replaceIsDestructive } : {}),
+  });
 }
 
 interface ElbState {

@@ -5,13 +5,12 @@
 
 import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { resourceNames } from '../contract/names.js';
-import { CROSS_ZONE } from './api-load-balancer.js';
 import {
   type DesiredListener,
   type DesiredLoadBalancer,
   type DesiredTargetGroup,
+  endpointLoadBalancer,
   listenerKind,
-  loadBalancerKind,
   targetGroupKind,
 } from './load-balancer.js';
 import { type Desired, desire, ownerTags } from './resource.js';
@@ -35,19 +34,12 @@ export function desiredServiceLoadBalancer(
   const names = resourceNames(spec.name);
   const tags = ownerTags(spec);
   return [
-    desire(
-      loadBalancerKind,
-      'lb/svc',
-      `service load balancer ${names.serviceLoadBalancer} (${spec.serviceEndpoint.scheme})`,
-      {
-        name: names.serviceLoadBalancer,
-        scheme: spec.serviceEndpoint.scheme,
-        subnets,
-        securityGroups: ['sg/lb'],
-        attributes: { [CROSS_ZONE]: 'true' },
-        tags,
-      },
-    ),
+    endpointLoadBalancer('lb/svc', 'service', {
+      name: names.serviceLoadBalancer,
+      scheme: spec.serviceEndpoint.scheme,
+      subnets,
+      tags,
+    }),
     ...spec.serviceEndpoint.ports.flatMap((p) => [
       desire(
         targetGroupKind,
