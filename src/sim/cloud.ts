@@ -214,6 +214,8 @@ export class SimCloud {
       memberUnhealthyMs: opts.memberUnhealthyMs ?? 120_000,
       bootTimeoutMs: Math.max(hb, 900_000),
       learnerMaxLag: 100,
+      // As reconcilerConfigFromSpec: whether the master group has a warm pool (its size above 0).
+      masterWarmPool: (opts.warmPool?.size ?? 0) > 0,
       ...(opts.backupBucket ? { backupBucket: opts.backupBucket } : {}),
     };
     this.ssm.put(configParameter(cluster), JSON.stringify(this.config));
@@ -492,13 +494,14 @@ export class SimCloud {
           this.real ? k.realIo(() => new Promise<void>((r) => setTimeout(r, ms))) : k.sleep(ms),
       },
       fleet: {
-        describeGroup: (name) =>
+        describeGroup: (name, o) =>
           call('autoscaling', 'describeGroup', () => {
             const g = group(name);
             if (!g) return { name, desired: 0, instances: [] };
-            // DescribeAutoScalingGroups, then DescribeWarmPool: the pool's Warmed:* instances too.
+            // DescribeAutoScalingGroups, then DescribeWarmPool (unless the caller says the group has
+            // no pool, as the AWS adapter skips it): the pool's Warmed:* instances too.
             const d = g.describe();
-            return { ...d, instances: [...d.instances, ...g.describeWarmPool()] };
+            return o?.warmPool === false ? d : { ...d, instances: [...d.instances, ...g.describeWarmPool()] };
           }),
         completeLifecycleAction: (name, id, hook, result) =>
           call('autoscaling', 'completeLifecycleAction', () => {

@@ -242,3 +242,26 @@ describe('warm pool: Warmed:Stopped follows EC2 (warm-pool-instance-lifecycle)',
     expect(cloud.ec2.get(pooled.id)?.state).toBe('stopped');
   });
 });
+
+describe('warm pool: the reconciler reads it only when the configuration says there is one', () => {
+  it("the simulated configuration says so as the provisioner's does, and the fleet port leaves the pool out when told", async () => {
+    expect(new SimCloud({ seed: 14, zones: zoneNames(3), masters: 3 }).config.masterWarmPool).toBe(false);
+    const cloud = new SimCloud({
+      seed: 14,
+      zones: zoneNames(3),
+      masters: 3,
+      warmPool: { size: 2, state: 'Stopped' },
+    });
+    expect(cloud.config.masterWarmPool).toBe(true);
+    await runFor(cloud, 60_000);
+    const ports = cloud.ports({ crashAfter: undefined, mutations: 0, dead: false, onCrash: () => {} });
+    const read = async (warmPool: boolean | undefined) => {
+      const p = ports.fleet.describeGroup(cloud.config.masterGroupName, { warmPool });
+      await runFor(cloud, 1_000);
+      return (await p).instances.filter((i) => i.lifecycleState.startsWith('Warmed:')).length;
+    };
+    expect(await read(undefined)).toBe(2);
+    expect(await read(true)).toBe(2);
+    expect(await read(false)).toBe(0);
+  });
+});
