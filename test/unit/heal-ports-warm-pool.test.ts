@@ -99,6 +99,45 @@ describe('FleetPort.describeGroup (AWS)', () => {
     expect(as.commandCalls(DescribeWarmPoolCommand).map((c) => c.args[0].input.MaxRecords)).toEqual([50, 50]);
   });
 
+  it("reads every page of DescribeInstances for the pool's instances, as for the group's", async () => {
+    const autoScaling = new AutoScalingClient({ region: 'eu-west-1' });
+    const ec2 = new EC2Client({ region: 'eu-west-1' });
+    const as = mockClient(autoScaling);
+    as.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [GROUP] });
+    as.on(DescribeWarmPoolCommand).resolves({
+      Instances: ['2', '3'].map((n) => ({
+        InstanceId: `i-0000000000000000${n}`,
+        AvailabilityZone: 'eu-west-1b',
+        LifecycleState: 'Warmed:Stopped' as const,
+        HealthStatus: 'Healthy',
+        ProtectedFromScaleIn: false,
+      })),
+    });
+    // One instance a page: EC2 may split any DescribeInstances answer.
+    mockClient(ec2)
+      .on(DescribeInstancesCommand)
+      .callsFake(async (input: { InstanceIds?: string[]; NextToken?: string }) => {
+        const ids = input.InstanceIds ?? [];
+        const at = Number(input.NextToken ?? 0);
+        return {
+          Reservations: [
+            {
+              Instances: [
+                { InstanceId: ids[at], PrivateIpAddress: `10.0.0.${at}`, LaunchTime: new Date(1_000) },
+              ],
+            },
+          ],
+          ...(at + 1 < ids.length ? { NextToken: String(at + 1) } : {}),
+        };
+      });
+    const g = await createFleetPort(autoScaling, ec2, () => 'hook').describeGroup('c-masters');
+    expect(g.instances.map((i) => [i.instanceId, i.privateIp])).toEqual([
+      ['i-00000000000000001', '10.0.0.0'],
+      ['i-00000000000000002', '10.0.0.0'],
+      ['i-00000000000000003', '10.0.0.1'],
+    ]);
+  });
+
   it('DescribeWarmPool denied (a cluster stack without it): the group instances and a warning, not a failed pass', async () => {
     const autoScaling = new AutoScalingClient({ region: 'eu-west-1' });
     const ec2 = new EC2Client({ region: 'eu-west-1' });

@@ -7,13 +7,12 @@
 import { request } from 'node:https';
 import {
   type AutoScalingClient,
+  type Instance as AutoScalingInstance,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
   SetInstanceHealthCommand,
-  type TagDescription,
-  type Instance as WarmPoolInstance,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
@@ -56,8 +55,40 @@ export interface GroupInfo {
   instances: FleetInstance[];
 }
 
-const tagsOf = (tags: TagDescription[] | undefined): Record<string, string> =>
+const tagsOf = (tags: Array<{ Key?: string; Value?: string }> | undefined): Record<string, string> =>
   Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+
+/**
+ * Auto Scaling's instances (a group's or its warm pool's: the same shape) as the fleet sees them,
+ * with private IP and launch time from EC2 (DescribeInstances, every page). `state`: the lifecycle
+ * state assumed for an instance Auto Scaling gives none for.
+ */
+async function fleetInstances(
+  ec2: EC2Client,
+  members: AutoScalingInstance[],
+  state: LifecycleState,
+): Promise<FleetInstance[]> {
+  const details = new Map<string, { ip: string | undefined; launch: number }>();
+  const ids = members.map((i) => i.InstanceId!).filter(Boolean);
+  if (ids.length > 0) {
+    let token: string | undefined;
+    do {
+      const r = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids, NextToken: token }));
+      for (const res of r.Reservations ?? [])
+        for (const i of res.Instances ?? [])
+          details.set(i.InstanceId!, { ip: i.PrivateIpAddress, launch: i.LaunchTime?.getTime() ?? 0 });
+      token = r.NextToken;
+    } while (token);
+  }
+  return members.map((i) => ({
+    instanceId: i.InstanceId!,
+    zone: i.AvailabilityZone ?? '',
+    privateIp: details.get(i.InstanceId!)?.ip,
+    lifecycleState: (i.LifecycleState ?? state) as LifecycleState,
+    health: i.HealthStatus === 'Unhealthy' ? 'Unhealthy' : 'Healthy',
+    launchTime: details.get(i.InstanceId!)?.launch ?? 0,
+  }));
+}
 
 /** The group, its tags and its instances (private IP and launch time from EC2). Throws GroupNotFoundError. */
 export async function describeGroupWithTags(
@@ -70,33 +101,11 @@ export async function describeGroupWithTags(
   );
   const group = out.AutoScalingGroups?.[0];
   if (!group) throw new GroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
-  const members = group.Instances ?? [];
-  const details = new Map<string, { ip: string | undefined; launch: number }>();
-  const ids = members.map((i) => i.InstanceId!).filter(Boolean);
-  if (ids.length > 0) {
-    let token: string | undefined;
-    do {
-      const r = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids, NextToken: token }));
-      for (const res of r.Reservations ?? []) {
-        for (const i of res.Instances ?? []) {
-          details.set(i.InstanceId!, { ip: i.PrivateIpAddress, launch: i.LaunchTime?.getTime() ?? 0 });
-        }
-      }
-      token = r.NextToken;
-    } while (token);
-  }
   return {
     name: groupName,
     desired: group.DesiredCapacity ?? 0,
     tags: tagsOf(group.Tags),
-    instances: members.map((i) => ({
-      instanceId: i.InstanceId!,
-      zone: i.AvailabilityZone ?? '',
-      privateIp: details.get(i.InstanceId!)?.ip,
-      lifecycleState: (i.LifecycleState ?? 'Pending') as LifecycleState,
-      health: i.HealthStatus === 'Unhealthy' ? 'Unhealthy' : 'Healthy',
-      launchTime: details.get(i.InstanceId!)?.launch ?? 0,
-    })),
+    instances: await fleetInstances(ec2, group.Instances ?? [], 'Pending'),
   };
 }
 
@@ -109,7 +118,7 @@ export async function describeWarmPoolInstances(
   ec2: EC2Client,
   groupName: string,
 ): Promise<FleetInstance[]> {
-  const pool: WarmPoolInstance[] = [];
+  const pool: AutoScalingInstance[] = [];
   let token: string | undefined;
   do {
     const r = await autoScaling.send(
@@ -122,22 +131,7 @@ export async function describeWarmPoolInstances(
     pool.push(...(r.Instances ?? []));
     token = r.NextToken;
   } while (token);
-  const ids = pool.map((i) => i.InstanceId!).filter(Boolean);
-  const details = new Map<string, { ip: string | undefined; launch: number }>();
-  if (ids.length > 0) {
-    const r = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
-    for (const res of r.Reservations ?? [])
-      for (const i of res.Instances ?? [])
-        details.set(i.InstanceId!, { ip: i.PrivateIpAddress, launch: i.LaunchTime?.getTime() ?? 0 });
-  }
-  return pool.map((i) => ({
-    instanceId: i.InstanceId!,
-    zone: i.AvailabilityZone ?? '',
-    privateIp: details.get(i.InstanceId!)?.ip,
-    lifecycleState: (i.LifecycleState ?? 'Warmed:Pending') as LifecycleState,
-    health: i.HealthStatus === 'Unhealthy' ? 'Unhealthy' : 'Healthy',
-    launchTime: details.get(i.InstanceId!)?.launch ?? 0,
-  }));
+  return fleetInstances(ec2, pool, 'Warmed:Pending');
 }
 
 /** One instance's tags and EC2 state, or undefined when EC2 no longer knows it. */
@@ -151,7 +145,7 @@ export async function describeInstance(
     if (!i) return undefined;
     return {
       state: i.State?.Name ?? 'unknown',
-      tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+      tags: tagsOf(i.Tags),
     };
   } catch (e) {
     if (isNotFound(e)) return undefined;
