@@ -3,16 +3,10 @@
  * the Lambda; the simulator implements the same interfaces, so the reconciler runs unchanged in both.
  */
 import type { LifecycleHook } from './actions.js';
-import type { LifecycleState, TargetHealthState } from './observed.js';
+import type { ObservedInstance, TargetHealthState } from './observed.js';
 
-export interface FleetInstance {
-  instanceId: string;
-  zone: string;
-  privateIp: string | undefined;
-  lifecycleState: LifecycleState;
-  health: 'Healthy' | 'Unhealthy';
-  launchTime: number;
-}
+/** An instance as Auto Scaling and EC2 report it: the observed instance before the pass probes it. */
+export type FleetInstance = Omit<ObservedInstance, 'apiReady' | 'bootFailed'>;
 
 /** The master Auto Scaling group (and the worker group for worker hooks). */
 export interface FleetPort {
