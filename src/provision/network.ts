@@ -42,6 +42,7 @@ import { RESOURCE_TAG } from '../contract/names.js';
 import { CLUSTER_TAG } from '../contract/protocol.js';
 import {
   type Context,
+  type Desired,
   diff,
   type Found,
   isOwned,
@@ -56,6 +57,38 @@ const keyOf = (tags: Tags) => tags[RESOURCE_TAG] ?? '';
 /** Filters again on the cluster tag: some endpoints (moto's DescribeNatGateways) ignore tag filters. */
 const ofCluster = <T extends { tags: Tags }>(ctx: Context, items: T[]) =>
   items.filter((i) => i.tags[CLUSTER_TAG] === ctx.cluster);
+
+/**
+ * The cluster's resources of one network kind as found: keyed by their resource tag (`key` for one
+ * without it), owned when tripod's tags say so; references: `attrs`, by default the id.
+ */
+function foundOf<T extends { id: string; tags: Tags }>(
+  ctx: Context,
+  kind: string,
+  items: T[],
+  describe: (item: T) => { key: string; title: string; attrs?: Record<string, string> },
+): Array<Found<T>> {
+  return ofCluster(ctx, items).map((item) => {
+    const { key, title, attrs } = describe(item);
+    return {
+      key: keyOf(item.tags) || key,
+      kind,
+      title,
+      id: item.id,
+      owned: isOwned(item.tags, ctx.cluster),
+      attrs: attrs ?? { id: item.id },
+      actual: item,
+    };
+  });
+}
+
+/** A network resource apply has just created (its references: `attrs`, by default the id). */
+const created = <T extends { id: string }>(
+  kind: string,
+  d: Desired<unknown>,
+  item: T,
+  attrs: Record<string, string> = { id: item.id },
+): Found<T> => ({ key: d.key, kind, title: d.title, id: item.id, owned: true, attrs, actual: item });
 
 // ---------- CIDR arithmetic ----------
 
@@ -100,15 +133,10 @@ export const vpcKind: ResourceKind<DesiredVpc, Vpc> = {
   group: 'network',
   dependsOn: [],
   async find(ctx) {
-    const vpcs = ofCluster(ctx, await findVpcs(ctx.aws, clusterFilter(ctx)));
-    return vpcs.map((v) => ({
-      key: keyOf(v.tags) || 'vpc',
-      kind: 'vpc',
+    return foundOf(ctx, 'vpc', await findVpcs(ctx.aws, clusterFilter(ctx)), (v) => ({
+      key: 'vpc',
       title: `VPC ${v.cidr}`,
-      id: v.id,
-      owned: isOwned(v.tags, ctx.cluster),
       attrs: { id: v.id, cidr: v.cidr },
-      actual: v,
     }));
   },
   compare(d, f) {
@@ -124,8 +152,7 @@ export const vpcKind: ResourceKind<DesiredVpc, Vpc> = {
     };
   },
   async create(ctx, d) {
-    const v = await createVpc(ctx.aws, d.value.cidr, d.value.tags);
-    return { key: d.key, kind: 'vpc', title: d.title, id: v.id, owned: true, attrs: { id: v.id }, actual: v };
+    return created('vpc', d, await createVpc(ctx.aws, d.value.cidr, d.value.tags));
   },
   async update(ctx, d, f) {
     await tagResources(ctx.aws, [f.id], missingTags(d.value.tags, f.actual.tags));
@@ -172,15 +199,9 @@ export const internetGatewayKind: ResourceKind<DesiredInternetGateway, InternetG
   group: 'network',
   dependsOn: [vpcKind],
   async find(ctx) {
-    const igws = ofCluster(ctx, await findInternetGateways(ctx.aws, clusterFilter(ctx)));
-    return igws.map((g) => ({
-      key: keyOf(g.tags) || 'igw',
-      kind: 'internet-gateway',
+    return foundOf(ctx, 'internet-gateway', await findInternetGateways(ctx.aws, clusterFilter(ctx)), () => ({
+      key: 'igw',
       title: 'internet gateway',
-      id: g.id,
-      owned: isOwned(g.tags, ctx.cluster),
-      attrs: { id: g.id },
-      actual: g,
     }));
   },
   compare(d, f, refs) {
@@ -189,16 +210,11 @@ export const internetGatewayKind: ResourceKind<DesiredInternetGateway, InternetG
     };
   },
   async create(ctx, d) {
-    const g = await createInternetGateway(ctx.aws, ctx.refs.need('vpc'), d.value.tags);
-    return {
-      key: d.key,
-      kind: 'internet-gateway',
-      title: d.title,
-      id: g.id,
-      owned: true,
-      attrs: { id: g.id },
-      actual: g,
-    };
+    return created(
+      'internet-gateway',
+      d,
+      await createInternetGateway(ctx.aws, ctx.refs.need('vpc'), d.value.tags),
+    );
   },
   async update(ctx, d, f) {
     const vpc = ctx.refs.need('vpc');
@@ -225,15 +241,10 @@ export const subnetKind: ResourceKind<DesiredSubnet, Subnet> = {
   group: 'network',
   dependsOn: [vpcKind],
   async find(ctx) {
-    const subnets = ofCluster(ctx, await findSubnets(ctx.aws, { filters: clusterFilter(ctx) }));
-    return subnets.map((s) => ({
-      key: keyOf(s.tags) || `subnet/${s.id}`,
-      kind: 'subnet',
+    return foundOf(ctx, 'subnet', await findSubnets(ctx.aws, { filters: clusterFilter(ctx) }), (s) => ({
+      key: `subnet/${s.id}`,
       title: `subnet ${s.zone} ${s.cidr}`,
-      id: s.id,
-      owned: isOwned(s.tags, ctx.cluster),
       attrs: { id: s.id, zone: s.zone },
-      actual: s,
     }));
   },
   compare(d, f, refs) {
@@ -257,15 +268,7 @@ export const subnetKind: ResourceKind<DesiredSubnet, Subnet> = {
       mapPublicIp: d.value.public,
       tags: d.value.tags,
     });
-    return {
-      key: d.key,
-      kind: 'subnet',
-      title: d.title,
-      id: s.id,
-      owned: true,
-      attrs: { id: s.id },
-      actual: s,
-    };
+    return created('subnet', d, s);
   },
   async update(ctx, d, f) {
     if (f.actual.mapPublicIp !== d.value.public) await setSubnetPublicIp(ctx.aws, f.id, d.value.public);
@@ -298,15 +301,10 @@ export const natGatewayKind: ResourceKind<DesiredNatGateway, NatGateway> = {
   // A public NAT gateway needs the VPC's internet gateway attached.
   dependsOn: [subnetKind, internetGatewayKind],
   async find(ctx) {
-    const nats = ofCluster(ctx, await findNatGateways(ctx.aws, clusterFilter(ctx)));
-    return nats.map((n) => ({
-      key: keyOf(n.tags) || `nat/${n.id}`,
-      kind: 'nat-gateway',
-      title: `NAT gateway`,
-      id: n.id,
-      owned: isOwned(n.tags, ctx.cluster),
+    return foundOf(ctx, 'nat-gateway', await findNatGateways(ctx.aws, clusterFilter(ctx)), (n) => ({
+      key: `nat/${n.id}`,
+      title: 'NAT gateway',
       attrs: natAttrs(n.id, n.publicIps[0]),
-      actual: n,
     }));
   },
   compare(d, f, refs) {
@@ -337,15 +335,7 @@ export const natGatewayKind: ResourceKind<DesiredNatGateway, NatGateway> = {
     });
     ctx.progress(`waiting for NAT gateway ${n.id} in ${d.value.zone} to be available`);
     await waitNatGateway(ctx.aws, n.id, 'available', ctx.timeouts.natGatewayMs);
-    return {
-      key: d.key,
-      kind: 'nat-gateway',
-      title: d.title,
-      id: n.id,
-      owned: true,
-      attrs: natAttrs(n.id, n.publicIps[0] ?? eip.publicIp),
-      actual: n,
-    };
+    return created('nat-gateway', d, n, natAttrs(n.id, n.publicIps[0] ?? eip.publicIp));
   },
   async update() {
     return undefined;
@@ -391,15 +381,9 @@ export const routeTableKind: ResourceKind<DesiredRouteTable, RouteTable> = {
   group: 'network',
   dependsOn: [vpcKind, subnetKind, internetGatewayKind, natGatewayKind],
   async find(ctx) {
-    const tables = ofCluster(ctx, await findRouteTables(ctx.aws, clusterFilter(ctx)));
-    return tables.map((t) => ({
-      key: keyOf(t.tags) || `rtb/${t.id}`,
-      kind: 'route-table',
+    return foundOf(ctx, 'route-table', await findRouteTables(ctx.aws, clusterFilter(ctx)), (t) => ({
+      key: `rtb/${t.id}`,
       title: 'route table',
-      id: t.id,
-      owned: isOwned(t.tags, ctx.cluster),
-      attrs: { id: t.id },
-      actual: t,
     }));
   },
   compare(d, f, refs) {
@@ -428,15 +412,7 @@ export const routeTableKind: ResourceKind<DesiredRouteTable, RouteTable> = {
       associations: [],
       tags: d.value.tags,
     };
-    const found: Found<RouteTable> = {
-      key: d.key,
-      kind: 'route-table',
-      title: d.title,
-      id,
-      owned: true,
-      attrs: { id },
-      actual: table,
-    };
+    const found = created('route-table', d, table);
     await this.update(ctx, d, found);
     return found;
   },
