@@ -65,6 +65,10 @@ export function buildRoster(
   const byId = new Map(instances.map((i) => [i.instanceId, i]));
   const byPeer = new Map<string, ObservedInstance>();
   for (const i of instances) {
+    // A pool instance is never a learner's: learners are added for Pending:Wait masters only, and
+    // one in the pool may have been given the IP of a master that died before its learner started
+    // (test/unit/roster-warm-pool.test.ts). That learner must stay a stray, or it blocks every join.
+    if (isWarm(i)) continue;
     const url = instancePeerURL(i, config);
     // A terminated instance's IP may be reused by a new one: the live one wins.
     if (url && (!byPeer.has(url) || !isGone(i))) byPeer.set(url, i);
