@@ -16,7 +16,7 @@ import {
   parseBackupStatus,
   snapshotInFlight,
 } from './backup-policy.js';
-import { backupSchedule, type ReconcilerConfig, readsMasterWarmPool } from './config.js';
+import { backupSchedule, type ReconcilerConfig } from './config.js';
 import type { SnapshotRequestDetail } from './events.js';
 import { candidateEndpoints, observeEtcd } from './observe.js';
 import type { BackupPort, EtcdPort, FleetPort, ParameterPort } from './ports.js';
@@ -140,9 +140,8 @@ export async function takeSnapshot(
   const started = ports.now();
   try {
     if (!store) throw new Error('no backup bucket configured');
-    const group = await ports.fleet.describeGroup(config.masterGroupName, {
-      warmPool: readsMasterWarmPool(config),
-    });
+    // Only etcd's client endpoints are wanted, and a warm pool instance runs no etcd: no DescribeWarmPool.
+    const group = await ports.fleet.describeGroup(config.masterGroupName, { warmPool: false });
     const seen = await observeEtcd(ports.etcd, candidateEndpoints(group.instances, config));
     const from = seen.members
       .filter((m) => isHealthyVoter(m, seen) && m.clientURLs[0])
