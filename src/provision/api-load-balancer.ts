@@ -8,19 +8,14 @@ import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { resourceNames } from '../contract/names.js';
 import { API_SERVER_PORT } from '../contract/protocol.js';
 import {
-  type DesiredListener,
-  type DesiredLoadBalancer,
-  type DesiredTargetGroup,
+  type EndpointResource,
   endpointLoadBalancer,
   listenerKind,
   targetGroupKind,
 } from './load-balancer.js';
-import { type Desired, desire, ownerTags } from './resource.js';
+import { desire, ownerTags } from './resource.js';
 
-export function desiredApiLoadBalancer(
-  spec: ClusterSpec,
-  subnets: string[],
-): Array<Desired<DesiredLoadBalancer | DesiredTargetGroup | DesiredListener>> {
+export function desiredApiLoadBalancer(spec: ClusterSpec, subnets: string[]): EndpointResource[] {
   const names = resourceNames(spec.name);
   const tags = ownerTags(spec);
   return [

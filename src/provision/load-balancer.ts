@@ -92,6 +92,9 @@ export function endpointLoadBalancer(
   });
 }
 
+/** What an endpoint is made of: its load balancer, target groups and listeners. */
+export type EndpointResource = Desired<DesiredLoadBalancer | DesiredTargetGroup | DesiredListener>;
+
 interface ElbState {
   lbs: Array<LoadBalancer & { role: string; tags: Tags }>;
   tgs: Array<TargetGroup & { role: string; tags: Tags }>;

@@ -7,13 +7,13 @@ import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { resourceNames } from '../contract/names.js';
 import {
   type DesiredListener,
-  type DesiredLoadBalancer,
   type DesiredTargetGroup,
+  type EndpointResource,
   endpointLoadBalancer,
   listenerKind,
   targetGroupKind,
 } from './load-balancer.js';
-import { type Desired, desire, ownerTags } from './resource.js';
+import { desire, ownerTags } from './resource.js';
 import { KUBE_PROXY_HEALTH_PORT } from './security-groups.js';
 
 /**
@@ -27,10 +27,7 @@ export function serviceHealthCheck(protocol: 'TCP' | 'UDP' | 'TCP_UDP'): Desired
     : { protocol: 'HTTP', path: '/healthz', port: String(KUBE_PROXY_HEALTH_PORT) };
 }
 
-export function desiredServiceLoadBalancer(
-  spec: ClusterSpec,
-  subnets: string[],
-): Array<Desired<DesiredLoadBalancer | DesiredTargetGroup | DesiredListener>> {
+export function desiredServiceLoadBalancer(spec: ClusterSpec, subnets: string[]): EndpointResource[] {
   const names = resourceNames(spec.name);
   const tags = ownerTags(spec);
   return [
