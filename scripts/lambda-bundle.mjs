@@ -116,16 +116,24 @@ export const noInstanceMetadataRegion = {
 
 /**
  * Every SDK client carries its own copy of two small modules that are byte for byte the same in each
- * client (no imports of their own but each other, no module state: functions that copy the auth
- * scheme settings to and from the runtime extension configuration). A client's relative import of one
- * of them resolves to the first client's copy when both clients' copies of both modules are identical,
- * so the bundle holds them once instead of once per client (~1.8 KB for four clients).
+ * client (no module state: functions that copy the auth scheme settings to and from the runtime
+ * extension configuration). A client's relative import of one of them resolves to the first client's
+ * copy when both clients' copies of both modules are identical, so the bundle holds them once instead
+ * of once per client (~1.8 KB for four clients). runtimeExtensions.js also imports packages by bare
+ * name (@aws-sdk/core/client, @smithy/core/client, ...), which resolve from the directory of the copy
+ * bundled: a client with packages of its own (a nested node_modules, as npm installs when clients need
+ * different versions) keeps its own copy, and none is shared with it
+ * (test/unit/lambda-bundle-shared-modules.test.ts).
  */
 const SHARED_CLIENT_MODULES = ['runtimeExtensions.js', 'auth/httpAuthExtensionConfiguration.js'];
 export const sharedClientModules = {
   name: 'shared-client-modules',
   setup(build) {
+    // dist-es's package has a node_modules of its own: its bare imports resolve apart from the others'.
+    const ownPackages = (dist) => existsSync(join(dist, '..', 'node_modules'));
     const sameCopies = (a, b) =>
+      !ownPackages(a) &&
+      !ownPackages(b) &&
       SHARED_CLIENT_MODULES.every((m) => {
         const [x, y] = [join(a, m), join(b, m)];
         return existsSync(x) && existsSync(y) && readFileSync(x).equals(readFileSync(y));
