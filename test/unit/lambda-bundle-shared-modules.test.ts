@@ -25,7 +25,7 @@ const put = (path: string, text: string) => {
 
 // Two clients with byte-identical modules importing a package `dep`; client-b has its own `dep`.
 const RUNTIME_EXTENSIONS =
-  "import { version } from 'dep';\nimport { auth } from './auth/httpAuthExtensionConfiguration';\nexport const resolveRuntimeExtensions = () => `${version} ${auth}`;\n";
+  "import { version } from 'dep';\nimport { auth } from './auth/httpAuthExtensionConfiguration';\nexport const resolveRuntimeExtensions = () => version + ' ' + auth;\n";
 const AUTH = "export const auth = 'auth';\n";
 for (const c of ['client-a', 'client-b']) {
   put(`node_modules/@aws-sdk/${c}/dist-es/runtimeExtensions.js`, RUNTIME_EXTENSIONS);
