@@ -13,14 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type NodeRole, ROLE_SCRIPTS } from '../../src/bootstrap/render.js';
 import { NODE_DETAIL_TYPES, NODE_EVENT_SOURCE } from '../../src/contract/protocol.js';
-import { cfnTags } from '../support/iam.js';
-
-/** Parsed CloudFormation YAML: untyped by nature. */
-// biome-ignore lint/suspicious/noExplicitAny: a template is arbitrary YAML
-type Cfn = any;
-
-const TEMPLATE = 'infra/tripod-setup.yaml';
-const CLUSTER_TEMPLATE = 'infra/tripod-cluster.yaml';
+import { type Cfn, CLUSTER_TEMPLATE, cfnTags, cliOperation, TEMPLATE } from '../support/iam.js';
 
 interface Statement {
   Effect: string;
@@ -131,15 +124,6 @@ async function sdkActions(entries: string[]): Promise<Set<string>> {
   return actions;
 }
 
-const CLI_SERVICE: Record<string, string> = {
-  ssm: 'ssm',
-  s3api: 's3',
-  autoscaling: 'autoscaling',
-  elbv2: 'elasticloadbalancing',
-  events: 'events',
-  ec2: 'ec2',
-};
-
 /** IAM actions of the `aws <service> <command>` calls in the node scripts of a role. */
 function nodeScriptActions(role: NodeRole): Set<string> {
   const dir = 'src/bootstrap/scripts';
@@ -149,16 +133,8 @@ function nodeScriptActions(role: NodeRole): Set<string> {
     for (const m of readFileSync(`${dir}/${f}`, 'utf8').matchAll(
       /\baws\s+([a-z0-9]+)\s+([a-z][a-z0-9-]+)/g,
     )) {
-      const service = CLI_SERVICE[m[1]!];
-      if (!service)
-        throw new Error(
-          `${dir}/${f}: aws ${m[1]} ${m[2]}: map the CLI service "${m[1]}" to its IAM prefix here`,
-        );
-      const op = m[2]!
-        .split('-')
-        .map((w) => w[0]!.toUpperCase() + w.slice(1))
-        .join('');
-      out.add(`${service}:${op}`);
+      const { service, operation } = cliOperation(m[1]!, m[2]!, `${dir}/${f}`);
+      out.add(`${service}:${operation}`);
     }
   }
   return out;

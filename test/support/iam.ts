@@ -1167,6 +1167,23 @@ const pascal = (kebab: string) =>
     .join('');
 
 /**
+ * The IAM service and operation of `aws <cliService> <command>` (`s3api get-object`: s3, GetObject).
+ * Throws for a CLI service not mapped in CLI_SERVICE, naming the call and `where` it was found.
+ */
+export function cliOperation(
+  cliService: string,
+  command: string,
+  where?: string,
+): { service: string; operation: string } {
+  const service = CLI_SERVICE[cliService];
+  if (!service)
+    throw new Error(
+      `${where ? `${where}: ` : ''}aws ${cliService} ${command}: add the CLI service "${cliService}" to CLI_SERVICE in test/support/iam.ts`,
+    );
+  return { service, operation: pascal(command) };
+}
+
+/**
  * The stand-in logs each call as its arguments separated by \x1f, calls separated by \x1e. Options
  * become SDK input fields (`--auto-scaling-group-name x` -> AutoScalingGroupName); JSON values are parsed.
  */
@@ -1176,11 +1193,7 @@ export function cliCalls(log: string): Array<AwsCall & { region?: string }> {
     if (!record.trim()) continue;
     const [cliService, command, ...rest] = record.split('\x1f');
     if (cliService?.startsWith('--')) continue; // `aws --version`: no request
-    const service = CLI_SERVICE[cliService!];
-    if (!service)
-      throw new Error(
-        `aws ${cliService} ${command}: add the CLI service "${cliService}" to CLI_SERVICE in test/support/iam.ts`,
-      );
+    const { service, operation } = cliOperation(cliService!, command!);
     const input: Record<string, unknown> = {};
     let region: string | undefined;
     for (let i = 0; i < rest.length; i++) {
@@ -1207,7 +1220,7 @@ export function cliCalls(log: string): Array<AwsCall & { region?: string }> {
       }
     }
     if (service === 'ssm' && command === 'get-parameters') input.Names = [input.Names].flat();
-    out.push({ service, operation: pascal(command!), input, region });
+    out.push({ service, operation, input, region });
   }
   return out;
 }
