@@ -80,6 +80,22 @@ async function expectAllowed(t: ResolvedTemplate, recorded: RecordedCall[]) {
   if (denied.length > 0) throw new Error(`${denied.length} denied:\n${denied.join('\n')}`);
 }
 
+/** Clients on moto whose calls `recorder` records as `role`'s (the IAM context read through `plain`). */
+const recordedClients = (recorder: IamRecorder, role: string, plain: AwsClients, region = REGION) =>
+  createAwsClients({
+    region,
+    endpoint,
+    maxAttempts: 1,
+    credentials,
+    around: recorder.around(role, awsWorld(plain)),
+  });
+
+/** The run made each of these calls: the contract evaluated them (a run that skips one proves nothing of it). */
+function expectMade(recorded: RecordedCall[], ops: string[]) {
+  const made = new Set(recorded.map((c) => `${c.service}:${c.operation}`));
+  for (const op of ops) expect(made, op).toContain(op);
+}
+
 describe('apply and plan roles: the provisioner against moto', () => {
   const recorder = new IamRecorder(REGION, template);
   let plain: AwsClients;
@@ -88,20 +104,8 @@ describe('apply and plan roles: the provisioner against moto', () => {
   beforeAll(async () => {
     await ensureReconcilerRole(endpoint, CLUSTER);
     plain = createAwsClients({ region: REGION, endpoint, maxAttempts: 1, credentials });
-    aws = createAwsClients({
-      region: REGION,
-      endpoint,
-      maxAttempts: 1,
-      credentials,
-      around: recorder.around('apply', awsWorld(plain)),
-    });
-    planAws = createAwsClients({
-      region: REGION,
-      endpoint,
-      maxAttempts: 1,
-      credentials,
-      around: recorder.around('plan', awsWorld(plain)),
-    });
+    aws = recordedClients(recorder, 'apply', plain);
+    planAws = recordedClients(recorder, 'plan', plain);
   }, 120_000);
   afterAll(() => {
     calls.push(...recorder.calls);
@@ -122,8 +126,7 @@ describe('apply and plan roles: the provisioner against moto', () => {
     expect(update.plan.conflicts).toEqual([]);
     await applyPlan(await planCluster(aws, tagged, { reconcilerBundle: bundle }));
     await destroy(aws, tagged);
-    const ops = new Set(recorder.calls.map((c) => `${c.service}:${c.operation}`));
-    for (const op of [
+    expectMade(recorder.calls, [
       'ec2:CreateTags',
       'lambda:GetFunction',
       'autoscaling:CreateAutoScalingGroup',
@@ -131,8 +134,7 @@ describe('apply and plan roles: the provisioner against moto', () => {
       'autoscaling:PutWarmPool',
       'autoscaling:DeleteWarmPool',
       'ec2:DeleteVpc',
-    ])
-      expect(ops, op).toContain(op);
+    ]);
     const planned = new Set(recorder.calls.filter((c) => c.role === 'plan').map((c) => c.operation));
     expect(planned).toContain('GetFunction');
     expect(planned).toContain('DescribeWarmPool');
@@ -174,14 +176,7 @@ describe("admin role: the CLI's status, kubeconfig, backups and restore against 
   /** The CLI in-process with its AWS clients recorded as the admin role's (src/cli/aws-options.ts withAwsClients). */
   const admin = (...argv: string[]) =>
     withAwsClients(
-      (region) =>
-        createAwsClients({
-          region,
-          endpoint,
-          maxAttempts: 1,
-          credentials,
-          around: recorder.around('admin', awsWorld(plain)),
-        }),
+      (region) => recordedClients(recorder, 'admin', plain, region),
       () => cli(...argv, '-f', specFile),
     );
   beforeAll(async () => {
@@ -256,8 +251,7 @@ describe("admin role: the CLI's status, kubeconfig, backups and restore against 
     expect(restore.out).toContain('protected the seed');
     const cancel = await admin('restore', '--cancel', '--confirm', CLUSTER);
     expect({ code: cancel.code, err: cancel.err }).toEqual({ code: 0, err: '' });
-    const ops = new Set(recorder.calls.map((c) => `${c.service}:${c.operation}`));
-    for (const op of [
+    expectMade(recorder.calls, [
       'autoscaling:DescribeWarmPool',
       'elasticloadbalancing:DescribeLoadBalancers',
       'elasticloadbalancing:DescribeTargetHealth',
@@ -267,8 +261,7 @@ describe("admin role: the CLI's status, kubeconfig, backups and restore against 
       'ssm:DeleteParameter',
       'autoscaling:SetInstanceProtection',
       'autoscaling:UpdateAutoScalingGroup',
-    ])
-      expect(ops, op).toContain(op);
+    ]);
     await expectAllowed(template, recorder.calls);
   }, 600_000);
 });
