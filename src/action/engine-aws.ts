@@ -28,6 +28,7 @@ import { runUpgrade } from '../upgrade/run.js';
 import type { ClusterStatus, Endpoints, Engine, PlanView } from './engine.js';
 import { ActionError } from './errors.js';
 import { readStatusDocument } from './status-document.js';
+import { countPerZone } from './status-report.js';
 
 export function createAwsEngine(region: string, env: NodeJS.ProcessEnv = process.env): Engine {
   const clients = createAwsClients({
@@ -127,14 +128,12 @@ export async function readClusterStatus(clients: AwsClients, spec: ClusterSpec):
     : [];
   const doc = readStatusDocument(await parameters.get(statusParameter(spec.name)));
   const backup = await lastBackup(parameters, spec.name, config?.backupBucket);
-  const mastersPerZone: Record<string, number> = Object.fromEntries(spec.network.zones.map((z) => [z, 0]));
-  for (const i of group.instances) mastersPerZone[i.zone] = (mastersPerZone[i.zone] ?? 0) + 1;
   return {
     cluster: spec.name,
     region: spec.region,
     expectedMasters: topology.masters,
     quorum: topology.quorum,
-    mastersPerZone,
+    ...countPerZone(spec.network.zones, group.instances),
     instances: group.instances.map((i) => ({
       instanceId: i.instanceId,
       zone: i.zone,

@@ -51,8 +51,10 @@ export interface ClusterStatus {
   region: string;
   expectedMasters: number;
   quorum: number;
-  /** Zone -> master instances there. */
+  /** Zone -> master instances there (the master group's, not its warm pool's). */
   mastersPerZone: Record<string, number>;
+  /** Zone -> warm pool instances there (`masters.warmPool`: prepared, not masters); absent without any. */
+  warmPoolPerZone?: Record<string, number>;
   instances: Array<{ instanceId: string; zone: string; lifecycleState: string; health: string }>;
   targets: Array<{ instanceId: string; health: string }>;
   /** From the reconciler's status document; undefined when none was published yet. */

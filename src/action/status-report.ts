@@ -3,6 +3,7 @@
  * Pure: `assessStatus` decides pass/fail, `statusReport` renders Markdown.
  */
 import { quorumOf, type Topology } from '../cluster-spec/topology.js';
+import { isWarm } from '../heal/roster.js';
 import { mdCell, mdCode, mdText } from '../text/escape.js';
 import type { ClusterStatus } from './engine.js';
 
@@ -14,6 +15,27 @@ export interface StatusAssessment {
   healthyVoters: number;
   /** Per zone: healthy voters there and whether quorum survives losing it now. */
   zones: Array<{ zone: string; healthyVoters: number; survivesLoss: boolean }>;
+}
+
+/**
+ * Per zone of the spec (and any other zone an instance is in): the master group's instances, and
+ * apart from them its warm pool's (Warmed:*: prepared instances that are no masters until the group
+ * takes one). Pool counts only when there is one.
+ */
+export function countPerZone(
+  zones: readonly string[],
+  instances: ReadonlyArray<{ zone: string; lifecycleState: string }>,
+): Pick<ClusterStatus, 'mastersPerZone' | 'warmPoolPerZone'> {
+  const masters: Record<string, number> = Object.fromEntries(zones.map((z) => [z, 0]));
+  const pool: Record<string, number> = Object.fromEntries(zones.map((z) => [z, 0]));
+  let pooled = 0;
+  for (const i of instances) {
+    const warm = isWarm(i);
+    if (warm) pooled++;
+    const into = warm ? pool : masters;
+    into[i.zone] = (into[i.zone] ?? 0) + 1;
+  }
+  return { mastersPerZone: masters, ...(pooled > 0 ? { warmPoolPerZone: pool } : {}) };
 }
 
 export function assessStatus(s: ClusterStatus, t: Topology): StatusAssessment {
@@ -89,11 +111,11 @@ export function statusReport(s: ClusterStatus, a: StatusAssessment): string {
     '',
     '### Masters per zone',
     '',
-    '| zone | masters | healthy etcd voters | survives its loss now |',
-    '|---|---|---|---|',
+    `| zone | masters | healthy etcd voters | survives its loss now |${s.warmPoolPerZone ? ' warm pool |' : ''}`,
+    `|---|---|---|---|${s.warmPoolPerZone ? '---|' : ''}`,
     ...a.zones.map(
       (z) =>
-        `| ${mdCell(z.zone)} | ${s.mastersPerZone[z.zone] ?? 0} | ${z.healthyVoters} | ${z.survivesLoss ? 'yes' : '**NO**'} |`,
+        `| ${mdCell(z.zone)} | ${s.mastersPerZone[z.zone] ?? 0} | ${z.healthyVoters} | ${z.survivesLoss ? 'yes' : '**NO**'} |${s.warmPoolPerZone ? ` ${s.warmPoolPerZone[z.zone] ?? 0} |` : ''}`,
     ),
     '',
     '### Instances',
@@ -232,12 +254,13 @@ export function statusText(
   out.push('Masters per zone');
   out.push(
     ...table(
-      ['zone', 'masters', 'healthy voters', 'survives its loss'],
+      ['zone', 'masters', 'healthy voters', 'survives its loss', ...(s.warmPoolPerZone ? ['warm pool'] : [])],
       a.zones.map((z) => [
         z.zone,
         String(s.mastersPerZone[z.zone] ?? 0),
         String(z.healthyVoters),
         z.survivesLoss ? 'yes' : 'NO',
+        ...(s.warmPoolPerZone ? [String(s.warmPoolPerZone[z.zone] ?? 0)] : []),
       ]),
     ),
     '',
