@@ -334,6 +334,17 @@ function fakePort(initial: { masters: GroupView; workers: GroupView; status: Sta
   return { port, calls, record: () => record };
 }
 
+/** The whole upgrade over a fake port (an hour, polling every second), with its progress as one text. */
+async function runToEnd(port: UpgradePort) {
+  const lines: string[] = [];
+  const o = await runUpgrade(port, req, {
+    timeoutMs: 3_600_000,
+    pollMs: 1000,
+    onProgress: (l) => lines.push(l),
+  });
+  return { o, progress: lines.join('\n') };
+}
+
 describe('runUpgrade over a fake port', () => {
   it('masters then workers, prints each step and ends with the old -> new table', async () => {
     const f = fakePort({
@@ -341,12 +352,7 @@ describe('runUpgrade over a fake port', () => {
       workers: group('w', ['4', '4'], '5'),
       status: status(),
     });
-    const lines: string[] = [];
-    const o = await runUpgrade(f.port, req, {
-      timeoutMs: 3_600_000,
-      pollMs: 1000,
-      onProgress: (l) => lines.push(l),
-    });
+    const { o, progress } = await runToEnd(f.port);
     expect(o.result).toBe('completed');
     expect(f.calls.filter((c) => c.startsWith('start'))).toEqual([
       'start m v2 min100 max134',
@@ -361,8 +367,8 @@ describe('runUpgrade over a fake port', () => {
       'workers w-i1 -> w-new1',
     ]);
     expect(o.table).toMatch(/\| masters \| m-i0 \(z-a, v1\) \| m-new0 \(z-a, v2\) \|/);
-    expect(lines.join('\n')).toMatch(/^\+0m00s preflight ok: version step: 1\.31\.4 -> 1\.32\.1$/m);
-    expect(lines.join('\n')).toMatch(
+    expect(progress).toMatch(/^\+0m00s preflight ok: version step: 1\.31\.4 -> 1\.32\.1$/m);
+    expect(progress).toMatch(
       /masters: m-new0 \(z-a, v2\) appeared: InService, etcd no member; quorum margin 1/,
     );
   });
@@ -411,13 +417,8 @@ describe('runUpgrade over a fake port', () => {
       }
       return start(...a);
     };
-    const lines: string[] = [];
-    const o = await runUpgrade(f.port, req, {
-      timeoutMs: 3_600_000,
-      pollMs: 1000,
-      onProgress: (l) => lines.push(l),
-    });
+    const { o, progress } = await runToEnd(f.port);
     expect(o.result).toBe('completed');
-    expect(lines.join('\n')).toMatch(/masters: a refresh is already in progress .*; watching it/);
+    expect(progress).toMatch(/masters: a refresh is already in progress .*; watching it/);
   });
 });
