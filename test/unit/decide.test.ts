@@ -20,6 +20,8 @@ const kinds = (as: Action[]) => as.map((a) => a.kind);
 const changes = (as: Action[]) => as.filter(isMembershipChange);
 const only = <K extends Action['kind']>(as: Action[], kind: K) =>
   as.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
+/** Rule 5 for a live leader that leaves: deregistered, leadership moved, member removed, its hook heartbeated. */
+const HAND_OVER = ['deregister-target', 'move-leader', 'remove-member', 'heartbeat-lifecycle'];
 
 describe('decide: a converged cluster', () => {
   it('does nothing and says it is converged', () => {
@@ -143,12 +145,7 @@ describe('decide: the rules of etcd-membership.md', () => {
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
     s.etcd.members[2] = member(3, { status: { raftIndex: 1001 } });
     const d = decide(s, cfg, NOW);
-    expect(kinds(d.actions)).toEqual([
-      'deregister-target',
-      'move-leader',
-      'remove-member',
-      'heartbeat-lifecycle',
-    ]);
+    expect(kinds(d.actions)).toEqual(HAND_OVER);
     expect(d.actions[1]).toMatchObject({ fromMemberId: 'm1', toMemberId: 'm3' }); // the most up to date
   });
 
@@ -167,12 +164,7 @@ describe('decide: the rules of etcd-membership.md', () => {
     s.group.instances[0] = withState(s.group.instances[0]!, 'Terminating:Wait');
     s.etcd.members[0] = member(1, { status: { alarms: ['NOSPACE'] } });
     const d = decide(s, cfg, NOW);
-    expect(kinds(d.actions)).toEqual([
-      'deregister-target',
-      'move-leader',
-      'remove-member',
-      'heartbeat-lifecycle',
-    ]);
+    expect(kinds(d.actions)).toEqual(HAND_OVER);
   });
 
   it('rule 5: leadership never goes to a learner or another leaving voter', () => {
