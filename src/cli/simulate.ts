@@ -8,6 +8,7 @@ import { FAULT_KINDS, type FaultKind, parseFaults } from '../sim/faults.js';
 import type { Violation } from '../sim/invariants.js';
 import { type SimulationOptions, simulate } from '../sim/run.js';
 import { simulateReal } from '../sim/run-real.js';
+import { simSpec, type WarmPoolOverride } from '../sim/sim-spec.js';
 import { type CommandDef, choice, type Io, UsageError, UserError, type Values } from './command.js';
 
 const int = (value: unknown, flag: string, min: number, max: number): number | undefined => {
@@ -18,6 +19,41 @@ const int = (value: unknown, flag: string, min: number, max: number): number | u
   }
   return Number(s);
 };
+
+/**
+ * `--warm-pool SIZE[:STATE]`: the spec's masters.warmPool for the run (its schema refuses what it
+ * refuses: a size over 10, Hibernated); `override` undefined: the spec's default. `label`: the pool
+ * the run gets, for the header line.
+ */
+function warmPoolOption(value: unknown): { override: WarmPoolOverride | undefined; label: string } {
+  let override: WarmPoolOverride | undefined;
+  if (value !== undefined) {
+    const m = /^(\d+)(?::([A-Za-z]+))?$/.exec(String(value));
+    if (!m)
+      throw new UsageError(
+        `--warm-pool must be SIZE or SIZE:STATE, e.g. 1:Stopped, 2:Running or 0 for none (got ${JSON.stringify(String(value))})`,
+      );
+    override = {
+      size: Number(m[1]),
+      ...(m[2] ? { state: m[2] as NonNullable<WarmPoolOverride['state']> } : {}),
+    };
+  }
+  try {
+    const { size, state } = simSpec({
+      cluster: 'sim',
+      region: 'eu-west-1',
+      zones: ['eu-west-1a'],
+      masters: 1,
+      ...(override ? { warmPool: override } : {}),
+    }).masters.warmPool;
+    return { override, label: size === 0 ? 'no warm pool' : `warm pool ${size} ${state}` };
+  } catch (e) {
+    const issues = (e as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
+    const why =
+      issues?.map((i) => `${String(i.path.at(-1))} ${i.message}`).join('; ') ?? (e as Error).message;
+    throw new UsageError(`--warm-pool ${String(value)}: masters.warmPool.${why}`);
+  }
+}
 
 /** What one seed's run reports back (from this process or a worker). */
 interface SeedOutcome {
@@ -92,11 +128,13 @@ function describeFailure(r: SeedOutcome): string {
 export const simulateCommand: CommandDef = {
   name: 'simulate',
   summary: 'run the reconciler against seeded fault schedules in the cloud simulator',
-  usage: `[--seeds N] [--from S] [--zones Z] [--masters M] [--faults LIST] [--etcd model|real]
-       tripod simulate --seed S [--timeline] [--zones Z] [--masters M] [--faults LIST]`,
+  usage: `[--seeds N] [--from S] [--zones Z] [--masters M] [--warm-pool SIZE[:STATE]] [--faults LIST] [--etcd model|real]
+       tripod simulate --seed S [--timeline] [--zones Z] [--masters M] [--warm-pool SIZE[:STATE]] [--faults LIST]`,
   description: `Runs the reconciler (the same code as the Lambda, with its 120 s timeout and a backup bucket) in a
 deterministic simulated cloud: Auto Scaling groups with lifecycle hooks (a hook not heartbeated
 takes its default result; the instance dies with its root volume, etcd's data) and AZ rebalancing,
+the master group's warm pool as the provisioner declares it for the spec (default one Stopped
+instance; its instances health-checked and replaced when lost),
 EventBridge that loses and duplicates events, throttled APIs, the node watchdog of the shipped
 scripts, and a model of etcd membership. Each seed draws a random fault schedule; destructive
 faults overlap only within the fault tolerance (M minus quorum). After every step the simulator
@@ -104,7 +142,8 @@ checks that no action drops healthy voters below quorum, that at most one member
 flight, that no healthy voter is removed unless its instance is terminating, that no master
 terminates while its member votes, that no hook of such a master reaches its default result, that
 quorum is lost only when the faults alone exceed the tolerance, that the watchdog replaces no
-master, and that the cluster converges once the faults stop. The same seed replays exactly.`,
+master, and that the cluster converges (its warm pool full again) once the faults stop. The same
+seed replays exactly.`,
   options: [
     { flags: '--seeds <n>', description: 'how many seeds to run (default 100)' },
     { flags: '--from <s>', description: 'first seed (default 1)' },
@@ -116,8 +155,13 @@ master, and that the cluster converges once the faults stop. The same seed repla
       description: 'odd number of masters (default: one per zone, plus one when even, at least 3)',
     },
     {
+      flags: '--warm-pool <size[:state]>',
+      description:
+        "the master group's warm pool, as masters.warmPool: SIZE prepared instances (0: none), STATE Stopped or Running (default: the spec's, 1:Stopped)",
+    },
+    {
       flags: '--faults <list>',
-      description: `comma-separated, from: ${FAULT_KINDS.join(',')} (default: all; "none" for no faults). terminate-healthy: AZ rebalancing, instance refresh, an operator or a health check terminates an InService master; snapshot-fail/-slow: S3/KMS denied, or a database too large for the pass; peer-cut: a member cut off from its peers (2380), still reachable on 2379; etcd-unreachable: the reconciler cut off from etcd; crash-loop: etcd crash-loops on every master for minutes; boot-failure: new masters never join (with or without their boot-failed record)`,
+      description: `comma-separated, from: ${FAULT_KINDS.join(',')} (default: all; "none" for no faults). terminate-healthy: AZ rebalancing, instance refresh, an operator or a health check terminates an InService master; snapshot-fail/-slow: S3/KMS denied, or a database too large for the pass; peer-cut: a member cut off from its peers (2380), still reachable on 2379; etcd-unreachable: the reconciler cut off from etcd; crash-loop: etcd crash-loops on every master for minutes; boot-failure: new masters never join (with or without their boot-failed record); warm-pool-loss: EC2 loses a warm pool instance (preparing, stopping, Stopped or Running)`,
     },
     {
       flags: '--etcd <backend>',
@@ -149,8 +193,12 @@ master, and that the cluster converges once the faults stop. The same seed repla
     } catch (e) {
       throw new UsageError(`--faults: ${(e as Error).message}`);
     }
-    const base = { zones, masters, faults };
-    if (etcd === 'real') return runReal(values, base, io);
+    const { override: warmPool, label: poolLabel } = warmPoolOption(values['warm-pool']);
+    if (etcd === 'real') {
+      if (warmPool) throw new UsageError('--warm-pool: --etcd real runs no warm pool yet');
+      return runReal(values, { zones, masters, faults }, io);
+    }
+    const base = { zones, masters, faults, ...(warmPool ? { warmPool } : {}) };
     const one = int(values.seed, 'seed', 0, 2 ** 32 - 1);
     if (one !== undefined) {
       if (values.seeds !== undefined || values.from !== undefined)
@@ -192,9 +240,10 @@ master, and that the cluster converges once the faults stop. The same seed repla
       String(masters),
       '--faults',
       faults.join(',') || 'none',
+      ...(warmPool ? ['--warm-pool', String(values['warm-pool'])] : []),
     ];
     io.err(
-      `simulating seeds ${from}..${from + count - 1}: ${zones} zones, ${masters} masters, faults ${faults.join(',') || 'none'}, etcd ${etcd}, ${jobs} job${jobs === 1 ? '' : 's'}`,
+      `simulating seeds ${from}..${from + count - 1}: ${zones} zones, ${masters} masters, ${poolLabel}, faults ${faults.join(',') || 'none'}, etcd ${etcd}, ${jobs} job${jobs === 1 ? '' : 's'}`,
     );
     const tty = process.stderr.isTTY === true;
     const t0 = performance.now();

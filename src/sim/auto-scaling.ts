@@ -16,7 +16,8 @@
  * AutoScalingGroup); with none there it launches fresh (a cold start). The zone rule is our
  * assumption: AWS does not document which pool instance the group takes, only that it launches
  * fresh when a zone is out of capacity. A pool instance in a zone that is down cannot start. The
- * pool refills after use.
+ * pool refills after use. Once its warm-up hook is over, a pool instance whose EC2 instance is gone
+ * (or, a Running one, impaired) fails its health check and is replaced (checkPoolHealth).
  *
  * The pool's size follows API_PutWarmPool: MaxGroupPreparedCapacity (unset or -1: the group's max
  * size) minus the desired capacity, never below MinSize (0 when desired exceeds the capacity, unless
@@ -331,6 +332,21 @@ export class AutoScalingGroup {
     if (m && !m.lifecycle.startsWith('Warmed:Terminat')) this.terminatePoolInstance(m, why);
   }
 
+  /**
+   * Why the warm pool is not back to its size of ready instances (Warmed:Stopped or Warmed:Running,
+   * Healthy, their EC2 instance not gone), or undefined when it is: it refills after use and after a loss.
+   */
+  poolShort(): string | undefined {
+    const size = this.poolSize();
+    const ready = [...this.pool.values()].filter(
+      (m) =>
+        (m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running') &&
+        m.health === 'Healthy' &&
+        this.ec2.get(m.id)?.state !== 'terminated',
+    ).length;
+    return ready >= size ? undefined : `${ready} of ${size} warm pool instances ready`;
+  }
+
   /** Pool instances that count toward its size (not leaving it). */
   private poolKept(): GroupMember[] {
     return [...this.pool.values()].filter((m) => !m.lifecycle.startsWith('Warmed:Terminat'));
@@ -534,6 +550,7 @@ export class AutoScalingGroup {
         }
       }
     }
+    this.checkPoolHealth();
     // Health checks: EC2 status checks (terminated or impaired) and SetInstanceHealth.
     for (const m of [...this.members.values()]) {
       const inst = this.ec2.get(m.id) as SimInstance;
@@ -576,6 +593,42 @@ export class AutoScalingGroup {
         this.stats.rebalances++;
         this.launch(this.smallestZone(available), 'AZ rebalance', true);
       }
+    }
+  }
+
+  /**
+   * Health checks of the pool's instances (warm-pools-health-checks-monitor-view-status): none until
+   * the instance's lifecycle hook finishes (so not in Warmed:Pending:Wait, whose hook's timeout
+   * applies instead), no grace period after it. A Running pool instance is judged by EC2 status
+   * checks, as a group instance is (terminated, or its zone down for `impairedGraceMs`); a Stopped
+   * one by its EBS volume's status (DescribeVolumeStatus): terminated, its root volume is gone with
+   * it (DeleteOnTermination). Our assumption: a zone outage does not fail a stopped instance's volume
+   * status (AWS does not say it does); that instance stays in the pool and cannot start there.
+   * An unhealthy one is terminated, here through the terminating hook (Warmed:Terminating:Wait) as any
+   * instance leaving the pool, and the pool launches a new one; AWS says "usually within a few
+   * minutes" after the failed check: here at the group's next activity tick.
+   */
+  private checkPoolHealth(): void {
+    const running = this.opts.warmPool?.state === 'Running';
+    for (const m of [...this.pool.values()]) {
+      if (
+        m.lifecycle !== 'Warmed:Pending:Proceed' &&
+        m.lifecycle !== 'Warmed:Stopped' &&
+        m.lifecycle !== 'Warmed:Running'
+      )
+        continue;
+      const inst = this.ec2.get(m.id);
+      const failed =
+        !inst ||
+        inst.state === 'terminated' ||
+        (running && this.ec2.impaired(inst, this.opts.impairedGraceMs));
+      if (!failed) continue;
+      m.health = 'Unhealthy';
+      this.k.log(
+        'asg',
+        `warm pool: ${m.id} (${m.zone}) ${m.lifecycle} failed ${running ? 'EC2 status checks' : 'its EBS volume status check'}${inst?.state === 'terminated' ? ' (terminated)' : ''}: Unhealthy`,
+      );
+      this.terminatePoolInstance(m, 'replacing an Unhealthy warm pool instance');
     }
   }
 

@@ -9,7 +9,8 @@
  * events, throttling, reconciler crashes, healthy masters terminated through their hook (AZ
  * rebalancing, instance refresh, an operator, a health check), snapshots that fail or are slow, the
  * reconciler cut off from etcd, every member crash-looping for minutes (that one exceeds the
- * tolerance by design: quorum is lost, and nothing may destroy a voter's data meanwhile), boot failures.
+ * tolerance by design: quorum is lost, and nothing may destroy a voter's data meanwhile), boot failures,
+ * a warm pool instance lost (EC2 terminates it while it prepares, stops or waits; not a voter).
  */
 import { autoMasterCount, quorumOf } from '../cluster-spec/topology.js';
 import type { SimCloud } from './cloud.js';
@@ -38,6 +39,7 @@ export const FAULT_KINDS = [
   'etcd-unreachable',
   'crash-loop',
   'boot-failure',
+  'warm-pool-loss',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -219,6 +221,9 @@ export function generateSchedule(
         f.count = rng.int(1, 2);
         f.record = rng.chance(0.7);
         break;
+      case 'warm-pool-loss':
+        // Not destructive: a pool instance runs no etcd member.
+        break;
     }
     if (slots > 0) {
       f.at = earliestFit(t, slots);
@@ -384,6 +389,21 @@ export function applyFault(cloud: SimCloud, lambda: ReconcilerLambda, f: Schedul
       );
       cloud.nodes.failNextBoots(f.count ?? 1, 'kubeadm join failed: bad package', f.record ?? true);
       return;
+    case 'warm-pool-loss': {
+      // EC2 loses the instance under the pool (a host failure, an EBS volume lost, someone's
+      // TerminateInstances), whatever its state: preparing, stopping, Stopped or Running. The group
+      // finds out by its pool health check, or by the warm-up hook's timeout while that still holds it.
+      const pooled = [...cloud.group.pool.values()].filter((m) => !m.lifecycle.startsWith('Warmed:Terminat'));
+      const victim = pooled.length > 0 ? pooled[f.pick % pooled.length] : undefined;
+      if (!victim) {
+        k.log('fault', 'warm-pool-loss: no warm pool instance');
+        return;
+      }
+      k.log('fault', `EC2 loses the warm pool instance ${victim.id} (${victim.zone}, ${victim.lifecycle})`);
+      cloud.faults.killed.add(victim.id);
+      cloud.ec2.terminate(victim.id);
+      return;
+    }
   }
 }
 

@@ -311,7 +311,11 @@ export class SimInstanceRefresh {
    * of the desired version, none leaving.
    */
   private poolReplaced(r: SimRefresh): boolean {
-    const ready = (m: GroupMember) => m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running';
+    // InstanceRefreshWarmPoolProgress counts an instance updated once it is healthy. One whose EC2
+    // instance is gone fails the pool's health check and is replaced (AutoScalingGroup
+    // checkPoolHealth): the refresh waits for its replacement, not for it.
+    const ready = (m: GroupMember) =>
+      (m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running') && m.health === 'Healthy';
     const stale = this.keptPool().filter((m) => this.versions.get(m.id) !== r.desiredVersion);
     for (const m of stale.filter(ready)) {
       r.replaced++;

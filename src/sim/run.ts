@@ -19,7 +19,7 @@ import {
 import { InvariantChecker, type Violation } from './invariants.js';
 import { ReconcilerLambda } from './lambda.js';
 import type { NetworkModel } from './network.js';
-import { networkOf } from './sim-spec.js';
+import { simWorld, type WarmPoolOverride, withWarmPool, worldOf } from './sim-spec.js';
 import type { Reconciler } from './stub-reconciler.js';
 
 export interface SimulationOptions {
@@ -38,6 +38,11 @@ export interface SimulationOptions {
   schedule?: { faults: ScheduledFault[]; end: number };
   /** The reconciler's configuration names a backup bucket (default true: every seed takes snapshots). */
   backups?: boolean;
+  /**
+   * Overrides the spec's `masters.warmPool` (size 0: none). The master group's pool is the one the
+   * provisioner declares for the spec (default: one Stopped instance, the schema's default).
+   */
+  warmPool?: WarmPoolOverride;
 }
 
 export interface SimulationResult {
@@ -63,17 +68,33 @@ export interface SimulationResult {
 export const zoneNames = (n: number, region = 'eu-west-1'): string[] =>
   Array.from({ length: n }, (_, i) => `${region}${String.fromCharCode(97 + i)}`);
 
+/** The cluster and region a simulation without a spec runs (SimCloud's defaults). */
+const SIM_CLUSTER = 'sim';
+const SIM_REGION = 'eu-west-1';
+
 export async function simulate(opts: SimulationOptions): Promise<SimulationResult> {
-  const spec = opts.spec;
+  const spec = opts.spec ? withWarmPool(opts.spec, opts.warmPool) : undefined;
   const zones = spec ? [...spec.network.zones] : zoneNames(opts.zones ?? 3);
   const masters = spec ? deriveTopology(spec).masters : (opts.masters ?? autoMasterCount(zones.length));
-  const network = opts.network ?? (spec ? networkOf(spec) : undefined);
+  // What the provisioner declares for the spec: the security groups and the master group's warm pool.
+  const world = spec
+    ? worldOf(spec)
+    : simWorld({
+        cluster: SIM_CLUSTER,
+        region: SIM_REGION,
+        zones,
+        masters,
+        ...(opts.warmPool ? { warmPool: opts.warmPool } : {}),
+      });
+  const warmPool = world.warmPool;
   const cloud = new SimCloud({
     seed: opts.seed,
     zones,
     masters,
-    ...(spec ? { cluster: spec.name, region: spec.region } : {}),
-    ...(network ? { network } : {}),
+    cluster: spec?.name ?? SIM_CLUSTER,
+    region: spec?.region ?? SIM_REGION,
+    network: opts.network ?? world.network,
+    ...(warmPool ? { warmPool } : {}),
     ...(opts.backups === false ? {} : { backupBucket: `${spec?.name ?? 'sim'}-etcd-backups` }),
   });
   const k = cloud.k;
@@ -84,7 +105,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     generateSchedule(k.rng.fork('faults'), opts.faults ?? FAULT_KINDS, zones.length, 6, masters);
   k.log(
     'sim',
-    `seed ${opts.seed}: ${zones.length} zones, ${masters} masters, ${schedule.faults.length} faults until +${Math.round(schedule.end / 60_000)} min`,
+    `seed ${opts.seed}: ${zones.length} zones, ${masters} masters, ${warmPool ? `a warm pool of ${warmPool.size} ${warmPool.state}` : 'no warm pool'}, ${schedule.faults.length} faults until +${Math.round(schedule.end / 60_000)} min`,
   );
   for (const f of schedule.faults) k.at(k.clock.start + f.at, () => applyFault(cloud, lambda, f));
   const faultsEnd = k.clock.start + schedule.end;
@@ -95,13 +116,15 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     checker.check();
   };
   await k.runUntil(faultsEnd);
+  // Converged also means the warm pool is back to its size of ready instances (a lost one replaced).
+  const notConverged = () => checker.notConverged() ?? cloud.group.poolShort();
   const limit = opts.convergeWithinMs ?? 60 * 60_000;
   let convergedAt: number | undefined;
   // Converged = the condition holds and stays true for a minute (through the next scheduled pass).
   let since: number | undefined;
   await k.runUntil(faultsEnd + limit, () => {
     if (checker.violations.length > 0) return true;
-    if (checker.notConverged() === undefined) {
+    if (notConverged() === undefined) {
       since ??= k.now();
       if (k.now() - since >= 60_000) {
         convergedAt = since;
@@ -114,9 +137,9 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     checker.violations.push({
       at: k.clock.elapsed(),
       rule: 'converge',
-      detail: `not converged ${Math.round(limit / 60_000)} min after the faults stopped: ${checker.notConverged()}`,
+      detail: `not converged ${Math.round(limit / 60_000)} min after the faults stopped: ${notConverged()}`,
     });
-    k.log('VIOLATION', `converge: ${checker.notConverged()}`);
+    k.log('VIOLATION', `converge: ${notConverged()}`);
   } else if (convergedAt !== undefined) {
     k.log('sim', `converged ${((convergedAt - faultsEnd) / 1000).toFixed(1)} s after the faults stopped`);
   }

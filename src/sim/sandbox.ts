@@ -26,6 +26,7 @@ import { ReconcilerLambda } from './lambda.js';
 import { NetworkModel } from './network.js';
 import { makeClusterPki } from './pki.js';
 import { RealWatch, realNotConverged } from './real-invariants.js';
+import { warmPoolOf } from './sim-spec.js';
 import { simWorkerGroup } from './worker-node.js';
 
 export const SCENARIOS = [
@@ -170,6 +171,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     | { hooks?: Array<{ heartbeatTimeout: number }> }
     | undefined;
   const hookS = masterGroup?.hooks?.[0]?.heartbeatTimeout ?? 600;
+  const warmPool = warmPoolOf(desired.resources);
 
   const cloud = new SimCloud({
     seed: opts.seed,
@@ -179,15 +181,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     masters: topology.masters,
     network: NetworkModel.of(spec, desired),
     hookHeartbeatMs: hookS * 1000,
-    // The spec's warm pool (masters.warmPool; Hibernated is refused by the spec).
-    ...(spec.masters.warmPool.size > 0
-      ? {
-          warmPool: {
-            size: spec.masters.warmPool.size,
-            state: spec.masters.warmPool.state === 'Running' ? ('Running' as const) : ('Stopped' as const),
-          },
-        }
-      : {}),
+    // The master group's warm pool the provisioner declares for the spec (none for size 0).
+    ...(warmPool ? { warmPool } : {}),
     realEtcd: {
       dir: join(dir, 'etcd'),
       caDir: pki.caDir,
@@ -258,7 +253,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       () =>
         realNotConverged(cloud, real, 0) ??
         workersShort(workers) ??
-        warmPoolShort(cloud.group) ??
+        cloud.group.poolShort() ??
         cloud.dataPlaneBlocked(),
       opts.bootTimeoutRealMs ?? 90_000,
     );
@@ -482,7 +477,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
           sc.extra?.() ??
           realNotConverged(cloud, real, startedAt + 300) ??
           workersShort(workers) ??
-          warmPoolShort(cloud.group),
+          cloud.group.poolShort(),
         sc.timeoutRealMs ?? SCENARIO_TIMEOUT_REAL_MS,
       );
       let dataOk = true;
@@ -606,15 +601,6 @@ export function scenarioOrder(requested: readonly ScenarioName[]): ScenarioName[
   }
   return out;
 }
-/** The master group's warm pool is not back to its size of prepared instances (it refills after use). */
-function warmPoolShort(group: AutoScalingGroup): string | undefined {
-  const size = group.opts.warmPool?.size ?? 0;
-  const ready = [...group.pool.values()].filter(
-    (m) => m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running',
-  ).length;
-  return ready >= size ? undefined : `${ready} of ${size} warm pool instances prepared`;
-}
-
 function workersShort(workers: AutoScalingGroup): string | undefined {
   const inService = [...workers.members.values()].filter((m) => m.lifecycle === 'InService').length;
   return inService >= workers.opts.desired

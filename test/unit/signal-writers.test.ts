@@ -127,6 +127,8 @@ describe('in the simulator', () => {
     const r = await simulate({
       seed: 5,
       spec: simSpec(base),
+      // No warm pool: the first boot is then a master's launch, not a pool instance's prepare.
+      warmPool: { size: 0 },
       schedule: { faults: [{ at: 0, kind: 'boot-failure', pick: 0, count: 1, record: true }], end: 60_000 },
       convergeWithinMs: 40 * 60_000,
     });

@@ -19,8 +19,29 @@ describe('tripod simulate', () => {
       /^4 seeds, 0 failed, .* seeds\/min, 1 job\); convergence after the faults stop: median \d+ s, worst \d+ s/,
     );
     expect(c.err.join('\n')).toContain(
-      'simulating seeds 70..73: 3 zones, 3 masters, faults kill,throttle,event-loss',
+      'simulating seeds 70..73: 3 zones, 3 masters, warm pool 1 Stopped, faults kill,throttle,event-loss',
     );
+  });
+
+  it("runs the spec's warm pool unless --warm-pool says otherwise", async () => {
+    const a = capture();
+    expect(await main(['simulate', '--seed', '8', '--timeline', '--faults', 'none'], a.io)).toBe(0);
+    expect(a.out[0]).toMatch(/seed 8: 3 zones, 3 masters, a warm pool of 1 Stopped,/);
+    expect(a.out.join('\n')).toMatch(/asg +warm pool: launch i-[0-9a-f]+ in /);
+    const b = capture();
+    expect(
+      await main(['simulate', '--seed', '8', '--timeline', '--faults', 'none', '--warm-pool', '0'], b.io),
+    ).toBe(0);
+    expect(b.out[0]).toMatch(/seed 8: 3 zones, 3 masters, no warm pool,/);
+    expect(b.out.join('\n')).not.toContain('warm pool: launch');
+    const c = capture();
+    expect(
+      await main(
+        ['simulate', '--seeds', '1', '--from', '8', '--faults', 'none', '--warm-pool', '2:Running'],
+        c.io,
+      ),
+    ).toBe(0);
+    expect(c.err.join('\n')).toContain('3 zones, 3 masters, warm pool 2 Running, faults none');
   });
 
   it('replays one seed with its timeline, identically each time', async () => {
@@ -56,6 +77,14 @@ describe('tripod simulate', () => {
       [['--seed', '1', '--seeds', '3'], /--seed runs one seed/],
       [['--etcd', 'fake'], /--etcd must be one of model, real/],
       [['--sed', '3'], /unknown option '--sed': did you mean --seed\?/],
+      [['--warm-pool', 'two'], /--warm-pool must be SIZE or SIZE:STATE/],
+      [['--warm-pool', '11'], /--warm-pool 11: masters\.warmPool\.size must be at most 10/],
+      [
+        ['--warm-pool', '1:Hibernated'],
+        /--warm-pool 1:Hibernated: masters\.warmPool\.state Hibernated is refused/,
+      ],
+      [['--warm-pool', '1:Warm'], /masters\.warmPool\.state must be Stopped or Running/],
+      [['--warm-pool', '1', '--etcd', 'real'], /--etcd real runs no warm pool yet/],
     ];
     for (const [args, msg] of cases) {
       const c = capture();
