@@ -27,7 +27,7 @@ import {
 } from '../heal/ports.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
 import { AutoScalingGroup } from './auto-scaling.js';
-import { Ec2 } from './ec2.js';
+import { Ec2, nodeSubnets } from './ec2.js';
 import { TargetGroup } from './elb.js';
 import { EtcdModel } from './etcd-model.js';
 import { type Placement, RealEtcd, type RealEtcdOptions } from './etcd-real.js';
@@ -162,7 +162,7 @@ export class SimCloud {
     };
     this.k = new Kernel(opts.seed);
     this.zones = new Zones(opts.zones);
-    this.ec2 = new Ec2(this.k, this.zones);
+    this.ec2 = new Ec2(this.k, this.zones, undefined, nodeSubnets(net.spec.network, opts.zones));
     this.bus = new EventBus(this.k);
     this.apiFaults = new ApiFaults(this.k.rng.fork('api-faults'));
     this.etcd = new EtcdModel(this.k, {
@@ -223,7 +223,12 @@ export class SimCloud {
     this.ec2.onRunning = (i) => {
       if (i.groupName === names.masterGroup) this.nodes.boot(i);
     };
-    this.ec2.onTerminated = (i) => this.nodes.gone(i);
+    this.ec2.onTerminated = (i) => {
+      // Its etcd process dies with the instance: the model's member must not come back to life
+      // when a later instance gets the same address (the real back end kills the process itself).
+      if (!this.real) this.etcd.crash(i.ip);
+      this.nodes.gone(i);
+    };
     this.group = new AutoScalingGroup(this.k, this.ec2, this.zones, this.bus, {
       name: names.masterGroup,
       desired: opts.masters,
