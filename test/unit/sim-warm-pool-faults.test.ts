@@ -193,6 +193,20 @@ describe('tripod simulate runs the warm pool the provisioner declares', () => {
     expect(converged).toBeGreaterThan(ready);
   });
 
+  it('replays a seed with the pool and its faults identically', async () => {
+    const opts = {
+      seed: 53,
+      faults: ['warm-pool-loss', 'kill', 'zone-outage', 'zone-recovery'] as const,
+      warmPool: { size: 2, state: 'Running' as const },
+    };
+    const a = await simulate({ ...opts, faults: [...opts.faults] });
+    const b = await simulate({ ...opts, faults: [...opts.faults] });
+    expect(a.ok).toBe(true);
+    expect(a.timeline).toMatch(/EC2 loses the warm pool instance/);
+    expect(a.timeline).toMatch(/Warmed:Running failed EC2 status checks/);
+    expect(a.timeline).toBe(b.timeline);
+  });
+
   it('is one of the fault kinds seeded runs draw from', () => {
     expect(FAULT_KINDS).toContain('warm-pool-loss');
   });
