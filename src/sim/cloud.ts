@@ -183,6 +183,11 @@ export class SimCloud {
           log: (text) => this.k.log('etcd', text),
         })
       : undefined;
+    // No two hosts with one address: a terminated instance's address waits for its process to exit.
+    if (this.real) {
+      const real = this.real;
+      this.ec2.addressBusy = (ip) => real.addressHeld(ip);
+    }
     const nodeEtcd = this.real ? realNodeEtcd(this.real) : modelNodeEtcd(this.etcd);
     this.nodes = new Nodes(this.k, this.ec2, this.ssm, this.bus, nodeEtcd, cluster);
     this.etcd.onRemoved = (m) => this.nodes.memberRemoved(m.ip);

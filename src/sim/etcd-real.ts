@@ -339,9 +339,33 @@ export class RealEtcd {
     return undefined;
   }
 
+  /**
+   * EC2 may give the address of a terminated instance to a new one (ec2.ts): not while the old
+   * instance's process still runs (two hosts with one address), which this says. The cloud asks
+   * before it gives an address (ec2.addressBusy).
+   */
+  addressHeld(simIp: string): boolean {
+    return this.members.get(simIp)?.gone === true;
+  }
+
+  /** A gone instance's member whose process has exited: its address starts afresh for the next instance. */
+  private forget(m: RealMember): void {
+    if (this.members.get(m.simIp) === m) this.members.delete(m.simIp);
+  }
+
+  /** The member record on `simIp`: never a gone instance's (that would be two hosts with one address). */
+  private current(simIp: string): RealMember | undefined {
+    const m = this.members.get(simIp);
+    if (m?.gone)
+      throw new Error(
+        `real etcd: ${simIp} is used again while the etcd process of the terminated instance that had it (${m.name}) has not exited`,
+      );
+    return m;
+  }
+
   /** The node starts its etcd member with the join parameters it read (the bootstrap's etcd phase). */
   start(simIp: string, name: string, params: JoinParameters): string | undefined {
-    const m = this.members.get(simIp);
+    const m = this.current(simIp);
     if (m?.broken) return 'etcd.service cannot start (the service is broken)';
     if (m?.process) return undefined;
     const member = this.memberOf(simIp, name, params);
@@ -352,7 +376,7 @@ export class RealEtcd {
 
   /** The member record of `simIp` (its directories and certificates made on first use). */
   private memberOf(simIp: string, name: string, params: JoinParameters): RealMember {
-    let m = this.members.get(simIp);
+    let m = this.current(simIp);
     if (!m) {
       const loopIp = this.loopbackOf(simIp);
       const base = join(this.opts.dir, name);
@@ -422,6 +446,8 @@ export class RealEtcd {
       live.delete(child);
       if (m.process !== child) return;
       m.process = undefined;
+      // Its instance is gone and so is its process now: the address may go to a new instance.
+      if (m.gone) this.forget(m);
       if (!this.stopped && signal !== 'SIGKILL') {
         this.opts.log(
           `etcd process of ${m.name} exited (${signal ?? `code ${code}`}): ${this.lastLogLine(m)}`,
@@ -480,6 +506,7 @@ export class RealEtcd {
       if (p === 'gone') {
         m.gone = true;
         this.kill(m.simIp);
+        if (!m.process) this.forget(m);
       } else if (p === 'down') {
         if (m.process) {
           m.downKilled = true;

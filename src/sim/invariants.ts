@@ -42,6 +42,13 @@ export class InvariantChecker {
    */
   private notGone: SimInstance[] = [];
   private instancesSeen = 0;
+  /**
+   * Each member's instance, as it truly is: the one that had its peer address when the member was
+   * added, then the one that started it. EC2 reuses a terminated instance's address (ec2.ts), so the
+   * address alone may name a later instance.
+   */
+  private readonly hostOf = new Map<string, string>();
+  private readonly startedSeen = new Set<string>();
 
   constructor(private readonly cloud: SimCloud) {
     cloud.etcd.onRequest = (r) => this.onRequest(r);
@@ -51,9 +58,19 @@ export class InvariantChecker {
 
   /** The voting member on an instance, if any. */
   private voterOn(instanceId: string): ModelMember | undefined {
-    const ip = this.cloud.ec2.get(instanceId)?.ip;
-    const m = ip === undefined ? undefined : this.cloud.etcd.memberByPeerIp(ip);
-    return m && !m.isLearner ? m : undefined;
+    this.trackHosts();
+    return this.cloud.etcd.voters().find((m) => this.hostOf.get(m.id) === instanceId);
+  }
+
+  /** Records each new member's instance, and the instance of each member when it starts. */
+  private trackHosts(): void {
+    for (const m of this.cloud.etcd.members.values()) {
+      const restarted = m.started && !this.startedSeen.has(m.id);
+      if (this.hostOf.has(m.id) && !restarted) continue;
+      if (m.started) this.startedSeen.add(m.id);
+      const holder = this.cloud.ec2.byAddress(m.ip);
+      if (holder) this.hostOf.set(m.id, holder.id);
+    }
   }
 
   private onHookTimeout(m: GroupMember, hook: LifecycleHook, result: string, global: boolean): void {
@@ -93,7 +110,7 @@ export class InvariantChecker {
   /** The voter is down because of a fault (not because of anything the reconciler did). */
   private downToFault(v: ModelMember): boolean {
     const c = this.cloud;
-    const inst = c.ec2.byAddress(v.ip);
+    const inst = this.instanceOf(v);
     if (!inst) return false;
     if (inst.state === 'terminated') return c.faults.killed.has(inst.id);
     if (!c.zones.isUp(inst.zone) || c.zones.isPartitioned(inst.zone)) return true;
@@ -149,7 +166,9 @@ export class InvariantChecker {
   }
 
   private instanceOf(m: ModelMember) {
-    return this.cloud.ec2.byAddress(m.ip);
+    this.trackHosts();
+    const id = this.hostOf.get(m.id);
+    return id === undefined ? this.cloud.ec2.byAddress(m.ip) : this.cloud.ec2.get(id);
   }
 
   /** The member's instance is terminating or gone (removing it is expected). */
@@ -238,6 +257,7 @@ export class InvariantChecker {
 
   /** After every event. */
   check(): void {
+    this.trackHosts();
     this.markGone();
     const etcd = this.cloud.etcd;
     let learners = 0;
