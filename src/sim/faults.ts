@@ -74,6 +74,13 @@ const MIN = 60_000;
 const FORM_MS = 6 * MIN;
 /** Time for the cluster to heal after a destructive fault before the next one. */
 const HEAL_GAP_MS = 20 * MIN;
+/**
+ * What a failing replacement boot adds to a heal: a reported failure (boot-failed record) is
+ * abandoned at once and relaunched (a boot of the honest boot model, a few minutes); a silent one
+ * hangs until the boot timeout (900 s, cloud.ts bootTimeoutMs) and is then relaunched.
+ */
+const BOOT_FAILURE_REPORTED_MS = 5 * MIN;
+const BOOT_FAILURE_SILENT_MS = 20 * MIN;
 
 export function parseFaults(list: string): FaultKind[] {
   const kinds = list
@@ -128,6 +135,13 @@ export function generateSchedule(
     for (const c of cuts)
       if (c.from < h.until && h.from < c.until) h.until = Math.max(h.until, c.until + HEAL_GAP_MS);
   };
+  /**
+   * Failing boots still to come (boot-failure): the next replacement launches fail, so the heal of
+   * the destructive fault they hit takes that much longer. A hold active when the boot failure is
+   * scheduled, and the next hold to start after it, each take the delay: whichever replacement boots
+   * next fails, and a schedule cannot know which.
+   */
+  let pendingBootDelay = 0;
   const held = (at: number) => holds.reduce((n, h) => n + (h.from <= at && at < h.until ? h.slots : 0), 0);
   /** The earliest time from `at` when `slots` more voters fit in the budget. */
   const earliestFit = (at: number, slots: number): number => {
@@ -217,10 +231,14 @@ export function generateSchedule(
         f.durationMs = rng.int(2 * MIN, 10 * MIN);
         f.at = Math.max(t, firstDestructive);
         break;
-      case 'boot-failure':
+      case 'boot-failure': {
         f.count = rng.int(1, 2);
         f.record = rng.chance(0.7);
+        const delay = f.count * (f.record ? BOOT_FAILURE_REPORTED_MS : BOOT_FAILURE_SILENT_MS);
+        for (const h of holds) if (h.from <= f.at && f.at < h.until) h.until += delay;
+        pendingBootDelay += delay;
         break;
+      }
       case 'warm-pool-loss':
         // Not destructive: a pool instance runs no etcd member.
         break;
@@ -228,7 +246,8 @@ export function generateSchedule(
     if (slots > 0) {
       f.at = earliestFit(t, slots);
       f.slots = slots;
-      const hold = { from: f.at, until: f.at + (f.durationMs ?? 0) + HEAL_GAP_MS, slots };
+      const hold = { from: f.at, until: f.at + (f.durationMs ?? 0) + HEAL_GAP_MS + pendingBootDelay, slots };
+      pendingBootDelay = 0;
       extend(hold);
       holds.push(hold);
     }
