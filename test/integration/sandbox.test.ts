@@ -40,10 +40,10 @@ function etcdProcessesUnder(dir: string): string[] {
 }
 
 describe('tripod sandbox', () => {
-  it('heals a lost master and a lost etcd service with real etcd, in the right order, keeping the data', async () => {
+  it('heals a lost master, a lost etcd service and a lost worker with real etcd, in the right order, keeping the data', async () => {
     const c = capture();
     const code = await main(
-      ['sandbox', '--scenarios', 'lose-master,lose-etcd', '--seed', '3', '--format', 'json'],
+      ['sandbox', '--scenarios', 'lose-master,lose-etcd,lose-worker', '--seed', '3', '--format', 'json'],
       c.io,
     );
     const live = c.err.join('\n');
@@ -71,7 +71,14 @@ describe('tripod sandbox', () => {
     expect(r.scenarios.map((s) => [s.name, s.healed, s.dataOk])).toEqual([
       ['lose-master', true, true],
       ['lose-etcd', true, true],
+      ['lose-worker', true, true],
     ]);
+    // The killed worker cannot drain: its terminating hook is completed by the reconciler
+    // (heal/worker-hooks.ts, after the drain deadline), not left to time out.
+    expect(
+      r.timeline.some((e) => e.source === 'decided' && /^worker terminating i-\w+: CONTINUE/.test(e.text)),
+      r.timeline.map((e) => `${e.source} ${e.text}`).join('\n'),
+    ).toBe(true);
     expect(r.scenarios.every((s) => s.passes > 0 && s.reconcilerMs > 0)).toBe(true);
     expect(r.keysWritten).toBe(5);
     expect(r.keysOk).toBe(true);
