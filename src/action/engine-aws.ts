@@ -134,6 +134,7 @@ export async function readClusterStatus(clients: AwsClients, spec: ClusterSpec):
     expectedMasters: topology.masters,
     quorum: topology.quorum,
     ...countPerZone(spec.network.zones, group.instances),
+    ...(group.warnings?.length ? { readWarnings: group.warnings } : {}),
     instances: group.instances.map((i) => ({
       instanceId: i.instanceId,
       zone: i.zone,

@@ -55,6 +55,8 @@ export interface ClusterStatus {
   mastersPerZone: Record<string, number>;
   /** Zone -> warm pool instances there (`masters.warmPool`: prepared, not masters); absent without any. */
   warmPoolPerZone?: Record<string, number>;
+  /** What could not be read (e.g. the warm pool, when the cluster stack does not allow it yet). */
+  readWarnings?: string[];
   instances: Array<{ instanceId: string; zone: string; lifecycleState: string; health: string }>;
   targets: Array<{ instanceId: string; health: string }>;
   /** From the reconciler's status document; undefined when none was published yet. */

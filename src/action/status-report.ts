@@ -90,6 +90,7 @@ export function assessStatus(s: ClusterStatus, t: Topology): StatusAssessment {
     }
   }
 
+  warnings.push(...(s.readWarnings ?? []));
   const unhealthyTargets = s.targets.filter((x) => x.health !== 'healthy');
   if (unhealthyTargets.length)
     warnings.push(
@@ -202,12 +203,14 @@ export function statusVerdict(s: ClusterStatus, a: StatusAssessment, now: number
     if (s.etcd.healthyVoters < s.expectedMasters && !bad.length)
       reasons.push(`${s.etcd.healthyVoters} of ${s.expectedMasters} etcd voters`);
   }
-  const unwell = s.instances.filter((i) => i.lifecycleState !== 'InService' || i.health !== 'Healthy');
+  // The warm pool's instances (Warmed:*) wait prepared to become masters: they are none yet.
+  const masters = s.instances.filter((i) => !isWarm(i));
+  const unwell = masters.filter((i) => i.lifecycleState !== 'InService' || i.health !== 'Healthy');
   if (unwell.length)
     reasons.push(
       `masters not in service and healthy: ${unwell.map((i) => `${i.instanceId} ${i.lifecycleState}/${i.health}`).join(', ')}`,
     );
-  const inService = s.instances.length - unwell.length;
+  const inService = masters.length - unwell.length;
   if (inService < s.expectedMasters) reasons.push(`${inService} of ${s.expectedMasters} masters in service`);
   const badTargets = s.targets.filter((t) => t.health !== 'healthy');
   if (badTargets.length)

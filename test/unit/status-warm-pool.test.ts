@@ -37,6 +37,59 @@ describe('status with a warm pool', () => {
     });
   });
 
+  const healthyWithPool = (extra: Partial<ClusterStatus> = {}): ClusterStatus => ({
+    cluster: 'demo',
+    region: 'eu-west-1',
+    expectedMasters: 3,
+    quorum: 2,
+    ...countPerZone(zones, [...masters, ...pool]),
+    instances: [...masters, ...pool],
+    targets: masters.map((m) => ({ instanceId: m.instanceId, health: 'healthy' })),
+    etcd: {
+      members: masters.map((m, i) => ({
+        id: String(100 + i),
+        name: m.instanceId,
+        isLearner: false,
+        healthy: true,
+        leader: i === 0,
+      })),
+      healthyVoters: 3,
+    },
+    lastReconcile: { at: '2026-01-01T00:00:00Z', result: 'ok' },
+    statusAt: '2026-01-01T00:00:00Z',
+    ...extra,
+  });
+  const assess = (s: ClusterStatus) => {
+    const loaded = parseSpec(MINIMAL_SPEC);
+    if (!loaded.ok) throw new Error('MINIMAL_SPEC does not load');
+    return assessStatus(s, deriveTopology(loaded.spec));
+  };
+
+  it('calls a cluster with every master healthy HEALTHY, whatever its pool instances do', () => {
+    const s = healthyWithPool();
+    const v = statusVerdict(s, assess(s), Date.parse('2026-01-01T00:00:30Z'));
+    expect(v.reasons).toEqual([]);
+    expect(v).toMatchObject({ state: 'healthy', exitCode: 0 });
+  });
+
+  it('still counts a master that is not in service, with a pool beside it', () => {
+    const s = healthyWithPool({
+      instances: [...masters.slice(0, 2), { ...masters[2]!, lifecycleState: 'Pending:Wait' }, ...pool],
+    });
+    const v = statusVerdict(s, assess(s), Date.parse('2026-01-01T00:00:30Z'));
+    expect(v.state).toBe('degraded');
+    expect(v.reasons.join('\n')).toContain('i-2 Pending:Wait/Healthy');
+    expect(v.reasons.join('\n')).not.toContain('i-p0');
+    expect(v.reasons.join('\n')).toContain('2 of 3 masters in service');
+  });
+
+  it('says when the pool could not be read', () => {
+    const why =
+      'warm pool of demo-masters not read (its instances are not seen this pass): autoscaling:DescribeWarmPool is denied';
+    const a = assess(healthyWithPool({ readWarnings: [why] }));
+    expect(a.warnings).toContain(why);
+  });
+
   it('shows the pool in its own column of the terminal and Markdown reports', () => {
     const s: ClusterStatus = {
       cluster: 'demo',
