@@ -171,6 +171,14 @@ describe(TEMPLATE, () => {
     expect(fallback.status).toBe(0);
   });
 
+  it('keeps the cluster key when the stack is deleted: the snapshots destroy keeps are encrypted with it', () => {
+    expect(template.Resources.ClusterKey).toMatchObject({
+      Type: 'AWS::KMS::Key',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
   it('allows no wildcard action and no NotAction', () => {
     for (const [id, r] of Object.entries<Cfn>(template.Resources)) {
       if (r.Type !== 'AWS::IAM::Role') continue;
