@@ -163,7 +163,7 @@ const warmPool = z
       .default(1)
       .meta({
         description:
-          'Masters kept prepared in the pool (its MinSize): booted once, packages and images installed, then kept in `state`, not etcd members. `0`: no warm pool (tripod deletes one it made).',
+          'Masters kept prepared in the pool (its MinSize): booted once, packages and images installed, then kept in `state`, not etcd members. A replacement starts from one in the zone it needs, if there is one (our assumption: AWS does not document which pool instance it takes); one per zone covers every zone. `0`: no warm pool (tripod deletes one it made).',
       }),
     state: z
       .enum(WARM_POOL_STATES, {
@@ -180,7 +180,7 @@ const warmPool = z
       })
       .meta({
         description:
-          "The pool instances' state: `Stopped` pays only the root volume (gp3); `Running` pays the instance as well and saves its start (about a minute). `Hibernated` is refused (tripod does not configure hibernation).",
+          "The pool instances' state: `Stopped` pays only the root volume (gp3); `Running` pays the instance as well and saves its start and OS boot (about 40 s of a replacement: bench/README.md). `Hibernated` is refused (tripod does not configure hibernation).",
       }),
     reuseOnScaleIn: z
       .boolean()
