@@ -39,7 +39,7 @@ export function cliReference(defs: readonly CommandDef[] = commands): string {
     'file differs from what the definitions produce. -->',
     '',
     '`tripod` is the command-line side of tripod: the same engine as the GitHub Action, run from a',
-    'terminal. Install it with `npm install -g tripod@1` (or run `npx tripod@1 <command>`, as the other pages do); it needs Node.js 22',
+    'terminal. Install it with `npm install -g tripod@1` (or run `npx tripod@1 <command>`); it needs Node.js 22',
     'or later.',
     '',
     '## Conventions',
