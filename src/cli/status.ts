@@ -97,7 +97,7 @@ export async function watchStatus(
 export const statusCommand: CommandDef = {
   name: 'status',
   summary: 'health of a running cluster: masters, etcd quorum, zone-loss survival, reconciler, backups',
-  description: `The Action's status report in a terminal: masters per zone, instance and API target health, etcd
+  description: `The Action's status report in a terminal: masters (and warm pool instances) per zone, instance and API target health, etcd
 members with health and leader, quorum margin, whether the cluster survives losing any zone now,
 the reconciler's last passes and the last backup.
 
