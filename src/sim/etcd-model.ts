@@ -70,6 +70,8 @@ export class EtcdModel {
   readonly stats = { elections: 0, adds: 0, promotes: 0, removes: 0, refused: 0 };
   /** Called before etcd checks a membership request (the invariant checker looks at it). */
   onRequest: (r: MembershipRequest) => void = () => {};
+  /** Called with the same request once etcd's checks passed, just before etcd carries it out. */
+  onExecuted: (r: MembershipRequest) => void = () => {};
   /** Called when a running member is removed (its process exits). */
   onRemoved: (m: ModelMember) => void = () => {};
   /** Set when a second cluster would have been seeded over an existing one. */
@@ -370,7 +372,8 @@ export class EtcdModel {
     },
     addLearner: async (endpoint, peerURL) => {
       const m = this.serving(endpoint, false);
-      this.onRequest({ kind: 'add-learner', peerURL });
+      const request: MembershipRequest = { kind: 'add-learner', peerURL };
+      this.onRequest(request);
       const leader = this.needLeader(m);
       if ([...this.members.values()].some((x) => x.peerURL === peerURL)) {
         this.refuse(
@@ -389,6 +392,7 @@ export class EtcdModel {
       if (!this.connectedToQuorumAfterAdd(leader)) {
         this.refuse(new EtcdError('unavailable', 'etcdserver: unhealthy cluster', UNAVAILABLE));
       }
+      this.onExecuted(request);
       const added = this.newMember(hostOfURL(peerURL), true);
       added.peerURL = peerURL;
       this.stats.adds++;
@@ -399,7 +403,8 @@ export class EtcdModel {
     },
     promoteMember: async (endpoint, memberId) => {
       const m = this.serving(endpoint, false);
-      this.onRequest({ kind: 'promote', memberId });
+      const request: MembershipRequest = { kind: 'promote', memberId };
+      this.onRequest(request);
       const leader = this.needLeader(m);
       const target = this.members.get(memberId);
       if (!target) this.refuse(new EtcdError('not-found', 'etcdserver: member not found', NOT_FOUND));
@@ -431,6 +436,7 @@ export class EtcdModel {
           ),
         );
       }
+      this.onExecuted(request);
       target.isLearner = false;
       this.stats.promotes++;
       this.bump();
@@ -439,7 +445,8 @@ export class EtcdModel {
     },
     removeMember: async (endpoint, memberId) => {
       const m = this.serving(endpoint, false);
-      this.onRequest({ kind: 'remove', memberId });
+      const request: MembershipRequest = { kind: 'remove', memberId };
+      this.onRequest(request);
       const leader = this.needLeader(m);
       const target = this.members.get(memberId);
       if (!target) this.refuse(new EtcdError('not-found', 'etcdserver: member not found', NOT_FOUND));
@@ -466,6 +473,7 @@ export class EtcdModel {
           }
         }
       }
+      this.onExecuted(request);
       this.members.delete(target.id);
       this.stats.removes++;
       this.bump();

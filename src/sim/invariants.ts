@@ -3,6 +3,12 @@
  * request the reconciler makes (before etcd's own checks, so a wrong decision is caught even when
  * etcd would refuse it) and after every event; convergence is checked once the faults stop.
  *
+ * A request that would leave fewer healthy voters than quorum ('quorum') is judged when it arrives,
+ * unless the world changed after the pass that made it started (a member lost its link to the
+ * leader, or the leader was lost, by anything but a membership change): that pass decided on an
+ * observation taken before, which is no error of the reconciler's while etcd refuses the request.
+ * Such a request is judged again if etcd carries it out (after its own refusals), and violates then.
+ *
  * After every event (issue 14), each naming the event that broke it:
  *  - voter-terminated: the group never terminates a running master whose member still votes (its
  *    etcd data goes with the root volume), whether a hook was completed or timed out;
@@ -11,13 +17,19 @@
  *  - quorum-lost: quorum is never lost unless the faults alone took more voters than the fault
  *    tolerance (and then voter-terminated still holds: our actions destroy no voter's data);
  *  - watchdog-replaced-master: the node watchdog never reports a master Unhealthy (only the
- *    reconciler replaces a master for etcd's sake).
+ *    reconciler replaces a master for etcd's sake);
+ *  - learner-stuck (liveness): while the reconciler can act on etcd (below, `canAct`), a learner
+ *    whose instance is gone, or whose member has not started by its node's boot timeout, is removed
+ *    within LEARNER_STUCK_MS (no other membership change meanwhile). Left, it blocks every later
+ *    join (etcd allows one learner): the bug of e934ad4, which only slowed convergence.
  */
+import { ETCD_CLIENT_PORT } from '../contract/protocol.js';
 import type { LifecycleHook } from '../heal/actions.js';
 import type { GroupMember, TerminationCause } from './auto-scaling.js';
 import type { SimCloud } from './cloud.js';
 import type { SimInstance } from './ec2.js';
 import type { MembershipRequest, ModelMember } from './etcd-model.js';
+import { ReconcilerLambda, SCHEDULE_MS, TIMEOUT_MS } from './lambda.js';
 
 export interface Violation {
   at: number;
@@ -28,10 +40,26 @@ export interface Violation {
 /** How long an instance must have been gone before adding a member while its voter remains is a decision error. */
 const DEAD_KNOWN_MS = 60_000;
 
+/**
+ * One pass cycle at the longest, from the reconciler's own timeouts: a pass runs at most the
+ * function's timeout (TIMEOUT_MS, 120 s), and the next one starts at the latest on the next
+ * schedule tick (SCHEDULE_MS, 60 s).
+ */
+const PASS_CYCLE_MS = TIMEOUT_MS + SCHEDULE_MS;
+/**
+ * How long a stuck learner may stay while the reconciler can act and makes no other membership
+ * change: the pass running when it became stuck may have observed the world before (one cycle);
+ * the next one removes it (the strays phase: a member of a gone instance), or makes another
+ * membership change first (one per pass; the clock then starts again). 6 min.
+ */
+export const LEARNER_STUCK_MS = 2 * PASS_CYCLE_MS;
+
 export class InvariantChecker {
   readonly violations: Violation[] = [];
   /** instance id -> when it was first seen gone (Terminating*, terminated, or out of the group). */
   private readonly goneSince = new Map<string, number>();
+  /** instance id -> when it was first seen a master of the group (launched into it, or out of its warm pool). */
+  private readonly joinedAt = new Map<string, number>();
   /** Timeline entries up to here were seen by an earlier check. */
   private seenTimeline = 0;
   private quorumLostAt: number | undefined;
@@ -49,9 +77,28 @@ export class InvariantChecker {
    */
   private readonly hostOf = new Map<string, string>();
   private readonly startedSeen = new Set<string>();
+  /** When each member was first seen (added). */
+  private readonly addedAt = new Map<string, number>();
+  /**
+   * The members linked to the leader at the last check (their `connectedSince` set: healthy voters,
+   * connected learners), and when one last lost that link (or the leader was lost) by anything but
+   * a membership change etcd carried out: a fault, a crash, a terminated instance.
+   */
+  private linked = new Set<string>();
+  private worldChangedAt = Number.NEGATIVE_INFINITY;
+  /** etcd's membership changes carried out, as of the last check. */
+  private changesSeen = 0;
+  /** Unsafe requests made on a world that changed after their pass started: judged if etcd executes them. */
+  private readonly deferred = new WeakSet<MembershipRequest>();
+  /** learner-stuck: the learners overdue at the last check, the reconciler able to act then, and each one's time. */
+  private overdueLearners: ModelMember[] = [];
+  private couldAct = false;
+  private lastCheckAt: number | undefined;
+  private readonly stuckMs = new Map<string, number>();
 
   constructor(private readonly cloud: SimCloud) {
     cloud.etcd.onRequest = (r) => this.onRequest(r);
+    cloud.etcd.onExecuted = (r) => this.onExecuted(r);
     cloud.group.onHookTimeout = (m, hook, result, global) => this.onHookTimeout(m, hook, result, global);
     cloud.group.onTerminate = (m, cause, alive) => this.onTerminate(m, cause, alive);
   }
@@ -65,6 +112,7 @@ export class InvariantChecker {
   /** Records each new member's instance, and the instance of each member when it starts. */
   private trackHosts(): void {
     for (const m of this.cloud.etcd.members.values()) {
+      if (!this.addedAt.has(m.id)) this.addedAt.set(m.id, this.cloud.k.now());
       const restarted = m.started && !this.startedSeen.has(m.id);
       if (this.hostOf.has(m.id) && !restarted) continue;
       if (m.started) this.startedSeen.add(m.id);
@@ -179,51 +227,70 @@ export class InvariantChecker {
     return !gm || gm.lifecycle.startsWith('Terminat') || gm.health === 'Unhealthy';
   }
 
-  private onRequest(r: MembershipRequest): void {
+  /**
+   * Why carrying out this promote or remove now would leave fewer healthy voters than quorum, when
+   * etcd has quorum now (undefined: it would not, or it is another request).
+   */
+  private quorumAfter(r: MembershipRequest): string | undefined {
+    if (r.kind === 'add-learner') return undefined;
     const etcd = this.cloud.etcd;
     const voters = etcd.voters();
     const healthy = new Set(etcd.healthyVoters().map((v) => v.id));
-    const q = etcd.quorum(voters.length);
-    const hadQuorum = healthy.size >= q;
+    if (healthy.size < etcd.quorum(voters.length)) return undefined;
+    const target = etcd.members.get(r.memberId);
+    if (r.kind === 'remove') {
+      if (!target || target.isLearner) return undefined;
+      const healthyAfter = healthy.size - (healthy.has(target.id) ? 1 : 0);
+      const q = etcd.quorum(voters.length - 1);
+      return healthyAfter < q
+        ? `removing ${target.id} (${target.name}) leaves ${healthyAfter} healthy of ${voters.length - 1} voters (quorum ${q})`
+        : undefined;
+    }
+    if (!target?.isLearner) return undefined;
+    const inSync =
+      target.running &&
+      target.connectedSince !== undefined &&
+      etcd.indexOf(target) >= etcd.commitIndex() * 0.9;
+    const healthyAfter = healthy.size + (inSync ? 1 : 0);
+    return healthyAfter < etcd.quorum(voters.length + 1)
+      ? `promoting ${target.id} leaves ${healthyAfter} healthy of ${voters.length + 1} voters`
+      : undefined;
+  }
+
+  private onRequest(r: MembershipRequest): void {
+    const unsafe = this.quorumAfter(r);
+    if (unsafe !== undefined) {
+      // Decided on an observation older than a change of the world: judged if etcd carries it out.
+      const passStart = ReconcilerLambda.of(this.cloud)?.passRunningSince;
+      if (passStart !== undefined && this.worldChangedAt >= passStart) {
+        this.deferred.add(r);
+        const at = (t: number) => `+${((t - this.cloud.k.clock.start) / 1000).toFixed(3)} s`;
+        this.cloud.k.log(
+          'sim',
+          `${unsafe}: the world changed at ${at(this.worldChangedAt)}, after its pass started (${at(passStart)}); judged again if etcd carries it out`,
+        );
+      } else this.violate('quorum', unsafe);
+    }
+    const etcd = this.cloud.etcd;
     if (r.kind === 'remove') {
       const target = etcd.members.get(r.memberId);
       if (!target || target.isLearner) return;
-      const healthyAfter = healthy.size - (healthy.has(target.id) ? 1 : 0);
-      if (hadQuorum && healthyAfter < etcd.quorum(voters.length - 1)) {
-        this.violate(
-          'quorum',
-          `removing ${target.id} (${target.name}) leaves ${healthyAfter} healthy of ${voters.length - 1} voters (quorum ${etcd.quorum(voters.length - 1)})`,
-        );
-      }
-      if (healthy.has(target.id) && !this.leaving(target)) {
+      if (etcd.healthyVoters().some((v) => v.id === target.id) && !this.leaving(target)) {
         this.violate(
           'healthy-voter-removed',
           `removing healthy voter ${target.id} (${target.name}) whose instance is not terminating`,
         );
       }
-    } else if (r.kind === 'promote') {
-      const target = etcd.members.get(r.memberId);
-      if (!target?.isLearner) return;
-      const inSync =
-        target.running &&
-        target.connectedSince !== undefined &&
-        etcd.indexOf(target) >= etcd.commitIndex() * 0.9;
-      const healthyAfter = healthy.size + (inSync ? 1 : 0);
-      if (hadQuorum && healthyAfter < etcd.quorum(voters.length + 1)) {
-        this.violate(
-          'quorum',
-          `promoting ${target.id} leaves ${healthyAfter} healthy of ${voters.length + 1} voters`,
-        );
-      }
-    } else {
+    } else if (r.kind === 'add-learner') {
       if (etcd.learners().length > 0) {
         this.violate(
           'one-change-in-flight',
           `adding ${r.peerURL} while learner ${etcd.learners()[0]?.id} is not promoted`,
         );
       }
+      const healthy = new Set(etcd.healthyVoters().map((v) => v.id));
       const now = this.cloud.k.now();
-      for (const v of voters) {
+      for (const v of etcd.voters()) {
         const inst = this.instanceOf(v);
         const since = inst ? this.goneSince.get(inst.id) : 0;
         if (!healthy.has(v.id) && since !== undefined && now - since >= DEAD_KNOWN_MS) {
@@ -236,7 +303,18 @@ export class InvariantChecker {
     }
   }
 
-  /** Record when each instance is first seen gone (terminated, Terminating*, or out of the group). */
+  /** etcd carries out a request: one judged unsafe on a changed world violates now. */
+  private onExecuted(r: MembershipRequest): void {
+    if (!this.deferred.has(r)) return;
+    this.deferred.delete(r);
+    const unsafe = this.quorumAfter(r);
+    if (unsafe !== undefined) this.violate('quorum', `${unsafe}, and etcd carried it out`);
+  }
+
+  /**
+   * Record when each instance is first seen gone (terminated, Terminating*, or out of the group).
+   * An instance in the group's warm pool is not gone: it leaves the pool as a master.
+   */
   private markGone(): void {
     const now = this.cloud.k.now();
     const instances = this.cloud.ec2.instances;
@@ -244,11 +322,14 @@ export class InvariantChecker {
       this.instancesSeen = instances.size;
       this.notGone = [...instances.values()].filter((i) => !this.goneSince.has(i.id));
     }
-    const members = this.cloud.group.members;
+    const { members, pool } = this.cloud.group;
     let kept = 0;
     for (const inst of this.notGone) {
-      const gm = members.get(inst.id);
-      if (inst.state === 'terminated' || !gm || gm.lifecycle.startsWith('Terminat'))
+      const master = members.get(inst.id);
+      if (master && !this.joinedAt.has(inst.id)) this.joinedAt.set(inst.id, now);
+      const gm = master ?? pool.get(inst.id);
+      // Terminating*, Terminated, Warmed:Terminating*, Warmed:Terminated.
+      if (inst.state === 'terminated' || !gm || gm.lifecycle.includes('Terminat'))
         this.goneSince.set(inst.id, now);
       else this.notGone[kept++] = inst;
     }
@@ -271,7 +352,102 @@ export class InvariantChecker {
     if (etcd.secondSeed) this.violate('single-cluster', etcd.secondSeed);
     this.checkQuorum();
     this.checkWatchdog();
+    const changes = etcd.stats.adds + etcd.stats.promotes + etcd.stats.removes;
+    const changed = changes !== this.changesSeen;
+    this.changesSeen = changes;
+    this.trackLinks(changed);
+    this.checkLearners(changed);
     this.seenTimeline = this.cloud.k.timeline.length;
+  }
+
+  /** Notes when a member lost its link to the leader, unless a membership change did it (`changed`). */
+  private trackLinks(changed: boolean): void {
+    const linked = new Set<string>();
+    let lost = false;
+    for (const m of this.cloud.etcd.members.values()) {
+      if (m.connectedSince !== undefined) linked.add(m.id);
+      else if (this.linked.has(m.id)) lost = true;
+    }
+    if (lost && !changed) this.worldChangedAt = this.cloud.k.now();
+    this.linked = linked;
+  }
+
+  /**
+   * The reconciler can act on etcd: it has quorum and a leader, the reconciler reaches one of its
+   * healthy voters (no etcd-unreachable fault, the security groups let it), and no fault keeps its
+   * passes from acting (crashing invocations, throttled AWS APIs, a slow snapshot holding the
+   * function's one slot up to its timeout).
+   */
+  private canAct(): boolean {
+    const c = this.cloud;
+    const now = c.k.now();
+    const lambda = ReconcilerLambda.of(c);
+    if (!lambda || now < lambda.crashUntil || c.apiFaults.active(now)) return false;
+    if (now < c.faults.etcdCutUntil) return false;
+    const backup = c.faults.backup;
+    if (backup?.slowMs && now < backup.until) return false;
+    if (!c.etcd.leaderId || !c.etcd.hasQuorum()) return false;
+    if (!c.etcd.healthyVoters().some((v) => c.ec2.reconcilerReach(v.ip))) return false;
+    return c.connects('reconciler', 'masters', 'tcp', ETCD_CLIENT_PORT);
+  }
+
+  /**
+   * A learner is overdue once its instance is gone, or one pass cycle after its node's boot timeout
+   * (the reconciler's bootTimeoutMs, counted from when the learner was added or its master joined
+   * the group, whichever is later: the boot started before) while its member has not started: by
+   * then the reconciler has abandoned that launch. When its instance is gone before it started and
+   * EC2 gave its address to a new master of the group, the reconciler gives that master the learner
+   * (heal/roster.ts ties a member to the live instance with its peer URL; never to a warm pool
+   * instance, e934ad4), and the learner waits for that master's boot instead.
+   */
+  private overdue(m: ModelMember, now: number): string | undefined {
+    if (!m.isLearner) return undefined;
+    let inst = this.instanceOf(m);
+    if (!inst || this.goneSince.has(inst.id)) {
+      const heir = this.cloud.ec2.byAddress(m.ip);
+      const taken = heir && !this.goneSince.has(heir.id) && this.cloud.group.members.has(heir.id);
+      if (m.started || !taken) return `its instance ${inst?.id ?? '(none)'} is gone`;
+      inst = heir;
+    }
+    if (m.started) return undefined;
+    const since = Math.max(this.addedAt.get(m.id) ?? now, this.joinedAt.get(inst.id) ?? now);
+    return now - since >= this.cloud.config.bootTimeoutMs + PASS_CYCLE_MS
+      ? `its member has not started on ${inst.id} ${Math.round((now - since) / 1000)} s after it was added or its master joined the group (boot timeout ${this.cloud.config.bootTimeoutMs / 1000} s)`
+      : undefined;
+  }
+
+  /** learner-stuck: the time since the last check counts for the learners overdue then, if the reconciler could act. */
+  private checkLearners(changed: boolean): void {
+    const etcd = this.cloud.etcd;
+    const now = this.cloud.k.now();
+    const elapsed = this.lastCheckAt === undefined ? 0 : now - this.lastCheckAt;
+    this.lastCheckAt = now;
+    // Another membership change was made: the reconciler works through its one change per pass.
+    if (changed) this.stuckMs.clear();
+    if (this.couldAct && !changed) {
+      for (const m of this.overdueLearners) {
+        if (etcd.members.get(m.id) !== m || !m.isLearner) continue;
+        const ms = (this.stuckMs.get(m.id) ?? 0) + elapsed;
+        this.stuckMs.set(m.id, ms);
+        const why = ms > LEARNER_STUCK_MS ? this.overdue(m, now) : undefined;
+        if (why !== undefined) {
+          this.violate(
+            'learner-stuck',
+            `learner ${m.id} (${m.name || 'unstarted'}) is still a member: ${why}, and the reconciler could act on etcd for over ${LEARNER_STUCK_MS / 1000} s without removing it or changing the membership otherwise`,
+          );
+        }
+      }
+    }
+    const overdue: ModelMember[] = [];
+    for (const m of etcd.members.values()) if (this.overdue(m, now) !== undefined) overdue.push(m);
+    this.overdueLearners = overdue;
+    if (overdue.length === 0) {
+      this.stuckMs.clear();
+      this.couldAct = false;
+      return;
+    }
+    for (const id of this.stuckMs.keys()) if (!overdue.some((m) => m.id === id)) this.stuckMs.delete(id);
+    this.couldAct = this.canAct();
   }
 
   /** Why the cluster is not (yet) converged, or undefined when it is. */

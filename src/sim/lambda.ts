@@ -39,6 +39,9 @@ export const MAX_RETRIES = RECONCILER_PACKAGE.eventInvoke.maximumRetryAttempts;
 /** Lambda's delay before the first retry of a failed asynchronous invocation. */
 const RETRY_DELAY_MS = 60_000;
 
+/** Each cloud's reconciler function: the invariant checker asks it when the running pass started. */
+const lambdas = new WeakMap<SimCloud, ReconcilerLambda>();
+
 type QueuedEvent =
   | { kind: 'pass'; at: number; scheduled: boolean; workersOnly: boolean }
   | { kind: 'snapshot'; at: number; detail: SnapshotRequestDetail; attempt: number };
@@ -50,7 +53,7 @@ export class ReconcilerLambda {
   /** Probability that an invocation crashes (set by the reconciler-crash fault), until `crashUntil`. */
   crashRate = 0;
   crashUntil = 0;
-  /** The time the current invocation started (the invariants look at it). */
+  /** The time the current (or last) invocation started (see `passRunningSince`). */
   passStartedAt = 0;
   private current: Invocation | undefined;
   readonly stats = {
@@ -70,6 +73,7 @@ export class ReconcilerLambda {
     private readonly cloud: SimCloud,
     private readonly reconcile: Reconciler,
   ) {
+    lambdas.set(cloud, this);
     const k = cloud.k;
     const tick = () => {
       this.trigger(true);
@@ -90,6 +94,19 @@ export class ReconcilerLambda {
 
   get busy(): boolean {
     return this.running;
+  }
+
+  /** The reconciler function of this cloud, if one was made for it. */
+  static of(cloud: SimCloud): ReconcilerLambda | undefined {
+    return lambdas.get(cloud);
+  }
+
+  /**
+   * When the invocation running now started (undefined: none runs). A membership request comes
+   * from the running pass, which observed the world at some time after this.
+   */
+  get passRunningSince(): number | undefined {
+    return this.running ? this.passStartedAt : undefined;
   }
 
   /**
