@@ -142,8 +142,10 @@ checks that no action drops healthy voters below quorum, that at most one member
 flight, that no healthy voter is removed unless its instance is terminating, that no master
 terminates while its member votes, that no hook of such a master reaches its default result, that
 quorum is lost only when the faults alone exceed the tolerance, that the watchdog replaces no
-master, and that the cluster converges (its warm pool full again) once the faults stop. The same
-seed replays exactly.`,
+master, that no learner of a gone or never-started member stays while the reconciler can act on
+etcd, and that the cluster converges (its warm pool full again) once the faults stop. Subnet
+addresses are given again after termination. A request judged on a world a fault changed after
+its pass observed is judged again when etcd carries it out. The same seed replays exactly.`,
   options: [
     { flags: '--seeds <n>', description: 'how many seeds to run (default 100)' },
     { flags: '--from <s>', description: 'first seed (default 1)' },
