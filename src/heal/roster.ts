@@ -30,8 +30,7 @@ export const RUNNING_STATES: ReadonlySet<LifecycleState> = new Set([
  * until the group takes it (Pending:Wait). It runs no etcd and is never a master, a member or a
  * seed candidate; only the node completes its warm-up hook (master.sh prepare).
  */
-export const isWarm = (i: { lifecycleState: string }): boolean =>
-  i.lifecycleState.startsWith('Warmed:');
+export const isWarm = (i: { lifecycleState: string }): boolean => i.lifecycleState.startsWith('Warmed:');
 
 export const isGone = (i: ObservedInstance | undefined): boolean => !i || GONE_STATES.has(i.lifecycleState);
 export const isRunning = (i: ObservedInstance): boolean => RUNNING_STATES.has(i.lifecycleState);
