@@ -218,11 +218,11 @@ export class AutoScalingGroup {
   private fleet(members: Iterable<GroupMember>): FleetInstance[] {
     const instances: FleetInstance[] = [];
     for (const m of members) {
-      const inst = this.ec2.get(m.id) as SimInstance;
       instances.push({
         instanceId: m.id,
         zone: m.zone,
-        privateIp: inst.ip,
+        // As the Lambda's fleet adapter reads it, from DescribeInstances: none once terminated.
+        privateIp: this.ec2.privateIpAddress(m.id),
         lifecycleState: m.lifecycle,
         health: m.health,
         launchTime: m.launchTime,

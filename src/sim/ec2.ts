@@ -239,6 +239,19 @@ export class Ec2 {
     return this.instances.get(id);
   }
 
+  /**
+   * DescribeInstances' PrivateIpAddress: the address while the instance is pending, running,
+   * stopping or stopped; none once it is terminated (EC2 User Guide, differences between reboot,
+   * stop, hibernate and terminate: a terminated instance's private IPv4 address is "None", its
+   * network interface deleted with it), though DescribeInstances still lists it for a while. `ip`
+   * keeps the address it had, for the simulator's own bookkeeping (byAddress, the invariants).
+   * The simulator has no shutting-down state (a termination is immediate).
+   */
+  privateIpAddress(id: string): string | undefined {
+    const inst = this.instances.get(id);
+    return inst && inst.state !== 'terminated' ? inst.ip : undefined;
+  }
+
   /** The instance that has `ip` now, or had it last when no instance has it since. */
   byAddress(ip: string): SimInstance | undefined {
     return this.byIp.get(ip);
