@@ -15,9 +15,13 @@
  *    in the warm pool" (ec2-auto-scaling-warm-pools, "Update the instances in a warm pool"). Once the
  *    group's instances are all on the desired version, in service and warmed up, every ready pool
  *    instance of another version is terminated (through the terminating hook) and the pool refills
- *    from the desired version; the refresh succeeds once the pool holds only ready instances of it
- *    (InstanceRefreshWarmPoolProgress counts an instance updated when it is healthy). One still
- *    preparing is waited for. Not documented, our assumption: all at once (the pool serves no traffic),
+ *    from the desired version; the refresh succeeds once the pool is back to its size of ready
+ *    instances of it, each warmed up: InstanceRefreshWarmPoolProgress counts a replacement updated
+ *    "when the instance's health status changes to healthy and the specified warm-up time passes"
+ *    (the refresh's InstanceWarmup, as for InService instances). From when a pool instance's warm-up
+ *    counts is not documented; our assumption: from when it is ready in the pool (Warmed:Stopped or
+ *    Warmed:Running, Healthy), its pool's InService. One still preparing is waited for. Not
+ *    documented, our assumption: all at once (the pool serves no traffic),
  *    and a launch of the refresh may still take an older pool instance while the group's instances are
  *    replaced (it is then replaced in turn, as any outdated instance);
  *  - cancel finishes the replacement in flight, then stops; rollback refreshes back to the previous
@@ -60,6 +64,9 @@ interface GroupLaunch {
 }
 
 const TERMINATING = (m: GroupMember) => m.lifecycle.startsWith('Terminat');
+/** A pool instance ready to be taken into the group, and healthy. */
+const poolReady = (m: GroupMember) =>
+  (m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running') && m.health === 'Healthy';
 
 export class SimInstanceRefresh {
   /** The group's launch template default version (what apply last wrote). */
@@ -74,6 +81,8 @@ export class SimInstanceRefresh {
   readonly refreshes: SimRefresh[] = [];
   readonly stats = { started: 0, cancelled: 0, checkpoints: 0, surges: 0 };
   private readonly inServiceSince = new Map<string, number>();
+  /** When each pool instance was first seen ready (Warmed:Stopped or Warmed:Running, Healthy). */
+  private readonly poolReadySince = new Map<string, number>();
   private seq = 0;
 
   /** The group it refreshes: the master group unless told otherwise (a worker group). */
@@ -220,6 +229,12 @@ export class SimInstanceRefresh {
         if (!this.inServiceSince.has(m.id)) this.inServiceSince.set(m.id, now);
       } else this.inServiceSince.delete(m.id);
     }
+    for (const m of this.group.pool.values()) {
+      if (poolReady(m)) {
+        if (!this.poolReadySince.has(m.id)) this.poolReadySince.set(m.id, now);
+      } else this.poolReadySince.delete(m.id);
+    }
+    for (const id of this.poolReadySince.keys()) if (!this.group.pool.has(id)) this.poolReadySince.delete(id);
     const r = this.active();
     if (!r) return;
     if (r.status === 'Pending') {
@@ -307,25 +322,32 @@ export class SimInstanceRefresh {
 
   /**
    * The warm pool's part, after the group's instances: terminates the ready pool instances of another
-   * version (the pool refills from the desired one). True once the pool holds only ready instances
-   * of the desired version, none leaving.
+   * version (the pool refills from the desired one). True once the pool is back to its size of
+   * ready instances of the desired version, none leaving, each ready for the refresh's warm-up.
    */
   private poolReplaced(r: SimRefresh): boolean {
-    // InstanceRefreshWarmPoolProgress counts an instance updated once it is healthy. One whose EC2
-    // instance is gone fails the pool's health check and is replaced (AutoScalingGroup
-    // checkPoolHealth): the refresh waits for its replacement, not for it.
-    const ready = (m: GroupMember) =>
-      (m.lifecycle === 'Warmed:Stopped' || m.lifecycle === 'Warmed:Running') && m.health === 'Healthy';
+    // InstanceRefreshWarmPoolProgress counts an instance updated once it is healthy and its warm-up
+    // has passed. One whose EC2 instance is gone fails the pool's health check and is replaced
+    // (AutoScalingGroup checkPoolHealth): the refresh waits for its replacement, not for it.
+    const now = this.k.now();
+    const warmedUp = (m: GroupMember) =>
+      poolReady(m) &&
+      now - (this.poolReadySince.get(m.id) ?? now) >= r.preferences.instanceWarmupSeconds * 1000;
     const stale = this.keptPool().filter((m) => this.versions.get(m.id) !== r.desiredVersion);
-    for (const m of stale.filter(ready)) {
+    for (const m of stale.filter(poolReady)) {
       r.replaced++;
       this.group.terminatePoolMember(
         m.id,
         `instance refresh ${r.id}: a warm pool instance of version ${this.versions.get(m.id)}, replaced by version ${r.desiredVersion}`,
       );
     }
-    if (stale.some(ready)) this.checkpoint(r);
-    return stale.length === 0 && [...this.group.pool.values()].every(ready);
+    if (stale.some(poolReady)) this.checkpoint(r);
+    // Back to its size: a terminated stale instance is out of the pool before its refill is launched.
+    return (
+      stale.length === 0 &&
+      this.group.poolShort() === undefined &&
+      [...this.group.pool.values()].every(warmedUp)
+    );
   }
 
   private mostCommonVersion(live: GroupMember[], except: string): string {

@@ -14,7 +14,7 @@ import { masterRefreshPreferences } from '../../src/upgrade/plan.js';
 
 const MIN = 60_000;
 
-async function refreshedWithPool(seed: number, size: number, zones = 3) {
+async function refreshedWithPool(seed: number, size: number, zones = 3, warmupSeconds = 0) {
   const cloud = new SimCloud({
     seed,
     zones: zoneNames(zones),
@@ -29,10 +29,24 @@ async function refreshedWithPool(seed: number, size: number, zones = 3) {
   expect(before.map((m) => refresh.versions.get(m.id))).toEqual(Array(size).fill('1'));
   // the provisioner's apply writes version 2; the upgrade starts the refresh
   refresh.setLaunchTemplateVersion('2');
-  const id = refresh.start('2', masterRefreshPreferences(3));
+  const id = refresh.start('2', masterRefreshPreferences(3, warmupSeconds));
   // the group's instances come first: while any is outdated, the old pool instances are still there
   let poolTouchedEarly = false;
+  // When each pool instance of version 2 was first ready (Warmed:Stopped and Healthy), and when the
+  // refresh ended.
+  const poolReadyAt = new Map<string, number>();
+  let endedAt: number | undefined;
   cloud.k.afterEvent = () => {
+    for (const m of cloud.group.pool.values())
+      if (
+        refresh.versions.get(m.id) === '2' &&
+        m.lifecycle === 'Warmed:Stopped' &&
+        m.health === 'Healthy' &&
+        !poolReadyAt.has(m.id)
+      )
+        poolReadyAt.set(m.id, cloud.k.now());
+    if (endedAt === undefined && refresh.refreshes.find((r) => r.id === id)?.status === 'Successful')
+      endedAt = cloud.k.now();
     const live = cloud.group.active();
     const outdatedLive = live.some((m) => refresh.versions.get(m.id) !== '2');
     const leftPool = before.some((m) => cloud.group.pool.get(m.id)?.lifecycle.startsWith('Warmed:Terminat'));
@@ -41,7 +55,7 @@ async function refreshedWithPool(seed: number, size: number, zones = 3) {
   const done = () => refresh.refreshes.find((r) => r.id === id)?.status;
   await cloud.k.runUntil(cloud.k.now() + 180 * MIN, () => done() === 'Successful' || done() === 'Failed');
   cloud.k.afterEvent = undefined;
-  return { cloud, refresh, before, status: done(), poolTouchedEarly };
+  return { cloud, refresh, before, status: done(), poolTouchedEarly, poolReadyAt, endedAt };
 }
 
 describe('instance refresh with a warm pool', () => {
@@ -61,6 +75,24 @@ describe('instance refresh with a warm pool', () => {
     for (const m of before) expect(cloud.ec2.get(m.id)?.state).toBe('terminated');
     const view = refresh.describe()[0]!;
     expect(view).toMatchObject({ status: 'Successful', percentageComplete: 100, instancesToUpdate: 0 });
+  });
+
+  it("ends no earlier than the refresh's instance warm-up after the last pool instance is ready (InstanceRefreshWarmPoolProgress)", async () => {
+    // "When the instance's health status changes to healthy and the specified warm-up time passes,
+    // the instance is considered updated": a pool replacement counts once healthy AND warmed up.
+    const warmup = 600;
+    const { cloud, refresh, status, poolReadyAt, endedAt } = await refreshedWithPool(33, 4, 4, warmup);
+    expect(status).toBe('Successful');
+    // the pool is back to its size when it ends (a stale instance leaves before its refill launches)
+    expect(cloud.group.poolShort()).toBeUndefined();
+    const pool = [...cloud.group.pool.values()];
+    expect(pool.map((m) => refresh.versions.get(m.id))).toEqual(['2', '2', '2', '2']);
+    const lastReady = Math.max(...pool.map((m) => poolReadyAt.get(m.id) ?? Number.NaN));
+    expect(Number.isFinite(lastReady)).toBe(true);
+    expect(endedAt).toBeDefined();
+    expect(endedAt!).toBeGreaterThanOrEqual(lastReady + warmup * 1000);
+    // ... and not much later: the refresh's next tick after the warm-up (5 s)
+    expect(endedAt!).toBeLessThanOrEqual(lastReady + warmup * 1000 + 10_000);
   });
 
   it('after it, the masters lost one after another are all replaced from pool instances of the new version', async () => {
