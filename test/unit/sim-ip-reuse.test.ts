@@ -11,12 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { zoneSubnetCidrs } from '../../src/provision/network.js';
 import { SimCloud } from '../../src/sim/cloud.js';
 import { Ec2, nodeSubnets, Subnet } from '../../src/sim/ec2.js';
-import type { ScheduledFault } from '../../src/sim/faults.js';
 import { InvariantChecker } from '../../src/sim/invariants.js';
 import { Kernel } from '../../src/sim/kernel.js';
 import { Random } from '../../src/sim/random.js';
 import { simulate, zoneNames } from '../../src/sim/run.js';
 import { Zones } from '../../src/sim/zones.js';
+import { UNSTARTED_LEARNER_FAULTS } from '../support/sim-scenarios.js';
 
 const MIN = 60_000;
 const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
@@ -108,17 +108,10 @@ describe('private IPv4 addresses', () => {
 
 describe('what address reuse finds', () => {
   /**
-   * A voter killed; its replacement, cold, gets a learner and is killed before its etcd starts, while
-   * the reconciler cannot reach etcd (so the learner stays); then EC2 loses the pool instance and the
-   * pool's refill gets the dead replacement's address. Seed 66: the refill lands in that zone and
-   * takes that address (asserted below, so a change of the model that loses the scenario fails here).
+   * UNSTARTED_LEARNER_FAULTS. Seed 66: the pool's refill lands in the dead replacement's zone and
+   * takes its address (asserted below, so a change of the model that loses the scenario fails here).
    */
-  const faults: ScheduledFault[] = [
-    { at: 10 * MIN, kind: 'kill', pick: 0 },
-    { at: 10 * MIN + 20_000, kind: 'etcd-unreachable', durationMs: 6 * MIN, pick: 0 },
-    { at: 10 * MIN + 35_000, kind: 'kill', pick: 2 },
-    { at: 11 * MIN, kind: 'warm-pool-loss', pick: 0 },
-  ];
+  const faults = [...UNSTARTED_LEARNER_FAULTS];
 
   it('e934ad4: an unstarted learner of a dead master is not tied to the pool instance that got its address (the next master joins at once, not after its boot timeout)', async () => {
     const r = await simulate({ seed: 66, zones: 3, masters: 3, schedule: { faults, end: 20 * MIN } });

@@ -10,10 +10,10 @@
 import { describe, expect, it } from 'vitest';
 import type { HealPorts } from '../../src/heal/ports.js';
 import { reconcilePass } from '../../src/heal/reconcile.js';
-import type { ScheduledFault } from '../../src/sim/faults.js';
 import { LEARNER_STUCK_MS } from '../../src/sim/invariants.js';
 import { simulate } from '../../src/sim/run.js';
 import type { Reconciler } from '../../src/sim/stub-reconciler.js';
+import { UNSTARTED_LEARNER_FAULTS } from '../support/sim-scenarios.js';
 
 const MIN = 60_000;
 
@@ -38,13 +38,8 @@ const keepsLearners: Reconciler = (ports, config, opts) => {
 };
 
 describe('learner-stuck', () => {
-  /** sim-ip-reuse's e934ad4 scenario: the replacement killed before its etcd starts, etcd cut off 6 min. */
-  const e934: ScheduledFault[] = [
-    { at: 10 * MIN, kind: 'kill', pick: 0 },
-    { at: 10 * MIN + 20_000, kind: 'etcd-unreachable', durationMs: 6 * MIN, pick: 0 },
-    { at: 10 * MIN + 35_000, kind: 'kill', pick: 2 },
-    { at: 11 * MIN, kind: 'warm-pool-loss', pick: 0 },
-  ];
+  /** The e934ad4 scenario: the replacement killed before its etcd starts, etcd cut off 6 min. */
+  const e934 = [...UNSTARTED_LEARNER_FAULTS];
 
   it('catches a learner of a dead master left a member while the reconciler can act', async () => {
     const r = await simulate({
