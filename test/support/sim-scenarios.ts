@@ -1,7 +1,9 @@
 /**
- * Scripted fault schedules more than one simulator test runs.
+ * Scripted fault schedules and simulated clouds more than one simulator test uses.
  */
+import { SimCloud } from '../../src/sim/cloud.js';
 import type { ScheduledFault } from '../../src/sim/faults.js';
+import { zoneNames } from '../../src/sim/run.js';
 
 const MIN = 60_000;
 
@@ -17,3 +19,7 @@ export const UNSTARTED_LEARNER_FAULTS: readonly ScheduledFault[] = [
   { at: 10 * MIN + 35_000, kind: 'kill', pick: 2 },
   { at: 11 * MIN, kind: 'warm-pool-loss', pick: 0 },
 ];
+
+/** A simulated cloud of three zones and three masters with a warm pool of `size` instances in `state`. */
+export const pooledCloud = (seed: number, size: number, state: 'Stopped' | 'Running' = 'Stopped'): SimCloud =>
+  new SimCloud({ seed, zones: zoneNames(3), masters: 3, warmPool: { size, state } });

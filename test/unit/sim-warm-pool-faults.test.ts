@@ -14,6 +14,7 @@ import { SimInstanceRefresh } from '../../src/sim/instance-refresh.js';
 import { ReconcilerLambda } from '../../src/sim/lambda.js';
 import { simulate, zoneNames } from '../../src/sim/run.js';
 import { masterRefreshPreferences } from '../../src/upgrade/plan.js';
+import { pooledCloud } from '../support/sim-scenarios.js';
 
 const MIN = 60_000;
 const runFor = (cloud: SimCloud, ms: number) => cloud.k.runUntil(cloud.k.now() + ms);
@@ -54,12 +55,7 @@ describe('warm pool health checks', () => {
   });
 
   it('a pool instance lost while it stops (Warmed:Pending:Proceed) is replaced, not waited for', async () => {
-    const cloud = new SimCloud({
-      seed: 42,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 1, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(42, 1);
     new ReconcilerLambda(cloud, reconcilePass);
     await cloud.k.runUntil(cloud.k.now() + 30 * MIN, () =>
       pool(cloud).some(
@@ -75,12 +71,7 @@ describe('warm pool health checks', () => {
   });
 
   it('no health check while the warm-up hook holds an instance: one lost while it prepares goes at the hook timeout (ABANDON)', async () => {
-    const cloud = new SimCloud({
-      seed: 43,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 1, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(43, 1);
     new ReconcilerLambda(cloud, reconcilePass);
     await runFor(cloud, 20_000);
     const [preparing] = pool(cloud);

@@ -11,6 +11,7 @@ import { reconcilePass } from '../../src/heal/reconcile.js';
 import { SimCloud } from '../../src/sim/cloud.js';
 import { ReconcilerLambda } from '../../src/sim/lambda.js';
 import { zoneNames } from '../../src/sim/run.js';
+import { pooledCloud } from '../support/sim-scenarios.js';
 
 const MIN = 60_000;
 const runFor = (cloud: SimCloud, ms: number) => cloud.k.runUntil(cloud.k.now() + ms);
@@ -32,12 +33,7 @@ const poolStates = (cloud: SimCloud) => [...cloud.group.pool.values()].map((m) =
 
 describe('warm pool', () => {
   it('prepares each pool instance (Warmed:Pending:Wait until its node completes the hook), then stops it', async () => {
-    const cloud = new SimCloud({
-      seed: 5,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 3, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(5, 3);
     await runFor(cloud, 30_000);
     expect(poolStates(cloud)).toEqual(['Warmed:Pending:Wait', 'Warmed:Pending:Wait', 'Warmed:Pending:Wait']);
     expect(new Set([...cloud.group.pool.values()].map((m) => m.zone)).size).toBe(3);
@@ -52,12 +48,7 @@ describe('warm pool', () => {
   });
 
   it('a lost master is replaced from the pool instance of its zone (started, packages and images skipped); the pool refills', async () => {
-    const cloud = new SimCloud({
-      seed: 6,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 3, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(6, 3);
     continueLaunches(cloud);
     await runFor(cloud, 8 * MIN);
     const victim = [...cloud.group.members.values()][0]!;
@@ -76,12 +67,7 @@ describe('warm pool', () => {
   });
 
   it('a pool instance in a zone that is down cannot start: the group launches fresh in an available zone', async () => {
-    const cloud = new SimCloud({
-      seed: 7,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 1, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(7, 1);
     continueLaunches(cloud);
     await runFor(cloud, 8 * MIN);
     const pooled = [...cloud.group.pool.values()][0]!;
@@ -100,12 +86,7 @@ describe('warm pool', () => {
 
 describe('warm pool: size and termination (API_PutWarmPool, API_DeleteWarmPool)', () => {
   it('the size is max(MinSize, MaxGroupPreparedCapacity - desired), the capacity -1 meaning the group max: not absolute unless it equals MinSize', async () => {
-    const cloud = new SimCloud({
-      seed: 8,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 1, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(8, 1);
     continueLaunches(cloud);
     // tripod puts MaxGroupPreparedCapacity = MinSize (cloud.ts, as provision/warm-pool.ts): 1 whatever the max
     expect(cloud.group.opts.warmPool?.maxGroupPreparedCapacity).toBe(1);
@@ -124,12 +105,7 @@ describe('warm pool: size and termination (API_PutWarmPool, API_DeleteWarmPool)'
   });
 
   it('a pool instance leaving the pool waits in Warmed:Terminating:Wait on the terminating hook: until completed, or its heartbeat timeout', async () => {
-    const cloud = new SimCloud({
-      seed: 9,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 2, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(9, 2);
     continueLaunches(cloud);
     await runFor(cloud, 8 * MIN);
     const [a, b] = [...cloud.group.pool.values()].map((m) => m.id);
@@ -155,12 +131,7 @@ describe('warm pool: size and termination (API_PutWarmPool, API_DeleteWarmPool)'
   });
 
   it('ForceDelete terminates the pool instances at once, dropping their lifecycle actions', async () => {
-    const cloud = new SimCloud({
-      seed: 10,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 2, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(10, 2);
     continueLaunches(cloud);
     await runFor(cloud, 8 * MIN);
     cloud.group.deleteWarmPool(true);
@@ -171,12 +142,7 @@ describe('warm pool: size and termination (API_PutWarmPool, API_DeleteWarmPool)'
   });
 
   it('with the reconciler, a deleted pool is gone in a pass or two, not after the hook heartbeat timeout (600 s)', async () => {
-    const cloud = new SimCloud({
-      seed: 11,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 2, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(11, 2);
     new ReconcilerLambda(cloud, reconcilePass);
     await runFor(cloud, 15 * MIN);
     expect(poolStates(cloud)).toEqual(['Warmed:Stopped', 'Warmed:Stopped']);
@@ -191,12 +157,7 @@ describe('warm pool: size and termination (API_PutWarmPool, API_DeleteWarmPool)'
 
 describe('warm pool: Warmed:Stopped follows EC2 (warm-pool-instance-lifecycle)', () => {
   it('a prepared instance stays Warmed:Pending:Proceed while EC2 stops it, and is Warmed:Stopped only once EC2 says stopped', async () => {
-    const cloud = new SimCloud({
-      seed: 12,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 3, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(12, 3);
     continueLaunches(cloud);
     const seen = new Set<string>();
     const wrong: string[] = [];
@@ -216,12 +177,7 @@ describe('warm pool: Warmed:Stopped follows EC2 (warm-pool-instance-lifecycle)',
   });
 
   it('the group does not take an instance still stopping (not yet ready): it launches fresh, and the pool instance still reaches Warmed:Stopped', async () => {
-    const cloud = new SimCloud({
-      seed: 13,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 1, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(13, 1);
     continueLaunches(cloud);
     const stopping = () =>
       [...cloud.group.pool.values()].find(
@@ -246,12 +202,7 @@ describe('warm pool: Warmed:Stopped follows EC2 (warm-pool-instance-lifecycle)',
 describe('warm pool: the reconciler reads it only when the configuration says there is one', () => {
   it("the simulated configuration says so as the provisioner's does, and the fleet port leaves the pool out when told", async () => {
     expect(new SimCloud({ seed: 14, zones: zoneNames(3), masters: 3 }).config.masterWarmPool).toBe(false);
-    const cloud = new SimCloud({
-      seed: 14,
-      zones: zoneNames(3),
-      masters: 3,
-      warmPool: { size: 2, state: 'Stopped' },
-    });
+    const cloud = pooledCloud(14, 2);
     expect(cloud.config.masterWarmPool).toBe(true);
     await runFor(cloud, 60_000);
     const ports = cloud.ports({ crashAfter: undefined, mutations: 0, dead: false, onCrash: () => {} });
