@@ -19,6 +19,7 @@
  *    seeded runs (a reconciler that ties etcd members to instances by peer URL must survive it).
  *    The draws have their own random stream: the same seed gives the same addresses.
  */
+import { hasHostBits, parseCidr } from '../cluster-spec/cidr.js';
 import { zoneSubnetCidrs } from '../provision/network.js';
 import type { Kernel } from './kernel.js';
 import type { Random } from './random.js';
@@ -70,15 +71,13 @@ export class Subnet {
   private released: number[] = [];
 
   constructor(readonly cidr: string) {
-    const [base, bitsText] = cidr.split('/');
-    const bits = Number(bitsText);
+    const c = parseCidr(cidr);
+    // CreateSubnet refuses a block whose address has host bits set ("must be valid Ipv4 CIDR").
+    if (!c || hasHostBits(cidr)) throw new Error(`subnet ${cidr}: not a valid IPv4 CIDR block`);
     // CreateSubnet: "The allowed size for an IPv4 subnet is between a /28 netmask and a /16 netmask".
-    if (!base || !/^\d+\.\d+\.\d+\.\d+$/.test(base) || !Number.isInteger(bits) || bits < 16 || bits > 28)
-      throw new Error(`subnet ${cidr}: an IPv4 subnet is a /16 to /28`);
-    const size = 2 ** (32 - bits);
-    const start = ipToInt(base) - (ipToInt(base) % size);
-    this.first = start + 4;
-    this.last = start + size - 2;
+    if (c.prefix < 16 || c.prefix > 28) throw new Error(`subnet ${cidr}: an IPv4 subnet is a /16 to /28`);
+    this.first = c.start + 4;
+    this.last = c.end - 2;
   }
 
   /** How many addresses an instance could still get. */

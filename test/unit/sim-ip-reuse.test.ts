@@ -51,6 +51,13 @@ describe('private IPv4 addresses', () => {
     expect(() => new Subnet('10.0.0.0/29')).toThrow(/\/16 to \/28/);
   });
 
+  it('refuses a subnet CIDR that CreateSubnet refuses: host bits set, an octet over 255', () => {
+    expect(() => new Subnet('10.0.0.8/28')).toThrow(/not a valid IPv4 CIDR block/);
+    expect(() => new Subnet('10.0.1.0/20')).toThrow(/not a valid IPv4 CIDR block/);
+    expect(() => new Subnet('10.0.300.0/24')).toThrow(/not a valid IPv4 CIDR block/);
+    expect(new Subnet('10.0.16.0/20').holds('10.0.16.4')).toBe(true);
+  });
+
   it("gives a terminated instance's address again, never a stopped one's or a running one's", async () => {
     const { k, ec2 } = ec2Of(3, new Map(zoneNames(3).map((z, i) => [z, `10.0.${i}.0/28`])));
     const all = Array.from({ length: 11 }, () => ec2.launch('eu-west-1a', 'g'));
