@@ -90,17 +90,31 @@ async function fleetInstances(
   }));
 }
 
+/** The group as Auto Scaling describes it (one call). Throws GroupNotFoundError. */
+async function describeAutoScalingGroup(autoScaling: AutoScalingClient, groupName: string) {
+  const out = await autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  const group = out.AutoScalingGroups?.[0];
+  if (!group) throw new GroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
+  return group;
+}
+
+/** The group's tags: one DescribeAutoScalingGroups call, no EC2 call. Throws GroupNotFoundError. */
+export async function describeGroupTags(
+  autoScaling: AutoScalingClient,
+  groupName: string,
+): Promise<Record<string, string>> {
+  return tagsOf((await describeAutoScalingGroup(autoScaling, groupName)).Tags);
+}
+
 /** The group, its tags and its instances (private IP and launch time from EC2). Throws GroupNotFoundError. */
 export async function describeGroupWithTags(
   autoScaling: AutoScalingClient,
   ec2: EC2Client,
   groupName: string,
 ): Promise<GroupInfo> {
-  const out = await autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
-  );
-  const group = out.AutoScalingGroups?.[0];
-  if (!group) throw new GroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
+  const group = await describeAutoScalingGroup(autoScaling, groupName);
   return {
     name: groupName,
     desired: group.DesiredCapacity ?? 0,

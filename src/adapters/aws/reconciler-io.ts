@@ -23,7 +23,7 @@ import { serializeStatus } from '../../heal/status.js';
 import type { EtcdTls } from '../etcd/client.js';
 import {
   type AwsLoadBalancerPort,
-  describeGroupWithTags,
+  describeGroupTags,
   describeInstance,
   GroupNotFoundError,
   pemCertificates,
@@ -46,8 +46,8 @@ export async function locateCluster(
     case 'lifecycle': {
       const group = trigger.event.detail.AutoScalingGroupName;
       try {
-        const g = await describeGroupWithTags(clients.autoScaling, clients.ec2, group);
-        const cluster = g.tags[CLUSTER_TAG];
+        // Only the group's tags: the pass reads its instances itself.
+        const cluster = (await describeGroupTags(clients.autoScaling, group))[CLUSTER_TAG];
         if (!cluster)
           return { ok: false, why: `group ${group} has no ${CLUSTER_TAG} tag: not a tripod group` };
         return { ok: true, cluster, group };
