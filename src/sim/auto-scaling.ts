@@ -454,6 +454,8 @@ export class AutoScalingGroup {
       this.k.log('asg', `warm pool: launch ${inst.id} in ${zone} (${inst.ip}) to prepare`);
       if (hb === undefined) {
         this.k.after(1_000, () => {
+          // Left the pool meanwhile (a shrink, DeleteWarmPool): it is not prepared any more.
+          if (m.lifecycle !== 'Warmed:Pending') return;
           m.lifecycle = 'Warmed:Pending:Wait';
           this.finishHook(m, 'CONTINUE');
         });

@@ -8,9 +8,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { reconcilePass } from '../../src/heal/reconcile.js';
+import { AutoScalingGroup } from '../../src/sim/auto-scaling.js';
 import { SimCloud } from '../../src/sim/cloud.js';
+import { Ec2 } from '../../src/sim/ec2.js';
+import { EventBus } from '../../src/sim/eventbridge.js';
+import { Kernel } from '../../src/sim/kernel.js';
 import { ReconcilerLambda } from '../../src/sim/lambda.js';
 import { zoneNames } from '../../src/sim/run.js';
+import { Zones } from '../../src/sim/zones.js';
 import { pooledCloud } from '../support/sim-scenarios.js';
 
 const MIN = 60_000;
@@ -214,5 +219,34 @@ describe('warm pool: the reconciler reads it only when the configuration says th
     expect(await read(undefined)).toBe(2);
     expect(await read(true)).toBe(2);
     expect(await read(false)).toBe(0);
+  });
+
+  it('without lifecycle hooks, a pool instance that leaves the pool while it prepares is not prepared again', async () => {
+    const k = new Kernel(7);
+    const zones = new Zones(zoneNames(3));
+    const ec2 = new Ec2(k, zones, [1_000, 1_000]);
+    const group = new AutoScalingGroup(k, ec2, zones, new EventBus(k), {
+      name: 'g',
+      desired: 0,
+      min: 0,
+      max: 3,
+      hookHeartbeatMs: undefined,
+      launchDefaultResult: 'CONTINUE',
+      terminateDefaultResult: 'CONTINUE',
+      targetGroups: [],
+      impairedGraceMs: 60_000,
+      tickMs: 10_000,
+      warmPool: { size: 1, state: 'Stopped', maxGroupPreparedCapacity: 1 },
+    });
+    await k.runUntil(k.now() + 100);
+    const [m] = [...group.pool.values()];
+    expect(m?.lifecycle).toBe('Warmed:Pending');
+    group.deleteWarmPool(false);
+    await k.runUntil(k.now() + 1_500);
+    // Its preparation (the 1 s without a hook) must not bring it back from Warmed:Terminating.
+    expect(m?.lifecycle).toBe('Warmed:Terminating');
+    await k.runUntil(k.now() + 5_000);
+    expect(group.pool.size).toBe(0);
+    expect(group.warmPoolStatus()).toBeUndefined();
   });
 });
