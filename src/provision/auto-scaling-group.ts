@@ -19,10 +19,11 @@ import {
 } from '../adapters/aws/autoscaling.js';
 import type { Tags } from '../adapters/aws/tags.js';
 import { resourceNames } from '../contract/names.js';
+import { dnsKind } from './dns.js';
 import { eventRuleKind } from './event-rules.js';
 import { launchTemplateKind } from './launch-templates.js';
-import { targetGroupKind } from './load-balancer.js';
-import { subnetKind } from './network.js';
+import { listenerKind, targetGroupKind } from './load-balancer.js';
+import { routeTableKind, subnetKind } from './network.js';
 import { parameterKind } from './parameters.js';
 import { reconcilerFunctionKind } from './reconciler-function.js';
 import {
@@ -37,6 +38,7 @@ import {
   type ResourceKind,
   tagChanges,
 } from './resource.js';
+import { securityGroupRulesKind } from './security-groups.js';
 
 export interface DesiredGroup {
   role: 'masters' | 'workers';
@@ -107,11 +109,17 @@ export const autoScalingGroupKind: ResourceKind<DesiredGroup, ActualGroup> = {
   group: 'instances',
   // Groups come last: the configuration, the reconciler and its event rules exist before the first
   // master launches, so its lifecycle events reach a reconciler that can let it join (on destroy the
-  // groups go first, while the reconciler still completes their hooks).
+  // groups go first, while the reconciler still completes their hooks). A node also needs, from its
+  // first boot, its subnet's routes (NAT), the security group rules (etcd, kubelet) and the API
+  // endpoint's listener and DNS name (kubeadm init and join go through it).
   dependsOn: [
     subnetKind,
+    routeTableKind,
+    securityGroupRulesKind,
     launchTemplateKind,
     targetGroupKind,
+    listenerKind,
+    dnsKind,
     parameterKind,
     reconcilerFunctionKind,
     eventRuleKind,

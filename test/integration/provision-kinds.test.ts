@@ -65,6 +65,21 @@ describe('the order of the resource kinds', () => {
       expect(before).toContain(k);
   });
 
+  it('keeps the groups last whatever order the kinds are listed in (a node boots into a finished cluster)', () => {
+    // The groups depend on every other kind but their pool: routes, rules, the API listener and DNS
+    // name included, so no listing can launch a master before them (nor destroy them under it).
+    const groups = KINDS.find((k) => k.kind === 'auto-scaling-group')!;
+    const before = new Set([...dependencies(groups)].map((k) => k.kind));
+    const others = KINDS.map((k) => k.kind).filter((k) => k !== 'auto-scaling-group' && k !== 'warm-pool');
+    expect(others.filter((k) => !before.has(k))).toEqual([]);
+    for (const listed of [[...KINDS].reverse(), [...KINDS].sort((a, b) => a.kind.localeCompare(b.kind))])
+      expect(
+        orderKinds(listed)
+          .slice(-2)
+          .map((k) => k.kind),
+      ).toEqual(['auto-scaling-group', 'warm-pool']);
+  });
+
   for (const [name, spec] of Object.entries(specs)) {
     it(`covers every reference between the desired resources (${name})`, () => {
       const resources: Desired[] = desiredCluster(spec, { accountId: '123456789012' }).resources;
