@@ -30,6 +30,7 @@ import { commentMarker } from '../../src/action/comment.js';
 import { NO_CREDENTIALS } from '../../src/action/errors.js';
 import { type FakeGitHubApi, startFakeGitHubApi } from '../support/github-api.js';
 import { ensureReconcilerRole } from '../support/provision-support.js';
+import { minimalSpec } from '../support/spec-text.js';
 
 const TOKEN = 'ghs_e2eTestToken123';
 const REPO = 'acme/infra';
@@ -77,15 +78,7 @@ const cidrOf = (name: string) => {
 };
 
 function specYaml(name: string, extra = ''): string {
-  return `apiVersion: tripod/v1
-kind: Cluster
-name: ${name}
-region: il-central-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: ${cidrOf(name)}
-  zones: [il-central-1a, il-central-1b, il-central-1c]
-${extra}`;
+  return minimalSpec({ name, region: 'il-central-1', cidr: cidrOf(name) }) + extra;
 }
 
 /** A pull_request "synchronize" payload shaped like GitHub's (the fields tripod and common tools read). */

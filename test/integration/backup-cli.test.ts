@@ -24,6 +24,7 @@ import { configParameter, restoreParameter, statusParameter } from '../../src/co
 import type { QuorumMemory } from '../../src/heal/observed.js';
 import { STATUS_VERSION } from '../../src/heal/status.js';
 import { cli } from '../support/cli.js';
+import { minimalSpec } from '../support/spec-text.js';
 
 const REGION = 'ap-south-1';
 const name = `cli${Date.now().toString(36)}${process.pid % 1000}`.slice(0, 20);
@@ -91,18 +92,7 @@ beforeAll(async () => {
   aws = createAwsClients({ region: REGION, endpoint, maxAttempts: 1 });
   dir = mkdtempSync(join(tmpdir(), 'tripod-backup-cli-'));
   specFile = join(dir, 'cluster.yaml');
-  writeFileSync(
-    specFile,
-    `apiVersion: tripod/v1
-kind: Cluster
-name: ${name}
-region: ${REGION}
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [${REGION}a, ${REGION}b, ${REGION}c]
-`,
-  );
+  writeFileSync(specFile, minimalSpec({ name, region: REGION }));
   await aws.s3.send(
     new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }),
   );
@@ -170,10 +160,7 @@ describe('tripod backups', () => {
 
   it('names what is missing when there is no configuration', async () => {
     const other = join(dir, 'other.yaml');
-    writeFileSync(
-      other,
-      `apiVersion: tripod/v1\nkind: Cluster\nname: nobody\nregion: ${REGION}\nkubernetesVersion: 1.32.4\nnetwork:\n  cidr: 10.0.0.0/16\n  zones: [${REGION}a]\n`,
-    );
+    writeFileSync(other, minimalSpec({ name: 'nobody', region: REGION, cidr: '10.0.0.0/16', zones: 1 }));
     // --endpoint: the old spelling of --endpoint-url, still accepted with a warning.
     const r = await cli('backups', '-f', other, '--endpoint', endpoint);
     expect(r.code).toBe(1);

@@ -18,6 +18,7 @@ import { putParameter } from '../../src/adapters/aws/ssm.js';
 import { resourceNames } from '../../src/contract/names.js';
 import { caParameter } from '../../src/contract/protocol.js';
 import { cli } from '../support/cli.js';
+import { minimalSpec } from '../support/spec-text.js';
 
 const REGION = 'eu-north-1';
 const name = `kc${Date.now().toString(36)}${process.pid % 1000}`.slice(0, 20);
@@ -29,18 +30,7 @@ let lbDns: string;
 
 function specFile(file: string, extra = ''): string {
   const path = join(dir, file);
-  writeFileSync(
-    path,
-    `apiVersion: tripod/v1
-kind: Cluster
-name: ${name}
-region: ${REGION}
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.50.0.0/16
-  zones: [${REGION}a, ${REGION}b, ${REGION}c]
-${extra}`,
-  );
+  writeFileSync(path, minimalSpec({ name, region: REGION, cidr: '10.50.0.0/16' }) + extra);
   return path;
 }
 

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { statusOnce, watchStatus } from '../../src/cli/status.js';
-import { parseSpec } from '../../src/cluster-spec/load.js';
 import { backupStatusParameter, configParameter, statusParameter } from '../../src/contract/protocol.js';
 import type { Telemetry } from '../../src/lambdas/reconciler-handler.js';
 import { cli } from '../support/cli.js';
@@ -17,11 +16,11 @@ import type { EtcdTestCluster, EtcdTestMember } from '../support/etcd-cluster.js
 import type { LambdaCloud } from '../support/lambda-cloud.js';
 import { scheduledEvent } from '../support/lambda-events.js';
 import { lambdaCloudOnRealEtcd, realReconcilerHandler } from '../support/masters-etcd.js';
+import { minimalClusterSpec, minimalSpec } from '../support/spec-text.js';
 import { until } from '../support/until.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'ca-central-1';
-const _pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
 const quiet: Telemetry = {
   info: () => {},
   warn: () => {},
@@ -41,25 +40,15 @@ describe('tripod status against moto and real etcd', () => {
   beforeAll(async () => {
     let dir: string;
     ({ cloud, cluster, members, dir } = await lambdaCloudOnRealEtcd(endpoint, 'st', REGION));
-    // the spec of this cluster: its masters all live in one zone (lambda-cloud), as the spec says
     specFile = join(dir, 'cluster.yaml');
-    writeFileSync(
-      specFile,
-      `apiVersion: tripod/v1
-kind: Cluster
-name: ${cloud.config.cluster}
-region: ${REGION}
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.60.0.0/16
-  zones: [${REGION}a]
-`,
-    );
+    writeFileSync(specFile, minimalSpec(specOptions()));
   }, 120_000);
   afterAll(async () => {
     await cluster?.stop();
   });
 
+  /** This cluster's spec: its masters all live in one zone (lambda-cloud), as the spec says. */
+  const specOptions = () => ({ name: cloud.config.cluster, region: REGION, cidr: '10.60.0.0/16', zones: 1 });
   const handler = () => realReconcilerHandler(cloud, quiet);
   const doc = async () =>
     JSON.parse(
@@ -186,10 +175,7 @@ network:
   });
 
   it('--watch looks again every interval until stopped, with the last look as its exit code', async () => {
-    const loaded = parseSpec(
-      `apiVersion: tripod/v1\nkind: Cluster\nname: ${cloud.config.cluster}\nregion: ${REGION}\nkubernetesVersion: 1.32.4\nnetwork:\n  cidr: 10.60.0.0/16\n  zones: [${REGION}a]\n`,
-    );
-    if (!loaded.ok) throw new Error('spec');
+    const spec = minimalClusterSpec(specOptions());
     const { cliAwsClients } = await import('../../src/cli/aws-options.js');
     const aws = cliAwsClients(REGION, endpoint);
     const stop = new AbortController();
@@ -199,7 +185,7 @@ network:
       async () => {
         looks++;
         if (looks === 3) stop.abort();
-        return statusOnce(aws, loaded.spec, 'text');
+        return statusOnce(aws, spec, 'text');
       },
       { out: (t) => outs.push(t), err: () => {} },
       2000,

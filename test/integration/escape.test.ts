@@ -12,7 +12,6 @@ import type { PlanView } from '../../src/action/engine.js';
 import { coreRunner } from '../../src/action/main.js';
 import { planReport } from '../../src/action/plan-report.js';
 import { statusReport } from '../../src/action/status-report.js';
-import { parseSpec } from '../../src/cluster-spec/load.js';
 import { deriveTopology } from '../../src/cluster-spec/topology.js';
 import type { Plan } from '../../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../../src/provision/plan-render.js';
@@ -26,6 +25,7 @@ import {
   oneLine,
   shQuote,
 } from '../../src/text/escape.js';
+import { minimalClusterSpec } from '../support/spec-text.js';
 
 /** The workflow commands the runner would run for `log` (its v2 `::` and v1 `##[` forms). */
 function runnerCommands(log: string): string[] {
@@ -148,13 +148,7 @@ describe('Markdown', () => {
   });
 });
 
-const spec = (() => {
-  const r = parseSpec(
-    'apiVersion: tripod/v1\nkind: Cluster\nname: demo\nregion: eu-west-1\nkubernetesVersion: 1.32.4\nnetwork:\n  cidr: 10.40.0.0/16\n  zones: [eu-west-1a, eu-west-1b, eu-west-1c]\n',
-  );
-  if (!r.ok) throw new Error('spec');
-  return r.spec;
-})();
+const spec = minimalClusterSpec();
 
 /** A plan whose values come from AWS (an existing resource's tag, a conflict's name). */
 function hostilePlan(): Plan {

@@ -16,9 +16,10 @@ import {
   kubernetesVersionProblem,
 } from '../../src/cluster-spec/versions.js';
 import { etcdVersionProblem, lowestAcceptedEtcd } from '../../src/sim/etcd-bin.js';
+import { minimalSpec } from '../support/spec-text.js';
 
 const spec = (k8s: string) =>
-  `apiVersion: tripod/v1\nkind: Cluster\nname: t\nregion: us-east-1\nkubernetesVersion: ${k8s}\nnetwork:\n  cidr: 10.0.0.0/16\n  zones: [us-east-1a]\n`;
+  minimalSpec({ name: 't', region: 'us-east-1', cidr: '10.0.0.0/16', zones: 1, kubernetesVersion: k8s });
 
 describe('the pinned etcd', () => {
   it('is at least kubeadm MinExternalEtcdVersion of every supported Kubernetes minor', () => {

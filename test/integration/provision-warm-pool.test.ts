@@ -12,16 +12,9 @@ import { applyPlan, destroy } from '../../src/provision/apply.js';
 import { desiredCluster } from '../../src/provision/desired.js';
 import { planCluster } from '../../src/provision/plan.js';
 import { changed, clients, ensureReconcilerRole, exampleSpec } from '../support/provision-support.js';
+import { minimalSpec } from '../support/spec-text.js';
 
-const MINIMAL = `apiVersion: tripod/v1
-kind: Cluster
-name: wp
-region: eu-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
-masters:
+const MINIMAL = `${minimalSpec({ name: 'wp' })}masters:
   instanceType: m6i.large
 `;
 const problems = (extra: string) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { minimalSpec } from '../support/spec-text.js';
 
 async function run(args: string[]) {
   let out = '';
@@ -42,18 +43,7 @@ describe('tripod upgrade', () => {
   it('a cluster that does not exist (moto): exit 1, run apply first', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tripod-upgrade-cli-'));
     const file = join(dir, 'cluster.yaml');
-    writeFileSync(
-      file,
-      `apiVersion: tripod/v1
-kind: Cluster
-name: upg-cli-none
-region: ca-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [ca-west-1a, ca-west-1b, ca-west-1c]
-`,
-    );
+    writeFileSync(file, minimalSpec({ name: 'upg-cli-none', region: 'ca-west-1' }));
     const saved = process.env.AWS_ENDPOINT_URL;
     process.env.AWS_ENDPOINT_URL = inject('motoEndpoint');
     try {

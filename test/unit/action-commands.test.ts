@@ -11,23 +11,12 @@ import type { CommandRun } from '../../src/action/runner.js';
 import { statusCommand } from '../../src/action/status.js';
 import { withTimeout } from '../../src/action/timeout.js';
 import { upgradeCommand } from '../../src/action/upgrade.js';
-import { parseSpec } from '../../src/cluster-spec/load.js';
 import { deriveTopology } from '../../src/cluster-spec/topology.js';
 import type { UpgradeOutcome } from '../../src/upgrade/run.js';
 import { recorder } from '../support/action-runner.js';
+import { minimalClusterSpec } from '../support/spec-text.js';
 
-const specText = `apiVersion: tripod/v1
-kind: Cluster
-name: unit-demo
-region: eu-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
-`;
-const loaded = parseSpec(specText);
-if (!loaded.ok) throw new Error('fixture spec is invalid');
-const spec = loaded.spec;
+const spec = minimalClusterSpec({ name: 'unit-demo' });
 
 const plan = (over: Partial<PlanView> = {}): PlanView => ({
   hasChanges: true,

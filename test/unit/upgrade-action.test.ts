@@ -5,20 +5,10 @@ import type { Engine, UpgradeOptions } from '../../src/action/engine.js';
 import { InputError, parseInputs } from '../../src/action/inputs.js';
 import type { CommandRun, Runner } from '../../src/action/runner.js';
 import { upgradeCommand } from '../../src/action/upgrade.js';
-import { parseSpec } from '../../src/cluster-spec/load.js';
 import { deriveTopology } from '../../src/cluster-spec/topology.js';
+import { minimalClusterSpec } from '../support/spec-text.js';
 
-const loaded = parseSpec(`apiVersion: tripod/v1
-kind: Cluster
-name: abort-demo
-region: eu-west-1
-kubernetesVersion: 1.32.4
-network:
-  cidr: 10.40.0.0/16
-  zones: [eu-west-1a, eu-west-1b, eu-west-1c]
-`);
-if (!loaded.ok) throw new Error('fixture spec is invalid');
-const spec = loaded.spec;
+const spec = minimalClusterSpec({ name: 'abort-demo' });
 
 describe('abort input', () => {
   const read = (inputs: Record<string, string>) => (n: string) => inputs[n] ?? '';
