@@ -136,6 +136,9 @@ export function nodeEnvironment(spec: ClusterSpec, role: NodeRole): Record<strin
           TRIPOD_ETCD_VERSION: ETCD_VERSION,
           TRIPOD_ETCD_SHA_AMD64: ETCD_RELEASE_SHA256.amd64,
           TRIPOD_ETCD_SHA_ARM64: ETCD_RELEASE_SHA256.arm64,
+          // A warm pool's prepare heartbeats its launching hook three times per heartbeat timeout
+          // (master.sh lifecycle_heartbeat; the hooks' timeout: src/provision/master-group.ts).
+          TRIPOD_LIFECYCLE_HEARTBEAT_EVERY: String(Math.floor(heartbeat / 3)),
         }
       : {}),
   };

@@ -1159,8 +1159,9 @@ leave() { master_leave; }
 JOIN_UNIT=tripod-join.service
 
 # lifecycle_heartbeat HOOK PID (in the background): keeps this master's HOOK lifecycle action from timing
-# out while PID lives (the warm pool's prepare; kill it when done). A heartbeat
-# every TRIPOD_LIFECYCLE_HEARTBEAT_EVERY s (10: a third of the shortest heartbeat timeout, 30 s).
+# out while PID lives (the warm pool's prepare; kill it when done). A heartbeat every
+# TRIPOD_LIFECYCLE_HEARTBEAT_EVERY s: a third of the hooks' heartbeat timeout (render.ts; 10 without it,
+# a third of the shortest timeout the spec allows, 30 s).
 lifecycle_heartbeat() {
   local nap=''
   trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM

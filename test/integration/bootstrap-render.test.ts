@@ -23,6 +23,7 @@ import {
   joinParameter,
   workerJoinParameter,
 } from '../../src/contract/protocol.js';
+import { masterHooks } from '../../src/provision/master-group.js';
 
 const examples = readdirSync('examples')
   .filter((f) => f.endsWith('.yaml'))
@@ -211,6 +212,13 @@ describe('node settings come from the spec and the protocol', () => {
     };
     expect(nodeEnvironment(spec, 'master').TRIPOD_JOIN_TIMEOUT).toBe('900');
     expect(nodeEnvironment(slow, 'master').TRIPOD_JOIN_TIMEOUT).toBe('1800');
+  });
+
+  it("a warm pool's prepare heartbeats its launching hook three times per the hook's heartbeat timeout", () => {
+    const quick: ClusterSpec = { ...spec, reconciler: { ...spec.reconciler, lifecycleHeartbeatSeconds: 30 } };
+    expect(masterHooks(spec).map((h) => h.heartbeatTimeout)).toEqual([600, 600]);
+    expect(nodeEnvironment(spec, 'master').TRIPOD_LIFECYCLE_HEARTBEAT_EVERY).toBe('200');
+    expect(nodeEnvironment(quick, 'master').TRIPOD_LIFECYCLE_HEARTBEAT_EVERY).toBe('10');
   });
 
   it('minifyShell keeps the shebang and commands, drops comments and blank lines', () => {
