@@ -156,8 +156,11 @@ export interface WorkerHookPort {
   fleet: Pick<FleetPort, 'describeGroup' | 'completeLifecycleAction' | 'recordLifecycleHeartbeat'>;
   loadBalancer: Pick<LoadBalancerPort, 'describeTargets' | 'deregisterTarget'> & TargetDrainPort;
   parameters: Pick<ParameterPort, 'getByPath' | 'writers' | 'put' | 'delete'>;
-  /** EC2 state of an instance (`running`, `pending`, ...), undefined when EC2 does not know it. */
-  instanceState(instanceId: string): Promise<string | undefined>;
+  /**
+   * EC2 state of each instance (`running`, `pending`, ...), in one read whatever their number; an
+   * instance EC2 does not know is absent.
+   */
+  instanceStates(instanceIds: readonly string[]): Promise<Readonly<Record<string, string>>>;
   clock: Clock;
 }
 

@@ -150,10 +150,9 @@ export async function settleWorkerHooks(
 ): Promise<WorkerHookOutcome[]> {
   // Only the group's own instances: tripod puts no warm pool on the worker group (provision/warm-pool.ts).
   const group = await port.fleet.describeGroup(groupName, { warmPool: false });
-  const launching: Array<{ instanceId: string; state: string | undefined }> = [];
-  for (const i of group.instances.filter((x) => x.lifecycleState === 'Pending:Wait')) {
-    launching.push({ instanceId: i.instanceId, state: await port.instanceState(i.instanceId) });
-  }
+  const waiting = group.instances.filter((x) => x.lifecycleState === 'Pending:Wait').map((x) => x.instanceId);
+  const states = waiting.length > 0 ? await port.instanceStates(waiting) : {};
+  const launching = waiting.map((instanceId) => ({ instanceId, state: states[instanceId] }));
   const leaving = group.instances
     .filter((x) => x.lifecycleState === 'Terminating:Wait')
     .map((x) => x.instanceId);

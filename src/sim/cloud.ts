@@ -418,7 +418,15 @@ export class SimCloud {
           }),
       },
       parameters: ports.parameters,
-      instanceState: (id) => call('ec2', 'describeInstances', () => this.ec2.get(id)?.state),
+      instanceStates: (ids) =>
+        call('ec2', 'describeInstances', () => {
+          const states: Record<string, string> = {};
+          for (const id of ids) {
+            const state = this.ec2.get(id)?.state;
+            if (state) states[id] = state;
+          }
+          return states;
+        }),
       clock: ports.clock,
     };
   }

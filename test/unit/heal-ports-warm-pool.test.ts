@@ -222,7 +222,7 @@ describe('worker hooks read no warm pool', () => {
           deregistrationDelaySeconds: async () => 0,
         },
         parameters: w.ports.parameters,
-        instanceState: async () => 'running',
+        instanceStates: async (ids) => Object.fromEntries(ids.map((id) => [id, 'running'])),
         clock: w.ports.clock,
       },
       'c',

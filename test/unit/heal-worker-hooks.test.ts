@@ -208,6 +208,8 @@ function memoryPort(
   states: Record<string, string>,
 ) {
   const calls: string[] = [];
+  /** The instance IDs of each EC2 state read. */
+  const stateReads: string[][] = [];
   const params = new Map<string, string>();
   const port: WorkerHookPort = {
     fleet: {
@@ -262,13 +264,38 @@ function memoryPort(
         params.delete(name);
       },
     },
-    instanceState: async (id) => states[id],
+    instanceStates: async (ids) => {
+      stateReads.push([...ids]);
+      return Object.fromEntries(ids.flatMap((id) => (states[id] ? [[id, states[id]]] : [])));
+    },
     clock: { now: () => NOW },
   };
-  return { port, calls, params };
+  return { port, calls, params, stateReads };
 }
 
 describe('settleWorkerHooks', () => {
+  it('reads the EC2 state of every launching worker in one read, and none when nobody launches', async () => {
+    const { port, stateReads } = memoryPort(
+      [
+        { instanceId: 'i-1', lifecycleState: 'Pending:Wait' },
+        { instanceId: 'i-2', lifecycleState: 'Pending:Wait' },
+        { instanceId: 'i-3', lifecycleState: 'Pending:Wait' },
+        { instanceId: 'i-4', lifecycleState: 'InService' },
+      ],
+      { 'i-1': 'running', 'i-2': 'pending' },
+    );
+    const outcomes = await settleWorkerHooks(port, C, 'workers', []);
+    expect(stateReads).toEqual([['i-1', 'i-2', 'i-3']]);
+    expect(outcomes.map((o) => `${o.instanceId} ${o.result} (${o.reason})`)).toEqual([
+      'i-1 continued (the instance is running)',
+      'i-2 heartbeat (the instance is pending)',
+      'i-3 heartbeat (the instance is not known to EC2 yet)',
+    ]);
+    const idle = memoryPort([{ instanceId: 'i-4', lifecycleState: 'InService' }], {});
+    await settleWorkerHooks(idle.port, C, 'workers', []);
+    expect(idle.stateReads).toEqual([]);
+  });
+
   it('nobody leaving: reads neither the target groups nor the records', async () => {
     const { port, calls } = memoryPort([{ instanceId: 'i-1', lifecycleState: 'Pending:Wait' }], {
       'i-1': 'running',

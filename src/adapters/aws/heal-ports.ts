@@ -167,6 +167,33 @@ export async function describeInstance(
   }
 }
 
+/**
+ * The EC2 state of each instance, in as few DescribeInstances calls as the pages need. By the
+ * `instance-id` filter, not InstanceIds: with InstanceIds one ID EC2 does not know yet (a launch not
+ * yet propagated) fails the whole call with InvalidInstanceID.NotFound; filtered, it is only absent.
+ */
+export async function describeInstanceStates(
+  ec2: EC2Client,
+  instanceIds: readonly string[],
+): Promise<Record<string, string>> {
+  const states: Record<string, string> = {};
+  if (instanceIds.length === 0) return states;
+  let token: string | undefined;
+  do {
+    const r = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [{ Name: 'instance-id', Values: [...instanceIds] }],
+        NextToken: token,
+      }),
+    );
+    for (const res of r.Reservations ?? [])
+      for (const i of res.Instances ?? [])
+        if (i.InstanceId) states[i.InstanceId] = i.State?.Name ?? 'unknown';
+    token = r.NextToken;
+  } while (token);
+  return states;
+}
+
 export function createFleetPort(
   autoScaling: AutoScalingClient,
   ec2: EC2Client,

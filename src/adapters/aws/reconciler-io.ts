@@ -25,6 +25,7 @@ import {
   type AwsLoadBalancerPort,
   describeGroupTags,
   describeInstance,
+  describeInstanceStates,
   GroupNotFoundError,
   pemCertificates,
   pemPrivateKey,
@@ -165,7 +166,7 @@ export function createWorkerHookPort(
 ): WorkerHookPort {
   return {
     ...ports,
-    instanceState: async (id) => (await describeInstance(ec2, id))?.state,
+    instanceStates: (ids) => describeInstanceStates(ec2, ids),
     clock: { now },
   };
 }
