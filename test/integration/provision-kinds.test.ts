@@ -99,7 +99,7 @@ describe('the order of the resource kinds', () => {
     });
   }
 
-  it('is the same whatever order the kinds are listed in', () => {
+  it('puts every kind after its dependencies whatever order the kinds are listed in', () => {
     const orders = [[...KINDS].reverse(), [...KINDS].sort((a, b) => a.kind.localeCompare(b.kind))];
     for (const listed of orders) {
       const ordered = orderKinds(listed);
