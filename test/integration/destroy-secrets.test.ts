@@ -11,16 +11,11 @@ import { getParameter, getParametersByPath, putParameter } from '../../src/adapt
 import { CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE } from '../../src/contract/protocol.js';
 import { applyPlan, destroy } from '../../src/provision/apply.js';
 import { planCluster } from '../../src/provision/plan.js';
-import { clients, exampleSpec } from '../support/provision-support.js';
+import { clients, threeZoneSpec } from '../support/provision-support.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'ap-northeast-3';
-const spec = exampleSpec('examples/three-zones.yaml', [
-  ['name: demo-eu', 'name: pt-sec'],
-  ['region: eu-west-1', `region: ${REGION}`],
-  ['cidr: 10.40.0.0/16', 'cidr: 10.47.0.0/16'],
-  [/eu-west-1([abc])/g, `${REGION}$1`],
-]);
+const spec = threeZoneSpec('pt-sec', REGION, '10.47.0.0/16');
 const owned = { [CLUSTER_TAG]: 'pt-sec', [MANAGED_BY_TAG]: MANAGED_BY_VALUE };
 
 let aws: AwsClients;

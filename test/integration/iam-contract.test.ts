@@ -55,17 +55,12 @@ import {
 } from '../support/iam.js';
 import { allowStatements, NODE_ROLES, unneededStatements } from '../support/iam-needed.js';
 import { makeCa } from '../support/pki.js';
-import { changed, credentials, ensureReconcilerRole, exampleSpec } from '../support/provision-support.js';
+import { changed, credentials, ensureReconcilerRole, threeZoneSpec } from '../support/provision-support.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'us-east-2';
 const CLUSTER = 'iam-ct';
-const spec = exampleSpec('examples/three-zones.yaml', [
-  ['name: demo-eu', `name: ${CLUSTER}`],
-  ['region: eu-west-1', `region: ${REGION}`],
-  ['cidr: 10.40.0.0/16', 'cidr: 10.47.0.0/16'],
-  [/eu-west-1([abc])/g, `${REGION}$1`],
-]);
+const spec = threeZoneSpec(CLUSTER, REGION, '10.47.0.0/16');
 const bundle = {
   zip: zipSync({ 'index.mjs': "export const handler = async () => 'iam';\n" }),
   handler: 'index.handler',

@@ -16,16 +16,11 @@ import { placeholderBundle } from '../../src/provision/reconciler-function.js';
 import type { Desired } from '../../src/provision/resource.js';
 import { zipSync } from '../../src/provision/zip.js';
 import { accountSettings } from '../support/aws-strict.js';
-import { changed, clients, ensureReconcilerRole, exampleSpec } from '../support/provision-support.js';
+import { changed, clients, ensureReconcilerRole, threeZoneSpec } from '../support/provision-support.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'ap-southeast-4';
-const spec = exampleSpec('examples/three-zones.yaml', [
-  ['name: demo-eu', 'name: pt-limits'],
-  ['region: eu-west-1', `region: ${REGION}`],
-  ['cidr: 10.40.0.0/16', 'cidr: 10.47.0.0/16'],
-  [/eu-west-1([abc])/g, `${REGION}$1`],
-]);
+const spec = threeZoneSpec('pt-limits', REGION, '10.47.0.0/16');
 const bundle = placeholderBundle();
 const resources = (s = spec, accountId: string | null = '123456789012') =>
   desiredCluster(s, { reconcilerBundle: bundle, ...(accountId ? { accountId } : {}) }).resources;

@@ -18,15 +18,11 @@ import type { ReconcilerConfig } from '../../src/heal/config.js';
 import { applyPlan, destroy, ProvisionError } from '../../src/provision/apply.js';
 import { planCluster } from '../../src/provision/plan.js';
 import { renderPlanMarkdown, renderPlanText } from '../../src/provision/plan-render.js';
-import { changed, clients, ensureReconcilerRole, exampleSpec } from '../support/provision-support.js';
+import { changed, clients, ensureReconcilerRole, threeZoneSpec } from '../support/provision-support.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'eu-west-3';
-const spec = exampleSpec('examples/three-zones.yaml', [
-  ['name: demo-eu', 'name: pt-three'],
-  ['region: eu-west-1', `region: ${REGION}`],
-  [/eu-west-1([abc])/g, `${REGION}$1`],
-]);
+const spec = threeZoneSpec('pt-three', REGION);
 
 let aws: AwsClients;
 const keysOf = (changes: Array<{ action: string; key: string }>) =>

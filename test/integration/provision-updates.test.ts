@@ -12,16 +12,11 @@ import { applyPlan, destroy } from '../../src/provision/apply.js';
 import { planCluster } from '../../src/provision/plan.js';
 import { explainRole, placeholderBundle } from '../../src/provision/reconciler-function.js';
 import { zipSync } from '../../src/provision/zip.js';
-import { changed, clients, ensureReconcilerRole, exampleSpec } from '../support/provision-support.js';
+import { changed, clients, ensureReconcilerRole, threeZoneSpec } from '../support/provision-support.js';
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'sa-east-1';
-const spec = exampleSpec('examples/three-zones.yaml', [
-  ['name: demo-eu', 'name: pt-upd'],
-  ['region: eu-west-1', `region: ${REGION}`],
-  ['cidr: 10.40.0.0/16', 'cidr: 10.42.0.0/16'],
-  [/eu-west-1([abc])/g, `${REGION}$1`],
-]);
+const spec = threeZoneSpec('pt-upd', REGION, '10.42.0.0/16');
 const bundle = (text: string) => ({
   zip: zipSync({ 'index.mjs': `export const handler = async () => '${text}';\n` }),
   handler: 'index.handler',

@@ -11,7 +11,7 @@ import { resourceNames } from '../../src/contract/names.js';
 import { applyPlan, destroy } from '../../src/provision/apply.js';
 import { desiredCluster } from '../../src/provision/desired.js';
 import { planCluster } from '../../src/provision/plan.js';
-import { changed, clients, ensureReconcilerRole, exampleSpec } from '../support/provision-support.js';
+import { changed, clients, ensureReconcilerRole, threeZoneSpec } from '../support/provision-support.js';
 import { minimalSpec } from '../support/spec-text.js';
 
 const MINIMAL = `${minimalSpec({ name: 'wp' })}masters:
@@ -76,12 +76,7 @@ describe('masters.warmPool in the spec', () => {
 
 const endpoint = inject('motoEndpoint');
 const REGION = 'ap-southeast-2';
-const spec = exampleSpec('examples/three-zones.yaml', [
-  ['name: demo-eu', 'name: pt-warm'],
-  ['region: eu-west-1', `region: ${REGION}`],
-  ['cidr: 10.40.0.0/16', 'cidr: 10.43.0.0/16'],
-  [/eu-west-1([abc])/g, `${REGION}$1`],
-]);
+const spec = threeZoneSpec('pt-warm', REGION, '10.43.0.0/16');
 const group = resourceNames(spec.name).masterGroup;
 
 let aws: AwsClients;

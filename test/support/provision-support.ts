@@ -41,13 +41,33 @@ async function ensureRole(endpoint: string, RoleName: string): Promise<void> {
   }
 }
 
-/** An example spec with text replacements (cluster name, region, zones, ids) applied, parsed. */
+/**
+ * An example spec with text replacements (cluster name, region, zones, ids) applied, parsed. A
+ * replacement that finds nothing is refused: the example changed, and the test would run on its text.
+ */
 export function exampleSpec(file: string, replacements: Array<[string | RegExp, string]>): ClusterSpec {
   let text = readFileSync(file, 'utf8');
-  for (const [from, to] of replacements) text = text.replaceAll(from, to);
+  for (const [from, to] of replacements) {
+    const found =
+      typeof from === 'string'
+        ? text.includes(from)
+        : new RegExp(from.source, from.flags.replace('g', '')).test(text);
+    if (!found) throw new Error(`${file}: the replacement of ${String(from)} finds nothing`);
+    text = text.replaceAll(from, to);
+  }
   const r = parseSpec(text, file);
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
   return r.spec;
+}
+
+/** examples/three-zones.yaml as cluster `name` in `region` (zones a, b, c there), on `cidr` if given. */
+export function threeZoneSpec(name: string, region: string, cidr?: string): ClusterSpec {
+  return exampleSpec('examples/three-zones.yaml', [
+    ['name: demo-eu', `name: ${name}`],
+    ['region: eu-west-1', `region: ${region}`],
+    ...(cidr ? [['cidr: 10.40.0.0/16', `cidr: ${cidr}`] as [string, string]] : []),
+    [/eu-west-1([abc])/g, `${region}$1`],
+  ]);
 }
 
 /** A changed copy of a spec (specs are plain data). */
