@@ -377,9 +377,7 @@ export class AutoScalingGroup {
     for (const m of this.pool.values()) {
       if (forceDelete) {
         if (m.lifecycle === 'Warmed:Terminating:Proceed' || m.lifecycle === 'Warmed:Terminating') continue;
-        m.hookDeadline = undefined;
-        m.lifecycle = 'Warmed:Terminating';
-        this.k.after(2_000, () => this.terminated(m));
+        this.terminateIn(m, 'Warmed:Terminating');
       } else if (!m.lifecycle.startsWith('Warmed:Terminat')) {
         this.terminatePoolInstance(m, 'the warm pool is being deleted');
       }
@@ -400,21 +398,10 @@ export class AutoScalingGroup {
     this.k.log('asg', 'warm pool deleted');
   }
 
-  /**
-   * A pool instance leaves the pool for good: with a terminating hook it waits in
-   * Warmed:Terminating:Wait (heartbeat and global timeouts as for a group instance), else it goes.
-   */
+  /** A pool instance leaves the pool for good, as a group instance leaves the group (startTermination). */
   private terminatePoolInstance(m: GroupMember, why: string): void {
-    const hb = this.opts.hookHeartbeatMs;
     this.k.log('asg', `warm pool: terminate ${m.id} (${m.zone}): ${why}`);
-    if (hb === undefined) {
-      m.hookDeadline = undefined;
-      m.lifecycle = 'Warmed:Terminating';
-      this.k.after(2_000, () => this.terminated(m));
-      return;
-    }
-    m.lifecycle = 'Warmed:Terminating:Wait';
-    this.awaitHook(m, 'terminate', 'Origin WarmPool, Destination EC2');
+    this.startTermination(m);
   }
 
   /**
@@ -700,8 +687,7 @@ export class AutoScalingGroup {
     m.hookDeadline = undefined;
     if (m.lifecycle === 'Warmed:Pending:Wait') {
       if (result === 'ABANDON') {
-        m.lifecycle = 'Warmed:Terminating';
-        this.k.after(2_000, () => this.terminated(m));
+        this.terminateIn(m, 'Warmed:Terminating');
         return;
       }
       // Its warm-up is done: into the pool's state (a stopped instance shuts down first).
@@ -711,29 +697,21 @@ export class AutoScalingGroup {
     }
     if (m.lifecycle === 'Pending:Wait') {
       if (result === 'ABANDON') {
-        m.lifecycle = 'Terminating';
         this.bus.emit({
           source: 'aws.autoscaling',
           detailType: 'EC2 Instance Launch Unsuccessful',
           instanceId: m.id,
         });
-        this.k.after(2_000, () => this.terminated(m));
+        this.terminateIn(m, 'Terminating');
         return;
       }
       m.lifecycle = 'Pending:Proceed';
       this.k.after(1_000, () => this.enterService(m));
       return;
     }
-    if (m.lifecycle === 'Terminating:Wait') {
-      m.lifecycle = 'Terminating:Proceed';
-      this.k.after(2_000, () => this.terminated(m));
-      return;
-    }
-    if (m.lifecycle === 'Warmed:Terminating:Wait') {
-      // CONTINUE or ABANDON: a pool instance leaving the pool terminates either way.
-      m.lifecycle = 'Warmed:Terminating:Proceed';
-      this.k.after(2_000, () => this.terminated(m));
-    }
+    // CONTINUE or ABANDON: an instance leaving the group or the pool terminates either way.
+    if (m.lifecycle === 'Terminating:Wait') this.terminateIn(m, 'Terminating:Proceed');
+    else if (m.lifecycle === 'Warmed:Terminating:Wait') this.terminateIn(m, 'Warmed:Terminating:Proceed');
   }
 
   /**
@@ -772,17 +750,28 @@ export class AutoScalingGroup {
     });
   }
 
-  private startTermination(m: GroupMember, why: string): void {
-    const hb = this.opts.hookHeartbeatMs;
-    this.k.log('asg', `terminate ${m.id} (${m.zone}): ${why}`);
-    for (const tg of this.opts.targetGroups) tg.deregister(m.id);
-    if (hb === undefined) {
-      m.lifecycle = 'Terminating';
-      this.k.after(2_000, () => this.terminated(m));
+  /**
+   * `m` terminates: with a terminating hook it waits in Terminating:Wait (a pool instance in
+   * Warmed:Terminating:Wait) until the hook is completed or times out, else it goes at once. A group
+   * instance leaves its target groups first; `why` is logged (the pool logs its own reason).
+   */
+  private startTermination(m: GroupMember, why?: string): void {
+    const pooled = this.pool.has(m.id);
+    if (why !== undefined) this.k.log('asg', `terminate ${m.id} (${m.zone}): ${why}`);
+    if (!pooled) for (const tg of this.opts.targetGroups) tg.deregister(m.id);
+    if (this.opts.hookHeartbeatMs === undefined) {
+      this.terminateIn(m, pooled ? 'Warmed:Terminating' : 'Terminating');
       return;
     }
-    m.lifecycle = 'Terminating:Wait';
-    this.awaitHook(m, 'terminate');
+    m.lifecycle = pooled ? 'Warmed:Terminating:Wait' : 'Terminating:Wait';
+    this.awaitHook(m, 'terminate', pooled ? 'Origin WarmPool, Destination EC2' : undefined);
+  }
+
+  /** `m` is in a last state before it is gone (no lifecycle action waits): terminated 2 s on. */
+  private terminateIn(m: GroupMember, state: LifecycleState): void {
+    m.hookDeadline = undefined;
+    m.lifecycle = state;
+    this.k.after(2_000, () => this.terminated(m));
   }
 
   private terminated(m: GroupMember): void {
