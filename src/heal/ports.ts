@@ -153,7 +153,13 @@ export interface Clock {
  * heartbeats hooks, deregisters leaving workers and keeps or forgets those records.
  */
 export interface WorkerHookPort {
-  fleet: Pick<FleetPort, 'describeGroup' | 'completeLifecycleAction' | 'recordLifecycleHeartbeat'>;
+  fleet: Pick<FleetPort, 'completeLifecycleAction' | 'recordLifecycleHeartbeat'> & {
+    /** The group's instances and their lifecycle states (no more: not their addresses). */
+    describeGroup(
+      groupName: string,
+      opts?: { warmPool?: boolean },
+    ): Promise<{ instances: ReadonlyArray<Pick<FleetInstance, 'instanceId' | 'lifecycleState'>> }>;
+  };
   loadBalancer: Pick<LoadBalancerPort, 'describeTargets' | 'deregisterTarget'> & TargetDrainPort;
   parameters: Pick<ParameterPort, 'getByPath' | 'writers' | 'put' | 'delete'>;
   /**

@@ -176,7 +176,7 @@ export function createReconcilerHandler(deps: ReconcilerDeps) {
       const summary = workerEvent ? undefined : await masterPass(deps, ports, config, context);
       if (summary) logPass(log, summary);
       const workerHooks = await settleWorkerHooks(
-        createWorkerHookPort(clients.ec2, ports, deps.now),
+        createWorkerHookPort(clients, ports, deps.now),
         config.cluster,
         config.workerGroupName,
         config.serviceTargetGroupArns,

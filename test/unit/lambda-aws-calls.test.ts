@@ -104,7 +104,7 @@ describe('worker hooks over AWS', () => {
     });
     const w = fakeWorld(1);
     const port = createWorkerHookPort(
-      ec2,
+      { autoScaling, ec2 },
       {
         fleet: {
           ...createFleetPort(autoScaling, ec2, () => 'hook'),
@@ -119,9 +119,9 @@ describe('worker hooks over AWS', () => {
     const outcomes = await settleWorkerHooks(port, 'c', 'c-workers', []);
     expect(outcomes.map((o) => o.result)).toEqual(['continued', 'heartbeat', 'heartbeat']);
     const reads = e.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input);
-    // The group's read (private IPs, launch times) and one read of the three states.
-    expect(reads).toHaveLength(2);
-    expect(reads[1]).toMatchObject({
+    // One read of the three states; none for the group (its lifecycle states are Auto Scaling's).
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatchObject({
       Filters: [
         {
           Name: 'instance-id',

@@ -108,6 +108,17 @@ export async function describeGroupTags(
   return tagsOf((await describeAutoScalingGroup(autoScaling, groupName)).Tags);
 }
 
+/** The group's instances and their lifecycle states: one DescribeAutoScalingGroups, no EC2 call. Throws GroupNotFoundError. */
+export async function describeGroupLifecycle(
+  autoScaling: AutoScalingClient,
+  groupName: string,
+): Promise<Array<Pick<FleetInstance, 'instanceId' | 'lifecycleState'>>> {
+  return ((await describeAutoScalingGroup(autoScaling, groupName)).Instances ?? []).map((i) => ({
+    instanceId: i.InstanceId!,
+    lifecycleState: (i.LifecycleState ?? 'Pending') as LifecycleState,
+  }));
+}
+
 /** The group, its tags and its instances (private IP and launch time from EC2). Throws GroupNotFoundError. */
 export async function describeGroupWithTags(
   autoScaling: AutoScalingClient,

@@ -23,6 +23,7 @@ import { serializeStatus } from '../../heal/status.js';
 import type { EtcdTls } from '../etcd/client.js';
 import {
   type AwsLoadBalancerPort,
+  describeGroupLifecycle,
   describeGroupTags,
   describeInstance,
   describeInstanceStates,
@@ -158,15 +159,25 @@ export function lifecycleHookNames(config: ReconcilerConfig) {
         : names.masterTerminatingHook;
 }
 
-/** The worker hooks' port over the AWS ports the pass uses (and EC2 for an instance's state). */
+/**
+ * The worker hooks' port over the AWS ports the pass uses. The worker group is read from Auto
+ * Scaling alone (the hooks need its lifecycle states, not every worker's address from EC2), and EC2
+ * only for the launching workers' states.
+ */
 export function createWorkerHookPort(
-  ec2: EC2Client,
+  clients: { autoScaling: AutoScalingClient; ec2: EC2Client },
   ports: { fleet: WorkerHookPort['fleet']; loadBalancer: AwsLoadBalancerPort; parameters: ParameterPort },
   now: () => number,
 ): WorkerHookPort {
   return {
     ...ports,
-    instanceStates: (ids) => describeInstanceStates(ec2, ids),
+    fleet: {
+      ...ports.fleet,
+      describeGroup: async (group) => ({
+        instances: await describeGroupLifecycle(clients.autoScaling, group),
+      }),
+    },
+    instanceStates: (ids) => describeInstanceStates(clients.ec2, ids),
     clock: { now },
   };
 }
