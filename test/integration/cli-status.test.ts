@@ -13,7 +13,7 @@ import { backupStatusParameter, configParameter, statusParameter } from '../../s
 import type { Telemetry } from '../../src/lambdas/reconciler-handler.js';
 import { cli } from '../support/cli.js';
 import type { EtcdTestCluster, EtcdTestMember } from '../support/etcd-cluster.js';
-import type { LambdaCloud } from '../support/lambda-cloud.js';
+import { type LambdaCloud, publishConfig } from '../support/lambda-cloud.js';
 import { scheduledEvent } from '../support/lambda-events.js';
 import { lambdaCloudOnRealEtcd, realReconcilerHandler } from '../support/masters-etcd.js';
 import { minimalClusterSpec, minimalSpec } from '../support/spec-text.js';
@@ -100,7 +100,7 @@ describe('tripod status against moto and real etcd', () => {
     const put = (Name: string, Value: string) =>
       cloud.aws.ssm.send(new PutParameterCommand({ Name, Value, Type: 'String', Overwrite: true }));
     const config = { ...cloud.config, backupBucket: `${cloud.config.cluster}-backups` };
-    await put(configParameter(cloud.config.cluster), JSON.stringify(config));
+    await publishConfig(cloud, config);
     try {
       const at = new Date(Date.now() - 5 * 60_000).toISOString();
       const key = `${cloud.config.cluster}/2026-11-29T00-00-00Z-rev42.db`;
@@ -119,7 +119,7 @@ describe('tripod status against moto and real etcd', () => {
       await put(backupStatusParameter(cloud.config.cluster), JSON.stringify({}));
       expect((await status('text')).out).toContain('Last backup: none yet');
     } finally {
-      await put(configParameter(cloud.config.cluster), JSON.stringify(cloud.config));
+      await publishConfig(cloud);
     }
   }, 120_000);
 

@@ -25,6 +25,7 @@ import { snapshotRequestEvent } from '../../src/lambdas/snapshot.js';
 import {
   createLambdaCloud,
   type LambdaCloud,
+  publishConfig,
   registerTargets,
   sessionArn,
   targetsOf,
@@ -391,14 +392,7 @@ describe('backups: snapshots in an invocation of their own (issue 14, finding 5)
       backupIntervalMinutes: 20,
       backupRetentionDays: 7,
     };
-    await cloud.aws.ssm.send(
-      new PutParameterCommand({
-        Name: configParameter(cloud.config.cluster),
-        Value: JSON.stringify(cloud.config),
-        Type: 'String',
-        Overwrite: true,
-      }),
-    );
+    await publishConfig(cloud);
   });
 
   /** One healthy voter on 127.0.0.1 (the snapshot invocation looks for one). */

@@ -57,6 +57,21 @@ export interface LambdaCloud {
   ssmWriters: SsmWriters;
 }
 
+/** Writes `config` (the cloud's own by default) as the cluster's configuration parameter, as provision does. */
+export async function publishConfig(
+  cloud: LambdaCloud,
+  config: ReconcilerConfig = cloud.config,
+): Promise<void> {
+  await cloud.aws.ssm.send(
+    new PutParameterCommand({
+      Name: configParameter(cloud.config.cluster),
+      Value: JSON.stringify(config),
+      Type: 'String',
+      Overwrite: true,
+    }),
+  );
+}
+
 /** A role session ARN in moto's account (an EC2 instance's session is its instance id). */
 export const sessionArn = (role: string, session: string) =>
   `arn:aws:sts::123456789012:assumed-role/${role}/${session}`;

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createEtcdClient } from '../../src/adapters/etcd/client.js';
-import { configParameter, reconcilerClientCertParameter } from '../../src/contract/protocol.js';
+import { reconcilerClientCertParameter } from '../../src/contract/protocol.js';
 import { runReconcilePass } from '../../src/lambdas/reconciler.js';
 import { createReconcilerHandler, type Telemetry } from '../../src/lambdas/reconciler-handler.js';
 import { EtcdTestCluster, type EtcdTestMember } from './etcd-cluster.js';
-import { createLambdaCloud, type LambdaCloud } from './lambda-cloud.js';
+import { createLambdaCloud, type LambdaCloud, publishConfig } from './lambda-cloud.js';
 import { issueClientCert, makeCa, readTls } from './pki.js';
 
 const pem = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
@@ -71,14 +71,7 @@ export async function lambdaCloudOnRealEtcd(
   const octet = 100 + Math.floor(Math.random() * 150);
   const cloud = await createLambdaCloud(endpoint, `${prefix}${octet}`, region, octet);
   cloud.config.etcdScheme = 'https';
-  await cloud.aws.ssm.send(
-    new PutParameterCommand({
-      Name: configParameter(cloud.config.cluster),
-      Value: JSON.stringify(cloud.config),
-      Type: 'String',
-      Overwrite: true,
-    }),
-  );
+  await publishConfig(cloud);
   const ips = new Map<string, string>();
   const d = await cloud.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: cloud.masters }));
   for (const r of d.Reservations ?? [])
