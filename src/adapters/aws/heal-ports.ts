@@ -48,13 +48,6 @@ export class GroupNotFoundError extends Error {
   override name = 'GroupNotFoundError';
 }
 
-export interface GroupInfo {
-  name: string;
-  desired: number;
-  tags: Record<string, string>;
-  instances: FleetInstance[];
-}
-
 const tagsOf = (tags: Array<{ Key?: string; Value?: string }> | undefined): Record<string, string> =>
   Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 
@@ -117,21 +110,6 @@ export async function describeGroupLifecycle(
     instanceId: i.InstanceId!,
     lifecycleState: (i.LifecycleState ?? 'Pending') as LifecycleState,
   }));
-}
-
-/** The group, its tags and its instances (private IP and launch time from EC2). Throws GroupNotFoundError. */
-export async function describeGroupWithTags(
-  autoScaling: AutoScalingClient,
-  ec2: EC2Client,
-  groupName: string,
-): Promise<GroupInfo> {
-  const group = await describeAutoScalingGroup(autoScaling, groupName);
-  return {
-    name: groupName,
-    desired: group.DesiredCapacity ?? 0,
-    tags: tagsOf(group.Tags),
-    instances: await fleetInstances(ec2, group.Instances ?? [], 'Pending'),
-  };
 }
 
 /**
@@ -213,7 +191,8 @@ export function createFleetPort(
 ): FleetPort {
   return {
     async describeGroup(groupName, opts) {
-      const g = await describeGroupWithTags(autoScaling, ec2, groupName);
+      const group = await describeAutoScalingGroup(autoScaling, groupName);
+      const members = await fleetInstances(ec2, group.Instances ?? [], 'Pending');
       // Skipped when the configuration says the group has no pool (`warmPool: false`). Otherwise
       // (a pool, or a configuration too old to say) read on every pass: a cluster stack from before
       // the warm pool grants no autoscaling:DescribeWarmPool (infra/tripod-cluster.yaml ReadFleet),
@@ -230,9 +209,9 @@ export function createFleetPort(
         );
       }
       return {
-        name: g.name,
-        desired: g.desired,
-        instances: [...g.instances, ...warm],
+        name: groupName,
+        desired: group.DesiredCapacity ?? 0,
+        instances: [...members, ...warm],
         ...(warnings.length > 0 ? { warnings } : {}),
       };
     },
