@@ -13,7 +13,7 @@ import { candidateEndpoints, observeEtcd } from './observe.js';
 import type { ObservedEtcd, ObservedState } from './observed.js';
 import { clearRestore } from './phases/restore-execute.js';
 import { EtcdError, type HealPorts, isNoActiveLifecycleAction } from './ports.js';
-import { checkChange, isHealthyVoter, type MembershipChange } from './quorum.js';
+import { checkChange, isHealthyVoter, type MembershipChange, quorumOf } from './quorum.js';
 import { joinParametersFor } from './roster.js';
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -113,7 +113,7 @@ export async function execute(
     const sleep = ports.clock.sleep;
     if (!sleep) return undefined;
     const voters = seen.members.filter((m) => !m.isLearner);
-    const quorum = Math.floor(voters.length / 2) + 1;
+    const quorum = quorumOf(voters.length);
     const alive = voters.filter((m) => m.id !== deadId && m.status.reachable).map((m) => m.clientURLs[0]!);
     if (alive.length < quorum) return undefined;
     const until = ports.clock.now() + LEADER_ELECTION_WAIT_MS;
