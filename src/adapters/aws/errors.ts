@@ -62,9 +62,8 @@ const LIMIT = /LimitExceeded|TooMany(?!Requests)|QuotaExceeded/;
 
 /** True when IAM refused the call (`AccessDenied` and its kin, or HTTP 403). */
 export function isAccessDenied(e: unknown): boolean {
-  if (e instanceof AwsApiError) return e.kind === 'access-denied';
-  const status = (e as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return ACCESS_DENIED.has(errorCode(e)) || status === 403;
+  // toAwsApiError's classification, the one place that says which errors are access denied.
+  return toAwsApiError(e, '', '').kind === 'access-denied';
 }
 
 /** True for the "does not exist" family: `InvalidVpcID.NotFound`, `ResourceNotFoundException`, `ParameterNotFound`, ... */
