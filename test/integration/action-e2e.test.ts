@@ -28,6 +28,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commentMarker } from '../../src/action/comment.js';
 import { NO_CREDENTIALS } from '../../src/action/errors.js';
+import { runChild } from '../support/child.js';
 import { type FakeGitHubApi, startFakeGitHubApi } from '../support/github-api.js';
 import { ensureReconcilerRole } from '../support/provision-support.js';
 import { minimalSpec } from '../support/spec-text.js';
@@ -247,16 +248,10 @@ async function runAction(opts: {
   }
   for (const [k, v] of Object.entries(opts.inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
 
-  const child = spawn(process.execPath, [join(bundle, 'action', 'index.js')], { cwd: dir, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
+  const { code, stdout, stderr } = await runChild(process.execPath, [join(bundle, 'action', 'index.js')], {
+    cwd: dir,
+    env,
   });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   return {
     code,
     stdout,

@@ -4,7 +4,7 @@
  * reconcilePass, JSON logs and EMF metrics on stdout (src/lambdas/telemetry.ts). AWS is the moto server; the
  * masters' addresses are loopback addresses where no etcd listens (etcd unreachable, no seed yet).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { statusParameter } from '../../src/contract/protocol.js';
+import { runChild } from '../support/child.js';
 import { createLambdaCloud, type LambdaCloud } from '../support/lambda-cloud.js';
 import { lifecycleEvent, nodeReadyEvent, scheduledEvent } from '../support/lambda-events.js';
 
@@ -36,11 +37,13 @@ interface Run {
   stderr: string;
 }
 
-function runBundle(cluster: string, events: unknown[]): Promise<Run> {
+async function runBundle(cluster: string, events: unknown[]): Promise<Run> {
   const runner = join(out, 'runner.mjs');
   writeFileSync(runner, RUNNER);
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [runner, resolve(bundle), JSON.stringify(events)], {
+  const { code, stdout, stderr } = await runChild(
+    process.execPath,
+    [runner, resolve(bundle), JSON.stringify(events)],
+    {
       env: {
         PATH: process.env.PATH,
         AWS_ENDPOINT_URL: endpoint,
@@ -51,31 +54,18 @@ function runBundle(cluster: string, events: unknown[]): Promise<Run> {
         TRIPOD_AWS_MAX_ATTEMPTS: '1',
         AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
       },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', rej);
-    child.on('exit', (code) => {
-      const lines = stdout.split('\n').filter(Boolean);
-      const result = lines.find((l) => l.startsWith('RESULT '));
-      if (code !== 0 || !result) return rej(new Error(`bundle exited ${code}: ${stderr}\n${stdout}`));
-      const json = lines
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      res({
-        results: JSON.parse(result.slice('RESULT '.length)),
-        logs: json.filter((j) => !('_aws' in j)),
-        emf: json.filter((j) => '_aws' in j),
-        stderr,
-      });
-    });
-  });
+    },
+  );
+  const lines = stdout.split('\n').filter(Boolean);
+  const result = lines.find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || !result) throw new Error(`bundle exited ${code}: ${stderr}\n${stdout}`);
+  const json = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return {
+    results: JSON.parse(result.slice('RESULT '.length)),
+    logs: json.filter((j) => !('_aws' in j)),
+    emf: json.filter((j) => '_aws' in j),
+    stderr,
+  };
 }
 
 describe('the reconciler bundle', () => {
