@@ -26,7 +26,7 @@ import {
   type WorkerHookPort,
 } from '../heal/ports.js';
 import { ApiFaults, SimAwsError } from './api-errors.js';
-import { AutoScalingGroup } from './auto-scaling.js';
+import { AutoScalingGroup, type DeclaredHook, declaredHookOptions } from './auto-scaling.js';
 import { Ec2, nodeSubnets } from './ec2.js';
 import { TargetGroup } from './elb.js';
 import { EtcdModel } from './etcd-model.js';
@@ -45,8 +45,14 @@ export interface CloudOptions {
   region?: string;
   zones: string[];
   masters: number;
-  /** Lifecycle hook heartbeat timeout (default 600 s, the spec's default). */
+  /** Lifecycle hook heartbeat timeout (default 600 s, the spec's default); not with `masterHooks`. */
   hookHeartbeatMs?: number;
+  /**
+   * The master group's lifecycle hooks as the provisioner declares them (the desired `asg/masters`'
+   * hooks), refused where PutLifecycleHook refuses them. Default: both hooks with `hookHeartbeatMs`,
+   * launching ABANDON, terminating CONTINUE (provision/master-group.ts).
+   */
+  masterHooks?: readonly DeclaredHook[];
   /** Register InService instances in the API target group from the group itself (default: the reconciler does). */
   attachTargetGroup?: boolean;
   memberUnhealthyMs?: number;
@@ -203,7 +209,18 @@ export class SimCloud {
       (id) => this.passes(this.links.apiHealth) && this.nodes.apiReady(id),
       (id) => this.ec2.get(id)?.state !== 'running',
     );
-    const hb = opts.hookHeartbeatMs ?? 600_000;
+    if (opts.masterHooks && opts.hookHeartbeatMs !== undefined)
+      throw new Error(
+        'SimCloud: give the master group hookHeartbeatMs or its declared masterHooks, not both',
+      );
+    const hooks = opts.masterHooks
+      ? declaredHookOptions(names.masterGroup, opts.masterHooks)
+      : {
+          hookHeartbeatMs: opts.hookHeartbeatMs ?? 600_000,
+          launchDefaultResult: 'ABANDON' as const,
+          terminateDefaultResult: 'CONTINUE' as const,
+        };
+    const hb = hooks.hookHeartbeatMs ?? 600_000;
     this.config = {
       cluster,
       region,
@@ -239,9 +256,7 @@ export class SimCloud {
       desired: opts.masters,
       min: opts.masters,
       max: opts.masters,
-      hookHeartbeatMs: hb,
-      launchDefaultResult: 'ABANDON',
-      terminateDefaultResult: 'CONTINUE',
+      ...hooks,
       targetGroups: opts.attachTargetGroup ? [this.apiTargets] : [],
       impairedGraceMs: 60_000,
       tickMs: 10_000,

@@ -94,6 +94,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     cluster: spec?.name ?? SIM_CLUSTER,
     region: spec?.region ?? SIM_REGION,
     network: opts.network ?? world.network,
+    ...(world.masterHooks ? { masterHooks: world.masterHooks } : {}),
     ...(warmPool ? { warmPool } : {}),
     ...(opts.backups === false ? {} : { backupBucket: `${spec?.name ?? 'sim'}-etcd-backups` }),
   });
@@ -107,6 +108,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     'sim',
     `seed ${opts.seed}: ${zones.length} zones, ${masters} masters, ${warmPool ? `a warm pool of ${warmPool.size} ${warmPool.state}` : 'no warm pool'}, ${schedule.faults.length} faults until +${Math.round(schedule.end / 60_000)} min`,
   );
+  k.log('sim', `master group lifecycle hooks: heartbeat ${(cloud.group.opts.hookHeartbeatMs ?? 0) / 1000} s`);
   for (const f of schedule.faults) k.at(k.clock.start + f.at, () => applyFault(cloud, lambda, f));
   const faultsEnd = k.clock.start + schedule.end;
   k.at(faultsEnd, () => endFaults(cloud));

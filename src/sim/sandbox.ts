@@ -16,6 +16,7 @@ import { snapshotKey } from '../heal/backup-policy.js';
 import { reconcilePass } from '../heal/reconcile.js';
 import { planRestore, type RestoreRecord, restoreRefusal, restoreStage } from '../heal/restore.js';
 import { parseStatus } from '../heal/status.js';
+import type { DesiredGroup } from '../provision/auto-scaling-group.js';
 import { desiredCluster } from '../provision/desired.js';
 import { KINDS, type Plan, type PlannedChange } from '../provision/plan.js';
 import type { AutoScalingGroup } from './auto-scaling.js';
@@ -168,9 +169,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const pki = await makeClusterPki(join(dir, 'pki'));
 
   const masterGroup = desired.resources.find((r) => r.key === 'asg/masters')?.value as
-    | { hooks?: Array<{ heartbeatTimeout: number }> }
+    | DesiredGroup
     | undefined;
-  const hookS = masterGroup?.hooks?.[0]?.heartbeatTimeout ?? 600;
   const warmPool = warmPoolOf(desired.resources);
 
   const cloud = new SimCloud({
@@ -180,7 +180,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     zones: [...spec.network.zones],
     masters: topology.masters,
     network: NetworkModel.of(spec, desired),
-    hookHeartbeatMs: hookS * 1000,
+    ...(masterGroup?.hooks ? { masterHooks: masterGroup.hooks } : {}),
     // The master group's warm pool the provisioner declares for the spec (none for size 0).
     ...(warmPool ? { warmPool } : {}),
     realEtcd: {
@@ -193,6 +193,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   });
   const k = cloud.k;
   const real = cloud.real as RealEtcd;
+  const hookS = (cloud.group.opts.hookHeartbeatMs ?? 0) / 1000;
   // The worker group with the lifecycle hooks the provisioner declares, and its nodes (worker.sh's
   // boot and drain); the reconciler settles its hooks every pass (heal/worker-hooks.ts).
   const { group: workers } = simWorkerGroup(cloud, spec, desired.resources);

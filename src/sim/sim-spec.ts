@@ -6,9 +6,11 @@
  */
 
 import { type ClusterSpec, clusterSpecSchema, type WarmPoolSpec } from '../cluster-spec/schema.js';
+import type { DesiredGroup } from '../provision/auto-scaling-group.js';
 import { desiredCluster } from '../provision/desired.js';
 import type { Desired } from '../provision/resource.js';
 import { type DesiredWarmPool, WARM_POOL_KEY } from '../provision/warm-pool.js';
+import type { DeclaredHook } from './auto-scaling.js';
 import { NetworkModel } from './network.js';
 
 /** The master group's warm pool as the simulated cloud takes it (CloudOptions.warmPool). */
@@ -72,6 +74,8 @@ export function warmPoolOf(resources: readonly Desired[]): SimWarmPool | undefin
 export interface SimWorld {
   network: NetworkModel;
   warmPool: SimWarmPool | undefined;
+  /** The master group's lifecycle hooks (the desired `asg/masters`' hooks: heartbeat, default results). */
+  masterHooks: DeclaredHook[] | undefined;
 }
 
 const worlds = new Map<string, SimWorld>();
@@ -79,7 +83,12 @@ const worlds = new Map<string, SimWorld>();
 /** The network model and warm pool of the provisioner's desired resources for `spec`. */
 export function worldOf(spec: ClusterSpec): SimWorld {
   const desired = desiredCluster(spec);
-  return { network: NetworkModel.of(spec, desired), warmPool: warmPoolOf(desired.resources) };
+  const masters = desired.resources.find((r) => r.key === 'asg/masters')?.value as DesiredGroup | undefined;
+  return {
+    network: NetworkModel.of(spec, desired),
+    warmPool: warmPoolOf(desired.resources),
+    masterHooks: masters?.hooks,
+  };
 }
 
 /** `worldOf(simSpec(o))`, built once per spec shape. */

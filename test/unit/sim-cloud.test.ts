@@ -7,7 +7,8 @@ import { TargetGroup } from '../../src/sim/elb.js';
 import { EventBus } from '../../src/sim/eventbridge.js';
 import { Kernel } from '../../src/sim/kernel.js';
 import { Random } from '../../src/sim/random.js';
-import { zoneNames } from '../../src/sim/run.js';
+import { simulate, zoneNames } from '../../src/sim/run.js';
+import { simSpec, withWarmPool, worldOf } from '../../src/sim/sim-spec.js';
 
 const MIN = 60_000;
 const zones3 = zoneNames(3);
@@ -237,5 +238,35 @@ describe('API faults and target health', () => {
     expect(tg.registered()).toEqual([]);
     await k.runUntil(k.now() + 61_000);
     expect(tg.describe()).toEqual([]);
+  });
+});
+
+describe("the master group's lifecycle hooks, as the provisioner declares them", () => {
+  const spec = (heartbeat: number) => {
+    const base = simSpec({ cluster: 'hooks', region: 'eu-west-1', zones: zones3, masters: 3 });
+    return withWarmPool(
+      { ...base, reconciler: { ...base.reconciler, lifecycleHeartbeatSeconds: heartbeat } },
+      { size: 0 },
+    );
+  };
+
+  it("simulating a spec runs its master group with the spec's heartbeat timeout, not the default 600 s", async () => {
+    const r = await simulate({ seed: 5, spec: spec(1200), faults: [] });
+    expect(r.ok).toBe(true);
+    expect(r.timeline).toMatch(/master group lifecycle hooks: heartbeat 1200 s/);
+  });
+
+  it('takes heartbeat and default results from the declaration, and refuses what PutLifecycleHook refuses', () => {
+    const hooks = worldOf(spec(1200)).masterHooks ?? [];
+    const cloud = new SimCloud({ seed: 1, zones: zones3, masters: 3, masterHooks: hooks });
+    expect(cloud.group.opts).toMatchObject({
+      hookHeartbeatMs: 1_200_000,
+      launchDefaultResult: 'ABANDON',
+      terminateDefaultResult: 'CONTINUE',
+    });
+    const short = hooks.map((h) => ({ ...h, heartbeatTimeout: 10 }));
+    expect(() => new SimCloud({ seed: 1, zones: zones3, masters: 3, masterHooks: short })).toThrow(
+      /heartbeatTimeout 10 s is outside 30-7200 s/,
+    );
   });
 });
