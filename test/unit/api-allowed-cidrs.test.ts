@@ -38,14 +38,12 @@ function problems(text: string): string[] {
 }
 
 function spec(api: Partial<ClusterSpec['apiEndpoint']>, network?: Partial<ClusterSpec['network']>) {
-  const s = structuredClone(
-    simSpec({
-      cluster: 'acl',
-      region: 'eu-west-1',
-      zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
-      masters: 3,
-    }),
-  );
+  const s = simSpec({
+    cluster: 'acl',
+    region: 'eu-west-1',
+    zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+    masters: 3,
+  });
   Object.assign(s.apiEndpoint, api);
   if (network) Object.assign(s.network, network);
   return s;

@@ -12,15 +12,13 @@ import { simSpec } from '../../src/sim/sim-spec.js';
 
 /** The configuration parameter's text as the provisioner's apply renders it. */
 function renderedConfig(poolSize: number): ReconcilerConfig {
-  const spec = structuredClone(
-    simSpec({
-      cluster: 'wp',
-      region: 'eu-west-1',
-      zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
-      masters: 3,
-    }),
-  );
-  spec.masters.warmPool.size = poolSize;
+  const spec = simSpec({
+    cluster: 'wp',
+    region: 'eu-west-1',
+    zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+    masters: 3,
+    warmPool: { size: poolSize },
+  });
   const param = desiredCluster(spec).resources.find((r) => r.key === 'param/config');
   if (!param) throw new Error('no param/config in the desired resources');
   const refs = new Refs();
