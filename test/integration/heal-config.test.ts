@@ -3,6 +3,7 @@
  * derived from it, what the provisioner writes parses, and a field that does not fit is named.
  */
 import { describe, expect, it } from 'vitest';
+import { configParameter } from '../../src/contract/protocol.js';
 import { parseReconcilerConfig, reconcilerConfigFromSpec } from '../../src/heal/config.js';
 import { exampleSpec } from '../support/provision-support.js';
 
@@ -13,7 +14,7 @@ const written = reconcilerConfigFromSpec(spec, {
   backupBucket: 'bucket',
   apiLoadBalancerDnsName: 'api.elb.example',
 });
-const NAME = `/tripod/${spec.name}/config`;
+const NAME = configParameter(spec.name);
 
 describe('the reconciler configuration', () => {
   it('reads back what the provisioner writes, every field', () => {
