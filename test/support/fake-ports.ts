@@ -60,7 +60,8 @@ export function inst(n: number, over: Partial<ObservedInstance> = {}): ObservedI
   return {
     instanceId: `i-${n}`,
     zone: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'][n % 3]!,
-    privateIp: ipOf(n),
+    // EC2 gives a terminated instance no private address (its network interface goes with it).
+    privateIp: over.lifecycleState === 'Terminated' ? undefined : ipOf(n),
     lifecycleState: 'InService',
     health: 'Healthy',
     launchTime: T0 + n * 1000,

@@ -35,6 +35,13 @@ function reusedIp() {
 }
 
 describe('roster: warm pool instances', () => {
+  it('the premise: the terminated master reports no address, as EC2 does; only the pool instance has its IP', () => {
+    const s = reusedIp();
+    const byId = (id: string) => s.group.instances.find((i) => i.instanceId === id)!;
+    expect(byId('i-4').privateIp).toBeUndefined();
+    expect(byId('i-9').privateIp).toBe(ipOf(4));
+  });
+
   it('does not tie an unnamed learner to a pool instance that has its peer IP', () => {
     const s = reusedIp();
     const roster = buildRoster(s.group.instances, s.etcd.members, cfg);
