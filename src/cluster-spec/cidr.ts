@@ -5,6 +5,12 @@
  * known in AWS: the plan checks it (src/provision/plan.ts).
  */
 
+/** `10.0.1.2` -> its unsigned 32-bit number (no check: callers pass addresses they parsed or made). */
+export const ipv4ToNumber = (ip: string): number => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+/** The unsigned 32-bit number -> `10.0.1.2`. */
+export const numberToIpv4 = (n: number): string =>
+  [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+
 export interface Cidr {
   /** The network address as an unsigned 32-bit number (host bits cleared). */
   start: number;
@@ -35,11 +41,7 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
 export function hasHostBits(text: string): boolean {
   const c = parseCidr(text);
   if (!c) return false;
-  const ip = text
-    .split('/')[0]!
-    .split('.')
-    .reduce((n, o) => n * 256 + Number(o), 0);
-  return ip !== c.start;
+  return ipv4ToNumber(text.split('/')[0]!) !== c.start;
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   waitNatGateway,
 } from '../adapters/aws/ec2.js';
 import type { Tags } from '../adapters/aws/tags.js';
+import { ipv4ToNumber, numberToIpv4 } from '../cluster-spec/cidr.js';
 import { RESOURCE_TAG } from '../contract/names.js';
 import { CLUSTER_TAG } from '../contract/protocol.js';
 import {
@@ -92,9 +93,6 @@ const created = <T extends { id: string }>(
 
 // ---------- CIDR arithmetic ----------
 
-const ipToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-
 /**
  * Splits `cidr` into `count` equal subnets (the smallest power of two that fits, at most /28) and
  * returns them in order. Subnet i of a zone list stays the same when zones are appended.
@@ -106,9 +104,9 @@ export function splitCidr(cidr: string, count: number): string[] {
   const prefix = bits + extra;
   if (prefix > 28)
     throw new Error(`${cidr} is too small for ${count} subnets (they would be smaller than /28)`);
-  const base = ipToInt(ip!) - (ipToInt(ip!) % 2 ** (32 - bits));
+  const base = ipv4ToNumber(ip!) - (ipv4ToNumber(ip!) % 2 ** (32 - bits));
   const size = 2 ** (32 - prefix);
-  return Array.from({ length: count }, (_, i) => `${intToIp(base + i * size)}/${prefix}`);
+  return Array.from({ length: count }, (_, i) => `${numberToIpv4(base + i * size)}/${prefix}`);
 }
 
 /**

@@ -19,7 +19,7 @@
  *    seeded runs (a reconciler that ties etcd members to instances by peer URL must survive it).
  *    The draws have their own random stream: the same seed gives the same addresses.
  */
-import { hasHostBits, parseCidr } from '../cluster-spec/cidr.js';
+import { hasHostBits, ipv4ToNumber, numberToIpv4, parseCidr } from '../cluster-spec/cidr.js';
 import { zoneSubnetCidrs } from '../provision/network.js';
 import type { Kernel } from './kernel.js';
 import type { Random } from './random.js';
@@ -42,9 +42,6 @@ export const REUSE_CHANCE = 0.5;
 export const REUSE_RECENT = 3;
 /** The VPC of the default simulated spec (sim-spec.ts): its subnets stand in when none are given. */
 const DEFAULT_VPC_CIDR = '10.0.0.0/16';
-
-const ipToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
 /**
  * The subnet each zone's nodes launch into (zone -> CIDR): the private subnet the provisioner
@@ -86,7 +83,7 @@ export class Subnet {
   }
 
   holds(ip: string): boolean {
-    const a = ipToInt(ip);
+    const a = ipv4ToNumber(ip);
     return a >= this.first && a <= this.last;
   }
 
@@ -95,7 +92,7 @@ export class Subnet {
    * may not be given yet (the sandbox's process of the instance that had it still runs).
    */
   take(rng: Random, busy: (ip: string) => boolean): { ip: string; reused: boolean } | undefined {
-    const ok = (a: number) => !this.used.has(a) && !busy(intToIp(a));
+    const ok = (a: number) => !this.used.has(a) && !busy(numberToIpv4(a));
     const recent = this.released.slice(-REUSE_RECENT).filter(ok);
     let pick: number | undefined;
     let reused = false;
@@ -115,12 +112,12 @@ export class Subnet {
     if (pick === undefined) return undefined;
     this.used.add(pick);
     this.released = this.released.filter((a) => a !== pick);
-    return { ip: intToIp(pick), reused };
+    return { ip: numberToIpv4(pick), reused };
   }
 
   /** A terminated instance's address is free again (kept among the recent ones). */
   release(ip: string): void {
-    const a = ipToInt(ip);
+    const a = ipv4ToNumber(ip);
     if (!this.used.delete(a)) return;
     this.released.push(a);
     if (this.released.length > 64) this.released.shift();

@@ -25,6 +25,7 @@
  * Nothing here sends traffic: the simulator asks and acts on the answer (see cloud.ts).
  */
 
+import { ipv4ToNumber } from '../cluster-spec/cidr.js';
 import type { ClusterSpec } from '../cluster-spec/schema.js';
 import { API_SERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../contract/protocol.js';
 import type { DesiredGroup } from '../provision/auto-scaling-group.js';
@@ -68,7 +69,6 @@ interface TargetGroupInfo {
 /** A public address standing for "a client on the internet" (TEST-NET-2; nothing is sent to it). */
 const INTERNET_CLIENT = '198.51.100.7/32';
 
-const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 /** Does `outer` hold every address of `inner`? (A named range `@...` is held only by itself and /0.) */
 function cidrHolds(outer: string, inner: string): boolean {
   if (outer === '0.0.0.0/0' || outer === inner) return true;
@@ -78,7 +78,7 @@ function cidrHolds(outer: string, inner: string): boolean {
   const ob = Number(obits);
   if (Number(ibits) < ob) return false;
   const size = 2 ** (32 - ob);
-  return Math.floor(toInt(oip!) / size) === Math.floor(toInt(iip!) / size);
+  return Math.floor(ipv4ToNumber(oip!) / size) === Math.floor(ipv4ToNumber(iip!) / size);
 }
 
 const protocolsOf = (p: string): Protocol[] =>
